@@ -1,0 +1,104 @@
+// Issue 3's benchmark: against a started `nubes up` (real Argon2id, SQLite), token validation and
+// token issue (re-scope, password, application credential) requests per second and latency from
+// this second process, the password hash's own rate, and the idle RSS. A bare node:http server
+// answering a token-sized JSON body in the same run is the baseline for the ratios.
+import { argon2, randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import { DEFAULT_ARGON2 } from '../src/platform/auth/password.ts';
+import { startNubes, removeDir } from '../test/support/nubes-process.ts';
+import { load, rssMiB, startBaselineServer, table, type LoadResult } from './lib.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const argon2Async = promisify(argon2);
+
+export interface IdentityBenchResult { readonly rows: (string | number)[][]; readonly summary: Record<string, number>; }
+
+async function json(url: string, init: RequestInit): Promise<{ status: number; headers: Headers; body: any }> {
+  const r = await fetch(url, init);
+  const text = await r.text();
+  return { status: r.status, headers: r.headers, body: text ? JSON.parse(text) : undefined };
+}
+
+/** Argon2id verifications per second with the default parameters, two at a time (2 cores). */
+async function hashRate(seconds: number): Promise<{ perSecond: number; msEach: number }> {
+  const p = DEFAULT_ARGON2;
+  const one = () => argon2Async('argon2id', { message: Buffer.from('pw'), nonce: randomBytes(16), parallelism: p.parallelism, tagLength: 32, memory: p.memoryKiB, passes: p.passes });
+  const started = performance.now();
+  let done = 0;
+  let totalMs = 0;
+  const worker = async () => {
+    while (performance.now() - started < seconds * 1000) {
+      const t = performance.now();
+      await one();
+      totalMs += performance.now() - t;
+      done++;
+    }
+  };
+  await Promise.all([worker(), worker()]);
+  return { perSecond: done / ((performance.now() - started) / 1000), msEach: totalMs / done };
+}
+
+export async function runIdentityBench(opts: { seconds: number }): Promise<IdentityBenchResult> {
+  const nubes = await startNubes({ env: { NUBES_LOG_LEVEL: 'warn' } });
+  try {
+    await new Promise((r) => setTimeout(r, 3000));
+    const idleRss = rssMiB(nubes.child.pid!);
+    const clouds = readFileSync(join(nubes.dataDir, 'admin-password'), 'utf8').trim();
+    const base = `${nubes.url}/identity/v3`;
+    const passwordBody = (scope: unknown) => JSON.stringify({ auth: { identity: { methods: ['password'], password: { user: { name: 'admin', domain: { id: 'default' }, password: clouds } } }, scope } });
+    const login = await json(`${base}/auth/tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: passwordBody({ project: { name: 'admin', domain: { id: 'default' } } }) });
+    const token = login.headers.get('x-subject-token')!;
+    const userId = login.body.token.user.id;
+    const ac = await json(`${base}/users/${userId}/application_credentials`, {
+      method: 'POST', headers: { 'content-type': 'application/json', 'x-auth-token': token },
+      body: JSON.stringify({ application_credential: { name: 'bench' } }),
+    });
+    const appCred = ac.body.application_credential;
+    const body = JSON.stringify(login.body);
+
+    const baseline = await startBaselineServer(body);
+    const results: Record<string, LoadResult> = {};
+    try {
+      results['baseline'] = await load({ url: baseline.url, seconds: opts.seconds });
+    } finally { await baseline.close(); }
+    results['validate'] = await load({ url: `${base}/auth/tokens`, headers: { 'x-auth-token': token, 'x-subject-token': token }, seconds: opts.seconds });
+    results['rescope'] = await load({
+      url: `${base}/auth/tokens`, method: 'POST', headers: { 'content-type': 'application/json' }, seconds: opts.seconds,
+      body: JSON.stringify({ auth: { identity: { methods: ['token'], token: { id: token } }, scope: { project: { name: 'admin', domain: { id: 'default' } } } } }),
+    });
+    results['password'] = await load({ url: `${base}/auth/tokens`, method: 'POST', headers: { 'content-type': 'application/json' }, body: passwordBody({ project: { name: 'admin', domain: { id: 'default' } } }), seconds: opts.seconds, connections: 4 });
+    results['appcred'] = await load({
+      url: `${base}/auth/tokens`, method: 'POST', headers: { 'content-type': 'application/json' }, seconds: opts.seconds, connections: 4,
+      body: JSON.stringify({ auth: { identity: { methods: ['application_credential'], application_credential: { id: appCred.id, secret: appCred.secret } } } }),
+    });
+    const loadedRss = rssMiB(nubes.child.pid!);
+    const hash = await hashRate(opts.seconds);
+
+    const b = results['baseline']!;
+    const rows: (string | number)[][] = [['request', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'vs baseline req/s']];
+    const label: Record<string, string> = {
+      baseline: 'baseline: bare node:http, same JSON', validate: 'token validation (GET /auth/tokens)', rescope: 'token issue from a token (re-scope)',
+      password: 'token issue with a password', appcred: 'token issue with an app credential',
+    };
+    for (const [k, r] of Object.entries(results)) rows.push([label[k]!, r.rps, r.p50, r.p99, r.non2xx + r.errors, k === 'baseline' ? '1.00' : (r.rps / b.rps).toFixed(3)]);
+    rows.push([`Argon2id alone (m=${DEFAULT_ARGON2.memoryKiB} KiB, t=${DEFAULT_ARGON2.passes}, p=${DEFAULT_ARGON2.parallelism}), 2 at once`, hash.perSecond, hash.msEach, '', '', '']);
+    const pw = results['password']!;
+    const summary = {
+      validate_rps: results['validate']!.rps, rescope_rps: results['rescope']!.rps, password_rps: pw.rps, appcred_rps: results['appcred']!.rps,
+      hash_per_second: hash.perSecond, hash_ms: hash.msEach,
+      // What a password auth costs beyond its hash: its p50 latency minus one hash (4 connections on 2 cores queue 2 deep).
+      password_path_overhead_ms: Math.max(0, pw.p50 - hash.msEach * 2),
+      idle_rss_mib: idleRss, loaded_rss_mib: loadedRss, baseline_rps: b.rps,
+    };
+    return { rows, summary };
+  } finally {
+    await nubes.stop();
+    removeDir(nubes.dataDir);
+  }
+}
+
+export function printIdentity(r: IdentityBenchResult): string {
+  const s = r.summary;
+  return `${table(r.rows)}\n\nidle RSS of nubes up: ${s['idle_rss_mib']!.toFixed(1)} MiB (after load: ${s['loaded_rss_mib']!.toFixed(1)} MiB)\n`;
+}

@@ -1,0 +1,20 @@
+// `npm run bench`: runs the benchmarks (all, or those named as arguments) and prints their
+// tables; also writes bench/results/<name>.json for the record. Set BENCH_SECONDS to change
+// the length of each load phase (default 5).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runIdentityBench, printIdentity } from './identity.bench.ts';
+
+const seconds = Number(process.env['BENCH_SECONDS'] ?? 5);
+const wanted = process.argv.slice(2);
+const suites = [{ name: 'identity', run: async () => { const r = await runIdentityBench({ seconds }); return { text: printIdentity(r), data: r }; } }];
+
+const outDir = join(import.meta.dirname, 'results');
+mkdirSync(outDir, { recursive: true });
+for (const s of suites) {
+  if (wanted.length > 0 && !wanted.includes(s.name)) continue;
+  process.stdout.write(`\n== ${s.name} (${seconds} s per phase)\n`);
+  const { text, data } = await s.run();
+  process.stdout.write(text);
+  writeFileSync(join(outDir, `${s.name}.json`), `${JSON.stringify({ date: new Date().toISOString(), seconds, ...data }, null, 2)}\n`);
+}

@@ -1,0 +1,58 @@
+// Composition root of the API process: opens the database, builds the services with their
+// dependencies, bootstraps on first start, and mounts every API on one Fastify instance. Used by
+// `nubes up`, `nubes serve api` and the integration tests (which call inject() on the result).
+import type { FastifyInstance } from 'fastify';
+import type { Config } from './config.ts';
+import type { Logger } from '../platform/log.ts';
+import { openDatabase, type Database } from '../platform/db/database.ts';
+import { createHttpServer } from '../platform/http/server.ts';
+import { FaultFamilies } from '../platform/http/faults.ts';
+import { Policy } from '../platform/policy/policy.ts';
+import { createIdentity, type Identity } from '../identity/index.ts';
+import { mountIdentityApi, identityVersions, IDENTITY_PREFIX } from '../identity/api/index.ts';
+import { bootstrapIdentity, type BootstrapResult } from '../identity/bootstrap.ts';
+
+export interface Cloud {
+  readonly app: FastifyInstance;
+  readonly identity: Identity;
+  readonly database: Database;
+  readonly bootstrap: BootstrapResult;
+  close(): Promise<void>;
+}
+
+/** The services Nubes serves and publishes in the catalog, with their path prefixes. */
+export function servedServices(publicUrl: string) {
+  return [{ type: 'identity', name: 'keystone', description: 'Nubes Identity (Keystone v3 API)', url: `${publicUrl}${IDENTITY_PREFIX}` }];
+}
+
+export async function buildCloud(config: Config, log: Logger, opts: { adminPassword: string }): Promise<Cloud> {
+  const database = await openDatabase(config.database);
+  try {
+    const policy = new Policy();
+    if (config.policyFile) policy.loadOverrideFile(config.policyFile);
+    const identity = createIdentity({ db: database.db, policy, config: config.identity });
+    const bootstrap = await bootstrapIdentity(database.db, {
+      adminPassword: opts.adminPassword, region: config.region, services: servedServices(config.publicUrl), argon2: config.identity.argon2,
+    });
+    const faults = new FaultFamilies();
+    const app = createHttpServer({ log, faults });
+    mountIdentityApi(app, identity, { publicUrl: config.publicUrl, faults });
+    // The root answers like Keystone's, so a client pointed at the bare URL still finds identity.
+    app.get('/', async (_request, reply) => reply.code(300).send(identityVersions(`${config.publicUrl}${IDENTITY_PREFIX}`)));
+    app.get('/healthcheck', async () => 'OK');
+    const pruner = setInterval(() => { identity.tokens.pruneRevocations().catch((err: unknown) => log.warn({ err }, 'pruning revocation events failed')); }, 600_000);
+    pruner.unref();
+    await app.ready();
+    return {
+      app, identity, database, bootstrap,
+      async close() {
+        clearInterval(pruner);
+        await app.close();
+        await database.close();
+      },
+    };
+  } catch (e) {
+    await database.close();
+    throw e;
+  }
+}

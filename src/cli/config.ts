@@ -1,0 +1,154 @@
+// Loads the one configuration: defaults, then the YAML file, then NUBES_* environment variables,
+// then command-line flags; validates it against one schema and deep-freezes it. Nothing else in
+// the program reads process.env or config files.
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir, hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { Argon2Params } from '../platform/auth/password.ts';
+import { DEFAULT_ARGON2 } from '../platform/auth/password.ts';
+
+export interface Config {
+  readonly dataDir: string;
+  readonly listen: { readonly host: string; readonly port: number };
+  /** URL clients use to reach this cloud; defaults to http://<listen> (loopback when listening on all). */
+  readonly publicUrl: string;
+  /** A SQLite file path, 'sqlite::memory:', or postgres://... */
+  readonly database: string;
+  /** 'memory' or amqp://... */
+  readonly bus: string;
+  readonly region: string;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  readonly policyFile: string | null;
+  readonly adminPassword: string | null;
+  readonly agentHost: string;
+  readonly identity: { readonly tokenTtlSeconds: number; readonly maxActiveKeys: number; readonly argon2: Argon2Params };
+}
+
+/** One setting: its YAML path, environment variable, flag, and how to read a string form of it. */
+interface Setting {
+  readonly key: string; readonly env: string; readonly flag?: string; readonly help: string;
+  readonly kind: 'string' | 'int' | 'listen' | 'level';
+}
+
+export const SETTINGS: readonly Setting[] = [
+  { key: 'data_dir', env: 'NUBES_DATA_DIR', flag: '--data-dir', kind: 'string', help: 'where the database, keys, logs and clouds.yaml live' },
+  { key: 'listen', env: 'NUBES_LISTEN', flag: '--listen', kind: 'listen', help: 'HOST:PORT of the API listener (default 127.0.0.1:5000)' },
+  { key: 'public_url', env: 'NUBES_PUBLIC_URL', flag: '--public-url', kind: 'string', help: 'URL clients reach the API at (default http://<listen>)' },
+  { key: 'database', env: 'NUBES_DATABASE', flag: '--database', kind: 'string', help: 'SQLite file (default <data-dir>/nubes.db) or postgres://user:pass@host/db' },
+  { key: 'bus', env: 'NUBES_BUS', flag: '--bus', kind: 'string', help: "'memory' (default, one process) or amqp://user:pass@host:5672/" },
+  { key: 'region', env: 'NUBES_REGION', flag: '--region', kind: 'string', help: 'region name in the catalog (default RegionOne)' },
+  { key: 'log_level', env: 'NUBES_LOG_LEVEL', flag: '--log-level', kind: 'level', help: 'fatal|error|warn|info|debug|trace|silent (default info)' },
+  { key: 'policy_file', env: 'NUBES_POLICY_FILE', flag: '--policy-file', kind: 'string', help: 'YAML/JSON policy overrides (oslo.policy syntax)' },
+  { key: 'admin_password', env: 'NUBES_ADMIN_PASSWORD', kind: 'string', help: 'admin password set on first start (default: generated)' },
+  { key: 'host', env: 'NUBES_HOST', flag: '--host', kind: 'string', help: 'this hypervisor host\'s name for the agent (default: the machine\'s hostname)' },
+  { key: 'identity.token_ttl_seconds', env: 'NUBES_TOKEN_TTL_SECONDS', kind: 'int', help: 'token lifetime (default 3600)' },
+  { key: 'identity.max_active_keys', env: 'NUBES_MAX_ACTIVE_KEYS', kind: 'int', help: 'token keys kept on rotation (default 3)' },
+  { key: 'identity.password_hash.memory_kib', env: 'NUBES_ARGON2_MEMORY_KIB', kind: 'int', help: 'Argon2id memory (default 65536)' },
+  { key: 'identity.password_hash.passes', env: 'NUBES_ARGON2_PASSES', kind: 'int', help: 'Argon2id passes (default 3)' },
+  { key: 'identity.password_hash.parallelism', env: 'NUBES_ARGON2_PARALLELISM', kind: 'int', help: 'Argon2id lanes (default 4)' },
+];
+
+export class ConfigError extends Error {
+  constructor(message: string) { super(message); this.name = 'ConfigError'; }
+}
+
+function defaultDataDir(env: NodeJS.ProcessEnv): string {
+  if (process.getuid?.() === 0) return '/var/lib/nubes';
+  return join(env['XDG_DATA_HOME'] ?? join(homedir(), '.local', 'share'), 'nubes');
+}
+
+function parseValue(s: Setting, raw: unknown, from: string): unknown {
+  switch (s.kind) {
+    case 'string':
+      if (typeof raw !== 'string' || raw === '') throw new ConfigError(`${s.key} (${from}) must be a non-empty string`);
+      return raw;
+    case 'int': {
+      const n = typeof raw === 'number' ? raw : Number(raw);
+      if (!Number.isInteger(n) || n <= 0) throw new ConfigError(`${s.key} (${from}) must be a positive integer, got ${JSON.stringify(raw)}`);
+      return n;
+    }
+    case 'level': {
+      const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+      if (typeof raw !== 'string' || !levels.includes(raw)) throw new ConfigError(`${s.key} (${from}) must be one of ${levels.join(', ')}`);
+      return raw;
+    }
+    case 'listen': {
+      const m = typeof raw === 'string' ? /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(raw) : null;
+      const port = m ? Number(m[2]) : NaN;
+      if (!m || port > 65535) throw new ConfigError(`${s.key} (${from}) must be HOST:PORT, e.g. 127.0.0.1:5000, got ${JSON.stringify(raw)}`);
+      return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+    }
+  }
+}
+
+function getPath(obj: unknown, path: string): unknown {
+  let cur = obj;
+  for (const p of path.split('.')) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[p];
+  }
+  return cur;
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') { for (const v of Object.values(o)) deepFreeze(v); Object.freeze(o); }
+  return o;
+}
+
+export interface ConfigSources {
+  readonly flags: Readonly<Record<string, string>>;
+  readonly env: NodeJS.ProcessEnv;
+  /** --config; otherwise <data-dir>/nubes.yaml, then /etc/nubes/nubes.yaml, when present. */
+  readonly configFile?: string;
+}
+
+export function loadConfig(src: ConfigSources): Config {
+  const values = new Map<string, unknown>();
+  // The data dir decides where the default config file is, so resolve it from env/flags first.
+  const earlyDataDir = src.flags['--data-dir'] ?? src.env['NUBES_DATA_DIR'];
+  const candidates = src.configFile ? [src.configFile]
+    : [earlyDataDir ? join(earlyDataDir, 'nubes.yaml') : join(defaultDataDir(src.env), 'nubes.yaml'), '/etc/nubes/nubes.yaml'];
+  const file = candidates.find((f) => existsSync(f));
+  if (src.configFile && !file) throw new ConfigError(`config file ${src.configFile} does not exist`);
+  let doc: unknown = {};
+  if (file) {
+    try { doc = parseYaml(readFileSync(file, 'utf8')) ?? {}; } catch (e) { throw new ConfigError(`config file ${file}: ${(e as Error).message}`); }
+    if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`config file ${file}: expected a mapping`);
+  }
+  for (const s of SETTINGS) {
+    const fromFile = getPath(doc, s.key);
+    if (fromFile !== undefined && fromFile !== null) values.set(s.key, parseValue(s, fromFile, `in ${file}`));
+    const fromEnv = src.env[s.env];
+    if (fromEnv !== undefined && fromEnv !== '') values.set(s.key, parseValue(s, fromEnv, `env ${s.env}`));
+    const fromFlag = s.flag ? src.flags[s.flag] : undefined;
+    if (fromFlag !== undefined) values.set(s.key, parseValue(s, fromFlag, `flag ${s.flag}`));
+  }
+  const dataDir = resolve((values.get('data_dir') as string | undefined) ?? defaultDataDir(src.env));
+  const listen = (values.get('listen') as Config['listen'] | undefined) ?? { host: '127.0.0.1', port: 5000 };
+  const reachable = listen.host === '0.0.0.0' || listen.host === '::' ? '127.0.0.1' : listen.host;
+  const urlHost = reachable.includes(':') ? `[${reachable}]` : reachable;
+  const publicUrl = ((values.get('public_url') as string | undefined) ?? `http://${urlHost}:${listen.port}`).replace(/\/+$/, '');
+  if (!/^https?:\/\/[^/]+$/.test(publicUrl)) throw new ConfigError(`public_url must be scheme://host[:port] with no path, got ${publicUrl}`);
+  const database = (values.get('database') as string | undefined) ?? join(dataDir, 'nubes.db');
+  const bus = (values.get('bus') as string | undefined) ?? 'memory';
+  if (bus !== 'memory' && !/^amqps?:\/\//.test(bus)) throw new ConfigError(`bus must be 'memory' or amqp://..., got ${bus}`);
+  const num = (k: string, d: number) => (values.get(k) as number | undefined) ?? d;
+  return deepFreeze({
+    dataDir, listen, publicUrl, database, bus,
+    region: (values.get('region') as string | undefined) ?? 'RegionOne',
+    logLevel: (values.get('log_level') as Config['logLevel'] | undefined) ?? 'info',
+    policyFile: (values.get('policy_file') as string | undefined) ?? null,
+    adminPassword: (values.get('admin_password') as string | undefined) ?? null,
+    agentHost: (values.get('host') as string | undefined) ?? hostname(),
+    identity: {
+      tokenTtlSeconds: num('identity.token_ttl_seconds', 3600),
+      maxActiveKeys: num('identity.max_active_keys', 3),
+      argon2: {
+        memoryKiB: num('identity.password_hash.memory_kib', DEFAULT_ARGON2.memoryKiB),
+        passes: num('identity.password_hash.passes', DEFAULT_ARGON2.passes),
+        parallelism: num('identity.password_hash.parallelism', DEFAULT_ARGON2.parallelism),
+      },
+    },
+  });
+}

@@ -1,0 +1,100 @@
+// `nubes up` (everything in one process) and `nubes serve api` (one stateless API replica).
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config } from './config.ts';
+import { buildCloud, type Cloud } from './cloud.ts';
+import { adminPassword, writeCloudFiles, CLOUD_NAME } from './cloud-files.ts';
+import { openBus } from './bus.ts';
+import { createLogger, type Logger } from '../platform/log.ts';
+import { startHostAgent, type HostAgent } from '../compute/agent/host-agent.ts';
+import { VERSION } from './version.ts';
+import type { Bus } from '../platform/bus/bus.ts';
+
+/** Resolves when SIGINT or SIGTERM arrives. */
+function untilSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    const on = (sig: string) => resolve(sig);
+    process.once('SIGINT', on);
+    process.once('SIGTERM', on);
+  });
+}
+
+async function listen(cloud: Cloud, config: Config, log: Logger): Promise<boolean> {
+  try {
+    await cloud.app.listen({ host: config.listen.host, port: config.listen.port });
+    return true;
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    const why = code === 'EADDRINUSE' ? `${config.listen.host}:${config.listen.port} is already in use; is another nubes running? Choose another with --listen HOST:PORT`
+      : code === 'EACCES' ? `no permission to listen on ${config.listen.host}:${config.listen.port}; use a port above 1023` : (e as Error).message;
+    process.stderr.write(`nubes: cannot listen: ${why}\n`);
+    log.error({ err: e }, 'listen failed');
+    return false;
+  }
+}
+
+export async function runUp(config: Config): Promise<number> {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const logFile = join(config.dataDir, 'nubes.log');
+  const log = createLogger({ level: config.logLevel, destination: logFile });
+  const started = performance.now();
+  const password = adminPassword(config.dataDir, config.adminPassword);
+  let cloud: Cloud | undefined;
+  let bus: Bus | undefined;
+  let agent: HostAgent | undefined;
+  try {
+    cloud = await buildCloud(config, log, { adminPassword: password });
+    bus = await openBus(config.bus, log);
+    agent = await startHostAgent({ bus, host: config.agentHost, log, version: VERSION });
+    if (!(await listen(cloud, config, log))) return 1;
+  } catch (e) {
+    process.stderr.write(`nubes: failed to start: ${(e as Error).message}\n(details in ${logFile})\n`);
+    log.error({ err: e }, 'start failed');
+    await agent?.stop(); await bus?.close(); await cloud?.close();
+    return 1;
+  }
+  const files = writeCloudFiles(config.dataDir, { publicUrl: config.publicUrl, region: config.region, password });
+  const ms = Math.round(performance.now() - started);
+  process.stdout.write([
+    `Nubes ${VERSION} is up (${cloud.bootstrap.firstStart ? 'first start: bootstrapped' : 'existing data'}, ${ms} ms).`,
+    `  endpoint:   ${config.publicUrl}/identity/v3`,
+    `  data dir:   ${config.dataDir}   (database ${config.database.startsWith('postgres') ? 'PostgreSQL' : 'SQLite'}, bus ${config.bus === 'memory' ? 'in-process' : 'AMQP'})`,
+    `  logs:       ${logFile}`,
+    `  clouds.yaml ${files.cloudsYaml}  (user admin, password in the file)`,
+    '',
+    'Try it, in another terminal:',
+    `  export OS_CLIENT_CONFIG_FILE=${files.cloudsYaml} OS_CLOUD=${CLOUD_NAME}`,
+    '  openstack token issue',
+    '  openstack catalog list',
+    '',
+    'Press Ctrl-C to stop; starting again keeps all data.',
+    '',
+  ].join('\n'));
+  const sig = await untilSignal();
+  process.stdout.write(`\nnubes: ${sig}: stopping...\n`);
+  await agent.stop();
+  await cloud.close();
+  await bus.close();
+  log.info('stopped');
+  log.flush();
+  process.stdout.write('nubes: stopped.\n');
+  return 0;
+}
+
+export async function runServeApi(config: Config): Promise<number> {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const log = createLogger({ level: config.logLevel });
+  let cloud: Cloud;
+  try {
+    cloud = await buildCloud(config, log, { adminPassword: adminPassword(config.dataDir, config.adminPassword) });
+  } catch (e) {
+    process.stderr.write(`nubes: failed to start the API: ${(e as Error).message}\n`);
+    return 1;
+  }
+  if (!(await listen(cloud, config, log))) { await cloud.close(); return 1; }
+  log.info({ url: config.publicUrl }, 'api serving');
+  await untilSignal();
+  await cloud.close();
+  log.flush();
+  return 0;
+}

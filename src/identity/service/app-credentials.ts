@@ -1,0 +1,72 @@
+// Application credentials: a user delegates some of their roles on one project to a secret that
+// an application can authenticate with, without the user's password.
+import type { Kysely } from 'kysely';
+import { randomBytes } from 'node:crypto';
+import type { DB } from '../../platform/db/schema.ts';
+import * as creds from '../store/credentials.ts';
+import * as roles from '../store/roles.ts';
+import type { AppCredential } from '../model.ts';
+import type { AuthContext } from '../../platform/auth/context.ts';
+import type { Policy } from '../../platform/policy/policy.ts';
+import { hashPassword, type Argon2Params } from '../../platform/auth/password.ts';
+import { BadRequest, Forbidden, NotFound } from '../../platform/errors.ts';
+import { hexId } from '../../platform/ids.ts';
+
+export interface AppCredInput {
+  readonly name: string; readonly secret?: string; readonly description?: string; readonly expiresAt?: number | null;
+  readonly roles?: readonly { readonly id?: string; readonly name?: string }[]; readonly unrestricted?: boolean;
+  readonly accessRules?: readonly unknown[];
+}
+
+export function createAppCredentialService(deps: { db: Kysely<DB>; policy: Policy; argon2: Argon2Params }) {
+  const { db, policy, argon2 } = deps;
+  const target = (userId: string) => ({ target: { user: { id: userId } } });
+
+  async function requireOwned(userId: string, id: string): Promise<AppCredential> {
+    const a = await creds.getAppCred(db, id);
+    if (!a || a.userId !== userId) throw new NotFound(`Could not find application credential: ${id}.`, 'application_credential_not_found');
+    return a;
+  }
+
+  return {
+    async create(ctx: AuthContext, userId: string, input: AppCredInput): Promise<{ appCred: AppCredential; secret: string }> {
+      policy.enforce('identity:create_application_credential', ctx.credentials, target(userId));
+      if (ctx.scope.kind !== 'project') throw new BadRequest('Application credentials are created with a project-scoped token; authenticate with a project first.');
+      if (ctx.appCred?.restricted) throw new Forbidden('A restricted application credential cannot create application credentials; create it with unrestricted=true or use a password.');
+      if (input.expiresAt !== undefined && input.expiresAt !== null && input.expiresAt <= Date.now()) throw new BadRequest('expires_at is in the past.');
+      // Only roles the caller holds on the project now may be delegated; none named means all of them.
+      let delegated = ctx.roles;
+      if (input.roles && input.roles.length > 0) {
+        delegated = input.roles.map((want) => {
+          const held = ctx.roles.find((r) => (want.id !== undefined && r.id === want.id) || (want.id === undefined && r.name === want.name));
+          if (!held) throw new Forbidden(`You do not hold role ${want.id ?? want.name} on project ${ctx.scope.kind === 'project' ? ctx.scope.project.id : ''}, so you cannot delegate it.`);
+          return held;
+        });
+      }
+      const roleRows = await roles.listRoles(db, { ids: delegated.map((r) => r.id) });
+      const secret = input.secret ?? randomBytes(64).toString('base64url');
+      const appCred = await creds.insertAppCred(db, {
+        id: hexId(), name: input.name, userId, projectId: ctx.scope.project.id, secretHash: await hashPassword(secret, argon2),
+        description: input.description ?? '', expiresAt: input.expiresAt ?? null, unrestricted: input.unrestricted ?? false,
+        roles: roleRows.map((r) => ({ id: r.id, name: r.name, domainId: r.domainId })), accessRules: input.accessRules ?? [],
+      });
+      return { appCred, secret };
+    },
+    async list(ctx: AuthContext, userId: string, name?: string): Promise<AppCredential[]> {
+      policy.enforce('identity:list_application_credentials', ctx.credentials, target(userId));
+      return creds.listAppCreds(db, userId, name);
+    },
+    async get(ctx: AuthContext, userId: string, id: string): Promise<AppCredential> {
+      policy.enforce('identity:get_application_credential', ctx.credentials, target(userId));
+      return requireOwned(userId, id);
+    },
+    async delete(ctx: AuthContext, userId: string, id: string): Promise<void> {
+      policy.enforce('identity:delete_application_credential', ctx.credentials, target(userId));
+      await requireOwned(userId, id);
+      if (ctx.appCred?.restricted) throw new Forbidden('A restricted application credential cannot delete application credentials.');
+      await creds.deleteAppCred(db, id);
+    },
+  };
+}
+
+export type AppCredentialServiceApi = ReturnType<typeof createAppCredentialService>;

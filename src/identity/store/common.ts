@@ -1,0 +1,24 @@
+// Shared helpers of identity's store modules: the executor type, JSON columns, and unique-violation
+// translation. Only store files import this.
+import type { Kysely, Transaction } from 'kysely';
+import type { DB } from '../../platform/db/schema.ts';
+import { isUniqueViolation } from '../../platform/db/database.ts';
+import { Conflict } from '../../platform/errors.ts';
+
+export type Executor = Kysely<DB> | Transaction<DB>;
+
+export function parseJson<T>(text: string, fallback: T): T {
+  try { return JSON.parse(text) as T; } catch { return fallback; }
+}
+
+export const flag = (b: boolean): number => (b ? 1 : 0);
+
+/** Runs an insert/update and turns a unique violation into Keystone's 409 with `message`. */
+export async function uniquely<T>(message: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (e) {
+    if (isUniqueViolation(e)) throw new Conflict(message, 'duplicate');
+    throw e;
+  }
+}

@@ -1,0 +1,66 @@
+// Opens the database named by a URL (a SQLite path, 'sqlite::memory:' or postgres://...), runs the
+// migrations, and hands out one typed Kysely instance. Only store.ts files query through it.
+import { Kysely, PostgresDialect } from 'kysely';
+import { Migrator, type Migration, type MigrationProvider } from 'kysely/migration';
+import pg from 'pg';
+import { NodeSqliteDialect } from './sqlite-dialect.ts';
+import type { DB } from './schema.ts';
+import * as m0001 from './migrations/0001-identity.ts';
+
+export type Db = Kysely<DB>;
+export type DialectName = 'sqlite' | 'postgres';
+
+export interface Database {
+  readonly db: Db;
+  readonly dialect: DialectName;
+  close(): Promise<void>;
+}
+
+const MIGRATIONS: Readonly<Record<string, Migration>> = {
+  '0001-identity': m0001,
+};
+
+const staticProvider: MigrationProvider = { getMigrations: async () => ({ ...MIGRATIONS }) };
+
+// pg returns int8 as a string by default; our bigints are epoch milliseconds, safe as numbers.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+
+export function isPostgresUrl(url: string): boolean {
+  return url.startsWith('postgres://') || url.startsWith('postgresql://');
+}
+
+export async function openDatabase(url: string, opts: { poolSize?: number } = {}): Promise<Database> {
+  let db: Db;
+  let dialect: DialectName;
+  if (isPostgresUrl(url)) {
+    dialect = 'postgres';
+    const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10 });
+    db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  } else {
+    dialect = 'sqlite';
+    const path = url === 'sqlite::memory:' ? ':memory:' : url.replace(/^sqlite:(\/\/)?/, '');
+    db = new Kysely<DB>({ dialect: new NodeSqliteDialect(path) });
+  }
+  const migrator = new Migrator({ db, provider: staticProvider });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    await db.destroy();
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new Error(`database migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return { db, dialect, close: () => db.destroy() };
+}
+
+/** True when `e` is a unique-constraint violation on either dialect. */
+export function isUniqueViolation(e: unknown): boolean {
+  if (!(e instanceof Error)) return false;
+  const code = (e as { code?: unknown }).code;
+  return code === '23505' || code === 'ERR_SQLITE_ERROR' && /UNIQUE constraint failed/.test(e.message)
+    || /UNIQUE constraint failed/.test(e.message);
+}
+
+/** True when `e` is a foreign-key violation on either dialect. */
+export function isForeignKeyViolation(e: unknown): boolean {
+  if (!(e instanceof Error)) return false;
+  return (e as { code?: unknown }).code === '23503' || /FOREIGN KEY constraint failed/.test(e.message);
+}

@@ -1,0 +1,64 @@
+// The one HTTP listener: a Fastify instance with request ids, JSON-lines access logs and strict
+// JSON parsing. Services mount themselves under path prefixes; this file knows none of them.
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { newRequestId } from '../ids.ts';
+import type { Logger } from '../log.ts';
+import { FaultFamilies, routeNotFound } from './faults.ts';
+
+const REQUEST_ID = /^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export interface HttpServerOptions {
+  readonly log: Logger;
+  /** Largest accepted request body; larger ones get a 413 in the family's fault format. */
+  readonly bodyLimit?: number;
+  /** Where mounted APIs register their fault formats (see installFaultHandlers). */
+  readonly faults: FaultFamilies;
+}
+
+export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: opts.log as FastifyBaseLogger,
+    // One access line per request comes from the onResponse hook below, not Fastify's two.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
+    bodyLimit: opts.bodyLimit ?? 1024 * 1024,
+    // Keep a caller's request id only when it is one of ours, so logs cannot be forged.
+    requestIdHeader: 'x-openstack-request-id',
+    genReqId: (req) => {
+      const given = req.headers['x-openstack-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : newRequestId();
+    },
+    return503OnClosing: true,
+    // Long ids reach the handlers (and get a 404 in the API's format) instead of a router 414.
+    routerOptions: { maxParamLength: 16 * 1024 },
+    frameworkErrors: (err, request, reply) => opts.faults.send(request, reply, {
+      status: 400, code: err.code, fields: {}, message: `Malformed request URL: ${err.message.slice(0, 200)}`,
+    }),
+    forceCloseConnections: 'idle',
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: false } },
+  });
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-openstack-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info({ method: request.method, url: request.url, status: reply.statusCode,
+      ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
+  });
+  app.setNotFoundHandler((request, reply) => opts.faults.send(request, reply, routeNotFound(request)));
+  // JSON is the only body format our APIs take; an empty body with any content type is allowed
+  // for requests that need none (DELETE, HEAD, actions without input).
+  app.removeAllContentTypeParsers();
+  const parseJson = (_request: unknown, body: string | Buffer, done: (err: Error | null, body?: unknown) => void) => {
+    const text = body.toString();
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text, (k, v) => (k === '__proto__' ? undefined : v)));
+    } catch (e) {
+      const err = e as Error & { statusCode?: number };
+      err.statusCode = 400;
+      done(err, undefined);
+    }
+  };
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJson);
+  app.addContentTypeParser(/^application\/[a-z0-9.+-]*\+json$/, { parseAs: 'string' }, parseJson);
+  return app;
+}

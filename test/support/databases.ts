@@ -1,0 +1,31 @@
+// Test databases: SQLite always, PostgreSQL when NUBES_TEST_DATABASE_URL is set (scripts/test.sh
+// starts one), each test cloud in a fresh PostgreSQL database dropped afterwards.
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+
+export interface ScratchDatabase { readonly url: string; drop(): Promise<void>; }
+
+export async function freshPostgres(serverUrl: string): Promise<ScratchDatabase> {
+  const name = `nubes_test_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
+  const run = async (sql: string) => {
+    const c = new pg.Client({ connectionString: serverUrl });
+    await c.connect();
+    try { await c.query(sql); } finally { await c.end(); }
+  };
+  await run(`CREATE DATABASE ${name}`);
+  const u = new URL(serverUrl);
+  u.pathname = `/${name}`;
+  return { url: u.toString(), drop: () => run(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+}
+
+export interface DatabaseVariant { readonly name: string; readonly args: string[]; cleanup(): Promise<void>; }
+
+export async function databaseVariants(): Promise<DatabaseVariant[]> {
+  const out: DatabaseVariant[] = [{ name: 'SQLite', args: [], cleanup: async () => {} }];
+  const url = process.env['NUBES_TEST_DATABASE_URL'];
+  if (url) {
+    const db = await freshPostgres(url);
+    out.push({ name: 'PostgreSQL', args: ['--database', db.url], cleanup: () => db.drop() });
+  }
+  return out;
+}

@@ -1,0 +1,67 @@
+// Starts a real `nubes up` (or `nubes serve api`) as a child process on a free loopback port with
+// its own data directory, waits for /healthcheck, and stops it with SIGINT as a user would.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+
+export async function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const s = createServer();
+    s.once('error', fail);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => ok(port));
+    });
+  });
+}
+
+export interface NubesProcess {
+  readonly url: string;
+  readonly dataDir: string;
+  readonly child: ChildProcess;
+  output(): string;
+  /** SIGINT, then wait for exit; resolves with the exit code. */
+  stop(): Promise<number | null>;
+}
+
+export async function startNubes(opts: { args?: string[]; env?: Record<string, string>; dataDir?: string; command?: string[] } = {}): Promise<NubesProcess> {
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'nubes-e2e-'));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', join(ROOT, 'src/cli/main.ts'),
+    ...(opts.command ?? ['up']), '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, ...(opts.args ?? [])], {
+    env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+  const exited = new Promise<number | null>((ok) => child.once('exit', (code) => ok(code)));
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`nubes exited with ${child.exitCode} before it was ready:\n${out}`);
+    try {
+      const r = await fetch(`${url}/healthcheck`);
+      if (r.ok) break;
+    } catch { /* not listening yet */ }
+    if (Date.now() > deadline) { child.kill('SIGKILL'); throw new Error(`nubes did not become ready in 30 s:\n${out}`); }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url, dataDir, child,
+    output: () => out,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGINT');
+      const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 15_000))]);
+      if (code === 'timeout') { child.kill('SIGKILL'); throw new Error(`nubes did not stop within 15 s of SIGINT:\n${out}`); }
+      return code;
+    },
+  };
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
