@@ -23,8 +23,8 @@ for (const variant of await databaseVariants()) {
     let nubes: NubesProcess;
     before(async () => { nubes = await startNubes({ args: variant.args }); });
     after(async () => {
-      await variant.cleanup();
       if (nubes) { await nubes.stop(); removeDir(nubes.dataDir); }
+      await variant.cleanup();
     });
 
     it('the identity flow of issue 3 passes through the SDK', async () => {

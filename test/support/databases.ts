@@ -1,5 +1,6 @@
 // Test databases: SQLite always, PostgreSQL when NUBES_TEST_DATABASE_URL is set (scripts/test.sh
-// starts one), each test cloud in a fresh PostgreSQL database dropped afterwards.
+// starts one), each test cloud in a fresh PostgreSQL database dropped afterwards. The PostgreSQL
+// variant also runs the bus on RabbitMQ when NUBES_TEST_AMQP_URL is set.
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 
@@ -25,7 +26,13 @@ export async function databaseVariants(): Promise<DatabaseVariant[]> {
   const url = process.env['NUBES_TEST_DATABASE_URL'];
   if (url) {
     const db = await freshPostgres(url);
-    out.push({ name: 'PostgreSQL', args: ['--database', db.url], cleanup: () => db.drop() });
+    // The scale-out parts together: PostgreSQL, and RabbitMQ for the bus when it runs too.
+    const amqp = process.env['NUBES_TEST_AMQP_URL'];
+    out.push({
+      name: amqp ? 'PostgreSQL, RabbitMQ' : 'PostgreSQL',
+      args: ['--database', db.url, ...(amqp ? ['--bus', amqp] : [])],
+      cleanup: () => db.drop(),
+    });
   }
   return out;
 }
