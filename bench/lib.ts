@@ -2,7 +2,7 @@
 // RSS readings, a baseline HTTP server, and the report table. Benchmarks never assert timings.
 import autocannon from 'autocannon';
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { spawn, type ChildProcess } from 'node:child_process';
 
 export interface LoadResult { readonly rps: number; readonly p50: number; readonly p99: number; readonly non2xx: number; readonly errors: number; }
 
@@ -20,19 +20,45 @@ export function rssMiB(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-/** The floor for any HTTP API on this machine: a bare node:http server answering a fixed JSON body. */
+/** The floor for any HTTP API on this machine: a bare node:http server in a process of its own (as
+ * nubes is), answering a fixed JSON body. */
 export async function startBaselineServer(body: string): Promise<{ url: string; close(): Promise<void> }> {
-  const server: Server = createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-    res.end(body);
+  const code = `
+    const body = process.env.BODY;
+    const s = require('node:http').createServer((_q, r) => {
+      r.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      r.end(body);
+    });
+    s.listen(0, '127.0.0.1', () => process.stdout.write(String(s.address().port) + '\\n'));`;
+  const child: ChildProcess = spawn(process.execPath, ['-e', code], { env: { ...process.env, BODY: body }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((ok, fail) => {
+    child.stdout!.once('data', (d: Buffer) => ok(Number(d.toString().trim())));
+    child.once('exit', (c) => fail(new Error(`baseline server exited ${c}`)));
   });
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  const port = (server.address() as { port: number }).port;
-  return { url: `http://127.0.0.1:${port}/`, close: () => new Promise((ok) => server.close(() => ok())) };
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    close: () => new Promise((ok) => { child.once('exit', () => ok()); child.kill(); }),
+  };
 }
 
 export function table(rows: readonly (readonly (string | number)[])[]): string {
   const cells = rows.map((r) => r.map((c) => (typeof c === 'number' ? (Number.isInteger(c) ? String(c) : c.toFixed(c < 10 ? 2 : 0)) : c)));
   const widths = cells[0]!.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
   return cells.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ')).join('\n');
+}
+
+/** Median latency in ms of requests sent one after another on one keep-alive connection, timed
+ * with sub-millisecond resolution (autocannon's percentiles are whole milliseconds). */
+export async function serialLatency(opts: { url: string; method?: string; headers?: Record<string, string>; body?: string; seconds?: number }): Promise<{ p50: number; n: number }> {
+  const times: number[] = [];
+  const end = performance.now() + (opts.seconds ?? 5) * 1000;
+  while (performance.now() < end) {
+    const t = performance.now();
+    const r = await fetch(opts.url, { method: opts.method ?? 'GET', headers: opts.headers ?? {}, ...(opts.body !== undefined ? { body: opts.body } : {}) });
+    await r.arrayBuffer();
+    if (!r.ok) throw new Error(`${opts.method ?? 'GET'} ${opts.url} answered ${r.status}`);
+    times.push(performance.now() - t);
+  }
+  times.sort((a, b) => a - b);
+  return { p50: times[Math.floor(times.length / 2)]!, n: times.length };
 }

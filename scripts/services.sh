@@ -35,6 +35,12 @@ nubes_start_rabbitmq() {
 
 nubes_test_services() {
   nubes_apt_install python3-openstackclient python3-openstacksdk postgresql rabbitmq-server || return 1
-  nubes_start_postgres || nubes_log "PostgreSQL suites will be skipped"
-  nubes_start_rabbitmq || nubes_log "RabbitMQ suites will be skipped"
+  # CI sets NUBES_REQUIRE_SERVICES=1: there a suite skipped for want of a service is a failure.
+  if [ "${NUBES_REQUIRE_SERVICES:-0}" = 1 ]; then
+    nubes_start_postgres || { nubes_log "PostgreSQL did not start; the suite needs it"; return 1; }
+    nubes_start_rabbitmq || { nubes_log "RabbitMQ did not start; the suite needs it"; return 1; }
+  else
+    nubes_start_postgres || nubes_log "PostgreSQL did not start: its suites will be skipped"
+    nubes_start_rabbitmq || nubes_log "RabbitMQ did not start: its suites will be skipped"
+  fi
 }

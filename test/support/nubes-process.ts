@@ -32,7 +32,8 @@ export async function startNubes(opts: { args?: string[]; env?: Record<string, s
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'nubes-e2e-'));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', join(ROOT, 'src/cli/main.ts'),
+  // bin/nubes, exactly as a user runs it (it execs node, so the pid is the server's own).
+  const child = spawn(join(ROOT, 'bin/nubes'), [
     ...(opts.command ?? ['up']), '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, ...(opts.args ?? [])], {
     env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -25,3 +25,9 @@ test('the default parameters are the strong ones', async () => {
   const h = await hashPassword('x');
   assert.match(h, /\$m=65536,t=3,p=4\$/);
 });
+
+test('many verifications at once all complete correctly (they queue, one per core)', async () => {
+  const h = await hashPassword('right', CHEAP);
+  const results = await Promise.all(Array.from({ length: 24 }, (_, i) => verifyPassword(i % 3 === 0 ? 'right' : 'wrong', h)));
+  assert.deepEqual(results, Array.from({ length: 24 }, (_, i) => i % 3 === 0));
+});

@@ -1,6 +1,7 @@
 // Password hashing with Argon2id (Node's crypto), stored as PHC strings. Verification reads the
 // parameters from the stored hash, so raising the defaults never locks anyone out.
 import { argon2, randomBytes, timingSafeEqual } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { promisify } from 'node:util';
 
 const argon2Async = promisify(argon2);
@@ -18,11 +19,25 @@ export const DEFAULT_ARGON2: Argon2Params = { memoryKiB: 65536, passes: 3, paral
 
 const TAG_LENGTH = 32;
 
+/** At most one hash per core at a time. Each holds 64 MiB and a libuv pool thread: unbounded, a
+ * burst of logins would take all four pool threads (stalling file I/O for every other request)
+ * and hundreds of MiB, and finish no sooner, since the work is CPU-bound. */
+const MAX_CONCURRENT_HASHES = Math.max(1, Math.min(4, availableParallelism()));
+let running = 0;
+const queue: (() => void)[] = [];
+
 async function derive(password: string, salt: Buffer, p: Argon2Params): Promise<Buffer> {
-  return argon2Async('argon2id', {
-    message: Buffer.from(password, 'utf8'), nonce: salt, parallelism: p.parallelism,
-    tagLength: TAG_LENGTH, memory: p.memoryKiB, passes: p.passes,
-  });
+  if (running >= MAX_CONCURRENT_HASHES) await new Promise<void>((go) => queue.push(go));
+  running++;
+  try {
+    return await argon2Async('argon2id', {
+      message: Buffer.from(password, 'utf8'), nonce: salt, parallelism: p.parallelism,
+      tagLength: TAG_LENGTH, memory: p.memoryKiB, passes: p.passes,
+    });
+  } finally {
+    running--;
+    queue.shift()?.();
+  }
 }
 
 export async function hashPassword(password: string, p: Argon2Params = DEFAULT_ARGON2): Promise<string> {

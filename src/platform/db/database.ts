@@ -2,7 +2,6 @@
 // migrations, and hands out one typed Kysely instance. Only store.ts files query through it.
 import { Kysely, PostgresDialect } from 'kysely';
 import { Migrator, type Migration, type MigrationProvider } from 'kysely/migration';
-import pg from 'pg';
 import { NodeSqliteDialect } from './sqlite-dialect.ts';
 import type { DB } from './schema.ts';
 import * as m0001 from './migrations/0001-identity.ts';
@@ -22,9 +21,6 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = {
 
 const staticProvider: MigrationProvider = { getMigrations: async () => ({ ...MIGRATIONS }) };
 
-// pg returns int8 as a string by default; our bigints are epoch milliseconds, safe as numbers.
-pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
-
 export function isPostgresUrl(url: string): boolean {
   return url.startsWith('postgres://') || url.startsWith('postgresql://');
 }
@@ -34,6 +30,10 @@ export async function openDatabase(url: string, opts: { poolSize?: number } = {}
   let dialect: DialectName;
   if (isPostgresUrl(url)) {
     dialect = 'postgres';
+    // Loaded only when used: the all-in-one cloud on SQLite does not pay pg's memory.
+    const { default: pg } = await import('pg');
+    // pg returns int8 as a string by default; our bigints are epoch milliseconds, safe as numbers.
+    pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
     const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10 });
     db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
   } else {
