@@ -11,7 +11,13 @@ export async function runServeAgent(config: Config): Promise<number> {
     return 2;
   }
   const log = createLogger({ level: config.logLevel });
-  const bus = await openBus(config.bus, log);
+  let bus;
+  try {
+    bus = await openBus(config.bus, log);
+  } catch (e) {
+    process.stderr.write(`nubes: the agent cannot start: ${(e as Error).message}\n`);
+    return 1;
+  }
   const agent = await startHostAgent({ bus, host: config.agentHost, log, version: VERSION });
   await new Promise<void>((resolve) => { process.once('SIGINT', () => resolve()); process.once('SIGTERM', () => resolve()); });
   await agent.stop();

@@ -84,17 +84,22 @@ export async function runUp(config: Config): Promise<number> {
 export async function runServeApi(config: Config): Promise<number> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const log = createLogger({ level: config.logLevel });
-  let cloud: Cloud;
+  let cloud: Cloud | undefined;
+  let bus: Bus | undefined;
   try {
     cloud = await buildCloud(config, log, { adminPassword: adminPassword(config.dataDir, config.adminPassword) });
+    // The API reaches the host agents over the bus; opening it here makes a wrong --bus fail at start.
+    bus = await openBus(config.bus, log);
   } catch (e) {
     process.stderr.write(`nubes: failed to start the API: ${(e as Error).message}\n`);
+    await cloud?.close();
     return 1;
   }
-  if (!(await listen(cloud, config, log))) { await cloud.close(); return 1; }
+  if (!(await listen(cloud, config, log))) { await cloud.close(); await bus.close(); return 1; }
   log.info({ url: config.publicUrl }, 'api serving');
   await untilSignal();
   await cloud.close();
+  await bus.close();
   log.flush();
   return 0;
 }

@@ -8,7 +8,7 @@ import * as dirs from './store/domains.ts';
 import * as users from './store/users.ts';
 import * as roles from './store/roles.ts';
 import * as catalog from './store/catalog.ts';
-import { getMeta, setMeta } from './store/credentials.ts';
+import { getMeta, lockMeta, setMeta } from './store/credentials.ts';
 import { hashPassword, type Argon2Params } from '../platform/auth/password.ts';
 import { DEFAULT_DOMAIN_ID, hexId } from '../platform/ids.ts';
 import { SYSTEM_TARGET, type Interface } from './model.ts';
@@ -40,42 +40,55 @@ export async function bootstrapIdentity(db: Kysely<DB>, input: BootstrapInput): 
   if (done) {
     result = { firstStart: false, ...(JSON.parse(done) as { adminUserId: string; adminProjectId: string }) };
   } else {
-    result = await db.transaction().execute(async (tx) => {
-      if (!(await dirs.getDomain(tx, DEFAULT_DOMAIN_ID))) {
-        await dirs.insertDomain(tx, { id: DEFAULT_DOMAIN_ID, name: 'Default', description: 'The default domain', enabled: true, extra: {} });
-      }
-      const project = await dirs.getProjectByName(tx, DEFAULT_DOMAIN_ID, 'admin')
-        ?? await dirs.insertProject(tx, { id: hexId(), name: 'admin', domainId: DEFAULT_DOMAIN_ID, parentId: null, description: 'Bootstrap project for the cloud administrator', enabled: true, tags: [], extra: {} });
-      await dirs.getProjectByName(tx, DEFAULT_DOMAIN_ID, 'service')
-        ?? await dirs.insertProject(tx, { id: hexId(), name: 'service', domainId: DEFAULT_DOMAIN_ID, parentId: null, description: 'Project of the service users', enabled: true, tags: [], extra: {} });
-      const reader = await ensureRole(tx, 'reader');
-      const member = await ensureRole(tx, 'member');
-      const admin = await ensureRole(tx, 'admin');
-      await ensureRole(tx, 'service');
-      await roles.insertImplied(tx, admin, member);
-      await roles.insertImplied(tx, member, reader);
-      const user = await users.getUserByName(tx, DEFAULT_DOMAIN_ID, 'admin')
-        ?? await users.insertUser(tx, {
-          id: hexId(), name: 'admin', domainId: DEFAULT_DOMAIN_ID, enabled: true, defaultProjectId: project.id,
-          passwordHash: await hashPassword(input.adminPassword, input.argon2), passwordExpiresAt: null, extra: {},
-        });
-      await roles.insertAssignment(tx, { type: 'UserProject', actorId: user.id, targetId: project.id, roleId: admin, inherited: false });
-      await roles.insertAssignment(tx, { type: 'UserSystem', actorId: user.id, targetId: SYSTEM_TARGET, roleId: admin, inherited: false });
-      if (!(await catalog.getRegion(tx, input.region))) {
-        await catalog.insertRegion(tx, { id: input.region, description: '', parentRegionId: null, extra: {} });
-      }
-      const r = { adminUserId: user.id, adminProjectId: project.id };
-      await setMeta(tx, BOOTSTRAPPED, JSON.stringify(r));
-      return { firstStart: true, ...r };
+    result = await firstBootstrap(db, input).catch(async (e: unknown) => {
+      // Replicas started together race here; the loser's transaction fails on a unique name and
+      // finds the winner's bootstrap done.
+      const now = await getMeta(db, BOOTSTRAPPED);
+      if (!now) throw e;
+      return { firstStart: false, ...(JSON.parse(now) as { adminUserId: string; adminProjectId: string }) };
     });
   }
   await reconcileCatalog(db, input);
   return result;
 }
 
+async function firstBootstrap(db: Kysely<DB>, input: BootstrapInput): Promise<BootstrapResult> {
+  return db.transaction().execute(async (tx) => {
+    if (!(await dirs.getDomain(tx, DEFAULT_DOMAIN_ID))) {
+      await dirs.insertDomain(tx, { id: DEFAULT_DOMAIN_ID, name: 'Default', description: 'The default domain', enabled: true, extra: {} });
+    }
+    const project = await dirs.getProjectByName(tx, DEFAULT_DOMAIN_ID, 'admin')
+      ?? await dirs.insertProject(tx, { id: hexId(), name: 'admin', domainId: DEFAULT_DOMAIN_ID, parentId: null, description: 'Bootstrap project for the cloud administrator', enabled: true, tags: [], extra: {} });
+    await dirs.getProjectByName(tx, DEFAULT_DOMAIN_ID, 'service')
+      ?? await dirs.insertProject(tx, { id: hexId(), name: 'service', domainId: DEFAULT_DOMAIN_ID, parentId: null, description: 'Project of the service users', enabled: true, tags: [], extra: {} });
+    const reader = await ensureRole(tx, 'reader');
+    const member = await ensureRole(tx, 'member');
+    const admin = await ensureRole(tx, 'admin');
+    await ensureRole(tx, 'service');
+    await roles.insertImplied(tx, admin, member);
+    await roles.insertImplied(tx, member, reader);
+    const user = await users.getUserByName(tx, DEFAULT_DOMAIN_ID, 'admin')
+      ?? await users.insertUser(tx, {
+        id: hexId(), name: 'admin', domainId: DEFAULT_DOMAIN_ID, enabled: true, defaultProjectId: project.id,
+        passwordHash: await hashPassword(input.adminPassword, input.argon2), passwordExpiresAt: null, extra: {},
+      });
+    await roles.insertAssignment(tx, { type: 'UserProject', actorId: user.id, targetId: project.id, roleId: admin, inherited: false });
+    await roles.insertAssignment(tx, { type: 'UserSystem', actorId: user.id, targetId: SYSTEM_TARGET, roleId: admin, inherited: false });
+    if (!(await catalog.getRegion(tx, input.region))) {
+      await catalog.insertRegion(tx, { id: input.region, description: '', parentRegionId: null, extra: {} });
+    }
+    const r = { adminUserId: user.id, adminProjectId: project.id };
+    await setMeta(tx, BOOTSTRAPPED, JSON.stringify(r));
+    return { firstStart: true, ...r };
+  });
+}
+
 /** Makes the catalog entries of Nubes' own services match the URLs this start serves them at. */
 async function reconcileCatalog(db: Kysely<DB>, input: BootstrapInput): Promise<void> {
   await db.transaction().execute(async (tx) => {
+    // Services have no unique key (Keystone allows two of one type): replicas starting together
+    // take turns here, or each would add its own.
+    await lockMeta(tx, BOOTSTRAPPED);
     if (!(await catalog.getRegion(tx, input.region))) {
       await catalog.insertRegion(tx, { id: input.region, description: '', parentRegionId: null, extra: {} });
     }

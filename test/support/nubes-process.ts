@@ -1,4 +1,4 @@
-// Starts a real `nubes up` (or `nubes serve api`) as a child process on a free loopback port with
+// Starts a real `nubes up` (or `nubes serve api|agent`) as a child process on a free loopback port with
 // its own data directory, waits for /healthcheck, and stops it with SIGINT as a user would.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -28,7 +28,17 @@ export interface NubesProcess {
   stop(): Promise<number | null>;
 }
 
-export async function startNubes(opts: { args?: string[]; env?: Record<string, string>; dataDir?: string; command?: string[] } = {}): Promise<NubesProcess> {
+export interface StartOptions {
+  readonly args?: string[];
+  readonly env?: Record<string, string>;
+  readonly dataDir?: string;
+  /** The nubes command; default `up`. */
+  readonly command?: string[];
+  /** What says it is ready: /healthcheck answering 200 (the default), or its output matching. */
+  readonly readyWhen?: RegExp;
+}
+
+export async function startNubes(opts: StartOptions = {}): Promise<NubesProcess> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'nubes-e2e-'));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -44,10 +54,14 @@ export async function startNubes(opts: { args?: string[]; env?: Record<string, s
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`nubes exited with ${child.exitCode} before it was ready:\n${out}`);
-    try {
-      const r = await fetch(`${url}/healthcheck`);
-      if (r.ok) break;
-    } catch { /* not listening yet */ }
+    if (opts.readyWhen) {
+      if (opts.readyWhen.test(out)) break;
+    } else {
+      try {
+        const r = await fetch(`${url}/healthcheck`);
+        if (r.ok) break;
+      } catch { /* not listening yet */ }
+    }
     if (Date.now() > deadline) { child.kill('SIGKILL'); throw new Error(`nubes did not become ready in 30 s:\n${out}`); }
     await new Promise((r) => setTimeout(r, 100));
   }

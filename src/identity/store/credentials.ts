@@ -79,3 +79,9 @@ export async function getMeta(db: Executor, key: string): Promise<string | undef
 export async function setMeta(db: Executor, key: string, value: string): Promise<void> {
   await db.insertInto('meta').values({ key, value }).onConflict((oc) => oc.column('key').doUpdateSet({ value })).execute();
 }
+
+/** Takes the row lock of a meta key until the transaction ends (a no-op write), so replicas doing
+ * the same check-then-insert work at once take turns. SQLite transactions are serial anyway. */
+export async function lockMeta(tx: Executor, key: string): Promise<void> {
+  await tx.updateTable('meta').set((eb) => ({ value: eb.ref('value') })).where('key', '=', key).execute();
+}
