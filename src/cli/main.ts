@@ -8,7 +8,7 @@ import { runRotateKeys } from './admin.ts';
 const USAGE = `nubes: an OpenStack-compatible cloud in one program
 
 Usage:
-  nubes up [options]                 the all-in-one cloud in the foreground: API, scheduler and this
+  nubes up [options]                 the all-in-one cloud in the foreground: the API and this
                                      host's agent in one process, on SQLite and the in-process bus.
                                      First start bootstraps the admin user and writes
                                      <data-dir>/clouds.yaml and <data-dir>/openrc. Ctrl-C stops it.

@@ -48,6 +48,17 @@ for (const variant of await databaseVariants()) {
       assert.deepEqual(eps.filter((e: any) => e['Service Type'] === 'identity').map((e: any) => e.Interface).sort(), ['admin', 'internal', 'public']);
       const svcs = await osOk(['service', 'list', '-f', 'json'], env);
       assert.ok(svcs.some((s: any) => s.Type === 'identity'));
+
+      // The log is JSON lines; each request's line carries the id the client got back.
+      const lines = readFileSync(join(nubes.dataDir, 'nubes.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      const requests = lines.filter((l) => l.msg === 'request');
+      assert.ok(requests.some((l) => l.method === 'POST' && l.url === '/identity/v3/auth/tokens' && l.status === 201));
+      for (const l of requests) assert.match(l.request_id, /^req-[0-9a-f-]{36}$/);
+      const r = await fetch(`${nubes.url}/identity/v3`);
+      const id = r.headers.get('x-openstack-request-id');
+      const logged = () => readFileSync(join(nubes.dataDir, 'nubes.log'), 'utf8').includes(`"request_id":"${id}"`);
+      for (let i = 0; i < 50 && !logged(); i++) await new Promise((ok) => setTimeout(ok, 40)); // written asynchronously
+      assert.ok(logged(), 'the response id is in the log');
     });
 
     it('token revoke makes the token unusable', async () => {
