@@ -91,6 +91,12 @@ function getPath(obj: unknown, path: string): unknown {
   return cur;
 }
 
+/** The dotted paths of a YAML document's leaves ('identity.password_hash.passes', ...). */
+function leafKeys(doc: unknown, prefix = ''): string[] {
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return prefix ? [prefix] : [];
+  return Object.entries(doc as Record<string, unknown>).flatMap(([k, v]) => leafKeys(v, prefix ? `${prefix}.${k}` : k));
+}
+
 function deepFreeze<T>(o: T): T {
   if (o && typeof o === 'object') { for (const v of Object.values(o)) deepFreeze(v); Object.freeze(o); }
   return o;
@@ -115,6 +121,10 @@ export function loadConfig(src: ConfigSources): Config {
   if (file) {
     try { doc = parseYaml(readFileSync(file, 'utf8')) ?? {}; } catch (e) { throw new ConfigError(`config file ${file}: ${(e as Error).message}`); }
     if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`config file ${file}: expected a mapping`);
+    const unknown = leafKeys(doc).filter((k) => !SETTINGS.some((s) => s.key === k));
+    if (unknown.length > 0) {
+      throw new ConfigError(`config file ${file}: unknown setting ${unknown.map((k) => `'${k}'`).join(', ')}; the settings are listed in docs/configuration.md`);
+    }
   }
   for (const s of SETTINGS) {
     const fromFile = getPath(doc, s.key);

@@ -20,7 +20,13 @@ export async function startTestCloud(env: Record<string, string> = {}): Promise<
       ...env,
     },
   });
-  const cloud = await buildCloud(config, silentLogger(), { adminPassword: ADMIN_PASSWORD });
+  let cloud: Cloud;
+  try {
+    cloud = await buildCloud(config, silentLogger(), { adminPassword: ADMIN_PASSWORD });
+  } catch (e) {
+    await pgDb?.drop();
+    throw e;
+  }
   return {
     ...cloud, dialect: pgDb ? 'postgres' : 'sqlite',
     async close() { await cloud.close(); await pgDb?.drop(); },

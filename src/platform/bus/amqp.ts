@@ -143,8 +143,13 @@ export async function createAmqpBus(opts: AmqpBusOptions): Promise<Bus> {
       if (channel !== ch) return;
       channel = undefined;
       failWaiters(new Unavailable(`lost the connection to the message bus at ${where}; the call may or may not have run`, 'bus_disconnected'));
-      // A channel can close on its own (a broker-side error) while the connection stays up.
-      if (!closed) void attach(model).catch((err: unknown) => log?.debug({ err }, 'channel re-open failed; waiting for reconnect'));
+      // A channel can close on its own (a broker-side error) while the connection stays up. Wait a
+      // second first, so an error that recurs on every attach does not spin.
+      if (!closed) {
+        setTimeout(() => {
+          if (!closed && !channel) void attach(model).catch((err: unknown) => log?.debug({ err }, 'channel re-open failed; waiting for reconnect'));
+        }, 1000).unref();
+      }
     });
     await ch.prefetch(PREFETCH);
     await ch.assertExchange(NOTIFY_EXCHANGE, 'topic', { durable: true });

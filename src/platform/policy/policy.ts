@@ -58,17 +58,25 @@ export class Policy {
   override(rules: Readonly<Record<string, string>>): void {
     for (const [name, check] of Object.entries(rules)) {
       if (typeof check !== 'string') throw new Error(`policy override ${name}: the rule must be a string`);
-      this.#rules.set(name, parseRule(check));
+      let parsed;
+      try { parsed = parseRule(check); } catch (e) { throw new Error(`policy override ${name}: ${(e as Error).message}`); }
+      this.#rules.set(name, parsed);
       this.#source.set(name, check);
       this.#overridden.add(name);
     }
   }
 
+  /** Reads operator overrides (YAML or JSON); any problem is reported with the file's name. */
   loadOverrideFile(path: string): void {
-    const doc = parseYaml(readFileSync(path, 'utf8')) as unknown;
-    if (doc === null || doc === undefined) return;
-    if (typeof doc !== 'object' || Array.isArray(doc)) throw new Error(`policy file ${path}: expected a mapping of rule names to rules`);
-    this.override(doc as Record<string, string>);
+    try {
+      const doc = parseYaml(readFileSync(path, 'utf8')) as unknown;
+      if (doc === null || doc === undefined) return;
+      if (typeof doc !== 'object' || Array.isArray(doc)) throw new Error('expected a mapping of rule names to rules');
+      this.override(doc as Record<string, string>);
+    } catch (e) {
+      const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'the file does not exist' : (e as Error).message;
+      throw new Error(`policy file ${path}: ${why}`);
+    }
   }
 
   ruleText(name: string): string | undefined { return this.#source.get(name); }
