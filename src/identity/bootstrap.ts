@@ -34,20 +34,20 @@ async function ensureRole(db: Kysely<DB>, name: string): Promise<string> {
   return (await roles.insertRole(db, { id: hexId(), name, domainId: null, description: '', options: {}, extra: {} })).id;
 }
 
-export async function bootstrapIdentity(db: Kysely<DB>, input: BootstrapInput): Promise<BootstrapResult> {
+/** The result of an earlier bootstrap, or undefined on an empty database. */
+async function bootstrapped(db: Kysely<DB>): Promise<BootstrapResult | undefined> {
   const done = await getMeta(db, BOOTSTRAPPED);
-  let result: BootstrapResult;
-  if (done) {
-    result = { firstStart: false, ...(JSON.parse(done) as { adminUserId: string; adminProjectId: string }) };
-  } else {
-    result = await firstBootstrap(db, input).catch(async (e: unknown) => {
-      // Replicas started together race here; the loser's transaction fails on a unique name and
-      // finds the winner's bootstrap done.
-      const now = await getMeta(db, BOOTSTRAPPED);
-      if (!now) throw e;
-      return { firstStart: false, ...(JSON.parse(now) as { adminUserId: string; adminProjectId: string }) };
-    });
-  }
+  return done ? { firstStart: false, ...(JSON.parse(done) as { adminUserId: string; adminProjectId: string }) } : undefined;
+}
+
+export async function bootstrapIdentity(db: Kysely<DB>, input: BootstrapInput): Promise<BootstrapResult> {
+  const result = await bootstrapped(db) ?? await firstBootstrap(db, input).catch(async (e: unknown) => {
+    // Replicas started together race here; the loser's transaction fails on a unique name and
+    // finds the winner's bootstrap done.
+    const won = await bootstrapped(db);
+    if (!won) throw e;
+    return won;
+  });
   await reconcileCatalog(db, input);
   return result;
 }

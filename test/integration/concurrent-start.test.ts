@@ -3,10 +3,10 @@
 import { after, it, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { freshPostgres, type ScratchDatabase } from '../support/databases.ts';
-import { loadConfig } from '../../src/cli/config.ts';
 import { buildCloud, type Cloud } from '../../src/cli/cloud.ts';
 import { silentLogger } from '../../src/platform/log.ts';
 import { Api } from '../support/client.ts';
+import { testConfig } from '../support/cloud.ts';
 
 const pgUrl = process.env['NUBES_TEST_DATABASE_URL'];
 
@@ -17,10 +17,7 @@ describe('replicas starting together on PostgreSQL', { skip: pgUrl ? false : 'NU
 
   it('four replicas start at once; one bootstraps, all share the users and the token keys', async () => {
     db = await freshPostgres(pgUrl!);
-    const config = loadConfig({ flags: {}, configFile: '/dev/null', env: {
-      NUBES_DATA_DIR: '/nonexistent-nubes-test', NUBES_DATABASE: db.url, NUBES_PUBLIC_URL: 'http://nubes.test',
-      NUBES_ARGON2_MEMORY_KIB: '1024', NUBES_ARGON2_PASSES: '1', NUBES_ARGON2_PARALLELISM: '1',
-    } });
+    const config = testConfig(db.url);
     const started = await Promise.allSettled([1, 2, 3, 4].map(() => buildCloud(config, silentLogger(), { adminPassword: 'same-pw' })));
     for (const s of started) if (s.status === 'fulfilled') clouds.push(s.value);
     assert.deepEqual(started.map((s) => s.status), ['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled'],

@@ -1,25 +1,30 @@
 // Builds an in-process cloud for integration tests: SQLite in memory (or PostgreSQL when
 // NUBES_TEST_DATABASE_URL is set, in a fresh database per cloud), cheap password hashing, inject().
 import { freshPostgres } from './databases.ts';
-import { loadConfig } from '../../src/cli/config.ts';
+import { loadConfig, type Config } from '../../src/cli/config.ts';
 import { buildCloud, type Cloud } from '../../src/cli/cloud.ts';
 import { silentLogger } from '../../src/platform/log.ts';
 
 export const ADMIN_PASSWORD = 'admin-test-password';
+
+/** The configuration of an in-process test cloud on a database: no data dir, cheap hashing. */
+export function testConfig(database: string, env: Record<string, string> = {}): Config {
+  return loadConfig({
+    flags: {}, configFile: '/dev/null',
+    env: {
+      NUBES_DATA_DIR: '/nonexistent-nubes-test', NUBES_DATABASE: database,
+      NUBES_PUBLIC_URL: 'http://nubes.test', NUBES_ARGON2_MEMORY_KIB: '1024', NUBES_ARGON2_PASSES: '1', NUBES_ARGON2_PARALLELISM: '1',
+      ...env,
+    },
+  });
+}
 
 export interface TestCloud extends Cloud { readonly dialect: string; }
 
 export async function startTestCloud(env: Record<string, string> = {}): Promise<TestCloud> {
   const pgUrl = process.env['NUBES_TEST_DATABASE_URL'];
   const pgDb = pgUrl ? await freshPostgres(pgUrl) : undefined;
-  const config = loadConfig({
-    flags: {}, configFile: '/dev/null',
-    env: {
-      NUBES_DATA_DIR: '/nonexistent-nubes-test', NUBES_DATABASE: pgDb?.url ?? 'sqlite::memory:',
-      NUBES_PUBLIC_URL: 'http://nubes.test', NUBES_ARGON2_MEMORY_KIB: '1024', NUBES_ARGON2_PASSES: '1', NUBES_ARGON2_PARALLELISM: '1',
-      ...env,
-    },
-  });
+  const config = testConfig(pgDb?.url ?? 'sqlite::memory:', env);
   let cloud: Cloud;
   try {
     cloud = await buildCloud(config, silentLogger(), { adminPassword: ADMIN_PASSWORD });
