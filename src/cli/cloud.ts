@@ -11,10 +11,15 @@ import { Policy } from '../platform/policy/policy.ts';
 import { createIdentity, type Identity } from '../identity/index.ts';
 import { mountIdentityApi, identityVersions, IDENTITY_PREFIX } from '../identity/api/index.ts';
 import { bootstrapIdentity, type BootstrapResult } from '../identity/bootstrap.ts';
+import { createImageService, type ImageService } from '../image/index.ts';
+import { mountImageApi, IMAGE_PREFIX } from '../image/api/index.ts';
+import { createFileBackend } from '../image/backend/file.ts';
+import { createDiskInspector } from '../image/service/disk-inspector.ts';
 
 export interface Cloud {
   readonly app: FastifyInstance;
   readonly identity: Identity;
+  readonly image: ImageService;
   readonly database: Database;
   readonly bootstrap: BootstrapResult;
   close(): Promise<void>;
@@ -22,7 +27,10 @@ export interface Cloud {
 
 /** The services Nubes serves and publishes in the catalog, with their path prefixes. */
 export function servedServices(publicUrl: string) {
-  return [{ type: 'identity', name: 'keystone', description: 'Nubes Identity (Keystone v3 API)', url: `${publicUrl}${IDENTITY_PREFIX}` }];
+  return [
+    { type: 'identity', name: 'keystone', description: 'Nubes Identity (Keystone v3 API)', url: `${publicUrl}${IDENTITY_PREFIX}` },
+    { type: 'image', name: 'glance', description: 'Nubes Image (Glance v2 API)', url: `${publicUrl}${IMAGE_PREFIX}` },
+  ];
 }
 
 export async function buildCloud(config: Config, log: Logger, opts: { adminPassword: string }): Promise<Cloud> {
@@ -34,9 +42,14 @@ export async function buildCloud(config: Config, log: Logger, opts: { adminPassw
     const bootstrap = await bootstrapIdentity(database.db, {
       adminPassword: opts.adminPassword, region: config.region, services: servedServices(config.publicUrl), argon2: config.identity.argon2,
     });
+    const image = createImageService({
+      db: database.db, policy, log: log.child({ svc: 'image' }), config: config.image,
+      backend: createFileBackend(config.image.storeDir), staging: createFileBackend(config.image.stagingDir), inspector: createDiskInspector(),
+    });
     const faults = new FaultFamilies();
     const app = createHttpServer({ log, faults });
     mountIdentityApi(app, identity, { publicUrl: config.publicUrl, faults });
+    mountImageApi(app, image, { publicUrl: config.publicUrl, faults, authenticate: identity.authenticate, identityUrl: `${config.publicUrl}${IDENTITY_PREFIX}` });
     // The root answers like Keystone's, so a client pointed at the bare URL still finds identity.
     app.get('/', async (_request, reply) => reply.code(300).send(identityVersions(`${config.publicUrl}${IDENTITY_PREFIX}`)));
     app.get('/healthcheck', async () => 'OK');
@@ -44,10 +57,11 @@ export async function buildCloud(config: Config, log: Logger, opts: { adminPassw
     pruner.unref();
     await app.ready();
     return {
-      app, identity, database, bootstrap,
+      app, identity, image, database, bootstrap,
       async close() {
         clearInterval(pruner);
         await app.close();
+        await image.data.drain();
         await database.close();
       },
     };

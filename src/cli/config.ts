@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { Argon2Params } from '../platform/auth/password.ts';
 import { DEFAULT_ARGON2 } from '../platform/auth/password.ts';
+import { DEFAULT_IMAGE_CONFIG, type ImageConfig } from '../image/index.ts';
 
 export interface Config {
   readonly dataDir: string;
@@ -23,12 +24,18 @@ export interface Config {
   readonly adminPassword: string | null;
   readonly agentHost: string;
   readonly identity: { readonly tokenTtlSeconds: number; readonly maxActiveKeys: number; readonly argon2: Argon2Params };
+  readonly image: ImageConfig & {
+    /** Where the file store keeps image data (default <data_dir>/images; share it between api replicas). */
+    readonly storeDir: string;
+    /** Where data staged for import waits (default <data_dir>/image-staging). */
+    readonly stagingDir: string;
+  };
 }
 
 /** One setting: its YAML path, environment variable, flag, and how to read a string form of it. */
 interface Setting {
   readonly key: string; readonly env: string; readonly flag?: string; readonly help: string;
-  readonly kind: 'string' | 'int' | 'listen' | 'level';
+  readonly kind: 'string' | 'int' | 'count' | 'listen' | 'level' | 'conversion';
 }
 
 export const SETTINGS: readonly Setting[] = [
@@ -47,6 +54,11 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'identity.password_hash.memory_kib', env: 'NUBES_ARGON2_MEMORY_KIB', kind: 'int', help: 'Argon2id memory (default 65536)' },
   { key: 'identity.password_hash.passes', env: 'NUBES_ARGON2_PASSES', kind: 'int', help: 'Argon2id passes (default 3)' },
   { key: 'identity.password_hash.parallelism', env: 'NUBES_ARGON2_PARALLELISM', kind: 'int', help: 'Argon2id lanes (default 4)' },
+  { key: 'image.store_dir', env: 'NUBES_IMAGE_STORE_DIR', kind: 'string', help: 'image data directory (default <data-dir>/images)' },
+  { key: 'image.staging_dir', env: 'NUBES_IMAGE_STAGING_DIR', kind: 'string', help: 'staging for image import (default <data-dir>/image-staging)' },
+  { key: 'image.storage_quota_bytes', env: 'NUBES_IMAGE_STORAGE_QUOTA', kind: 'count', help: 'image bytes per project, 0 = unlimited (default 0)' },
+  { key: 'image.count_quota', env: 'NUBES_IMAGE_COUNT_QUOTA', kind: 'count', help: 'images per project, 0 = unlimited (default 0)' },
+  { key: 'image.import_conversion_format', env: 'NUBES_IMAGE_IMPORT_FORMAT', kind: 'conversion', help: 'qcow2|raw|none: format imports are converted to (default qcow2)' },
 ];
 
 export class ConfigError extends Error {
@@ -68,6 +80,14 @@ function parseValue(s: Setting, raw: unknown, from: string): unknown {
       if (!Number.isInteger(n) || n <= 0) throw new ConfigError(`${s.key} (${from}) must be a positive integer, got ${JSON.stringify(raw)}`);
       return n;
     }
+    case 'count': {
+      const n = typeof raw === 'number' ? raw : Number(raw);
+      if (!Number.isSafeInteger(n) || n < 0) throw new ConfigError(`${s.key} (${from}) must be an integer of 0 or more, got ${JSON.stringify(raw)}`);
+      return n;
+    }
+    case 'conversion':
+      if (raw !== 'qcow2' && raw !== 'raw' && raw !== 'none') throw new ConfigError(`${s.key} (${from}) must be qcow2, raw or none, got ${JSON.stringify(raw)}`);
+      return raw === 'none' ? null : raw;
     case 'level': {
       const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
       if (typeof raw !== 'string' || !levels.includes(raw)) throw new ConfigError(`${s.key} (${from}) must be one of ${levels.join(', ')}`);
@@ -159,6 +179,15 @@ export function loadConfig(src: ConfigSources): Config {
         passes: num('identity.password_hash.passes', DEFAULT_ARGON2.passes),
         parallelism: num('identity.password_hash.parallelism', DEFAULT_ARGON2.parallelism),
       },
+    },
+    image: {
+      ...DEFAULT_IMAGE_CONFIG,
+      storeDir: resolve((values.get('image.store_dir') as string | undefined) ?? join(dataDir, 'images')),
+      stagingDir: resolve((values.get('image.staging_dir') as string | undefined) ?? join(dataDir, 'image-staging')),
+      storageQuotaBytes: num('image.storage_quota_bytes', DEFAULT_IMAGE_CONFIG.storageQuotaBytes),
+      imageCountQuota: num('image.count_quota', DEFAULT_IMAGE_CONFIG.imageCountQuota),
+      importConversionFormat: values.has('image.import_conversion_format')
+        ? values.get('image.import_conversion_format') as ImageConfig['importConversionFormat'] : DEFAULT_IMAGE_CONFIG.importConversionFormat,
     },
   });
 }

@@ -4,15 +4,22 @@ import { freshPostgres } from './databases.ts';
 import { loadConfig, type Config } from '../../src/cli/config.ts';
 import { buildCloud, type Cloud } from '../../src/cli/cloud.ts';
 import { silentLogger } from '../../src/platform/log.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+// One scratch data dir per test process (image data lives there), removed when the process exits.
+const scratch = mkdtempSync(join(tmpdir(), 'nubes-test-'));
+process.on('exit', () => rmSync(scratch, { recursive: true, force: true }));
 
 export const ADMIN_PASSWORD = 'admin-test-password';
 
-/** The configuration of an in-process test cloud on a database: no data dir, cheap hashing. */
+/** The configuration of an in-process test cloud on a database: a scratch data dir, cheap hashing. */
 export function testConfig(database: string, env: Record<string, string> = {}): Config {
   return loadConfig({
     flags: {}, configFile: '/dev/null',
     env: {
-      NUBES_DATA_DIR: '/nonexistent-nubes-test', NUBES_DATABASE: database,
+      NUBES_DATA_DIR: mkdtempSync(join(scratch, 'cloud-')), NUBES_DATABASE: database,
       NUBES_PUBLIC_URL: 'http://nubes.test', NUBES_ARGON2_MEMORY_KIB: '1024', NUBES_ARGON2_PASSES: '1', NUBES_ARGON2_PARALLELISM: '1',
       ...env,
     },

@@ -1,6 +1,6 @@
 // The service catalog: regions, services and endpoints with policy, and the catalog document put
 // in tokens (cached briefly; every replica rebuilds it within CACHE_MS of a change elsewhere).
-import type { Executor } from '../store/common.ts';
+import type { Executor } from '../../platform/db/store-helpers.ts';
 import * as store from '../store/catalog.ts';
 import type { CatalogService, Endpoint, Interface, Region } from '../model.ts';
 import type { AuthContext } from '../../platform/auth/context.ts';

@@ -1,6 +1,6 @@
 // Computes a user's effective roles on a scope: direct and group assignments, assignments
 // inherited from the domain and parent projects, then implied roles, transitively.
-import type { Executor } from '../store/common.ts';
+import type { Executor } from '../../platform/db/store-helpers.ts';
 import * as users from '../store/users.ts';
 import * as roles from '../store/roles.ts';
 import * as dirs from '../store/domains.ts';

@@ -1,7 +1,7 @@
 // Authentication and tokens: password, token (re-scope) and application-credential methods;
 // project, domain and system scope; validation on every request; revocation; key rotation.
 // Tokens carry no database row: validation re-checks the user, the scope and the roles each time.
-import type { Executor } from '../store/common.ts';
+import type { Executor } from '../../platform/db/store-helpers.ts';
 import * as dirs from '../store/domains.ts';
 import * as users from '../store/users.ts';
 import * as creds from '../store/credentials.ts';

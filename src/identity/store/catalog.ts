@@ -2,7 +2,7 @@
 import type { Selectable } from 'kysely';
 import type { EndpointTable, RegionTable, ServiceTable } from '../../platform/db/schema.ts';
 import type { CatalogService, Endpoint, Interface, Region } from '../model.ts';
-import { flag, parseJson, uniquely, type Executor } from './common.ts';
+import { flag, parseJson, uniquely, type Executor } from '../../platform/db/store-helpers.ts';
 
 const toRegion = (r: Selectable<RegionTable>): Region => ({
   id: r.id, description: r.description, parentRegionId: r.parent_region_id, extra: parseJson(r.extra, {}),

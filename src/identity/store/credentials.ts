@@ -2,7 +2,7 @@
 import type { Selectable } from 'kysely';
 import type { AppCredentialTable } from '../../platform/db/schema.ts';
 import type { AppCredential } from '../model.ts';
-import { flag, parseJson, uniquely, type Executor } from './common.ts';
+import { flag, parseJson, uniquely, type Executor } from '../../platform/db/store-helpers.ts';
 import { hexId } from '../../platform/ids.ts';
 
 const toAppCred = (r: Selectable<AppCredentialTable>): AppCredential => ({

@@ -2,7 +2,7 @@
 import type { Selectable } from 'kysely';
 import type { DomainTable, ProjectTable } from '../../platform/db/schema.ts';
 import type { Domain, Project } from '../model.ts';
-import { flag, parseJson, uniquely, type Executor } from './common.ts';
+import { flag, parseJson, uniquely, type Executor } from '../../platform/db/store-helpers.ts';
 
 const toDomain = (r: Selectable<DomainTable>): Domain => ({
   id: r.id, name: r.name, description: r.description, enabled: r.enabled === 1, extra: parseJson(r.extra, {}),

@@ -2,7 +2,7 @@
 import type { Selectable } from 'kysely';
 import type { AssignmentTable, RoleTable } from '../../platform/db/schema.ts';
 import type { Assignment, AssignmentType, Role } from '../model.ts';
-import { flag, parseJson, uniquely, type Executor } from './common.ts';
+import { flag, parseJson, uniquely, type Executor } from '../../platform/db/store-helpers.ts';
 
 const toRole = (r: Selectable<RoleTable>): Role => ({
   id: r.id, name: r.name, domainId: r.domain_id === '' ? null : r.domain_id, description: r.description,

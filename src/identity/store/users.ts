@@ -2,7 +2,7 @@
 import type { Selectable } from 'kysely';
 import type { GroupTable, UserTable } from '../../platform/db/schema.ts';
 import type { Group, User } from '../model.ts';
-import { flag, parseJson, uniquely, type Executor } from './common.ts';
+import { flag, parseJson, uniquely, type Executor } from '../../platform/db/store-helpers.ts';
 
 const toUser = (r: Selectable<UserTable>): User => ({
   id: r.id, name: r.name, domainId: r.domain_id, enabled: r.enabled === 1, defaultProjectId: r.default_project_id,

@@ -5,6 +5,7 @@ import { Migrator, type Migration, type MigrationProvider } from 'kysely/migrati
 import { NodeSqliteDialect } from './sqlite-dialect.ts';
 import type { DB } from './schema.ts';
 import * as m0001 from './migrations/0001-identity.ts';
+import * as m0002 from './migrations/0002-image.ts';
 
 export type Db = Kysely<DB>;
 export type DialectName = 'sqlite' | 'postgres';
@@ -17,6 +18,7 @@ export interface Database {
 
 const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-identity': m0001,
+  '0002-image': m0002,
 };
 
 const staticProvider: MigrationProvider = { getMigrations: async () => ({ ...MIGRATIONS }) };

@@ -52,25 +52,27 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
   // JSON is the only body format our APIs take; an empty body with any content type is allowed
   // for requests that need none (DELETE, HEAD, actions without input).
   app.removeAllContentTypeParsers();
-  const parseJson = (_request: unknown, body: string | Buffer, done: (err: Error | null, body?: unknown) => void) => {
-    const text = body.toString();
-    if (text.trim() === '') return done(null, undefined);
-    try {
-      done(null, JSON.parse(text, (k, v: unknown) => {
-        if (k === '__proto__') return undefined;
-        if (k.includes('\0') || (typeof v === 'string' && v.includes('\0'))) {
-          throw new BadRequest(`The request body contains a NUL character (\\u0000) in ${k ? `"${k.replaceAll('\0', '\\u0000').slice(0, 64)}"` : 'a string'}, which no field may contain.`, 'nul_character');
-        }
-        return v;
-      }));
-    } catch (e) {
-      if (e instanceof BadRequest) return done(e, undefined);
-      const err = e as Error & { statusCode?: number };
-      err.statusCode = 400;
-      done(err, undefined);
-    }
-  };
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJson);
-  app.addContentTypeParser(/^application\/[a-z0-9.+-]*\+json$/, { parseAs: 'string' }, parseJson);
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJsonBody);
+  app.addContentTypeParser(/^application\/[a-z0-9.+-]*\+json$/, { parseAs: 'string' }, parseJsonBody);
   return app;
+}
+
+/** Fastify body parser for JSON (and JSON-based media types): strict, NUL-free, no __proto__. */
+export function parseJsonBody(_request: unknown, body: string | Buffer, done: (err: Error | null, body?: unknown) => void): void {
+  const text = body.toString();
+  if (text.trim() === '') return done(null, undefined);
+  try {
+    done(null, JSON.parse(text, (k, v: unknown) => {
+      if (k === '__proto__') return undefined;
+      if (k.includes('\0') || (typeof v === 'string' && v.includes('\0'))) {
+        throw new BadRequest(`The request body contains a NUL character (\\u0000) in ${k ? `"${k.replaceAll('\0', '\\u0000').slice(0, 64)}"` : 'a string'}, which no field may contain.`, 'nul_character');
+      }
+      return v;
+    }));
+  } catch (e) {
+    if (e instanceof BadRequest) return done(e, undefined);
+    const err = e as Error & { statusCode?: number };
+    err.statusCode = 400;
+    done(err, undefined);
+  }
 }

@@ -1,9 +1,9 @@
-// Shared helpers of identity's store modules: the executor type, JSON columns, and unique-violation
-// translation. Only store files import this.
+// Helpers every service's store modules share: the executor type, JSON columns, 0/1 flags, and
+// unique-violation translation into a 409. Only store files import this.
 import type { Kysely, Transaction } from 'kysely';
-import type { DB } from '../../platform/db/schema.ts';
-import { isUniqueViolation } from '../../platform/db/database.ts';
-import { Conflict } from '../../platform/errors.ts';
+import type { DB } from './schema.ts';
+import { isUniqueViolation } from './database.ts';
+import { Conflict } from '../errors.ts';
 
 export type Executor = Kysely<DB> | Transaction<DB>;
 

@@ -1,0 +1,37 @@
+// The image service as the rest of the program sees it: one factory wiring its use cases, and
+// the typed entry points other services call (compute reads an image and its data for a boot).
+import type { Kysely } from 'kysely';
+import type { DB } from '../platform/db/schema.ts';
+import type { Policy } from '../platform/policy/policy.ts';
+import type { Logger } from '../platform/log.ts';
+import { imagePolicies } from './policies.ts';
+import { createImageRecords } from './service/images.ts';
+import { createImageData } from './service/data.ts';
+import { createImageMembers } from './service/members.ts';
+import type { ImageBackend } from './backend/driver.ts';
+import type { DiskInspector } from './service/disk-inspector.ts';
+import type { ImageConfig } from './service/config.ts';
+
+export type { ImageConfig } from './service/config.ts';
+export { DEFAULT_IMAGE_CONFIG } from './service/config.ts';
+export type { Image } from './model.ts';
+
+export interface ImageDeps {
+  readonly db: Kysely<DB>;
+  readonly policy: Policy;
+  readonly backend: ImageBackend;
+  readonly staging: ImageBackend;
+  readonly inspector: DiskInspector;
+  readonly config: ImageConfig;
+  readonly log: Logger;
+}
+
+export function createImageService(deps: ImageDeps) {
+  deps.policy.register(imagePolicies);
+  const records = createImageRecords(deps);
+  const data = createImageData({ ...deps, records });
+  const members = createImageMembers({ ...deps, records });
+  return { records, data, members, config: deps.config };
+}
+
+export type ImageService = ReturnType<typeof createImageService>;

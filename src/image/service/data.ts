@@ -1,0 +1,236 @@
+// Use cases for image data: upload (PUT /file), download (GET /file, with ranges), staging and the
+// interoperable import (glance-direct, with conversion). Data is streamed into the store, hashed in
+// the same pass, then inspected before the image becomes active; refused data leaves nothing behind.
+import type { Readable } from 'node:stream';
+import type { Kysely } from 'kysely';
+import type { DB } from '../../platform/db/schema.ts';
+import type { AuthContext } from '../../platform/auth/context.ts';
+import type { Policy } from '../../platform/policy/policy.ts';
+import type { Logger } from '../../platform/log.ts';
+import { BadRequest, Conflict, Forbidden, NotFound, NubesError, OverLimit } from '../../platform/errors.ts';
+import * as images from '../store/images.ts';
+import * as tasks from '../store/tasks.ts';
+import type { Image, ImageTask } from '../model.ts';
+import type { ImageBackend, StoredData } from '../backend/driver.ts';
+import type { ImageConfig } from './config.ts';
+import { imageTarget, viewerOf, type ImageRecords } from './images.ts';
+import type { DiskInspector } from './disk-inspector.ts';
+
+export const IMPORT_METHODS = ['glance-direct'] as const;
+
+export interface Download {
+  readonly stream: Readable;
+  readonly size: number;
+  readonly checksum: string | null;
+  /** Set for a partial response: the bytes sent and the total. */
+  readonly range: { readonly start: number; readonly end: number } | null;
+}
+
+export interface DataDeps {
+  readonly db: Kysely<DB>;
+  readonly policy: Policy;
+  readonly records: ImageRecords;
+  readonly backend: ImageBackend;
+  readonly staging: ImageBackend;
+  readonly inspector: DiskInspector;
+  readonly config: ImageConfig;
+  readonly log: Logger;
+  readonly now?: () => number;
+}
+
+/** Parses one HTTP byte range ("bytes=0-99", "bytes=100-", "bytes=-50") against `size`. */
+export function parseRange(header: string, size: number): { start: number; end: number } | 'unsatisfiable' | null {
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return null;
+  let start: number;
+  let end: number;
+  if (m[1] === '') { const n = Number(m[2]); start = Math.max(0, size - n); end = size - 1; if (n === 0) return 'unsatisfiable'; }
+  else { start = Number(m[1]); end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1); }
+  if (start >= size || start > end) return 'unsatisfiable';
+  return { start, end };
+}
+
+export function createImageData(deps: DataDeps) {
+  const { db, policy, records, backend, staging, inspector, config, log } = deps;
+  const now = deps.now ?? Date.now;
+  const running = new Set<Promise<void>>();
+
+  /** Bytes `owner` may still write, counting data already stored and in flight. */
+  async function remainingQuota(owner: string | null): Promise<number> {
+    if (config.storageQuotaBytes === 0 || owner === null) return Number.MAX_SAFE_INTEGER;
+    const left = config.storageQuotaBytes - await images.storageUsed(db, owner);
+    if (left <= 0) throw new OverLimit(`Project ${owner} has used its image storage quota of ${config.storageQuotaBytes} bytes; delete images or ask an operator to raise it.`, 'image_quota_exceeded');
+    return left;
+  }
+
+  function requireFormats(img: Image): void {
+    if (!img.diskFormat || !img.containerFormat) {
+      throw new BadRequest('Properties disk_format, container_format must be set prior to saving data.', 'image_formats_unset');
+    }
+  }
+
+  /** Streams `source` into `store`, counting it against the quota while it is in flight. */
+  async function receive(img: Image, store: ImageBackend, source: Readable, declared: number | undefined): Promise<StoredData> {
+    const limit = await remainingQuota(img.owner);
+    if (declared !== undefined && declared > limit) {
+      source.resume();
+      throw new OverLimit(`The upload is ${declared} bytes but project ${img.owner} may store only ${limit} more; delete images or ask an operator to raise the image storage quota.`, 'image_quota_exceeded');
+    }
+    await images.setPendingBytes(db, img.id, declared ?? 0);
+    return store.write(source, { limit, onProgress: (bytes) => { void images.setPendingBytes(db, img.id, Math.max(bytes, declared ?? 0)); } });
+  }
+
+  async function uploadable(ctx: AuthContext, id: string, action: 'upload_image' | 'stage_image'): Promise<Image> {
+    const img = await records.requireVisible(ctx, id);
+    policy.enforce(action, ctx.credentials, imageTarget(img));
+    return img;
+  }
+
+  async function startTask(img: Image, ctx: AuthContext, method: string): Promise<ImageTask> {
+    const task = await tasks.insertTask(db, {
+      id: crypto.randomUUID(), type: 'api_image_import', status: 'processing', owner: img.owner ?? viewerOf(ctx, policy).projectId ?? '',
+      imageId: img.id, input: { image_id: img.id, import_req: { method: { name: method } } }, createdAt: now(),
+    });
+    await images.updateImage(db, img.id, { setProperties: { os_glance_import_task: task.id }, now: now() });
+    return task;
+  }
+
+  /** glance-direct: inspect the staged data, convert it if configured, move it into the store. */
+  async function runImport(img: Image, task: ImageTask): Promise<void> {
+    const report = (message: string) => tasks.updateTask(db, task.id, { message, now: now() });
+    const stageKey = img.stageKey!;
+    let stored: StoredData | undefined;
+    try {
+      const path = await staging.localPath(stageKey);
+      const facts = await inspector.inspect(path, img.diskFormat!);
+      let diskFormat = img.diskFormat!;
+      const target = config.importConversionFormat;
+      if (target && target !== diskFormat && inspector.convertible(diskFormat)) {
+        await report(`converting from ${diskFormat} to ${target}: 0%`);
+        const out = backend.scratchPath();
+        try {
+          await inspector.convert(path, diskFormat, out, target, (pct) => { void report(`converting from ${diskFormat} to ${target}: ${pct}%`); });
+          stored = await backend.adopt(out);
+        } finally {
+          await import('node:fs/promises').then((fs) => fs.rm(out, { force: true }));
+        }
+        diskFormat = target;
+        await staging.delete(stageKey);
+      } else {
+        await report('moving the data into the store');
+        stored = await backend.adopt(path);
+      }
+      const virtualSize = diskFormat === img.diskFormat ? facts.virtualSize : (await inspector.inspect(await backend.localPath(stored.key), diskFormat)).virtualSize;
+      const done = await images.transition(db, img.id, 'finishImport', {
+        size: stored.size, virtual_size: virtualSize, checksum: stored.md5, os_hash_algo: 'sha512', os_hash_value: stored.sha512,
+        location: stored.key, stage_key: null, pending_bytes: 0, disk_format: diskFormat,
+      }, now());
+      if (!done) { await backend.delete(stored.key); throw new Conflict('The image was deleted during the import.', 'image_gone'); }
+      await tasks.updateTask(db, task.id, { status: 'success', message: 'Import complete', result: { image_id: img.id }, expiresAt: now() + 48 * 3600_000, now: now() });
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      log.warn({ image: img.id, task: task.id, err: e }, 'image import failed');
+      if (stored) await backend.delete(stored.key);
+      await staging.delete(stageKey);
+      await images.transition(db, img.id, 'failImport', { stage_key: null, pending_bytes: 0 }, now()).catch(() => undefined);
+      await images.updateImage(db, img.id, { setProperties: { os_glance_failed_import: 'glance-direct' }, now: now() }).catch(() => undefined);
+      await tasks.updateTask(db, task.id, { status: 'failure', message, expiresAt: now() + 48 * 3600_000, now: now() });
+    }
+  }
+
+  return {
+    /** PUT /v2/images/{id}/file: the image must be queued; it is active when this resolves. */
+    async upload(ctx: AuthContext, id: string, source: Readable, declared: number | undefined): Promise<Image> {
+      const img = await uploadable(ctx, id, 'upload_image');
+      requireFormats(img);
+      await images.transition(db, id, 'startUpload', {}, now());
+      let stored: StoredData | undefined;
+      try {
+        stored = await receive(img, backend, source, declared);
+        const facts = await inspector.inspect(await backend.localPath(stored.key), img.diskFormat!);
+        const done = await images.transition(db, id, 'finishUpload', {
+          size: stored.size, virtual_size: facts.virtualSize, checksum: stored.md5, os_hash_algo: 'sha512', os_hash_value: stored.sha512,
+          location: stored.key, pending_bytes: 0,
+        }, now());
+        if (!done) throw new NubesError('image_gone', 410, `Image ${id} was deleted while its data was being uploaded.`);
+        return done;
+      } catch (e) {
+        if (stored) await backend.delete(stored.key);
+        // The client's data was refused: the image returns to 'queued' and may be uploaded again.
+        await images.transition(db, id, 'failUpload', { pending_bytes: 0 }, now()).catch(() => undefined);
+        throw e;
+      }
+    },
+
+    /** GET /v2/images/{id}/file. `null` when the image has no data yet (Glance answers 204). */
+    async download(ctx: AuthContext, id: string, rangeHeader: string | undefined): Promise<Download | null | 'unsatisfiable'> {
+      const img = await records.requireVisible(ctx, id);
+      policy.enforce('download_image', ctx.credentials, imageTarget(img));
+      if (img.status === 'deactivated' && !viewerOf(ctx, policy).isAdmin) {
+        throw new Forbidden('The requested image has been deactivated. Image data download is forbidden.', 'image_deactivated');
+      }
+      if (!img.location || img.size === null) {
+        if (img.status === 'queued' || img.status === 'saving' || img.status === 'uploading' || img.status === 'importing') return null;
+        throw new NotFound(`Image ${id} has no data.`, 'image_data_not_found');
+      }
+      const range = rangeHeader ? parseRange(rangeHeader, img.size) : null;
+      if (range === 'unsatisfiable') return 'unsatisfiable';
+      const stream = await backend.read(img.location, range ?? undefined);
+      return { stream, size: img.size, checksum: img.checksum, range };
+    },
+
+    /** PUT /v2/images/{id}/stage: data for a later import; the image becomes 'uploading'. */
+    async stage(ctx: AuthContext, id: string, source: Readable, declared: number | undefined): Promise<void> {
+      const img = await uploadable(ctx, id, 'stage_image');
+      await images.transition(db, id, 'startStage', {}, now());
+      let stored: StoredData | undefined;
+      try {
+        stored = await receive(img, staging, source, declared);
+        await images.setPendingBytes(db, id, stored.size);
+        if (!(await images.setStageKey(db, id, stored.key, now()))) throw new NubesError('image_gone', 410, `Image ${id} was deleted while its data was being staged.`);
+      } catch (e) {
+        if (stored) await staging.delete(stored.key);
+        await images.transition(db, id, 'failStage', { pending_bytes: 0, stage_key: null }, now()).catch(() => undefined);
+        throw e;
+      }
+    },
+
+    /** POST /v2/images/{id}/import: starts the import and returns its task at once (202). */
+    async startImport(ctx: AuthContext, id: string, method: string): Promise<ImageTask> {
+      const img = await records.requireVisible(ctx, id);
+      policy.enforce('import_image', ctx.credentials, imageTarget(img));
+      if (!(IMPORT_METHODS as readonly string[]).includes(method)) {
+        throw new BadRequest(`Import method ${method} is not available; this cloud offers: ${IMPORT_METHODS.join(', ')} (see GET /v2/info/import).`, 'image_import_method');
+      }
+      requireFormats(img);
+      if (img.status !== 'uploading' || !img.stageKey) {
+        throw new Conflict(`Image ${id} has no staged data (status '${img.status}'): stage it first with PUT /v2/images/${id}/stage.`, 'image_not_staged');
+      }
+      const started = await images.transition(db, id, 'startImport', {}, now());
+      if (!started) throw new NotFound(`No image found with ID ${id}`, 'image_not_found');
+      const task = await startTask(started, ctx, method);
+      const job = runImport(started, task).finally(() => running.delete(job));
+      running.add(job);
+      return task;
+    },
+
+    async getTask(ctx: AuthContext, id: string): Promise<ImageTask> {
+      const t = await tasks.getTask(db, id);
+      if (!t) throw new NotFound(`Task with the given ID ${id} was not found.`, 'image_task_not_found');
+      policy.enforce('get_task', ctx.credentials, { owner: t.owner, project_id: t.owner });
+      return t;
+    },
+
+    async listTasks(ctx: AuthContext, f: { imageId?: string; limit: number }): Promise<ImageTask[]> {
+      policy.enforce('get_tasks', ctx.credentials, {});
+      const viewer = viewerOf(ctx, policy);
+      if (f.imageId !== undefined) await records.get(ctx, f.imageId);
+      return tasks.listTasks(db, { ...f, ...(viewer.isAdmin ? {} : { owner: viewer.projectId ?? '' }) });
+    },
+
+    /** Waits for imports started by this process (shutdown and tests). */
+    async drain(): Promise<void> { await Promise.allSettled([...running]); },
+  };
+}
+
+export type ImageData = ReturnType<typeof createImageData>;
