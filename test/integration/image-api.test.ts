@@ -40,7 +40,7 @@ describe('image API', () => {
   it('creates a queued image with Glance fields and nulls for what is not known yet', async () => {
     const r = await alice.post('/v2/images', { name: 'cirros', disk_format: 'qcow2', container_format: 'bare', os_distro: 'cirros', tags: ['a', 'a', 'b'] });
     assert.equal(r.status, 201);
-    assert.equal(r.headers['location'], `/v2/images/${r.body.id}`);
+    assert.equal(r.headers['location'], `http://nubes.test/image/v2/images/${r.body.id}`);
     assert.match(String(r.headers['openstack-image-import-methods']), /glance-direct/);
     const img = r.body;
     assert.match(img.id, /^[0-9a-f-]{36}$/);
@@ -115,11 +115,11 @@ describe('image API', () => {
 
     const claimRaw = await newImage(alice, { disk_format: 'raw' });
     const r1 = await alice.req('PUT', `/v2/images/${claimRaw.id}/file`, readFileSync(q));
-    assert.equal(r1.status, 400);
+    assert.equal(r1.status, 415, "Glance's InvalidImageData");
     assert.match(r1.body.message, /data is qcow2, but disk_format is raw/);
     assert.equal((await alice.get(`/v2/images/${claimRaw.id}`)).body.status, 'queued', 'refused data leaves the image queued');
     const claimQcow = await newImage(alice, { disk_format: 'qcow2' });
-    assert.equal((await alice.req('PUT', `/v2/images/${claimQcow.id}/file`, randomBytes(4096))).status, 400);
+    assert.equal((await alice.req('PUT', `/v2/images/${claimQcow.id}/file`, randomBytes(4096))).status, 415);
   });
 
   it('rejects a qcow2 with a backing file or a data file, and a vmdk whose extents are elsewhere', async () => {
@@ -127,7 +127,7 @@ describe('image API', () => {
     await qemuImgCreate(backed, 'qcow2', 1024 * 1024, { backing: '/etc/passwd', backingFormat: 'raw' });
     const img = await newImage(alice, { disk_format: 'qcow2' });
     const r = await alice.req('PUT', `/v2/images/${img.id}/file`, readFileSync(backed));
-    assert.equal(r.status, 400);
+    assert.equal(r.status, 415);
     assert.match(r.body.message, /backing file/);
     const after = (await alice.get(`/v2/images/${img.id}`)).body;
     assert.equal(after.status, 'queued');
@@ -138,13 +138,13 @@ describe('image API', () => {
     await qemuImgCreate(withData, 'qcow2', 1024 * 1024, { dataFile: join(work, 'datafile.raw') });
     const img2 = await newImage(alice, { disk_format: 'qcow2' });
     const r2 = await alice.req('PUT', `/v2/images/${img2.id}/file`, readFileSync(withData));
-    assert.equal(r2.status, 400);
+    assert.equal(r2.status, 415);
     assert.match(r2.body.message, /data file/);
 
     const descriptor = Buffer.from('# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\ncreateType="monolithicFlat"\n\nRW 2048 FLAT "/etc/shadow" 0\n');
     const img3 = await newImage(alice, { disk_format: 'vmdk' });
     const r3 = await alice.req('PUT', `/v2/images/${img3.id}/file`, descriptor);
-    assert.equal(r3.status, 400);
+    assert.equal(r3.status, 415);
     assert.match(r3.body.message, /createType "monolithicFlat" is not allowed/);
   });
 
@@ -180,6 +180,7 @@ describe('image API', () => {
     }
     const wrongType = await alice.req('PATCH', `/v2/images/${img.id}`, [{ op: 'replace', path: '/name', value: 'z' }]);
     assert.equal(wrongType.status, 415, 'a JSON patch must say it is one');
+    assert.match(String(wrongType.headers['accept-patch']), /openstack-images-v2.1-json-patch/);
     assert.equal((await alice.get(`/v2/images/${img.id}`)).body.name, 'renamed', 'refused patches changed nothing');
   });
 
@@ -234,7 +235,7 @@ describe('image API', () => {
     assert.equal((await admin.post(`/v2/images/${img.id}/actions/reactivate`, undefined)).status, 204);
     assert.equal((await alice.get(`/v2/images/${img.id}/file`)).status, 200);
     const queued = await newImage(admin);
-    assert.equal((await admin.post(`/v2/images/${queued.id}/actions/deactivate`, undefined)).status, 409);
+    assert.equal((await admin.post(`/v2/images/${queued.id}/actions/deactivate`, undefined)).status, 403, 'Glance refuses with 403');
   });
 
   it('refuses to delete a protected image until unprotected', async () => {
@@ -281,10 +282,13 @@ describe('image API', () => {
   });
 
   it('answers unknown images and routes in Glance\'s fault format', async () => {
-    const r = await alice.get('/v2/images/00000000-0000-0000-0000-000000000000');
+    const missing = '/v2/images/00000000-0000-0000-0000-000000000000';
+    const r = await alice.req('GET', missing, undefined, { accept: 'application/json' });
     assert.equal(r.status, 404);
-    assert.deepEqual(Object.keys(r.body).sort(), ['code', 'message', 'title']);
-    assert.equal(r.body.title, 'Not Found');
+    assert.deepEqual(r.body, { message: 'No image found with ID 00000000-0000-0000-0000-000000000000', code: '404 Not Found', title: 'Not Found' });
+    const html = await alice.req('GET', missing, undefined, { accept: '*/*' });
+    assert.match(String(html.headers['content-type']), /^text\/html/, 'webob answers */* with HTML');
+    assert.match(html.raw.toString(), /<title>404 Not Found<\/title>[\s\S]*No image found with ID/);
     const noToken = await alice.on('/image').req('GET', '/v2/images', undefined, { 'x-auth-token': 'bogus' });
     assert.equal(noToken.status, 401);
     assert.match(String(noToken.headers['www-authenticate']), /Keystone uri=/);

@@ -4,7 +4,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ImageService } from '../index.ts';
 import type { Authenticate } from '../../platform/http/auth-hook.ts';
 import { installAuth } from '../../platform/http/auth-hook.ts';
-import { installFaultHandlers, statusTitle, type Fault, type FaultFamilies, type FaultFamily } from '../../platform/http/faults.ts';
+import { installFaultHandlers, type FaultFamilies, type FaultFamily } from '../../platform/http/faults.ts';
+import { negotiateImageFault, renderImageFault } from './faults.ts';
 import { parseJsonBody } from '../../platform/http/server.ts';
 import { imageRoutes, JSON_PATCH_TYPES } from './routes/images.ts';
 import { dataRoutes } from './routes/data.ts';
@@ -13,11 +14,6 @@ import { taskRoutes } from './routes/tasks.ts';
 import { schemaRoutes } from './routes/schemas.ts';
 
 export const IMAGE_PREFIX = '/image';
-
-/** Glance's fault body (webob's JSON rendering of an HTTP exception). */
-export function renderImageFault(f: Fault) {
-  return { message: f.message, code: `${f.status} ${statusTitle(f.status)}`, title: statusTitle(f.status) };
-}
 
 // Glance 2.16 (2023.1) is the API level whose behaviour we implement; older minors are the same API.
 const VERSIONS = ['2.16', '2.15', '2.14', '2.13', '2.12', '2.11', '2.10', '2.9', '2.8', '2.7', '2.6', '2.5', '2.4', '2.3', '2.2', '2.1', '2.0'];
@@ -32,7 +28,9 @@ export function imageVersions(base: string) {
 
 export function mountImageApi(app: FastifyInstance, image: ImageService, opts: { publicUrl?: string; faults: FaultFamilies; authenticate: Authenticate; identityUrl: string }): void {
   const base = (request: FastifyRequest) => `${opts.publicUrl ?? `${request.protocol}://${request.host}`}${IMAGE_PREFIX}`;
-  const family: FaultFamily = { prefix: IMAGE_PREFIX, render: renderImageFault, authenticate: () => `Keystone uri="${opts.identityUrl}"` };
+  const family: FaultFamily = {
+    prefix: IMAGE_PREFIX, render: renderImageFault, negotiate: negotiateImageFault, authenticate: () => `Keystone uri="${opts.identityUrl}"`,
+  };
   opts.faults.add(family);
   app.register(async (scope) => {
     installFaultHandlers(scope, family);
@@ -45,7 +43,7 @@ export function mountImageApi(app: FastifyInstance, image: ImageService, opts: {
     scope.get('/versions', { config: { public: true } }, async (request) => imageVersions(base(request)));
     scope.get('/v2', { config: { public: true } }, versions);
     scope.get('/v2/', { config: { public: true } }, versions);
-    imageRoutes(scope, image);
+    imageRoutes(scope, image, base);
     dataRoutes(scope, image);
     memberRoutes(scope, image);
     taskRoutes(scope, image);

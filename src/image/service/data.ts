@@ -202,7 +202,9 @@ export function createImageData(deps: DataDeps) {
       if (!(IMPORT_METHODS as readonly string[]).includes(method)) {
         throw new BadRequest(`Import method ${method} is not available; this cloud offers: ${IMPORT_METHODS.join(', ')} (see GET /v2/info/import).`, 'image_import_method');
       }
-      requireFormats(img);
+      if (!img.diskFormat || !img.containerFormat) {
+        throw new Conflict(`'${img.diskFormat ? 'container_format' : 'disk_format'}' needs to be set before import.`, 'image_formats_unset');
+      }
       if (img.status !== 'uploading' || !img.stageKey) {
         throw new Conflict(`Image ${id} has no staged data (status '${img.status}'): stage it first with PUT /v2/images/${id}/stage.`, 'image_not_staged');
       }

@@ -2,7 +2,10 @@
 // must not reference anything outside itself (format-inspector.ts), and qemu-img must read it. Also
 // converts imported data. The only bridge from the image service to qemu-img (src/host).
 import { stat } from 'node:fs/promises';
-import { BadRequest } from '../../platform/errors.ts';
+import { NubesError } from '../../platform/errors.ts';
+
+/** Glance's InvalidImageData: the upload is refused with 415 and the image stays queued. */
+const invalidData = (message: string, code: string) => new NubesError(code, 415, message);
 import { qemuFormat, qemuImgConvert, qemuImgInfo } from '../../host/qemu-img.ts';
 import { formatMatches, inspectImageFile } from './format-inspector.ts';
 
@@ -12,7 +15,7 @@ export interface DiskFacts {
 }
 
 export interface DiskInspector {
-  /** Checks the data at `path` against the claimed disk format; throws BadRequest when refused. */
+  /** Checks the data at `path` against the claimed disk format; throws a 415 (image_*) when refused. */
   inspect(path: string, diskFormat: string): Promise<DiskFacts>;
   /** Whether data of this disk format can be converted. */
   convertible(diskFormat: string): boolean;
@@ -26,20 +29,20 @@ export function createDiskInspector(): DiskInspector {
   return {
     async inspect(path, diskFormat) {
       const found = await inspectImageFile(path);
-      if (found.unsafe) throw new BadRequest(`Image rejected: ${found.unsafe}. Such images can make the hypervisor read files of the host; upload a self-contained image (qemu-img convert -O ${diskFormat === 'vmdk' ? 'vmdk -o subformat=streamOptimized' : diskFormat} in out).`, 'image_unsafe');
+      if (found.unsafe) throw invalidData(`Image rejected: ${found.unsafe}. Such images can make the hypervisor read files of the host; upload a self-contained image (qemu-img convert -O ${diskFormat === 'vmdk' ? 'vmdk -o subformat=streamOptimized' : diskFormat} in out).`, 'image_unsafe');
       if (!formatMatches(diskFormat, found.format)) {
-        throw new BadRequest(`Image rejected: the data is ${found.format}, but disk_format is ${diskFormat}. Create the image with --disk-format ${found.format === 'iso' ? 'iso' : found.format} or upload ${diskFormat} data.`, 'image_format_mismatch');
+        throw invalidData(`Image rejected: the data is ${found.format}, but disk_format is ${diskFormat}. Create the image with --disk-format ${found.format === 'iso' ? 'iso' : found.format} or upload ${diskFormat} data.`, 'image_format_mismatch');
       }
       if (!QEMU_DISKS.has(diskFormat) && diskFormat !== 'iso') return { virtualSize: null };
       let info;
       try {
         info = await qemuImgInfo(path, qemuFormat(diskFormat));
       } catch (e) {
-        throw new BadRequest(`Image rejected: qemu-img cannot read it as ${diskFormat} (${(e as Error).message.slice(0, 300)}).`, 'image_unreadable');
+        throw invalidData(`Image rejected: qemu-img cannot read it as ${diskFormat} (${(e as Error).message.slice(0, 300)}).`, 'image_unreadable');
       }
       // Belt and braces: qemu must agree that nothing outside the file is referenced.
-      if (info.backingFile) throw new BadRequest('Image rejected: the image names a backing file.', 'image_unsafe');
-      if (info.dataFile) throw new BadRequest('Image rejected: the image uses an external data file.', 'image_unsafe');
+      if (info.backingFile) throw invalidData('Image rejected: the image names a backing file.', 'image_unsafe');
+      if (info.dataFile) throw invalidData('Image rejected: the image uses an external data file.', 'image_unsafe');
       // qemu rounds raw files up to whole sectors; the guest sees exactly the bytes uploaded.
       if (qemuFormat(diskFormat) === 'raw') return { virtualSize: (await stat(path)).size };
       return { virtualSize: info.virtualSize };

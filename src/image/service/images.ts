@@ -5,7 +5,7 @@ import type { Kysely } from 'kysely';
 import type { DB } from '../../platform/db/schema.ts';
 import type { AuthContext } from '../../platform/auth/context.ts';
 import type { Policy } from '../../platform/policy/policy.ts';
-import { BadRequest, Conflict, Forbidden, NotFound, OverLimit } from '../../platform/errors.ts';
+import { BadRequest, Conflict, Forbidden, InvalidState, NotFound, OverLimit } from '../../platform/errors.ts';
 import * as images from '../store/images.ts';
 import * as members from '../store/members.ts';
 import type { Image, ImageCore, ImageQuery } from '../model.ts';
@@ -158,8 +158,13 @@ export function createImageRecords(deps: { db: Kysely<DB>; policy: Policy; backe
     async setActive(ctx: AuthContext, id: string, active: boolean): Promise<void> {
       const img = await requireVisible(ctx, id);
       enforce(ctx, active ? 'reactivate' : 'deactivate', img);
-      const done = await images.transition(db, id, active ? 'reactivate' : 'deactivate', {}, now());
-      if (!done) throw new NotFound(`No image found with ID ${id}`, 'image_not_found');
+      try {
+        if (!(await images.transition(db, id, active ? 'reactivate' : 'deactivate', {}, now()))) throw new NotFound(`No image found with ID ${id}`, 'image_not_found');
+      } catch (e) {
+        // Glance answers a (de)activation in the wrong status with 403, not 409.
+        if (e instanceof InvalidState) throw new Forbidden(`Not allowed to ${active ? 'reactivate' : 'deactivate'} image in status '${String(e.fields['status'])}'.`, 'image_invalid_state');
+        throw e;
+      }
     },
 
     /** Bytes stored by the caller's project, and its quota (0: unlimited). */

@@ -237,6 +237,8 @@ export async function listImages(db: Executor, q: ImageQuery): Promise<Image[]> 
     if (q.sizeMax !== undefined) all.push(eb('images.size', '<=', q.sizeMax));
     if (q.protected !== undefined) all.push(eb('images.protected', '=', flag(q.protected)));
     all.push(eb('images.os_hidden', '=', flag(q.osHidden ?? false)));
+    // Killed images (a store failure mid-upload) are never listed, as in Glance; they can be shown and deleted.
+    all.push(eb('images.status', '!=', 'killed'));
     for (const f of q.createdAt ?? []) all.push(timeClause(eb, 'images.created_at', f));
     for (const f of q.updatedAt ?? []) all.push(timeClause(eb, 'images.updated_at', f));
     for (const tag of q.tags ?? []) {

@@ -47,11 +47,16 @@ export function statusTitle(status: number): string {
   return STATUS_CODES[status] ?? 'Error';
 }
 
+/** A fault body in a media type the client asked for (Glance's webob negotiates on Accept). */
+export interface NegotiatedFault { readonly type: string; readonly body: string; }
+
 /** One API family's fault format and 401 challenge, mounted under a path prefix. */
 export interface FaultFamily {
   readonly prefix: string;
   readonly render: FaultRenderer;
   readonly authenticate: AuthenticateHeader;
+  /** When set, picks the body's media type from the request; `render` is the JSON form. */
+  readonly negotiate?: (fault: Fault, request: FastifyRequest) => NegotiatedFault | undefined;
 }
 
 /** The families mounted on one server, so errors raised before routing (a malformed URL, an
@@ -72,6 +77,8 @@ export class FaultFamilies {
 
 function sendFault(family: FaultFamily, request: FastifyRequest, reply: FastifyReply, fault: Fault) {
   if (fault.status === 401) reply.header('www-authenticate', family.authenticate(request));
+  const negotiated = family.negotiate?.(fault, request);
+  if (negotiated) return reply.code(fault.status).type(negotiated.type).send(negotiated.body);
   return reply.code(fault.status).type('application/json').send(family.render(fault));
 }
 

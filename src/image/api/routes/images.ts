@@ -13,12 +13,12 @@ export const JSON_PATCH_TYPES = ['application/openstack-images-v2.1-json-patch',
 
 const id = (request: FastifyRequest) => (request.params as { id: string }).id;
 
-export function imageRoutes(app: FastifyInstance, image: ImageService): void {
+export function imageRoutes(app: FastifyInstance, image: ImageService, base: (request: FastifyRequest) => string): void {
   const svc = image.records;
 
   app.post('/v2/images', async (request, reply) => {
     const img = await svc.create(request.auth, parseCreateBody(request.body));
-    return reply.code(201).header('location', `/v2/images/${img.id}`)
+    return reply.code(201).header('location', `${base(request)}/v2/images/${img.id}`)
       .header('openstack-image-import-methods', IMPORT_METHODS.join(','))
       .send(imageView(img));
   });
@@ -39,10 +39,11 @@ export function imageRoutes(app: FastifyInstance, image: ImageService): void {
 
   app.get('/v2/images/:id', async (request) => imageView(await svc.get(request.auth, id(request))));
 
-  app.patch('/v2/images/:id', async (request) => {
+  app.patch('/v2/images/:id', async (request, reply) => {
     const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (!JSON_PATCH_TYPES.includes(type)) {
-      throw new NubesError('image_patch_media_type', 415, `Unsupported Content-Type '${type}': send the changes as ${JSON_PATCH_TYPES[0]}.`);
+      reply.header('accept-patch', JSON_PATCH_TYPES.join(', '));
+      throw new NubesError('image_patch_media_type', 415, `Image PATCH expects Content-Type one of: ${JSON_PATCH_TYPES.join(', ')} (got '${type}').`);
     }
     if (!Array.isArray(request.body)) throw new BadRequest('The request body must be a JSON array of changes ({"op": "replace", "path": "/name", "value": "x"}).', 'image_bad_patch');
     return imageView(await svc.update(request.auth, id(request), request.body as PatchOp[]));
