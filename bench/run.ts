@@ -4,10 +4,17 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runIdentityBench, printIdentity } from './identity.bench.ts';
+import { runImageBench, printImage } from './image.bench.ts';
 
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 5);
 const wanted = process.argv.slice(2);
-const suites = [{ name: 'identity', run: async () => { const r = await runIdentityBench({ seconds }); return { text: printIdentity(r), data: r }; } }];
+// BENCH_IMAGE_MIB sizes the throughput file (default 1024), BENCH_BIG_GIB the streaming check (default 4).
+const imageMib = Number(process.env['BENCH_IMAGE_MIB'] ?? 1024);
+const bigGiB = Number(process.env['BENCH_BIG_GIB'] ?? 4);
+const suites = [
+  { name: 'identity', run: async () => { const r = await runIdentityBench({ seconds }); return { text: printIdentity(r), data: r }; } },
+  { name: 'image', run: async () => { const r = await runImageBench({ mib: imageMib, bigGiB }); return { text: printImage(r), data: r }; } },
+];
 
 const outDir = join(import.meta.dirname, 'results');
 mkdirSync(outDir, { recursive: true });
