@@ -94,7 +94,7 @@ export function applyImagePatch(img: Image, ops: readonly PatchOp[], who: { read
     if (CORE.has(name)) {
       if (change.op === 'remove') throw new Forbidden(`Properties ${name} cannot be removed; replace them with a new value instead.`, 'image_core_remove');
       if (QUEUED_ONLY.has(name) && img.status !== 'queued') throw new Forbidden(`Attribute ${name} can be only replaced for a queued image.`, 'image_format_locked');
-      if (name === 'owner' && !who.isAdmin) throw new Forbidden('Only an administrator may change the owner of an image.', 'policy_not_authorized');
+      if (name === 'owner' && !who.isAdmin) throw new Forbidden('Only an administrator may change the owner of an image.', 'policy_denied');
       const value = coreValue(name, change.value);
       if (name === 'tags') tags = value as string[];
       else core[CAMEL[name]!] = value;

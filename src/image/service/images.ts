@@ -60,10 +60,10 @@ export function createImageRecords(deps: { db: Kysely<DB>; policy: Policy; backe
 
   function checkVisibilityChange(ctx: AuthContext, img: Pick<Image, 'owner' | 'visibility' | 'protected'>, visibility: string) {
     if (visibility === 'public' && !policy.check('publicize_image', ctx.credentials, imageTarget(img))) {
-      throw new Forbidden('You are not authorized to complete publicize_image action: only an administrator may make an image public; use --community or --shared instead.', 'policy_not_authorized');
+      throw new Forbidden('You are not authorized to complete publicize_image action: only an administrator may make an image public; use --community or --shared instead.', 'policy_denied');
     }
     if (visibility === 'community' && !policy.check('communitize_image', ctx.credentials, imageTarget(img))) {
-      throw new Forbidden('You are not authorized to complete communitize_image action.', 'policy_not_authorized');
+      throw new Forbidden('You are not authorized to complete communitize_image action.', 'policy_denied');
     }
   }
 
@@ -88,7 +88,7 @@ export function createImageRecords(deps: { db: Kysely<DB>; policy: Policy; backe
       };
       const draft = { ...core, owner };
       policy.enforce('add_image', ctx.credentials, imageTarget(draft));
-      if (owner !== viewer.projectId && !viewer.isAdmin) throw new Forbidden('You are not permitted to create images owned by another project.', 'policy_not_authorized');
+      if (owner !== viewer.projectId && !viewer.isAdmin) throw new Forbidden('You are not permitted to create images owned by another project.', 'policy_denied');
       checkVisibilityChange(ctx, draft, core.visibility);
       checkLimits(input);
       if (owner && config.imageCountQuota > 0 && (await images.countImages(db, owner)) >= config.imageCountQuota) {

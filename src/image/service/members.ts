@@ -70,7 +70,7 @@ export function createImageMembers(deps: { db: Kysely<DB>; policy: Policy; recor
       policy.enforce('modify_member', ctx.credentials, target(img, memberId));
       // Only the member itself decides whether it accepts, even an admin acting for it through policy.
       const viewer = viewerOf(ctx, policy);
-      if (viewer.projectId !== memberId && !viewer.isAdmin) throw new Forbidden(`Only project ${memberId} may change its own membership status.`, 'policy_not_authorized');
+      if (viewer.projectId !== memberId && !viewer.isAdmin) throw new Forbidden(`Only project ${memberId} may change its own membership status.`, 'policy_denied');
       return (await members.setMemberStatus(db, imageId, memberId, status as MemberStatus, now()))!;
     },
 

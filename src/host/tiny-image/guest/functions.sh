@@ -1,0 +1,27 @@
+# Shared by the tiny guest's scripts (sourced): the marker lines that tests and `nubes console-log`
+# grep. Every marker is one line "nubes-tiny: <event> [details]" written once to each active console.
+
+# The consoles the kernel writes to (console= on the cmdline, e.g. "tty0 ttyS0"); ttyS0 is added when
+# it exists, because the serial log is where the cloud reads markers.
+nubes_consoles() {
+  c=$(cat /sys/class/tty/console/active 2>/dev/null)
+  case " $c " in
+    *" ttyS0 "*) ;;
+    *) [ -e /dev/ttyS0 ] && c="$c ttyS0" ;;
+  esac
+  [ -n "$c" ] || c=console
+  echo $c
+}
+NUBES_CONSOLES=${NUBES_CONSOLES:-$(nubes_consoles)}
+export NUBES_CONSOLES
+
+# emit LINE: a raw line on every console (used for markers and for the host key block).
+emit() {
+  for t in $NUBES_CONSOLES; do
+    echo "$*" > "/dev/$t" 2>/dev/null
+  done
+}
+
+marker() {
+  emit "nubes-tiny: $*"
+}
