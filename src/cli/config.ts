@@ -24,7 +24,11 @@ export interface Config {
   readonly adminPassword: string | null;
   readonly agentHost: string;
   readonly identity: { readonly tokenTtlSeconds: number; readonly maxActiveKeys: number; readonly argon2: Argon2Params };
+  /** Builds kept between runs (the tiny guest image); not data: safe to delete. */
+  readonly cacheDir: string;
   readonly image: ImageConfig & {
+    /** Whether `nubes up` builds and registers the nubes-tiny guest image. */
+    readonly tinyImage: boolean;
     /** Where the file store keeps image data (default <data_dir>/images; share it between api replicas). */
     readonly storeDir: string;
     /** Where data staged for import waits (default <data_dir>/image-staging). */
@@ -35,7 +39,7 @@ export interface Config {
 /** One setting: its YAML path, environment variable, flag, and how to read a string form of it. */
 interface Setting {
   readonly key: string; readonly env: string; readonly flag?: string; readonly help: string;
-  readonly kind: 'string' | 'int' | 'count' | 'listen' | 'level' | 'conversion';
+  readonly kind: 'string' | 'int' | 'count' | 'listen' | 'level' | 'conversion' | 'switch';
 }
 
 export const SETTINGS: readonly Setting[] = [
@@ -54,6 +58,8 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'identity.password_hash.memory_kib', env: 'NUBES_ARGON2_MEMORY_KIB', kind: 'int', help: 'Argon2id memory (default 65536)' },
   { key: 'identity.password_hash.passes', env: 'NUBES_ARGON2_PASSES', kind: 'int', help: 'Argon2id passes (default 3)' },
   { key: 'identity.password_hash.parallelism', env: 'NUBES_ARGON2_PARALLELISM', kind: 'int', help: 'Argon2id lanes (default 4)' },
+  { key: 'cache_dir', env: 'NUBES_CACHE_DIR', flag: '--cache-dir', kind: 'string', help: 'build cache (default /var/cache/nubes for root, ~/.cache/nubes)' },
+  { key: 'image.tiny_image', env: 'NUBES_TINY_IMAGE', kind: 'switch', help: 'on|off: nubes up registers the nubes-tiny guest image (default on)' },
   { key: 'image.store_dir', env: 'NUBES_IMAGE_STORE_DIR', kind: 'string', help: 'image data directory (default <data-dir>/images)' },
   { key: 'image.staging_dir', env: 'NUBES_IMAGE_STAGING_DIR', kind: 'string', help: 'staging for image import (default <data-dir>/image-staging)' },
   { key: 'image.storage_quota_bytes', env: 'NUBES_IMAGE_STORAGE_QUOTA', kind: 'count', help: 'image bytes per project, 0 = unlimited (default 0)' },
@@ -63,6 +69,11 @@ export const SETTINGS: readonly Setting[] = [
 
 export class ConfigError extends Error {
   constructor(message: string) { super(message); this.name = 'ConfigError'; }
+}
+
+function defaultCacheDir(env: NodeJS.ProcessEnv): string {
+  if (process.getuid?.() === 0) return '/var/cache/nubes';
+  return join(env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'nubes');
 }
 
 function defaultDataDir(env: NodeJS.ProcessEnv): string {
@@ -85,6 +96,10 @@ function parseValue(s: Setting, raw: unknown, from: string): unknown {
       if (!Number.isSafeInteger(n) || n < 0) throw new ConfigError(`${s.key} (${from}) must be an integer of 0 or more, got ${JSON.stringify(raw)}`);
       return n;
     }
+    case 'switch':
+      if (raw === true || raw === 'on' || raw === 'true') return true;
+      if (raw === false || raw === 'off' || raw === 'false') return false;
+      throw new ConfigError(`${s.key} (${from}) must be on or off, got ${JSON.stringify(raw)}`);
     case 'conversion':
       if (raw !== 'qcow2' && raw !== 'raw' && raw !== 'none') throw new ConfigError(`${s.key} (${from}) must be qcow2, raw or none, got ${JSON.stringify(raw)}`);
       return raw === 'none' ? null : raw;
@@ -180,8 +195,10 @@ export function loadConfig(src: ConfigSources): Config {
         parallelism: num('identity.password_hash.parallelism', DEFAULT_ARGON2.parallelism),
       },
     },
+    cacheDir: resolve((values.get('cache_dir') as string | undefined) ?? defaultCacheDir(src.env)),
     image: {
       ...DEFAULT_IMAGE_CONFIG,
+      tinyImage: (values.get('image.tiny_image') as boolean | undefined) ?? true,
       storeDir: resolve((values.get('image.store_dir') as string | undefined) ?? join(dataDir, 'images')),
       stagingDir: resolve((values.get('image.staging_dir') as string | undefined) ?? join(dataDir, 'image-staging')),
       storageQuotaBytes: num('image.storage_quota_bytes', DEFAULT_IMAGE_CONFIG.storageQuotaBytes),

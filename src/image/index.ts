@@ -8,6 +8,7 @@ import { imagePolicies } from './policies.ts';
 import { createImageRecords } from './service/images.ts';
 import { createImageData } from './service/data.ts';
 import { createImageMembers } from './service/members.ts';
+import { createSystemImages } from './service/system-images.ts';
 import type { ImageBackend } from './backend/driver.ts';
 import type { DiskInspector } from './service/disk-inspector.ts';
 import type { ImageConfig } from './service/config.ts';
@@ -15,6 +16,7 @@ import type { ImageConfig } from './service/config.ts';
 export type { ImageConfig } from './service/config.ts';
 export { DEFAULT_IMAGE_CONFIG } from './service/config.ts';
 export type { Image } from './model.ts';
+export type { SystemImage } from './service/system-images.ts';
 
 export interface ImageDeps {
   readonly db: Kysely<DB>;
@@ -31,7 +33,8 @@ export function createImageService(deps: ImageDeps) {
   const records = createImageRecords(deps);
   const data = createImageData({ ...deps, records });
   const members = createImageMembers({ ...deps, records });
-  return { records, data, members, config: deps.config };
+  const system = createSystemImages(deps);
+  return { records, data, members, system, config: deps.config };
 }
 
 export type ImageService = ReturnType<typeof createImageService>;

@@ -45,7 +45,8 @@ export async function startNubes(opts: StartOptions = {}): Promise<NubesProcess>
   // bin/nubes, exactly as a user runs it (it execs node, so the pid is the server's own).
   const child = spawn(join(ROOT, 'bin/nubes'), [
     ...(opts.command ?? ['up']), '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, ...(opts.args ?? [])], {
-    env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'],
+    // The tiny guest image is registered only where a test asks for it (it takes a build).
+    env: { ...process.env, NUBES_TINY_IMAGE: 'off', ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });

@@ -1,0 +1,58 @@
+// Images the cloud registers itself (the nubes-tiny guest, its kernel and ramdisk): from a local
+// file, owned by the admin project, with no caller and so no policy. The same inspection as an
+// upload applies. Idempotent: an active image with the same name and `nubes_build` is reused.
+import { createReadStream } from 'node:fs';
+import type { Kysely } from 'kysely';
+import type { DB } from '../../platform/db/schema.ts';
+import * as images from '../store/images.ts';
+import type { Image, Visibility } from '../model.ts';
+import type { ImageBackend, StoredData } from '../backend/driver.ts';
+import type { DiskInspector } from './disk-inspector.ts';
+
+export interface SystemImage {
+  readonly name: string;
+  readonly file: string;
+  readonly diskFormat: string;
+  readonly containerFormat: string;
+  readonly visibility: Visibility;
+  readonly owner: string;
+  /** Identifies the build; a different value registers a new image (the old one stays). */
+  readonly build: string;
+  readonly properties?: Readonly<Record<string, string>>;
+  readonly minDisk?: number;
+  readonly minRam?: number;
+}
+
+export function createSystemImages(deps: { db: Kysely<DB>; backend: ImageBackend; inspector: DiskInspector; now?: () => number }) {
+  const { db, backend, inspector } = deps;
+  const now = deps.now ?? Date.now;
+
+  return {
+    /** The active image named `s.name` of build `s.build`, registering it from `s.file` if needed. */
+    async ensure(s: SystemImage): Promise<Image> {
+      const found = await images.listImages(db, {
+        viewer: { projectId: null, isAdmin: true }, names: [s.name], properties: { nubes_build: s.build }, statuses: ['active'],
+        sort: [{ key: 'created_at', dir: 'desc' }, { key: 'id', dir: 'desc' }], limit: 1,
+      });
+      if (found[0]) return found[0];
+      const img = await images.insertImage(db, {
+        id: crypto.randomUUID(), name: s.name, visibility: s.visibility, protected: false, osHidden: false,
+        diskFormat: s.diskFormat, containerFormat: s.containerFormat, minDisk: s.minDisk ?? 0, minRam: s.minRam ?? 0,
+        owner: s.owner, properties: { ...s.properties, nubes_build: s.build }, tags: [], now: now(),
+      });
+      await images.transition(db, img.id, 'startUpload', {}, now());
+      let stored: StoredData | undefined;
+      try {
+        stored = await backend.write(createReadStream(s.file, { highWaterMark: 1024 * 1024 }), { limit: Number.MAX_SAFE_INTEGER });
+        const facts = await inspector.inspect(await backend.localPath(stored.key), s.diskFormat);
+        return (await images.transition(db, img.id, 'finishUpload', {
+          size: stored.size, virtual_size: facts.virtualSize, checksum: stored.md5, os_hash_algo: 'sha512', os_hash_value: stored.sha512, location: stored.key,
+        }, now()))!;
+      } catch (e) {
+        if (stored) await backend.delete(stored.key);
+        await images.deleteImage(db, img.id);
+        throw e;
+      }
+    },
+  };
+}
