@@ -10,9 +10,11 @@ nubes_log() { printf 'nubes: %s\n' "$*" >&2; }
 
 nubes_apt_install() {
   # Installs Debian packages that are missing; a no-op when all are present.
-  local missing=()
+  local missing=() installed
+  # One dpkg-query for all packages: this runs on every start of bin/nubes.
+  installed="$(dpkg-query -W -f='${Package} ${Status}\n' "$@" 2>/dev/null | awk '/ install ok installed$/ {print $1}')"
   for pkg in "$@"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+    grep -qx "$pkg" <<<"$installed" || missing+=("$pkg")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ "$(id -u)" -ne 0 ]; then
@@ -56,7 +58,18 @@ nubes_ensure_deps() {
   fi
 }
 
+# What the cloud runs on this host: qemu-img inspects and converts images, QEMU boots guests, xorriso
+# makes config drives, and the rest is what `nubes image build-tiny` makes the nubes-tiny image from.
+NUBES_HOST_PACKAGES=(qemu-utils qemu-system-x86 linux-image-amd64 busybox-static dropbear-bin syslinux syslinux-common
+  mtools dosfstools e2fsprogs xz-utils xorriso)
+
+nubes_ensure_host_packages() {
+  # Not fatal: without root the cloud still starts and says what is missing where it matters.
+  nubes_apt_install "${NUBES_HOST_PACKAGES[@]}" || nubes_log "continuing without them; image inspection and the tiny guest image need them"
+}
+
 nubes_bootstrap() {
   nubes_ensure_node
   nubes_ensure_deps
+  nubes_ensure_host_packages
 }

@@ -4,6 +4,7 @@ import { loadConfig, SETTINGS, ConfigError } from './config.ts';
 import { runUp, runServeApi } from './up.ts';
 import { runServeAgent } from './agent.ts';
 import { runRotateKeys } from './admin.ts';
+import { runBuildTiny } from './tiny-image.ts';
 
 const USAGE = `nubes: an OpenStack-compatible cloud in one program
 
@@ -16,6 +17,7 @@ Usage:
                                      balancer, with --database postgres://... and --bus amqp://...)
   nubes serve agent --host NAME      the agent of one hypervisor host (needs --bus amqp://...)
   nubes admin rotate-token-keys      rotate the token encryption keys (run against the same database)
+  nubes image build-tiny             build the nubes-tiny guest image offline (cached in --cache-dir)
   nubes --help                       this text
 
 Options (each also settable in the config file and by environment variable):
@@ -65,6 +67,7 @@ async function main(): Promise<number> {
     case 'serve api': return runServeApi(config);
     case 'serve agent': return runServeAgent(config);
     case 'admin rotate-token-keys': return runRotateKeys(config);
+    case 'image build-tiny': return runBuildTiny(config);
     default:
       process.stderr.write(`nubes: unknown command '${cmd}'; see nubes --help\n`);
       return 2;

@@ -9,6 +9,7 @@ import { createLogger, type Logger } from '../platform/log.ts';
 import { startHostAgent, type HostAgent } from '../compute/agent/host-agent.ts';
 import { VERSION } from './version.ts';
 import type { Bus } from '../platform/bus/bus.ts';
+import { registerTinyImage, TINY_NAME } from './tiny-image.ts';
 
 /** Resolves when SIGINT or SIGTERM arrives. */
 function untilSignal(): Promise<string> {
@@ -54,12 +55,24 @@ export async function runUp(config: Config): Promise<number> {
     return 1;
   }
   const files = writeCloudFiles(config.dataDir, { publicUrl: config.publicUrl, region: config.region, password });
+  let tinyNote = `  image:      ${TINY_NAME} is not registered (image.tiny_image is off)`;
+  if (config.image.tinyImage) {
+    // A missing build input must not stop the cloud: say what to install and go on without it.
+    try {
+      const tiny = await registerTinyImage(cloud, config, (line) => log.info({ tiny: true }, line));
+      tinyNote = `  image:      ${TINY_NAME} (public; build ${tiny.version.slice(0, 12)}, cached in ${config.cacheDir})`;
+    } catch (e) {
+      log.warn({ err: e }, 'nubes-tiny not registered');
+      tinyNote = `  image:      ${TINY_NAME} NOT registered: ${(e as Error).message}`;
+    }
+  }
   const ms = Math.round(performance.now() - started);
   process.stdout.write([
     `Nubes ${VERSION} is up (${cloud.bootstrap.firstStart ? 'first start: bootstrapped' : 'existing data'}, ${ms} ms).`,
     `  endpoint:   ${config.publicUrl}/identity/v3`,
     `  data dir:   ${config.dataDir}   (database ${config.database.startsWith('postgres') ? 'PostgreSQL' : 'SQLite'}, bus ${config.bus === 'memory' ? 'in-process' : 'AMQP'})`,
     `  logs:       ${logFile}`,
+    tinyNote,
     `  clouds.yaml ${files.cloudsYaml}  (user admin, password in the file)`,
     '',
     'Try it, in another terminal:',

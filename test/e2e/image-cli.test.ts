@@ -32,7 +32,8 @@ for (const variant of await databaseVariants()) {
     const as = (cloud: string) => ({ OS_CLIENT_CONFIG_FILE: join(nubes.dataDir, 'test-clouds.yaml'), OS_CLOUD: cloud });
 
     before(async () => {
-      nubes = await startNubes({ args: variant.args });
+      // As a user runs it: nubes up registers the nubes-tiny images before it says it is up.
+      nubes = await startNubes({ args: variant.args, env: { NUBES_TINY_IMAGE: 'on' }, readyWhen: /is up/ });
       admin = { OS_CLIENT_CONFIG_FILE: join(nubes.dataDir, 'clouds.yaml'), OS_CLOUD: 'nubes' };
       const d = nubes.dataDir;
       files = { raw: join(d, 'disk.raw'), qcow2: join(d, 'disk.qcow2'), vmdk: join(d, 'disk.vmdk'), iso: join(d, 'disk.iso'), evil: join(d, 'evil.qcow2'), out: join(d, 'saved.raw') };
@@ -55,6 +56,25 @@ for (const variant of await databaseVariants()) {
     after(async () => {
       if (nubes) { await nubes.stop(); removeDir(nubes.dataDir); }
       await variant.cleanup();
+    });
+
+    it('nubes up registered nubes-tiny as a public qcow2 with its kernel and ramdisk as aki/ari images', async () => {
+      assert.match(nubes.output(), /image: +nubes-tiny \(public/);
+      const tiny = await osOk(['image', 'show', 'nubes-tiny', '-f', 'json'], as('bob'));
+      assert.equal(tiny.status, 'active');
+      assert.equal(tiny.visibility, 'public');
+      assert.equal(tiny.disk_format, 'qcow2');
+      assert.ok(tiny.virtual_size >= 64 * 1024 * 1024);
+      const kernel = await osOk(['image', 'show', tiny.properties.kernel_id, '-f', 'json'], as('bob'));
+      const ramdisk = await osOk(['image', 'show', tiny.properties.ramdisk_id, '-f', 'json'], as('bob'));
+      assert.deepEqual([kernel.name, kernel.disk_format, kernel.container_format], ['nubes-tiny-kernel', 'aki', 'aki']);
+      assert.deepEqual([ramdisk.name, ramdisk.disk_format, ramdisk.container_format], ['nubes-tiny-ramdisk', 'ari', 'ari']);
+      assert.match(tiny.properties.os_command_line, /console=ttyS0/);
+      // Any user can take it: the bytes that come back are a bootable qcow2 (MBR inside, checked by the boot test).
+      const saved = join(nubes.dataDir, 'tiny.qcow2');
+      await osOk(['image', 'save', '--file', saved, 'nubes-tiny'], as('bob'));
+      assert.equal(md5(readFileSync(saved)), tiny.checksum);
+      assert.equal(readFileSync(saved).subarray(0, 4).toString('latin1'), 'QFI\xfb');
     });
 
     it('the catalog lists the image service, and uploads of raw, qcow2, vmdk and iso become active with Glance facts', async () => {
@@ -97,7 +117,9 @@ for (const variant of await databaseVariants()) {
     });
 
     it('image list: visibility filters, properties, name, status, tag, sort, limit and marker, --long', async () => {
-      const names = async (args: string[], who = as('alice')) => (await osOk(['image', 'list', ...args, '-f', 'json'], who)).map((i: any) => i.Name).sort();
+      // The nubes-tiny images are public and in every list; this test is about the others.
+      const names = async (args: string[], who = as('alice')) => (await osOk(['image', 'list', ...args, '-f', 'json'], who))
+        .map((i: any) => i.Name).filter((n: string) => !n.startsWith('nubes-tiny')).sort();
       assert.deepEqual(await names([]), ['alpha-iso', 'alpha-qcow2', 'alpha-raw', 'alpha-vmdk', 'public-img'], 'own images (any visibility) and public ones');
       assert.deepEqual(await names(['--private']), ['alpha-raw']);
       assert.deepEqual(await names(['--shared']), ['alpha-iso', 'alpha-qcow2']);
@@ -108,7 +130,7 @@ for (const variant of await databaseVariants()) {
       assert.deepEqual(await names(['--status', 'active', '--tag', 'gold']), ['alpha-raw']);
       assert.deepEqual(await names([], as('bob')), ['public-img'], "bob sees none of alpha's images, community ones included");
       assert.deepEqual(await names(['--community'], as('bob')), ['alpha-vmdk'], 'unless he asks for community images');
-      const sorted = (await osOk(['image', 'list', '--sort', 'name:desc', '-f', 'json'], as('alice'))).map((i: any) => i.Name);
+      const sorted = (await osOk(['image', 'list', '--sort', 'name:desc', '-f', 'json'], as('alice'))).map((i: any) => i.Name).filter((n: string) => !n.startsWith('nubes-tiny'));
       assert.deepEqual(sorted, ['public-img', 'alpha-vmdk', 'alpha-raw', 'alpha-qcow2', 'alpha-iso']);
       // --limit sends one page in the server's order (newest first); the CLI sorts only what it got.
       const page1 = await osOk(['image', 'list', '--limit', '2', '-f', 'json'], as('alice'));

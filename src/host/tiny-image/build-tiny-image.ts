@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { delimiter, join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { exec } from '../exec.ts';
 import { buildDisk, planLayout, syslinuxConfig, toolEnv, BOOT_LABEL, DATA_LABEL } from './disk.ts';
 import { findHostInputs, MissingHostInput, type HostInputs, type HostPaths } from './host-inputs.ts';
 import { guestTree, newcArchive, resolveTree, type ResolvedEntry } from './initramfs.ts';
@@ -32,8 +33,11 @@ export interface BuildTinyImageOptions {
   readonly hostPaths?: HostPaths;
 }
 
-/** Bump when the build changes in a way the input hash cannot see (layout, tool flags, this code). */
+/** Bump to force new images everywhere without touching the inputs (the builder's sources are hashed too). */
 const BUILDER_VERSION = 'nubes-tiny-builder/1';
+/** The builder's own sources: any change to how the bytes are made changes the version. */
+const BUILDER_SOURCES = ['build-tiny-image.ts', 'disk.ts', 'initramfs.ts', 'mbr.ts', 'kernel-modules.ts', 'host-inputs.ts']
+  .map((f) => new URL(`./${f}`, import.meta.url).pathname);
 /** Every timestamp in the image: 2000-01-01T00:00:00Z (FAT cannot store times before 1980). */
 export const EPOCH = 946_684_800;
 /** 'NUBE': the FAT volume id and the MBR disk signature. */
@@ -78,9 +82,10 @@ function uuidFrom(seed: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
-function versionOf(tree: readonly ResolvedEntry[], kernel: Uint8Array, mbr: Uint8Array, syslinux: Uint8Array): string {
+function versionOf(tree: readonly ResolvedEntry[], kernel: Uint8Array, mbr: Uint8Array, syslinux: Uint8Array, builder: readonly Uint8Array[]): string {
   const h = createHash('sha256');
   h.update(`${BUILDER_VERSION}\n${KERNEL_CMDLINE}\n${EPOCH}\n${BOOT_LABEL}\n${DATA_LABEL}\n`);
+  for (const src of builder) h.update(`builder ${sha256(src)}\n`);
   for (const e of tree) h.update(`${e.path} ${e.mode.toString(8)} ${e.rdev?.join(':') ?? ''} ${sha256(e.data)}\n`);
   h.update(`kernel ${sha256(kernel)}\nmbr ${sha256(mbr)}\nsyslinux ${sha256(syslinux)}\n`);
   return h.digest('hex').slice(0, 20);
@@ -96,7 +101,7 @@ function imageAt(dir: string, version: string): TinyImage {
   };
 }
 
-/** A version directory is complete when its manifest exists: the manifest is written last, before the rename. */
+/** A version directory is complete when all its files exist; they appear together, by one rename. */
 function isComplete(dir: string): boolean {
   return Object.values(FILES).every((f) => existsSync(join(dir, f)));
 }
@@ -131,6 +136,22 @@ async function commit(built: string, final: string, cacheDir: string, force: boo
   await rm(old, { recursive: true, force: true });
 }
 
+/** First line that names a version, from tools that print it on stdout or stderr. */
+async function toolVersions(): Promise<Record<string, string>> {
+  const env = toolEnv(EPOCH);
+  const probe = async (cmd: readonly string[], pattern: RegExp): Promise<string> => {
+    const r = await exec(cmd, { env, timeoutMs: 10_000 }).catch((e: { fields?: { stderr?: string } }) => ({ stdout: '', stderr: e.fields?.stderr ?? '' }));
+    return pattern.exec(`${r.stdout}\n${r.stderr}`)?.[0] ?? 'unknown';
+  };
+  return {
+    mkfsFat: await probe(['mkfs.vfat', '--help'], /mkfs\.fat \S+/),
+    mke2fs: await probe(['mkfs.ext4', '-V'], /mke2fs \S+/),
+    mtools: await probe(['mcopy', '--version'], /mcopy \(GNU mtools\) \S+|mtools\S* \S+/),
+    qemuImg: await probe(['qemu-img', '--version'], /qemu-img version \S+/),
+    node: process.version,
+  };
+}
+
 export async function buildTinyImage(opts: BuildTinyImageOptions): Promise<TinyImage> {
   const log = opts.log ?? (() => {});
   const cacheDir = resolve(opts.cacheDir);
@@ -143,7 +164,8 @@ export async function buildTinyImage(opts: BuildTinyImageOptions): Promise<TinyI
   try {
     const [kernel, mbr, syslinux] = await Promise.all([readFile(inputs.kernel), readFile(inputs.syslinuxMbr), readFile(inputs.syslinux)]);
     const tree = await resolveTree(await guestTree(inputs), work);
-    const version = versionOf(tree, kernel, mbr, syslinux);
+    const builder = await Promise.all(BUILDER_SOURCES.map((f) => readFile(f)));
+    const version = versionOf(tree, kernel, mbr, syslinux, builder);
     const final = join(cacheDir, version);
     if (!opts.force && isComplete(final)) {
       log(`tiny image: ${version} is cached in ${final}`);
@@ -178,6 +200,7 @@ export async function buildTinyImage(opts: BuildTinyImageOptions): Promise<TinyI
       log,
     });
 
+    const tools = await toolVersions();
     const manifest = {
       version,
       builder: BUILDER_VERSION,
@@ -186,6 +209,8 @@ export async function buildTinyImage(opts: BuildTinyImageOptions): Promise<TinyI
       dropbear: inputs.dropbearVersion,
       syslinux: inputs.syslinuxVersion,
       modules: inputs.modules.map((m) => m.name),
+      // Not in the version: they change container bytes (FAT/ext4/qcow2 metadata), not what the guest runs.
+      tools,
       kernelCmdline: KERNEL_CMDLINE,
       syslinuxCfg: syslinuxConfig(KERNEL_CMDLINE),
       layout: { sectorSize: 512, ...layout, bootLabel: BOOT_LABEL, dataLabel: DATA_LABEL },

@@ -24,6 +24,8 @@ const GUEST_FILES: readonly (readonly [file: string, path: string, mode: number]
   ['functions.sh', '/usr/lib/nubes-tiny/functions.sh', 0o644],
   ['metadata.sh', '/usr/lib/nubes-tiny/metadata.sh', 0o644],
   ['json-flat.awk', '/usr/lib/nubes-tiny/json-flat.awk', 0o644],
+  ['dhcp-nic', '/usr/lib/nubes-tiny/dhcp-nic', 0o755],
+  ['nic-watch', '/usr/lib/nubes-tiny/nic-watch', 0o755],
   ['udhcpc.script', '/usr/share/udhcpc/default.script', 0o755],
   ['power-button', '/etc/acpi/PWRF/00000080', 0o755],
   ['passwd', '/etc/passwd', 0o644],

@@ -4,14 +4,14 @@
 // Skipped, with the reason, only when the host packages are missing.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { exec, haveCommand } from '../exec.ts';
-import { accelerator, startTestVm, type TestVm, type TestVmOptions } from './boot-for-test.ts';
+import { accelerator, startTestVm, type TestVm, type TestVmOptions } from './boot-for-tests.ts';
 import { buildTinyImage, type TinyImage } from './build-tiny-image.ts';
 import { findHostInputs } from './host-inputs.ts';
 
@@ -96,8 +96,15 @@ describe('tiny image', { skip }, () => {
   test('builds cold, answers from the cache, and a forced rebuild gives the same bytes', async (t) => {
     const lines: string[] = [];
     let started = Date.now();
-    image = await buildTinyImage({ cacheDir: cache, log: (l) => lines.push(l) });
+    // Two builders at once into an empty cache: both get the one complete image, nothing half-built stays.
+    const [a, b] = await Promise.all([
+      buildTinyImage({ cacheDir: cache, log: (l) => lines.push(l) }),
+      buildTinyImage({ cacheDir: cache }),
+    ]);
     const cold = Date.now() - started;
+    assert.deepEqual(a, b);
+    image = a;
+    assert.deepEqual((await readdir(cache)).filter((n) => n.startsWith('.')), []);
     assert.match(image.version, /^[0-9a-f]{20}$/);
     assert.equal(image.disk, join(cache, image.version, 'disk.qcow2'));
     assert.match(image.kernelCmdline, /console=ttyS0/);
@@ -119,7 +126,7 @@ describe('tiny image', { skip }, () => {
     const rebuilt = Date.now() - started;
     assert.equal(forced.version, image.version);
     assert.deepEqual({ disk: await sha256(forced.disk), kernel: await sha256(forced.kernel), ramdisk: await sha256(forced.ramdisk) }, first);
-    t.diagnostic(`build cold ${cold} ms, cached ${cached} ms, forced ${rebuilt} ms; qcow2 ${sizes.disk} B, kernel ${sizes.kernel} B, initramfs ${sizes.ramdisk} B`);
+    t.diagnostic(`build cold (two concurrent builders) ${cold} ms, cached ${cached} ms, forced ${rebuilt} ms; qcow2 ${sizes.disk} B, kernel ${sizes.kernel} B, initramfs ${sizes.ramdisk} B`);
     t.diagnostic(lines.join(' | '));
   });
 
@@ -155,10 +162,21 @@ describe('tiny image', { skip }, () => {
         'hostname; cat /data/from-user-data; cat /data/boot-count'], { env: { HOME: dir, PATH: '/usr/bin:/bin' }, timeoutMs: 60_000 });
       assert.deepEqual(stdout.trim().split(/\r?\n/), ['tiny-one.novalocal', 'persisted-by-user-data', '1']);
 
+      // `reboot` inside the guest: busybox init runs rcK, the VM resets and boots again from the disk.
+      await exec(['dbclient', '-y', '-y', '-i', key, '-p', String(sshPort), 'root@127.0.0.1', 'reboot'],
+        { env: { HOME: dir, PATH: '/usr/bin:/bin' }, timeoutMs: 30_000 }).catch(() => { /* the session may drop */ });
+      await vm.waitFor(M('boot-count 2'), BOOT_TIMEOUT);
+      await vm.waitFor(/nubes-tiny: ready[^]*nubes-tiny: ready/, BOOT_TIMEOUT);
+      assert.match(vm.serial(), /nubes-tiny: data unmounted[^]*nubes-tiny: userspace/);
+
       await vm.qmp('system_powerdown');
       const code = await vm.waitExit(60_000);
       assert.equal(code, 0, 'QEMU exits by itself after the guest powers off');
       for (const m of ['power button, shutting down', 'data unmounted']) assert.match(vm.serial(), M(m));
+      // Every marker starts its own line, also those printed while the console shell shows a prompt.
+      const markerLines = vm.serial().split('\n').filter((l) => l.includes('nubes-tiny: '));
+      assert.ok(markerLines.length >= 30, `markers of two boots and a shutdown: ${markerLines.length}`);
+      for (const l of markerLines) assert.match(l, /^nubes-tiny: [^\r]+\r?$/);
     } finally {
       await vm.kill();
     }
@@ -177,15 +195,21 @@ describe('tiny image', { skip }, () => {
     });
     await new Promise<void>((res) => httpServer!.listen(0, '127.0.0.1', res));
     const metadataPort = (httpServer.address() as { port: number }).port;
-    const vm = await boot('boot2', { disk: join(work, 'persist.qcow2'), metadataPort });
+    const vm = await boot('boot2', { disk: join(work, 'persist.qcow2'), metadataPort, hotplugPorts: 1 });
     try {
-      for (const m of ['boot-count 2', 'net eth0 dhcp ok 169.254.169.15', 'metadata source=http', 'hostname tiny-two', 'ssh keys installed 0']) {
+      for (const m of ['boot-count 3', 'net eth0 dhcp ok 169.254.169.15', 'metadata source=http', 'hostname tiny-two', 'ssh keys installed 0']) {
         await vm.waitFor(M(m), BOOT_TIMEOUT);
       }
       await vm.waitFor(/NUBES-TEST second boot reads persisted-by-user-data/, BOOT_TIMEOUT);
       const ready = await vm.waitFor(M('ready'), BOOT_TIMEOUT);
       t.diagnostic(`second disk boot: ready at ${ready} ms`);
       assert.deepEqual(requests, ['/openstack/latest/meta_data.json', '/openstack/latest/user_data']);
+
+      // A NIC attached to the running guest gets DHCP too (nic-watch).
+      await vm.qmp('netdev_add', { type: 'user', id: 'net1', restrict: true });
+      await vm.qmp('device_add', { driver: 'virtio-net-pci', netdev: 'net1', bus: 'rp1', id: 'nic1' });
+      const plugged = await vm.waitFor(M('net eth1 dhcp ok 10.0.2.15'), BOOT_TIMEOUT);
+      t.diagnostic(`hot-plugged NIC configured ${plugged - ready} ms after ready`);
     } finally {
       await vm.kill();
     }

@@ -22,6 +22,11 @@ emit() {
   done
 }
 
+# After `ready` a root shell sits at its prompt on the console, so later markers (power button,
+# hot-plugged NICs, shutdown) start with a newline to stay at the beginning of a line.
 marker() {
+  if [ -e /run/nubes/ready ]; then
+    emit ""
+  fi
   emit "nubes-tiny: $*"
 }

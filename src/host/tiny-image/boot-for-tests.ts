@@ -44,6 +44,8 @@ export interface TestVmOptions {
    */
   readonly metadataPort?: number;
   readonly memoryMiB?: number;
+  /** Empty PCIe root ports rp1..rpN, so devices can be hot-plugged later (q35 needs them at start). */
+  readonly hotplugPorts?: number;
 }
 
 export interface TestVm {
@@ -66,6 +68,7 @@ export function qemuArgs(o: TestVmOptions): string[] {
     '-serial', `file:${join(o.workDir, 'serial.log')}`,
     '-qmp', `unix:${join(o.workDir, 'qmp.sock')},server=on,wait=off`,
   ];
+  for (let i = 1; i <= (o.hotplugPorts ?? 0); i++) args.push('-device', `pcie-root-port,id=rp${i},bus=pcie.0,chassis=${i}`);
   if (o.disk) {
     // With -kernel, QEMU's linuxboot ROM takes boot index 0 itself.
     const boot = o.direct ? '' : ',bootindex=0';
