@@ -46,6 +46,8 @@ export async function buildCloud(config: Config, log: Logger, opts: { adminPassw
       db: database.db, policy, log: log.child({ svc: 'image' }), config: config.image,
       backend: createFileBackend(config.image.storeDir), staging: createFileBackend(config.image.stagingDir), inspector: createDiskInspector(),
     });
+    // Uploads and imports cut off by a stop of the process that ran them go back to 'queued'.
+    await image.data.recoverStalled(15 * 60_000);
     const faults = new FaultFamilies();
     const app = createHttpServer({ log, faults });
     mountIdentityApi(app, identity, { publicUrl: config.publicUrl, faults });

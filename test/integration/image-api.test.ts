@@ -341,6 +341,23 @@ describe('image quotas and import', () => {
     assert.equal(file.subarray(0, 4).toString('latin1'), 'QFI\xfb', 'the stored data is qcow2');
   });
 
+  it('returns an import whose process stopped to queued, with the task saying so', async () => {
+    const img = (await alice.post('/v2/images', { name: 'orphan', disk_format: 'raw', container_format: 'bare' })).body;
+    assert.equal((await alice.req('PUT', `/v2/images/${img.id}/stage`, Buffer.alloc(4096, 1))).status, 204);
+    // As if the process running the import had died an hour ago, mid-import.
+    const taskId = crypto.randomUUID();
+    await cloud.database.db.insertInto('image_tasks').values({ id: taskId, type: 'api_image_import', status: 'processing', owner: img.owner, image_id: img.id,
+      input: '{}', result: null, message: '', created_at: 1, updated_at: 1, expires_at: null }).execute();
+    await cloud.database.db.insertInto('image_properties').values({ image_id: img.id, name: 'os_glance_import_task', value: taskId }).execute();
+    await cloud.database.db.updateTable('images').set({ status: 'importing', updated_at: Date.now() - 3600_000 }).where('id', '=', img.id).execute();
+    assert.equal(await cloud.image.data.recoverStalled(15 * 60_000), 1);
+    assert.equal((await alice.get(`/v2/images/${img.id}`)).body.status, 'queued');
+    const task = (await alice.get(`/v2/tasks/${taskId}`)).body;
+    assert.equal(task.status, 'failure');
+    assert.match(task.message, /import again/);
+    assert.equal(await cloud.image.data.recoverStalled(15 * 60_000), 0, 'nothing else was stalled');
+  });
+
   it('fails an import of unsafe staged data, back to queued with the task saying why', async () => {
     const img = (await alice.post('/v2/images', { name: 'evil', disk_format: 'qcow2', container_format: 'bare' })).body;
     const dir = mkdtempSync(join(tmpdir(), 'nubes-image-test-'));

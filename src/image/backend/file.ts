@@ -2,7 +2,7 @@
 // through a temp file and renamed when complete, so a reader never sees half an object. Data is
 // streamed and hashed in one pass; nothing is held whole in memory.
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdirSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { open, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -78,8 +78,16 @@ class Meter extends Transform {
   async abandon(): Promise<void> { await this.#sha512.terminate(); }
 }
 
+/** Temp files a stopped process left behind; a live writer touches its file far more often than this. */
+const ABANDONED_MS = 3600_000;
+
 export function createFileBackend(root: string): ImageBackend {
   mkdirSync(root, { recursive: true, mode: 0o700 });
+  for (const name of readdirSync(root)) {
+    if (!name.startsWith('.tmp-')) continue;
+    const st = statSync(join(root, name), { throwIfNoEntry: false });
+    if (st && Date.now() - st.mtimeMs > ABANDONED_MS) rmSync(join(root, name), { force: true });
+  }
   const pathOf = (key: string): string => {
     // Keys come from our database, but a key is still checked before it becomes a path.
     if (!KEY.test(key)) throw new NotFound(`No image data with key ${JSON.stringify(key.slice(0, 64))}.`, 'image_data_not_found');

@@ -76,8 +76,8 @@ export function createImageData(deps: DataDeps) {
       source.resume();
       throw new OverLimit(`The upload is ${declared} bytes but project ${img.owner} may store only ${limit} more; delete images or ask an operator to raise the image storage quota.`, 'image_quota_exceeded');
     }
-    await images.setPendingBytes(db, img.id, declared ?? 0);
-    return store.write(source, { limit, onProgress: (bytes) => { void images.setPendingBytes(db, img.id, Math.max(bytes, declared ?? 0)); } });
+    await images.setPendingBytes(db, img.id, declared ?? 0, now());
+    return store.write(source, { limit, onProgress: (bytes) => { void images.setPendingBytes(db, img.id, Math.max(bytes, declared ?? 0), now()); } });
   }
 
   async function uploadable(ctx: AuthContext, id: string, action: 'upload_image' | 'stage_image'): Promise<Image> {
@@ -97,7 +97,11 @@ export function createImageData(deps: DataDeps) {
 
   /** glance-direct: inspect the staged data, convert it if configured, move it into the store. */
   async function runImport(img: Image, task: ImageTask): Promise<void> {
-    const report = (message: string) => tasks.updateTask(db, task.id, { message, now: now() });
+    // Each report is also the import's heartbeat (see recoverStalled).
+    const report = async (message: string) => {
+      await tasks.updateTask(db, task.id, { message, now: now() });
+      await images.setPendingBytes(db, img.id, img.size ?? 0, now());
+    };
     const stageKey = img.stageKey!;
     let stored: StoredData | undefined;
     try {
@@ -186,7 +190,7 @@ export function createImageData(deps: DataDeps) {
       let stored: StoredData | undefined;
       try {
         stored = await receive(img, staging, source, declared);
-        await images.setPendingBytes(db, id, stored.size);
+        await images.setPendingBytes(db, id, stored.size, now());
         if (!(await images.setStageKey(db, id, stored.key, now()))) throw new NubesError('image_gone', 410, `Image ${id} was deleted while its data was being staged.`);
       } catch (e) {
         if (stored) await staging.delete(stored.key);
@@ -228,6 +232,27 @@ export function createImageData(deps: DataDeps) {
       const viewer = viewerOf(ctx, policy);
       if (f.imageId !== undefined) await records.get(ctx, f.imageId);
       return tasks.listTasks(db, { ...f, ...(viewer.isAdmin ? {} : { owner: viewer.projectId ?? '' }) });
+    },
+
+    /**
+     * Uploads and imports whose process stopped (no progress for `stalledMs`; they report at least
+     * every 64 MiB or every percent) go back to 'queued', as a failed one would, and their task
+     * says why. Run at start; safe with several api replicas, since a live upload keeps reporting.
+     */
+    async recoverStalled(stalledMs: number): Promise<number> {
+      const stalled = await images.listStalled(db, now() - stalledMs);
+      for (const s of stalled) {
+        const action = s.status === 'saving' ? 'failUpload' : 'failImport';
+        const moved = await images.transition(db, s.id, action, { pending_bytes: 0, stage_key: null }, now()).catch(() => undefined);
+        if (!moved) continue;
+        if (s.stageKey) await staging.delete(s.stageKey);
+        const taskId = moved.properties['os_glance_import_task'];
+        if (action === 'failImport' && taskId) {
+          await tasks.updateTask(db, taskId, { status: 'failure', message: 'The import stopped with the api process that ran it; stage the data and import again.', now: now() });
+        }
+        log.warn({ image: s.id, status: s.status }, 'stalled image upload or import returned to queued');
+      }
+      return stalled.length;
     },
 
     /** Waits for imports started by this process (shutdown and tests). */

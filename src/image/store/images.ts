@@ -135,9 +135,16 @@ export async function transition(db: Executor, id: string, action: ImageAction, 
   return getImage(db, id);
 }
 
-/** Sets pending bytes (an upload's progress against the quota) without touching status. */
-export async function setPendingBytes(db: Executor, id: string, bytes: number): Promise<void> {
-  await db.updateTable('images').set({ pending_bytes: bytes }).where('id', '=', id).execute();
+/** Sets pending bytes (an upload's progress against the quota); `now` is the upload's heartbeat. */
+export async function setPendingBytes(db: Executor, id: string, bytes: number, now: number): Promise<void> {
+  await db.updateTable('images').set({ pending_bytes: bytes, updated_at: now }).where('id', '=', id).execute();
+}
+
+/** Images whose data is being written or imported and that have shown no progress since `before`. */
+export async function listStalled(db: Executor, before: number): Promise<{ id: string; status: string; location: string | null; stageKey: string | null }[]> {
+  const rows = await db.selectFrom('images').select(['id', 'status', 'location', 'stage_key', 'updated_at'])
+    .where('status', 'in', ['saving', 'importing']).where('updated_at', '<', before).execute();
+  return rows.map((r) => ({ id: r.id, status: r.status, location: r.location, stageKey: r.stage_key }));
 }
 
 /** Records staged data on an image that is still 'uploading'; false if it is not (deleted, say). */
