@@ -207,6 +207,8 @@ describe('image API', () => {
     assert.equal(accept.status, 200);
     assert.equal(accept.body.status, 'accepted');
     assert.ok((await bobList()).includes(shared.id));
+    const aliceShared = (await alice.get('/v2/images?visibility=shared&member_status=all&limit=1000')).body.images.map((i: any) => i.id);
+    assert.ok(aliceShared.includes(shared.id), 'visibility=shared lists the own shared images too');
     assert.equal((await bob.post(`/v2/images/${shared.id}/members`, { member: 'other' })).status, 403, 'a member cannot share further');
     assert.equal((await bob.req('PATCH', `/v2/images/${shared.id}`, JSON.stringify([{ op: 'replace', path: '/name', value: 'mine' }]), PATCH)).status, 403);
     const members = await alice.get(`/v2/images/${shared.id}/members`);
@@ -220,6 +222,9 @@ describe('image API', () => {
     assert.equal((await bob.get(`/v2/images/${com.id}`)).status, 200);
     assert.ok(!(await bob.get('/v2/images?limit=1000')).body.images.some((i: any) => i.id === com.id));
     assert.ok((await bob.get('/v2/images?visibility=community')).body.images.some((i: any) => i.id === com.id));
+    assert.ok((await bob.get('/v2/images?visibility=all&limit=1000')).body.images.some((i: any) => i.id === com.id));
+    assert.ok((await alice.get('/v2/images?limit=1000')).body.images.some((i: any) => i.id === com.id), 'the owner lists its own');
+    assert.ok(!(await admin.get('/v2/images?limit=1000')).body.images.some((i: any) => i.id === com.id), 'not even admins by default');
   });
 
   it('deactivates (admin only), refusing downloads to others, and reactivates', async () => {

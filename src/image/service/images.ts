@@ -86,6 +86,7 @@ export function createImageRecords(deps: { db: Kysely<DB>; policy: Policy; backe
         osHidden: input.osHidden ?? false, diskFormat: input.diskFormat ?? null, containerFormat: input.containerFormat ?? null,
         minDisk: input.minDisk ?? 0, minRam: input.minRam ?? 0,
       };
+      if (owner === null) throw new BadRequest('An image belongs to a project: use a project-scoped token, or as an admin give "owner".', 'image_needs_project');
       const draft = { ...core, owner };
       policy.enforce('add_image', ctx.credentials, imageTarget(draft));
       if (owner !== viewer.projectId && !viewer.isAdmin) throw new Forbidden('You are not permitted to create images owned by another project.', 'policy_denied');

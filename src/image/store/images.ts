@@ -198,26 +198,27 @@ function memberClause(eb: EB, projectId: string, status: MemberStatus | 'all'): 
   return eb.exists(q);
 }
 
-/** Which images the caller sees, before filters: Glance's visibility rules. */
+/** Which images the caller lists, before filters: Glance's rules (docs/image.md, "Who sees what"). */
 function visibleClause(eb: EB, q: ImageQuery): Expression<SqlBool> | null {
   const { projectId, isAdmin } = q.viewer;
   const own = projectId === null ? eb.lit(false) : eb('images.owner', '=', projectId);
-  const memberStatus = q.memberStatus ?? 'accepted';
-  const sharedWithMe = projectId === null ? eb.lit(false) : memberClause(eb, projectId, memberStatus);
+  const sharedWithMe = projectId === null ? eb.lit(false) : memberClause(eb, projectId, q.memberStatus ?? 'accepted');
+  const isShared = eb('images.visibility', '=', 'shared');
   switch (q.visibility) {
     case undefined:
+      // Other projects' community images are listed only on request, even to admins.
+      if (isAdmin) return eb.or([eb('images.visibility', '!=', 'community'), own]);
+      return eb.or([eb('images.visibility', '=', 'public'), own, eb.and([isShared, sharedWithMe])]);
     case 'all':
-      if (isAdmin) return q.memberStatus && projectId ? eb.or([eb('images.visibility', '!=', 'shared'), sharedWithMe]) : null;
-      return eb.or([eb('images.visibility', '=', 'public'), own, eb.and([eb('images.visibility', '=', 'shared'), sharedWithMe]),
-        ...(q.visibility === 'all' ? [eb('images.visibility', '=', 'community')] : [])]);
+      if (isAdmin) return null;
+      return eb.or([eb('images.visibility', 'in', ['public', 'community']), own, eb.and([isShared, sharedWithMe])]);
     case 'public':
     case 'community':
       return eb('images.visibility', '=', q.visibility);
     case 'private':
       return isAdmin ? eb('images.visibility', '=', 'private') : eb.and([eb('images.visibility', '=', 'private'), own]);
     case 'shared':
-      return eb.and([eb('images.visibility', '=', 'shared'),
-        isAdmin && !q.memberStatus ? eb.lit(true) : eb.or([q.memberStatus ? eb.lit(false) : own, sharedWithMe])]);
+      return eb.and([isShared, isAdmin && !q.memberStatus ? eb.lit(true) : eb.or([own, sharedWithMe])]);
     default:
       return assertNever(q.visibility, 'visibility');
   }

@@ -27,7 +27,9 @@ export function imageRoutes(app: FastifyInstance, image: ImageService, base: (re
     const q = request.query as Record<string, string | string[] | undefined>;
     const parsed = parseListQuery(q);
     const list = await svc.list(request.auth, parsed);
-    const raw = new URLSearchParams(request.url.split('?')[1] ?? '').toString();
+    const firstQuery = new URLSearchParams(request.url.split('?')[1] ?? '');
+    firstQuery.delete('marker');
+    const raw = firstQuery.toString();
     const body: Record<string, unknown> = {
       images: list.map(imageView),
       first: `/v2/images${raw ? `?${raw}` : ''}`,
