@@ -2,24 +2,13 @@
 // `nubes up` (SQLite, and PostgreSQL when available); its own asserts do the checking.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { startNubes, removeDir, ROOT, type NubesProcess } from '../support/nubes-process.ts';
 import { databaseVariants } from '../support/databases.ts';
-
-const haveSdk = existsSync('/usr/lib/python3/dist-packages/openstack/__init__.py');
-
-function python(script: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((ok) => {
-    execFile('/usr/bin/python3', [script, ...args], { timeout: 180_000, maxBuffer: 8 * 1024 * 1024 }, (err, stdout, stderr) => {
-      ok({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
+import { haveSdk, python } from '../support/python-sdk.ts';
 
 for (const variant of await databaseVariants()) {
-  describe(`openstacksdk against nubes up (${variant.name})`, { skip: haveSdk ? false : 'python3-openstacksdk is not installed (scripts/test.sh installs it)' }, () => {
+  describe(`openstacksdk against nubes up (${variant.name})`, { skip: haveSdk() ? false : 'python3-openstacksdk is not installed (scripts/test.sh installs it)' }, () => {
     let nubes: NubesProcess;
     before(async () => { nubes = await startNubes({ args: variant.args }); });
     after(async () => {
