@@ -1,6 +1,7 @@
 // Use cases for image data: upload (PUT /file), download (GET /file, with ranges), staging and the
 // interoperable import (glance-direct, with conversion). Data is streamed into the store, hashed in
 // the same pass, then inspected before the image becomes active; refused data leaves nothing behind.
+import { rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { Kysely } from 'kysely';
 import type { DB } from '../../platform/db/schema.ts';
@@ -116,7 +117,7 @@ export function createImageData(deps: DataDeps) {
           await inspector.convert(path, diskFormat, out, target, (pct) => { void report(`converting from ${diskFormat} to ${target}: ${pct}%`); });
           stored = await backend.adopt(out);
         } finally {
-          await import('node:fs/promises').then((fs) => fs.rm(out, { force: true }));
+          await rm(out, { force: true });
         }
         diskFormat = target;
         await staging.delete(stageKey);

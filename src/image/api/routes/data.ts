@@ -13,8 +13,9 @@ function octetStream(request: FastifyRequest): { source: Readable; declared: num
   if (type !== 'application/octet-stream') {
     throw new NubesError('image_data_media_type', 415, `Unsupported Content-Type '${type}': send image data as application/octet-stream.`);
   }
-  const len = request.headers['content-length'];
-  return { source: request.body as Readable, declared: len === undefined ? undefined : Number(len) };
+  // Glance's size header first: a chunked upload has no Content-Length but may say its size there.
+  const len = Number(request.headers['x-openstack-image-size'] ?? request.headers['content-length']);
+  return { source: request.body as Readable, declared: Number.isSafeInteger(len) && len >= 0 ? len : undefined };
 }
 
 export function dataRoutes(app: FastifyInstance, image: ImageService): void {
