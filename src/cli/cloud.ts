@@ -15,11 +15,14 @@ import { createImageService, type ImageService } from '../image/index.ts';
 import { mountImageApi, IMAGE_PREFIX } from '../image/api/index.ts';
 import { createFileBackend } from '../image/backend/file.ts';
 import { createDiskInspector } from '../image/service/disk-inspector.ts';
+import { createComputeService, DEFAULT_COMPUTE_CONFIG, type ComputeService } from '../compute/index.ts';
+import { mountComputeApi, COMPUTE_PREFIX } from '../compute/api/index.ts';
 
 export interface Cloud {
   readonly app: FastifyInstance;
   readonly identity: Identity;
   readonly image: ImageService;
+  readonly compute: ComputeService;
   readonly database: Database;
   readonly bootstrap: BootstrapResult;
   close(): Promise<void>;
@@ -30,6 +33,7 @@ export function servedServices(publicUrl: string) {
   return [
     { type: 'identity', name: 'keystone', description: 'Nubes Identity (Keystone v3 API)', url: `${publicUrl}${IDENTITY_PREFIX}` },
     { type: 'image', name: 'glance', description: 'Nubes Image (Glance v2 API)', url: `${publicUrl}${IMAGE_PREFIX}` },
+    { type: 'compute', name: 'nova', description: 'Nubes Compute (Nova v2.1 API)', url: `${publicUrl}${COMPUTE_PREFIX}/v2.1` },
   ];
 }
 
@@ -48,10 +52,14 @@ export async function buildCloud(config: Config, log: Logger, opts: { adminPassw
     });
     // Uploads and imports cut off by a stop of the process that ran them go back to 'queued'.
     await image.data.recoverStalled(15 * 60_000);
+    const compute = createComputeService({ db: database.db, policy, config: DEFAULT_COMPUTE_CONFIG });
+    await compute.seed();
     const faults = new FaultFamilies();
     const app = createHttpServer({ log, faults });
     mountIdentityApi(app, identity, { publicUrl: config.publicUrl, faults });
-    mountImageApi(app, image, { publicUrl: config.publicUrl, faults, authenticate: identity.authenticate, identityUrl: `${config.publicUrl}${IDENTITY_PREFIX}` });
+    const apiOpts = { publicUrl: config.publicUrl, faults, authenticate: identity.authenticate, identityUrl: `${config.publicUrl}${IDENTITY_PREFIX}` };
+    mountImageApi(app, image, apiOpts);
+    mountComputeApi(app, compute, apiOpts);
     // The root answers like Keystone's, so a client pointed at the bare URL still finds identity.
     app.get('/', async (_request, reply) => reply.code(300).send(identityVersions(`${config.publicUrl}${IDENTITY_PREFIX}`)));
     app.get('/healthcheck', async () => 'OK');
@@ -59,7 +67,7 @@ export async function buildCloud(config: Config, log: Logger, opts: { adminPassw
     pruner.unref();
     await app.ready();
     return {
-      app, identity, image, database, bootstrap,
+      app, identity, image, compute, database, bootstrap,
       async close() {
         clearInterval(pruner);
         await app.close();

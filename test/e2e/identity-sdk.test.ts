@@ -20,7 +20,7 @@ for (const variant of await databaseVariants()) {
       const r = await python(join(ROOT, 'test/e2e/sdk/identity_flow.py'), [join(nubes.dataDir, 'clouds.yaml')]);
       assert.equal(r.code, 0, `python exited ${r.code}:\n${r.stderr}\n${r.stdout}`);
       const summary = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
-      assert.deepEqual(summary.services, ['identity', 'image'], 'the catalog lists every service nubes serves');
+      assert.deepEqual(summary.services, ['compute', 'identity', 'image'], 'the catalog lists every service nubes serves');
       assert.equal(summary.reader_denied, 7);
       assert.equal(summary.appcred_project, true);
     });

@@ -6,6 +6,7 @@ import { NodeSqliteDialect } from './sqlite-dialect.ts';
 import type { DB } from './schema.ts';
 import * as m0001 from './migrations/0001-identity.ts';
 import * as m0002 from './migrations/0002-image.ts';
+import * as m0003 from './migrations/0003-compute.ts';
 
 export type Db = Kysely<DB>;
 export type DialectName = 'sqlite' | 'postgres';
@@ -19,6 +20,7 @@ export interface Database {
 const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-identity': m0001,
   '0002-image': m0002,
+  '0003-compute': m0003,
 };
 
 const staticProvider: MigrationProvider = { getMigrations: async () => ({ ...MIGRATIONS }) };

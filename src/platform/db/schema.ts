@@ -63,6 +63,10 @@ export interface DB {
   image_tags: ImageTagTable;
   image_members: ImageMemberTable;
   image_tasks: ImageTaskTable;
+  flavors: FlavorTable;
+  flavor_extra_specs: FlavorExtraSpecTable;
+  flavor_projects: FlavorProjectTable;
+  keypairs: KeypairTable;
 }
 
 // --- image
@@ -78,4 +82,15 @@ export interface ImageMemberTable { image_id: string; member_id: string; status:
 export interface ImageTaskTable {
   id: string; type: string; status: string; owner: string; image_id: string | null; input: string; result: string | null;
   message: string; created_at: number; updated_at: number; expires_at: number | null;
+}
+
+// --- compute
+export interface FlavorTable {
+  id: string; name: string; ram_mb: number; vcpus: number; disk_gb: number; ephemeral_gb: number; swap_mb: number;
+  rxtx_factor: number; is_public: number; disabled: number; description: string | null; created_at: number;
+}
+export interface FlavorExtraSpecTable { flavor_id: string; key: string; value: string; }
+export interface FlavorProjectTable { flavor_id: string; project_id: string; }
+export interface KeypairTable {
+  user_id: string; name: string; type: string; public_key: string; fingerprint: string; created_at: number;
 }

@@ -1,0 +1,44 @@
+// Mounts Compute v2.1 (Nova) under /compute: version discovery as Nova answers it, microversions
+// (2.1 up to COMPUTE_MAX_MICROVERSION), the token check, Nova's fault format, and the routes.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ComputeService } from '../index.ts';
+import type { Authenticate } from '../../platform/http/auth-hook.ts';
+import { installAuth } from '../../platform/http/auth-hook.ts';
+import { installFaultHandlers, type FaultFamilies, type FaultFamily } from '../../platform/http/faults.ts';
+import { installMicroversions } from '../../platform/http/microversion.ts';
+import { renderComputeFault } from './faults.ts';
+import { flavorRoutes } from './routes/flavors.ts';
+import { keypairRoutes } from './routes/keypairs.ts';
+import type { Links } from './views.ts';
+
+export const COMPUTE_PREFIX = '/compute';
+export const COMPUTE_MIN_MICROVERSION = '2.1';
+export const COMPUTE_MAX_MICROVERSION = '2.96';
+
+function versionEntry(base: string) {
+  return {
+    id: 'v2.1', status: 'CURRENT', version: COMPUTE_MAX_MICROVERSION, min_version: COMPUTE_MIN_MICROVERSION, updated: '2013-07-23T11:33:21Z',
+    links: [{ rel: 'self', href: `${base}/v2.1/` }, { rel: 'describedby', type: 'text/html', href: 'http://docs.openstack.org/' }],
+    'media-types': [{ base: 'application/json', type: 'application/vnd.openstack.compute+json;version=2.1' }],
+  };
+}
+
+export function mountComputeApi(app: FastifyInstance, compute: ComputeService, opts: { publicUrl?: string; faults: FaultFamilies; authenticate: Authenticate; identityUrl: string }): void {
+  const base = (request: FastifyRequest) => `${opts.publicUrl ?? `${request.protocol}://${request.host}`}${COMPUTE_PREFIX}`;
+  const v21 = (request: FastifyRequest) => `${base(request)}/v2.1`;
+  const links = (request: FastifyRequest): Links => (path) => [{ rel: 'self', href: `${v21(request)}/${path}` }, { rel: 'bookmark', href: `${base(request)}/${path}` }];
+  const family: FaultFamily = { prefix: COMPUTE_PREFIX, render: renderComputeFault, authenticate: () => `Keystone uri="${opts.identityUrl}"` };
+  opts.faults.add(family);
+  app.register(async (scope) => {
+    installFaultHandlers(scope, family);
+    const versions = async (request: FastifyRequest, reply: FastifyReply) => reply.code(300).send({ versions: [versionEntry(base(request))] });
+    scope.get('/', { config: { public: true } }, versions);
+    installAuth(scope, opts.authenticate);
+    scope.register(async (api) => {
+      installMicroversions(api, { service: 'compute', legacyHeader: 'X-OpenStack-Nova-API-Version', min: COMPUTE_MIN_MICROVERSION, max: COMPUTE_MAX_MICROVERSION });
+      api.get('/', { config: { public: true } }, async (request) => ({ version: versionEntry(base(request)) }));
+      flavorRoutes(api, compute, links, v21);
+      keypairRoutes(api, compute, v21);
+    }, { prefix: '/v2.1' });
+  }, { prefix: COMPUTE_PREFIX });
+}

@@ -1,0 +1,31 @@
+// The compute service as the rest of the program sees it: one factory wiring its use cases. Flavors
+// and key pairs so far; servers, the scheduler and host agents plug in here (issue 5).
+import type { Kysely } from 'kysely';
+import type { DB } from '../platform/db/schema.ts';
+import type { Policy } from '../platform/policy/policy.ts';
+import type { AuthContext } from '../platform/auth/context.ts';
+import { computePolicies } from './policies.ts';
+import { createFlavorService } from './service/flavors.ts';
+import { createKeypairService } from './service/keypairs.ts';
+import { seedDefaultFlavors } from './service/default-flavors.ts';
+
+export interface ComputeConfig {
+  /** Key pairs per user (Nova's key_pairs quota, default 100); -1: unlimited. */
+  readonly keypairQuota: number;
+}
+
+export const DEFAULT_COMPUTE_CONFIG: ComputeConfig = { keypairQuota: 100 };
+
+export function createComputeService(deps: { db: Kysely<DB>; policy: Policy; config: ComputeConfig }) {
+  const { db, policy, config } = deps;
+  policy.register(computePolicies);
+  return {
+    flavors: createFlavorService({ db, policy }),
+    keypairs: createKeypairService({ db, policy, quota: () => config.keypairQuota }),
+    isAdmin: (ctx: AuthContext) => policy.check('context_is_admin', ctx.credentials, {}),
+    /** First start of a deployment: the default flavors. */
+    seed: () => seedDefaultFlavors(db),
+  };
+}
+
+export type ComputeService = ReturnType<typeof createComputeService>;

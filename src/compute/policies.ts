@@ -1,0 +1,28 @@
+// The compute service's default policy rules, named as Nova names them so an operator's Nova
+// policy file applies unchanged: admins manage flavors; users own their key pairs.
+import type { PolicyRule } from '../platform/policy/policy.ts';
+
+const ADMIN = 'role:admin';
+const ANY_READER = `${ADMIN} or role:reader`;
+const KEYPAIR_OWNER = `${ADMIN} or user_id:%(user_id)s`;
+const rule = (name: string, check: string): PolicyRule => ({ name, check });
+
+export const computePolicies: readonly PolicyRule[] = [
+  rule('context_is_admin', ADMIN),
+  rule('os_compute_api:flavors:index', ANY_READER),
+  rule('os_compute_api:os-flavor-manage:create', ADMIN),
+  rule('os_compute_api:os-flavor-manage:update', ADMIN),
+  rule('os_compute_api:os-flavor-manage:delete', ADMIN),
+  rule('os_compute_api:os-flavor-extra-specs:index', ANY_READER),
+  rule('os_compute_api:os-flavor-extra-specs:show', ANY_READER),
+  rule('os_compute_api:os-flavor-extra-specs:create', ADMIN),
+  rule('os_compute_api:os-flavor-extra-specs:update', ADMIN),
+  rule('os_compute_api:os-flavor-extra-specs:delete', ADMIN),
+  rule('os_compute_api:os-flavor-access', ADMIN),
+  rule('os_compute_api:os-flavor-access:add_tenant_access', ADMIN),
+  rule('os_compute_api:os-flavor-access:remove_tenant_access', ADMIN),
+  rule('os_compute_api:os-keypairs:index', KEYPAIR_OWNER),
+  rule('os_compute_api:os-keypairs:show', KEYPAIR_OWNER),
+  rule('os_compute_api:os-keypairs:create', KEYPAIR_OWNER),
+  rule('os_compute_api:os-keypairs:delete', KEYPAIR_OWNER),
+];

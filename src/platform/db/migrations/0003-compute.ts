@@ -1,0 +1,41 @@
+// The compute service's first tables: flavors (with extra specs and project access) and key pairs.
+// Never edit a released migration; add the next one.
+import type { Kysely } from 'kysely';
+
+export async function up(db: Kysely<any>): Promise<void> {
+  await db.schema.createTable('flavors')
+    // Nova's flavorid: the id users see, a string chosen by the creator or a generated UUID.
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('name', 'text', (c) => c.notNull().unique())
+    .addColumn('ram_mb', 'integer', (c) => c.notNull())
+    .addColumn('vcpus', 'integer', (c) => c.notNull())
+    .addColumn('disk_gb', 'integer', (c) => c.notNull())
+    .addColumn('ephemeral_gb', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('swap_mb', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('rxtx_factor', 'real', (c) => c.notNull().defaultTo(1))
+    .addColumn('is_public', 'integer', (c) => c.notNull().defaultTo(1))
+    .addColumn('disabled', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('description', 'text')
+    .addColumn('created_at', 'bigint', (c) => c.notNull()).execute();
+
+  await db.schema.createTable('flavor_extra_specs')
+    .addColumn('flavor_id', 'text', (c) => c.notNull().references('flavors.id').onDelete('cascade'))
+    .addColumn('key', 'text', (c) => c.notNull())
+    .addColumn('value', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('flavor_extra_specs_pk', ['flavor_id', 'key']).execute();
+
+  await db.schema.createTable('flavor_projects')
+    .addColumn('flavor_id', 'text', (c) => c.notNull().references('flavors.id').onDelete('cascade'))
+    .addColumn('project_id', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('flavor_projects_pk', ['flavor_id', 'project_id']).execute();
+  await db.schema.createIndex('flavor_projects_project').on('flavor_projects').column('project_id').execute();
+
+  await db.schema.createTable('keypairs')
+    .addColumn('user_id', 'text', (c) => c.notNull())
+    .addColumn('name', 'text', (c) => c.notNull())
+    .addColumn('type', 'text', (c) => c.notNull())
+    .addColumn('public_key', 'text', (c) => c.notNull())
+    .addColumn('fingerprint', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addPrimaryKeyConstraint('keypairs_pk', ['user_id', 'name']).execute();
+}
