@@ -50,11 +50,8 @@ export function createFlavorService(deps: { db: Kysely<DB>; policy: Policy; now?
 
     async create(ctx: AuthContext, f: NewFlavor): Promise<Flavor> {
       policy.enforce('os_compute_api:os-flavor-manage:create', ctx.credentials, {});
-      const created = await flavors.insertFlavor(db, f, now());
-      // Nova opens a new private flavor to the creating project.
-      const project = projectOf(ctx);
-      if (!f.isPublic && project) await flavors.addAccess(db, f.id, project);
-      return created;
+      // Like Nova (bug 1209101), a private flavor is open to no project until access is added.
+      return flavors.insertFlavor(db, f, now());
     },
 
     async setDescription(ctx: AuthContext, id: string, description: string | null): Promise<Flavor> {
