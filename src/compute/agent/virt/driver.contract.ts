@@ -1,0 +1,120 @@
+// The virt driver contract (driver.ts), one suite for every driver: run on `fake` always and on
+// `qemu` where QEMU can boot (issue 6). A driver that lacks a capability skips those cases, saying so.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import { InstanceNotOnHost, type ImageSpec, type InstanceSpec, type VirtDriver } from './driver.ts';
+
+export interface ContractSubject {
+  readonly driver: VirtDriver;
+  /** The image every case boots. */
+  readonly image: ImageSpec;
+  close(): Promise<void>;
+}
+
+export function testImage(id = 'image-1', bytes: Buffer = Buffer.from('image bytes')): ImageSpec {
+  return { id, diskFormat: 'raw', checksum: null, properties: {}, open: async () => Readable.from([bytes]) };
+}
+
+export function instanceSpec(image: ImageSpec, over: Partial<InstanceSpec> = {}): InstanceSpec {
+  const uuid = over.uuid ?? crypto.randomUUID();
+  return {
+    uuid, name: `instance-${uuid.slice(0, 8)}`, hostname: 'vm1', image,
+    flavor: { vcpus: 1, memoryMb: 128, rootGb: 1, ephemeralGb: 0, swapMb: 0, extraSpecs: {} },
+    nics: [], metadata: { publicKeys: { k: 'ssh-ed25519 AAAA test' }, userData: null, meta: {}, configDrive: false },
+    ...over,
+  };
+}
+
+export function runVirtDriverContract(name: string, make: () => Promise<ContractSubject>, opts: { skip?: string | false } = {}): void {
+  describe(`virt driver contract: ${name}`, { skip: opts.skip ?? false }, () => {
+    const withDriver = (fn: (s: ContractSubject) => Promise<void>) => async () => {
+      const s = await make();
+      try { await fn(s); } finally { await s.close(); }
+    };
+
+    it('spawns a running instance that the host lists, and refuses the same uuid twice', withDriver(async ({ driver, image }) => {
+      const spec = instanceSpec(image);
+      await driver.spawn(spec);
+      assert.equal(await driver.powerState(spec.uuid), 'running');
+      assert.deepEqual((await driver.listInstances()).find((i) => i.uuid === spec.uuid), { uuid: spec.uuid, powerState: 'running' });
+      await assert.rejects(driver.spawn(spec), /already exists/);
+      await driver.destroy(spec.uuid);
+    }));
+
+    it('destroys, and destroying what is not there succeeds', withDriver(async ({ driver, image }) => {
+      const spec = instanceSpec(image);
+      await driver.spawn(spec);
+      await driver.destroy(spec.uuid);
+      assert.ok(!(await driver.listInstances()).some((i) => i.uuid === spec.uuid));
+      await driver.destroy(spec.uuid);
+      await assert.rejects(driver.powerState(spec.uuid), InstanceNotOnHost);
+    }));
+
+    it('powers off and on (both idempotent) and reboots soft and hard', withDriver(async ({ driver, image }) => {
+      const spec = instanceSpec(image);
+      await driver.spawn(spec);
+      await driver.powerOff(spec.uuid, 5);
+      assert.equal(await driver.powerState(spec.uuid), 'shutdown');
+      await driver.powerOff(spec.uuid, 5);
+      await driver.powerOn(spec.uuid);
+      await driver.powerOn(spec.uuid);
+      assert.equal(await driver.powerState(spec.uuid), 'running');
+      await driver.reboot(spec.uuid, 'soft');
+      await driver.reboot(spec.uuid, 'hard');
+      assert.equal(await driver.powerState(spec.uuid), 'running');
+      await driver.destroy(spec.uuid);
+    }));
+
+    it('pauses and unpauses, suspends and resumes', withDriver(async ({ driver, image }) => {
+      if (!driver.capabilities.supportsPause || !driver.capabilities.supportsSuspend) return;
+      const spec = instanceSpec(image);
+      await driver.spawn(spec);
+      await driver.pause(spec.uuid);
+      assert.equal(await driver.powerState(spec.uuid), 'paused');
+      await driver.unpause(spec.uuid);
+      await driver.suspend(spec.uuid);
+      assert.equal(await driver.powerState(spec.uuid), 'suspended');
+      await driver.resume(spec.uuid);
+      assert.equal(await driver.powerState(spec.uuid), 'running');
+      await driver.destroy(spec.uuid);
+    }));
+
+    it('rescues and unrescues, snapshots, resizes and reverts', withDriver(async ({ driver, image }) => {
+      const spec = instanceSpec(image);
+      await driver.spawn(spec);
+      if (driver.capabilities.supportsRescue) {
+        await driver.rescue(spec.uuid, image);
+        await driver.unrescue(spec.uuid);
+      }
+      if (driver.capabilities.supportsSnapshot) {
+        let bytes = 0;
+        await driver.snapshot(spec.uuid, async (data) => { for await (const c of data) bytes += (c as Buffer).length; });
+        assert.ok(bytes > 0, 'a snapshot has data');
+      }
+      if (driver.capabilities.supportsResize) {
+        const bigger = { ...spec.flavor, vcpus: 2, memoryMb: 256 };
+        await driver.resize(spec.uuid, bigger);
+        await driver.revertResize(spec.uuid, spec.flavor);
+        assert.equal(await driver.powerState(spec.uuid), 'running');
+      }
+      await driver.destroy(spec.uuid);
+    }));
+
+    it('keeps a bounded console log and attaches and detaches interfaces', withDriver(async ({ driver, image }) => {
+      const spec = instanceSpec(image);
+      await driver.spawn(spec);
+      if (driver.capabilities.supportsConsoleLog) {
+        const out = await driver.consoleOutput(spec.uuid, 10_000);
+        assert.ok(out.length > 0);
+        assert.ok((await driver.consoleOutput(spec.uuid, 5)).length <= 5);
+      }
+      if (driver.capabilities.supportsAttachInterface) {
+        await driver.attachInterface(spec.uuid, { portId: 'p1', mac: 'fa:16:3e:00:00:01', bridge: null });
+        await assert.rejects(driver.attachInterface(spec.uuid, { portId: 'p1', mac: 'fa:16:3e:00:00:01', bridge: null }));
+        await driver.detachInterface(spec.uuid, 'p1');
+      }
+      await driver.destroy(spec.uuid);
+    }));
+  });
+}

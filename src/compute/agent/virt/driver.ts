@@ -1,0 +1,145 @@
+// The virt driver seam, after Nova's ComputeDriver: what a host agent asks of a hypervisor. The
+// JSDoc of each method is its contract, checked for every driver by driver.contract.ts. Drivers
+// never touch the database; they learn everything from the specs they are given.
+import type { Readable } from 'node:stream';
+
+export const POWER_STATES = ['nostate', 'running', 'paused', 'shutdown', 'crashed', 'suspended'] as const;
+/** Nova's power_state values, by name. */
+export type PowerState = (typeof POWER_STATES)[number];
+
+export interface FlavorSpec {
+  readonly vcpus: number;
+  readonly memoryMb: number;
+  readonly rootGb: number;
+  readonly ephemeralGb: number;
+  readonly swapMb: number;
+  readonly extraSpecs: Readonly<Record<string, string>>;
+}
+
+export interface ImageSpec {
+  readonly id: string;
+  readonly diskFormat: string;
+  readonly checksum: string | null;
+  readonly properties: Readonly<Record<string, string>>;
+  /** The image's bytes; a driver with an image cache reads them once per host. */
+  open(): Promise<Readable>;
+}
+
+export interface NicSpec {
+  readonly portId: string;
+  readonly mac: string;
+  /** Where the host network driver plugged the port (a bridge name), when there is one. */
+  readonly bridge: string | null;
+}
+
+export interface InstanceSpec {
+  readonly uuid: string;
+  readonly name: string;
+  readonly hostname: string;
+  readonly flavor: FlavorSpec;
+  readonly image: ImageSpec;
+  readonly nics: readonly NicSpec[];
+  /** What the guest reads from its config drive or the metadata service. */
+  readonly metadata: {
+    readonly publicKeys: Readonly<Record<string, string>>;
+    readonly userData: string | null;
+    readonly meta: Readonly<Record<string, string>>;
+    readonly configDrive: boolean;
+  };
+}
+
+export interface HostResources {
+  readonly vcpus: number;
+  readonly memoryMb: number;
+  readonly diskGb: number;
+  readonly hypervisorType: string;
+  readonly hypervisorVersion: number;
+  readonly cpuInfo: string;
+}
+
+export interface InstanceInfo {
+  readonly uuid: string;
+  readonly powerState: PowerState;
+}
+
+/** What a driver can do, so callers never test a driver's name. */
+export interface DriverCapabilities {
+  readonly supportsPause: boolean;
+  readonly supportsSuspend: boolean;
+  readonly supportsRescue: boolean;
+  readonly supportsSnapshot: boolean;
+  readonly supportsResize: boolean;
+  readonly supportsLiveMigration: boolean;
+  readonly supportsAttachInterface: boolean;
+  readonly supportsAttachVolume: boolean;
+  readonly supportsConsoleLog: boolean;
+}
+
+/** A driver refused or failed an operation; `retryable` means another host may succeed. */
+export class VirtError extends Error {
+  readonly retryable: boolean;
+  constructor(message: string, opts: { retryable?: boolean } = {}) {
+    super(message);
+    this.name = 'VirtError';
+    this.retryable = opts.retryable ?? false;
+  }
+}
+
+/** The instance does not exist on this host. */
+export class InstanceNotOnHost extends VirtError {
+  constructor(uuid: string) {
+    super(`instance ${uuid} is not on this host`);
+    this.name = 'InstanceNotOnHost';
+  }
+}
+
+export interface VirtDriver {
+  readonly capabilities: DriverCapabilities;
+
+  /** What this host offers in total (not what is free): the agent reports it as inventory. */
+  hostResources(): Promise<HostResources>;
+
+  /** Every instance the hypervisor has on this host, running or not; the agent reconciles with it. */
+  listInstances(): Promise<InstanceInfo[]>;
+
+  /** The instance's power state; InstanceNotOnHost if it is not here. */
+  powerState(uuid: string): Promise<PowerState>;
+
+  /**
+   * Creates and starts the instance; resolves when it runs. On failure it leaves nothing behind on
+   * the host (disks, processes, taps) and throws a VirtError (retryable when another host might do).
+   * Spawning a uuid that exists already throws.
+   */
+  spawn(spec: InstanceSpec): Promise<void>;
+
+  /**
+   * Stops the instance and removes everything of it from the host. Destroying an instance that is
+   * not here succeeds: destroy is what cleans up after any failure.
+   */
+  destroy(uuid: string): Promise<void>;
+
+  /** Clean shutdown within `timeoutSeconds` (ACPI), then a hard stop. Already off: no-op. */
+  powerOff(uuid: string, timeoutSeconds: number): Promise<void>;
+  /** Starts a stopped instance. Already running: no-op. */
+  powerOn(uuid: string): Promise<void>;
+  /** Soft: the guest restarts itself (ACPI), falling back to hard; hard: a reset. Ends running. */
+  reboot(uuid: string, kind: 'soft' | 'hard'): Promise<void>;
+  /** Freezes the vCPUs in memory; unpause resumes them. */
+  pause(uuid: string): Promise<void>;
+  unpause(uuid: string): Promise<void>;
+  /** Saves the guest's memory to disk and stops it; resume restores it. */
+  suspend(uuid: string): Promise<void>;
+  resume(uuid: string): Promise<void>;
+  /** Boots the instance from `rescue` with its own root disk attached second; unrescue returns to normal. */
+  rescue(uuid: string, rescue: ImageSpec): Promise<void>;
+  unrescue(uuid: string): Promise<void>;
+  /** Streams a point-in-time copy of the root disk (qcow2) to `sink`; the guest keeps running. */
+  snapshot(uuid: string, sink: (data: Readable, diskFormat: string) => Promise<void>): Promise<void>;
+  /** Gives the instance the new flavor's resources (restarting it); `revertResize` restores the old ones. */
+  resize(uuid: string, flavor: FlavorSpec): Promise<void>;
+  revertResize(uuid: string, flavor: FlavorSpec): Promise<void>;
+  /** The last `maxBytes` of the guest's serial console log. */
+  consoleOutput(uuid: string, maxBytes: number): Promise<string>;
+  attachInterface(uuid: string, nic: NicSpec): Promise<void>;
+  detachInterface(uuid: string, portId: string): Promise<void>;
+}

@@ -1,0 +1,183 @@
+// The fake virt driver: a real in-memory hypervisor for tests, demos and thousand-host
+// simulations. It accounts for the host's vCPUs, RAM and disk like a real host (spawn fails when
+// they run out), keeps a console log per instance, and fails on purpose where options say so.
+import { Readable } from 'node:stream';
+import {
+  InstanceNotOnHost, VirtError,
+  type DriverCapabilities, type FlavorSpec, type HostResources, type ImageSpec, type InstanceInfo, type InstanceSpec, type NicSpec, type PowerState, type VirtDriver,
+} from '../driver.ts';
+
+export interface FakeDriverOptions {
+  readonly vcpus?: number;
+  readonly memoryMb?: number;
+  readonly diskGb?: number;
+  /** Makes the n-th spawn on this driver (1-based) fail; return true for a retryable VirtError. */
+  readonly failSpawn?: (spec: InstanceSpec, n: number) => boolean;
+  /** Milliseconds each spawn takes (default 0), to simulate boot time. */
+  readonly spawnDelayMs?: number;
+}
+
+interface FakeInstance {
+  flavor: FlavorSpec;
+  power: PowerState;
+  rescued: boolean;
+  previousFlavor: FlavorSpec | null;
+  nics: NicSpec[];
+  console: string[];
+}
+
+const CAPABILITIES: DriverCapabilities = {
+  supportsPause: true, supportsSuspend: true, supportsRescue: true, supportsSnapshot: true, supportsResize: true,
+  supportsLiveMigration: true, supportsAttachInterface: true, supportsAttachVolume: true, supportsConsoleLog: true,
+};
+
+export class FakeDriver implements VirtDriver {
+  readonly capabilities = CAPABILITIES;
+  readonly #total: { vcpus: number; memoryMb: number; diskGb: number };
+  readonly #instances = new Map<string, FakeInstance>();
+  readonly #opts: FakeDriverOptions;
+  #spawns = 0;
+
+  constructor(opts: FakeDriverOptions = {}) {
+    this.#opts = opts;
+    this.#total = { vcpus: opts.vcpus ?? 16, memoryMb: opts.memoryMb ?? 32768, diskGb: opts.diskGb ?? 1024 };
+  }
+
+  #get(uuid: string): FakeInstance {
+    const i = this.#instances.get(uuid);
+    if (!i) throw new InstanceNotOnHost(uuid);
+    return i;
+  }
+
+  #log(i: FakeInstance, line: string): void {
+    i.console.push(`fake: ${line}`);
+    if (i.console.length > 1000) i.console.splice(0, i.console.length - 1000);
+  }
+
+  #require(i: FakeInstance, uuid: string, states: readonly PowerState[], what: string): void {
+    if (!states.includes(i.power)) throw new VirtError(`cannot ${what} instance ${uuid}: it is ${i.power}`);
+  }
+
+  /** Resources the instances on this host hold now. */
+  used(): { vcpus: number; memoryMb: number; diskGb: number } {
+    let vcpus = 0; let memoryMb = 0; let diskGb = 0;
+    for (const i of this.#instances.values()) {
+      vcpus += i.flavor.vcpus; memoryMb += i.flavor.memoryMb; diskGb += i.flavor.rootGb + i.flavor.ephemeralGb + Math.ceil(i.flavor.swapMb / 1024);
+    }
+    return { vcpus, memoryMb, diskGb };
+  }
+
+  #fits(flavor: FlavorSpec, minus: FlavorSpec | null = null): boolean {
+    const u = this.used();
+    const less = minus ?? { vcpus: 0, memoryMb: 0, rootGb: 0, ephemeralGb: 0, swapMb: 0 };
+    return u.vcpus - less.vcpus + flavor.vcpus <= this.#total.vcpus && u.memoryMb - less.memoryMb + flavor.memoryMb <= this.#total.memoryMb
+      && u.diskGb - (less.rootGb + less.ephemeralGb) + flavor.rootGb + flavor.ephemeralGb <= this.#total.diskGb;
+  }
+
+  async hostResources(): Promise<HostResources> {
+    return { ...this.#total, hypervisorType: 'fake', hypervisorVersion: 1000, cpuInfo: '{"model": "fake"}' };
+  }
+
+  async listInstances(): Promise<InstanceInfo[]> {
+    return [...this.#instances].map(([uuid, i]) => ({ uuid, powerState: i.power }));
+  }
+
+  async powerState(uuid: string): Promise<PowerState> { return this.#get(uuid).power; }
+
+  async spawn(spec: InstanceSpec): Promise<void> {
+    const n = ++this.#spawns;
+    if (this.#instances.has(spec.uuid)) throw new VirtError(`instance ${spec.uuid} already exists on this host`);
+    if (this.#opts.spawnDelayMs) await new Promise((r) => setTimeout(r, this.#opts.spawnDelayMs));
+    const fail = this.#opts.failSpawn?.(spec, n);
+    if (fail !== undefined && fail !== false) throw new VirtError(`fake spawn failure (spawn #${n})`, { retryable: true });
+    if (!this.#fits(spec.flavor)) throw new VirtError(`not enough resources on this host for ${spec.flavor.vcpus} vCPU / ${spec.flavor.memoryMb} MB`, { retryable: true });
+    const i: FakeInstance = { flavor: spec.flavor, power: 'running', rescued: false, previousFlavor: null, nics: [...spec.nics], console: [] };
+    this.#instances.set(spec.uuid, i);
+    this.#log(i, `spawned ${spec.hostname} from image ${spec.image.id}`);
+    if (Object.keys(spec.metadata.publicKeys).length > 0) this.#log(i, `ssh keys installed ${Object.keys(spec.metadata.publicKeys).length}`);
+    if (spec.metadata.userData !== null) this.#log(i, 'user-data received');
+  }
+
+  async destroy(uuid: string): Promise<void> { this.#instances.delete(uuid); }
+
+  async powerOff(uuid: string): Promise<void> {
+    const i = this.#get(uuid);
+    if (i.power === 'shutdown') return;
+    i.power = 'shutdown';
+    this.#log(i, 'powered off');
+  }
+
+  async powerOn(uuid: string): Promise<void> {
+    const i = this.#get(uuid);
+    if (i.power === 'running') return;
+    this.#require(i, uuid, ['shutdown', 'crashed'], 'power on');
+    i.power = 'running';
+    this.#log(i, 'powered on');
+  }
+
+  async reboot(uuid: string, kind: 'soft' | 'hard'): Promise<void> {
+    const i = this.#get(uuid);
+    if (kind === 'soft') this.#require(i, uuid, ['running'], 'soft-reboot');
+    i.power = 'running';
+    this.#log(i, `${kind} reboot`);
+  }
+
+  async pause(uuid: string): Promise<void> { const i = this.#get(uuid); this.#require(i, uuid, ['running'], 'pause'); i.power = 'paused'; this.#log(i, 'paused'); }
+  async unpause(uuid: string): Promise<void> { const i = this.#get(uuid); this.#require(i, uuid, ['paused'], 'unpause'); i.power = 'running'; this.#log(i, 'unpaused'); }
+  async suspend(uuid: string): Promise<void> { const i = this.#get(uuid); this.#require(i, uuid, ['running', 'paused'], 'suspend'); i.power = 'suspended'; this.#log(i, 'suspended'); }
+  async resume(uuid: string): Promise<void> { const i = this.#get(uuid); this.#require(i, uuid, ['suspended'], 'resume'); i.power = 'running'; this.#log(i, 'resumed'); }
+
+  async rescue(uuid: string, rescue: ImageSpec): Promise<void> {
+    const i = this.#get(uuid);
+    if (i.rescued) throw new VirtError(`instance ${uuid} is already rescued`);
+    i.rescued = true; i.power = 'running';
+    this.#log(i, `rescued with image ${rescue.id}`);
+  }
+
+  async unrescue(uuid: string): Promise<void> {
+    const i = this.#get(uuid);
+    if (!i.rescued) throw new VirtError(`instance ${uuid} is not rescued`);
+    i.rescued = false; i.power = 'running';
+    this.#log(i, 'unrescued');
+  }
+
+  async snapshot(uuid: string, sink: (data: Readable, diskFormat: string) => Promise<void>): Promise<void> {
+    const i = this.#get(uuid);
+    // A tiny but real qcow2-looking payload would mislead; the fake snapshot is honest raw bytes.
+    await sink(Readable.from([Buffer.from(`fake disk of ${uuid}\n`)]), 'raw');
+    this.#log(i, 'snapshot taken');
+  }
+
+  async resize(uuid: string, flavor: FlavorSpec): Promise<void> {
+    const i = this.#get(uuid);
+    if (!this.#fits(flavor, i.flavor)) throw new VirtError(`not enough resources on this host to resize ${uuid}`, { retryable: true });
+    i.previousFlavor = i.flavor; i.flavor = flavor; i.power = 'running';
+    this.#log(i, `resized to ${flavor.vcpus} vCPU / ${flavor.memoryMb} MB`);
+  }
+
+  async revertResize(uuid: string, flavor: FlavorSpec): Promise<void> {
+    const i = this.#get(uuid);
+    i.flavor = flavor; i.previousFlavor = null; i.power = 'running';
+    this.#log(i, 'resize reverted');
+  }
+
+  async consoleOutput(uuid: string, maxBytes: number): Promise<string> {
+    const text = this.#get(uuid).console.map((l) => `${l}\n`).join('');
+    return text.length > maxBytes ? text.slice(text.length - maxBytes) : text;
+  }
+
+  async attachInterface(uuid: string, nic: NicSpec): Promise<void> {
+    const i = this.#get(uuid);
+    if (i.nics.some((n) => n.portId === nic.portId)) throw new VirtError(`port ${nic.portId} is already attached to ${uuid}`);
+    i.nics.push(nic);
+    this.#log(i, `interface ${nic.mac} attached`);
+  }
+
+  async detachInterface(uuid: string, portId: string): Promise<void> {
+    const i = this.#get(uuid);
+    const at = i.nics.findIndex((n) => n.portId === portId);
+    if (at < 0) throw new VirtError(`port ${portId} is not attached to ${uuid}`);
+    i.nics.splice(at, 1);
+    this.#log(i, 'interface detached');
+  }
+}
