@@ -27,8 +27,9 @@ describe('compute API: versions, flavors, key pairs', () => {
 
   it('discovers the version and negotiates microversions like Nova', async () => {
     const root = await admin.on('/compute').req('GET', '/');
-    assert.equal(root.status, 300);
-    assert.equal(root.body.versions[0].id, 'v2.1');
+    assert.equal(root.status, 200, 'Nova answers its root with 200');
+    assert.deepEqual(root.body.versions.map((v: any) => [v.id, v.status]), [['v2.0', 'SUPPORTED'], ['v2.1', 'CURRENT']]);
+    assert.match(String((await admin.get('/flavors')).headers['x-compute-request-id']), /^req-/);
     const v = (await admin.get('/')).body.version;
     assert.equal(v.min_version, '2.1');
     assert.match(v.version, /^2\.\d+$/);
@@ -80,12 +81,17 @@ describe('compute API: versions, flavors, key pairs', () => {
     assert.equal((await admin.post('/flavors', { flavor: { name: 'x', ram: 1, vcpus: 1, disk: 1, bogus: 1 } })).status, 400);
 
     assert.equal((await alice.get(`/flavors/${f.id}`)).status, 404, 'a private flavor is invisible to others');
+    assert.ok(!(await admin.get('/flavors')).body.flavors.some((x: any) => x.id === f.id), "not in an admin's default list either (no access)");
+    assert.ok((await admin.get('/flavors?is_public=none')).body.flavors.some((x: any) => x.id === f.id));
+    assert.deepEqual((await admin.get('/flavors?is_public=false')).body.flavors.map((x: any) => x.id), [f.id]);
+    assert.ok(!(await alice.get('/flavors?is_public=none')).body.flavors.some((x: any) => x.id === f.id), 'users cannot widen their list');
     assert.ok(!(await alice.get('/flavors')).body.flavors.some((x: any) => x.id === f.id));
     const add = await admin.post(`/flavors/${f.id}/action`, { addTenantAccess: { tenant: aliceProject } });
     assert.equal(add.status, 200);
     assert.ok(add.body.flavor_access.some((a: any) => a.tenant_id === aliceProject));
     assert.equal((await admin.post(`/flavors/${f.id}/action`, { addTenantAccess: { tenant: aliceProject } })).status, 409);
-    assert.equal((await admin.post('/flavors/1/action', { addTenantAccess: { tenant: aliceProject } })).body.conflictingRequest.message, 'Can not add access to a public flavor.');
+    const publicAccess = await admin.req('POST', '/flavors/1/action', { addTenantAccess: { tenant: aliceProject } }, mv('2.7'));
+    assert.equal(publicAccess.body.conflictingRequest.message, 'Can not add access to a public flavor.', 'refused from 2.7 on');
     assert.equal((await alice.get(`/flavors/${f.id}`)).status, 200, 'now alice may use it');
     assert.ok((await alice.get('/flavors')).body.flavors.some((x: any) => x.id === f.id));
     assert.equal((await bob.get(`/flavors/${f.id}`)).status, 404, 'bob still may not');

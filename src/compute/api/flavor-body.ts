@@ -31,7 +31,7 @@ export function parseFlavorCreate(body: unknown, mv: Microversion): NewFlavor {
   const name = f['name'];
   if (typeof name !== 'string' || name.trim() === '' || name.length > 255 || name !== name.trim()) bad('Invalid input for field/attribute name: a name of 1-255 characters without leading or trailing spaces is required.');
   let id = f['id'];
-  if (id === undefined || id === null || id === 'auto') id = crypto.randomUUID();
+  if (id === undefined || id === null) id = crypto.randomUUID();
   if (typeof id === 'number' && Number.isInteger(id)) id = String(id);
   if (typeof id !== 'string' || !/^(?! )[a-zA-Z0-9. _-]{1,255}(?<! )$/.test(id)) bad('Invalid input for field/attribute id: 1-255 letters, digits, spaces, ".", "_" or "-", not starting or ending with a space.');
   const rxtx = f['rxtx_factor'] ?? 1;
@@ -49,11 +49,15 @@ export function parseFlavorCreate(body: unknown, mv: Microversion): NewFlavor {
 
 const SORT_KEYS = ['flavorid', 'id', 'name', 'memory_mb', 'vcpus', 'root_gb', 'created_at'] as const;
 
+/**
+ * Nova's list query. Non-admins always get public flavors plus private ones open to their project
+ * (is_public is ignored); admins get that too by default, everything with is_public=none, and
+ * only private flavors with is_public=false.
+ */
 export function parseFlavorQuery(q: Record<string, unknown>, isAdmin: boolean): FlavorListQuery {
   const one = (k: string) => { const v = q[k]; return Array.isArray(v) ? String(v.at(-1)) : v === undefined ? undefined : String(v); };
   const num = (k: string) => { const v = one(k); if (v === undefined) return undefined; if (!/^\d+$/.test(v)) bad(`Invalid ${k} filter [${v}]`); return Number(v); };
-  // Nova: is_public defaults to true; "none" means public and private. Only admins see others' private flavors.
-  const pub = one('is_public')?.toLowerCase();
+  const pub = isAdmin ? one('is_public')?.toLowerCase() : undefined;
   let isPublic: boolean | undefined = true;
   if (pub === 'none') isPublic = undefined;
   else if (pub !== undefined) {
@@ -68,7 +72,7 @@ export function parseFlavorQuery(q: Record<string, unknown>, isAdmin: boolean): 
   const limit = Math.min(num('limit') ?? 1000, 1000);
   const r: FlavorListQuery = {
     sortKey: (sortKey === 'id' ? 'created_at' : sortKey) as FlavorListQuery['sortKey'], sortDir: sortDir as 'asc' | 'desc', limit,
-    ...(isAdmin ? (isPublic === undefined ? {} : { isPublic }) : isPublic === false ? { isPublic: false } : {}),
+    scope: isPublic === undefined ? 'all' : isPublic ? 'usable' : 'private',
   };
   const minRam = num('minRam'); const minDisk = num('minDisk'); const marker = one('marker');
   return { ...r, ...(minRam !== undefined ? { minRamMb: minRam } : {}), ...(minDisk !== undefined ? { minDiskGb: minDisk } : {}), ...(marker !== undefined ? { marker } : {}) };

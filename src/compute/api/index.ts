@@ -1,6 +1,6 @@
 // Mounts Compute v2.1 (Nova) under /compute: version discovery as Nova answers it, microversions
 // (2.1 up to COMPUTE_MAX_MICROVERSION), the token check, Nova's fault format, and the routes.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ComputeService } from '../index.ts';
 import type { Authenticate } from '../../platform/http/auth-hook.ts';
 import { installAuth } from '../../platform/http/auth-hook.ts';
@@ -31,11 +31,16 @@ export function mountComputeApi(app: FastifyInstance, compute: ComputeService, o
   opts.faults.add(family);
   app.register(async (scope) => {
     installFaultHandlers(scope, family);
-    const versions = async (request: FastifyRequest, reply: FastifyReply) => reply.code(300).send({ versions: [versionEntry(base(request))] });
-    scope.get('/', { config: { public: true } }, versions);
+    // Nova answers its root with 200 and both API versions (v2.0 is the legacy one, not served here).
+    scope.get('/', { config: { public: true } }, async (request) => ({ versions: [
+      { id: 'v2.0', status: 'SUPPORTED', version: '', min_version: '', updated: '2011-01-21T11:33:21Z', links: [{ rel: 'self', href: `${base(request)}/v2/` }] },
+      (({ 'media-types': _m, ...v }) => v)(versionEntry(base(request))),
+    ] }));
     installAuth(scope, opts.authenticate);
     scope.register(async (api) => {
       installMicroversions(api, { service: 'compute', legacyHeader: 'X-OpenStack-Nova-API-Version', min: COMPUTE_MIN_MICROVERSION, max: COMPUTE_MAX_MICROVERSION });
+      // Nova also names the request id in its own header.
+      api.addHook('onRequest', async (request, reply) => { reply.header('x-compute-request-id', request.id); });
       api.get('/', { config: { public: true } }, async (request) => ({ version: versionEntry(base(request)) }));
       flavorRoutes(api, compute, links, v21);
       keypairRoutes(api, compute, v21);

@@ -8,7 +8,7 @@ import { BadRequest, Conflict, NotFound } from '../../platform/errors.ts';
 import * as flavors from '../store/flavors.ts';
 import type { Flavor, NewFlavor } from '../model.ts';
 
-export type FlavorListQuery = Omit<flavors.FlavorQuery, 'accessProject' | 'marker'> & { marker?: string };
+export type FlavorListQuery = Omit<flavors.FlavorQuery, 'project' | 'marker'> & { marker?: string };
 
 export function createFlavorService(deps: { db: Kysely<DB>; policy: Policy; now?: () => number }) {
   const { db, policy } = deps;
@@ -35,15 +35,14 @@ export function createFlavorService(deps: { db: Kysely<DB>; policy: Policy; now?
 
     async list(ctx: AuthContext, q: FlavorListQuery): Promise<Flavor[]> {
       policy.enforce('os_compute_api:flavors:index', ctx.credentials, {});
-      const admin = isAdmin(ctx);
       let marker: Flavor | undefined;
       if (q.marker !== undefined) {
         marker = await flavors.getFlavor(db, q.marker);
         if (!marker) throw new BadRequest(`marker [${q.marker}] not found`, 'flavor_bad_marker');
       }
       const { marker: _m, ...rest } = q;
-      // Non-admins never see other projects' private flavors, whatever is_public asks for.
-      return flavors.listFlavors(db, { ...rest, ...(admin ? {} : { accessProject: projectOf(ctx) }), ...(marker ? { marker } : {}) });
+      // Only admins reach the 'all' and 'private' scopes (api/flavor-body.ts); users always list what they may use.
+      return flavors.listFlavors(db, { ...rest, scope: isAdmin(ctx) ? rest.scope : 'usable', project: projectOf(ctx), ...(marker ? { marker } : {}) });
     },
 
     get: requireVisible,
@@ -97,10 +96,11 @@ export function createFlavorService(deps: { db: Kysely<DB>; policy: Policy; now?
       return flavors.listAccess(db, id);
     },
 
-    async addAccess(ctx: AuthContext, id: string, project: string): Promise<string[]> {
+    async addAccess(ctx: AuthContext, id: string, project: string, refusePublic: boolean): Promise<string[]> {
       policy.enforce('os_compute_api:os-flavor-access:add_tenant_access', ctx.credentials, {});
       const f = await requireFlavor(id);
-      if (f.isPublic) throw new Conflict('Can not add access to a public flavor.', 'flavor_public');
+      // Nova refuses access to a public flavor only from microversion 2.7; before, it records it.
+      if (f.isPublic && refusePublic) throw new Conflict('Can not add access to a public flavor.', 'flavor_public');
       await flavors.addAccess(db, id, project);
       return flavors.listAccess(db, id);
     },

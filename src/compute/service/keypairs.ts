@@ -4,7 +4,7 @@ import type { Kysely } from 'kysely';
 import type { DB } from '../../platform/db/schema.ts';
 import type { AuthContext } from '../../platform/auth/context.ts';
 import type { Policy } from '../../platform/policy/policy.ts';
-import { NotFound, OverLimit } from '../../platform/errors.ts';
+import { Forbidden, NotFound } from '../../platform/errors.ts';
 import * as keypairs from '../store/keypairs.ts';
 import type { Keypair, KeypairType } from '../model.ts';
 import { generateSshKeypair, sshFingerprint, x509Fingerprint } from './ssh-keys.ts';
@@ -20,11 +20,12 @@ export function createKeypairService(deps: { db: Kysely<DB>; policy: Policy; quo
       policy.enforce('os_compute_api:os-keypairs:create', ctx.credentials, { user_id: userId });
       const quota = deps.quota();
       if (quota >= 0 && await keypairs.countKeypairs(db, userId) >= quota) {
-        throw new OverLimit(`Quota exceeded, too many key pairs: at most ${quota} per user; delete some first.`, 'keypair_quota');
+        // Nova answers this quota with 403, not 413.
+        throw new Forbidden(`Quota exceeded, too many key pairs: at most ${quota} per user; delete some first.`, 'keypair_quota');
       }
       let publicKey = k.publicKey;
       let privateKey: string | undefined;
-      if (publicKey === undefined) ({ publicKey, privateKey } = generateSshKeypair(`Generated-by-Nubes`));
+      if (publicKey === undefined) ({ publicKey, privateKey } = generateSshKeypair('Generated-by-Nova'));
       const fingerprint = k.type === 'x509' ? x509Fingerprint(publicKey) : sshFingerprint(publicKey);
       const saved = await keypairs.insertKeypair(db, { userId, name: k.name, type: k.type, publicKey: publicKey.trim(), fingerprint, createdAt: now() });
       return privateKey === undefined ? saved : { ...saved, privateKey };

@@ -42,10 +42,9 @@ export async function getFlavor(db: Executor, id: string): Promise<Flavor | unde
 }
 
 export interface FlavorQuery {
-  /** true: public only; false: private only; undefined: both. */
-  readonly isPublic?: boolean;
-  /** Limit private flavors to those open to this project (null: no private ones). */
-  readonly accessProject?: string | null;
+  /** usable: public ones and private ones open to `project`; private: private only; all: every flavor. */
+  readonly scope: 'usable' | 'private' | 'all';
+  readonly project: string | null;
   readonly minRamMb?: number;
   readonly minDiskGb?: number;
   readonly sortKey: 'id' | 'name' | 'memory_mb' | 'vcpus' | 'root_gb' | 'created_at' | 'flavorid';
@@ -59,10 +58,10 @@ const SORT_COLUMNS = { id: 'id', flavorid: 'id', name: 'name', memory_mb: 'ram_m
 export async function listFlavors(db: Executor, q: FlavorQuery): Promise<Flavor[]> {
   const col = SORT_COLUMNS[q.sortKey];
   let query = db.selectFrom('flavors').selectAll();
-  if (q.isPublic !== undefined) query = query.where('is_public', '=', flag(q.isPublic));
-  if (q.accessProject !== undefined) {
-    const project = q.accessProject;
-    query = query.where((eb) => eb.or([
+  if (q.scope === 'private') query = query.where('is_public', '=', 0);
+  if (q.scope === 'usable') {
+    const project = q.project;
+    query = query.where('disabled', '=', 0).where((eb) => eb.or([
       eb('is_public', '=', 1),
       project === null ? eb.lit(false) : eb.exists(eb.selectFrom('flavor_projects').select('flavor_projects.flavor_id')
         .whereRef('flavor_projects.flavor_id', '=', 'flavors.id').where('flavor_projects.project_id', '=', project)),

@@ -56,7 +56,7 @@ export function flavorRoutes(app: FastifyInstance, compute: ComputeService, link
   const specsBody = (body: unknown, key: string): Record<string, string> => {
     const specs = requireObject(body, key);
     for (const [k, v] of Object.entries(specs)) {
-      if (!/^[\w.:-]{1,255}$/.test(k)) throw new BadRequest(`Invalid input for field/attribute extra_specs: the key ${JSON.stringify(k.slice(0, 60))} must be 1-255 letters, digits, '_', '-', '.' or ':'.`, 'flavor_bad_extra_spec');
+      if (!/^[a-zA-Z0-9-_:. ]{1,255}$/.test(k)) throw new BadRequest(`Invalid input for field/attribute extra_specs: the key ${JSON.stringify(k.slice(0, 60))} must be 1-255 letters, digits, spaces, '_', '-', '.' or ':'.`, 'flavor_bad_extra_spec');
       if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') throw new BadRequest(`Invalid input for field/attribute extra_specs: the value of ${k} must be a string.`, 'flavor_bad_extra_spec');
       if (String(v).length > 255) throw new BadRequest(`Invalid input for field/attribute extra_specs: the value of ${k} is longer than 255 characters.`, 'flavor_bad_extra_spec');
     }
@@ -93,7 +93,7 @@ export function flavorRoutes(app: FastifyInstance, compute: ComputeService, link
     }
     const tenant = (body[action] as { tenant?: unknown } | null)?.tenant;
     if (typeof tenant !== 'string' || tenant === '' || tenant.length > 255) throw new BadRequest(`Invalid input for field/attribute ${action}: "tenant" must be a project id.`, 'flavor_bad_action');
-    const projects = action === 'addTenantAccess' ? await svc.addAccess(request.auth, id(request), tenant) : await svc.removeAccess(request.auth, id(request), tenant);
+    const projects = action === 'addTenantAccess' ? await svc.addAccess(request.auth, id(request), tenant, request.microversion.atLeast('2.7')) : await svc.removeAccess(request.auth, id(request), tenant);
     return accessView(id(request), projects);
   });
 }
