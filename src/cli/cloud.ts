@@ -52,7 +52,7 @@ export async function buildCloud(config: Config, log: Logger, opts: { adminPassw
     });
     // Uploads and imports cut off by a stop of the process that ran them go back to 'queued'.
     await image.data.recoverStalled(15 * 60_000);
-    const compute = createComputeService({ db: database.db, policy, config: DEFAULT_COMPUTE_CONFIG });
+    const compute = createComputeService({ db: database.db, policy, config: DEFAULT_COMPUTE_CONFIG, log: log.child({ svc: 'compute' }) });
     await compute.seed();
     const faults = new FaultFamilies();
     const app = createHttpServer({ log, faults });

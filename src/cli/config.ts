@@ -23,6 +23,8 @@ export interface Config {
   readonly policyFile: string | null;
   readonly adminPassword: string | null;
   readonly agentHost: string;
+  /** The hypervisor driver of this host's agent: 'fake' (in memory); 'qemu' comes with real VMs. */
+  readonly virtDriver: 'fake';
   readonly identity: { readonly tokenTtlSeconds: number; readonly maxActiveKeys: number; readonly argon2: Argon2Params };
   /** Builds kept between runs (the tiny guest image); not data: safe to delete. */
   readonly cacheDir: string;
@@ -39,7 +41,7 @@ export interface Config {
 /** One setting: its YAML path, environment variable, flag, and how to read a string form of it. */
 interface Setting {
   readonly key: string; readonly env: string; readonly flag?: string; readonly help: string;
-  readonly kind: 'string' | 'int' | 'count' | 'listen' | 'level' | 'conversion' | 'switch';
+  readonly kind: 'string' | 'int' | 'count' | 'listen' | 'level' | 'conversion' | 'switch' | 'virt';
 }
 
 export const SETTINGS: readonly Setting[] = [
@@ -58,6 +60,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'identity.password_hash.memory_kib', env: 'NUBES_ARGON2_MEMORY_KIB', kind: 'int', help: 'Argon2id memory (default 65536)' },
   { key: 'identity.password_hash.passes', env: 'NUBES_ARGON2_PASSES', kind: 'int', help: 'Argon2id passes (default 3)' },
   { key: 'identity.password_hash.parallelism', env: 'NUBES_ARGON2_PARALLELISM', kind: 'int', help: 'Argon2id lanes (default 4)' },
+  { key: 'virt_driver', env: 'NUBES_VIRT_DRIVER', flag: '--virt-driver', kind: 'virt', help: "the agent's hypervisor driver: fake (in memory; the default until the qemu driver lands)" },
   { key: 'cache_dir', env: 'NUBES_CACHE_DIR', flag: '--cache-dir', kind: 'string', help: 'build cache (default /var/cache/nubes for root, ~/.cache/nubes)' },
   { key: 'image.tiny_image', env: 'NUBES_TINY_IMAGE', kind: 'switch', help: 'on|off: nubes up registers the nubes-tiny guest image (default on)' },
   { key: 'image.store_dir', env: 'NUBES_IMAGE_STORE_DIR', kind: 'string', help: 'image data directory (default <data-dir>/images)' },
@@ -96,6 +99,9 @@ function parseValue(s: Setting, raw: unknown, from: string): unknown {
       if (!Number.isSafeInteger(n) || n < 0) throw new ConfigError(`${s.key} (${from}) must be an integer of 0 or more, got ${JSON.stringify(raw)}`);
       return n;
     }
+    case 'virt':
+      if (raw !== 'fake') throw new ConfigError(`${s.key} (${from}) must be fake (the qemu driver is not built yet), got ${JSON.stringify(raw)}`);
+      return raw;
     case 'switch':
       if (raw === true || raw === 'on' || raw === 'true') return true;
       if (raw === false || raw === 'off' || raw === 'false') return false;
@@ -186,6 +192,7 @@ export function loadConfig(src: ConfigSources): Config {
     policyFile: (values.get('policy_file') as string | undefined) ?? null,
     adminPassword: (values.get('admin_password') as string | undefined) ?? null,
     agentHost: (values.get('host') as string | undefined) ?? hostname(),
+    virtDriver: (values.get('virt_driver') as 'fake' | undefined) ?? 'fake',
     identity: {
       tokenTtlSeconds: num('identity.token_ttl_seconds', 3600),
       maxActiveKeys: num('identity.max_active_keys', 3),

@@ -10,6 +10,8 @@ import { startHostAgent, type HostAgent } from '../compute/agent/host-agent.ts';
 import { VERSION } from './version.ts';
 import type { Bus } from '../platform/bus/bus.ts';
 import { registerTinyImage, TINY_NAME } from './tiny-image.ts';
+import { makeVirtDriver } from './virt.ts';
+import type { Subscription } from '../platform/bus/bus.ts';
 
 /** Resolves when SIGINT or SIGTERM arrives. */
 function untilSignal(): Promise<string> {
@@ -43,15 +45,18 @@ export async function runUp(config: Config): Promise<number> {
   let cloud: Cloud | undefined;
   let bus: Bus | undefined;
   let agent: HostAgent | undefined;
+  let conductor: Subscription | undefined;
   try {
     cloud = await buildCloud(config, log, { adminPassword: password });
     bus = await openBus(config.bus, log);
-    agent = await startHostAgent({ bus, host: config.agentHost, log, version: VERSION });
+    conductor = await cloud.compute.serveConductor(bus);
+    agent = await startHostAgent({ bus, host: config.agentHost, log, version: VERSION, driver: makeVirtDriver(config) });
+    await agent.registered;
     if (!(await listen(cloud, config, log))) return 1;
   } catch (e) {
     process.stderr.write(`nubes: failed to start: ${(e as Error).message}\n(details in ${logFile})\n`);
     log.error({ err: e }, 'start failed');
-    await agent?.stop(); await bus?.close(); await cloud?.close();
+    await agent?.stop(); await conductor?.close(); await bus?.close(); await cloud?.close();
     return 1;
   }
   const files = writeCloudFiles(config.dataDir, { publicUrl: config.publicUrl, region: config.region, password });
@@ -86,6 +91,7 @@ export async function runUp(config: Config): Promise<number> {
   const sig = await untilSignal();
   process.stdout.write(`\nnubes: ${sig}: stopping...\n`);
   await agent.stop();
+  await conductor.close();
   await cloud.close();
   await bus.close();
   log.info('stopped');
@@ -99,18 +105,21 @@ export async function runServeApi(config: Config): Promise<number> {
   const log = createLogger({ level: config.logLevel });
   let cloud: Cloud | undefined;
   let bus: Bus | undefined;
+  let conductor: Subscription | undefined;
   try {
     cloud = await buildCloud(config, log, { adminPassword: adminPassword(config.dataDir, config.adminPassword) });
     // The API reaches the host agents over the bus; opening it here makes a wrong --bus fail at start.
     bus = await openBus(config.bus, log);
+    conductor = await cloud.compute.serveConductor(bus);
   } catch (e) {
     process.stderr.write(`nubes: failed to start the API: ${(e as Error).message}\n`);
     await cloud?.close();
     return 1;
   }
-  if (!(await listen(cloud, config, log))) { await cloud.close(); await bus.close(); return 1; }
+  if (!(await listen(cloud, config, log))) { await conductor.close(); await cloud.close(); await bus.close(); return 1; }
   log.info({ url: config.publicUrl }, 'api serving');
   await untilSignal();
+  await conductor.close();
   await cloud.close();
   await bus.close();
   log.flush();

@@ -8,18 +8,27 @@ import { computePolicies } from './policies.ts';
 import { createFlavorService } from './service/flavors.ts';
 import { createKeypairService } from './service/keypairs.ts';
 import { seedDefaultFlavors } from './service/default-flavors.ts';
+import { createHostService, DEFAULT_HOST_CONFIG, type HostConfig } from './service/hosts.ts';
+import { serveConductor } from './service/conductor.ts';
+import type { Bus, Subscription } from '../platform/bus/bus.ts';
+import type { Logger } from '../platform/log.ts';
 
 export interface ComputeConfig {
   /** Key pairs per user (Nova's key_pairs quota, default 100); -1: unlimited. */
   readonly keypairQuota: number;
+  readonly hosts: HostConfig;
 }
 
-export const DEFAULT_COMPUTE_CONFIG: ComputeConfig = { keypairQuota: 100 };
+export const DEFAULT_COMPUTE_CONFIG: ComputeConfig = { keypairQuota: 100, hosts: DEFAULT_HOST_CONFIG };
 
-export function createComputeService(deps: { db: Kysely<DB>; policy: Policy; config: ComputeConfig }) {
-  const { db, policy, config } = deps;
+export function createComputeService(deps: { db: Kysely<DB>; policy: Policy; config: ComputeConfig; log: Logger }) {
+  const { db, policy, config, log } = deps;
   policy.register(computePolicies);
+  const hosts = createHostService({ db, policy, config: config.hosts });
   return {
+    hosts,
+    /** Serves the bus target agents report to; every api process runs one. */
+    serveConductor: (bus: Bus): Promise<Subscription> => serveConductor({ bus, hosts, log }),
     flavors: createFlavorService({ db, policy }),
     keypairs: createKeypairService({ db, policy, quota: () => config.keypairQuota }),
     isAdmin: (ctx: AuthContext) => policy.check('context_is_admin', ctx.credentials, {}),

@@ -25,4 +25,12 @@ export const computePolicies: readonly PolicyRule[] = [
   rule('os_compute_api:os-keypairs:show', KEYPAIR_OWNER),
   rule('os_compute_api:os-keypairs:create', KEYPAIR_OWNER),
   rule('os_compute_api:os-keypairs:delete', KEYPAIR_OWNER),
+  rule('os_compute_api:os-services:list', ADMIN),
+  rule('os_compute_api:os-services:update', ADMIN),
+  rule('os_compute_api:os-services:delete', ADMIN),
+  rule('os_compute_api:os-hypervisors:list', ADMIN),
+  rule('os_compute_api:os-hypervisors:list-detail', ADMIN),
+  rule('os_compute_api:os-hypervisors:show', ADMIN),
+  rule('os_compute_api:os-availability-zone:list', ANY_READER),
+  rule('os_compute_api:os-availability-zone:detail', ADMIN),
 ];

@@ -83,4 +83,23 @@ describe('openstack flavor and keypair commands against nubes up', { skip: haveO
     await osOk(['keypair', 'delete', 'generated', 'laptop'], as('alice'));
     assert.deepEqual(await osOk(['keypair', 'list', '-f', 'json'], as('alice')), []);
   });
+
+  it('compute service list, hypervisor list and show, availability zone list: this host, up, on the fake driver', async () => {
+    const services = await osOk(['compute', 'service', 'list', '-f', 'json'], admin);
+    assert.equal(services.length, 1);
+    assert.deepEqual([services[0].Binary, services[0].Status, services[0].State, services[0].Zone], ['nova-compute', 'enabled', 'up', 'nova']);
+    const hv = await osOk(['hypervisor', 'list', '-f', 'json'], admin);
+    assert.equal(hv[0]['Hypervisor Type'], 'fake');
+    assert.equal(hv[0].State, 'up');
+    const shown = await osOk(['hypervisor', 'show', hv[0]['Hypervisor Hostname'], '-f', 'json'], admin);
+    assert.equal(shown.hypervisor_type, 'fake');
+    assert.ok(shown.vcpus > 0);
+    const zones = await osOk(['availability', 'zone', 'list', '--compute', '-f', 'json'], as('alice'));
+    assert.deepEqual(zones, [{ 'Zone Name': 'nova', 'Zone Status': 'available' }]);
+    await osOk(['compute', 'service', 'set', '--disable', '--disable-reason', 'maintenance', services[0].Host, 'nova-compute'], admin);
+    const off = await osOk(['compute', 'service', 'list', '--long', '-f', 'json'], admin);
+    assert.deepEqual([off[0].Status, off[0]['Disabled Reason']], ['disabled', 'maintenance']);
+    await osOk(['compute', 'service', 'set', '--enable', services[0].Host, 'nova-compute'], admin);
+    assert.notEqual((await os(['compute', 'service', 'list'], as('alice'))).code, 0, 'admins only');
+  });
 });

@@ -9,6 +9,7 @@ import { installMicroversions } from '../../platform/http/microversion.ts';
 import { renderComputeFault } from './faults.ts';
 import { flavorRoutes } from './routes/flavors.ts';
 import { keypairRoutes } from './routes/keypairs.ts';
+import { hostRoutes } from './routes/hosts.ts';
 import type { Links } from './views.ts';
 
 export const COMPUTE_PREFIX = '/compute';
@@ -44,6 +45,7 @@ export function mountComputeApi(app: FastifyInstance, compute: ComputeService, o
       api.get('/', { config: { public: true } }, async (request) => ({ version: versionEntry(base(request)) }));
       flavorRoutes(api, compute, links, v21);
       keypairRoutes(api, compute, v21);
+      hostRoutes(api, compute);
     }, { prefix: '/v2.1' });
   }, { prefix: COMPUTE_PREFIX });
 }

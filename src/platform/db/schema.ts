@@ -67,6 +67,7 @@ export interface DB {
   flavor_extra_specs: FlavorExtraSpecTable;
   flavor_projects: FlavorProjectTable;
   keypairs: KeypairTable;
+  compute_hosts: ComputeHostTable;
 }
 
 // --- image
@@ -93,4 +94,10 @@ export interface FlavorExtraSpecTable { flavor_id: string; key: string; value: s
 export interface FlavorProjectTable { flavor_id: string; project_id: string; }
 export interface KeypairTable {
   user_id: string; name: string; type: string; public_key: string; fingerprint: string; created_at: number;
+}
+export interface ComputeHostTable {
+  host: string; hypervisor_id: string; service_id: string; hypervisor_type: string; hypervisor_version: number; cpu_info: string;
+  host_ip: string | null; vcpus: number; memory_mb: number; disk_gb: number; cpu_allocation_ratio: number; ram_allocation_ratio: number;
+  disk_allocation_ratio: number; availability_zone: string; enabled: number; disabled_reason: string | null; forced_down: number;
+  agent_version: string; generation: number; last_seen: number; created_at: number; updated_at: number;
 }

@@ -1,4 +1,5 @@
-// The compute service's first tables: flavors (with extra specs and project access) and key pairs.
+// The compute service's first tables: flavors (with extra specs and project access), key pairs, and
+// the hypervisor hosts that agents report (their inventory, availability zone and service state).
 // Never edit a released migration; add the next one.
 import type { Kysely } from 'kysely';
 
@@ -38,4 +39,30 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('fingerprint', 'text', (c) => c.notNull())
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .addPrimaryKeyConstraint('keypairs_pk', ['user_id', 'name']).execute();
+
+  await db.schema.createTable('compute_hosts')
+    .addColumn('host', 'text', (c) => c.primaryKey())
+    // The hypervisor's id (os-hypervisors) and the nova-compute service's id (os-services), UUIDs as since 2.53.
+    .addColumn('hypervisor_id', 'text', (c) => c.notNull().unique())
+    .addColumn('service_id', 'text', (c) => c.notNull().unique())
+    .addColumn('hypervisor_type', 'text', (c) => c.notNull())
+    .addColumn('hypervisor_version', 'integer', (c) => c.notNull())
+    .addColumn('cpu_info', 'text', (c) => c.notNull().defaultTo('{}'))
+    .addColumn('host_ip', 'text')
+    .addColumn('vcpus', 'integer', (c) => c.notNull())
+    .addColumn('memory_mb', 'integer', (c) => c.notNull())
+    .addColumn('disk_gb', 'integer', (c) => c.notNull())
+    .addColumn('cpu_allocation_ratio', 'real', (c) => c.notNull())
+    .addColumn('ram_allocation_ratio', 'real', (c) => c.notNull())
+    .addColumn('disk_allocation_ratio', 'real', (c) => c.notNull())
+    .addColumn('availability_zone', 'text', (c) => c.notNull())
+    .addColumn('enabled', 'integer', (c) => c.notNull().defaultTo(1))
+    .addColumn('disabled_reason', 'text')
+    .addColumn('forced_down', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('agent_version', 'text', (c) => c.notNull())
+    // Bumped by every inventory change, so claims can compare-and-swap against it.
+    .addColumn('generation', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('last_seen', 'bigint', (c) => c.notNull())
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('updated_at', 'bigint', (c) => c.notNull()).execute();
 }

@@ -1,0 +1,42 @@
+// The conductor: what host agents tell the cloud arrives here, on the bus target
+// 'compute.conductor' that every api process serves (they compete for its messages). Agents never
+// touch the database; the conductor writes for them.
+import type { Bus, JsonValue, Subscription } from '../../platform/bus/bus.ts';
+import { BadRequest } from '../../platform/errors.ts';
+import type { Logger } from '../../platform/log.ts';
+import type { HostReport } from '../model.ts';
+import type { HostService } from './hosts.ts';
+
+export const CONDUCTOR_TARGET = 'compute.conductor';
+
+function parseReport(p: JsonValue): HostReport {
+  const o = (p ?? {}) as Record<string, JsonValue>;
+  const str = (k: string) => { if (typeof o[k] !== 'string' || o[k] === '') throw new BadRequest(`host report: ${k} must be a string`); return o[k] as string; };
+  const int = (k: string) => { if (typeof o[k] !== 'number' || !Number.isInteger(o[k]) || (o[k] as number) < 0) throw new BadRequest(`host report: ${k} must be a count`); return o[k] as number; };
+  return {
+    host: str('host'), hypervisorType: str('hypervisor_type'), hypervisorVersion: int('hypervisor_version'), cpuInfo: str('cpu_info'),
+    hostIp: typeof o['host_ip'] === 'string' ? o['host_ip'] : null, vcpus: int('vcpus'), memoryMb: int('memory_mb'), diskGb: int('disk_gb'),
+    agentVersion: str('agent_version'),
+  };
+}
+
+export function serveConductor(deps: { bus: Bus; hosts: HostService; log: Logger }): Promise<Subscription> {
+  const { bus, hosts, log } = deps;
+  return bus.serve(CONDUCTOR_TARGET, async (method, payload) => {
+    switch (method) {
+      case 'host.report': {
+        const h = await hosts.report(parseReport(payload));
+        log.info({ host: h.host, vcpus: h.vcpus, memoryMb: h.memoryMb, diskGb: h.diskGb }, 'host reported');
+        return { host: h.host, hypervisor_id: h.hypervisorId, availability_zone: h.availabilityZone };
+      }
+      case 'host.heartbeat': {
+        const host = (payload as { host?: unknown } | null)?.host;
+        if (typeof host !== 'string') throw new BadRequest('host heartbeat: host must be a string');
+        // An unknown host (deleted by an admin) is told to report again.
+        return { known: await hosts.heartbeat(host) };
+      }
+      default:
+        throw new BadRequest(`the conductor does not handle ${method}`);
+    }
+  });
+}

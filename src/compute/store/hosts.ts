@@ -1,0 +1,79 @@
+// SQL for compute hosts: the inventory agents report, their heartbeat, and the service status an
+// admin sets. `generation` changes with every inventory change, for the scheduler's claims.
+import type { Selectable } from 'kysely';
+import type { ComputeHostTable } from '../../platform/db/schema.ts';
+import { flag, type Executor } from '../../platform/db/store-helpers.ts';
+import type { ComputeHost, HostReport } from '../model.ts';
+
+const toHost = (r: Selectable<ComputeHostTable>): ComputeHost => ({
+  host: r.host, hypervisorId: r.hypervisor_id, serviceId: r.service_id, hypervisorType: r.hypervisor_type, hypervisorVersion: Number(r.hypervisor_version),
+  cpuInfo: r.cpu_info, hostIp: r.host_ip, vcpus: Number(r.vcpus), memoryMb: Number(r.memory_mb), diskGb: Number(r.disk_gb),
+  cpuAllocationRatio: Number(r.cpu_allocation_ratio), ramAllocationRatio: Number(r.ram_allocation_ratio), diskAllocationRatio: Number(r.disk_allocation_ratio),
+  availabilityZone: r.availability_zone, enabled: r.enabled === 1, disabledReason: r.disabled_reason, forcedDown: r.forced_down === 1,
+  agentVersion: r.agent_version, generation: Number(r.generation), lastSeen: Number(r.last_seen), createdAt: Number(r.created_at), updatedAt: Number(r.updated_at),
+});
+
+export interface Ratios { readonly cpu: number; readonly ram: number; readonly disk: number; }
+
+/** Records an agent's report: a new host row, or the same host's new inventory (bumping its generation if it changed). */
+export async function upsertReport(db: Executor, r: HostReport, defaults: { availabilityZone: string; ratios: Ratios }, now: number): Promise<ComputeHost> {
+  const cur = await db.selectFrom('compute_hosts').selectAll().where('host', '=', r.host).executeTakeFirst();
+  const facts = {
+    hypervisor_type: r.hypervisorType, hypervisor_version: r.hypervisorVersion, cpu_info: r.cpuInfo, host_ip: r.hostIp,
+    vcpus: r.vcpus, memory_mb: r.memoryMb, disk_gb: r.diskGb, agent_version: r.agentVersion,
+  };
+  if (!cur) {
+    await db.insertInto('compute_hosts').values({
+      host: r.host, hypervisor_id: crypto.randomUUID(), service_id: crypto.randomUUID(), ...facts,
+      cpu_allocation_ratio: defaults.ratios.cpu, ram_allocation_ratio: defaults.ratios.ram, disk_allocation_ratio: defaults.ratios.disk,
+      availability_zone: defaults.availabilityZone, enabled: 1, disabled_reason: null, forced_down: 0, generation: 1,
+      last_seen: now, created_at: now, updated_at: now,
+    }).onConflict((oc) => oc.column('host').doNothing()).execute();
+  } else {
+    const changed = cur.vcpus !== r.vcpus || cur.memory_mb !== r.memoryMb || cur.disk_gb !== r.diskGb;
+    await db.updateTable('compute_hosts').set({ ...facts, last_seen: now, updated_at: now, ...(changed ? { generation: Number(cur.generation) + 1 } : {}) })
+      .where('host', '=', r.host).execute();
+  }
+  return (await getHost(db, r.host))!;
+}
+
+/** The agent is alive; false when the host is unknown (it must report first). */
+export async function heartbeat(db: Executor, host: string, now: number): Promise<boolean> {
+  const r = await db.updateTable('compute_hosts').set({ last_seen: now }).where('host', '=', host).executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
+}
+
+export async function getHost(db: Executor, host: string): Promise<ComputeHost | undefined> {
+  const r = await db.selectFrom('compute_hosts').selectAll().where('host', '=', host).executeTakeFirst();
+  return r && toHost(r);
+}
+
+export async function findHost(db: Executor, by: { hypervisorId?: string; serviceId?: string }): Promise<ComputeHost | undefined> {
+  let q = db.selectFrom('compute_hosts').selectAll();
+  if (by.hypervisorId !== undefined) q = q.where('hypervisor_id', '=', by.hypervisorId);
+  if (by.serviceId !== undefined) q = q.where('service_id', '=', by.serviceId);
+  const r = await q.executeTakeFirst();
+  return r && toHost(r);
+}
+
+export async function listHosts(db: Executor, f: { host?: string; hostLike?: string; zone?: string } = {}): Promise<ComputeHost[]> {
+  let q = db.selectFrom('compute_hosts').selectAll().orderBy('host');
+  if (f.host !== undefined) q = q.where('host', '=', f.host);
+  if (f.hostLike !== undefined) q = q.where('host', 'like', `%${f.hostLike.replace(/[%_\\]/g, (c) => `\\${c}`)}%`);
+  if (f.zone !== undefined) q = q.where('availability_zone', '=', f.zone);
+  return (await q.execute()).map(toHost);
+}
+
+export async function setServiceStatus(db: Executor, host: string, s: { enabled?: boolean; disabledReason?: string | null; forcedDown?: boolean }, now: number): Promise<void> {
+  await db.updateTable('compute_hosts').set({
+    updated_at: now,
+    ...(s.enabled !== undefined ? { enabled: flag(s.enabled) } : {}),
+    ...(s.disabledReason !== undefined ? { disabled_reason: s.disabledReason } : {}),
+    ...(s.forcedDown !== undefined ? { forced_down: flag(s.forcedDown) } : {}),
+  }).where('host', '=', host).execute();
+}
+
+export async function deleteHost(db: Executor, host: string): Promise<boolean> {
+  const r = await db.deleteFrom('compute_hosts').where('host', '=', host).executeTakeFirst();
+  return Number(r.numDeletedRows) > 0;
+}
