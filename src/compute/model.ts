@@ -30,32 +30,6 @@ export interface Keypair {
   readonly createdAt: number;
 }
 
-/** A hypervisor host as its agent reported it, with its nova-compute service's state. */
-export interface ComputeHost {
-  readonly host: string;
-  readonly hypervisorId: string;
-  readonly serviceId: string;
-  readonly hypervisorType: string;
-  readonly hypervisorVersion: number;
-  readonly cpuInfo: string;
-  readonly hostIp: string | null;
-  readonly vcpus: number;
-  readonly memoryMb: number;
-  readonly diskGb: number;
-  readonly cpuAllocationRatio: number;
-  readonly ramAllocationRatio: number;
-  readonly diskAllocationRatio: number;
-  readonly availabilityZone: string;
-  readonly enabled: boolean;
-  readonly disabledReason: string | null;
-  readonly forcedDown: boolean;
-  readonly agentVersion: string;
-  readonly generation: number;
-  readonly lastSeen: number;
-  readonly createdAt: number;
-  readonly updatedAt: number;
-}
-
 /** What an agent reports about its host (bus payload, camelCase inside the program). */
 export interface HostReport {
   readonly host: string;
@@ -67,4 +41,21 @@ export interface HostReport {
   readonly memoryMb: number;
   readonly diskGb: number;
   readonly agentVersion: string;
+}
+
+/** A hypervisor host as its agent reported it, with what the cloud adds: ids, ratios, zone, service state. */
+export interface ComputeHost extends HostReport {
+  readonly hypervisorId: string;
+  readonly serviceId: string;
+  readonly cpuAllocationRatio: number;
+  readonly ramAllocationRatio: number;
+  readonly diskAllocationRatio: number;
+  readonly availabilityZone: string;
+  readonly enabled: boolean;
+  readonly disabledReason: string | null;
+  readonly forcedDown: boolean;
+  readonly generation: number;
+  readonly lastSeen: number;
+  readonly createdAt: number;
+  readonly updatedAt: number;
 }
