@@ -1,4 +1,5 @@
 // The compute service's domain types (camelCase), shared by its store, service and views.
+import type { TaskState, VmState } from './states.ts';
 
 export interface Flavor {
   readonly id: string;
@@ -58,4 +59,49 @@ export interface ComputeHost extends HostReport {
   readonly lastSeen: number;
   readonly createdAt: number;
   readonly updatedAt: number;
+}
+
+/** The flavor an instance was built with, copied onto it (flavors may later change or go). */
+export interface InstanceFlavor {
+  readonly id: string;
+  readonly name: string;
+  readonly vcpus: number;
+  readonly memoryMb: number;
+  readonly rootGb: number;
+  readonly ephemeralGb: number;
+  readonly swapMb: number;
+  readonly extraSpecs: Readonly<Record<string, string>>;
+}
+
+export interface Instance {
+  readonly id: string;
+  readonly name: string;
+  readonly projectId: string;
+  readonly userId: string;
+  readonly host: string | null;
+  readonly availabilityZone: string | null;
+  readonly flavor: InstanceFlavor;
+  readonly imageId: string | null;
+  readonly keyName: string | null;
+  readonly keyData: string | null;
+  readonly userData: string | null;
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly hostname: string;
+  readonly vmState: VmState;
+  readonly taskState: TaskState | null;
+  readonly powerState: number;
+  readonly lockedBy: string | null;
+  readonly fault: { readonly code: number; readonly message: string; readonly created: number } | null;
+  readonly launchedAt: number | null;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+/** Resources an instance holds on a host. */
+export interface Allocation {
+  readonly instanceId: string;
+  readonly host: string;
+  readonly vcpus: number;
+  readonly memoryMb: number;
+  readonly diskGb: number;
 }

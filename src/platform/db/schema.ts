@@ -68,6 +68,8 @@ export interface DB {
   flavor_projects: FlavorProjectTable;
   keypairs: KeypairTable;
   compute_hosts: ComputeHostTable;
+  instances: InstanceTable;
+  allocations: AllocationTable;
 }
 
 // --- image
@@ -101,3 +103,10 @@ export interface ComputeHostTable {
   disk_allocation_ratio: number; availability_zone: string; enabled: number; disabled_reason: string | null; forced_down: number;
   agent_version: string; generation: number; last_seen: number; created_at: number; updated_at: number;
 }
+export interface InstanceTable {
+  id: string; name: string; project_id: string; user_id: string; host: string | null; availability_zone: string | null; flavor: string;
+  image_id: string | null; key_name: string | null; key_data: string | null; user_data: string | null; metadata: string; hostname: string;
+  vm_state: string; task_state: string | null; power_state: number; locked_by: string | null; fault: string | null;
+  launched_at: number | null; created_at: number; updated_at: number; deleted_at: number | null;
+}
+export interface AllocationTable { instance_id: string; host: string; vcpus: number; memory_mb: number; disk_gb: number; }

@@ -1,5 +1,6 @@
 // The compute service's first tables: flavors (with extra specs and project access), key pairs, and
-// the hypervisor hosts that agents report (their inventory, availability zone and service state).
+// the hypervisor hosts that agents report (their inventory, availability zone and service state),
+// instances, and the resources they hold on hosts (allocations, claimed against a host's generation).
 // Never edit a released migration; add the next one.
 import type { Kysely } from 'kysely';
 
@@ -65,4 +66,40 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('last_seen', 'bigint', (c) => c.notNull())
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .addColumn('updated_at', 'bigint', (c) => c.notNull()).execute();
+
+  await db.schema.createTable('instances')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('name', 'text', (c) => c.notNull())
+    .addColumn('project_id', 'text', (c) => c.notNull())
+    .addColumn('user_id', 'text', (c) => c.notNull())
+    .addColumn('host', 'text')
+    .addColumn('availability_zone', 'text')
+    // The flavor as it was at boot (or resize), as Nova keeps it: flavors may change or go.
+    .addColumn('flavor', 'text', (c) => c.notNull())
+    .addColumn('image_id', 'text')
+    .addColumn('key_name', 'text')
+    .addColumn('key_data', 'text')
+    .addColumn('user_data', 'text')
+    .addColumn('metadata', 'text', (c) => c.notNull().defaultTo('{}'))
+    .addColumn('hostname', 'text', (c) => c.notNull())
+    .addColumn('vm_state', 'text', (c) => c.notNull())
+    .addColumn('task_state', 'text')
+    .addColumn('power_state', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('locked_by', 'text')
+    .addColumn('fault', 'text')
+    .addColumn('launched_at', 'bigint')
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('updated_at', 'bigint', (c) => c.notNull())
+    .addColumn('deleted_at', 'bigint').execute();
+  await db.schema.createIndex('instances_project').on('instances').columns(['project_id', 'created_at']).execute();
+  await db.schema.createIndex('instances_host').on('instances').column('host').execute();
+
+  await db.schema.createTable('allocations')
+    .addColumn('instance_id', 'text', (c) => c.notNull().references('instances.id').onDelete('cascade'))
+    .addColumn('host', 'text', (c) => c.notNull())
+    .addColumn('vcpus', 'integer', (c) => c.notNull())
+    .addColumn('memory_mb', 'integer', (c) => c.notNull())
+    .addColumn('disk_gb', 'integer', (c) => c.notNull())
+    .addPrimaryKeyConstraint('allocations_pk', ['instance_id', 'host']).execute();
+  await db.schema.createIndex('allocations_host').on('allocations').column('host').execute();
 }
