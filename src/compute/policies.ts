@@ -33,4 +33,11 @@ export const computePolicies: readonly PolicyRule[] = [
   rule('os_compute_api:os-hypervisors:show', ADMIN),
   rule('os_compute_api:os-availability-zone:list', ANY_READER),
   rule('os_compute_api:os-availability-zone:detail', ADMIN),
+  rule('os_compute_api:os-quota-sets:show', `${ADMIN} or (role:reader and project_id:%(project_id)s)`),
+  rule('os_compute_api:os-quota-sets:detail', `${ADMIN} or (role:reader and project_id:%(project_id)s)`),
+  rule('os_compute_api:os-quota-sets:defaults', ANY_READER),
+  rule('os_compute_api:os-quota-sets:update', ADMIN),
+  rule('os_compute_api:os-quota-sets:delete', ADMIN),
+  rule('os_compute_api:limits', ANY_READER),
+  rule('os_compute_api:limits:other_project', ADMIN),
 ];

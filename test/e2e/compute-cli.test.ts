@@ -102,4 +102,16 @@ describe('openstack flavor and keypair commands against nubes up', { skip: haveO
     await osOk(['compute', 'service', 'set', '--enable', services[0].Host, 'nova-compute'], admin);
     assert.notEqual((await os(['compute', 'service', 'list'], as('alice'))).code, 0, 'admins only');
   });
+
+  it('limits show, quota set and quota show', async () => {
+    const limits = await osOk(['limits', 'show', '--absolute', '-f', 'json'], as('alice'));
+    const by = Object.fromEntries(limits.map((l: any) => [l.Name, l.Value]));
+    assert.deepEqual([by.maxTotalInstances, by.maxTotalCores, by.maxTotalRAMSize, by.totalInstancesUsed], [10, 20, 51200, 0]);
+    await osOk(['quota', 'set', '--instances', '5', '--cores', '8', '--ram', '4096', 'alpha'], admin);
+    const q = await osOk(['quota', 'show', 'alpha', '-f', 'json'], admin);
+    assert.deepEqual([q.instances, q.cores, q.ram], [5, 8, 4096]);
+    assert.notEqual((await os(['quota', 'set', '--instances', '50', 'alpha'], as('alice'))).code, 0, 'only admins set quotas');
+    const after = Object.fromEntries((await osOk(['limits', 'show', '--absolute', '-f', 'json'], as('alice'))).map((l: any) => [l.Name, l.Value]));
+    assert.equal(after.maxTotalInstances, 5);
+  });
 });

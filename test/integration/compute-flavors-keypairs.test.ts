@@ -160,4 +160,30 @@ describe('compute API: versions, flavors, key pairs', () => {
     assert.equal((await alice.req('DELETE', '/os-keypairs/gen', undefined, mv('2.2'))).status, 204);
     assert.equal((await alice.req('DELETE', '/os-keypairs/gen', undefined, mv('2.2'))).status, 404);
   });
+
+  it('shows, sets, checks and resets quotas, and reports limits with usage', async () => {
+    const q = (await alice.get(`/os-quota-sets/${aliceProject}`)).body.quota_set;
+    assert.deepEqual([q.id, q.instances, q.cores, q.ram, q.key_pairs], [aliceProject, 10, 20, 51200, 100]);
+    assert.equal(q.floating_ips, -1, 'network keys before 2.36');
+    assert.equal((await alice.req('GET', `/os-quota-sets/${aliceProject}`, undefined, mv('2.57'))).body.quota_set.injected_files, undefined, 'gone at 2.57');
+    assert.equal((await bob.get(`/os-quota-sets/${aliceProject}`)).status, 403, "bob may not read alice's project quotas");
+    assert.equal((await alice.req('PUT', `/os-quota-sets/${aliceProject}`, { quota_set: { instances: 100 } })).status, 403, 'only admins set quotas');
+    const set = await admin.req('PUT', `/os-quota-sets/${aliceProject}`, { quota_set: { instances: 3, cores: '6', key_pairs: 1 } });
+    assert.equal(set.status, 200);
+    assert.deepEqual([set.body.quota_set.instances, set.body.quota_set.cores, set.body.quota_set.id], [3, 6, undefined]);
+    assert.equal((await admin.req('PUT', `/os-quota-sets/${aliceProject}`, { quota_set: { bogus: 1 } })).status, 400);
+    const limits = (await alice.get('/limits')).body.limits;
+    assert.deepEqual([limits.absolute.maxTotalInstances, limits.absolute.maxTotalCores, limits.absolute.totalInstancesUsed], [3, 6, 0]);
+    assert.deepEqual(limits.rate, []);
+    const detail = (await alice.get(`/os-quota-sets/${aliceProject}/detail`)).body.quota_set;
+    assert.deepEqual(detail.key_pairs, { in_use: 1, limit: 1, reserved: 0 }, "alice's one remaining key pair counts");
+    const over = await alice.req('POST', '/os-keypairs', { keypair: { name: 'second' } }, mv('2.10'));
+    assert.equal(over.status, 403, 'the key_pairs quota now stops a second pair');
+    assert.match(over.body.forbidden.message, /Quota exceeded, too many key pairs/);
+    assert.equal((await admin.req('PUT', `/os-quota-sets/${aliceProject}`, { quota_set: { key_pairs: 0, force: true } })).status, 200);
+    assert.equal((await admin.del(`/os-quota-sets/${aliceProject}`)).status, 202);
+    assert.equal((await alice.get(`/os-quota-sets/${aliceProject}`)).body.quota_set.instances, 10, 'back to the defaults');
+    assert.equal((await alice.get(`/limits?tenant_id=${aliceProject}`)).status, 200, 'its own project');
+    assert.equal((await bob.get(`/limits?tenant_id=${aliceProject}`)).status, 403, "another's needs an admin");
+  });
 });

@@ -10,6 +10,7 @@ import { renderComputeFault } from './faults.ts';
 import { flavorRoutes } from './routes/flavors.ts';
 import { keypairRoutes } from './routes/keypairs.ts';
 import { hostRoutes } from './routes/hosts.ts';
+import { quotaRoutes } from './routes/quotas.ts';
 import type { Links } from './views.ts';
 
 export const COMPUTE_PREFIX = '/compute';
@@ -46,6 +47,7 @@ export function mountComputeApi(app: FastifyInstance, compute: ComputeService, o
       flavorRoutes(api, compute, links, v21);
       keypairRoutes(api, compute, v21);
       hostRoutes(api, compute);
+      quotaRoutes(api, compute);
     }, { prefix: '/v2.1' });
   }, { prefix: COMPUTE_PREFIX });
 }

@@ -9,7 +9,7 @@ import * as keypairs from '../store/keypairs.ts';
 import type { Keypair, KeypairType } from '../model.ts';
 import { generateSshKeypair, sshFingerprint, x509Fingerprint } from './ssh-keys.ts';
 
-export function createKeypairService(deps: { db: Kysely<DB>; policy: Policy; quota: () => number; now?: () => number }) {
+export function createKeypairService(deps: { db: Kysely<DB>; policy: Policy; quota: (ctx: AuthContext) => Promise<number>; now?: () => number }) {
   const { db, policy } = deps;
   const now = deps.now ?? Date.now;
   const owner = (ctx: AuthContext, userId: string | undefined) => userId ?? ctx.user.id;
@@ -18,7 +18,7 @@ export function createKeypairService(deps: { db: Kysely<DB>; policy: Policy; quo
     async create(ctx: AuthContext, k: { name: string; type: KeypairType; publicKey?: string; userId?: string }): Promise<Keypair & { privateKey?: string }> {
       const userId = owner(ctx, k.userId);
       policy.enforce('os_compute_api:os-keypairs:create', ctx.credentials, { user_id: userId });
-      const quota = deps.quota();
+      const quota = await deps.quota(ctx);
       if (quota >= 0 && await keypairs.countKeypairs(db, userId) >= quota) {
         // Nova answers this quota with 403, not 413.
         throw new Forbidden(`Quota exceeded, too many key pairs: at most ${quota} per user; delete some first.`, 'keypair_quota');

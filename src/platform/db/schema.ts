@@ -70,6 +70,7 @@ export interface DB {
   compute_hosts: ComputeHostTable;
   instances: InstanceTable;
   allocations: AllocationTable;
+  compute_quotas: ComputeQuotaTable;
 }
 
 // --- image
@@ -110,3 +111,4 @@ export interface InstanceTable {
   launched_at: number | null; created_at: number; updated_at: number; deleted_at: number | null;
 }
 export interface AllocationTable { instance_id: string; host: string; vcpus: number; memory_mb: number; disk_gb: number; }
+export interface ComputeQuotaTable { project_id: string; resource: string; hard_limit: number; }

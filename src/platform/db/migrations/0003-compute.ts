@@ -102,4 +102,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('disk_gb', 'integer', (c) => c.notNull())
     .addPrimaryKeyConstraint('allocations_pk', ['instance_id', 'host']).execute();
   await db.schema.createIndex('allocations_host').on('allocations').column('host').execute();
+
+  // Per-project quota limits set by an admin; a resource without a row has the default.
+  await db.schema.createTable('compute_quotas')
+    .addColumn('project_id', 'text', (c) => c.notNull())
+    .addColumn('resource', 'text', (c) => c.notNull())
+    .addColumn('hard_limit', 'integer', (c) => c.notNull())
+    .addPrimaryKeyConstraint('compute_quotas_pk', ['project_id', 'resource']).execute();
 }

@@ -1,0 +1,30 @@
+// SQL for compute quotas: the limits an admin set per project, and what a project uses now
+// (instances, cores and RAM from its instances; key pairs are per user and counted by their store).
+import type { Executor } from '../../platform/db/store-helpers.ts';
+
+export async function projectLimits(db: Executor, projectId: string): Promise<Record<string, number>> {
+  const rows = await db.selectFrom('compute_quotas').select(['resource', 'hard_limit']).where('project_id', '=', projectId).execute();
+  return Object.fromEntries(rows.map((r) => [r.resource, Number(r.hard_limit)]));
+}
+
+export async function setProjectLimits(db: Executor, projectId: string, limits: Readonly<Record<string, number>>): Promise<void> {
+  const rows = Object.entries(limits).map(([resource, hard_limit]) => ({ project_id: projectId, resource, hard_limit }));
+  if (rows.length === 0) return;
+  await db.insertInto('compute_quotas').values(rows)
+    .onConflict((oc) => oc.columns(['project_id', 'resource']).doUpdateSet((eb) => ({ hard_limit: eb.ref('excluded.hard_limit') }))).execute();
+}
+
+export async function clearProjectLimits(db: Executor, projectId: string): Promise<void> {
+  await db.deleteFrom('compute_quotas').where('project_id', '=', projectId).execute();
+}
+
+/** Instances, vCPUs and MB of RAM a project's live instances hold (flavors are JSON on each row). */
+export async function projectUsage(db: Executor, projectId: string): Promise<{ instances: number; cores: number; ram: number }> {
+  const rows = await db.selectFrom('instances').select('flavor').where('project_id', '=', projectId).where('deleted_at', 'is', null).execute();
+  let cores = 0; let ram = 0;
+  for (const r of rows) {
+    const f = JSON.parse(r.flavor) as { vcpus?: number; memoryMb?: number };
+    cores += f.vcpus ?? 0; ram += f.memoryMb ?? 0;
+  }
+  return { instances: rows.length, cores, ram };
+}
