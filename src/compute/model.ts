@@ -1,5 +1,6 @@
 // The compute service's domain types (camelCase), shared by its store, service and views.
 import type { TaskState, VmState } from './states.ts';
+import type { FlavorSpec } from './agent/virt/driver.ts';
 
 export interface Flavor {
   readonly id: string;
@@ -61,16 +62,11 @@ export interface ComputeHost extends HostReport {
   readonly updatedAt: number;
 }
 
-/** The flavor an instance was built with, copied onto it (flavors may later change or go). */
-export interface InstanceFlavor {
+/** The flavor an instance was built with, copied onto it (flavors may later change or go): what the
+ * virt driver needs of it, plus its id and name. */
+export interface InstanceFlavor extends FlavorSpec {
   readonly id: string;
   readonly name: string;
-  readonly vcpus: number;
-  readonly memoryMb: number;
-  readonly rootGb: number;
-  readonly ephemeralGb: number;
-  readonly swapMb: number;
-  readonly extraSpecs: Readonly<Record<string, string>>;
 }
 
 export interface Instance {
