@@ -331,8 +331,10 @@ describe('image quotas and import', () => {
     const notStaged = await alice.post(`/v2/images/${img.id}/import`, { method: { name: 'glance-direct' } });
     assert.equal(notStaged.status, 409);
     const data = Buffer.alloc(512 * 1024, 7);
+    const usedBefore = (await alice.get('/v2/info/usage')).body.usage.image_size_total.usage;
     assert.equal((await alice.req('PUT', `/v2/images/${img.id}/stage`, data)).status, 204);
     assert.equal((await alice.get(`/v2/images/${img.id}`)).body.status, 'uploading');
+    assert.equal((await alice.get('/v2/info/usage')).body.usage.image_size_total.usage, usedBefore + data.length, 'staged data counts against the quota');
     assert.equal((await alice.post(`/v2/images/${img.id}/import`, { method: { name: 'web-download' } })).status, 400);
     assert.equal((await alice.post(`/v2/images/${img.id}/import`, { method: { name: 'glance-direct' } })).status, 202);
     await cloud.image.data.drain();

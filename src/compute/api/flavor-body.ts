@@ -1,17 +1,11 @@
 // Reads flavor requests as Nova's schemas do: POST /flavors bodies and the list query.
 import { BadRequest } from '../../platform/errors.ts';
+import { requireObject } from './body.ts';
 import type { Microversion } from '../../platform/http/microversion.ts';
 import type { NewFlavor } from '../model.ts';
 import type { FlavorListQuery } from '../service/flavors.ts';
 
 const bad = (message: string): never => { throw new BadRequest(message, 'flavor_bad_request'); };
-
-/** body[key] as an object (or the body itself for key ''), else a 400. */
-export function requireObject(body: unknown, key: string): Record<string, unknown> {
-  const v = key === '' ? body : (body as Record<string, unknown> | undefined)?.[key];
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) bad(key ? `Invalid input: the body needs a "${key}" object.` : 'Invalid input: the body must be a JSON object.');
-  return v as Record<string, unknown>;
-}
 
 function int(f: Record<string, unknown>, key: string, min: number, fallback?: number): number {
   const raw = f[key] ?? fallback;

@@ -25,8 +25,8 @@ export function flavorView(f: Flavor, mv: Microversion, links: Links, opts: { ex
   return v;
 }
 
-/** ISO 8601 as Nova prints it in keypair bodies: microseconds, no zone. */
-const novaTime = (ms: number) => new Date(ms).toISOString().replace('Z', '000');
+/** ISO 8601 as Nova prints it in key pair, service and hypervisor bodies: microseconds, no zone. */
+export const novaTime = (ms: number) => new Date(ms).toISOString().replace('Z', '000');
 
 export function keypairSummary(k: Keypair, mv: Microversion): Record<string, unknown> {
   return { keypair: { name: k.name, public_key: k.publicKey, fingerprint: k.fingerprint, ...(mv.atLeast('2.2') ? { type: k.type } : {}) } };

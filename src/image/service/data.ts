@@ -51,6 +51,14 @@ export function parseRange(header: string, size: number): { start: number; end: 
   return { start, end };
 }
 
+/** The columns that record stored data on an image (what every path to 'active' sets). */
+export function dataFields(stored: StoredData, virtualSize: number | null): images.TransitionFields {
+  return {
+    size: stored.size, virtual_size: virtualSize, checksum: stored.md5, os_hash_algo: 'sha512', os_hash_value: stored.sha512,
+    location: stored.key, pending_bytes: 0,
+  };
+}
+
 export function createImageData(deps: DataDeps) {
   const { db, policy, records, backend, staging, inspector, config, log } = deps;
   const now = deps.now ?? Date.now;
@@ -98,10 +106,10 @@ export function createImageData(deps: DataDeps) {
 
   /** glance-direct: inspect the staged data, convert it if configured, move it into the store. */
   async function runImport(img: Image, task: ImageTask): Promise<void> {
-    // Each report is also the import's heartbeat (see recoverStalled).
+    // Each report is also the import's heartbeat (see recoverStalled); the staged bytes stay counted.
     const report = async (message: string) => {
       await tasks.updateTask(db, task.id, { message, now: now() });
-      await images.setPendingBytes(db, img.id, img.size ?? 0, now());
+      await images.touch(db, img.id, now());
     };
     const stageKey = img.stageKey!;
     let stored: StoredData | undefined;
@@ -126,10 +134,7 @@ export function createImageData(deps: DataDeps) {
         stored = await backend.adopt(path);
       }
       const virtualSize = diskFormat === img.diskFormat ? facts.virtualSize : (await inspector.inspect(await backend.localPath(stored.key), diskFormat)).virtualSize;
-      const done = await images.transition(db, img.id, 'finishImport', {
-        size: stored.size, virtual_size: virtualSize, checksum: stored.md5, os_hash_algo: 'sha512', os_hash_value: stored.sha512,
-        location: stored.key, stage_key: null, pending_bytes: 0, disk_format: diskFormat,
-      }, now());
+      const done = await images.transition(db, img.id, 'finishImport', { ...dataFields(stored, virtualSize), stage_key: null, disk_format: diskFormat }, now());
       if (!done) { await backend.delete(stored.key); throw new Conflict('The image was deleted during the import.', 'image_gone'); }
       await tasks.updateTask(db, task.id, { status: 'success', message: 'Import complete', result: { image_id: img.id }, expiresAt: now() + 48 * 3600_000, now: now() });
     } catch (e) {
@@ -153,10 +158,7 @@ export function createImageData(deps: DataDeps) {
       try {
         stored = await receive(img, backend, source, declared);
         const facts = await inspector.inspect(await backend.localPath(stored.key), img.diskFormat!);
-        const done = await images.transition(db, id, 'finishUpload', {
-          size: stored.size, virtual_size: facts.virtualSize, checksum: stored.md5, os_hash_algo: 'sha512', os_hash_value: stored.sha512,
-          location: stored.key, pending_bytes: 0,
-        }, now());
+        const done = await images.transition(db, id, 'finishUpload', dataFields(stored, facts.virtualSize), now());
         if (!done) throw new NubesError('image_gone', 410, `Image ${id} was deleted while its data was being uploaded.`);
         return done;
       } catch (e) {
@@ -191,8 +193,7 @@ export function createImageData(deps: DataDeps) {
       let stored: StoredData | undefined;
       try {
         stored = await receive(img, staging, source, declared);
-        await images.setPendingBytes(db, id, stored.size, now());
-        if (!(await images.setStageKey(db, id, stored.key, now()))) throw new NubesError('image_gone', 410, `Image ${id} was deleted while its data was being staged.`);
+        if (!(await images.setStageKey(db, id, stored.key, stored.size, now()))) throw new NubesError('image_gone', 410, `Image ${id} was deleted while its data was being staged.`);
       } catch (e) {
         if (stored) await staging.delete(stored.key);
         await images.transition(db, id, 'failStage', { pending_bytes: 0, stage_key: null }, now()).catch(() => undefined);
@@ -241,11 +242,12 @@ export function createImageData(deps: DataDeps) {
      * says why. Run at start; safe with several api replicas, since a live upload keeps reporting.
      */
     async recoverStalled(stalledMs: number): Promise<number> {
-      const stalled = await images.listStalled(db, now() - stalledMs);
-      for (const s of stalled) {
+      let recovered = 0;
+      for (const s of await images.listStalled(db, now() - stalledMs)) {
         const action = s.status === 'saving' ? 'failUpload' : 'failImport';
         const moved = await images.transition(db, s.id, action, { pending_bytes: 0, stage_key: null }, now()).catch(() => undefined);
         if (!moved) continue;
+        recovered++;
         if (s.stageKey) await staging.delete(s.stageKey);
         const taskId = moved.properties['os_glance_import_task'];
         if (action === 'failImport' && taskId) {
@@ -253,7 +255,7 @@ export function createImageData(deps: DataDeps) {
         }
         log.warn({ image: s.id, status: s.status }, 'stalled image upload or import returned to queued');
       }
-      return stalled.length;
+      return recovered;
     },
 
     /** Waits for imports started by this process (shutdown and tests). */

@@ -8,6 +8,7 @@ import * as images from '../store/images.ts';
 import type { Image, Visibility } from '../model.ts';
 import type { ImageBackend, StoredData } from '../backend/driver.ts';
 import type { DiskInspector } from './disk-inspector.ts';
+import { dataFields } from './data.ts';
 
 export interface SystemImage {
   readonly name: string;
@@ -45,9 +46,7 @@ export function createSystemImages(deps: { db: Kysely<DB>; backend: ImageBackend
       try {
         stored = await backend.write(createReadStream(s.file, { highWaterMark: 1024 * 1024 }), { limit: Number.MAX_SAFE_INTEGER });
         const facts = await inspector.inspect(await backend.localPath(stored.key), s.diskFormat);
-        return (await images.transition(db, img.id, 'finishUpload', {
-          size: stored.size, virtual_size: facts.virtualSize, checksum: stored.md5, os_hash_algo: 'sha512', os_hash_value: stored.sha512, location: stored.key,
-        }, now()))!;
+        return (await images.transition(db, img.id, 'finishUpload', dataFields(stored, facts.virtualSize), now()))!;
       } catch (e) {
         if (stored) await backend.delete(stored.key);
         await images.deleteImage(db, img.id);

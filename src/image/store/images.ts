@@ -147,10 +147,15 @@ export async function listStalled(db: Executor, before: number): Promise<{ id: s
   return rows.map((r) => ({ id: r.id, status: r.status, location: r.location, stageKey: r.stage_key }));
 }
 
-/** Records staged data on an image that is still 'uploading'; false if it is not (deleted, say). */
-export async function setStageKey(db: Executor, id: string, key: string, now: number): Promise<boolean> {
-  const r = await db.updateTable('images').set({ stage_key: key, updated_at: now }).where('id', '=', id).where('status', '=', 'uploading').executeTakeFirst();
+/** Records staged data (and its bytes, for the quota) on an image still 'uploading'; false if it is not (deleted, say). */
+export async function setStageKey(db: Executor, id: string, key: string, bytes: number, now: number): Promise<boolean> {
+  const r = await db.updateTable('images').set({ stage_key: key, pending_bytes: bytes, updated_at: now }).where('id', '=', id).where('status', '=', 'uploading').executeTakeFirst();
   return Number(r.numUpdatedRows) > 0;
+}
+
+/** Marks progress on long work (an import) without changing anything else: its heartbeat. */
+export async function touch(db: Executor, id: string, now: number): Promise<void> {
+  await db.updateTable('images').set({ updated_at: now }).where('id', '=', id).execute();
 }
 
 export async function deleteImage(db: Executor, id: string): Promise<boolean> {

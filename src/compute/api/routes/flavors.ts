@@ -5,7 +5,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ComputeService } from '../../index.ts';
 import { BadRequest } from '../../../platform/errors.ts';
 import { flavorSummary, flavorView, type Links } from '../views.ts';
-import { parseFlavorCreate, parseFlavorQuery, requireObject } from '../flavor-body.ts';
+import { parseFlavorCreate, parseFlavorQuery } from '../flavor-body.ts';
+import { requireObject } from '../body.ts';
 
 const id = (request: FastifyRequest) => (request.params as { id: string }).id;
 

@@ -5,10 +5,9 @@ import type { ComputeService } from '../../index.ts';
 import type { ComputeHost } from '../../model.ts';
 import type { Microversion } from '../../../platform/http/microversion.ts';
 import { BadRequest } from '../../../platform/errors.ts';
-import { requireObject } from '../flavor-body.ts';
+import { requireObject } from '../body.ts';
+import { novaTime } from '../views.ts';
 
-/** Nova's timestamps in these bodies: microseconds, no zone. */
-const novaTime = (ms: number) => new Date(ms).toISOString().replace('Z', '000');
 /** The integer id older microversions show: stable, derived from the UUID. */
 const legacyId = (uuid: string) => parseInt(uuid.replaceAll('-', '').slice(0, 7), 16);
 

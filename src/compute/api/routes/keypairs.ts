@@ -5,7 +5,7 @@ import type { ComputeService } from '../../index.ts';
 import { BadRequest } from '../../../platform/errors.ts';
 import { KEYPAIR_TYPES, type KeypairType } from '../../model.ts';
 import { keypairSummary, keypairView } from '../views.ts';
-import { requireObject } from '../flavor-body.ts';
+import { requireObject } from '../body.ts';
 
 function userParam(request: FastifyRequest): string | undefined {
   const u = (request.query as { user_id?: unknown }).user_id;

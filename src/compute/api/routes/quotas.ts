@@ -5,7 +5,7 @@ import type { ComputeService } from '../../index.ts';
 import type { Microversion } from '../../../platform/http/microversion.ts';
 import { BadRequest } from '../../../platform/errors.ts';
 import { QUOTA_RESOURCES, type QuotaResource, type QuotaSet } from '../../service/quotas.ts';
-import { requireObject } from '../flavor-body.ts';
+import { requireObject } from '../body.ts';
 
 const INJECTED: readonly QuotaResource[] = ['injected_files', 'injected_file_content_bytes', 'injected_file_path_bytes'];
 const NETWORK_KEYS = ['fixed_ips', 'floating_ips', 'security_group_rules', 'security_groups'] as const;
