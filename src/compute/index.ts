@@ -1,5 +1,6 @@
-// The compute service as the rest of the program sees it: one factory wiring its use cases. Flavors
-// and key pairs so far; servers, the scheduler and host agents plug in here (issue 5).
+// The compute service as the rest of the program sees it: one factory wiring its use cases
+// (flavors, key pairs, hosts, quotas, servers and their actions, server groups), the scheduler,
+// the lifecycle between api and hosts, and the conductor agents report to.
 import type { Kysely } from 'kysely';
 import type { DB } from '../platform/db/schema.ts';
 import type { Policy } from '../platform/policy/policy.ts';
@@ -11,27 +12,44 @@ import { seedDefaultFlavors } from './service/default-flavors.ts';
 import { createHostService, DEFAULT_HOST_CONFIG, type HostConfig } from './service/hosts.ts';
 import { serveConductor } from './service/conductor.ts';
 import { createQuotaService, QUOTA_DEFAULTS } from './service/quotas.ts';
+import { createLifecycle } from './service/lifecycle.ts';
+import { createServerService } from './service/servers.ts';
+import { createScheduler } from './scheduler/scheduler.ts';
+import { checkSchedulerConfig, DEFAULT_SCHEDULER_CONFIG, type SchedulerConfig } from './scheduler/host-selection.ts';
+import * as hostStore from './store/hosts.ts';
+import type { ImagePort } from './service/ports.ts';
 import type { Bus, Subscription } from '../platform/bus/bus.ts';
 import type { Logger } from '../platform/log.ts';
 
+export type { ImagePort, BootImage } from './service/ports.ts';
+
 export interface ComputeConfig {
   readonly hosts: HostConfig;
+  readonly scheduler: SchedulerConfig;
 }
 
-export const DEFAULT_COMPUTE_CONFIG: ComputeConfig = { hosts: DEFAULT_HOST_CONFIG };
+export const DEFAULT_COMPUTE_CONFIG: ComputeConfig = { hosts: DEFAULT_HOST_CONFIG, scheduler: DEFAULT_SCHEDULER_CONFIG };
 
-export function createComputeService(deps: { db: Kysely<DB>; policy: Policy; config: ComputeConfig; log: Logger }) {
+export function createComputeService(deps: { db: Kysely<DB>; policy: Policy; config: ComputeConfig; images: ImagePort; log: Logger }) {
   const { db, policy, config, log } = deps;
   policy.register(computePolicies);
+  checkSchedulerConfig(config.scheduler);
   const hosts = createHostService({ db, policy, config: config.hosts });
   const quotas = createQuotaService({ db, policy });
+  const scheduler = createScheduler({ db, config: config.scheduler, downAfterMs: config.hosts.serviceDownSeconds * 1000, log });
+  const lifecycle = createLifecycle({
+    db, scheduler, log, images: deps.images,
+    hostIsUp: async (host) => { const h = await hostStore.getHost(db, host); return h !== undefined && hosts.isUp(h); },
+  });
   return {
     hosts,
-    /** Serves the bus target agents report to; every api process runs one. */
-    serveConductor: (bus: Bus): Promise<Subscription> => serveConductor({ bus, hosts, log }),
+    /** Serves the bus target agents report to (every api process runs one) and sends host work on `bus`. */
+    serveConductor: (bus: Bus): Promise<Subscription> => { lifecycle.attach(bus); return serveConductor({ bus, hosts, lifecycle, log }); },
     flavors: createFlavorService({ db, policy }),
     keypairs: createKeypairService({ db, policy, quota: async (ctx) => (ctx.scope.kind === 'project' ? (await quotas.limitsOf(ctx.scope.project.id)).key_pairs : QUOTA_DEFAULTS.key_pairs) }),
     quotas,
+    servers: createServerService({ db, policy, quotas, lifecycle, images: deps.images, log }),
+    scheduler,
     isAdmin: (ctx: AuthContext) => policy.check('context_is_admin', ctx.credentials, {}),
     /** First start of a deployment: the default flavors. */
     seed: () => seedDefaultFlavors(db),

@@ -69,28 +69,69 @@ export interface InstanceFlavor extends FlavorSpec {
   readonly name: string;
 }
 
+/** The networks asked for at create: Nova's "none" and "auto", or explicit networks/ports. */
+export type RequestedNetworks = 'none' | 'auto' | readonly { readonly uuid?: string; readonly port?: string; readonly fixedIp?: string; readonly tag?: string }[];
+
+/** What the scheduler needs of a build, kept on the instance for retries, resizes and unshelves. */
+export interface SchedulingRequest {
+  /** The zone the user asked for (null: any), with `host`/`node` an admin may force (zone:host). */
+  readonly availabilityZone: string | null;
+  readonly forcedHost: string | null;
+  readonly groupId: string | null;
+  readonly sameHost: readonly string[];
+  readonly differentHost: readonly string[];
+  readonly imageProperties: Readonly<Record<string, string>>;
+  /** Hosts a build already failed on; a retry avoids them. */
+  readonly tried: readonly string[];
+}
+
+/** A resize (or cold migration) between its start and its confirm or revert. */
+export interface Migration {
+  readonly sourceHost: string;
+  readonly destHost: string;
+  readonly oldFlavor: InstanceFlavor;
+  readonly newFlavor: InstanceFlavor;
+}
+
+export interface InstanceFault { readonly code: number; readonly message: string; readonly details: string; readonly created: number }
+
 export interface Instance {
   readonly id: string;
   readonly name: string;
+  readonly description: string | null;
   readonly projectId: string;
   readonly userId: string;
   readonly host: string | null;
   readonly availabilityZone: string | null;
   readonly flavor: InstanceFlavor;
   readonly imageId: string | null;
+  readonly kernelId: string | null;
+  readonly ramdiskId: string | null;
   readonly keyName: string | null;
   readonly keyData: string | null;
   readonly userData: string | null;
   readonly metadata: Readonly<Record<string, string>>;
   readonly hostname: string;
+  readonly reservationId: string;
+  readonly launchIndex: number;
+  readonly configDrive: boolean;
+  readonly accessIpv4: string | null;
+  readonly accessIpv6: string | null;
+  readonly securityGroups: readonly string[];
+  readonly requestedNetworks: RequestedNetworks;
+  readonly request: SchedulingRequest;
+  readonly migration: Migration | null;
   readonly vmState: VmState;
   readonly taskState: TaskState | null;
   readonly powerState: number;
   readonly lockedBy: string | null;
-  readonly fault: { readonly code: number; readonly message: string; readonly created: number } | null;
+  readonly lockedReason: string | null;
+  readonly fault: InstanceFault | null;
   readonly launchedAt: number | null;
+  readonly terminatedAt: number | null;
   readonly createdAt: number;
   readonly updatedAt: number;
+  readonly deletedAt: number | null;
 }
 
 /** Resources an instance holds on a host. */

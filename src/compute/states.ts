@@ -34,6 +34,8 @@ export const instanceTransitions = {
   spawn: { from: { vm: ['building'], task: ['networking'] }, task: 'spawning' },
   spawned: { from: { vm: ['building'], task: ['spawning'] }, task: null, vm: 'active' },
   buildFailed: { from: { vm: ['building'], task: ['scheduling', 'networking', 'spawning'] }, task: null, vm: 'error' },
+  // A build that failed on its host goes back to the scheduler (another host, bounded attempts).
+  reschedule: { from: { vm: ['building'], task: ['networking', 'spawning'] }, task: 'scheduling' },
   // --- power
   stop: { from: { vm: ['active', 'error'], task: IDLE }, task: 'powering-off' },
   stopped: { from: { vm: ['active', 'error'], task: ['powering-off'] }, task: null, vm: 'stopped' },
@@ -64,7 +66,7 @@ export const instanceTransitions = {
   resize: { from: { vm: ['active', 'stopped'], task: IDLE }, task: 'resize_prep' },
   resizeMigrating: { from: { vm: ['active', 'stopped'], task: ['resize_prep'] }, task: 'resize_migrating' },
   resizeFinish: { from: { vm: ['active', 'stopped'], task: ['resize_migrating'] }, task: 'resize_finish' },
-  resized: { from: { vm: ['active', 'stopped'], task: ['resize_finish'] }, task: null, vm: 'resized' },
+  resized: { from: { vm: ['active', 'stopped'], task: ['resize_migrating', 'resize_finish'] }, task: null, vm: 'resized' },
   confirmResize: { from: { vm: ['resized'], task: IDLE }, task: 'resize_confirming' },
   resizeConfirmed: { from: { vm: ['resized'], task: ['resize_confirming'] }, task: null, vm: 'active' },
   revertResize: { from: { vm: ['resized'], task: IDLE }, task: 'resize_reverting' },
@@ -84,6 +86,8 @@ export const instanceTransitions = {
   // --- a task failed on the host: the instance keeps its vm_state (or goes to error), the task clears
   taskFailed: { from: { vm: RUNNING_LIKE, task: [...TASK_STATES.filter((t) => t !== 'deleting')] }, task: null },
   taskErrored: { from: { vm: RUNNING_LIKE, task: [...TASK_STATES] }, task: null, vm: 'error' },
+  // A restarted host no longer has the instance (a fake host, a wiped disk): it is in error.
+  vanished: { from: { vm: RUNNING_LIKE, task: [null, ...TASK_STATES.filter((t) => t !== 'deleting')] }, task: null, vm: 'error' },
 } as const satisfies Record<string, InstanceTransition>;
 
 export type InstanceAction = keyof typeof instanceTransitions;

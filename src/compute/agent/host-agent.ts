@@ -1,12 +1,15 @@
 // The agent of one hypervisor host: serves `compute.<host>` on the bus, reports its host's
-// inventory to the conductor (again whenever the conductor no longer knows it), and heartbeats so
-// the cloud sees the host up. Instance work plugs in here (issue 5). It never touches the database.
+// inventory to the conductor (again whenever the conductor no longer knows it), heartbeats so the
+// cloud sees the host up, runs instance work through the virt driver (instance-work.ts), and once
+// registered reconciles what the hypervisor has with what the cloud expects. It never touches the
+// database.
 import type { Bus, Subscription } from '../../platform/bus/bus.ts';
 import type { Logger } from '../../platform/log.ts';
 import type { VirtDriver } from './virt/driver.ts';
+import { CONDUCTOR, createInstanceWorker, NO_IMAGE_TRANSFER, type ImageTransfer } from './instance-work.ts';
+import { parseHostWork } from './protocol.ts';
 
 export const agentTarget = (host: string) => `compute.${host}`;
-const CONDUCTOR = 'compute.conductor';
 
 export interface HostAgent {
   readonly host: string;
@@ -24,15 +27,26 @@ export interface HostAgentDeps {
   readonly driver: VirtDriver;
   /** How often the agent says it is alive (default 10 s; Nova's report_interval). */
   readonly heartbeatMs?: number;
+  /** How the driver reads images and uploads snapshots (default: none). */
+  readonly images?: ImageTransfer;
 }
 
 export async function startHostAgent(deps: HostAgentDeps): Promise<HostAgent> {
   const { bus, host, log, version, driver } = deps;
   const startedAt = Date.now();
   let stopped = false;
-  const server: Subscription = await bus.serve(agentTarget(host), async (method) => {
+  const worker = createInstanceWorker({ bus, host, driver, images: deps.images ?? NO_IMAGE_TRANSFER, log });
+  const server: Subscription = await bus.serve(agentTarget(host), async (method, payload) => {
     switch (method) {
       case 'ping': return { host, version, uptime_ms: Date.now() - startedAt };
+      // Cast: answered later by an instance.result cast to the conductor. Not awaited, so work on
+      // different instances runs side by side.
+      case 'instance.work': void worker.submit(parseHostWork(payload)); return;
+      case 'instance.console': {
+        const p = payload as { uuid?: unknown; max_bytes?: unknown };
+        if (typeof p.uuid !== 'string') throw new Error('instance.console needs a uuid');
+        return { output: await driver.consoleOutput(p.uuid, typeof p.max_bytes === 'number' ? p.max_bytes : 1 << 20) };
+      }
       default: throw new Error(`agent ${host} does not handle ${method}`);
     }
   });
@@ -45,12 +59,28 @@ export async function startHostAgent(deps: HostAgentDeps): Promise<HostAgent> {
     }, { timeoutMs: 10_000 });
   }
 
+  /** Tells the conductor what the hypervisor has; destroys what the cloud no longer knows. */
+  async function reconcile(): Promise<void> {
+    const present = await driver.listInstances();
+    const r = await bus.call<{ destroy: string[] }>(CONDUCTOR, 'host.reconcile', {
+      host, instances: present.map((i) => ({ uuid: i.uuid, power_state: i.powerState })),
+    }, { timeoutMs: 60_000 });
+    for (const uuid of r.destroy) {
+      log.warn({ host, instance: uuid }, 'destroying an instance the cloud does not know');
+      await driver.destroy(uuid);
+    }
+  }
+
   // Report until an api process answers: agents may start before any api does.
   let retry: NodeJS.Timeout | undefined;
   const registered = new Promise<void>((resolve) => {
     const attempt = () => {
       if (stopped) return;
-      report().then(() => { log.info({ host }, 'host registered'); resolve(); }, (err: unknown) => {
+      report().then(async () => {
+        log.info({ host }, 'host registered');
+        await reconcile().catch((err: unknown) => log.error({ host, err }, 'reconciling instances with the cloud failed'));
+        resolve();
+      }, (err: unknown) => {
         log.warn({ host, err }, 'host report failed; retrying in 5 s');
         retry = setTimeout(attempt, 5000);
       });
@@ -74,6 +104,7 @@ export async function startHostAgent(deps: HostAgentDeps): Promise<HostAgent> {
       clearInterval(beat);
       clearTimeout(retry);
       await server.close();
+      await worker.idle();
       log.info({ host }, 'host agent stopped');
     },
   };

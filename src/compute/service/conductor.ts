@@ -6,6 +6,8 @@ import { BadRequest } from '../../platform/errors.ts';
 import type { Logger } from '../../platform/log.ts';
 import type { HostReport } from '../model.ts';
 import type { HostService } from './hosts.ts';
+import type { Lifecycle } from './lifecycle.ts';
+import { parseHostWorkResult, type HostWorkResult } from '../agent/protocol.ts';
 
 export const CONDUCTOR_TARGET = 'compute.conductor';
 
@@ -20,8 +22,8 @@ function parseReport(p: JsonValue): HostReport {
   };
 }
 
-export function serveConductor(deps: { bus: Bus; hosts: HostService; log: Logger }): Promise<Subscription> {
-  const { bus, hosts, log } = deps;
+export function serveConductor(deps: { bus: Bus; hosts: HostService; lifecycle: Lifecycle; log: Logger }): Promise<Subscription> {
+  const { bus, hosts, lifecycle, log } = deps;
   return bus.serve(CONDUCTOR_TARGET, async (method, payload) => {
     switch (method) {
       case 'host.report': {
@@ -34,6 +36,16 @@ export function serveConductor(deps: { bus: Bus; hosts: HostService; log: Logger
         if (typeof host !== 'string') throw new BadRequest('host heartbeat: host must be a string');
         // An unknown host (deleted by an admin) is told to report again.
         return { known: await hosts.heartbeat(host) };
+      }
+      case 'instance.result':
+        await lifecycle.onResult(parseHostWorkResult(payload));
+        return;
+      case 'host.reconcile': {
+        const p = (payload ?? {}) as { host?: unknown; instances?: unknown };
+        if (typeof p.host !== 'string' || !Array.isArray(p.instances)) throw new BadRequest('host reconcile: host and instances are required');
+        const destroy = await lifecycle.reconcile(p.host, p.instances as { uuid: string; power_state: HostWorkResult['power_state'] }[]);
+        log.info({ host: p.host, present: p.instances.length, destroy: destroy.length }, 'host reconciled');
+        return { destroy };
       }
       default:
         throw new BadRequest(`the conductor does not handle ${method}`);

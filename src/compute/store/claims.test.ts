@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { openDatabase, type Database } from '../../platform/db/database.ts';
 import { upsertReport } from './hosts.ts';
 import { claim, hostUsage, releaseAllocations } from './claims.ts';
-import { insertInstance, transition } from './instances.ts';
+import { insertInstances, transition } from './instances.ts';
 
 async function databases(): Promise<{ name: string; open: () => Promise<Database & { drop?: () => Promise<void> }> }[]> {
   const list: { name: string; open: () => Promise<Database & { drop?: () => Promise<void> }> }[] = [{ name: 'SQLite', open: () => openDatabase('sqlite::memory:') }];
@@ -21,8 +21,11 @@ async function databases(): Promise<{ name: string; open: () => Promise<Database
 const report = (host: string, vcpus: number) => ({ host, hypervisorType: 'fake', hypervisorVersion: 1, cpuInfo: '{}', hostIp: null, vcpus, memoryMb: 4096, diskGb: 100, agentVersion: 't' });
 
 async function newInstance(db: Database['db'], id = crypto.randomUUID()): Promise<string> {
-  await insertInstance(db, { id, name: 'vm', projectId: 'p', userId: 'u', availabilityZone: null, imageId: null, keyName: null, keyData: null, userData: null,
-    metadata: {}, hostname: 'vm', flavor: { id: '1', name: 'f', vcpus: 1, memoryMb: 128, rootGb: 1, ephemeralGb: 0, swapMb: 0, extraSpecs: {} }, createdAt: 1 });
+  await insertInstances(db, [{ id, name: 'vm', description: null, projectId: 'p', userId: 'u', availabilityZone: null, imageId: null, kernelId: null, ramdiskId: null,
+    keyName: null, keyData: null, userData: null, metadata: {}, hostname: 'vm', reservationId: 'r-1', launchIndex: 0, configDrive: false, accessIpv4: null,
+    accessIpv6: null, securityGroups: [], requestedNetworks: 'none', createdAt: 1,
+    request: { availabilityZone: null, forcedHost: null, groupId: null, sameHost: [], differentHost: [], imageProperties: {}, tried: [] },
+    flavor: { id: '1', name: 'f', vcpus: 1, memoryMb: 128, rootGb: 1, ephemeralGb: 0, swapMb: 0, extraSpecs: {} } }]);
   return id;
 }
 

@@ -26,7 +26,7 @@ export async function upsertReport(db: Executor, r: HostReport, defaults: { avai
     await db.insertInto('compute_hosts').values({
       host: r.host, hypervisor_id: crypto.randomUUID(), service_id: crypto.randomUUID(), ...facts,
       cpu_allocation_ratio: defaults.ratios.cpu, ram_allocation_ratio: defaults.ratios.ram, disk_allocation_ratio: defaults.ratios.disk,
-      availability_zone: defaults.availabilityZone, enabled: 1, disabled_reason: null, forced_down: 0, generation: 1,
+      availability_zone: defaults.availabilityZone, enabled: 1, disabled_reason: null, forced_down: 0, generation: 1, failed_builds: 0,
       last_seen: now, created_at: now, updated_at: now,
     }).onConflict((oc) => oc.column('host').doNothing()).execute();
   } else {

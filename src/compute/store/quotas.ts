@@ -18,13 +18,10 @@ export async function clearProjectLimits(db: Executor, projectId: string): Promi
   await db.deleteFrom('compute_quotas').where('project_id', '=', projectId).execute();
 }
 
-/** Instances, vCPUs and MB of RAM a project's live instances hold (flavors are JSON on each row). */
+/** Instances, vCPUs and MB of RAM a project's live instances hold. */
 export async function projectUsage(db: Executor, projectId: string): Promise<{ instances: number; cores: number; ram: number }> {
-  const rows = await db.selectFrom('instances').select('flavor').where('project_id', '=', projectId).where('deleted_at', 'is', null).execute();
-  let cores = 0; let ram = 0;
-  for (const r of rows) {
-    const f = JSON.parse(r.flavor) as { vcpus?: number; memoryMb?: number };
-    cores += f.vcpus ?? 0; ram += f.memoryMb ?? 0;
-  }
-  return { instances: rows.length, cores, ram };
+  const r = await db.selectFrom('instances')
+    .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.coalesce(eb.fn.sum<number>('vcpus'), eb.lit(0)).as('cores'), eb.fn.coalesce(eb.fn.sum<number>('memory_mb'), eb.lit(0)).as('ram')])
+    .where('project_id', '=', projectId).where('deleted_at', 'is', null).executeTakeFirstOrThrow();
+  return { instances: Number(r.n), cores: Number(r.cores), ram: Number(r.ram) };
 }

@@ -77,6 +77,8 @@ export function createImageRecords(deps: { db: Kysely<DB>; policy: Policy; backe
   return {
     requireVisible,
     canSee,
+    /** An image whoever asks: for other services acting on what a caller was already allowed (a build). */
+    describe: (id: string): Promise<Image | undefined> => images.getImage(db, id),
 
     async create(ctx: AuthContext, input: NewImageInput): Promise<Image> {
       const viewer = viewerOf(ctx, policy);

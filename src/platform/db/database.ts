@@ -7,6 +7,7 @@ import type { DB } from './schema.ts';
 import * as m0001 from './migrations/0001-identity.ts';
 import * as m0002 from './migrations/0002-image.ts';
 import * as m0003 from './migrations/0003-compute.ts';
+import * as m0004 from './migrations/0004-servers.ts';
 
 export type Db = Kysely<DB>;
 export type DialectName = 'sqlite' | 'postgres';
@@ -21,6 +22,7 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-identity': m0001,
   '0002-image': m0002,
   '0003-compute': m0003,
+  '0004-servers': m0004,
 };
 
 const staticProvider: MigrationProvider = { getMigrations: async () => ({ ...MIGRATIONS }) };

@@ -52,6 +52,18 @@ class NodeSqliteConnection implements DatabaseConnection {
   }
 }
 
+const patterns = new Map<string, RegExp | null>();
+/** A pattern compiled once; an invalid one matches nothing. */
+function compiled(pattern: string): RegExp | null {
+  let re = patterns.get(pattern);
+  if (re === undefined) {
+    try { re = new RegExp(pattern, 'u'); } catch { re = null; }
+    if (patterns.size > 1000) patterns.clear();
+    patterns.set(pattern, re);
+  }
+  return re;
+}
+
 class NodeSqliteDriver implements Driver {
   readonly #path: string;
   #db: DatabaseSync | undefined;
@@ -65,6 +77,8 @@ class NodeSqliteDriver implements Driver {
     this.#db = new DatabaseSync(this.#path, { timeout: 5000 });
     if (this.#path !== ':memory:') this.#db.exec('PRAGMA journal_mode = WAL');
     this.#db.exec('PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000');
+    // `x REGEXP pattern`, as PostgreSQL's `~` (Nova filters server names by regular expression).
+    this.#db.function('regexp', { deterministic: true }, (pattern, value) => (typeof pattern === 'string' && typeof value === 'string' && compiled(pattern)?.test(value) ? 1 : 0));
     this.#connection = new NodeSqliteConnection(this.#db);
   }
 

@@ -1,6 +1,6 @@
 // Helpers every service's store modules share: the executor type, JSON columns, 0/1 flags, and
 // unique-violation translation into a 409. Only store files import this.
-import type { Kysely, Transaction } from 'kysely';
+import { PostgresAdapter, type Kysely, type Transaction } from 'kysely';
 import type { DB } from './schema.ts';
 import { isUniqueViolation } from './database.ts';
 import { Conflict } from '../errors.ts';
@@ -22,3 +22,6 @@ export async function uniquely<T>(message: string, work: () => Promise<T>): Prom
     throw e;
   }
 }
+
+/** For the few queries whose SQL differs by dialect (regular expressions). */
+export const isPostgres = (db: Executor): boolean => db.getExecutor().adapter instanceof PostgresAdapter;

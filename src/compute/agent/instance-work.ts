@@ -1,0 +1,104 @@
+// What an agent does with instance work cast to its host: runs the virt driver, one piece of work
+// at a time per instance (a delete that arrives while the build still runs waits for it), and
+// casts the result to the conductor. Never touches the database.
+import type { Readable } from 'node:stream';
+import type { Bus } from '../../platform/bus/bus.ts';
+import type { Logger } from '../../platform/log.ts';
+import { VirtError, type ImageSpec, type InstanceSpec, type PowerState, type VirtDriver } from './virt/driver.ts';
+import { toJson, type HostWork, type HostWorkResult, type WireImage, type WireInstance } from './protocol.ts';
+
+export const CONDUCTOR = 'compute.conductor';
+
+/** Image bytes for the driver (and snapshot data back), however this agent reaches the image store. */
+export interface ImageTransfer {
+  open(imageId: string): Promise<Readable>;
+  upload(imageId: string, data: Readable, diskFormat: string): Promise<void>;
+}
+
+/** For agents without an image transfer configured: drivers that never read image data still work. */
+export const NO_IMAGE_TRANSFER: ImageTransfer = {
+  open: async (id) => { throw new VirtError(`this agent cannot read image ${id}: no image transfer is configured`); },
+  upload: async (id) => { throw new VirtError(`this agent cannot upload image ${id}: no image transfer is configured`); },
+};
+
+export function createInstanceWorker(deps: { bus: Bus; host: string; driver: VirtDriver; images: ImageTransfer; log: Logger }) {
+  const { bus, host, driver, images, log } = deps;
+  const chains = new Map<string, Promise<void>>();
+
+  const imageSpec = (w: WireImage): ImageSpec => ({ id: w.id, diskFormat: w.disk_format, checksum: w.checksum, properties: w.properties, open: () => images.open(w.id) });
+  const instanceSpec = (w: WireInstance): InstanceSpec => ({
+    uuid: w.uuid, name: w.name, hostname: w.hostname, flavor: w.flavor, image: imageSpec(w.image), nics: [],
+    metadata: { publicKeys: w.metadata.public_keys, userData: w.metadata.user_data, meta: w.metadata.meta, configDrive: w.metadata.config_drive },
+  });
+  const need = <T>(v: T | undefined, what: string): T => { if (v === undefined) throw new VirtError(`the work carries no ${what}`); return v; };
+
+  async function run(w: HostWork): Promise<void> {
+    const d = driver;
+    switch (w.op) {
+      case 'build': case 'unshelve': {
+        const spec = instanceSpec(need(w.instance, 'instance'));
+        try {
+          await d.spawn(spec);
+        } catch (e) {
+          // spawn leaves nothing behind by contract; destroy anyway, it is what cleans up.
+          await d.destroy(w.uuid).catch(() => undefined);
+          throw e;
+        }
+        return;
+      }
+      case 'rebuild': await d.destroy(w.uuid); await d.spawn(instanceSpec(need(w.instance, 'instance'))); return;
+      case 'destroy': case 'shelve_offload': return d.destroy(w.uuid);
+      case 'stop': return d.powerOff(w.uuid, w.timeout_s ?? 60);
+      case 'start': return d.powerOn(w.uuid);
+      case 'reboot': return d.reboot(w.uuid, 'soft');
+      case 'reboot_hard': return d.reboot(w.uuid, 'hard');
+      case 'pause': return d.pause(w.uuid);
+      case 'unpause': return d.unpause(w.uuid);
+      case 'suspend': return d.suspend(w.uuid);
+      case 'resume': return d.resume(w.uuid);
+      case 'rescue': return d.rescue(w.uuid, imageSpec(need(w.image, 'rescue image')));
+      case 'unrescue': return d.unrescue(w.uuid);
+      case 'resize': return d.resize(w.uuid, need(w.flavor, 'flavor'));
+      case 'confirm_resize': return;
+      case 'revert_resize': return d.revertResize(w.uuid, need(w.flavor, 'flavor'));
+      case 'snapshot': {
+        const id = need(w.snapshot_image_id, 'snapshot image');
+        return d.snapshot(w.uuid, (data, format) => images.upload(id, data, format));
+      }
+    }
+  }
+
+  async function powerAfter(w: HostWork): Promise<PowerState | null> {
+    if (w.op === 'destroy' || w.op === 'shelve_offload') return 'nostate';
+    return driver.powerState(w.uuid).catch(() => null);
+  }
+
+  async function handle(w: HostWork): Promise<void> {
+    let result: HostWorkResult;
+    try {
+      await run(w);
+      result = { op: w.op, uuid: w.uuid, host, action_id: w.action_id, ok: true, power_state: await powerAfter(w) };
+    } catch (e) {
+      const err = e as Error;
+      log.warn({ op: w.op, instance: w.uuid, err }, 'instance work failed');
+      result = {
+        op: w.op, uuid: w.uuid, host, action_id: w.action_id, ok: false, power_state: await powerAfter(w), message: err.message,
+        retryable: e instanceof VirtError && e.retryable,
+      };
+    }
+    await bus.cast(CONDUCTOR, 'instance.result', toJson(result));
+  }
+
+  return {
+    /** Queues work behind whatever this instance is already doing; resolves when it is done. */
+    submit(w: HostWork): Promise<void> {
+      const prev = chains.get(w.uuid) ?? Promise.resolve();
+      const next = prev.then(() => handle(w)).catch((err: unknown) => log.error({ err, instance: w.uuid }, 'could not report instance work'));
+      chains.set(w.uuid, next);
+      void next.then(() => { if (chains.get(w.uuid) === next) chains.delete(w.uuid); });
+      return next;
+    },
+    /** Waits for every piece of work in flight (agent stop). */
+    async idle(): Promise<void> { await Promise.allSettled([...chains.values()]); },
+  };
+}

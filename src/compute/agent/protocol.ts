@@ -1,0 +1,79 @@
+// What the api and the host agents say to each other over the bus (snake_case, JSON), in one
+// place: the work cast to `compute.<host>` and the result the agent casts back to the conductor.
+// Both sides parse what they receive through these types; a message of an unknown op is refused.
+import type { JsonValue } from '../../platform/bus/bus.ts';
+import { BadRequest } from '../../platform/errors.ts';
+import type { FlavorSpec, PowerState } from './virt/driver.ts';
+
+/** Work on one instance, each answered by one `instance.result`. */
+export const HOST_OPS = ['build', 'destroy', 'stop', 'start', 'reboot', 'reboot_hard', 'pause', 'unpause', 'suspend', 'resume', 'rescue', 'unrescue',
+  'rebuild', 'resize', 'confirm_resize', 'revert_resize', 'snapshot', 'shelve_offload', 'unshelve'] as const;
+export type HostOp = (typeof HOST_OPS)[number];
+
+export interface WireImage {
+  readonly id: string;
+  readonly disk_format: string;
+  readonly checksum: string | null;
+  readonly properties: Readonly<Record<string, string>>;
+}
+
+/** Everything a driver needs to create the instance (InstanceSpec without the image's byte stream). */
+export interface WireInstance {
+  readonly uuid: string;
+  readonly name: string;
+  readonly hostname: string;
+  readonly flavor: FlavorSpec;
+  readonly image: WireImage;
+  readonly metadata: {
+    readonly public_keys: Readonly<Record<string, string>>;
+    readonly user_data: string | null;
+    readonly meta: Readonly<Record<string, string>>;
+    readonly config_drive: boolean;
+  };
+}
+
+export interface HostWork {
+  readonly op: HostOp;
+  readonly uuid: string;
+  /** The instance action this work belongs to, echoed back so the conductor records its event. */
+  readonly action_id: string | null;
+  /** build, rebuild and unshelve: the instance to create. */
+  readonly instance?: WireInstance;
+  /** resize and revert_resize: the flavor to end with. */
+  readonly flavor?: FlavorSpec;
+  /** rescue: the image to boot from. */
+  readonly image?: WireImage;
+  /** snapshot: the image record that receives the data. */
+  readonly snapshot_image_id?: string;
+  /** stop: seconds for a clean shutdown before a hard stop. */
+  readonly timeout_s?: number;
+}
+
+export interface HostWorkResult {
+  readonly op: HostOp;
+  readonly uuid: string;
+  readonly host: string;
+  readonly action_id: string | null;
+  readonly ok: boolean;
+  readonly power_state: PowerState | null;
+  /** Why it failed, for the instance fault and the action event. */
+  readonly message?: string;
+  /** A failed build another host might manage. */
+  readonly retryable?: boolean;
+}
+
+export const toJson = (v: HostWork | HostWorkResult): JsonValue => v as unknown as JsonValue;
+
+export function parseHostWork(p: JsonValue): HostWork {
+  const o = (p ?? {}) as Record<string, unknown>;
+  if (typeof o['op'] !== 'string' || !(HOST_OPS as readonly string[]).includes(o['op'])) throw new BadRequest(`unknown host op ${String(o['op'])}`);
+  if (typeof o['uuid'] !== 'string') throw new BadRequest('host work without an instance uuid');
+  return o as unknown as HostWork;
+}
+
+export function parseHostWorkResult(p: JsonValue): HostWorkResult {
+  const o = (p ?? {}) as Record<string, unknown>;
+  if (typeof o['op'] !== 'string' || !(HOST_OPS as readonly string[]).includes(o['op'])) throw new BadRequest(`unknown host op ${String(o['op'])}`);
+  if (typeof o['uuid'] !== 'string' || typeof o['host'] !== 'string' || typeof o['ok'] !== 'boolean') throw new BadRequest('malformed instance result');
+  return o as unknown as HostWorkResult;
+}

@@ -1,0 +1,127 @@
+// The scheduler as a service: placements for instances waiting in 'scheduling', decided in
+// batches from one snapshot of all hosts (so a thousand-host cloud pays one read per batch, not
+// per instance), each made to stick by an atomic claim against the host's generation. A claim
+// that loses a race re-reads that host and decides again; hosts full or gone are dropped.
+import type { Kysely } from 'kysely';
+import type { DB } from '../../platform/db/schema.ts';
+import type { Logger } from '../../platform/log.ts';
+import { claim, hostUsage } from '../store/claims.ts';
+import { schedulableHosts, type SchedulableHost } from '../store/host-states.ts';
+import { memberHosts, getGroup } from '../store/server-groups.ts';
+import { flavorDiskGb, selectHosts, type RequestSpec, type SchedulerConfig } from './host-selection.ts';
+import type { Instance } from '../model.ts';
+
+export type Placement =
+  | { readonly ok: true; readonly host: string; readonly availabilityZone: string }
+  | { readonly ok: false; readonly reason: string };
+
+export interface SchedulerDeps {
+  readonly db: Kysely<DB>;
+  readonly config: SchedulerConfig;
+  readonly downAfterMs: number;
+  readonly log: Logger;
+  readonly now?: () => number;
+  /** Instances decided from one snapshot (default 64). */
+  readonly batchSize?: number;
+}
+
+/** How often one instance's claim may lose a race before it gives up (each loss re-reads the host). */
+const CLAIM_ATTEMPTS = 8;
+
+export function createScheduler(deps: SchedulerDeps) {
+  const { db, config, log } = deps;
+  const now = deps.now ?? Date.now;
+  const batchSize = deps.batchSize ?? 64;
+  const queue: { instance: Instance; resolve: (p: Placement) => void }[] = [];
+  let running = false;
+  let decisions = 0;
+
+  async function requestSpec(i: Instance, batchGroups: Map<string, string[]>): Promise<RequestSpec> {
+    const r = i.request;
+    let group: RequestSpec['group'] = null;
+    if (r.groupId) {
+      const g = await getGroup(db, r.groupId);
+      if (g) {
+        // Members placed earlier in this batch count as much as those in the database.
+        const hosts = [...await memberHosts(db, g.id, i.id), ...(batchGroups.get(g.id) ?? [])];
+        group = { policy: g.policy, memberHosts: hosts, ...(g.rules.max_server_per_host !== undefined ? { maxServerPerHost: g.rules.max_server_per_host } : {}) };
+      }
+    }
+    return {
+      flavor: i.flavor, imageProperties: r.imageProperties, availabilityZone: r.availabilityZone, group,
+      sameHost: r.sameHost.length > 0 ? r.sameHost : null, differentHost: r.differentHost.length > 0 ? r.differentHost : null, ignoreHosts: r.tried,
+    };
+  }
+
+  function noValidHost(trail: readonly { filter: string; left: number }[], total: number): string {
+    const emptied = trail.find((t) => t.left === 0);
+    return `No valid host was found. ${emptied ? `There are not enough hosts available (${total} hosts; none left after ${emptied.filter}).` : 'There are not enough hosts available.'}`;
+  }
+
+  async function place(i: Instance, hosts: Map<string, SchedulableHost>, batchGroups: Map<string, string[]>): Promise<Placement> {
+    const spec = await requestSpec(i, batchGroups);
+    const need = { vcpus: i.flavor.vcpus, memoryMb: i.flavor.memoryMb, diskGb: flavorDiskGb(i.flavor) };
+    let candidates = [...hosts.values()];
+    if (i.request.forcedHost !== null) candidates = candidates.filter((h) => h.host === i.request.forcedHost);
+    for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
+      const sel = selectHosts(candidates, spec, config);
+      decisions++;
+      const best = sel.hosts[0];
+      if (best === undefined) return { ok: false, reason: noValidHost(sel.trail, hosts.size) };
+      const h = hosts.get(best)!;
+      if (await claim(db, { instanceId: i.id, host: best, ...need }, h.generation)) {
+        const next = { ...h, generation: h.generation + 1, used: { vcpus: h.used.vcpus + need.vcpus, memoryMb: h.used.memoryMb + need.memoryMb, diskGb: h.used.diskGb + need.diskGb } };
+        hosts.set(best, next);
+        if (i.request.groupId) (batchGroups.get(i.request.groupId) ?? batchGroups.set(i.request.groupId, []).get(i.request.groupId)!).push(best);
+        return { ok: true, host: best, availabilityZone: h.availabilityZone };
+      }
+      // Another scheduler moved this host on: take its fresh numbers and decide again.
+      const [fresh] = await schedulableHosts(db, { now: now(), downAfterMs: deps.downAfterMs, hosts: [best] });
+      if (fresh) hosts.set(best, fresh); else hosts.delete(best);
+      candidates = candidates.map((c) => (c.host === best ? fresh : c)).filter((c): c is SchedulableHost => c !== undefined);
+    }
+    return { ok: false, reason: 'No valid host was found. Every claim lost a race with another scheduler; try again.' };
+  }
+
+  async function drain(): Promise<void> {
+    if (running) return;
+    running = true;
+    try {
+      while (queue.length > 0) {
+        const batch = queue.splice(0, batchSize);
+        let hosts: Map<string, SchedulableHost>;
+        try {
+          hosts = new Map((await schedulableHosts(db, { now: now(), downAfterMs: deps.downAfterMs })).map((h) => [h.host, h]));
+        } catch (err) {
+          log.error({ err }, 'scheduler could not read the hosts');
+          for (const b of batch) b.resolve({ ok: false, reason: `The scheduler could not read the hosts: ${(err as Error).message}` });
+          continue;
+        }
+        const batchGroups = new Map<string, string[]>();
+        for (const b of batch) {
+          b.resolve(await place(b.instance, hosts, batchGroups).catch((err: unknown): Placement => {
+            log.error({ err, instance: b.instance.id }, 'placement failed');
+            return { ok: false, reason: `Scheduling failed: ${(err as Error).message}` };
+          }));
+        }
+      }
+    } finally {
+      running = false;
+    }
+  }
+
+  return {
+    /** Decides and claims a host for each instance; never rejects. */
+    place(instances: readonly Instance[]): Promise<Placement[]> {
+      const done = Promise.all(instances.map((instance) => new Promise<Placement>((resolve) => queue.push({ instance, resolve }))));
+      void drain();
+      return done;
+    },
+    /** Scheduler decisions made so far (the benchmark's decisions per second). */
+    get decisions() { return decisions; },
+    /** A host's usage now (tests and the over-commit check). */
+    usage: (host?: string) => hostUsage(db, host === undefined ? undefined : [host]),
+  };
+}
+
+export type Scheduler = ReturnType<typeof createScheduler>;

@@ -1,0 +1,27 @@
+// What compute needs of the other services, as typed seams wired in src/cli (services call each
+// other in-process through these, never over HTTP). Images now; networks and volumes plug in here.
+import type { AuthContext } from '../../platform/auth/context.ts';
+
+/** An image as a boot needs it. */
+export interface BootImage {
+  readonly id: string;
+  readonly name: string | null;
+  readonly status: string;
+  readonly diskFormat: string | null;
+  readonly containerFormat: string | null;
+  readonly minDiskGb: number;
+  readonly minRamMb: number;
+  readonly size: number | null;
+  readonly virtualSize: number | null;
+  readonly checksum: string | null;
+  readonly properties: Readonly<Record<string, string>>;
+}
+
+export interface ImagePort {
+  /** The image if the caller may see it. */
+  find(ctx: AuthContext, id: string): Promise<BootImage | undefined>;
+  /** The image whoever asks (a build already checked the caller could use it). */
+  describe(id: string): Promise<BootImage | undefined>;
+  /** A queued image record, owned by the caller's project, that a snapshot's data will fill. */
+  createSnapshot(ctx: AuthContext, s: { name: string; properties: Readonly<Record<string, string>> }): Promise<string>;
+}
