@@ -14,6 +14,7 @@ import { serveConductor } from './service/conductor.ts';
 import { createQuotaService, QUOTA_DEFAULTS } from './service/quotas.ts';
 import { createLifecycle } from './service/lifecycle.ts';
 import { createServerService } from './service/servers.ts';
+import { createServerGroupService } from './service/server-groups.ts';
 import { createScheduler } from './scheduler/scheduler.ts';
 import { checkSchedulerConfig, DEFAULT_SCHEDULER_CONFIG, type SchedulerConfig } from './scheduler/host-selection.ts';
 import * as hostStore from './store/hosts.ts';
@@ -49,6 +50,7 @@ export function createComputeService(deps: { db: Kysely<DB>; policy: Policy; con
     keypairs: createKeypairService({ db, policy, quota: async (ctx) => (ctx.scope.kind === 'project' ? (await quotas.limitsOf(ctx.scope.project.id)).key_pairs : QUOTA_DEFAULTS.key_pairs) }),
     quotas,
     servers: createServerService({ db, policy, quotas, lifecycle, images: deps.images, log }),
+    serverGroups: createServerGroupService({ db, policy, quotas }),
     scheduler,
     isAdmin: (ctx: AuthContext) => policy.check('context_is_admin', ctx.credentials, {}),
     /** First start of a deployment: the default flavors. */

@@ -5,6 +5,9 @@ import type { PolicyRule } from '../platform/policy/policy.ts';
 const ADMIN = 'role:admin';
 const ANY_READER = `${ADMIN} or role:reader`;
 const KEYPAIR_OWNER = `${ADMIN} or user_id:%(user_id)s`;
+// Nova's PROJECT_MEMBER_OR_ADMIN and PROJECT_READER_OR_ADMIN for a server's project.
+const PROJECT_MEMBER = `${ADMIN} or (role:member and project_id:%(project_id)s)`;
+const PROJECT_READER = `${ADMIN} or (role:reader and project_id:%(project_id)s)`;
 const rule = (name: string, check: string): PolicyRule => ({ name, check });
 
 export const computePolicies: readonly PolicyRule[] = [
@@ -40,4 +43,45 @@ export const computePolicies: readonly PolicyRule[] = [
   rule('os_compute_api:os-quota-sets:delete', ADMIN),
   rule('os_compute_api:limits', ANY_READER),
   rule('os_compute_api:limits:other_project', ADMIN),
+  rule('os_compute_api:servers:index', PROJECT_READER),
+  rule('os_compute_api:servers:detail', PROJECT_READER),
+  rule('os_compute_api:servers:index:get_all_tenants', ADMIN),
+  rule('os_compute_api:servers:detail:get_all_tenants', ADMIN),
+  rule('os_compute_api:servers:allow_all_filters', ADMIN),
+  rule('os_compute_api:servers:show', PROJECT_READER),
+  rule('os_compute_api:servers:show:host_status', ADMIN),
+  rule('os_compute_api:os-extended-server-attributes', ADMIN),
+  rule('os_compute_api:servers:create', PROJECT_MEMBER),
+  rule('os_compute_api:servers:create:forced_host', ADMIN),
+  rule('os_compute_api:servers:update', PROJECT_MEMBER),
+  rule('os_compute_api:servers:delete', PROJECT_MEMBER),
+  ...['reboot', 'start', 'stop', 'resize', 'confirm_resize', 'revert_resize', 'rebuild', 'create_image'].map((a) => rule(`os_compute_api:servers:${a}`, PROJECT_MEMBER)),
+  rule('os_compute_api:os-pause-server:pause', PROJECT_MEMBER),
+  rule('os_compute_api:os-pause-server:unpause', PROJECT_MEMBER),
+  rule('os_compute_api:os-suspend-server:suspend', PROJECT_MEMBER),
+  rule('os_compute_api:os-suspend-server:resume', PROJECT_MEMBER),
+  rule('os_compute_api:os-lock-server:lock', PROJECT_MEMBER),
+  rule('os_compute_api:os-lock-server:unlock', PROJECT_MEMBER),
+  rule('os_compute_api:os-lock-server:unlock:unlock_override', ADMIN),
+  rule('os_compute_api:os-rescue', PROJECT_MEMBER),
+  rule('os_compute_api:os-unrescue', PROJECT_MEMBER),
+  rule('os_compute_api:os-shelve:shelve', PROJECT_MEMBER),
+  rule('os_compute_api:os-shelve:unshelve', PROJECT_MEMBER),
+  rule('os_compute_api:os-shelve:shelve_offload', ADMIN),
+  rule('os_compute_api:os-admin-actions:reset_state', ADMIN),
+  rule('os_compute_api:os-console-output', PROJECT_MEMBER),
+  rule('os_compute_api:os-instance-actions:list', PROJECT_READER),
+  rule('os_compute_api:os-instance-actions:show', PROJECT_READER),
+  rule('os_compute_api:os-instance-actions:events', ADMIN),
+  rule('os_compute_api:os-instance-actions:events:details', ADMIN),
+  ...['index', 'show'].map((a) => rule(`os_compute_api:server-metadata:${a}`, PROJECT_READER)),
+  ...['create', 'update', 'update_all', 'delete'].map((a) => rule(`os_compute_api:server-metadata:${a}`, PROJECT_MEMBER)),
+  rule('os_compute_api:os-server-groups:create', PROJECT_MEMBER),
+  rule('os_compute_api:os-server-groups:delete', PROJECT_MEMBER),
+  rule('os_compute_api:os-server-groups:index', PROJECT_READER),
+  rule('os_compute_api:os-server-groups:index:all_projects', ADMIN),
+  rule('os_compute_api:os-server-groups:show', PROJECT_READER),
+  rule('os_compute_api:os-simple-tenant-usage:list', ADMIN),
+  rule('os_compute_api:os-simple-tenant-usage:show', PROJECT_READER),
+  ...['index', 'create', 'show', 'update', 'delete', 'add_host', 'remove_host', 'set_metadata'].map((a) => rule(`os_compute_api:os-aggregates:${a}`, ADMIN)),
 ];

@@ -11,6 +11,8 @@ import { flavorRoutes } from './routes/flavors.ts';
 import { keypairRoutes } from './routes/keypairs.ts';
 import { hostRoutes } from './routes/hosts.ts';
 import { quotaRoutes } from './routes/quotas.ts';
+import { serverRoutes } from './routes/servers.ts';
+import { serverGroupRoutes } from './routes/server-groups.ts';
 import type { Links } from './views.ts';
 
 export const COMPUTE_PREFIX = '/compute';
@@ -48,6 +50,8 @@ export function mountComputeApi(app: FastifyInstance, compute: ComputeService, o
       keypairRoutes(api, compute, v21);
       hostRoutes(api, compute);
       quotaRoutes(api, compute);
+      serverRoutes(api, compute, links, v21);
+      serverGroupRoutes(api, compute);
     }, { prefix: '/v2.1' });
   }, { prefix: COMPUTE_PREFIX });
 }

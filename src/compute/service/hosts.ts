@@ -31,8 +31,18 @@ export function createHostService(deps: { db: Kysely<DB>; policy: Policy; config
     return h;
   }
 
+  /** Nova's host_status (2.16): UP, DOWN, MAINTENANCE (disabled) or UNKNOWN; '' without a host. */
+  const statusOfHost = (h: ComputeHost | undefined): string => (h === undefined ? 'UNKNOWN' : h.forcedDown || !isUp(h) ? 'DOWN' : !h.enabled ? 'MAINTENANCE' : 'UP');
+
   return {
     isUp,
+    async statusOf(host: string | null): Promise<string> { return host === null ? '' : statusOfHost(await hosts.getHost(db, host)); },
+    async statusesOf(names: readonly (string | null)[]): Promise<Map<string, string>> {
+      const wanted = new Set(names.filter((n): n is string => n !== null));
+      if (wanted.size === 0) return new Map();
+      const all = new Map((await hosts.listHosts(db)).map((h) => [h.host, h]));
+      return new Map([...wanted].map((n) => [n, statusOfHost(all.get(n))]));
+    },
     /** From an agent, through the conductor. */
     report: (r: HostReport) => hosts.upsertReport(db, r, { availabilityZone: config.defaultAvailabilityZone, ratios: config.ratios }, now()),
     heartbeat: (host: string) => hosts.heartbeat(db, host, now()),

@@ -1,0 +1,221 @@
+// Servers end to end inside one process: the API, the scheduler with its claims, three host agents
+// on fake drivers over the memory bus, and the conductor. Builds reach ACTIVE on a host with room;
+// anti-affinity spreads a group and refuses a fourth member; quotas refuse; a failing host is
+// retried elsewhere; lists filter, sort and page as Nova's; delete gives the resources back.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestCloud, type TestCloud } from '../support/cloud.ts';
+import { adminApi, projectUser, type Api } from '../support/client.ts';
+import { createMemoryBus } from '../../src/platform/bus/memory.ts';
+import { startHostAgent, type HostAgent } from '../../src/compute/agent/host-agent.ts';
+import { FakeDriver } from '../../src/compute/agent/virt/fake/fake-driver.ts';
+import { silentLogger } from '../../src/platform/log.ts';
+import type { Bus, Subscription } from '../../src/platform/bus/bus.ts';
+
+const mv = (v: string) => ({ 'openstack-api-version': `compute ${v}` });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls a server until its status is one of `want` (or it is gone, for 'DELETED'). */
+async function waitFor(api: Api, id: string, want: string[], timeoutMs = 10_000): Promise<any> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await api.get(`/servers/${id}`);
+    if (r.status === 404 && want.includes('DELETED')) return null;
+    if (r.status === 200 && want.includes(r.body.server.status)) return r.body.server;
+    if (Date.now() > until) throw new Error(`server ${id} is ${r.status === 200 ? r.body.server.status : r.status}, not ${want.join('/')}`);
+    await sleep(10);
+  }
+}
+
+describe('servers', () => {
+  let cloud: TestCloud;
+  let admin: Api;
+  let alice: Api;
+  let aliceProject: string;
+  let bob: Api;
+  let bus: Bus;
+  let conductor: Subscription;
+  let imageId: string;
+  const agents: HostAgent[] = [];
+  const drivers = new Map<string, FakeDriver>();
+
+  const boot = (api: Api, body: Record<string, unknown> = {}, hints?: Record<string, unknown>) =>
+    api.post('/servers', { server: { name: 'vm', imageRef: imageId, flavorRef: '1', ...body }, ...(hints ? { 'os:scheduler_hints': hints } : {}) });
+
+  before(async () => {
+    cloud = await startTestCloud();
+    const adminId = await adminApi(cloud.app);
+    admin = adminId.on('/compute/v2.1');
+    const a = await projectUser(adminId, 'alice');
+    alice = a.api.on('/compute/v2.1');
+    aliceProject = a.projectId;
+    bob = (await projectUser(adminId, 'bob')).api.on('/compute/v2.1');
+    // Alice's image, published by an admin so that bob may boot it too.
+    const img = await a.api.on('/image').post('/v2/images', { name: 'disk', disk_format: 'raw', container_format: 'bare' });
+    imageId = img.body.id;
+    const up = await a.api.on('/image').req('PUT', `/v2/images/${imageId}/file`, Buffer.alloc(1024 * 1024));
+    assert.equal(up.status, 204, JSON.stringify(up.body));
+    await adminId.on('/image').req('PATCH', `/v2/images/${imageId}`, JSON.stringify([{ op: 'replace', path: '/visibility', value: 'public' }]),
+      { 'content-type': 'application/openstack-images-v2.1-json-patch' });
+    bus = createMemoryBus();
+    conductor = await cloud.compute.serveConductor(bus);
+    for (const host of ['node-a', 'node-b', 'node-c']) {
+      const driver = new FakeDriver({ vcpus: 4, memoryMb: 8192, diskGb: 100 });
+      drivers.set(host, driver);
+      const agent = await startHostAgent({ bus, host, log: silentLogger(), version: 'test', driver, heartbeatMs: 1000 });
+      agents.push(agent);
+      await agent.registered;
+    }
+  });
+  after(async () => { for (const a of agents) await a.stop(); await conductor.close(); await bus.close(); await cloud.close(); });
+
+  it('builds a server to ACTIVE on a host and shows it as Nova does', async () => {
+    const r = await boot(alice, { name: 'web', metadata: { role: 'web' } });
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    const id = r.body.server.id;
+    assert.match(id, /^[0-9a-f-]{36}$/);
+    assert.equal(typeof r.body.server.adminPass, 'string');
+    assert.deepEqual(r.body.server.security_groups, [{ name: 'default' }]);
+    const s = await waitFor(alice, id, ['ACTIVE']);
+    assert.equal(s.name, 'web');
+    assert.equal(s['OS-EXT-STS:vm_state'], 'active');
+    assert.equal(s['OS-EXT-STS:task_state'], null);
+    assert.equal(s['OS-EXT-STS:power_state'], 1);
+    assert.equal(s['OS-EXT-AZ:availability_zone'], 'nova');
+    assert.equal(s.tenant_id, aliceProject);
+    assert.deepEqual(s.metadata, { role: 'web' });
+    assert.equal(s.image.id, imageId);
+    assert.equal(s.flavor.id, '1');
+    assert.match(s.hostId, /^[0-9a-f]{56}$/);
+    assert.equal(s.progress, 100);
+    assert.match(s['OS-SRV-USG:launched_at'], /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$/);
+    assert.equal(s['OS-EXT-SRV-ATTR:host'], undefined, 'host names are for admins');
+    const asAdmin = (await admin.req('GET', `/servers/${id}`, undefined, mv('2.47'))).body.server;
+    assert.ok(['node-a', 'node-b', 'node-c'].includes(asAdmin['OS-EXT-SRV-ATTR:host']));
+    assert.equal(asAdmin.flavor.original_name, 'm1.tiny', 'the flavor is embedded from 2.47');
+    assert.equal(asAdmin.flavor.ram, 512);
+    assert.ok(drivers.get(asAdmin['OS-EXT-SRV-ATTR:host'])!.used().vcpus >= 1, 'the instance runs on that host');
+    assert.equal((await bob.get(`/servers/${id}`)).status, 404, "another project's server does not exist for bob");
+    assert.equal((await bob.del(`/servers/${id}`)).status, 404);
+    assert.equal((await alice.del(`/servers/${id}`)).status, 204);
+    await waitFor(alice, id, ['DELETED']);
+    assert.equal((await alice.get(`/servers/${id}`)).status, 404);
+  });
+
+  it('refuses bad requests with 400 and a reason', async () => {
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ flavorRef: 'nope' }, /Flavor nope could not be found/],
+      [{ imageRef: crypto.randomUUID() }, /Image .* could not be found/],
+      [{ name: ' padded ' }, /name/],
+      [{ key_name: 'missing' }, /Invalid key_name/],
+      [{ availability_zone: 'mars' }, /availability zone is not available/],
+      [{ networks: [{ uuid: crypto.randomUUID() }] }, /Network .* could not be found/],
+      [{ security_groups: [{ name: 'web' }] }, /security_group/],
+      [{ min_count: 3, max_count: 2 }, /min_count/],
+    ];
+    for (const [body, message] of cases) {
+      const r = await boot(alice, body);
+      assert.equal(r.status, 400, `${JSON.stringify(body)}: ${JSON.stringify(r.body)}`);
+      assert.match(r.body.badRequest.message, message);
+    }
+    assert.equal((await alice.req('POST', '/servers', { server: { name: 'x', imageRef: imageId, flavorRef: '1' } }, mv('2.37'))).status, 400, 'networks is required from 2.37');
+    const none = await alice.req('POST', '/servers', { server: { name: 'x', imageRef: imageId, flavorRef: '1', networks: 'none' } }, mv('2.37'));
+    assert.equal(none.status, 202);
+    await waitFor(alice, none.body.server.id, ['ACTIVE']);
+    assert.equal((await alice.del(`/servers/${none.body.server.id}`)).status, 204);
+    await waitFor(alice, none.body.server.id, ['DELETED']);
+  });
+
+  it('spreads an anti-affinity group over distinct hosts and refuses a member no host can take', async () => {
+    const g = await alice.post('/os-server-groups', { server_group: { name: 'spread', policies: ['anti-affinity'] } });
+    assert.equal(g.status, 200, JSON.stringify(g.body));
+    const group = g.body.server_group.id;
+    const ids: string[] = [];
+    for (let n = 0; n < 3; n++) ids.push((await boot(alice, { name: `spread-${n}` }, { group })).body.server.id);
+    const hosts = new Set<string>();
+    for (const id of ids) {
+      await waitFor(alice, id, ['ACTIVE']);
+      hosts.add((await admin.get(`/servers/${id}`)).body.server['OS-EXT-SRV-ATTR:host']);
+    }
+    assert.equal(hosts.size, 3, 'one member per host');
+    const fourth = (await boot(alice, { name: 'spread-3' }, { group })).body.server.id;
+    const failed = await waitFor(alice, fourth, ['ERROR']);
+    assert.match(failed.fault.message, /No valid host was found/);
+    assert.equal(failed.fault.code, 500);
+    const shown = (await alice.get(`/os-server-groups/${group}`)).body.server_group;
+    assert.equal(shown.members.length, 4);
+    for (const id of [...ids, fourth]) assert.equal((await alice.del(`/servers/${id}`)).status, 204);
+    for (const id of [...ids, fourth]) await waitFor(alice, id, ['DELETED']);
+    assert.equal((await alice.get(`/os-server-groups/${group}`)).body.server_group.members.length, 0, 'deleted servers leave their group');
+  });
+
+  it('enforces the instance, core and RAM quotas with 403, and fits max_count to what is left', async () => {
+    assert.equal((await admin.req('PUT', `/os-quota-sets/${aliceProject}`, { quota_set: { instances: 4 } })).status, 200);
+    const live = (await alice.get('/servers')).body.servers.length;
+    const many = await boot(alice, { name: 'batch', min_count: 1, max_count: 10, return_reservation_id: true });
+    assert.equal(many.status, 202);
+    const batch = (await alice.get(`/servers/detail?reservation_id=${many.body.reservation_id}`)).body.servers;
+    assert.equal(batch.length, 4 - live, 'max_count shrinks to the quota');
+    assert.deepEqual(batch.map((s: any) => s.name).sort(), batch.map((_: unknown, n: number) => `batch-${n + 1}`).sort());
+    const over = await boot(alice, { name: 'one-too-many' });
+    assert.equal(over.status, 403);
+    assert.match(over.body.forbidden.message, /Quota exceeded for instances/);
+    for (const s of batch) await alice.del(`/servers/${s.id}`);
+    for (const s of batch) await waitFor(alice, s.id, ['DELETED']);
+    await admin.req('PUT', `/os-quota-sets/${aliceProject}`, { quota_set: { instances: 10, cores: 1 } });
+    const cores = await boot(alice, { flavorRef: '3' });
+    assert.equal(cores.status, 403);
+    assert.match(cores.body.forbidden.message, /Quota exceeded for cores/);
+    await admin.req('PUT', `/os-quota-sets/${aliceProject}`, { quota_set: { cores: 20 } });
+  });
+
+  it('retries a build that fails on one host on another, and records the attempt', async () => {
+    const flaky = new FakeDriver({ vcpus: 64, memoryMb: 262144, diskGb: 1000, failSpawn: () => true });
+    const agent = await startHostAgent({ bus, host: 'node-flaky', log: silentLogger(), version: 'test', driver: flaky, heartbeatMs: 1000 });
+    agents.push(agent);
+    await agent.registered;
+    // The biggest host wins the RAM weigher, fails, and the build lands elsewhere.
+    const id = (await boot(alice, { name: 'retried' })).body.server.id;
+    await waitFor(alice, id, ['ACTIVE']);
+    const s = (await admin.get(`/servers/${id}`)).body.server;
+    assert.notEqual(s['OS-EXT-SRV-ATTR:host'], 'node-flaky');
+    const hyp = (await admin.req('GET', '/os-services?binary=nova-compute', undefined, mv('2.53'))).body.services.find((x: any) => x.host === 'node-flaky');
+    assert.equal((await admin.req('PUT', `/os-services/${hyp.id}`, { status: 'disabled' }, mv('2.53'))).status, 200);
+    await alice.del(`/servers/${id}`);
+    await waitFor(alice, id, ['DELETED']);
+  });
+
+  it('lists with Nova filters, sorting and marker paging; changes-since shows deleted servers', async () => {
+    const since = new Date(Date.now() - 1000).toISOString();
+    const ids: string[] = [];
+    for (const name of ['alpha', 'beta', 'gamma']) ids.push((await boot(alice, { name })).body.server.id);
+    for (const id of ids) await waitFor(alice, id, ['ACTIVE']);
+    const byName = (await alice.get('/servers?name=^(alpha|gamma)$')).body.servers.map((s: any) => s.name).sort();
+    assert.deepEqual(byName, ['alpha', 'gamma'], 'name is a regular expression');
+    assert.equal((await alice.get('/servers/detail?status=ACTIVE')).body.servers.length, 3);
+    assert.equal((await alice.get('/servers?status=SHUTOFF')).body.servers.length, 0);
+    const sorted = (await alice.get('/servers?sort_key=display_name&sort_dir=asc')).body.servers.map((s: any) => s.name);
+    assert.deepEqual(sorted, ['alpha', 'beta', 'gamma']);
+    const page1 = (await alice.get('/servers?sort_key=display_name&sort_dir=asc&limit=2')).body;
+    assert.deepEqual(page1.servers.map((s: any) => s.name), ['alpha', 'beta']);
+    const next = new URL(page1.servers_links[0].href);
+    assert.equal(next.searchParams.get('marker'), page1.servers[1].id);
+    const page2 = (await alice.get(`/servers?${next.searchParams}`)).body;
+    assert.deepEqual(page2.servers.map((s: any) => s.name), ['gamma']);
+    assert.equal((await alice.get('/servers?sort_key=flavor')).status, 400);
+    assert.equal((await bob.get('/servers')).body.servers.length, 0, 'bob sees only his project');
+    assert.equal((await alice.get('/servers?all_tenants=1')).status, 403);
+    assert.ok((await admin.get('/servers?all_tenants=1')).body.servers.length >= 3);
+    await alice.del(`/servers/${ids[1]}`);
+    await waitFor(alice, ids[1]!, ['DELETED']);
+    assert.equal((await alice.get('/servers')).body.servers.length, 2);
+    const changed = (await alice.get(`/servers/detail?changes-since=${encodeURIComponent(since)}`)).body.servers;
+    assert.equal(changed.find((s: any) => s.id === ids[1]).status, 'DELETED');
+    for (const id of [ids[0]!, ids[2]!]) { await alice.del(`/servers/${id}`); await waitFor(alice, id, ['DELETED']); }
+  });
+
+  it('gives every host its resources back once its servers are deleted', async () => {
+    for (const [host, d] of drivers) assert.deepEqual(d.used(), { vcpus: 0, memoryMb: 0, diskGb: 0 }, host);
+    for (const u of await cloud.compute.scheduler.usage()) assert.deepEqual(u.used, { vcpus: 0, memoryMb: 0, diskGb: 0 }, u.host);
+  });
+});
