@@ -4,7 +4,7 @@
 import { BadRequest } from '../../platform/errors.ts';
 import type { Microversion } from '../../platform/http/microversion.ts';
 import { apiStatus, TASK_STATES, VM_STATES, type TaskState, type VmState } from '../states.ts';
-import type { InstanceQuery, SortColumn } from '../store/instances.ts';
+import type { InstanceQuery, SortColumn } from '../service/servers.ts';
 import type { RequestedNetworks } from '../model.ts';
 import type { ServerCreate, ServerListQuery } from '../service/servers.ts';
 import { requireObject } from './body.ts';

@@ -44,6 +44,8 @@ export interface ServerCreate {
   readonly hints: { readonly group: string | null; readonly sameHost: readonly string[]; readonly differentHost: readonly string[] };
 }
 
+export type { InstanceQuery, SortColumn } from '../store/instances.ts';
+
 export interface ServerListQuery extends Omit<instances.InstanceQuery, 'projectId' | 'marker' | 'limit'> {
   readonly allProjects: boolean;
   readonly projectId?: string;
