@@ -11,6 +11,7 @@ import { VERSION } from './version.ts';
 import type { Bus } from '../platform/bus/bus.ts';
 import { registerTinyImage, TINY_NAME } from './tiny-image.ts';
 import { makeVirtDriver } from './virt.ts';
+import { inProcessImageTransfer } from './image-transfer.ts';
 import type { Subscription } from '../platform/bus/bus.ts';
 
 /** Resolves when SIGINT or SIGTERM arrives. */
@@ -50,7 +51,7 @@ export async function runUp(config: Config): Promise<number> {
     cloud = await buildCloud(config, log, { adminPassword: password });
     bus = await openBus(config.bus, log);
     conductor = await cloud.compute.serveConductor(bus);
-    agent = await startHostAgent({ bus, host: config.agentHost, log, version: VERSION, driver: makeVirtDriver(config) });
+    agent = await startHostAgent({ bus, host: config.agentHost, log, version: VERSION, driver: makeVirtDriver(config), images: inProcessImageTransfer(cloud.image) });
     await agent.registered;
     if (!(await listen(cloud, config, log))) return 1;
   } catch (e) {

@@ -15,6 +15,7 @@ import { createQuotaService, QUOTA_DEFAULTS } from './service/quotas.ts';
 import { createLifecycle } from './service/lifecycle.ts';
 import { createServerService } from './service/servers.ts';
 import { createServerGroupService } from './service/server-groups.ts';
+import { createServerActions } from './service/server-actions.ts';
 import { createScheduler } from './scheduler/scheduler.ts';
 import { checkSchedulerConfig, DEFAULT_SCHEDULER_CONFIG, type SchedulerConfig } from './scheduler/host-selection.ts';
 import * as hostStore from './store/hosts.ts';
@@ -42,14 +43,17 @@ export function createComputeService(deps: { db: Kysely<DB>; policy: Policy; con
     db, scheduler, log, images: deps.images,
     hostIsUp: async (host) => { const h = await hostStore.getHost(db, host); return h !== undefined && hosts.isUp(h); },
   });
+  const servers = createServerService({ db, policy, quotas, lifecycle, images: deps.images, log });
+  let bus: Bus | undefined;
   return {
     hosts,
-    /** Serves the bus target agents report to (every api process runs one) and sends host work on `bus`. */
-    serveConductor: (bus: Bus): Promise<Subscription> => { lifecycle.attach(bus); return serveConductor({ bus, hosts, lifecycle, log }); },
+    /** Serves the bus target agents report to (every api process runs one) and sends host work on `b`. */
+    serveConductor: (b: Bus): Promise<Subscription> => { bus = b; lifecycle.attach(b); return serveConductor({ bus: b, hosts, lifecycle, log }); },
     flavors: createFlavorService({ db, policy }),
     keypairs: createKeypairService({ db, policy, quota: async (ctx) => (ctx.scope.kind === 'project' ? (await quotas.limitsOf(ctx.scope.project.id)).key_pairs : QUOTA_DEFAULTS.key_pairs) }),
     quotas,
-    servers: createServerService({ db, policy, quotas, lifecycle, images: deps.images, log }),
+    servers,
+    serverActions: createServerActions({ db, policy, servers, lifecycle, scheduler, quotas, images: deps.images, bus: () => bus }),
     serverGroups: createServerGroupService({ db, policy, quotas }),
     scheduler,
     isAdmin: (ctx: AuthContext) => policy.check('context_is_admin', ctx.credentials, {}),

@@ -86,6 +86,9 @@ export const instanceTransitions = {
   // --- a task failed on the host: the instance keeps its vm_state (or goes to error), the task clears
   taskFailed: { from: { vm: RUNNING_LIKE, task: [...TASK_STATES.filter((t) => t !== 'deleting')] }, task: null },
   taskErrored: { from: { vm: RUNNING_LIKE, task: [...TASK_STATES] }, task: null, vm: 'error' },
+  // An admin's os-resetState: any live state, any task, to active or error.
+  resetToActive: { from: { vm: [...VM_STATES.filter((v) => v !== 'deleted')], task: [null, ...TASK_STATES] }, task: null, vm: 'active' },
+  resetToError: { from: { vm: [...VM_STATES.filter((v) => v !== 'deleted')], task: [null, ...TASK_STATES] }, task: null, vm: 'error' },
   // A restarted host no longer has the instance (a fake host, a wiped disk): it is in error.
   vanished: { from: { vm: RUNNING_LIKE, task: [null, ...TASK_STATES.filter((t) => t !== 'deleting')] }, task: null, vm: 'error' },
 } as const satisfies Record<string, InstanceTransition>;

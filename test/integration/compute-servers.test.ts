@@ -4,70 +4,24 @@
 // retried elsewhere; lists filter, sort and page as Nova's; delete gives the resources back.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestCloud, type TestCloud } from '../support/cloud.ts';
-import { adminApi, projectUser, type Api } from '../support/client.ts';
-import { createMemoryBus } from '../../src/platform/bus/memory.ts';
-import { startHostAgent, type HostAgent } from '../../src/compute/agent/host-agent.ts';
-import { FakeDriver } from '../../src/compute/agent/virt/fake/fake-driver.ts';
-import { silentLogger } from '../../src/platform/log.ts';
-import type { Bus, Subscription } from '../../src/platform/bus/bus.ts';
-
-const mv = (v: string) => ({ 'openstack-api-version': `compute ${v}` });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls a server until its status is one of `want` (or it is gone, for 'DELETED'). */
-async function waitFor(api: Api, id: string, want: string[], timeoutMs = 10_000): Promise<any> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const r = await api.get(`/servers/${id}`);
-    if (r.status === 404 && want.includes('DELETED')) return null;
-    if (r.status === 200 && want.includes(r.body.server.status)) return r.body.server;
-    if (Date.now() > until) throw new Error(`server ${id} is ${r.status === 200 ? r.body.server.status : r.status}, not ${want.join('/')}`);
-    await sleep(10);
-  }
-}
+import { mv, startComputeCloud, waitFor, type ComputeCloud } from '../support/compute.ts';
+import type { Api } from '../support/client.ts';
 
 describe('servers', () => {
-  let cloud: TestCloud;
+  let c: ComputeCloud;
   let admin: Api;
   let alice: Api;
-  let aliceProject: string;
   let bob: Api;
-  let bus: Bus;
-  let conductor: Subscription;
+  let aliceProject: string;
   let imageId: string;
-  const agents: HostAgent[] = [];
-  const drivers = new Map<string, FakeDriver>();
-
-  const boot = (api: Api, body: Record<string, unknown> = {}, hints?: Record<string, unknown>) =>
-    api.post('/servers', { server: { name: 'vm', imageRef: imageId, flavorRef: '1', ...body }, ...(hints ? { 'os:scheduler_hints': hints } : {}) });
+  const boot = (api: Api, body: Record<string, unknown> = {}, hints?: Record<string, unknown>) => c.boot(api, body, hints);
 
   before(async () => {
-    cloud = await startTestCloud();
-    const adminId = await adminApi(cloud.app);
-    admin = adminId.on('/compute/v2.1');
-    const a = await projectUser(adminId, 'alice');
-    alice = a.api.on('/compute/v2.1');
-    aliceProject = a.projectId;
-    bob = (await projectUser(adminId, 'bob')).api.on('/compute/v2.1');
-    // Alice's image, published by an admin so that bob may boot it too.
-    const img = await a.api.on('/image').post('/v2/images', { name: 'disk', disk_format: 'raw', container_format: 'bare' });
-    imageId = img.body.id;
-    const up = await a.api.on('/image').req('PUT', `/v2/images/${imageId}/file`, Buffer.alloc(1024 * 1024));
-    assert.equal(up.status, 204, JSON.stringify(up.body));
-    await adminId.on('/image').req('PATCH', `/v2/images/${imageId}`, JSON.stringify([{ op: 'replace', path: '/visibility', value: 'public' }]),
-      { 'content-type': 'application/openstack-images-v2.1-json-patch' });
-    bus = createMemoryBus();
-    conductor = await cloud.compute.serveConductor(bus);
-    for (const host of ['node-a', 'node-b', 'node-c']) {
-      const driver = new FakeDriver({ vcpus: 4, memoryMb: 8192, diskGb: 100 });
-      drivers.set(host, driver);
-      const agent = await startHostAgent({ bus, host, log: silentLogger(), version: 'test', driver, heartbeatMs: 1000 });
-      agents.push(agent);
-      await agent.registered;
-    }
+    const host = { vcpus: 4, memoryMb: 8192, diskGb: 100 };
+    c = await startComputeCloud({ 'node-a': host, 'node-b': host, 'node-c': host });
+    ({ admin, alice, bob, aliceProject, imageId } = c);
   });
-  after(async () => { for (const a of agents) await a.stop(); await conductor.close(); await bus.close(); await cloud.close(); });
+  after(async () => { await c.close(); });
 
   it('builds a server to ACTIVE on a host and shows it as Nova does', async () => {
     const r = await boot(alice, { name: 'web', metadata: { role: 'web' } });
@@ -94,7 +48,7 @@ describe('servers', () => {
     assert.ok(['node-a', 'node-b', 'node-c'].includes(asAdmin['OS-EXT-SRV-ATTR:host']));
     assert.equal(asAdmin.flavor.original_name, 'm1.tiny', 'the flavor is embedded from 2.47');
     assert.equal(asAdmin.flavor.ram, 512);
-    assert.ok(drivers.get(asAdmin['OS-EXT-SRV-ATTR:host'])!.used().vcpus >= 1, 'the instance runs on that host');
+    assert.ok(c.drivers.get(asAdmin['OS-EXT-SRV-ATTR:host'])!.used().vcpus >= 1, 'the instance runs on that host');
     assert.equal((await bob.get(`/servers/${id}`)).status, 404, "another project's server does not exist for bob");
     assert.equal((await bob.del(`/servers/${id}`)).status, 404);
     assert.equal((await alice.del(`/servers/${id}`)).status, 204);
@@ -170,10 +124,7 @@ describe('servers', () => {
   });
 
   it('retries a build that fails on one host on another, and records the attempt', async () => {
-    const flaky = new FakeDriver({ vcpus: 64, memoryMb: 262144, diskGb: 1000, failSpawn: () => true });
-    const agent = await startHostAgent({ bus, host: 'node-flaky', log: silentLogger(), version: 'test', driver: flaky, heartbeatMs: 1000 });
-    agents.push(agent);
-    await agent.registered;
+    await c.addHost('node-flaky', { vcpus: 64, memoryMb: 262144, diskGb: 1000, failSpawn: () => true });
     // The biggest host wins the RAM weigher, fails, and the build lands elsewhere.
     const id = (await boot(alice, { name: 'retried' })).body.server.id;
     await waitFor(alice, id, ['ACTIVE']);
@@ -215,7 +166,7 @@ describe('servers', () => {
   });
 
   it('gives every host its resources back once its servers are deleted', async () => {
-    for (const [host, d] of drivers) assert.deepEqual(d.used(), { vcpus: 0, memoryMb: 0, diskGb: 0 }, host);
-    for (const u of await cloud.compute.scheduler.usage()) assert.deepEqual(u.used, { vcpus: 0, memoryMb: 0, diskGb: 0 }, u.host);
+    for (const [host, d] of c.drivers) assert.deepEqual(d.used(), { vcpus: 0, memoryMb: 0, diskGb: 0 }, host);
+    for (const u of await c.cloud.compute.scheduler.usage()) assert.deepEqual(u.used, { vcpus: 0, memoryMb: 0, diskGb: 0 }, u.host);
   });
 });

@@ -13,6 +13,7 @@ import { hostRoutes } from './routes/hosts.ts';
 import { quotaRoutes } from './routes/quotas.ts';
 import { serverRoutes } from './routes/servers.ts';
 import { serverGroupRoutes } from './routes/server-groups.ts';
+import { serverActionRoutes } from './routes/server-actions.ts';
 import type { Links } from './views.ts';
 
 export const COMPUTE_PREFIX = '/compute';
@@ -52,6 +53,7 @@ export function mountComputeApi(app: FastifyInstance, compute: ComputeService, o
       quotaRoutes(api, compute);
       serverRoutes(api, compute, links, v21);
       serverGroupRoutes(api, compute);
+      serverActionRoutes(api, compute, links, v21);
     }, { prefix: '/v2.1' });
   }, { prefix: COMPUTE_PREFIX });
 }

@@ -5,7 +5,7 @@
 import type { Kysely } from 'kysely';
 import type { DB } from '../../platform/db/schema.ts';
 import type { Logger } from '../../platform/log.ts';
-import { claim, hostUsage } from '../store/claims.ts';
+import { claim, fits, hostUsage } from '../store/claims.ts';
 import { schedulableHosts, type SchedulableHost } from '../store/host-states.ts';
 import { memberHosts, getGroup } from '../store/server-groups.ts';
 import { flavorDiskGb, selectHosts, type RequestSpec, type SchedulerConfig } from './host-selection.ts';
@@ -116,6 +116,19 @@ export function createScheduler(deps: SchedulerDeps) {
       const done = Promise.all(instances.map((instance) => new Promise<Placement>((resolve) => queue.push({ instance, resolve }))));
       void drain();
       return done;
+    },
+    /**
+     * Claims `need` more on one given host (a same-host resize), retrying while other claims move
+     * the host's generation; false when it does not fit.
+     */
+    async claimOn(instanceId: string, host: string, need: { vcpus: number; memoryMb: number; diskGb: number }): Promise<boolean> {
+      for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
+        const [u] = await hostUsage(db, [host]);
+        if (!u) return false;
+        if (!fits(u, need)) return false;
+        if (await claim(db, { instanceId, host, ...need }, u.generation)) return true;
+      }
+      return false;
     },
     /** Scheduler decisions made so far (the benchmark's decisions per second). */
     get decisions() { return decisions; },

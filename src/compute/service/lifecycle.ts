@@ -10,7 +10,8 @@ import type { Logger } from '../../platform/log.ts';
 import { InvalidState, Unavailable } from '../../platform/errors.ts';
 import * as instances from '../store/instances.ts';
 import * as actions from '../store/instance-actions.ts';
-import { releaseAllocations } from '../store/claims.ts';
+import { releaseAllocations, setAllocation } from '../store/claims.ts';
+import { flavorDiskGb } from '../scheduler/host-selection.ts';
 import { noteBuildResult } from '../store/host-states.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
 import { agentTarget } from '../agent/host-agent.ts';
@@ -131,6 +132,42 @@ export function createLifecycle(deps: LifecycleDeps) {
     await releaseAllocations(db, id);
   }
 
+  const flavorFields = (f: Instance['flavor']): instances.InstanceFields => ({ flavor: JSON.stringify(f), vcpus: f.vcpus, memory_mb: f.memoryMb });
+  const allocationOf = (i: Instance, host: string, f: Instance['flavor']) =>
+    ({ instanceId: i.id, host, vcpus: f.vcpus, memoryMb: f.memoryMb, diskGb: flavorDiskGb(f) });
+
+  /** What completing some work changes besides the state: flavors and claims of a resize, the host of a shelve. */
+  async function afterSuccess(i: Instance, r: HostWorkResult): Promise<instances.InstanceFields> {
+    const m = i.migration;
+    switch (r.op) {
+      case 'resize': return m ? flavorFields(m.newFlavor) : {};
+      case 'confirm_resize':
+        if (m) await setAllocation(db, allocationOf(i, m.destHost, m.newFlavor));
+        return { migration: null };
+      case 'revert_resize':
+        if (m) await setAllocation(db, allocationOf(i, m.sourceHost, m.oldFlavor));
+        return { ...(m ? flavorFields(m.oldFlavor) : {}), migration: null };
+      case 'shelve_offload':
+        await releaseAllocations(db, i.id);
+        return { host: null, power_state: POWER_STATE_CODES.nostate };
+      default: return {};
+    }
+  }
+
+  async function afterFailure(i: Instance, r: HostWorkResult): Promise<instances.InstanceFields> {
+    const m = i.migration;
+    switch (r.op) {
+      // The instance keeps its old flavor; the claim for the new one goes.
+      case 'resize':
+        if (m) await setAllocation(db, allocationOf(i, m.sourceHost, m.oldFlavor));
+        return { migration: null };
+      case 'unshelve':
+        await releaseAllocations(db, i.id);
+        return { host: null };
+      default: return {};
+    }
+  }
+
   async function onBuildResult(r: HostWorkResult, i: Instance): Promise<void> {
     if (r.ok) {
       await settle(i.id, 'spawned', { power_state: powerCode(r.power_state), launched_at: now() });
@@ -153,6 +190,20 @@ export function createLifecycle(deps: LifecycleDeps) {
 
   return {
     attach(b: Bus): void { bus = b; },
+
+    /** Unshelve: a host for an offloaded instance (claim included), then the work cast to it. */
+    async placeAndCast(i: Instance, op: 'unshelve', actionId: string): Promise<void> {
+      const fresh = { ...i, request: { ...i.request, tried: [] } };
+      const [p] = await scheduler.place([fresh]);
+      if (!p || !p.ok) {
+        await settle(i.id, 'taskFailed', { fault: fault(p?.reason ?? 'No valid host was found.') });
+        await event(actionId, op, null, { ok: false, message: p?.reason ?? 'No valid host was found.' });
+        return;
+      }
+      const placed = await instances.updateInstance(db, i.id, { host: p.host }, now());
+      if (!placed) { await releaseAllocations(db, i.id); return; }
+      await cast(placed, { op, action_id: actionId, instance: await wireInstance(placed) });
+    },
     schedule,
     cast,
     wireInstance,
@@ -175,8 +226,8 @@ export function createLifecycle(deps: LifecycleDeps) {
         return;
       }
       const fields: instances.InstanceFields = r.power_state !== null ? { power_state: powerCode(r.power_state) } : {};
-      if (r.ok) await settle(i.id, COMPLETES[r.op], fields);
-      else await settle(i.id, 'taskFailed', { ...fields, fault: fault(`${r.op} failed on ${r.host}: ${r.message ?? 'unknown error'}`) });
+      if (r.ok) await settle(i.id, COMPLETES[r.op], { ...fields, ...await afterSuccess(i, r) });
+      else await settle(i.id, 'taskFailed', { ...fields, ...await afterFailure(i, r), fault: fault(`${r.op} failed on ${r.host}: ${r.message ?? 'unknown error'}`) });
       await event(r.action_id, r.op, r.host, { ok: r.ok, ...(r.message !== undefined ? { message: r.message } : {}) });
     },
 

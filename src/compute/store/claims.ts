@@ -56,7 +56,12 @@ export async function claim(db: Kysely<DB>, a: Allocation, seen: number): Promis
     // The generation is ours now: no other claim on this host can commit until we do, so this read is exact.
     const [u] = await hostUsage(trx, [a.host]);
     if (!u || !fits({ ...u, generation: seen + 1 }, a)) throw new ClaimRefused();
-    await trx.insertInto('allocations').values({ instance_id: a.instanceId, host: a.host, vcpus: a.vcpus, memory_mb: a.memoryMb, disk_gb: a.diskGb }).execute();
+    // A same-host resize claims the new flavor on top of what the instance holds there already.
+    await trx.insertInto('allocations').values({ instance_id: a.instanceId, host: a.host, vcpus: a.vcpus, memory_mb: a.memoryMb, disk_gb: a.diskGb })
+      .onConflict((oc) => oc.columns(['instance_id', 'host']).doUpdateSet((eb) => ({
+        vcpus: eb('allocations.vcpus', '+', eb.ref('excluded.vcpus')), memory_mb: eb('allocations.memory_mb', '+', eb.ref('excluded.memory_mb')),
+        disk_gb: eb('allocations.disk_gb', '+', eb.ref('excluded.disk_gb')),
+      }))).execute();
     return true;
   }).catch((e: unknown) => { if (e instanceof ClaimRefused) return false; throw e; });
 }
@@ -68,4 +73,10 @@ export async function releaseAllocations(db: Executor, instanceId: string, host?
   let q = db.deleteFrom('allocations').where('instance_id', '=', instanceId);
   if (host !== undefined) q = q.where('host', '=', host);
   await q.execute();
+}
+
+/** Sets what an instance holds on a host to exactly `a` (a resize confirmed or reverted shrinks its claim). */
+export async function setAllocation(db: Executor, a: Allocation): Promise<void> {
+  await db.updateTable('allocations').set({ vcpus: a.vcpus, memory_mb: a.memoryMb, disk_gb: a.diskGb })
+    .where('instance_id', '=', a.instanceId).where('host', '=', a.host).execute();
 }

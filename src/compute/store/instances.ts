@@ -188,9 +188,9 @@ export async function transition(db: Executor, id: string, action: InstanceActio
   return getInstance(db, id, { withDeleted: true });
 }
 
-/** Fields that are not state: name, description, metadata, lock, access IPs (server set/unset, lock). */
+/** Fields that are not state: name, description, metadata, lock, access IPs; the host and migration an action's work targets. */
 export async function updateInstance(db: Executor, id: string, fields: Partial<Pick<Selectable<InstanceTable>, 'name' | 'description' | 'metadata'
-  | 'hostname' | 'access_ipv4' | 'access_ipv6' | 'locked_by' | 'locked_reason' | 'power_state' | 'request_spec'>>, now: number): Promise<Instance | undefined> {
+  | 'hostname' | 'access_ipv4' | 'access_ipv6' | 'locked_by' | 'locked_reason' | 'power_state' | 'request_spec' | 'host' | 'migration' | 'image_id'>>, now: number): Promise<Instance | undefined> {
   await db.updateTable('instances').set({ ...fields, updated_at: now }).where('id', '=', id).where('deleted_at', 'is', null).execute();
   return getInstance(db, id);
 }

@@ -169,6 +169,37 @@ export function createImageData(deps: DataDeps) {
       }
     },
 
+    /**
+     * Fills a queued image another service created for its caller (a server snapshot), with the
+     * same quota, hashing and inspection as an upload; no caller, so no policy. The format is the
+     * one the data is in, known only once the hypervisor produced it.
+     */
+    async storeTrusted(id: string, source: Readable, diskFormat: string): Promise<Image> {
+      const img = await images.getImage(db, id);
+      if (!img) { source.resume(); throw new NotFound(`No image found with ID ${id}`, 'image_not_found'); }
+      const ready = (await images.updateImage(db, id, { core: { diskFormat, containerFormat: img.containerFormat ?? 'bare' }, now: now() }))!;
+      await images.transition(db, id, 'startUpload', {}, now());
+      let stored: StoredData | undefined;
+      try {
+        stored = await receive(ready, backend, source, undefined);
+        const facts = await inspector.inspect(await backend.localPath(stored.key), diskFormat);
+        const done = await images.transition(db, id, 'finishUpload', dataFields(stored, facts.virtualSize), now());
+        if (!done) throw new NubesError('image_gone', 410, `Image ${id} was deleted while its data was being stored.`);
+        return done;
+      } catch (e) {
+        if (stored) await backend.delete(stored.key);
+        await images.transition(db, id, 'failUpload', { pending_bytes: 0 }, now()).catch(() => undefined);
+        throw e;
+      }
+    },
+
+    /** An active image's bytes, for a host's image cache (the build was already allowed). */
+    async openTrusted(id: string): Promise<Readable> {
+      const img = await images.getImage(db, id);
+      if (!img || img.status !== 'active' || img.location === null) throw new NotFound(`Image ${id} has no data to read.`, 'image_no_data');
+      return backend.read(img.location);
+    },
+
     /** GET /v2/images/{id}/file. `null` when the image has no data yet (Glance answers 204). */
     async download(ctx: AuthContext, id: string, rangeHeader: string | undefined): Promise<Download | null | 'unsatisfiable'> {
       const img = await records.requireVisible(ctx, id);

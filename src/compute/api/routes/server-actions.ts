@@ -1,0 +1,156 @@
+// POST /servers/{id}/action (one key per body, as Nova's action names), the console output, and
+// /servers/{id}/os-instance-actions (the action log with its events).
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ComputeService } from '../../index.ts';
+import type { Microversion } from '../../../platform/http/microversion.ts';
+import { BadRequest } from '../../../platform/errors.ts';
+import type { ServerAction } from '../../service/server-actions.ts';
+import { requireObject } from '../body.ts';
+import { parseMetadata } from '../server-body.ts';
+import { serverView } from '../server-views.ts';
+import { novaTime, type Links } from '../views.ts';
+
+const id = (request: FastifyRequest) => (request.params as { id: string }).id;
+/** Actions whose body may be null ("lock": null) or an object of options. */
+const optionalObject = (v: unknown): Record<string, unknown> => (v === null || v === undefined ? {} : requireObject(v, ''));
+const password = () => randomBytes(9).toString('base64url');
+const bad = (field: string, why: string) => new BadRequest(`Invalid input for field/attribute ${field}. ${why}`, 'server_action_invalid');
+
+function imageRef(v: unknown, field: string): string {
+  if (typeof v !== 'string' || v === '') throw bad(field, 'An image reference is required.');
+  return v.split('/').at(-1)!;
+}
+
+/** The body's one action, parsed; `null` for the console output (a read, not an action). */
+function parseAction(body: unknown, mv: Microversion): ServerAction | { kind: 'console'; lines: number | null } {
+  const b = requireObject(body, '');
+  const keys = Object.keys(b);
+  if (keys.length !== 1) throw new BadRequest('There is either no action or more than one action in the request body.', 'server_action_invalid');
+  const key = keys[0]!;
+  const v = b[key];
+  switch (key) {
+    case 'os-stop': return { kind: 'stop' };
+    case 'os-start': return { kind: 'start' };
+    case 'pause': case 'unpause': case 'suspend': case 'resume': case 'unrescue': case 'shelve': case 'shelveOffload': case 'confirmResize': case 'revertResize':
+      return { kind: key };
+    case 'unshelve': return { kind: 'unshelve' };
+    case 'reboot': {
+      const t = requireObject(v, '')['type'];
+      if (typeof t !== 'string' || !['SOFT', 'HARD'].includes(t.toUpperCase())) throw bad('type', 'It must be SOFT or HARD.');
+      return { kind: 'reboot', hard: t.toUpperCase() === 'HARD' };
+    }
+    case 'lock': {
+      const o = optionalObject(v);
+      const r = mv.atLeast('2.73') ? o['locked_reason'] : undefined;
+      if (r !== undefined && (typeof r !== 'string' || r.length > 255)) throw bad('locked_reason', 'It must be a string of at most 255 characters.');
+      return { kind: 'lock', reason: (r as string | undefined) ?? null };
+    }
+    case 'unlock': return { kind: 'unlock' };
+    case 'rescue': {
+      const o = optionalObject(v);
+      return { kind: 'rescue', imageId: o['rescue_image_ref'] === undefined ? null : imageRef(o['rescue_image_ref'], 'rescue_image_ref') };
+    }
+    case 'rebuild': {
+      const o = requireObject(v, '');
+      const name = o['name'];
+      if (name !== undefined && (typeof name !== 'string' || name.trim() === '' || name.length > 255)) throw bad('name', 'It must be 1-255 characters.');
+      return {
+        kind: 'rebuild', imageId: imageRef(o['imageRef'], 'imageRef'), name: (name as string | undefined) ?? null,
+        metadata: o['metadata'] === undefined ? null : parseMetadata(o['metadata']),
+        ...(mv.atLeast('2.19') && o['description'] !== undefined ? { description: o['description'] as string | null } : {}),
+      };
+    }
+    case 'resize': {
+      const f = requireObject(v, '')['flavorRef'];
+      if (typeof f !== 'string' && typeof f !== 'number') throw bad('flavorRef', "'flavorRef' is a required property.");
+      return { kind: 'resize', flavorId: String(f).split('/').at(-1)! };
+    }
+    case 'createImage': {
+      const o = requireObject(v, '');
+      if (typeof o['name'] !== 'string' || o['name'].trim() === '' || o['name'].length > 255) throw bad('name', 'An image name of 1-255 characters is required.');
+      return { kind: 'createImage', name: o['name'], metadata: o['metadata'] === undefined ? {} : parseMetadata(o['metadata']) };
+    }
+    case 'os-resetState': {
+      const s = requireObject(v, '')['state'];
+      if (s !== 'active' && s !== 'error') throw bad('state', 'It must be active or error.');
+      return { kind: 'resetState', state: s };
+    }
+    case 'os-getConsoleOutput': {
+      const l = optionalObject(v)['length'];
+      if (l === undefined || l === null || l === -1 || l === '-1') return { kind: 'console', lines: null };
+      const n = typeof l === 'string' && /^\d+$/.test(l) ? Number(l) : l;
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw bad('length', 'It must be a non-negative integer or -1.');
+      return { kind: 'console', lines: n };
+    }
+    default:
+      throw new BadRequest(`Action ${key} is not supported by this cloud.`, 'server_action_unknown');
+  }
+}
+
+export function serverActionRoutes(app: FastifyInstance, compute: ComputeService, links: (request: FastifyRequest) => Links, base: (request: FastifyRequest) => string): void {
+  const svc = compute.serverActions;
+
+  app.post('/servers/:id/action', async (request: FastifyRequest, reply: FastifyReply) => {
+    const mv = request.microversion;
+    const a = parseAction(request.body, mv);
+    if (a.kind === 'console') return { output: await svc.consoleOutput(request.auth, id(request), a.lines) };
+    const r = await svc.act(request.auth, id(request), a, request.id);
+    switch (a.kind) {
+      case 'confirmResize': return reply.code(204).send();
+      case 'rescue': return reply.code(200).send({ adminPass: password() });
+      case 'rebuild': {
+        const view = serverView(r.instance, mv, links(request), { extended: compute.isAdmin(request.auth), hostStatus: null, flavorExtraSpecs: true });
+        return reply.code(202).send({ server: { ...view, adminPass: password() } });
+      }
+      case 'createImage':
+        if (mv.atLeast('2.45')) return reply.code(202).send({ image_id: r.imageId });
+        // Before 2.45 the image is named in Location, as Nova's generate_image_url: the image endpoint + /images/<id>.
+        return reply.code(202).header('location', `${base(request).replace(/\/compute\/v2\.1$/, '/image')}/images/${r.imageId}`).send();
+      default: return reply.code(202).send();
+    }
+  });
+
+  app.get('/servers/:id/os-instance-actions', async (request) => {
+    const mv = request.microversion;
+    const q = request.query as Record<string, string | undefined>;
+    const limit = mv.atLeast('2.58') && q['limit'] !== undefined ? Number(q['limit']) : 1000;
+    if (!Number.isInteger(limit) || limit < 0) throw bad('limit', 'It must be a non-negative integer.');
+    const time = (v: string | undefined) => (v === undefined ? undefined : Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(v) ? v : `${v}Z`));
+    const since = mv.atLeast('2.58') ? time(q['changes-since']) : undefined;
+    const before = mv.atLeast('2.66') ? time(q['changes-before']) : undefined;
+    if (Number.isNaN(since) || Number.isNaN(before)) throw bad('changes-since', 'It must be an ISO 8601 time.');
+    const list = await svc.listActions(request.auth, id(request), {
+      limit: Math.min(limit, 1000), ...(mv.atLeast('2.58') && q['marker'] ? { marker: q['marker'] } : {}),
+      ...(since !== undefined ? { changesSince: since } : {}), ...(before !== undefined ? { changesBefore: before } : {}),
+    });
+    const body: Record<string, unknown> = { instanceActions: list.map((a) => actionView(a, mv)) };
+    if (mv.atLeast('2.58') && list.length > 0 && list.length === limit) {
+      body['links'] = [{ rel: 'next', href: `${base(request)}/servers/${id(request)}/os-instance-actions?limit=${limit}&marker=${list.at(-1)!.requestId}` }];
+    }
+    return body;
+  });
+
+  app.get('/servers/:id/os-instance-actions/:requestId', async (request) => {
+    const mv = request.microversion;
+    const found = await svc.getAction(request.auth, id(request), (request.params as { requestId: string }).requestId);
+    const v = actionView(found.action, mv);
+    // Events: for admins always, for everyone from 2.51 (tracebacks stay with admins).
+    if (found.privileged || mv.atLeast('2.51')) {
+      v['events'] = found.events.map((e) => ({
+        event: e.event, start_time: novaTime(e.startTime), finish_time: e.finishTime === null ? null : novaTime(e.finishTime), result: e.result,
+        ...(found.privileged ? { traceback: e.traceback } : {}),
+        ...(mv.atLeast('2.62') ? { hostId: e.host ?? '', ...(found.privileged ? { host: e.host ?? '' } : {}) } : {}),
+        ...(mv.atLeast('2.84') ? { details: e.result === 'Error' ? e.traceback : null } : {}),
+      }));
+    }
+    return { instanceAction: v };
+  });
+}
+
+function actionView(a: { action: string; instanceId: string; message: string | null; projectId: string; requestId: string; startTime: number; userId: string; updatedAt: number }, mv: Microversion): Record<string, unknown> {
+  return {
+    action: a.action, instance_uuid: a.instanceId, message: a.message, project_id: a.projectId, request_id: a.requestId,
+    start_time: novaTime(a.startTime), user_id: a.userId, ...(mv.atLeast('2.58') ? { updated_at: novaTime(a.updatedAt) } : {}),
+  };
+}
