@@ -16,6 +16,8 @@ import { createLifecycle } from './service/lifecycle.ts';
 import { createServerService } from './service/servers.ts';
 import { createServerGroupService } from './service/server-groups.ts';
 import { createServerActions } from './service/server-actions.ts';
+import { createAggregateService } from './service/aggregates.ts';
+import { createUsageService } from './service/usage.ts';
 import { createScheduler } from './scheduler/scheduler.ts';
 import { checkSchedulerConfig, DEFAULT_SCHEDULER_CONFIG, type SchedulerConfig } from './scheduler/host-selection.ts';
 import * as hostStore from './store/hosts.ts';
@@ -55,6 +57,8 @@ export function createComputeService(deps: { db: Kysely<DB>; policy: Policy; con
     servers,
     serverActions: createServerActions({ db, policy, servers, lifecycle, scheduler, quotas, images: deps.images, bus: () => bus }),
     serverGroups: createServerGroupService({ db, policy, quotas }),
+    usage: createUsageService({ db, policy }),
+    aggregates: createAggregateService({ db, policy, defaultZone: config.hosts.defaultAvailabilityZone }),
     scheduler,
     isAdmin: (ctx: AuthContext) => policy.check('context_is_admin', ctx.credentials, {}),
     /** First start of a deployment: the default flavors. */

@@ -165,6 +165,39 @@ describe('servers', () => {
     for (const id of [ids[0]!, ids[2]!]) { await alice.del(`/servers/${id}`); await waitFor(alice, id, ['DELETED']); }
   });
 
+  it('places by aggregate zone and aggregate metadata, and reports usage per project', async () => {
+    const agg = await admin.req('POST', '/os-aggregates', { aggregate: { name: 'fast', availability_zone: 'az-fast' } }, mv('2.41'));
+    assert.equal(agg.status, 200, JSON.stringify(agg.body));
+    const aggId = agg.body.aggregate.id;
+    assert.match(agg.body.aggregate.uuid, /^[0-9a-f-]{36}$/);
+    assert.equal((await alice.post('/os-aggregates', { aggregate: { name: 'mine' } })).status, 403);
+    assert.equal((await admin.post(`/os-aggregates/${aggId}/action`, { add_host: { host: 'node-c' } })).body.aggregate.hosts[0], 'node-c');
+    assert.equal((await admin.post(`/os-aggregates/${aggId}/action`, { add_host: { host: 'node-x' } })).status, 404);
+    const zones = (await alice.get('/os-availability-zone')).body.availabilityZoneInfo.map((z: any) => z.zoneName).sort();
+    assert.deepEqual(zones, ['az-fast', 'nova']);
+    const inZone = (await boot(alice, { name: 'zoned', availability_zone: 'az-fast' })).body.server.id;
+    const zoned = await waitFor(alice, inZone, ['ACTIVE']);
+    assert.equal(zoned['OS-EXT-AZ:availability_zone'], 'az-fast');
+    assert.equal((await admin.get(`/servers/${inZone}`)).body.server['OS-EXT-SRV-ATTR:host'], 'node-c');
+    // A flavor that asks for ssd lands only where an aggregate says ssd=true.
+    await admin.post(`/os-aggregates/${aggId}/action`, { set_metadata: { metadata: { ssd: 'true' } } });
+    const flavor = (await admin.post('/flavors', { flavor: { name: 'ssd.tiny', ram: 256, vcpus: 1, disk: 1, id: 'ssd1' } })).body.flavor;
+    await admin.post(`/flavors/${flavor.id}/os-extra_specs`, { extra_specs: { 'aggregate_instance_extra_specs:ssd': 'true' } });
+    const ssd = (await boot(alice, { name: 'ssd', flavorRef: 'ssd1' })).body.server.id;
+    await waitFor(alice, ssd, ['ACTIVE']);
+    assert.equal((await admin.get(`/servers/${ssd}`)).body.server['OS-EXT-SRV-ATTR:host'], 'node-c');
+    const usage = (await admin.get(`/os-simple-tenant-usage?detailed=1&start=2020-01-01T00:00:00&end=${new Date(Date.now() + 60_000).toISOString().slice(0, 19)}`)).body.tenant_usages;
+    const mine = usage.find((u: any) => u.tenant_id === aliceProject);
+    assert.ok(mine.total_hours > 0);
+    assert.ok(mine.server_usages.some((s: any) => s.instance_id === ssd && s.flavor === 'ssd.tiny'));
+    assert.equal((await alice.get('/os-simple-tenant-usage')).status, 403);
+    assert.equal((await alice.get(`/os-simple-tenant-usage/${aliceProject}`)).body.tenant_usage.tenant_id, aliceProject);
+    for (const id of [inZone, ssd]) { await alice.del(`/servers/${id}`); await waitFor(alice, id, ['DELETED']); }
+    assert.equal((await admin.post(`/os-aggregates/${aggId}/action`, { remove_host: { host: 'node-c' } })).status, 200);
+    assert.equal((await admin.del(`/os-aggregates/${aggId}`)).status, 200);
+    assert.deepEqual((await alice.get('/os-availability-zone')).body.availabilityZoneInfo.map((z: any) => z.zoneName), ['nova'], 'the host is back in the default zone');
+  });
+
   it('gives every host its resources back once its servers are deleted', async () => {
     for (const [host, d] of c.drivers) assert.deepEqual(d.used(), { vcpus: 0, memoryMb: 0, diskGb: 0 }, host);
     for (const u of await c.cloud.compute.scheduler.usage()) assert.deepEqual(u.used, { vcpus: 0, memoryMb: 0, diskGb: 0 }, u.host);

@@ -14,6 +14,8 @@ import { quotaRoutes } from './routes/quotas.ts';
 import { serverRoutes } from './routes/servers.ts';
 import { serverGroupRoutes } from './routes/server-groups.ts';
 import { serverActionRoutes } from './routes/server-actions.ts';
+import { aggregateRoutes } from './routes/aggregates.ts';
+import { usageRoutes } from './routes/usage.ts';
 import type { Links } from './views.ts';
 
 export const COMPUTE_PREFIX = '/compute';
@@ -54,6 +56,8 @@ export function mountComputeApi(app: FastifyInstance, compute: ComputeService, o
       serverRoutes(api, compute, links, v21);
       serverGroupRoutes(api, compute);
       serverActionRoutes(api, compute, links, v21);
+      aggregateRoutes(api, compute);
+      usageRoutes(api, compute);
     }, { prefix: '/v2.1' });
   }, { prefix: COMPUTE_PREFIX });
 }

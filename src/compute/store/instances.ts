@@ -194,3 +194,11 @@ export async function updateInstance(db: Executor, id: string, fields: Partial<P
   await db.updateTable('instances').set({ ...fields, updated_at: now }).where('id', '=', id).where('deleted_at', 'is', null).execute();
   return getInstance(db, id);
 }
+
+/** Instances that ran at some point in [start, end) (os-simple-tenant-usage), deleted ones included. */
+export async function instancesRunningIn(db: Executor, f: { start: number; end: number; projectId?: string }): Promise<Instance[]> {
+  let q = db.selectFrom('instances').selectAll().where('launched_at', 'is not', null).where('launched_at', '<', f.end)
+    .where((eb) => eb.or([eb('terminated_at', 'is', null), eb('terminated_at', '>', f.start)])).orderBy('project_id').orderBy('created_at');
+  if (f.projectId !== undefined) q = q.where('project_id', '=', f.projectId);
+  return (await q.execute()).map(toInstance);
+}

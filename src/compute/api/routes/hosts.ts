@@ -99,9 +99,6 @@ export function hostRoutes(app: FastifyInstance, compute: ComputeService): void 
     return { hypervisor: { ...hypervisorSummary(h, request.microversion), uptime: `up since ${novaTime(h.createdAt)}` } };
   });
 
-  // Host aggregates come with the scheduler; until then there are none (`hypervisor show` lists them).
-  app.get('/os-aggregates', async () => ({ aggregates: [] }));
-
   const zoneList = (detail: boolean) => async (request: FastifyRequest) => ({
     availabilityZoneInfo: (await svc.zones(request.auth, detail)).map((z) => ({
       zoneName: z.name, zoneState: { available: z.available },
