@@ -25,6 +25,8 @@ export interface Config {
   readonly agentHost: string;
   /** The hypervisor driver of this host's agent: 'fake' (in memory); 'qemu' comes with real VMs. */
   readonly virtDriver: 'fake';
+  /** The fake driver's simulated hosts: how many agents `nubes up` runs, and each one's size. */
+  readonly fake: { readonly hosts: number; readonly vcpus: number; readonly memoryMb: number; readonly diskGb: number };
   readonly identity: { readonly tokenTtlSeconds: number; readonly maxActiveKeys: number; readonly argon2: Argon2Params };
   /** Builds kept between runs (the tiny guest image); not data: safe to delete. */
   readonly cacheDir: string;
@@ -61,6 +63,10 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'identity.password_hash.passes', env: 'NUBES_ARGON2_PASSES', kind: 'int', help: 'Argon2id passes (default 3)' },
   { key: 'identity.password_hash.parallelism', env: 'NUBES_ARGON2_PARALLELISM', kind: 'int', help: 'Argon2id lanes (default 4)' },
   { key: 'virt_driver', env: 'NUBES_VIRT_DRIVER', flag: '--virt-driver', kind: 'virt', help: "the agent's hypervisor driver: fake (in memory; the default until the qemu driver lands)" },
+  { key: 'fake.hosts', env: 'NUBES_FAKE_HOSTS', flag: '--fake-hosts', kind: 'int', help: 'fake driver: hosts `nubes up` simulates, named <host>-1..N when more than one (default 1)' },
+  { key: 'fake.vcpus', env: 'NUBES_FAKE_VCPUS', kind: 'int', help: 'fake driver: vCPUs of each simulated host (default 16)' },
+  { key: 'fake.memory_mb', env: 'NUBES_FAKE_MEMORY_MB', kind: 'int', help: 'fake driver: MB of RAM of each simulated host (default 32768)' },
+  { key: 'fake.disk_gb', env: 'NUBES_FAKE_DISK_GB', kind: 'int', help: 'fake driver: GB of disk of each simulated host (default 1024)' },
   { key: 'cache_dir', env: 'NUBES_CACHE_DIR', flag: '--cache-dir', kind: 'string', help: 'build cache (default /var/cache/nubes for root, ~/.cache/nubes)' },
   { key: 'image.tiny_image', env: 'NUBES_TINY_IMAGE', kind: 'switch', help: 'on|off: nubes up registers the nubes-tiny guest image (default on)' },
   { key: 'image.store_dir', env: 'NUBES_IMAGE_STORE_DIR', kind: 'string', help: 'image data directory (default <data-dir>/images)' },
@@ -193,6 +199,7 @@ export function loadConfig(src: ConfigSources): Config {
     adminPassword: (values.get('admin_password') as string | undefined) ?? null,
     agentHost: (values.get('host') as string | undefined) ?? hostname(),
     virtDriver: (values.get('virt_driver') as 'fake' | undefined) ?? 'fake',
+    fake: { hosts: Math.max(1, num('fake.hosts', 1)), vcpus: num('fake.vcpus', 16), memoryMb: num('fake.memory_mb', 32768), diskGb: num('fake.disk_gb', 1024) },
     identity: {
       tokenTtlSeconds: num('identity.token_ttl_seconds', 3600),
       maxActiveKeys: num('identity.max_active_keys', 3),

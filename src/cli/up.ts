@@ -10,7 +10,7 @@ import { startHostAgent, type HostAgent } from '../compute/agent/host-agent.ts';
 import { VERSION } from './version.ts';
 import type { Bus } from '../platform/bus/bus.ts';
 import { registerTinyImage, TINY_NAME } from './tiny-image.ts';
-import { makeVirtDriver } from './virt.ts';
+import { agentHosts, makeVirtDriver } from './virt.ts';
 import { inProcessImageTransfer } from './image-transfer.ts';
 import type { Subscription } from '../platform/bus/bus.ts';
 
@@ -45,19 +45,22 @@ export async function runUp(config: Config): Promise<number> {
   const password = adminPassword(config.dataDir, config.adminPassword);
   let cloud: Cloud | undefined;
   let bus: Bus | undefined;
-  let agent: HostAgent | undefined;
+  const agents: HostAgent[] = [];
   let conductor: Subscription | undefined;
   try {
     cloud = await buildCloud(config, log, { adminPassword: password });
     bus = await openBus(config.bus, log);
     conductor = await cloud.compute.serveConductor(bus);
-    agent = await startHostAgent({ bus, host: config.agentHost, log, version: VERSION, driver: makeVirtDriver(config), images: inProcessImageTransfer(cloud.image) });
-    await agent.registered;
+    for (const host of agentHosts(config)) {
+      agents.push(await startHostAgent({ bus, host, log, version: VERSION, driver: makeVirtDriver(config), images: inProcessImageTransfer(cloud.image) }));
+    }
+    await Promise.all(agents.map((a) => a.registered));
     if (!(await listen(cloud, config, log))) return 1;
   } catch (e) {
     process.stderr.write(`nubes: failed to start: ${(e as Error).message}\n(details in ${logFile})\n`);
     log.error({ err: e }, 'start failed');
-    await agent?.stop(); await conductor?.close(); await bus?.close(); await cloud?.close();
+    for (const a of agents) await a.stop();
+    await conductor?.close(); await bus?.close(); await cloud?.close();
     return 1;
   }
   const files = writeCloudFiles(config.dataDir, { publicUrl: config.publicUrl, region: config.region, password });
@@ -79,6 +82,7 @@ export async function runUp(config: Config): Promise<number> {
     `  data dir:   ${config.dataDir}   (database ${config.database.startsWith('postgres') ? 'PostgreSQL' : 'SQLite'}, bus ${config.bus === 'memory' ? 'in-process' : 'AMQP'})`,
     `  logs:       ${logFile}`,
     tinyNote,
+    `  compute:    ${agents.length === 1 ? `host ${agents[0]!.host}` : `${agents.length} hosts (${agents[0]!.host} .. ${agents.at(-1)!.host})`}, virt driver ${config.virtDriver}`,
     `  clouds.yaml ${files.cloudsYaml}  (user admin, password in the file)`,
     '',
     'Try it, in another terminal:',
@@ -91,7 +95,7 @@ export async function runUp(config: Config): Promise<number> {
   ].join('\n'));
   const sig = await untilSignal();
   process.stdout.write(`\nnubes: ${sig}: stopping...\n`);
-  await agent.stop();
+  for (const a of agents) await a.stop();
   await conductor.close();
   await cloud.close();
   await bus.close();

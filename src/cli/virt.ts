@@ -5,6 +5,12 @@ import { FakeDriver } from '../compute/agent/virt/fake/fake-driver.ts';
 
 export function makeVirtDriver(config: Config): VirtDriver {
   switch (config.virtDriver) {
-    case 'fake': return new FakeDriver();
+    case 'fake': return new FakeDriver({ vcpus: config.fake.vcpus, memoryMb: config.fake.memoryMb, diskGb: config.fake.diskGb });
   }
+}
+
+/** The hosts this process's agents serve: one, or for the fake driver as many as configured. */
+export function agentHosts(config: Config): string[] {
+  if (config.virtDriver !== 'fake' || config.fake.hosts <= 1) return [config.agentHost];
+  return Array.from({ length: config.fake.hosts }, (_, n) => `${config.agentHost}-${n + 1}`);
 }

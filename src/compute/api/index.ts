@@ -16,6 +16,7 @@ import { serverGroupRoutes } from './routes/server-groups.ts';
 import { serverActionRoutes } from './routes/server-actions.ts';
 import { aggregateRoutes } from './routes/aggregates.ts';
 import { usageRoutes } from './routes/usage.ts';
+import { securityGroupRoutes } from './routes/security-groups.ts';
 import type { Links } from './views.ts';
 
 export const COMPUTE_PREFIX = '/compute';
@@ -58,6 +59,7 @@ export function mountComputeApi(app: FastifyInstance, compute: ComputeService, o
       serverActionRoutes(api, compute, links, v21);
       aggregateRoutes(api, compute);
       usageRoutes(api, compute);
+      securityGroupRoutes(api, compute);
     }, { prefix: '/v2.1' });
   }, { prefix: COMPUTE_PREFIX });
 }

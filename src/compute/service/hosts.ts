@@ -7,6 +7,8 @@ import type { AuthContext } from '../../platform/auth/context.ts';
 import type { Policy } from '../../platform/policy/policy.ts';
 import { Conflict, NotFound } from '../../platform/errors.ts';
 import * as hosts from '../store/hosts.ts';
+import { hostUsage } from '../store/claims.ts';
+import { countByHost } from '../store/instances.ts';
 import type { ComputeHost, HostReport } from '../model.ts';
 
 export interface HostConfig {
@@ -67,10 +69,16 @@ export function createHostService(deps: { db: Kysely<DB>; policy: Policy; config
       return h;
     },
 
-    async deleteService(ctx: AuthContext, serviceId: string, hasInstances: (host: string) => Promise<boolean>): Promise<void> {
+    /** What instances use on each host (the os-hypervisors counters). */
+    async usage(names: readonly string[]): Promise<Map<string, { vcpus: number; memoryMb: number; diskGb: number; runningVms: number }>> {
+      const counts = await countByHost(db, names);
+      return new Map((await hostUsage(db, names)).map((u) => [u.host, { ...u.used, runningVms: counts.get(u.host) ?? 0 }]));
+    },
+
+    async deleteService(ctx: AuthContext, serviceId: string): Promise<void> {
       policy.enforce('os_compute_api:os-services:delete', ctx.credentials, {});
       const h = await requireService(serviceId);
-      if (await hasInstances(h.host)) throw new Conflict(`Unable to delete compute service that is hosting instances. Migrate or delete the instances first.`, 'service_has_instances');
+      if ((await countByHost(db, [h.host])).get(h.host)) throw new Conflict(`Unable to delete compute service that is hosting instances. Migrate or delete the instances first.`, 'service_has_instances');
       await hosts.deleteHost(db, h.host);
     },
 

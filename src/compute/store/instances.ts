@@ -202,3 +202,10 @@ export async function instancesRunningIn(db: Executor, f: { start: number; end: 
   if (f.projectId !== undefined) q = q.where('project_id', '=', f.projectId);
   return (await q.execute()).map(toInstance);
 }
+
+/** Live instances per host (hypervisor running_vms, service delete). */
+export async function countByHost(db: Executor, hosts?: readonly string[]): Promise<Map<string, number>> {
+  let q = db.selectFrom('instances').select((eb) => ['host', eb.fn.countAll<number>().as('n')]).where('deleted_at', 'is', null).where('host', 'is not', null).groupBy('host');
+  if (hosts) { if (hosts.length === 0) return new Map(); q = q.where('host', 'in', [...hosts]); }
+  return new Map((await q.execute()).map((r) => [r.host!, Number(r.n)]));
+}

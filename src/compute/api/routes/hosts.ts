@@ -63,21 +63,23 @@ export function hostRoutes(app: FastifyInstance, compute: ComputeService): void 
   });
 
   app.delete('/os-services/:id', async (request, reply) => {
-    // No instances exist on any host yet; the compute service will answer this once they do.
-    await svc.deleteService(request.auth, (request.params as { id: string }).id, async () => false);
+    await svc.deleteService(request.auth, (request.params as { id: string }).id);
     return reply.code(204).send();
   });
 
   const hypervisorSummary = (h: ComputeHost, mv: Microversion) => ({
     id: mv.atLeast('2.53') ? h.hypervisorId : legacyId(h.hypervisorId), hypervisor_hostname: h.host, state: up(h), status: h.enabled ? 'enabled' : 'disabled',
   });
-  const hypervisorDetail = (h: ComputeHost, mv: Microversion) => ({
+  type Used = { vcpus: number; memoryMb: number; diskGb: number; runningVms: number };
+  const NONE: Used = { vcpus: 0, memoryMb: 0, diskGb: 0, runningVms: 0 };
+  const hypervisorDetail = (h: ComputeHost, mv: Microversion, used: Used = NONE) => ({
     ...hypervisorSummary(h, mv),
     hypervisor_type: h.hypervisorType, hypervisor_version: h.hypervisorVersion, host_ip: h.hostIp,
     service: { id: mv.atLeast('2.53') ? h.serviceId : legacyId(h.serviceId), host: h.host, disabled_reason: h.disabledReason },
     ...(mv.atLeast('2.88') ? { uptime: `up since ${novaTime(h.createdAt)}` } : {
-      vcpus: h.vcpus, memory_mb: h.memoryMb, local_gb: h.diskGb, vcpus_used: 0, memory_mb_used: 0, local_gb_used: 0,
-      free_ram_mb: h.memoryMb, free_disk_gb: h.diskGb, current_workload: 0, running_vms: 0, disk_available_least: h.diskGb,
+      vcpus: h.vcpus, memory_mb: h.memoryMb, local_gb: h.diskGb, vcpus_used: used.vcpus, memory_mb_used: used.memoryMb, local_gb_used: used.diskGb,
+      free_ram_mb: h.memoryMb - used.memoryMb, free_disk_gb: h.diskGb - used.diskGb, current_workload: 0, running_vms: used.runningVms,
+      disk_available_least: h.diskGb - used.diskGb,
       cpu_info: mv.atLeast('2.28') ? JSON.parse(h.cpuInfo) as unknown : h.cpuInfo,
     }),
   });
@@ -92,8 +94,15 @@ export function hostRoutes(app: FastifyInstance, compute: ComputeService): void 
     const like = (request.query as { hypervisor_hostname_pattern?: string }).hypervisor_hostname_pattern;
     return { hypervisors: (await svc.hypervisors(request.auth, false, like ? { hostLike: like } : {})).map((h) => hypervisorSummary(h, request.microversion)) };
   });
-  app.get('/os-hypervisors/detail', async (request) => ({ hypervisors: (await svc.hypervisors(request.auth, true)).map((h) => hypervisorDetail(h, request.microversion)) }));
-  app.get('/os-hypervisors/:id', async (request) => ({ hypervisor: hypervisorDetail(await resolve(request), request.microversion) }));
+  app.get('/os-hypervisors/detail', async (request) => {
+    const list = await svc.hypervisors(request.auth, true);
+    const used = await svc.usage(list.map((h) => h.host));
+    return { hypervisors: list.map((h) => hypervisorDetail(h, request.microversion, used.get(h.host))) };
+  });
+  app.get('/os-hypervisors/:id', async (request) => {
+    const h = await resolve(request);
+    return { hypervisor: hypervisorDetail(h, request.microversion, (await svc.usage([h.host])).get(h.host)) };
+  });
   app.get('/os-hypervisors/:id/uptime', async (request) => {
     const h = await resolve(request);
     return { hypervisor: { ...hypervisorSummary(h, request.microversion), uptime: `up since ${novaTime(h.createdAt)}` } };

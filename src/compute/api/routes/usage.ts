@@ -30,7 +30,8 @@ function usageView(u: ProjectUsage, start: number, end: number, detailed: boolea
         instance_id: s.instance.id, name: s.instance.name, hours: s.hours, memory_mb: s.instance.flavor.memoryMb, local_gb: s.instance.flavor.rootGb,
         vcpus: s.instance.flavor.vcpus, tenant_id: s.instance.projectId, flavor: s.instance.flavor.name, started_at: novaTime(s.startedAt),
         ended_at: s.endedAt === null ? null : novaTime(s.endedAt), state: serverStatus(s.instance) === 'DELETED' ? 'terminated' : s.instance.vmState,
-        uptime: Math.floor(((s.endedAt ?? end) - s.startedAt) / 1000),
+        // Nova's uptime runs to now for a live server, whatever the period.
+        uptime: Math.floor(((s.endedAt ?? Date.now()) - s.startedAt) / 1000),
       })),
     } : {}),
   };

@@ -1,0 +1,154 @@
+// Issue 5 end to end: every server command a tenant and an operator use, through Debian's
+// `openstack` CLI against a real `nubes up --virt-driver fake --fake-hosts 3`: builds with every
+// create option, anti-affinity across the three hosts, a quota refusal, the whole action set
+// including resize confirm and revert, snapshots, events, console, usage.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { startNubes, removeDir, type NubesProcess } from '../support/nubes-process.ts';
+import { haveOpenstackCli, os, osOk } from '../support/openstack-cli.ts';
+
+describe('openstack server commands against nubes up on fake hosts', { skip: haveOpenstackCli() ? false : 'python3-openstackclient is not installed (scripts/test.sh installs it)' }, () => {
+  let nubes: NubesProcess;
+  let admin: Record<string, string>;
+  let alice: Record<string, string>;
+  let alpha: string;
+  const status = async (name: string) => (await osOk(['server', 'show', name, '-f', 'json'], alice)).status as string;
+  async function until(name: string, want: string): Promise<void> {
+    for (let n = 0; n < 200; n++) { if (await status(name) === want) return; await new Promise((r) => setTimeout(r, 50)); }
+    assert.fail(`${name} never became ${want} (it is ${await status(name)})`);
+  }
+
+  before(async () => {
+    nubes = await startNubes({ args: ['--virt-driver', 'fake', '--fake-hosts', '3'], env: { NUBES_FAKE_VCPUS: '4', NUBES_FAKE_MEMORY_MB: '4096' } });
+    admin = { OS_CLIENT_CONFIG_FILE: join(nubes.dataDir, 'clouds.yaml'), OS_CLOUD: 'nubes' };
+    alpha = (await osOk(['project', 'create', 'alpha', '-f', 'json'], admin)).id;
+    await osOk(['user', 'create', '--password', 'alice-pw', 'alice'], admin);
+    await osOk(['role', 'add', '--user', 'alice', '--project', 'alpha', 'member'], admin);
+    const base = parse(readFileSync(admin.OS_CLIENT_CONFIG_FILE!, 'utf8')).clouds.nubes;
+    writeFileSync(join(nubes.dataDir, 'alice.yaml'), stringify({ clouds: { alice: { ...base, auth: { ...base.auth, username: 'alice', password: 'alice-pw', project_name: 'alpha' } } } }));
+    alice = { OS_CLIENT_CONFIG_FILE: join(nubes.dataDir, 'alice.yaml'), OS_CLOUD: 'alice' };
+    const disk = join(nubes.dataDir, 'disk.raw');
+    writeFileSync(disk, Buffer.alloc(1024 * 1024));
+    await osOk(['image', 'create', '--disk-format', 'raw', '--container-format', 'bare', '--file', disk, '--public', 'tiny'], admin);
+  });
+  after(async () => { if (nubes) { await nubes.stop(); removeDir(nubes.dataDir); } });
+
+  it('server create with a key, user data, properties, security group, zone and --wait; list, show, set, unset', async () => {
+    await osOk(['keypair', 'create', 'k1'], alice);
+    const ud = join(nubes.dataDir, 'user-data.sh');
+    writeFileSync(ud, '#!/bin/sh\necho hello\n');
+    const s = await osOk(['server', 'create', '--image', 'tiny', '--flavor', 'm1.nano', '--key-name', 'k1', '--user-data', ud, '--property', 'role=web',
+      '--security-group', 'default', '--availability-zone', 'nova', '--wait', 'web', '-f', 'json'], alice);
+    assert.equal(s.status, 'ACTIVE');
+    assert.equal(s.key_name, 'k1');
+    assert.deepEqual(s.properties, { role: 'web' });
+    assert.equal(s['OS-EXT-AZ:availability_zone'], 'nova');
+    const list = await osOk(['server', 'list', '--long', '-f', 'json'], alice);
+    assert.deepEqual(list.map((x: any) => [x.Name, x.Status, x['Power State'], x['Image Name'], x['Flavor Name']]), [['web', 'ACTIVE', 1, 'tiny', 'm1.nano']]);
+    await osOk(['server', 'set', '--name', 'www', '--property', 'tier=front', 'web'], alice);
+    await osOk(['server', 'unset', '--property', 'role', 'www'], alice);
+    const shown = await osOk(['server', 'show', 'www', '-f', 'json'], alice);
+    assert.deepEqual(shown.properties, { tier: 'front' });
+    assert.equal(shown['OS-EXT-SRV-ATTR:host'], undefined, 'host names are for admins');
+    // An admin finds another project's server by id (names resolve within the caller's project).
+    assert.match((await osOk(['server', 'show', shown.id, '-f', 'json'], admin))['OS-EXT-SRV-ATTR:host'], /-[123]$/);
+    const none = await osOk(['--os-compute-api-version', '2.37', 'server', 'create', '--image', 'tiny', '--flavor', 'm1.nano', '--nic', 'none', '--wait', 'isolated', '-f', 'json'], alice);
+    assert.equal(none.status, 'ACTIVE');
+    const bad = await os(['server', 'create', '--image', 'tiny', '--flavor', 'm1.nano', '--security-group', 'web', 'x'], alice);
+    assert.notEqual(bad.code, 0);
+    await osOk(['server', 'delete', '--wait', 'isolated'], alice);
+  });
+
+  it('anti-affinity puts three members on three hosts and refuses a fourth; --all-projects, --status and --name filter', async () => {
+    const g = await osOk(['server', 'group', 'create', '--policy', 'anti-affinity', 'spread', '-f', 'json'], alice);
+    assert.equal(g.policy, 'anti-affinity');
+    await osOk(['server', 'create', '--image', 'tiny', '--flavor', 'm1.nano', '--hint', `group=${g.id}`, '--min', '3', '--max', '3', '--wait', 'g'], alice);
+    const hosts = (await osOk(['server', 'list', '--all-projects', '--long', '--name', '^g-', '-f', 'json'], admin)).map((x: any) => x.Host);
+    assert.equal(new Set(hosts).size, 3, `spread over ${hosts.join(', ')}`);
+    const fourth = await os(['server', 'create', '--image', 'tiny', '--flavor', 'm1.nano', '--hint', `group=${g.id}`, '--wait', 'g4'], alice);
+    // OSC 6 reports a build that ends in ERROR under --wait on its output (its exit code stays 0).
+    assert.match(fourth.stdout + fourth.stderr, /Error creating server/, 'no fourth host for the group');
+    const failed = await osOk(['server', 'list', '--status', 'ERROR', '-f', 'json'], alice);
+    assert.deepEqual(failed.map((x: any) => x.Name), ['g4']);
+    assert.match((await osOk(['server', 'show', 'g4', '-f', 'json'], alice)).fault.message, /No valid host/);
+    assert.equal((await osOk(['server', 'group', 'show', 'spread', '-f', 'json'], alice)).members.length, 4);
+    await osOk(['server', 'delete', '--wait', 'g-1', 'g-2', 'g-3', 'g4'], alice);
+    assert.deepEqual((await osOk(['server', 'list', '-f', 'json'], alice)).map((x: any) => x.Name), ['www']);
+    await osOk(['server', 'group', 'delete', 'spread'], alice);
+  });
+
+  it('refuses a build over quota', async () => {
+    await osOk(['quota', 'set', '--instances', '2', 'alpha'], admin);
+    await osOk(['server', 'create', '--image', 'tiny', '--flavor', 'm1.nano', '--wait', 'second'], alice);
+    const over = await os(['server', 'create', '--image', 'tiny', '--flavor', 'm1.nano', 'third'], alice);
+    assert.notEqual(over.code, 0);
+    assert.match(over.stderr, /Quota exceeded for instances/);
+    await osOk(['server', 'delete', '--wait', 'second'], alice);
+    await osOk(['quota', 'set', '--instances', '10', 'alpha'], admin);
+  });
+
+  it('stop, start, reboot --hard, pause, suspend, lock, rescue, shelve, rebuild', async () => {
+    for (const [cmd, want] of [
+      [['server', 'stop', 'www'], 'SHUTOFF'], [['server', 'start', 'www'], 'ACTIVE'], [['server', 'reboot', '--hard', '--wait', 'www'], 'ACTIVE'],
+      [['server', 'pause', 'www'], 'PAUSED'], [['server', 'unpause', 'www'], 'ACTIVE'], [['server', 'suspend', 'www'], 'SUSPENDED'],
+      [['server', 'resume', 'www'], 'ACTIVE'], [['server', 'rescue', 'www'], 'RESCUE'], [['server', 'unrescue', 'www'], 'ACTIVE'],
+      [['server', 'shelve', 'www'], 'SHELVED_OFFLOADED'], [['server', 'unshelve', 'www'], 'ACTIVE'],
+      [['server', 'rebuild', '--image', 'tiny', '--wait', 'www'], 'ACTIVE'],
+    ] as const) {
+      await osOk(cmd, alice);
+      await until('www', want);
+    }
+    await osOk(['server', 'lock', 'www'], alice);
+    const locked = await os(['server', 'stop', 'www'], alice);
+    assert.notEqual(locked.code, 0);
+    assert.match(locked.stderr, /locked/);
+    await osOk(['server', 'unlock', 'www'], alice);
+  });
+
+  it('resize to VERIFY_RESIZE, confirm; resize again and revert', async () => {
+    await osOk(['server', 'resize', '--flavor', 'm1.tiny', '--wait', 'www'], alice);
+    assert.equal(await status('www'), 'VERIFY_RESIZE');
+    await osOk(['server', 'resize', 'confirm', 'www'], alice);
+    await until('www', 'ACTIVE');
+    assert.match((await osOk(['server', 'show', 'www', '-f', 'json'], alice)).flavor, /^m1\.tiny/);
+    await osOk(['server', 'resize', '--flavor', 'm1.nano', '--wait', 'www'], alice);
+    assert.equal(await status('www'), 'VERIFY_RESIZE');
+    await osOk(['server', 'resize', 'revert', 'www'], alice);
+    await until('www', 'ACTIVE');
+    assert.match((await osOk(['server', 'show', 'www', '-f', 'json'], alice)).flavor, /^m1\.tiny/);
+  });
+
+  it('server image create, server event list, console log show', async () => {
+    const img = await osOk(['server', 'image', 'create', '--name', 'www-snap', '--wait', 'www', '-f', 'json'], alice);
+    assert.equal(img.status, 'active');
+    assert.equal((await osOk(['image', 'show', 'www-snap', '-f', 'json'], alice)).properties.image_type, 'snapshot');
+    const events = (await osOk(['server', 'event', 'list', 'www', '-f', 'json'], alice)).map((e: any) => e.Action);
+    for (const a of ['create', 'stop', 'start', 'reboot', 'resize', 'confirmResize', 'revertResize', 'shelve', 'unshelve', 'rebuild', 'createImage']) assert.ok(events.includes(a), a);
+    const id = (await osOk(['server', 'show', 'www', '-f', 'json'], alice)).id;
+    const create = (await osOk(['server', 'event', 'list', id, '-f', 'json'], admin)).find((e: any) => e.Action === 'create');
+    const shown = await osOk(['server', 'event', 'show', id, create['Request ID'], '-f', 'json'], admin);
+    assert.equal(shown.events[0].result, 'Success');
+    assert.match(await osOk(['console', 'log', 'show', 'www'], alice), /fake: spawned/);
+  });
+
+  it('quota show, limits show, availability zone list, hypervisor list/show, compute service list, usage list; delete --wait', async () => {
+    const by = Object.fromEntries((await osOk(['limits', 'show', '--absolute', '-f', 'json'], alice)).map((l: any) => [l.Name, l.Value]));
+    assert.deepEqual([by.totalInstancesUsed, by.totalCoresUsed, by.totalRAMUsed], [1, 1, 512]);
+    assert.equal((await osOk(['quota', 'show', 'alpha', '-f', 'json'], admin)).instances, 10);
+    assert.deepEqual(await osOk(['availability', 'zone', 'list', '--compute', '-f', 'json'], alice), [{ 'Zone Name': 'nova', 'Zone Status': 'available' }]);
+    const hv = await osOk(['hypervisor', 'list', '-f', 'json'], admin);
+    assert.equal(hv.length, 3);
+    const id = (await osOk(['server', 'show', 'www', '-f', 'json'], alice)).id;
+    const www = (await osOk(['server', 'show', id, '-f', 'json'], admin))['OS-EXT-SRV-ATTR:host'];
+    assert.equal((await osOk(['hypervisor', 'show', www, '-f', 'json'], admin)).running_vms, 1);
+    assert.equal((await osOk(['compute', 'service', 'list', '-f', 'json'], admin)).length, 3);
+    const usage = await osOk(['usage', 'list', '-f', 'json'], admin);
+    // In JSON the project is its id and Servers the detailed list.
+    assert.ok(usage.some((u: any) => u.Project === alpha && u.Servers.some((x: any) => x.name === 'www')));
+    await osOk(['server', 'delete', '--wait', 'www'], alice);
+    assert.deepEqual(await osOk(['server', 'list', '-f', 'json'], alice), []);
+  });
+});
