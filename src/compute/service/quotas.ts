@@ -3,6 +3,7 @@
 // `check` (issue 5's build path).
 import type { Kysely } from 'kysely';
 import type { DB } from '../../platform/db/schema.ts';
+import type { Executor } from '../../platform/db/store-helpers.ts';
 import type { AuthContext } from '../../platform/auth/context.ts';
 import type { Policy } from '../../platform/policy/policy.ts';
 import { BadRequest } from '../../platform/errors.ts';
@@ -22,19 +23,26 @@ export type QuotaSet = Record<QuotaResource, number>;
 export function createQuotaService(deps: { db: Kysely<DB>; policy: Policy }) {
   const { db, policy } = deps;
 
-  async function limitsOf(projectId: string): Promise<QuotaSet> {
-    return { ...QUOTA_DEFAULTS, ...(await quotas.projectLimits(db, projectId)) } as QuotaSet;
+  async function limitsOf(projectId: string, ex: Executor = db): Promise<QuotaSet> {
+    return { ...QUOTA_DEFAULTS, ...(await quotas.projectLimits(ex, projectId)) } as QuotaSet;
   }
 
-  async function usageOf(projectId: string, userId: string): Promise<QuotaSet> {
-    const u = await quotas.projectUsage(db, projectId);
+  async function usageOf(projectId: string, userId: string, ex: Executor = db): Promise<QuotaSet> {
+    const u = await quotas.projectUsage(ex, projectId);
     const zero = Object.fromEntries(QUOTA_RESOURCES.map((r) => [r, 0])) as QuotaSet;
-    return { ...zero, instances: u.instances, cores: u.cores, ram: u.ram, key_pairs: await keypairs.countKeypairs(db, userId) };
+    return { ...zero, instances: u.instances, cores: u.cores, ram: u.ram, key_pairs: await keypairs.countKeypairs(ex, userId) };
   }
 
   return {
     limitsOf,
     usageOf,
+    /**
+     * Runs `work` in a transaction holding the project's quota lock: usage read through the
+     * executor it gets includes every create committed before, and none can commit meanwhile.
+     */
+    withProjectLock<T>(projectId: string, work: (trx: Executor) => Promise<T>): Promise<T> {
+      return db.transaction().execute(async (trx) => { await quotas.lockProject(trx, projectId); return work(trx); });
+    },
 
     async show(ctx: AuthContext, projectId: string): Promise<QuotaSet> {
       policy.enforce('os_compute_api:os-quota-sets:show', ctx.credentials, { project_id: projectId });

@@ -1,10 +1,12 @@
 // Use cases for servers: create (validation against flavors, images, key pairs, zones and groups;
-// quotas checked, then rechecked after the insert so racing api replicas never exceed them),
+// quotas counted and the instances inserted under a per-project lock, so racing api replicas never
+// exceed them),
 // list and show with Nova's visibility rules, update, metadata, and delete. Scheduling and host
 // work go through the lifecycle (lifecycle.ts); actions live in server-actions.ts.
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { DB } from '../../platform/db/schema.ts';
+import type { Executor } from '../../platform/db/store-helpers.ts';
 import type { AuthContext } from '../../platform/auth/context.ts';
 import type { Policy } from '../../platform/policy/policy.ts';
 import type { Logger } from '../../platform/log.ts';
@@ -138,12 +140,12 @@ export function createServerService(deps: {
   }
 
   /** How many of the requested instances fit the quota; 403 when fewer than `min` do. */
-  async function allowedCount(projectId: string, flavor: InstanceFlavor, min: number, max: number, metadataItems: number): Promise<number> {
-    const limits = await quotas.limitsOf(projectId);
+  async function allowedCount(ex: Executor, projectId: string, flavor: InstanceFlavor, min: number, max: number, metadataItems: number): Promise<number> {
+    const limits = await quotas.limitsOf(projectId, ex);
     if (limits.metadata_items >= 0 && metadataItems > limits.metadata_items) {
       throw new Forbidden(`Quota exceeded for metadata_items: at most ${limits.metadata_items} metadata items per server.`, 'quota_exceeded');
     }
-    const used = await quotas.usageOf(projectId, '');
+    const used = await quotas.usageOf(projectId, '', ex);
     let allowed = max;
     let limiting: { r: string; per: number } | undefined;
     for (const [r, per] of [['instances', 1], ['cores', flavor.vcpus], ['ram', flavor.memoryMb]] as const) {
@@ -157,16 +159,6 @@ export function createServerService(deps: {
       throw new Forbidden(`Quota exceeded for ${r}: Requested ${limiting.per * min}, but already used ${used[r]} of ${limits[r]} ${r}`, 'quota_exceeded');
     }
     return allowed;
-  }
-
-  /** After the insert: if racing creates pushed the project over a limit, ours back out (Nova's recheck). */
-  async function recheckQuota(projectId: string, created: readonly Instance[]): Promise<void> {
-    const limits = await quotas.limitsOf(projectId);
-    const used = await quotas.usageOf(projectId, '');
-    const over = (['instances', 'cores', 'ram'] as const).find((r) => limits[r] >= 0 && used[r] > limits[r]);
-    if (!over) return;
-    await instances.purgeInstances(db, created.map((i) => i.id));
-    throw new Forbidden(`Quota exceeded for ${over}: other requests used the rest of ${limits[over]} ${over} meanwhile`, 'quota_exceeded');
   }
 
   async function resolveGroup(ctx: AuthContext, projectId: string, id: string | null, count: number): Promise<groups.ServerGroup | null> {
@@ -201,7 +193,6 @@ export function createServerService(deps: {
         if (sg !== 'default') throw new BadRequest(`Unable to find security_group with name or id '${sg}'.`, 'security_group_not_found');
       }
       const group = await resolveGroup(ctx, projectId, c.hints.group, c.minCount);
-      const count = await allowedCount(projectId, flavor, c.minCount, c.maxCount, Object.keys(c.metadata).length);
       const reservationId = `r-${randomString(8, RESERVATION_ALPHABET)}`;
       const adminPass = c.adminPass ?? randomString(12, 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789');
       const request: SchedulingRequest = {
@@ -209,7 +200,7 @@ export function createServerService(deps: {
         imageProperties: image.properties, tried: [],
       };
       const t = now();
-      const list: instances.NewInstance[] = Array.from({ length: count }, (_, n) => {
+      const build = (count: number): instances.NewInstance[] => Array.from({ length: count }, (_, n) => {
         const id = crypto.randomUUID();
         // Nova's multi_instance_display_name_template, '%(name)s-%(count)d', for more than one.
         const name = count > 1 ? `${c.name}-${n + 1}` : c.name;
@@ -221,14 +212,17 @@ export function createServerService(deps: {
           accessIpv4: c.accessIpv4, accessIpv6: c.accessIpv6, securityGroups: c.securityGroups, requestedNetworks: c.networks, request, createdAt: t,
         };
       });
-      const actionIds = new Map(list.map((i) => [i.id, crypto.randomUUID()]));
-      await db.transaction().execute(async (trx) => {
-        await instances.insertInstances(trx, list);
-        if (group) await groups.addMembers(trx, group.id, list.map((i) => i.id));
-        await actions.startActions(trx, list.map((i) => ({ id: actionIds.get(i.id)!, instanceId: i.id, requestId, action: 'create', projectId, userId: ctx.user.id, startTime: t })));
+      const actionIds = new Map<string, string>();
+      // Counting and inserting under the project's lock: racing creates (on any replica) queue here, so none exceeds the quota.
+      const list = await quotas.withProjectLock(projectId, async (trx) => {
+        const made = build(await allowedCount(trx, projectId, flavor, c.minCount, c.maxCount, Object.keys(c.metadata).length));
+        for (const i of made) actionIds.set(i.id, crypto.randomUUID());
+        await instances.insertInstances(trx, made);
+        if (group) await groups.addMembers(trx, group.id, made.map((i) => i.id));
+        await actions.startActions(trx, made.map((i) => ({ id: actionIds.get(i.id)!, instanceId: i.id, requestId, action: 'create', projectId, userId: ctx.user.id, startTime: t })));
+        return made;
       });
       const created = await instances.getInstances(db, list.map((i) => i.id));
-      await recheckQuota(projectId, created);
       created.sort((a, b) => a.launchIndex - b.launchIndex);
       // Scheduling runs after the 202, as in Nova; its outcome shows in the server's status.
       void lifecycle.schedule(created, actionIds).catch((err: unknown) => log.error({ err, reservationId }, 'scheduling failed'));

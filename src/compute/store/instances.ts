@@ -43,11 +43,6 @@ export async function insertInstances(db: Executor, list: readonly NewInstance[]
   }))).execute();
 }
 
-/** Removes rows outright: only for instances that never left the API (a quota recheck lost). */
-export async function purgeInstances(db: Executor, ids: readonly string[]): Promise<void> {
-  if (ids.length > 0) await db.deleteFrom('instances').where('id', 'in', [...ids]).execute();
-}
-
 export async function getInstance(db: Executor, id: string, opts: { withDeleted?: boolean } = {}): Promise<Instance | undefined> {
   let q = db.selectFrom('instances').selectAll().where('id', '=', id);
   if (!opts.withDeleted) q = q.where('deleted_at', 'is', null);

@@ -25,3 +25,12 @@ export async function projectUsage(db: Executor, projectId: string): Promise<{ i
     .where('project_id', '=', projectId).where('deleted_at', 'is', null).executeTakeFirstOrThrow();
   return { instances: Number(r.n), cores: Number(r.cores), ram: Number(r.ram) };
 }
+
+/**
+ * Takes the project's quota lock for the rest of the transaction `trx`: a create that counts
+ * usage and inserts under it cannot interleave with another create of the same project.
+ */
+export async function lockProject(trx: Executor, projectId: string): Promise<void> {
+  await trx.insertInto('compute_project_locks').values({ project_id: projectId })
+    .onConflict((oc) => oc.column('project_id').doUpdateSet({ project_id: projectId })).execute();
+}

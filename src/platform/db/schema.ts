@@ -71,6 +71,7 @@ export interface DB {
   instances: InstanceTable;
   allocations: AllocationTable;
   compute_quotas: ComputeQuotaTable;
+  compute_project_locks: { project_id: string };
   server_groups: ServerGroupTable;
   server_group_members: ServerGroupMemberTable;
   instance_actions: InstanceActionTable;

@@ -15,6 +15,9 @@ export interface FakeDriverOptions {
   readonly failSpawn?: (spec: InstanceSpec, n: number) => boolean;
   /** Milliseconds each spawn takes (default 0), to simulate boot time. */
   readonly spawnDelayMs?: number;
+  /** Guest vCPUs per host vCPU it runs before refusing (default 4, the cloud's default cpu ratio): a
+   * hypervisor overcommits CPUs, not RAM or disk. */
+  readonly cpuRatio?: number;
 }
 
 interface FakeInstance {
@@ -70,7 +73,7 @@ export class FakeDriver implements VirtDriver {
   #fits(flavor: FlavorSpec, minus: FlavorSpec | null = null): boolean {
     const u = this.used();
     const less = minus ?? { vcpus: 0, memoryMb: 0, rootGb: 0, ephemeralGb: 0, swapMb: 0 };
-    return u.vcpus - less.vcpus + flavor.vcpus <= this.#total.vcpus && u.memoryMb - less.memoryMb + flavor.memoryMb <= this.#total.memoryMb
+    return u.vcpus - less.vcpus + flavor.vcpus <= this.#total.vcpus * (this.#opts.cpuRatio ?? 4) && u.memoryMb - less.memoryMb + flavor.memoryMb <= this.#total.memoryMb
       && u.diskGb - (less.rootGb + less.ephemeralGb) + flavor.rootGb + flavor.ephemeralGb <= this.#total.diskGb;
   }
 
