@@ -1,7 +1,9 @@
 // Shared benchmark helpers: load generation (autocannon, in this process, the server in another),
 // RSS readings, a baseline HTTP server, and the report table. Benchmarks never assert timings.
 import autocannon from 'autocannon';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 
 export interface LoadResult { readonly rps: number; readonly p50: number; readonly p99: number; readonly non2xx: number; readonly errors: number; }
@@ -23,21 +25,24 @@ export function rssMiB(pid: number): number {
 /** The floor for any HTTP API on this machine: a bare node:http server in a process of its own (as
  * nubes is), answering a fixed JSON body. */
 export async function startBaselineServer(body: string): Promise<{ url: string; close(): Promise<void> }> {
+  // The body travels in a file: a page of servers is far larger than an environment variable may be.
+  const file = join(mkdtempSync(join(tmpdir(), 'nubes-baseline-')), 'body');
+  writeFileSync(file, body);
   const code = `
-    const body = process.env.BODY;
+    const body = require('node:fs').readFileSync(process.env.BODY_FILE);
     const s = require('node:http').createServer((_q, r) => {
       r.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
       r.end(body);
     });
     s.listen(0, '127.0.0.1', () => process.stdout.write(String(s.address().port) + '\\n'));`;
-  const child: ChildProcess = spawn(process.execPath, ['-e', code], { env: { ...process.env, BODY: body }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child: ChildProcess = spawn(process.execPath, ['-e', code], { env: { ...process.env, BODY_FILE: file }, stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((ok, fail) => {
     child.stdout!.once('data', (d: Buffer) => ok(Number(d.toString().trim())));
     child.once('exit', (c) => fail(new Error(`baseline server exited ${c}`)));
   });
   return {
     url: `http://127.0.0.1:${port}/`,
-    close: () => new Promise((ok) => { child.once('exit', () => ok()); child.kill(); }),
+    close: () => new Promise((ok) => { child.once('exit', () => { rmSync(dirname(file), { recursive: true, force: true }); ok(); }); child.kill(); }),
   };
 }
 

@@ -5,15 +5,22 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runIdentityBench, printIdentity } from './identity.bench.ts';
 import { runImageBench, printImage } from './image.bench.ts';
+import { runComputeBench, printCompute } from './compute.bench.ts';
 
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 5);
 const wanted = process.argv.slice(2);
 // BENCH_IMAGE_MIB sizes the throughput file (default 1024), BENCH_BIG_GIB the streaming check (default 4).
 const imageMib = Number(process.env['BENCH_IMAGE_MIB'] ?? 1024);
 const bigGiB = Number(process.env['BENCH_BIG_GIB'] ?? 4);
+// BENCH_HOSTS fake hosts (default 1000), BENCH_CREATES timed creates (default 2000), BENCH_SERVERS listed (default 10000).
+const computeOpts = {
+  hosts: Number(process.env['BENCH_HOSTS'] ?? 1000), creates: Number(process.env['BENCH_CREATES'] ?? 2000),
+  listServers: Number(process.env['BENCH_SERVERS'] ?? 10000), seconds, concurrency: Number(process.env['BENCH_CLIENTS'] ?? 32),
+};
 const suites = [
   { name: 'identity', run: async () => { const r = await runIdentityBench({ seconds }); return { text: printIdentity(r), data: r }; } },
   { name: 'image', run: async () => { const r = await runImageBench({ mib: imageMib, bigGiB }); return { text: printImage(r), data: r }; } },
+  { name: 'compute', run: async () => { const r = await runComputeBench(computeOpts); return { text: printCompute(r), data: r }; } },
 ];
 
 const outDir = join(import.meta.dirname, 'results');

@@ -126,7 +126,8 @@ export interface Selection {
   readonly trail: readonly { readonly filter: string; readonly left: number }[];
 }
 
-export function selectHosts(hosts: readonly HostState[], spec: RequestSpec, config: SchedulerConfig): Selection {
+/** Filters and weighs `hosts`; `limit` keeps only the best few (a placement needs one: no full sort). */
+export function selectHosts(hosts: readonly HostState[], spec: RequestSpec, config: SchedulerConfig, limit = Infinity): Selection {
   let left = hosts;
   const trail: { filter: string; left: number }[] = [];
   for (const name of config.filters) {
@@ -135,19 +136,31 @@ export function selectHosts(hosts: readonly HostState[], spec: RequestSpec, conf
     trail.push({ filter: name, left: left.length });
     if (left.length === 0) return { hosts: [], trail };
   }
-  const scores = new Map(left.map((h) => [h.host, 0]));
+  // Plain arrays and loops: this runs once per placement over every candidate (thousands of hosts).
+  const scores = new Float64Array(left.length);
+  const values = new Float64Array(left.length);
   for (const [name, multiplier] of Object.entries(config.weighers)) {
     if (multiplier === 0) continue;
     const w = WEIGHERS[name]!;
-    const values = left.map((h) => w.value(h, spec));
-    const lo = Math.min(...values);
-    const hi = Math.max(...values);
-    left.forEach((h, i) => {
-      // Normalised to 0..1 across the candidates, as Nova's weighers are; equal values weigh nothing.
-      const norm = hi === lo ? 0 : (values[i]! - lo) / (hi - lo);
-      scores.set(h.host, scores.get(h.host)! + multiplier * norm);
-    });
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let i = 0; i < left.length; i++) {
+      const v = w.value(left[i]!, spec);
+      values[i] = v;
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    // Normalised to 0..1 across the candidates, as Nova's weighers are; equal values weigh nothing.
+    if (hi === lo) continue;
+    for (let i = 0; i < left.length; i++) scores[i]! += multiplier * ((values[i]! - lo) / (hi - lo));
   }
-  const ranked = [...left].sort((a, b) => scores.get(b.host)! - scores.get(a.host)! || a.host.localeCompare(b.host));
-  return { hosts: ranked.map((h) => h.host), trail };
+  // Higher score first; equal scores by host name, so a decision is reproducible.
+  const better = (a: number, b: number) => scores[a]! > scores[b]! || (scores[a] === scores[b] && left[a]!.host < left[b]!.host);
+  if (limit === 1) {
+    let best = 0;
+    for (let i = 1; i < left.length; i++) if (better(i, best)) best = i;
+    return { hosts: [left[best]!.host], trail };
+  }
+  const order = Array.from(left.keys()).sort((a, b) => (better(a, b) ? -1 : better(b, a) ? 1 : 0));
+  return { hosts: order.slice(0, limit).map((i) => left[i]!.host), trail };
 }

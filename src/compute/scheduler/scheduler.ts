@@ -1,7 +1,7 @@
-// The scheduler as a service: placements for instances waiting in 'scheduling', decided in
-// batches from one snapshot of all hosts (so a thousand-host cloud pays one read per batch, not
-// per instance), each made to stick by an atomic claim against the host's generation. A claim
-// that loses a race re-reads that host and decides again; hosts full or gone are dropped.
+// The scheduler as a service: placements for instances waiting in 'scheduling', decided from a
+// snapshot of all hosts read at most once a second (a thousand-host cloud does not pay a full read
+// per instance), each made to stick by an atomic claim against the host's generation. A claim that
+// loses a race (another replica, a stale snapshot) re-reads that host and decides again.
 import type { Kysely } from 'kysely';
 import type { DB } from '../../platform/db/schema.ts';
 import type { Logger } from '../../platform/log.ts';
@@ -23,6 +23,9 @@ export interface SchedulerDeps {
   readonly now?: () => number;
   /** Instances decided from one snapshot (default 64). */
   readonly batchSize?: number;
+  /** How long a snapshot of all hosts is reused (default 1 s). A stale one costs at most a lost
+   * claim (claims re-check the host in the database) and is refreshed host by host on a loss. */
+  readonly snapshotMs?: number;
 }
 
 /** How often one instance's claim may lose a race before it gives up (each loss re-reads the host). */
@@ -35,6 +38,15 @@ export function createScheduler(deps: SchedulerDeps) {
   const queue: { instance: Instance; resolve: (p: Placement) => void }[] = [];
   let running = false;
   let decisions = 0;
+  let snapshot: { at: number; hosts: Map<string, SchedulableHost> } | undefined;
+
+  /** All hosts, from the database at most every snapshotMs (or now, when `fresh`); our own claims are applied to it as they are made. */
+  async function hostsNow(fresh = false): Promise<Map<string, SchedulableHost>> {
+    if (fresh || !snapshot || now() - snapshot.at > (deps.snapshotMs ?? 1000)) {
+      snapshot = { at: now(), hosts: new Map((await schedulableHosts(db, { now: now(), downAfterMs: deps.downAfterMs })).map((h) => [h.host, h])) };
+    }
+    return snapshot.hosts;
+  }
 
   async function requestSpec(i: Instance, batchGroups: Map<string, string[]>): Promise<RequestSpec> {
     const r = i.request;
@@ -64,7 +76,7 @@ export function createScheduler(deps: SchedulerDeps) {
     let candidates = [...hosts.values()];
     if (i.request.forcedHost !== null) candidates = candidates.filter((h) => h.host === i.request.forcedHost);
     for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
-      const sel = selectHosts(candidates, spec, config);
+      const sel = selectHosts(candidates, spec, config, 1);
       decisions++;
       const best = sel.hosts[0];
       if (best === undefined) return { ok: false, reason: noValidHost(sel.trail, hosts.size) };
@@ -83,23 +95,25 @@ export function createScheduler(deps: SchedulerDeps) {
     return { ok: false, reason: 'No valid host was found. Every claim lost a race with another scheduler; try again.' };
   }
 
+  /** No host in a snapshot that may be stale (a zone moved, a host came, room was freed): a refusal
+   * is only ever made on a snapshot read for this very decision. */
+  async function placeFresh(i: Instance, batchGroups: Map<string, string[]>): Promise<Placement> {
+    const before = snapshot;
+    const hosts = await hostsNow();
+    const p = await place(i, hosts, batchGroups);
+    if (p.ok || snapshot !== before) return p;
+    return place(i, await hostsNow(true), batchGroups);
+  }
+
   async function drain(): Promise<void> {
     if (running) return;
     running = true;
     try {
       while (queue.length > 0) {
         const batch = queue.splice(0, batchSize);
-        let hosts: Map<string, SchedulableHost>;
-        try {
-          hosts = new Map((await schedulableHosts(db, { now: now(), downAfterMs: deps.downAfterMs })).map((h) => [h.host, h]));
-        } catch (err) {
-          log.error({ err }, 'scheduler could not read the hosts');
-          for (const b of batch) b.resolve({ ok: false, reason: `The scheduler could not read the hosts: ${(err as Error).message}` });
-          continue;
-        }
         const batchGroups = new Map<string, string[]>();
         for (const b of batch) {
-          b.resolve(await place(b.instance, hosts, batchGroups).catch((err: unknown): Placement => {
+          b.resolve(await placeFresh(b.instance, batchGroups).catch((err: unknown): Placement => {
             log.error({ err, instance: b.instance.id }, 'placement failed');
             return { ok: false, reason: `Scheduling failed: ${(err as Error).message}` };
           }));

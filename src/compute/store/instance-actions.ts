@@ -32,11 +32,13 @@ const toAction = (r: Selectable<InstanceActionTable>): InstanceAction => ({
 });
 
 export async function startActions(db: Executor, list: readonly Omit<InstanceAction, 'message' | 'finishTime' | 'updatedAt'>[]): Promise<void> {
-  if (list.length === 0) return;
-  await db.insertInto('instance_actions').values(list.map((a) => ({
-    id: a.id, instance_id: a.instanceId, request_id: a.requestId, action: a.action, project_id: a.projectId, user_id: a.userId,
-    message: null, start_time: a.startTime, finish_time: null, updated_at: a.startTime,
-  }))).execute();
+  // In chunks, under SQLite's bound-parameter limit, for a large multi-create.
+  for (let at = 0; at < list.length; at += 1000) {
+    await db.insertInto('instance_actions').values(list.slice(at, at + 1000).map((a) => ({
+      id: a.id, instance_id: a.instanceId, request_id: a.requestId, action: a.action, project_id: a.projectId, user_id: a.userId,
+      message: null, start_time: a.startTime, finish_time: null, updated_at: a.startTime,
+    }))).execute();
+  }
 }
 
 /** Records an event's start (result null) or its end; an event's row is keyed by (action, event). */

@@ -29,8 +29,13 @@ export type NewInstance = Pick<Instance, 'id' | 'name' | 'description' | 'projec
   | 'ramdiskId' | 'keyName' | 'keyData' | 'userData' | 'metadata' | 'hostname' | 'reservationId' | 'launchIndex' | 'configDrive' | 'accessIpv4'
   | 'accessIpv6' | 'securityGroups' | 'requestedNetworks' | 'request' | 'createdAt'>;
 
-/** New instances start building, waiting for the scheduler; one statement for a whole multi-create. */
+/** New instances start building, waiting for the scheduler; a multi-create in few statements. */
 export async function insertInstances(db: Executor, list: readonly NewInstance[]): Promise<void> {
+  // Chunks keep each statement under SQLite's 32,766 bound parameters (~40 per row).
+  for (let at = 0; at < list.length; at += 200) await insertChunk(db, list.slice(at, at + 200));
+}
+
+async function insertChunk(db: Executor, list: readonly NewInstance[]): Promise<void> {
   if (list.length === 0) return;
   await db.insertInto('instances').values(list.map((i) => ({
     id: i.id, name: i.name, description: i.description, project_id: i.projectId, user_id: i.userId, host: null, availability_zone: i.availabilityZone,

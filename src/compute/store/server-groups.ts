@@ -58,7 +58,9 @@ export async function countGroups(db: Executor, projectId: string): Promise<numb
 }
 
 export async function addMembers(db: Executor, groupId: string, instanceIds: readonly string[]): Promise<void> {
-  if (instanceIds.length > 0) await db.insertInto('server_group_members').values(instanceIds.map((instance_id) => ({ group_id: groupId, instance_id }))).execute();
+  for (let at = 0; at < instanceIds.length; at += 1000) {
+    await db.insertInto('server_group_members').values(instanceIds.slice(at, at + 1000).map((instance_id) => ({ group_id: groupId, instance_id }))).execute();
+  }
 }
 
 export async function groupOf(db: Executor, instanceId: string): Promise<string | undefined> {
