@@ -60,6 +60,8 @@ export function createComputeService(deps: { db: Kysely<DB>; policy: Policy; con
     usage: createUsageService({ db, policy }),
     aggregates: createAggregateService({ db, policy, defaultZone: config.hosts.defaultAvailabilityZone }),
     scheduler,
+    /** Schedules builds a stopped api process left in 'scheduling' (the conductor runs it every 30 s). */
+    recoverStalledBuilds: (stalledMs: number) => lifecycle.sweepStalled(stalledMs),
     isAdmin: (ctx: AuthContext) => policy.check('context_is_admin', ctx.credentials, {}),
     /** First start of a deployment: the default flavors. */
     seed: () => seedDefaultFlavors(db),

@@ -6,6 +6,10 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mv, startComputeCloud, waitFor, type ComputeCloud } from '../support/compute.ts';
 import type { Api } from '../support/client.ts';
+import { insertInstances } from '../../src/compute/store/instances.ts';
+import { startHostAgent } from '../../src/compute/agent/host-agent.ts';
+import { FakeDriver } from '../../src/compute/agent/virt/fake/fake-driver.ts';
+import { silentLogger } from '../../src/platform/log.ts';
 
 describe('servers', () => {
   let c: ComputeCloud;
@@ -196,6 +200,50 @@ describe('servers', () => {
     assert.equal((await admin.post(`/os-aggregates/${aggId}/action`, { remove_host: { host: 'node-c' } })).status, 200);
     assert.equal((await admin.del(`/os-aggregates/${aggId}`)).status, 200);
     assert.deepEqual((await alice.get('/os-availability-zone')).body.availabilityZoneInfo.map((z: any) => z.zoneName), ['nova'], 'the host is back in the default zone');
+  });
+
+  it('schedules a build that a stopped api process left in scheduling', async () => {
+    // What a crash between the 202 and the placement leaves: a row building/scheduling, untouched.
+    const id = crypto.randomUUID();
+    const old = Date.now() - 120_000;
+    await insertInstances(c.cloud.database.db, [{ id, name: 'orphan', description: null, projectId: aliceProject, userId: 'u', availabilityZone: null, imageId,
+      kernelId: null, ramdiskId: null, keyName: null, keyData: null, userData: null, metadata: {}, hostname: 'orphan', reservationId: 'r-orphan', launchIndex: 0,
+      configDrive: false, accessIpv4: null, accessIpv6: null, securityGroups: ['default'], requestedNetworks: 'auto', createdAt: old,
+      request: { availabilityZone: null, forcedHost: null, groupId: null, sameHost: [], differentHost: [], imageProperties: {}, tried: [] },
+      flavor: { id: '1', name: 'm1.tiny', vcpus: 1, memoryMb: 512, rootGb: 1, ephemeralGb: 0, swapMb: 0, extraSpecs: {} } }]);
+    assert.equal((await alice.get(`/servers/${id}`)).body.server.status, 'BUILD');
+    assert.equal(await c.cloud.compute.recoverStalledBuilds(60_000), 1);
+    assert.equal(await c.cloud.compute.recoverStalledBuilds(60_000), 0, 'taken over once');
+    await waitFor(alice, id, ['ACTIVE']);
+    await alice.del(`/servers/${id}`);
+    await waitFor(alice, id, ['DELETED']);
+  });
+
+  it('reconciles a restarted host: what it lost is in ERROR, what the cloud does not know is destroyed', async () => {
+    const first = await c.addHost('node-r', { vcpus: 4, memoryMb: 8192, diskGb: 100 });
+    const r = await admin.post('/servers', { server: { name: 'pinned', imageRef: imageId, flavorRef: '1', availability_zone: 'nova:node-r' } });
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    await waitFor(admin, r.body.server.id, ['ACTIVE']);
+    assert.equal((await admin.get(`/servers/${r.body.server.id}`)).body.server['OS-EXT-SRV-ATTR:host'], 'node-r');
+    assert.equal((await alice.post('/servers', { server: { name: 'x', imageRef: imageId, flavorRef: '1', availability_zone: 'nova:node-r' } })).status, 403, 'forcing a host is for admins');
+    await first.stop();
+    c.drivers.delete('node-r'); // that hypervisor's memory is gone with the restart
+    // The host comes back with an empty hypervisor but for one guest nobody asked for.
+    const again = new FakeDriver({ vcpus: 4, memoryMb: 8192, diskGb: 100 });
+    await again.spawn({ uuid: crypto.randomUUID(), name: 'stray', hostname: 'stray', nics: [], flavor: { vcpus: 1, memoryMb: 128, rootGb: 1, ephemeralGb: 0, swapMb: 0, extraSpecs: {} },
+      image: { id: imageId, diskFormat: 'raw', checksum: null, properties: {}, open: async () => { throw new Error('unused'); } },
+      metadata: { publicKeys: {}, userData: null, meta: {}, configDrive: false } });
+    const agent = await startHostAgent({ bus: c.bus, host: 'node-r', log: silentLogger(), version: 'test', driver: again, heartbeatMs: 1000 });
+    await agent.registered;
+    const lost = (await admin.get(`/servers/${r.body.server.id}`)).body.server;
+    assert.equal(lost.status, 'ERROR');
+    assert.match(lost.fault.message, /no longer on its host node-r/);
+    assert.deepEqual(await again.listInstances(), [], 'the stray guest was destroyed');
+    assert.equal((await admin.del(`/servers/${r.body.server.id}`)).status, 204);
+    await waitFor(admin, r.body.server.id, ['DELETED']);
+    await agent.stop();
+    const svc = (await admin.req('GET', '/os-services?host=node-r', undefined, mv('2.53'))).body.services[0];
+    assert.equal((await admin.req('DELETE', `/os-services/${svc.id}`, undefined, mv('2.53'))).status, 204);
   });
 
   it('gives every host its resources back once its servers are deleted', async () => {

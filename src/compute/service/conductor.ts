@@ -22,9 +22,17 @@ function parseReport(p: JsonValue): HostReport {
   };
 }
 
-export function serveConductor(deps: { bus: Bus; hosts: HostService; lifecycle: Lifecycle; log: Logger }): Promise<Subscription> {
+/** A build still 'scheduling' after this long lost its api process (placement takes milliseconds). */
+const STALLED_SCHEDULING_MS = 60_000;
+
+export async function serveConductor(deps: { bus: Bus; hosts: HostService; lifecycle: Lifecycle; log: Logger; sweepEveryMs?: number }): Promise<Subscription> {
   const { bus, hosts, lifecycle, log } = deps;
-  return bus.serve(CONDUCTOR_TARGET, async (method, payload) => {
+  // Every api process also sweeps for builds another one left behind (it may have crashed).
+  const sweeper = setInterval(() => {
+    lifecycle.sweepStalled(STALLED_SCHEDULING_MS).catch((err: unknown) => log.error({ err }, 'sweeping stalled builds failed'));
+  }, deps.sweepEveryMs ?? 30_000);
+  sweeper.unref();
+  const served = await bus.serve(CONDUCTOR_TARGET, async (method, payload) => {
     switch (method) {
       case 'host.report': {
         const h = await hosts.report(parseReport(payload));
@@ -51,4 +59,5 @@ export function serveConductor(deps: { bus: Bus; hosts: HostService; lifecycle: 
         throw new BadRequest(`the conductor does not handle ${method}`);
     }
   });
+  return { async close() { clearInterval(sweeper); await served.close(); } };
 }

@@ -191,6 +191,21 @@ export function createLifecycle(deps: LifecycleDeps) {
   return {
     attach(b: Bus): void { bus = b; },
 
+    /**
+     * Builds whose api process stopped before it placed them (still 'scheduling' after `stalledMs`):
+     * one replica takes each over and schedules it. Returns how many it took.
+     */
+    async sweepStalled(stalledMs: number): Promise<number> {
+      const stalled = await instances.stalledInstances(db, ['scheduling'], now() - stalledMs, 100);
+      const mine: Instance[] = [];
+      for (const i of stalled) if (await instances.takeOver(db, i.id, i.updatedAt, now())) mine.push(i);
+      if (mine.length > 0) {
+        log.warn({ count: mine.length }, 'scheduling builds left behind by a stopped api process');
+        await schedule(mine, new Map());
+      }
+      return mine.length;
+    },
+
     /** Unshelve: a host for an offloaded instance (claim included), then the work cast to it. */
     async placeAndCast(i: Instance, op: 'unshelve', actionId: string): Promise<void> {
       const fresh = { ...i, request: { ...i.request, tried: [] } };

@@ -209,3 +209,12 @@ export async function countByHost(db: Executor, hosts?: readonly string[]): Prom
   if (hosts) { if (hosts.length === 0) return new Map(); q = q.where('host', 'in', [...hosts]); }
   return new Map((await q.execute()).map((r) => [r.host!, Number(r.n)]));
 }
+
+/**
+ * Takes over a stalled instance: bumps its updated_at only if nobody touched it since `seen`, so
+ * of several api replicas sweeping at once exactly one picks it up.
+ */
+export async function takeOver(db: Executor, id: string, seen: number, now: number): Promise<boolean> {
+  const r = await db.updateTable('instances').set({ updated_at: now }).where('id', '=', id).where('updated_at', '=', seen).where('deleted_at', 'is', null).executeTakeFirst();
+  return Number(r.numUpdatedRows) === 1;
+}
