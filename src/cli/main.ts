@@ -13,9 +13,11 @@ Usage:
                                      host's agent in one process, on SQLite and the in-process bus.
                                      First start bootstraps the admin user and writes
                                      <data-dir>/clouds.yaml and <data-dir>/openrc. Ctrl-C stops it.
-  nubes serve api [options]          one stateless API process (scale out: run several behind a
-                                     balancer, with --database postgres://... and --bus amqp://...)
-  nubes serve agent --host NAME      the agent of one hypervisor host (needs --bus amqp://...)
+  nubes api [options]                one stateless API process (scale out: run several behind a
+                                     balancer, with --database postgres://... and --bus amqp://...);
+                                     also spelled nubes serve api
+  nubes agent --host NAME            the agent of one hypervisor host (needs --bus amqp://...);
+                                     also spelled nubes serve agent
   nubes admin rotate-token-keys      rotate the token encryption keys (run against the same database)
   nubes image build-tiny             build the nubes-tiny guest image offline (cached in --cache-dir)
   nubes --help                       this text
@@ -64,8 +66,8 @@ async function main(): Promise<number> {
   const cmd = args.words.join(' ');
   switch (cmd) {
     case 'up': return runUp(config);
-    case 'serve api': return runServeApi(config);
-    case 'serve agent': return runServeAgent(config);
+    case 'api': case 'serve api': return runServeApi(config);
+    case 'agent': case 'serve agent': return runServeAgent(config);
     case 'admin rotate-token-keys': return runRotateKeys(config);
     case 'image build-tiny': return runBuildTiny(config);
     default:

@@ -54,7 +54,7 @@ describe('scale-out compute: two api replicas and three agents on PostgreSQL and
     const shared = ['--database', db.url, '--bus', amqpUrl!];
     [a, b] = await Promise.all([1, 2].map(() => startNubes({ command: ['serve', 'api'], args: shared, env: { NUBES_ADMIN_PASSWORD: PASSWORD } }))) as [NubesProcess, NubesProcess];
     for (const host of hosts) {
-      agents.push(await startNubes({ command: ['serve', 'agent'], args: ['--host', host, '--bus', amqpUrl!, '--virt-driver', 'fake'],
+      agents.push(await startNubes({ command: ['agent'], args: ['--host', host, '--bus', amqpUrl!, '--virt-driver', 'fake'],
         env: { NUBES_FAKE_VCPUS: String(HOST_VCPUS), NUBES_FAKE_MEMORY_MB: '8192' }, readyWhen: /host agent serving/ }));
     }
     const cloud = (url: string, user: string, password: string, project: string) => ({
