@@ -147,6 +147,9 @@ describe('servers', () => {
     for (const id of ids) await waitFor(alice, id, ['ACTIVE']);
     const byName = (await alice.get('/servers?name=^(alpha|gamma)$')).body.servers.map((s: any) => s.name).sort();
     assert.deepEqual(byName, ['alpha', 'gamma'], 'name is a regular expression');
+    // A pattern that backtracks exponentially elsewhere runs in linear time here; one that needs backtracking is refused.
+    assert.deepEqual((await alice.get(`/servers?name=${encodeURIComponent('^(a+)+b$')}`)).body.servers, []);
+    assert.equal((await alice.get(`/servers?name=${encodeURIComponent('(a)\\1')}`)).status, 400);
     assert.equal((await alice.get('/servers/detail?status=ACTIVE')).body.servers.length, 3);
     assert.equal((await alice.get('/servers?status=SHUTOFF')).body.servers.length, 0);
     const sorted = (await alice.get('/servers?sort_key=display_name&sort_dir=asc')).body.servers.map((s: any) => s.name);

@@ -2,6 +2,7 @@
 // the create body with its hints, the update body, and the list query with its filters, sorting
 // and paging. Everything here answers bad input with a 400 that names the field.
 import { BadRequest } from '../../platform/errors.ts';
+import { linearRegExp } from '../../platform/regex.ts';
 import type { Microversion } from '../../platform/http/microversion.ts';
 import { apiStatus, TASK_STATES, VM_STATES, type TaskState, type VmState } from '../states.ts';
 import type { InstanceQuery, SortColumn } from '../service/servers.ts';
@@ -209,7 +210,13 @@ export function parseServerQuery(q: Record<string, unknown>, mv: Microversion, a
   };
   const set = (k: string, v: unknown) => { if (v !== undefined) out[k] = v; };
   set('marker', one(q, 'marker'));
-  set('name', one(q, 'name'));
+  const name = one(q, 'name');
+  if (name !== undefined) {
+    // Matched in linear time whatever the pattern; back-references and lookaround cannot be.
+    const re = name.length > 255 ? new Error('longer than 255 characters') : linearRegExp(name);
+    if (re instanceof Error) throw invalid('name', `Value: ${name}. It is not a usable regular expression (${re.message}).`);
+    out['name'] = name;
+  }
   if (statuses.length > 0) out['states'] = statuses.flatMap((s) => statesFor(s) ?? []);
   set('imageId', one(q, 'image')?.split('/').at(-1));
   set('flavorId', one(q, 'flavor')?.split('/').at(-1));

@@ -1,6 +1,7 @@
 // Kysely dialect for Node's built-in node:sqlite (no native addon). Owns the one connection and
 // serialises access to it, so a transaction spanning awaits never interleaves with other queries.
 import { DatabaseSync, type StatementSync, type SQLInputValue } from 'node:sqlite';
+import { linearRegExp } from '../regex.ts';
 import {
   CompiledQuery, SelectQueryNode, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler,
   type DatabaseConnection, type Dialect, type Driver, type Kysely, type QueryResult,
@@ -57,7 +58,8 @@ const patterns = new Map<string, RegExp | null>();
 function compiled(pattern: string): RegExp | null {
   let re = patterns.get(pattern);
   if (re === undefined) {
-    try { re = new RegExp(pattern, 'u'); } catch { re = null; }
+    const r = linearRegExp(pattern);
+    re = r instanceof Error ? null : r;
     if (patterns.size > 1000) patterns.clear();
     patterns.set(pattern, re);
   }
