@@ -5,6 +5,7 @@ import { createLogger } from '../platform/log.ts';
 import { startHostAgent } from '../compute/agent/host-agent.ts';
 import { VERSION } from './version.ts';
 import { makeVirtDriver } from './virt.ts';
+import { busImageTransfer } from '../compute/agent/image-over-bus.ts';
 
 export async function runServeAgent(config: Config): Promise<number> {
   if (config.bus === 'memory') {
@@ -19,7 +20,7 @@ export async function runServeAgent(config: Config): Promise<number> {
     process.stderr.write(`nubes: the agent cannot start: ${(e as Error).message}\n`);
     return 1;
   }
-  const agent = await startHostAgent({ bus, host: config.agentHost, log, version: VERSION, driver: makeVirtDriver(config) });
+  const agent = await startHostAgent({ bus, host: config.agentHost, log, version: VERSION, driver: makeVirtDriver(config), images: busImageTransfer(bus) });
   await new Promise<void>((resolve) => { process.once('SIGINT', () => resolve()); process.once('SIGTERM', () => resolve()); });
   await agent.stop();
   await bus.close();

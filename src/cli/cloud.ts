@@ -18,6 +18,7 @@ import { createDiskInspector } from '../image/service/disk-inspector.ts';
 import { createComputeService, DEFAULT_COMPUTE_CONFIG, type ComputeService } from '../compute/index.ts';
 import { mountComputeApi, COMPUTE_PREFIX } from '../compute/api/index.ts';
 import { imagePortOf } from './image-port.ts';
+import { imageDataForAgents } from './image-transfer.ts';
 
 export interface Cloud {
   readonly app: FastifyInstance;
@@ -53,7 +54,10 @@ export async function buildCloud(config: Config, log: Logger, opts: { adminPassw
     });
     // Uploads and imports cut off by a stop of the process that ran them go back to 'queued'.
     await image.data.recoverStalled(15 * 60_000);
-    const compute = createComputeService({ db: database.db, policy, config: DEFAULT_COMPUTE_CONFIG, images: imagePortOf(image), log: log.child({ svc: 'compute' }) });
+    const compute = createComputeService({
+      db: database.db, policy, config: DEFAULT_COMPUTE_CONFIG, images: imagePortOf(image), imageData: imageDataForAgents(image, config.image.stagingDir),
+      log: log.child({ svc: 'compute' }),
+    });
     await compute.seed();
     const faults = new FaultFamilies();
     const app = createHttpServer({ log, faults });

@@ -21,11 +21,11 @@ import { createUsageService } from './service/usage.ts';
 import { createScheduler } from './scheduler/scheduler.ts';
 import { checkSchedulerConfig, DEFAULT_SCHEDULER_CONFIG, type SchedulerConfig } from './scheduler/host-selection.ts';
 import * as hostStore from './store/hosts.ts';
-import type { ImagePort } from './service/ports.ts';
+import type { ImageDataPort, ImagePort } from './service/ports.ts';
 import type { Bus, Subscription } from '../platform/bus/bus.ts';
 import type { Logger } from '../platform/log.ts';
 
-export type { ImagePort, BootImage } from './service/ports.ts';
+export type { ImagePort, BootImage, ImageDataPort } from './service/ports.ts';
 
 export interface ComputeConfig {
   readonly hosts: HostConfig;
@@ -34,7 +34,7 @@ export interface ComputeConfig {
 
 export const DEFAULT_COMPUTE_CONFIG: ComputeConfig = { hosts: DEFAULT_HOST_CONFIG, scheduler: DEFAULT_SCHEDULER_CONFIG };
 
-export function createComputeService(deps: { db: Kysely<DB>; policy: Policy; config: ComputeConfig; images: ImagePort; log: Logger }) {
+export function createComputeService(deps: { db: Kysely<DB>; policy: Policy; config: ComputeConfig; images: ImagePort; imageData?: ImageDataPort; log: Logger }) {
   const { db, policy, config, log } = deps;
   policy.register(computePolicies);
   checkSchedulerConfig(config.scheduler);
@@ -50,7 +50,7 @@ export function createComputeService(deps: { db: Kysely<DB>; policy: Policy; con
   return {
     hosts,
     /** Serves the bus target agents report to (every api process runs one) and sends host work on `b`. */
-    serveConductor: (b: Bus): Promise<Subscription> => { bus = b; lifecycle.attach(b); return serveConductor({ bus: b, hosts, lifecycle, log }); },
+    serveConductor: (b: Bus): Promise<Subscription> => { bus = b; lifecycle.attach(b); return serveConductor({ bus: b, hosts, lifecycle, log, ...(deps.imageData ? { imageData: deps.imageData } : {}) }); },
     flavors: createFlavorService({ db, policy }),
     keypairs: createKeypairService({ db, policy, quota: async (ctx) => (ctx.scope.kind === 'project' ? (await quotas.limitsOf(ctx.scope.project.id)).key_pairs : QUOTA_DEFAULTS.key_pairs) }),
     quotas,

@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mv, startComputeCloud, waitFor, type ComputeCloud } from '../support/compute.ts';
 import type { Api } from '../support/client.ts';
+import { busImageTransfer } from '../../src/compute/agent/image-over-bus.ts';
 
 describe('server actions', () => {
   let c: ComputeCloud;
@@ -120,6 +121,27 @@ describe('server actions', () => {
     const legacy = await act(alice, { createImage: { name: 'snap2' } });
     assert.match(String(legacy.headers['location']), /\/image\/images\/[0-9a-f-]{36}$/);
     await waitFor(alice, id, ['ACTIVE']);
+  });
+
+  it('serves image bytes to, and takes snapshots from, an agent that reaches the cloud only over the bus', async () => {
+    const remote = busImageTransfer(c.bus);
+    const data = Buffer.concat(await (await remote.open(c.imageId)).toArray());
+    assert.equal(data.length, 1024 * 1024, 'the whole image, read in ranges over the bus');
+    assert.ok(data.every((b: number) => b === 0));
+    await c.addHost('node-remote', { vcpus: 8, memoryMb: 16384, diskGb: 200 }, remote);
+    const r = await admin.post('/servers', { server: { name: 'far', imageRef: c.imageId, flavorRef: '1', availability_zone: 'nova:node-remote' } });
+    const far = r.body.server.id;
+    await waitFor(admin, far, ['ACTIVE']);
+    const snap = await admin.req('POST', `/servers/${far}/action`, { createImage: { name: 'far-snap' } }, mv('2.45'));
+    assert.equal(snap.status, 202);
+    const images = admin.on('/image');
+    let img: any;
+    for (let n = 0; n < 200; n++) { img = (await images.get(`/v2/images/${snap.body.image_id}`)).body; if (img.status === 'active') break; await new Promise((res) => setTimeout(res, 10)); }
+    assert.equal(img.status, 'active');
+    const bytes = (await images.get(`/v2/images/${snap.body.image_id}/file`)).raw.toString();
+    assert.equal(bytes, `fake disk of ${far}\n`, 'the snapshot data came over the bus');
+    await admin.del(`/servers/${far}`);
+    await waitFor(admin, far, ['DELETED']);
   });
 
   it('shows the console output, all of it or its last lines', async () => {

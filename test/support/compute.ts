@@ -7,6 +7,7 @@ import { createMemoryBus } from '../../src/platform/bus/memory.ts';
 import { startHostAgent, type HostAgent } from '../../src/compute/agent/host-agent.ts';
 import { FakeDriver, type FakeDriverOptions } from '../../src/compute/agent/virt/fake/fake-driver.ts';
 import { inProcessImageTransfer } from '../../src/cli/image-transfer.ts';
+import type { ImageTransfer } from '../../src/compute/agent/instance-work.ts';
 import { silentLogger } from '../../src/platform/log.ts';
 import type { Bus, Subscription } from '../../src/platform/bus/bus.ts';
 
@@ -37,7 +38,8 @@ export interface ComputeCloud {
   readonly imageId: string;
   readonly bus: Bus;
   readonly drivers: Map<string, FakeDriver>;
-  addHost(host: string, opts: FakeDriverOptions): Promise<HostAgent>;
+  /** Another host; `images` defaults to the in-process transfer (as in `nubes up`). */
+  addHost(host: string, opts: FakeDriverOptions, images?: ImageTransfer): Promise<HostAgent>;
   boot(api: Api, body?: Record<string, unknown>, hints?: Record<string, unknown>): ReturnType<Api['post']>;
   close(): Promise<void>;
 }
@@ -57,10 +59,10 @@ export async function startComputeCloud(hosts: Readonly<Record<string, FakeDrive
   const conductor: Subscription = await cloud.compute.serveConductor(bus);
   const agents: HostAgent[] = [];
   const drivers = new Map<string, FakeDriver>();
-  async function addHost(host: string, opts: FakeDriverOptions): Promise<HostAgent> {
+  async function addHost(host: string, opts: FakeDriverOptions, images: ImageTransfer = inProcessImageTransfer(cloud.image)): Promise<HostAgent> {
     const driver = new FakeDriver(opts);
     drivers.set(host, driver);
-    const agent = await startHostAgent({ bus, host, log: silentLogger(), version: 'test', driver, heartbeatMs: 1000, images: inProcessImageTransfer(cloud.image) });
+    const agent = await startHostAgent({ bus, host, log: silentLogger(), version: 'test', driver, heartbeatMs: 1000, images });
     agents.push(agent);
     await agent.registered;
     return agent;

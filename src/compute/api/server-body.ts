@@ -227,14 +227,18 @@ export function parseServerQuery(q: Record<string, unknown>, mv: Microversion, a
     throw new BadRequest('The value of changes-since must be less than or equal to changes-before.', 'server_invalid');
   }
   if (mv.atLeast('2.73') && one(q, 'locked') !== undefined) out['locked'] = truthy(one(q, 'locked'));
-  if (admin) {
-    // Filters Nova allows only to admins (others are ignored, not refused).
-    set('host', one(q, 'host') ?? one(q, 'node'));
-    set('projectId', one(q, 'project_id') ?? one(q, 'tenant_id'));
+  // Filters Nova allows only to admins, and from 2.83 a few of them to everyone (the rest are
+  // ignored for others, not refused).
+  const open = admin || mv.atLeast('2.83');
+  if (open) {
     set('userId', one(q, 'user_id'));
     set('availabilityZone', one(q, 'availability_zone'));
     const vm = values(q['vm_state']);
     if (vm.length > 0 && statuses.length === 0) out['states'] = vm.filter((v): v is VmState => (VM_STATES as readonly string[]).includes(v)).map((v) => ({ vm: v, task: 'any' }));
+  }
+  if (admin) {
+    set('host', one(q, 'host') ?? one(q, 'node'));
+    set('projectId', one(q, 'project_id') ?? one(q, 'tenant_id'));
     const uuid = one(q, 'uuid');
     if (uuid !== undefined) out['ids'] = [uuid];
   }

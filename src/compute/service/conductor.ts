@@ -7,6 +7,7 @@ import type { Logger } from '../../platform/log.ts';
 import type { HostReport } from '../model.ts';
 import type { HostService } from './hosts.ts';
 import type { Lifecycle } from './lifecycle.ts';
+import type { ImageDataPort } from './ports.ts';
 import { parseHostWorkResult, type HostWorkResult } from '../agent/protocol.ts';
 
 export const CONDUCTOR_TARGET = 'compute.conductor';
@@ -25,8 +26,24 @@ function parseReport(p: JsonValue): HostReport {
 /** A build still 'scheduling' after this long lost its api process (placement takes milliseconds). */
 const STALLED_SCHEDULING_MS = 60_000;
 
-export async function serveConductor(deps: { bus: Bus; hosts: HostService; lifecycle: Lifecycle; log: Logger; sweepEveryMs?: number }): Promise<Subscription> {
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+function uuidField(p: JsonValue, k: string): string {
+  const v = (p as Record<string, JsonValue> | null)?.[k];
+  if (typeof v !== 'string' || !UUID.test(v)) throw new BadRequest(`${k} must be a UUID`);
+  return v;
+}
+function countField(p: JsonValue, k: string): number {
+  const v = (p as Record<string, JsonValue> | null)?.[k];
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new BadRequest(`${k} must be a count`);
+  return v;
+}
+
+export async function serveConductor(deps: { bus: Bus; hosts: HostService; lifecycle: Lifecycle; log: Logger; imageData?: ImageDataPort; sweepEveryMs?: number }): Promise<Subscription> {
   const { bus, hosts, lifecycle, log } = deps;
+  const imageData = () => {
+    if (!deps.imageData) throw new BadRequest('this api process serves no image data to agents');
+    return deps.imageData;
+  };
   // Every api process also sweeps for builds another one left behind (it may have crashed).
   const sweeper = setInterval(() => {
     lifecycle.sweepStalled(STALLED_SCHEDULING_MS).catch((err: unknown) => log.error({ err }, 'sweeping stalled builds failed'));
@@ -54,6 +71,24 @@ export async function serveConductor(deps: { bus: Bus; hosts: HostService; lifec
         const destroy = await lifecycle.reconcile(p.host, p.instances as { uuid: string; power_state: HostWorkResult['power_state'] }[]);
         log.info({ host: p.host, present: p.instances.length, destroy: destroy.length }, 'host reconciled');
         return { destroy };
+      }
+      // Image bytes for agents in other processes (image-over-bus.ts).
+      case 'image.read': {
+        const length = Math.min(countField(payload, 'length'), 4 * 1024 * 1024);
+        const r = await imageData().read(uuidField(payload, 'image_id'), countField(payload, 'offset'), length);
+        return { data: r.data.toString('base64'), eof: r.eof };
+      }
+      case 'image.upload.chunk': {
+        const data = (payload as { data?: unknown } | null)?.data;
+        if (typeof data !== 'string') throw new BadRequest('image.upload.chunk needs data');
+        await imageData().writeChunk(uuidField(payload, 'upload_id'), countField(payload, 'offset'), Buffer.from(data, 'base64'));
+        return;
+      }
+      case 'image.upload.finish': {
+        const format = (payload as { disk_format?: unknown } | null)?.disk_format;
+        if (typeof format !== 'string' || !/^[a-z0-9]{1,16}$/.test(format)) throw new BadRequest('image.upload.finish needs a disk_format');
+        await imageData().finish(uuidField(payload, 'upload_id'), uuidField(payload, 'image_id'), format);
+        return;
       }
       default:
         throw new BadRequest(`the conductor does not handle ${method}`);

@@ -25,3 +25,14 @@ export interface ImagePort {
   /** A queued image record, owned by the caller's project, that a snapshot's data will fill. */
   createSnapshot(ctx: AuthContext, s: { name: string; properties: Readonly<Record<string, string>> }): Promise<string>;
 }
+
+/**
+ * Image bytes for agents in other processes, which reach the cloud only over the bus: read in
+ * ranges, and snapshots written as numbered chunks into a staging file, then stored as the image.
+ * Every api replica must reach the same image store and staging directory (see scale-out.md).
+ */
+export interface ImageDataPort {
+  read(imageId: string, offset: number, length: number): Promise<{ data: Buffer; eof: boolean }>;
+  writeChunk(uploadId: string, offset: number, data: Buffer): Promise<void>;
+  finish(uploadId: string, imageId: string, diskFormat: string): Promise<void>;
+}

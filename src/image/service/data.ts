@@ -193,6 +193,17 @@ export function createImageData(deps: DataDeps) {
       }
     },
 
+    /** `length` bytes of an active image from `offset` (agents read images over the bus in ranges). */
+    async readTrusted(id: string, offset: number, length: number): Promise<{ data: Buffer; eof: boolean }> {
+      const img = await images.getImage(db, id);
+      if (!img || img.status !== 'active' || img.location === null || img.size === null) throw new NotFound(`Image ${id} has no data to read.`, 'image_no_data');
+      if (offset >= img.size || length === 0) return { data: Buffer.alloc(0), eof: offset >= img.size };
+      const end = Math.min(offset + length, img.size) - 1;
+      const parts: Buffer[] = [];
+      for await (const part of await backend.read(img.location, { start: offset, end })) parts.push(part as Buffer);
+      return { data: Buffer.concat(parts), eof: end + 1 >= img.size };
+    },
+
     /** An active image's bytes, for a host's image cache (the build was already allowed). */
     async openTrusted(id: string): Promise<Readable> {
       const img = await images.getImage(db, id);
