@@ -1,17 +1,84 @@
 // Issue 5 end to end: every server command a tenant and an operator use, through Debian's
-// `openstack` CLI against a real `nubes up --virt-driver fake --fake-hosts 3`: builds with every
-// create option, anti-affinity across the three hosts, a quota refusal, the whole action set
-// including resize confirm and revert, snapshots, events, console, usage.
+// `openstack` CLI, on two layouts: a real `nubes up --virt-driver fake --fake-hosts 3`, and the
+// scaled-out cloud (two `nubes api` replicas behind a round-robin balancer on PostgreSQL and
+// RabbitMQ, three `nubes agent` processes). Builds with every create option, anti-affinity across
+// the three hosts, a quota refusal, the whole action set including resize confirm and revert,
+// snapshots, events, console, usage.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { startNubes, removeDir, type NubesProcess } from '../support/nubes-process.ts';
+import { freePort, startNubes, removeDir, type NubesProcess } from '../support/nubes-process.ts';
+import { freshPostgres } from '../support/databases.ts';
+import { startBalancer } from '../support/balancer.ts';
 import { haveOpenstackCli, os, osOk } from '../support/openstack-cli.ts';
 
-describe('openstack server commands against nubes up on fake hosts', { skip: haveOpenstackCli() ? false : 'python3-openstackclient is not installed (scripts/test.sh installs it)' }, () => {
-  let nubes: NubesProcess;
+interface Layout {
+  readonly name: string;
+  readonly skip: string | false;
+  /** Starts the cloud; returns where its files go, the admin's clouds.yaml, and how to stop it. */
+  start(): Promise<{ dir: string; adminConfig: string; stop(): Promise<void> }>;
+}
+
+const FAKE_HOST = { NUBES_FAKE_VCPUS: '4', NUBES_FAKE_MEMORY_MB: '4096' };
+const noCli = haveOpenstackCli() ? false : 'python3-openstackclient is not installed (scripts/test.sh installs it)';
+const pgUrl = process.env['NUBES_TEST_DATABASE_URL'];
+const amqpUrl = process.env['NUBES_TEST_AMQP_URL'];
+
+const LAYOUTS: Layout[] = [
+  {
+    name: 'nubes up with three fake hosts', skip: noCli,
+    async start() {
+      const nubes = await startNubes({ args: ['--virt-driver', 'fake', '--fake-hosts', '3'], env: FAKE_HOST });
+      return { dir: nubes.dataDir, adminConfig: join(nubes.dataDir, 'clouds.yaml'), async stop() { await nubes.stop(); removeDir(nubes.dataDir); } };
+    },
+  },
+  {
+    name: 'two api replicas and three agents on PostgreSQL and RabbitMQ', skip: noCli || (pgUrl && amqpUrl ? false : 'needs NUBES_TEST_DATABASE_URL and NUBES_TEST_AMQP_URL (scripts/test.sh starts both)'),
+    async start() {
+      const db = await freshPostgres(pgUrl!);
+      const balancer = await startBalancer(await freePort());
+      // Image data and staging shared by the replicas, as docs/scale-out.md asks.
+      const shared = mkdtempSync(join(tmpdir(), 'nubes-shared-'));
+      const env = { NUBES_ADMIN_PASSWORD: 'layout-admin-pw', NUBES_IMAGE_STORE_DIR: join(shared, 'images'), NUBES_IMAGE_STAGING_DIR: join(shared, 'staging') };
+      const procs: NubesProcess[] = [];
+      const stop = async () => {
+        for (const p of procs.reverse()) { await p.stop(); removeDir(p.dataDir); }
+        await balancer.close();
+        await db.drop();
+        removeDir(shared);
+      };
+      try {
+        procs.push(...await Promise.all([1, 2].map(() => startNubes({ command: ['api'], args: ['--database', db.url, '--bus', amqpUrl!, '--public-url', balancer.url], env }))));
+        balancer.setBackends(procs.map((p) => p.url));
+        const tag = randomUUID().slice(0, 6);
+        for (const n of [1, 2, 3]) {
+          procs.push(await startNubes({ command: ['agent'], args: ['--host', `so-${tag}-${n}`, '--bus', amqpUrl!, '--virt-driver', 'fake'], env: FAKE_HOST, readyWhen: /host agent serving/ }));
+        }
+        const dir = procs[0]!.dataDir;
+        const adminConfig = join(dir, 'clouds.yaml');
+        writeFileSync(adminConfig, stringify({ clouds: { nubes: {
+          auth: { auth_url: `${balancer.url}/identity/v3`, username: 'admin', password: env.NUBES_ADMIN_PASSWORD, project_name: 'admin', user_domain_name: 'Default', project_domain_name: 'Default' },
+          region_name: 'RegionOne', interface: 'public', identity_api_version: 3,
+        } } }));
+        for (let n = 0; n < 100; n++) {
+          if ((await osOk(['compute', 'service', 'list', '-f', 'json'], { OS_CLIENT_CONFIG_FILE: adminConfig, OS_CLOUD: 'nubes' })).length === 3) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        return { dir, adminConfig, stop };
+      } catch (e) {
+        await stop();
+        throw e;
+      }
+    },
+  },
+];
+
+for (const layout of LAYOUTS) describe(`openstack server commands: ${layout.name}`, { skip: layout.skip }, () => {
+  let cloud: { dir: string; adminConfig: string; stop(): Promise<void> };
   let admin: Record<string, string>;
   let alice: Record<string, string>;
   let alpha: string;
@@ -22,23 +89,23 @@ describe('openstack server commands against nubes up on fake hosts', { skip: hav
   }
 
   before(async () => {
-    nubes = await startNubes({ args: ['--virt-driver', 'fake', '--fake-hosts', '3'], env: { NUBES_FAKE_VCPUS: '4', NUBES_FAKE_MEMORY_MB: '4096' } });
-    admin = { OS_CLIENT_CONFIG_FILE: join(nubes.dataDir, 'clouds.yaml'), OS_CLOUD: 'nubes' };
+    cloud = await layout.start();
+    admin = { OS_CLIENT_CONFIG_FILE: cloud.adminConfig, OS_CLOUD: 'nubes' };
     alpha = (await osOk(['project', 'create', 'alpha', '-f', 'json'], admin)).id;
     await osOk(['user', 'create', '--password', 'alice-pw', 'alice'], admin);
     await osOk(['role', 'add', '--user', 'alice', '--project', 'alpha', 'member'], admin);
-    const base = parse(readFileSync(admin.OS_CLIENT_CONFIG_FILE!, 'utf8')).clouds.nubes;
-    writeFileSync(join(nubes.dataDir, 'alice.yaml'), stringify({ clouds: { alice: { ...base, auth: { ...base.auth, username: 'alice', password: 'alice-pw', project_name: 'alpha' } } } }));
-    alice = { OS_CLIENT_CONFIG_FILE: join(nubes.dataDir, 'alice.yaml'), OS_CLOUD: 'alice' };
-    const disk = join(nubes.dataDir, 'disk.raw');
+    const base = parse(readFileSync(cloud.adminConfig, 'utf8')).clouds.nubes;
+    writeFileSync(join(cloud.dir, 'alice.yaml'), stringify({ clouds: { alice: { ...base, auth: { ...base.auth, username: 'alice', password: 'alice-pw', project_name: 'alpha' } } } }));
+    alice = { OS_CLIENT_CONFIG_FILE: join(cloud.dir, 'alice.yaml'), OS_CLOUD: 'alice' };
+    const disk = join(cloud.dir, 'disk.raw');
     writeFileSync(disk, Buffer.alloc(1024 * 1024));
     await osOk(['image', 'create', '--disk-format', 'raw', '--container-format', 'bare', '--file', disk, '--public', 'tiny'], admin);
   });
-  after(async () => { if (nubes) { await nubes.stop(); removeDir(nubes.dataDir); } });
+  after(async () => { await cloud?.stop(); });
 
   it('server create with a key, user data, properties, security group, zone and --wait; list, show, set, unset', async () => {
     await osOk(['keypair', 'create', 'k1'], alice);
-    const ud = join(nubes.dataDir, 'user-data.sh');
+    const ud = join(cloud.dir, 'user-data.sh');
     writeFileSync(ud, '#!/bin/sh\necho hello\n');
     const s = await osOk(['server', 'create', '--image', 'tiny', '--flavor', 'm1.nano', '--key-name', 'k1', '--user-data', ud, '--property', 'role=web',
       '--security-group', 'default', '--availability-zone', 'nova', '--wait', 'web', '-f', 'json'], alice);
