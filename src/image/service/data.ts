@@ -148,25 +148,30 @@ export function createImageData(deps: DataDeps) {
     }
   }
 
+  /** Streams `source` into a queued image and makes it active once inspected; refused data leaves nothing. */
+  async function fill(img: Image, source: Readable, declared: number | undefined): Promise<Image> {
+    await images.transition(db, img.id, 'startUpload', {}, now());
+    let stored: StoredData | undefined;
+    try {
+      stored = await receive(img, backend, source, declared);
+      const facts = await inspector.inspect(await backend.localPath(stored.key), img.diskFormat!);
+      const done = await images.transition(db, img.id, 'finishUpload', dataFields(stored, facts.virtualSize), now());
+      if (!done) throw new NubesError('image_gone', 410, `Image ${img.id} was deleted while its data was being uploaded.`);
+      return done;
+    } catch (e) {
+      if (stored) await backend.delete(stored.key);
+      // The data was refused: the image returns to 'queued' and may be filled again.
+      await images.transition(db, img.id, 'failUpload', { pending_bytes: 0 }, now()).catch(() => undefined);
+      throw e;
+    }
+  }
+
   return {
     /** PUT /v2/images/{id}/file: the image must be queued; it is active when this resolves. */
     async upload(ctx: AuthContext, id: string, source: Readable, declared: number | undefined): Promise<Image> {
       const img = await uploadable(ctx, id, 'upload_image');
       requireFormats(img);
-      await images.transition(db, id, 'startUpload', {}, now());
-      let stored: StoredData | undefined;
-      try {
-        stored = await receive(img, backend, source, declared);
-        const facts = await inspector.inspect(await backend.localPath(stored.key), img.diskFormat!);
-        const done = await images.transition(db, id, 'finishUpload', dataFields(stored, facts.virtualSize), now());
-        if (!done) throw new NubesError('image_gone', 410, `Image ${id} was deleted while its data was being uploaded.`);
-        return done;
-      } catch (e) {
-        if (stored) await backend.delete(stored.key);
-        // The client's data was refused: the image returns to 'queued' and may be uploaded again.
-        await images.transition(db, id, 'failUpload', { pending_bytes: 0 }, now()).catch(() => undefined);
-        throw e;
-      }
+      return fill(img, source, declared);
     },
 
     /**
@@ -177,20 +182,7 @@ export function createImageData(deps: DataDeps) {
     async storeTrusted(id: string, source: Readable, diskFormat: string): Promise<Image> {
       const img = await images.getImage(db, id);
       if (!img) { source.resume(); throw new NotFound(`No image found with ID ${id}`, 'image_not_found'); }
-      const ready = (await images.updateImage(db, id, { core: { diskFormat, containerFormat: img.containerFormat ?? 'bare' }, now: now() }))!;
-      await images.transition(db, id, 'startUpload', {}, now());
-      let stored: StoredData | undefined;
-      try {
-        stored = await receive(ready, backend, source, undefined);
-        const facts = await inspector.inspect(await backend.localPath(stored.key), diskFormat);
-        const done = await images.transition(db, id, 'finishUpload', dataFields(stored, facts.virtualSize), now());
-        if (!done) throw new NubesError('image_gone', 410, `Image ${id} was deleted while its data was being stored.`);
-        return done;
-      } catch (e) {
-        if (stored) await backend.delete(stored.key);
-        await images.transition(db, id, 'failUpload', { pending_bytes: 0 }, now()).catch(() => undefined);
-        throw e;
-      }
+      return fill((await images.updateImage(db, id, { core: { diskFormat, containerFormat: img.containerFormat ?? 'bare' }, now: now() }))!, source, undefined);
     },
 
     /** `length` bytes of an active image from `offset` (agents read images over the bus in ranges). */
