@@ -52,7 +52,10 @@ export function createComputeService(deps: { db: Kysely<DB>; policy: Policy; con
     /** Serves the bus target agents report to (every api process runs one) and sends host work on `b`. */
     serveConductor: (b: Bus): Promise<Subscription> => { bus = b; lifecycle.attach(b); return serveConductor({ bus: b, hosts, lifecycle, log, ...(deps.imageData ? { imageData: deps.imageData } : {}) }); },
     flavors: createFlavorService({ db, policy }),
-    keypairs: createKeypairService({ db, policy, quota: async (ctx) => (ctx.scope.kind === 'project' ? (await quotas.limitsOf(ctx.scope.project.id)).key_pairs : QUOTA_DEFAULTS.key_pairs) }),
+    keypairs: createKeypairService({
+      db, policy, withLock: quotas.withLock,
+      quota: async (ctx) => (ctx.scope.kind === 'project' ? (await quotas.limitsOf(ctx.scope.project.id)).key_pairs : QUOTA_DEFAULTS.key_pairs),
+    }),
     quotas,
     servers,
     serverActions: createServerActions({ db, policy, servers, lifecycle, scheduler, quotas, images: deps.images, bus: () => bus }),

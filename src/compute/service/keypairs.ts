@@ -2,6 +2,7 @@
 // They belong to the user, not the project; admins may manage other users' pairs (2.10).
 import type { Kysely } from 'kysely';
 import type { DB } from '../../platform/db/schema.ts';
+import type { Executor } from '../../platform/db/store-helpers.ts';
 import type { AuthContext } from '../../platform/auth/context.ts';
 import type { Policy } from '../../platform/policy/policy.ts';
 import { Forbidden, NotFound } from '../../platform/errors.ts';
@@ -9,7 +10,11 @@ import * as keypairs from '../store/keypairs.ts';
 import type { Keypair, KeypairType } from '../model.ts';
 import { generateSshKeypair, sshFingerprint, x509Fingerprint } from './ssh-keys.ts';
 
-export function createKeypairService(deps: { db: Kysely<DB>; policy: Policy; quota: (ctx: AuthContext) => Promise<number>; now?: () => number }) {
+export function createKeypairService(deps: {
+  db: Kysely<DB>; policy: Policy; quota: (ctx: AuthContext) => Promise<number>; now?: () => number;
+  /** Runs the count and the insert under the user's quota lock (quotas.withLock). */
+  withLock: <T>(key: string, work: (trx: Executor) => Promise<T>) => Promise<T>;
+}) {
   const { db, policy } = deps;
   const now = deps.now ?? Date.now;
   const owner = (ctx: AuthContext, userId: string | undefined) => userId ?? ctx.user.id;
@@ -19,15 +24,17 @@ export function createKeypairService(deps: { db: Kysely<DB>; policy: Policy; quo
       const userId = owner(ctx, k.userId);
       policy.enforce('os_compute_api:os-keypairs:create', ctx.credentials, { user_id: userId });
       const quota = await deps.quota(ctx);
-      if (quota >= 0 && await keypairs.countKeypairs(db, userId) >= quota) {
-        // Nova answers this quota with 403, not 413.
-        throw new Forbidden(`Quota exceeded, too many key pairs: at most ${quota} per user; delete some first.`, 'keypair_quota');
-      }
       let publicKey = k.publicKey;
       let privateKey: string | undefined;
       if (publicKey === undefined) ({ publicKey, privateKey } = generateSshKeypair('Generated-by-Nova'));
       const fingerprint = k.type === 'x509' ? x509Fingerprint(publicKey) : sshFingerprint(publicKey);
-      const saved = await keypairs.insertKeypair(db, { userId, name: k.name, type: k.type, publicKey: publicKey.trim(), fingerprint, createdAt: now() });
+      const saved = await deps.withLock(`user:${userId}`, async (trx) => {
+        if (quota >= 0 && await keypairs.countKeypairs(trx, userId) >= quota) {
+          // Nova answers this quota with 403, not 413.
+          throw new Forbidden(`Quota exceeded, too many key pairs: at most ${quota} per user; delete some first.`, 'keypair_quota');
+        }
+        return keypairs.insertKeypair(trx, { userId, name: k.name, type: k.type, publicKey: publicKey.trim(), fingerprint, createdAt: now() });
+      });
       return privateKey === undefined ? saved : { ...saved, privateKey };
     },
 

@@ -37,11 +37,12 @@ export function createQuotaService(deps: { db: Kysely<DB>; policy: Policy }) {
     limitsOf,
     usageOf,
     /**
-     * Runs `work` in a transaction holding the project's quota lock: usage read through the
-     * executor it gets includes every create committed before, and none can commit meanwhile.
+     * Runs `work` in a transaction holding the quota lock of `key` (a project id, or `user:<id>`
+     * for key pairs): usage read through the executor it gets includes every create committed
+     * before, and none of the same key can commit meanwhile, on any api replica.
      */
-    withProjectLock<T>(projectId: string, work: (trx: Executor) => Promise<T>): Promise<T> {
-      return db.transaction().execute(async (trx) => { await quotas.lockProject(trx, projectId); return work(trx); });
+    withLock<T>(key: string, work: (trx: Executor) => Promise<T>): Promise<T> {
+      return db.transaction().execute(async (trx) => { await quotas.lockQuota(trx, key); return work(trx); });
     },
 
     async show(ctx: AuthContext, projectId: string): Promise<QuotaSet> {

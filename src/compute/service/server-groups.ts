@@ -29,12 +29,14 @@ export function createServerGroupService(deps: { db: Kysely<DB>; policy: Policy;
       if (ctx.scope.kind !== 'project') throw new Forbidden('Server groups belong to projects: use a project-scoped token.', 'server_groups_need_project');
       const projectId = ctx.scope.project.id;
       policy.enforce('os_compute_api:os-server-groups:create', ctx.credentials, { project_id: projectId, user_id: ctx.user.id });
-      const limit = (await quotas.limitsOf(projectId)).server_groups;
-      if (limit >= 0 && await groups.countGroups(db, projectId) >= limit) {
-        throw new Forbidden(`Quota exceeded, too many server groups: at most ${limit} per project.`, 'quota_exceeded');
-      }
       const id = crypto.randomUUID();
-      await groups.insertGroup(db, { id, name: g.name, projectId, userId: ctx.user.id, policy: g.policy, rules: g.rules, createdAt: now() });
+      await quotas.withLock(projectId, async (trx) => {
+        const limit = (await quotas.limitsOf(projectId, trx)).server_groups;
+        if (limit >= 0 && await groups.countGroups(trx, projectId) >= limit) {
+          throw new Forbidden(`Quota exceeded, too many server groups: at most ${limit} per project.`, 'quota_exceeded');
+        }
+        await groups.insertGroup(trx, { id, name: g.name, projectId, userId: ctx.user.id, policy: g.policy, rules: g.rules, createdAt: now() });
+      });
       return (await groups.getGroup(db, id))!;
     },
 

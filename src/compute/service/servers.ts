@@ -214,7 +214,7 @@ export function createServerService(deps: {
       });
       const actionIds = new Map<string, string>();
       // Counting and inserting under the project's lock: racing creates (on any replica) queue here, so none exceeds the quota.
-      const list = await quotas.withProjectLock(projectId, async (trx) => {
+      const list = await quotas.withLock(projectId, async (trx) => {
         const made = build(await allowedCount(trx, projectId, flavor, c.minCount, c.maxCount, Object.keys(c.metadata).length));
         for (const i of made) actionIds.set(i.id, crypto.randomUUID());
         await instances.insertInstances(trx, made);

@@ -27,10 +27,10 @@ export async function projectUsage(db: Executor, projectId: string): Promise<{ i
 }
 
 /**
- * Takes the project's quota lock for the rest of the transaction `trx`: a create that counts
- * usage and inserts under it cannot interleave with another create of the same project.
+ * Takes the quota lock of `key` (a project, or a user's key pairs) for the rest of the transaction
+ * `trx`: a create that counts usage and inserts under it cannot interleave with another of the same key.
  */
-export async function lockProject(trx: Executor, projectId: string): Promise<void> {
-  await trx.insertInto('compute_project_locks').values({ project_id: projectId })
-    .onConflict((oc) => oc.column('project_id').doUpdateSet({ project_id: projectId })).execute();
+export async function lockQuota(trx: Executor, key: string): Promise<void> {
+  await trx.insertInto('compute_project_locks').values({ project_id: key })
+    .onConflict((oc) => oc.column('project_id').doUpdateSet({ project_id: key })).execute();
 }

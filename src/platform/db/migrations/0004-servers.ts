@@ -31,8 +31,8 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.createIndex('instances_updated').on('instances').column('updated_at').execute();
   await db.schema.createIndex('instances_state').on('instances').columns(['vm_state', 'task_state']).execute();
 
-  // One row per project, locked by a server create for its quota check and insert, so creates of
-  // one project through any number of api replicas count and insert one after the other.
+  // One row per quota scope (a project; `user:<id>` for key pairs), locked by a create for its quota
+  // check and insert, so creates of one scope through any number of api replicas go one at a time.
   await db.schema.createTable('compute_project_locks').addColumn('project_id', 'text', (c) => c.primaryKey()).execute();
 
   await db.schema.alterTable('compute_hosts').addColumn('failed_builds', 'integer', (c) => c.notNull().defaultTo(0)).execute();
