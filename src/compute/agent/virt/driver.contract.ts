@@ -116,5 +116,42 @@ export function runVirtDriverContract(name: string, make: () => Promise<Contract
       }
       await driver.destroy(spec.uuid);
     }));
+
+    it('attaches and detaches volumes, each once', withDriver(async ({ driver, image }) => {
+      if (!driver.capabilities.supportsAttachVolume) return;
+      const spec = instanceSpec(image);
+      await driver.spawn(spec);
+      const v = { volumeId: crypto.randomUUID(), path: '/dev/null', format: 'raw' as const, device: null, readOnly: false };
+      const { device } = await driver.attachVolume(spec.uuid, v);
+      assert.match(device, /^vd[b-z]$/);
+      await assert.rejects(driver.attachVolume(spec.uuid, v), /already attached/);
+      const second = await driver.attachVolume(spec.uuid, { ...v, volumeId: crypto.randomUUID() });
+      assert.notEqual(second.device, device);
+      await driver.detachVolume(spec.uuid, v.volumeId);
+      await assert.rejects(driver.detachVolume(spec.uuid, v.volumeId), /not attached/);
+      await driver.destroy(spec.uuid);
+    }));
+
+    it('live-migrates a running instance to another host, and an aborted migration leaves nothing there', async () => {
+      const [a, b] = [await make(), await make()];
+      try {
+        if (!a.driver.capabilities.supportsLiveMigration) return;
+        const spec = instanceSpec(a.image);
+        await a.driver.spawn(spec);
+        const target = await b.driver.prepareMigration(spec);
+        await a.driver.migrate(spec.uuid, target);
+        await b.driver.finishMigration(spec.uuid, true);
+        assert.ok(!(await a.driver.listInstances()).some((i) => i.uuid === spec.uuid), 'gone from the source');
+        assert.equal(await b.driver.powerState(spec.uuid), 'running');
+        const other = instanceSpec(a.image);
+        await b.driver.prepareMigration(other);
+        await b.driver.finishMigration(other.uuid, false);
+        assert.ok(!(await b.driver.listInstances()).some((i) => i.uuid === other.uuid), 'nothing left of the aborted one');
+        await b.driver.destroy(spec.uuid);
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    });
   });
 }

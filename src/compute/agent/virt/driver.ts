@@ -48,6 +48,22 @@ export interface InstanceSpec {
   };
 }
 
+/** A volume as a host sees it once the volume service has connected it here. */
+export interface VolumeSpec {
+  readonly volumeId: string;
+  /** Where the volume's bytes are on this host: an image file or a block device. */
+  readonly path: string;
+  readonly format: 'qcow2' | 'raw';
+  /** The guest device name wanted (vdb, ...); null lets the driver take the next free one. */
+  readonly device: string | null;
+  readonly readOnly: boolean;
+}
+
+/** Where a live migration's source sends the instance: what the destination's prepareMigration answered. */
+export interface MigrationTarget {
+  readonly uri: string;
+}
+
 export interface HostResources {
   readonly vcpus: number;
   readonly memoryMb: number;
@@ -142,4 +158,17 @@ export interface VirtDriver {
   consoleOutput(uuid: string, maxBytes: number): Promise<string>;
   attachInterface(uuid: string, nic: NicSpec): Promise<void>;
   detachInterface(uuid: string, portId: string): Promise<void>;
+  /** Hot-plugs a volume; resolves with the guest device it got. The same volume twice throws. */
+  attachVolume(uuid: string, volume: VolumeSpec): Promise<{ device: string }>;
+  /** Unplugs a volume; one that is not attached throws. */
+  detachVolume(uuid: string, volumeId: string): Promise<void>;
+  /**
+   * Live migration, on the destination: readies this host to receive `spec` (its disks and NICs
+   * already here) and answers where the source is to send the running state.
+   */
+  prepareMigration(spec: InstanceSpec): Promise<MigrationTarget>;
+  /** On the source: sends the running instance to `target`; once it resolves the instance is gone from this host. */
+  migrate(uuid: string, target: MigrationTarget): Promise<void>;
+  /** On the destination, after the source: `ok` starts the received instance here; otherwise what was prepared is removed. */
+  finishMigration(uuid: string, ok: boolean): Promise<void>;
 }

@@ -4,7 +4,8 @@
 import { Readable } from 'node:stream';
 import {
   InstanceNotOnHost, VirtError,
-  type DriverCapabilities, type FlavorSpec, type HostResources, type ImageSpec, type InstanceInfo, type InstanceSpec, type NicSpec, type PowerState, type VirtDriver,
+  type DriverCapabilities, type FlavorSpec, type HostResources, type ImageSpec, type InstanceInfo, type InstanceSpec, type MigrationTarget, type NicSpec,
+  type PowerState, type VirtDriver, type VolumeSpec,
 } from '../driver.ts';
 
 export interface FakeDriverOptions {
@@ -26,8 +27,14 @@ interface FakeInstance {
   rescued: boolean;
   previousFlavor: FlavorSpec | null;
   nics: NicSpec[];
+  volumes: Map<string, string>;
   console: string[];
+  /** Prepared to receive a live migration, not started yet. */
+  incoming: boolean;
 }
+
+/** Live migrations between fake drivers of one process: what a source sent, by target uri. */
+const inFlight = new Map<string, { power: PowerState; console: string[] }>();
 
 const CAPABILITIES: DriverCapabilities = {
   supportsPause: true, supportsSuspend: true, supportsRescue: true, supportsSnapshot: true, supportsResize: true,
@@ -39,6 +46,7 @@ export class FakeDriver implements VirtDriver {
   readonly #total: { vcpus: number; memoryMb: number; diskGb: number };
   readonly #instances = new Map<string, FakeInstance>();
   readonly #opts: FakeDriverOptions;
+  readonly #id = crypto.randomUUID();
   #spawns = 0;
 
   constructor(opts: FakeDriverOptions = {}) {
@@ -94,7 +102,7 @@ export class FakeDriver implements VirtDriver {
     const fail = this.#opts.failSpawn?.(spec, n);
     if (fail !== undefined && fail !== false) throw new VirtError(`fake spawn failure (spawn #${n})`, { retryable: true });
     if (!this.#fits(spec.flavor)) throw new VirtError(`not enough resources on this host for ${spec.flavor.vcpus} vCPU / ${spec.flavor.memoryMb} MB`, { retryable: true });
-    const i: FakeInstance = { flavor: spec.flavor, power: 'running', rescued: false, previousFlavor: null, nics: [...spec.nics], console: [] };
+    const i: FakeInstance = { flavor: spec.flavor, power: 'running', rescued: false, previousFlavor: null, nics: [...spec.nics], volumes: new Map(), console: [], incoming: false };
     this.#instances.set(spec.uuid, i);
     this.#log(i, `spawned ${spec.hostname} from image ${spec.image.id}`);
     if (Object.keys(spec.metadata.publicKeys).length > 0) this.#log(i, `ssh keys installed ${Object.keys(spec.metadata.publicKeys).length}`);
@@ -182,5 +190,52 @@ export class FakeDriver implements VirtDriver {
     if (at < 0) throw new VirtError(`port ${portId} is not attached to ${uuid}`);
     i.nics.splice(at, 1);
     this.#log(i, 'interface detached');
+  }
+
+  async attachVolume(uuid: string, volume: VolumeSpec): Promise<{ device: string }> {
+    const i = this.#get(uuid);
+    if (i.volumes.has(volume.volumeId)) throw new VirtError(`volume ${volume.volumeId} is already attached to ${uuid}`);
+    const taken = new Set(i.volumes.values());
+    const device = volume.device ?? [...'bcdefghijklmnopqrstuvwxyz'].map((c) => `vd${c}`).find((d) => !taken.has(d));
+    if (!device || taken.has(device)) throw new VirtError(`no free device for volume ${volume.volumeId} on ${uuid}`);
+    i.volumes.set(volume.volumeId, device);
+    this.#log(i, `volume ${volume.volumeId} attached as ${device}`);
+    return { device };
+  }
+
+  async detachVolume(uuid: string, volumeId: string): Promise<void> {
+    const i = this.#get(uuid);
+    if (!i.volumes.delete(volumeId)) throw new VirtError(`volume ${volumeId} is not attached to ${uuid}`);
+    this.#log(i, `volume ${volumeId} detached`);
+  }
+
+  async prepareMigration(spec: InstanceSpec): Promise<MigrationTarget> {
+    if (this.#instances.has(spec.uuid)) throw new VirtError(`instance ${spec.uuid} already exists on this host`);
+    if (!this.#fits(spec.flavor)) throw new VirtError(`not enough resources on this host to receive ${spec.uuid}`, { retryable: true });
+    this.#instances.set(spec.uuid, { flavor: spec.flavor, power: 'nostate', rescued: false, previousFlavor: null, nics: [...spec.nics], volumes: new Map(), console: [], incoming: true });
+    return { uri: `fake://${this.#id}/${spec.uuid}` };
+  }
+
+  async migrate(uuid: string, target: MigrationTarget): Promise<void> {
+    const i = this.#get(uuid);
+    if (i.incoming) throw new VirtError(`instance ${uuid} is itself arriving here`);
+    this.#require(i, uuid, ['running', 'paused'], 'live-migrate');
+    this.#log(i, `migrating to ${target.uri}`);
+    inFlight.set(target.uri, { power: i.power, console: [...i.console] });
+    this.#instances.delete(uuid);
+  }
+
+  async finishMigration(uuid: string, ok: boolean): Promise<void> {
+    const i = this.#get(uuid);
+    if (!i.incoming) throw new VirtError(`instance ${uuid} was not prepared for a migration here`);
+    const uri = `fake://${this.#id}/${uuid}`;
+    const sent = inFlight.get(uri);
+    inFlight.delete(uri);
+    if (!ok) { this.#instances.delete(uuid); return; }
+    // From another process the fake cannot carry state: the guest arrives running.
+    i.incoming = false;
+    i.power = sent?.power ?? 'running';
+    i.console = sent?.console ?? [];
+    this.#log(i, 'arrived by live migration');
   }
 }
