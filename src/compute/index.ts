@@ -65,6 +65,8 @@ export function createComputeService(deps: { db: Kysely<DB>; policy: Policy; con
     scheduler,
     /** Schedules builds a stopped api process left in 'scheduling' (the conductor runs it every 30 s). */
     recoverStalledBuilds: (stalledMs: number) => lifecycle.sweepStalled(stalledMs),
+    /** Clears host work whose result never came (the conductor runs it every 30 s, after 30 min). */
+    recoverAbandonedWork: (stalledMs: number) => lifecycle.sweepAbandoned(stalledMs),
     isAdmin: (ctx: AuthContext) => policy.check('context_is_admin', ctx.credentials, {}),
     /** First start of a deployment: the default flavors. */
     seed: () => seedDefaultFlavors(db),

@@ -100,6 +100,19 @@ describe('servers', () => {
     const failed = await waitFor(alice, fourth, ['ERROR']);
     assert.match(failed.fault.message, /No valid host was found/);
     assert.equal(failed.fault.code, 500);
+    const stop = await alice.post(`/servers/${fourth}/action`, { 'os-stop': null });
+    assert.equal(stop.status, 409, 'a server that never reached a host has nothing to stop');
+    const still = (await alice.get(`/servers/${fourth}`)).body.server;
+    assert.deepEqual([still.status, still['OS-EXT-STS:task_state']], ['ERROR', null], 'and the refusal left no task behind');
+    // same_host and different_host name servers; the scheduler goes by the hosts they are on.
+    const hostOf = async (sid: string) => (await admin.get(`/servers/${sid}`)).body.server['OS-EXT-SRV-ATTR:host'];
+    const next = (await boot(alice, { name: 'beside' }, { same_host: [ids[1]] })).body.server.id;
+    await waitFor(alice, next, ['ACTIVE']);
+    assert.equal(await hostOf(next), await hostOf(ids[1]!));
+    const apart = (await boot(alice, { name: 'apart' }, { different_host: [ids[0], ids[1]] })).body.server.id;
+    await waitFor(alice, apart, ['ACTIVE']);
+    assert.equal(await hostOf(apart), await hostOf(ids[2]!));
+    for (const x of [next, apart]) { await alice.del(`/servers/${x}`); await waitFor(alice, x, ['DELETED']); }
     const shown = (await alice.get(`/os-server-groups/${group}`)).body.server_group;
     assert.equal(shown.members.length, 4);
     for (const id of [...ids, fourth]) assert.equal((await alice.del(`/servers/${id}`)).status, 204);
@@ -222,6 +235,18 @@ describe('servers', () => {
     await waitFor(alice, id, ['DELETED']);
   });
 
+  it('clears host work whose result never came, so no server stays in a task', async () => {
+    const id = (await boot(alice, { name: 'abandoned' })).body.server.id;
+    await waitFor(alice, id, ['ACTIVE']);
+    // What a lost result leaves: a task set long ago that nothing will finish.
+    await c.cloud.database.db.updateTable('instances').set({ task_state: 'powering-off', updated_at: Date.now() - 3_600_000 }).where('id', '=', id).execute();
+    assert.equal(await c.cloud.compute.recoverAbandonedWork(30 * 60_000), 1);
+    const s = (await alice.get(`/servers/${id}`)).body.server;
+    assert.deepEqual([s.status, s['OS-EXT-STS:task_state']], ['ACTIVE', null]);
+    await alice.del(`/servers/${id}`);
+    await waitFor(alice, id, ['DELETED']);
+  });
+
   it('reconciles a restarted host: what it lost is in ERROR, what the cloud does not know is destroyed', async () => {
     const first = await c.addHost('node-r', { vcpus: 4, memoryMb: 8192, diskGb: 100 });
     const r = await admin.post('/servers', { server: { name: 'pinned', imageRef: imageId, flavorRef: '1', availability_zone: 'nova:node-r' } });
@@ -240,7 +265,8 @@ describe('servers', () => {
     await agent.registered;
     const lost = (await admin.get(`/servers/${r.body.server.id}`)).body.server;
     assert.equal(lost.status, 'ERROR');
-    assert.match(lost.fault.message, /no longer on its host node-r/);
+    assert.match(lost.fault.message, /no longer on its host/);
+    assert.match(lost.fault.details, /node-r/, 'admins see which host in the details');
     assert.deepEqual(await again.listInstances(), [], 'the stray guest was destroyed');
     assert.equal((await admin.del(`/servers/${r.body.server.id}`)).status, 204);
     await waitFor(admin, r.body.server.id, ['DELETED']);

@@ -36,7 +36,10 @@ export async function startHostAgent(deps: HostAgentDeps): Promise<HostAgent> {
   const startedAt = Date.now();
   let stopped = false;
   const worker = createInstanceWorker({ bus, host, driver, images: deps.images ?? NO_IMAGE_TRANSFER, log });
-  const server: Subscription = await bus.serve(agentTarget(host), async (method, payload) => {
+  let server: Subscription | undefined;
+  // Served only once the host is registered and reconciled: work queued for the host meanwhile
+  // waits on the bus, so reconcile never races a build that is starting.
+  const serve = () => bus.serve(agentTarget(host), async (method, payload) => {
     switch (method) {
       case 'ping': return { host, version, uptime_ms: Date.now() - startedAt };
       // Cast: answered later by an instance.result cast to the conductor. Not awaited, so work on
@@ -79,6 +82,10 @@ export async function startHostAgent(deps: HostAgentDeps): Promise<HostAgent> {
       report().then(async () => {
         log.info({ host }, 'host registered');
         await reconcile().catch((err: unknown) => log.error({ host, err }, 'reconciling instances with the cloud failed'));
+        if (stopped) return;
+        server = await serve();
+        await bus.notify('compute', 'agent.up', { host, version });
+        log.info({ host }, 'host agent serving');
         resolve();
       }, (err: unknown) => {
         log.warn({ host, err }, 'host report failed; retrying in 5 s');
@@ -89,21 +96,21 @@ export async function startHostAgent(deps: HostAgentDeps): Promise<HostAgent> {
   });
 
   const beat = setInterval(() => {
-    bus.call<{ known: boolean }>(CONDUCTOR, 'host.heartbeat', { host }, { timeoutMs: 10_000 })
-      .then((r) => { if (!r.known) return report(); return undefined; })
+    bus.call<{ known: boolean; reconcile?: boolean }>(CONDUCTOR, 'host.heartbeat', { host }, { timeoutMs: 10_000 })
+      // Forgotten by the cloud (an admin deleted the service): register again. Forgotten or counted
+      // down (servers may have been deleted without us meanwhile): reconcile.
+      .then(async (r) => { if (!r.known) await report(); if (!r.known || r.reconcile) await reconcile(); })
       .catch((err: unknown) => log.warn({ host, err }, 'heartbeat failed'));
   }, deps.heartbeatMs ?? 10_000);
   beat.unref();
 
-  await bus.notify('compute', 'agent.up', { host, version });
-  log.info({ host }, 'host agent serving');
   return {
     host, driver, registered,
     async stop() {
       stopped = true;
       clearInterval(beat);
       clearTimeout(retry);
-      await server.close();
+      await server?.close();
       await worker.idle();
       log.info({ host }, 'host agent stopped');
     },

@@ -5,7 +5,7 @@
 import type { Kysely } from 'kysely';
 import type { DB } from '../../platform/db/schema.ts';
 import type { Logger } from '../../platform/log.ts';
-import { claim, fits, hostUsage } from '../store/claims.ts';
+import { claim, fits, hostUsage, releaseAllocations } from '../store/claims.ts';
 import { schedulableHosts, type SchedulableHost } from '../store/host-states.ts';
 import { memberHosts, getGroup } from '../store/server-groups.ts';
 import { flavorDiskGb, selectHosts, type RequestSpec, type SchedulerConfig } from './host-selection.ts';
@@ -48,16 +48,12 @@ export function createScheduler(deps: SchedulerDeps) {
     return snapshot.hosts;
   }
 
-  async function requestSpec(i: Instance, batchGroups: Map<string, string[]>): Promise<RequestSpec> {
+  async function requestSpec(i: Instance): Promise<RequestSpec> {
     const r = i.request;
     let group: RequestSpec['group'] = null;
     if (r.groupId) {
       const g = await getGroup(db, r.groupId);
-      if (g) {
-        // Members placed earlier in this batch count as much as those in the database.
-        const hosts = [...await memberHosts(db, g.id, i.id), ...(batchGroups.get(g.id) ?? [])];
-        group = { policy: g.policy, memberHosts: hosts, ...(g.rules.max_server_per_host !== undefined ? { maxServerPerHost: g.rules.max_server_per_host } : {}) };
-      }
+      if (g) group = { policy: g.policy, memberHosts: await memberHosts(db, g.id, i.id), ...(g.rules.max_server_per_host !== undefined ? { maxServerPerHost: g.rules.max_server_per_host } : {}) };
     }
     return {
       flavor: i.flavor, imageProperties: r.imageProperties, availabilityZone: r.availabilityZone, group,
@@ -70,8 +66,21 @@ export function createScheduler(deps: SchedulerDeps) {
     return `No valid host was found. ${emptied ? `There are not enough hosts available (${total} hosts; none left after ${emptied.filter}).` : 'There are not enough hosts available.'}`;
   }
 
-  async function place(i: Instance, hosts: Map<string, SchedulableHost>, batchGroups: Map<string, string[]>): Promise<Placement> {
-    const spec = await requestSpec(i, batchGroups);
+  /**
+   * Nova's late affinity check: after the claim, the group's members as claimed now (another
+   * replica may have placed one meanwhile). A hard policy the claim breaks gives the claim back.
+   */
+  async function keepsGroupPolicy(i: Instance, spec: RequestSpec, host: string): Promise<boolean> {
+    const g = spec.group;
+    if (!g || (g.policy !== 'affinity' && g.policy !== 'anti-affinity')) return true;
+    const now = await memberHosts(db, i.request.groupId!, i.id);
+    const ok = g.policy === 'affinity' ? now.length === 0 || now.includes(host) : now.filter((h) => h === host).length < (g.maxServerPerHost ?? 1);
+    if (!ok) await releaseAllocations(db, i.id, host);
+    return ok;
+  }
+
+  async function place(i: Instance, hosts: Map<string, SchedulableHost>): Promise<Placement> {
+    let spec = await requestSpec(i);
     const need = { vcpus: i.flavor.vcpus, memoryMb: i.flavor.memoryMb, diskGb: flavorDiskGb(i.flavor) };
     let candidates = [...hosts.values()];
     if (i.request.forcedHost !== null) candidates = candidates.filter((h) => h.host === i.request.forcedHost);
@@ -82,9 +91,9 @@ export function createScheduler(deps: SchedulerDeps) {
       if (best === undefined) return { ok: false, reason: noValidHost(sel.trail, hosts.size) };
       const h = hosts.get(best)!;
       if (await claim(db, { instanceId: i.id, host: best, ...need }, h.generation)) {
+        if (!(await keepsGroupPolicy(i, spec, best))) { spec = await requestSpec(i); continue; }
         const next = { ...h, generation: h.generation + 1, used: { vcpus: h.used.vcpus + need.vcpus, memoryMb: h.used.memoryMb + need.memoryMb, diskGb: h.used.diskGb + need.diskGb } };
         hosts.set(best, next);
-        if (i.request.groupId) (batchGroups.get(i.request.groupId) ?? batchGroups.set(i.request.groupId, []).get(i.request.groupId)!).push(best);
         return { ok: true, host: best, availabilityZone: h.availabilityZone };
       }
       // Another scheduler moved this host on: take its fresh numbers and decide again.
@@ -97,12 +106,12 @@ export function createScheduler(deps: SchedulerDeps) {
 
   /** No host in a snapshot that may be stale (a zone moved, a host came, room was freed): a refusal
    * is only ever made on a snapshot read for this very decision. */
-  async function placeFresh(i: Instance, batchGroups: Map<string, string[]>): Promise<Placement> {
+  async function placeFresh(i: Instance): Promise<Placement> {
     const before = snapshot;
     const hosts = await hostsNow();
-    const p = await place(i, hosts, batchGroups);
+    const p = await place(i, hosts);
     if (p.ok || snapshot !== before) return p;
-    return place(i, await hostsNow(true), batchGroups);
+    return place(i, await hostsNow(true));
   }
 
   async function drain(): Promise<void> {
@@ -111,9 +120,8 @@ export function createScheduler(deps: SchedulerDeps) {
     try {
       while (queue.length > 0) {
         const batch = queue.splice(0, batchSize);
-        const batchGroups = new Map<string, string[]>();
         for (const b of batch) {
-          b.resolve(await placeFresh(b.instance, batchGroups).catch((err: unknown): Placement => {
+          b.resolve(await placeFresh(b.instance).catch((err: unknown): Placement => {
             log.error({ err, instance: b.instance.id }, 'placement failed');
             return { ok: false, reason: `Scheduling failed: ${(err as Error).message}` };
           }));

@@ -25,6 +25,8 @@ function parseReport(p: JsonValue): HostReport {
 
 /** A build still 'scheduling' after this long lost its api process (placement takes milliseconds). */
 const STALLED_SCHEDULING_MS = 60_000;
+/** Host work without a result for this long was lost (a snapshot of a large disk is the slowest). */
+const ABANDONED_TASK_MS = 30 * 60_000;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 function uuidField(p: JsonValue, k: string): string {
@@ -47,6 +49,7 @@ export async function serveConductor(deps: { bus: Bus; hosts: HostService; lifec
   // Every api process also sweeps for builds another one left behind (it may have crashed).
   const sweeper = setInterval(() => {
     lifecycle.sweepStalled(STALLED_SCHEDULING_MS).catch((err: unknown) => log.error({ err }, 'sweeping stalled builds failed'));
+    lifecycle.sweepAbandoned(ABANDONED_TASK_MS).catch((err: unknown) => log.error({ err }, 'sweeping abandoned host work failed'));
   }, deps.sweepEveryMs ?? 30_000);
   sweeper.unref();
   const served = await bus.serve(CONDUCTOR_TARGET, async (method, payload) => {
@@ -60,7 +63,8 @@ export async function serveConductor(deps: { bus: Bus; hosts: HostService; lifec
         const host = (payload as { host?: unknown } | null)?.host;
         if (typeof host !== 'string') throw new BadRequest('host heartbeat: host must be a string');
         // An unknown host (deleted by an admin) is told to report again.
-        return { known: await hosts.heartbeat(host) };
+        const beat = await hosts.heartbeat(host);
+        return { known: beat.known, reconcile: beat.wasDown };
       }
       case 'instance.result':
         await lifecycle.onResult(parseHostWorkResult(payload));

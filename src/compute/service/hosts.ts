@@ -47,7 +47,13 @@ export function createHostService(deps: { db: Kysely<DB>; policy: Policy; config
     },
     /** From an agent, through the conductor. */
     report: (r: HostReport) => hosts.upsertReport(db, r, { availabilityZone: config.defaultAvailabilityZone, ratios: config.ratios }, now()),
-    heartbeat: (host: string) => hosts.heartbeat(db, host, now()),
+    /** The agent is alive: whether the cloud knows the host, and whether it had counted it down
+     * (its servers may have been deleted locally meanwhile: the agent reconciles then). */
+    async heartbeat(host: string): Promise<{ known: boolean; wasDown: boolean }> {
+      const before = await hosts.getHost(db, host);
+      const known = await hosts.heartbeat(db, host, now());
+      return { known, wasDown: before !== undefined && now() - before.lastSeen > config.serviceDownSeconds * 1000 };
+    },
 
     async services(ctx: AuthContext, f: { host?: string; binary?: string }): Promise<ComputeHost[]> {
       policy.enforce('os_compute_api:os-services:list', ctx.credentials, {});

@@ -10,13 +10,13 @@ import type { Logger } from '../../platform/log.ts';
 import { InvalidState, Unavailable } from '../../platform/errors.ts';
 import * as instances from '../store/instances.ts';
 import * as actions from '../store/instance-actions.ts';
-import { releaseAllocations, setAllocation } from '../store/claims.ts';
+import { hasAllocation, releaseAllocations, setAllocation } from '../store/claims.ts';
 import { flavorDiskGb } from '../scheduler/host-selection.ts';
 import { noteBuildResult } from '../store/host-states.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
 import { agentTarget } from '../agent/host-agent.ts';
 import { toJson, type HostOp, type HostWork, type HostWorkResult, type WireInstance } from '../agent/protocol.ts';
-import { POWER_STATE_CODES, type InstanceAction } from '../states.ts';
+import { POWER_STATE_CODES, TASK_STATES, type InstanceAction } from '../states.ts';
 import type { Instance, InstanceFault } from '../model.ts';
 import type { ImagePort } from './ports.ts';
 
@@ -67,7 +67,8 @@ export function createLifecycle(deps: LifecycleDeps) {
     };
   }
 
-  const fault = (message: string, code = 500): string => JSON.stringify({ code, message, details: '', created: now() } satisfies InstanceFault);
+  /** A fault as Nova records it: the message users see (no host names), the details admins see. */
+  const fault = (message: string, details = '', code = 500): string => JSON.stringify({ code, message, details, created: now() } satisfies InstanceFault);
 
   function requireBus(): Bus {
     if (!bus) throw new Unavailable('The compute service is not connected to the message bus; start it with `nubes up` or `nubes serve api`.', 'compute_no_bus');
@@ -99,10 +100,15 @@ export function createLifecycle(deps: LifecycleDeps) {
     }
   }
 
-  async function buildFailed(i: Instance, actionId: string | null, message: string): Promise<void> {
-    await settle(i.id, 'buildFailed', { fault: fault(message), power_state: POWER_STATE_CODES.nostate });
-    await releaseAllocations(db, i.id);
-    await event(actionId, 'build', i.host, { ok: false, message });
+  /** Whether the instance is gone from the database (deleted), as opposed to moved on to another state. */
+  const isGone = async (id: string) => (await instances.getInstance(db, id)) === undefined;
+
+  async function buildFailed(i: Instance, actionId: string | null, message: string, details = ''): Promise<void> {
+    // A build that lost to a delete leaves its claim to the delete, which releases it.
+    if (await settle(i.id, 'buildFailed', { fault: fault(message, details), power_state: POWER_STATE_CODES.nostate }) || await isGone(i.id)) {
+      await releaseAllocations(db, i.id);
+    }
+    await event(actionId, 'build', i.host, { ok: false, message: details || message });
   }
 
   /** Places each instance (claims included) and casts its build; failures end in ERROR with a fault. */
@@ -113,59 +119,58 @@ export function createLifecycle(deps: LifecycleDeps) {
       const actionId = actionIds.get(i.id) ?? null;
       if (!p.ok) { await buildFailed(i, actionId, p.reason); return; }
       const placed = await settle(i.id, 'schedule', { host: p.host, availability_zone: i.availabilityZone ?? p.availabilityZone });
-      // Deleted while it was being scheduled: give the claim back.
-      if (!placed) { await releaseAllocations(db, i.id); return; }
+      // Deleted (or taken over) while it was being scheduled: give back this claim, and only this one.
+      if (!placed) { await releaseAllocations(db, i.id, p.host); return; }
       // The network and volume services plug in here (ports, boot volumes) before the spawn.
       const spawning = await settle(i.id, 'spawn', {});
       if (!spawning) return;
       try {
         await cast(spawning, { op: 'build', action_id: actionId, instance: await wireInstance(spawning) });
       } catch (e) {
-        await buildFailed(spawning, actionId, `Build could not be sent to host ${p.host}: ${(e as Error).message}`);
+        await buildFailed(spawning, actionId, `Build of instance ${i.id} could not be started: ${(e as Error).message}`, `host ${p.host}`);
       }
     }));
   }
 
   async function finishDelete(id: string): Promise<void> {
     const t = now();
-    await settle(id, 'deleted', { deleted_at: t, terminated_at: t, power_state: POWER_STATE_CODES.nostate });
-    await releaseAllocations(db, id);
+    // An admin's reset may have moved it out of 'deleting': then it lives on, with its claims.
+    if (await settle(id, 'deleted', { deleted_at: t, terminated_at: t, power_state: POWER_STATE_CODES.nostate }) || await isGone(id)) {
+      await releaseAllocations(db, id);
+    }
   }
 
   const flavorFields = (f: Instance['flavor']): instances.InstanceFields => ({ flavor: JSON.stringify(f), vcpus: f.vcpus, memory_mb: f.memoryMb });
   const allocationOf = (i: Instance, host: string, f: Instance['flavor']) =>
     ({ instanceId: i.id, host, vcpus: f.vcpus, memoryMb: f.memoryMb, diskGb: flavorDiskGb(f) });
 
-  /** What completing some work changes besides the state: flavors and claims of a resize, the host of a shelve. */
-  async function afterSuccess(i: Instance, r: HostWorkResult): Promise<instances.InstanceFields> {
+  /** What completing some work changes besides the state (flavors of a resize, the host of a
+   * shelve), and the claims to adjust once that state change has won. */
+  function completion(i: Instance, r: HostWorkResult): { fields: instances.InstanceFields; claims: () => Promise<void> } {
     const m = i.migration;
+    const none = async () => {};
+    if (r.ok) {
+      switch (r.op) {
+        case 'resize': return { fields: m ? flavorFields(m.newFlavor) : {}, claims: none };
+        case 'confirm_resize': return { fields: { migration: null }, claims: async () => { if (m) await setAllocation(db, allocationOf(i, m.destHost, m.newFlavor)); } };
+        case 'revert_resize':
+          return { fields: { ...(m ? flavorFields(m.oldFlavor) : {}), migration: null }, claims: async () => { if (m) await setAllocation(db, allocationOf(i, m.sourceHost, m.oldFlavor)); } };
+        case 'shelve_offload': return { fields: { host: null, power_state: POWER_STATE_CODES.nostate }, claims: () => releaseAllocations(db, i.id) };
+        default: return { fields: {}, claims: none };
+      }
+    }
     switch (r.op) {
-      case 'resize': return m ? flavorFields(m.newFlavor) : {};
-      case 'confirm_resize':
-        if (m) await setAllocation(db, allocationOf(i, m.destHost, m.newFlavor));
-        return { migration: null };
-      case 'revert_resize':
-        if (m) await setAllocation(db, allocationOf(i, m.sourceHost, m.oldFlavor));
-        return { ...(m ? flavorFields(m.oldFlavor) : {}), migration: null };
-      case 'shelve_offload':
-        await releaseAllocations(db, i.id);
-        return { host: null, power_state: POWER_STATE_CODES.nostate };
-      default: return {};
+      // The instance keeps its old flavor; the claim for the new one goes.
+      case 'resize': return { fields: { migration: null }, claims: async () => { if (m) await setAllocation(db, allocationOf(i, m.sourceHost, m.oldFlavor)); } };
+      case 'unshelve': return { fields: { host: null }, claims: () => releaseAllocations(db, i.id) };
+      default: return { fields: {}, claims: none };
     }
   }
 
-  async function afterFailure(i: Instance, r: HostWorkResult): Promise<instances.InstanceFields> {
-    const m = i.migration;
-    switch (r.op) {
-      // The instance keeps its old flavor; the claim for the new one goes.
-      case 'resize':
-        if (m) await setAllocation(db, allocationOf(i, m.sourceHost, m.oldFlavor));
-        return { migration: null };
-      case 'unshelve':
-        await releaseAllocations(db, i.id);
-        return { host: null };
-      default: return {};
-    }
+  /** Deletes an instance already in 'deleting': on its host when it has a live one, else here. */
+  async function destroy(i: Instance, actionId: string | null): Promise<void> {
+    if (i.host === null || !(await deps.hostIsUp(i.host))) { await finishDelete(i.id); return; }
+    await cast(i, { op: 'destroy', action_id: actionId });
   }
 
   async function onBuildResult(r: HostWorkResult, i: Instance): Promise<void> {
@@ -179,7 +184,7 @@ export function createLifecycle(deps: LifecycleDeps) {
     await releaseAllocations(db, i.id, r.host);
     const tried = [...i.request.tried, r.host];
     if (!r.retryable || tried.length >= MAX_BUILD_ATTEMPTS) {
-      await buildFailed(i, r.action_id, `Build of instance ${i.id} failed on ${r.host}: ${r.message ?? 'unknown error'}${tried.length > 1 ? ` (tried ${tried.join(', ')})` : ''}`);
+      await buildFailed(i, r.action_id, `Build of instance ${i.id} failed: ${r.message ?? 'unknown error'}`, `tried hosts: ${tried.join(', ')}`);
       return;
     }
     log.warn({ instance: i.id, host: r.host, err: r.message }, 'build failed; rescheduling');
@@ -198,12 +203,36 @@ export function createLifecycle(deps: LifecycleDeps) {
     async sweepStalled(stalledMs: number): Promise<number> {
       const stalled = await instances.stalledInstances(db, ['scheduling'], now() - stalledMs, 100);
       const mine: Instance[] = [];
-      for (const i of stalled) if (await instances.takeOver(db, i.id, i.updatedAt, now())) mine.push(i);
+      for (const i of stalled) {
+        // A claim means some scheduler is placing it right now (a long queue), not that it was lost.
+        if (await hasAllocation(db, i.id)) continue;
+        if (await instances.takeOver(db, i.id, i.updatedAt, now())) mine.push(i);
+      }
       if (mine.length > 0) {
         log.warn({ count: mine.length }, 'scheduling builds left behind by a stopped api process');
         await schedule(mine, new Map());
       }
       return mine.length;
+    },
+
+    /**
+     * Work whose result never came (an agent that died mid-way, a result lost): after `stalledMs` a
+     * delete is sent again (or completed here if the host is down), a build fails, and any other
+     * task is cleared with a fault, so no server stays in a task nobody is doing.
+     */
+    async sweepAbandoned(stalledMs: number): Promise<number> {
+      const tasks = TASK_STATES.filter((t) => t !== 'scheduling');
+      const stalled = await instances.stalledInstances(db, tasks, now() - stalledMs, 100);
+      let n = 0;
+      for (const i of stalled) {
+        if (!(await instances.takeOver(db, i.id, i.updatedAt, now()))) continue;
+        n++;
+        log.warn({ instance: i.id, task: i.taskState, host: i.host }, 'no result for host work; recovering');
+        if (i.taskState === 'deleting') await destroy(i, null);
+        else if (i.vmState === 'building') await buildFailed(i, null, `Build of instance ${i.id} timed out: its host never answered.`, `host ${i.host ?? '(none)'}`);
+        else await settle(i.id, 'taskFailed', { fault: fault(`${i.taskState} of instance ${i.id} timed out: its host never answered.`, `host ${i.host ?? '(none)'}`) });
+      }
+      return n;
     },
 
     /** Unshelve: a host for an offloaded instance (claim included), then the work cast to it. */
@@ -216,18 +245,21 @@ export function createLifecycle(deps: LifecycleDeps) {
         return;
       }
       const placed = await instances.updateInstance(db, i.id, { host: p.host }, now());
-      if (!placed) { await releaseAllocations(db, i.id); return; }
-      await cast(placed, { op, action_id: actionId, instance: await wireInstance(placed) });
+      if (!placed) { await releaseAllocations(db, i.id, p.host); return; }
+      try {
+        await cast(placed, { op, action_id: actionId, instance: await wireInstance(placed) });
+      } catch (e) {
+        // Not sent (its image is gone, the bus is down): the claim goes back and the server stays offloaded.
+        await releaseAllocations(db, i.id, p.host);
+        await instances.updateInstance(db, i.id, { host: null }, now());
+        throw e;
+      }
     },
     schedule,
     cast,
     wireInstance,
 
-    /** Deletes an instance already in 'deleting': on its host when it has a live one, else here. */
-    async destroy(i: Instance, actionId: string | null): Promise<void> {
-      if (i.host === null || !(await deps.hostIsUp(i.host))) { await finishDelete(i.id); return; }
-      await cast(i, { op: 'destroy', action_id: actionId });
-    },
+    destroy,
 
     /** An agent's report of work done or failed. */
     async onResult(r: HostWorkResult): Promise<void> {
@@ -236,13 +268,16 @@ export function createLifecycle(deps: LifecycleDeps) {
       if (r.op === 'build') { await onBuildResult(r, i); return; }
       if (r.op === 'destroy') {
         if (r.ok) await finishDelete(i.id);
-        else await settle(i.id, 'taskErrored', { fault: fault(`Deleting the instance on ${r.host} failed: ${r.message ?? 'unknown error'}`) });
+        else await settle(i.id, 'taskErrored', { fault: fault(`Deleting instance ${i.id} failed: ${r.message ?? 'unknown error'}`, `host ${r.host}`) });
         await event(r.action_id, r.op, r.host, { ok: r.ok, ...(r.message !== undefined ? { message: r.message } : {}) });
         return;
       }
       const fields: instances.InstanceFields = r.power_state !== null ? { power_state: powerCode(r.power_state) } : {};
-      if (r.ok) await settle(i.id, COMPLETES[r.op], { ...fields, ...await afterSuccess(i, r) });
-      else await settle(i.id, 'taskFailed', { ...fields, ...await afterFailure(i, r), fault: fault(`${r.op} failed on ${r.host}: ${r.message ?? 'unknown error'}`) });
+      const c = completion(i, r);
+      const settled = r.ok
+        ? await settle(i.id, COMPLETES[r.op], { ...fields, ...c.fields })
+        : await settle(i.id, 'taskFailed', { ...fields, ...c.fields, fault: fault(`${r.op} of instance ${i.id} failed: ${r.message ?? 'unknown error'}`, `host ${r.host}`) });
+      if (settled) await c.claims();
       await event(r.action_id, r.op, r.host, { ok: r.ok, ...(r.message !== undefined ? { message: r.message } : {}) });
     },
 
@@ -262,7 +297,7 @@ export function createLifecycle(deps: LifecycleDeps) {
         }
         if (i.taskState === 'deleting') await finishDelete(i.id);
         else if (i.vmState === 'building') await onBuildResult({ op: 'build', uuid: i.id, host, action_id: null, ok: false, power_state: null, retryable: true, message: 'the host restarted during the build' }, i);
-        else if (i.vmState !== 'shelved_offloaded') await settle(i.id, 'vanished', { power_state: POWER_STATE_CODES.nostate, fault: fault(`Instance ${i.id} is no longer on its host ${host} (the host restarted without it).`) });
+        else if (i.vmState !== 'shelved_offloaded') await settle(i.id, 'vanished', { power_state: POWER_STATE_CODES.nostate, fault: fault(`Instance ${i.id} is no longer on its host (the host restarted without it).`, `host ${host}`) });
       }
       const known = new Set(expected.map((i) => i.id));
       return present.filter((p) => !known.has(p.uuid)).map((p) => p.uuid);

@@ -11,6 +11,7 @@ import * as instances from '../store/instances.ts';
 import * as flavorStore from '../store/flavors.ts';
 import * as actions from '../store/instance-actions.ts';
 import { flavorDiskGb } from '../scheduler/host-selection.ts';
+import { setAllocation } from '../store/claims.ts';
 import { agentTarget } from '../agent/host-agent.ts';
 import type { InstanceAction } from '../states.ts';
 import type { HostOp } from '../agent/protocol.ts';
@@ -49,6 +50,9 @@ const SIMPLE: Readonly<Record<string, { rule: string; start: InstanceAction; op:
   shelveOffload: { rule: 'os_compute_api:os-shelve:shelve_offload', start: 'shelveOffload', op: 'shelve_offload', action: 'shelveOffload' },
 };
 
+type Step = (i: Instance, action: InstanceAction, fields?: instances.InstanceFields) => Promise<Instance>;
+type Undo = (() => Promise<void>)[];
+
 const OTHER_RULES: Readonly<Record<string, string>> = {
   revertResize: 'os_compute_api:servers:revert_resize',
   reboot: 'os_compute_api:servers:reboot', lock: 'os_compute_api:os-lock-server:lock', unlock: 'os_compute_api:os-lock-server:unlock',
@@ -80,7 +84,7 @@ export function createServerActions(deps: {
     return t;
   }
 
-  async function resize(ctx: AuthContext, i: Instance, flavorId: string, requestId: string): Promise<Instance> {
+  async function resize(ctx: AuthContext, i: Instance, flavorId: string, requestId: string, step: Step, undo: Undo): Promise<Instance> {
     const f = await flavorStore.getFlavor(db, flavorId);
     const project = i.projectId;
     if (!f || (!f.isPublic && !isAdmin(ctx) && !(await flavorStore.hasAccess(db, f.id, project)))) throw new BadRequest(`Flavor ${flavorId} could not be found.`, 'flavor_not_found');
@@ -95,17 +99,90 @@ export function createServerActions(deps: {
       if (more > 0 && limits[r] >= 0 && used[r] + more > limits[r]) throw new Forbidden(`Quota exceeded for ${r}: Requested ${more}, but already used ${used[r]} of ${limits[r]} ${r}`, 'quota_exceeded');
     }
     if (i.host === null) throw new Conflict(`Instance ${i.id} has no host to resize on.`, 'instance_not_placed');
-    const prep = await begin(i, 'resize');
+    const prep = await step(i, 'resize');
     const actionId = await record(ctx, i, 'resize', requestId);
     // Resized in place, on its own host, holding old and new flavor until confirm or revert.
     if (!(await scheduler.claimOn(i.id, i.host, { vcpus: next.vcpus, memoryMb: next.memoryMb, diskGb: flavorDiskGb(next) }))) {
-      await instances.transition(db, i.id, 'taskFailed', { fault: JSON.stringify({ code: 500, message: `No valid host was found. Host ${i.host} has no room for flavor ${f.name}.`, details: '', created: now() }) }, now());
+      await instances.transition(db, i.id, 'taskFailed', { fault: JSON.stringify({ code: 500, message: `No valid host was found: the server's host has no room for flavor ${f.name}.`, details: `host ${i.host}`, created: now() }) }, now());
       await actions.recordEvent(db, actionId, { event: 'compute_prep_resize', host: i.host, finish: now(), result: 'Error', traceback: `No valid host was found: ${i.host} has no room for flavor ${f.name}` });
       return prep;
     }
-    const migrating = await begin(prep, 'resizeMigrating', { migration: JSON.stringify({ sourceHost: i.host, destHost: i.host, oldFlavor: i.flavor, newFlavor: next }) });
+    undo.push(() => setAllocation(db, { instanceId: i.id, host: i.host!, vcpus: i.flavor.vcpus, memoryMb: i.flavor.memoryMb, diskGb: flavorDiskGb(i.flavor) }));
+    const migrating = await step(prep, 'resizeMigrating', { migration: JSON.stringify({ sourceHost: i.host, destHost: i.host, oldFlavor: i.flavor, newFlavor: next }) });
     await lifecycle.cast(migrating, { op: 'resize', action_id: actionId, flavor: next });
     return migrating;
+  }
+
+  /** The action itself; every state change through `step`, so a failure after it is undone. */
+  async function perform(ctx: AuthContext, i: Instance, a: ServerAction, requestId: string, step: Step, undo: Undo): Promise<ServerActionResult> {
+    const simple = SIMPLE[a.kind];
+    if (simple) {
+      const started = await step(i, simple.start);
+      await lifecycle.cast(started, { op: simple.op, action_id: await record(ctx, i, simple.action, requestId) });
+      return { instance: started };
+    }
+    switch (a.kind) {
+      case 'reboot': {
+        const started = await step(i, a.hard ? 'rebootHard' : 'reboot');
+        await lifecycle.cast(started, { op: a.hard ? 'reboot_hard' : 'reboot', action_id: await record(ctx, i, 'reboot', requestId) });
+        return { instance: started };
+      }
+      case 'lock': {
+        await record(ctx, i, 'lock', requestId);
+        return { instance: (await instances.updateInstance(db, i.id, { locked_by: isAdmin(ctx) && ctx.user.id !== i.userId ? 'admin' : 'owner', locked_reason: a.reason }, now()))! };
+      }
+      case 'unlock': {
+        if (i.lockedBy === 'admin' && !isAdmin(ctx)) policy.enforce('os_compute_api:os-lock-server:unlock:unlock_override', ctx.credentials, servers.instanceTarget(i));
+        await record(ctx, i, 'unlock', requestId);
+        return { instance: (await instances.updateInstance(db, i.id, { locked_by: null, locked_reason: null }, now()))! };
+      }
+      case 'rescue': {
+        const imageId = a.imageId ?? i.imageId;
+        const img = imageId === null ? undefined : await images.find(ctx, imageId);
+        if (!img || img.status !== 'active') throw new BadRequest(`Rescue image ${imageId ?? '(none)'} could not be found or is not active.`, 'image_not_found');
+        const started = await step(i, 'rescue');
+        await lifecycle.cast(started, { op: 'rescue', action_id: await record(ctx, i, 'rescue', requestId), image: { id: img.id, disk_format: img.diskFormat ?? 'raw', checksum: img.checksum, properties: img.properties } });
+        return { instance: started };
+      }
+      case 'unshelve': {
+        const started = await step(i, 'unshelve');
+        await lifecycle.placeAndCast(started, 'unshelve', await record(ctx, i, 'unshelve', requestId));
+        return { instance: started };
+      }
+      case 'rebuild': {
+        const img = await images.find(ctx, a.imageId);
+        if (!img) throw new BadRequest(`Image ${a.imageId} could not be found.`, 'image_not_found');
+        if (img.status !== 'active') throw new BadRequest(`Image ${a.imageId} is not active.`, 'image_not_active');
+        const started = await step(i, 'rebuild', { image_id: img.id });
+        const updated = (await instances.updateInstance(db, i.id, {
+          ...(a.name !== null ? { name: a.name } : {}), ...(a.metadata !== null ? { metadata: JSON.stringify(a.metadata) } : {}),
+          ...(a.description !== undefined ? { description: a.description } : {}),
+        }, now())) ?? started;
+        await lifecycle.cast(updated, { op: 'rebuild', action_id: await record(ctx, i, 'rebuild', requestId), instance: await lifecycle.wireInstance(updated) });
+        return { instance: updated };
+      }
+      case 'resize': return { instance: await resize(ctx, i, a.flavorId, requestId, step, undo) };
+      case 'revertResize': {
+        const m = i.migration;
+        if (!m) throw new Conflict(`Instance ${i.id} has no resize to revert.`, 'instance_not_resized');
+        const started = await step(i, 'revertResize');
+        await lifecycle.cast(started, { op: 'revert_resize', action_id: await record(ctx, i, 'revertResize', requestId), flavor: m.oldFlavor });
+        return { instance: started };
+      }
+      case 'createImage': {
+        const started = await step(i, 'snapshot');
+        const imageId = await images.createSnapshot(ctx, {
+          name: a.name,
+          properties: { ...a.metadata, instance_uuid: i.id, image_type: 'snapshot', ...(i.imageId ? { base_image_ref: i.imageId } : {}), user_id: ctx.user.id },
+        });
+        await lifecycle.cast(started, { op: 'snapshot', action_id: await record(ctx, i, 'createImage', requestId), snapshot_image_id: imageId });
+        return { instance: started, imageId };
+      }
+      case 'resetState':
+        return { instance: await step(i, a.state === 'active' ? 'resetToActive' : 'resetToError') };
+      default:
+        throw new BadRequest(`Unknown server action ${a.kind}.`, 'server_action_unknown');
+    }
   }
 
   return {
@@ -113,73 +190,22 @@ export function createServerActions(deps: {
       const rule = SIMPLE[a.kind]?.rule ?? OTHER_RULES[a.kind]!;
       const i = await servers.visible(ctx, id, rule);
       if (a.kind !== 'lock' && a.kind !== 'unlock' && a.kind !== 'resetState') checkLock(ctx, i);
-      const simple = SIMPLE[a.kind];
-      if (simple) {
-        const started = await begin(i, simple.start);
-        await lifecycle.cast(started, { op: simple.op, action_id: await record(ctx, i, simple.action, requestId) });
-        return { instance: started };
+      if (i.host === null && !['lock', 'unlock', 'resetState', 'unshelve'].includes(a.kind)) {
+        throw new Conflict(`Cannot '${a.kind}' instance ${i.id}: it is not on a host (vm_state ${i.vmState}).`, 'instance_not_placed');
       }
-      switch (a.kind) {
-        case 'reboot': {
-          const started = await begin(i, a.hard ? 'rebootHard' : 'reboot');
-          await lifecycle.cast(started, { op: a.hard ? 'reboot_hard' : 'reboot', action_id: await record(ctx, i, 'reboot', requestId) });
-          return { instance: started };
-        }
-        case 'lock': {
-          await record(ctx, i, 'lock', requestId);
-          return { instance: (await instances.updateInstance(db, i.id, { locked_by: isAdmin(ctx) && ctx.user.id !== i.userId ? 'admin' : 'owner', locked_reason: a.reason }, now()))! };
-        }
-        case 'unlock': {
-          if (i.lockedBy === 'admin' && !isAdmin(ctx)) policy.enforce('os_compute_api:os-lock-server:unlock:unlock_override', ctx.credentials, servers.instanceTarget(i));
-          await record(ctx, i, 'unlock', requestId);
-          return { instance: (await instances.updateInstance(db, i.id, { locked_by: null, locked_reason: null }, now()))! };
-        }
-        case 'rescue': {
-          const imageId = a.imageId ?? i.imageId;
-          const img = imageId === null ? undefined : await images.find(ctx, imageId);
-          if (!img || img.status !== 'active') throw new BadRequest(`Rescue image ${imageId ?? '(none)'} could not be found or is not active.`, 'image_not_found');
-          const started = await begin(i, 'rescue');
-          await lifecycle.cast(started, { op: 'rescue', action_id: await record(ctx, i, 'rescue', requestId), image: { id: img.id, disk_format: img.diskFormat ?? 'raw', checksum: img.checksum, properties: img.properties } });
-          return { instance: started };
-        }
-        case 'unshelve': {
-          const started = await begin(i, 'unshelve');
-          await lifecycle.placeAndCast(started, 'unshelve', await record(ctx, i, 'unshelve', requestId));
-          return { instance: started };
-        }
-        case 'rebuild': {
-          const img = await images.find(ctx, a.imageId);
-          if (!img) throw new BadRequest(`Image ${a.imageId} could not be found.`, 'image_not_found');
-          if (img.status !== 'active') throw new BadRequest(`Image ${a.imageId} is not active.`, 'image_not_active');
-          const started = await begin(i, 'rebuild', { image_id: img.id });
-          const updated = (await instances.updateInstance(db, i.id, {
-            ...(a.name !== null ? { name: a.name } : {}), ...(a.metadata !== null ? { metadata: JSON.stringify(a.metadata) } : {}),
-            ...(a.description !== undefined ? { description: a.description } : {}),
-          }, now())) ?? started;
-          await lifecycle.cast(updated, { op: 'rebuild', action_id: await record(ctx, i, 'rebuild', requestId), instance: await lifecycle.wireInstance(updated) });
-          return { instance: updated };
-        }
-        case 'resize': return { instance: await resize(ctx, i, a.flavorId, requestId) };
-        case 'revertResize': {
-          const m = i.migration;
-          if (!m) throw new Conflict(`Instance ${i.id} has no resize to revert.`, 'instance_not_resized');
-          const started = await begin(i, 'revertResize');
-          await lifecycle.cast(started, { op: 'revert_resize', action_id: await record(ctx, i, 'revertResize', requestId), flavor: m.oldFlavor });
-          return { instance: started };
-        }
-        case 'createImage': {
-          const started = await begin(i, 'snapshot');
-          const imageId = await images.createSnapshot(ctx, {
-            name: a.name,
-            properties: { ...a.metadata, instance_uuid: i.id, image_type: 'snapshot', ...(i.imageId ? { base_image_ref: i.imageId } : {}), user_id: ctx.user.id },
-          });
-          await lifecycle.cast(started, { op: 'snapshot', action_id: await record(ctx, i, 'createImage', requestId), snapshot_image_id: imageId });
-          return { instance: started, imageId };
-        }
-        case 'resetState':
-          return { instance: await begin(i, a.state === 'active' ? 'resetToActive' : 'resetToError') };
-        default:
-          throw new BadRequest(`Unknown server action ${a.kind}.`, 'server_action_unknown');
+      // What to undo when a step after the state change fails (no bus, no image quota, ...), so the
+      // server never stays in a task nobody is doing.
+      const undo: Undo = [];
+      const step: Step = async (x, action, fields = {}) => {
+        const t = await begin(x, action, fields);
+        undo.push(async () => { await instances.transition(db, i.id, 'taskFailed', {}, now()); });
+        return t;
+      };
+      try {
+        return await perform(ctx, i, a, requestId, step, undo);
+      } catch (e) {
+        for (const u of undo.reverse()) await u().catch(() => undefined);
+        throw e;
       }
     },
 

@@ -161,14 +161,10 @@ export function createServerService(deps: {
     return allowed;
   }
 
-  async function resolveGroup(ctx: AuthContext, projectId: string, id: string | null, count: number): Promise<groups.ServerGroup | null> {
+  async function resolveGroup(ctx: AuthContext, projectId: string, id: string | null): Promise<groups.ServerGroup | null> {
     if (id === null) return null;
     const g = await groups.getGroup(db, id);
     if (!g || (g.projectId !== projectId && !isAdmin(ctx))) throw new BadRequest(`Invalid server group: ${id} could not be found.`, 'server_group_not_found');
-    const limit = (await quotas.limitsOf(projectId)).server_group_members;
-    if (limit >= 0 && g.members.length + count > limit) {
-      throw new Forbidden(`Quota exceeded for server_group_members: the group has ${g.members.length} of ${limit} members.`, 'quota_exceeded');
-    }
     return g;
   }
 
@@ -192,11 +188,14 @@ export function createServerService(deps: {
       for (const sg of c.securityGroups) {
         if (sg !== 'default') throw new BadRequest(`Unable to find security_group with name or id '${sg}'.`, 'security_group_not_found');
       }
-      const group = await resolveGroup(ctx, projectId, c.hints.group, c.minCount);
+      const group = await resolveGroup(ctx, projectId, c.hints.group);
       const reservationId = `r-${randomString(8, RESERVATION_ALPHABET)}`;
       const adminPass = c.adminPass ?? randomString(12, 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789');
+      // same_host/different_host name servers; the filters need the hosts they are on (the caller's own servers only).
+      const hostsOf = async (ids: readonly string[]) => (await instances.getInstances(db, ids))
+        .filter((x) => x.projectId === projectId || isAdmin(ctx)).flatMap((x) => (x.host === null ? [] : [x.host]));
       const request: SchedulingRequest = {
-        availabilityZone: zone, forcedHost, groupId: group?.id ?? null, sameHost: c.hints.sameHost, differentHost: c.hints.differentHost,
+        availabilityZone: zone, forcedHost, groupId: group?.id ?? null, sameHost: c.hints.sameHost.length > 0 && (await hostsOf(c.hints.sameHost)).length === 0 ? [''] : await hostsOf(c.hints.sameHost), differentHost: await hostsOf(c.hints.differentHost),
         imageProperties: image.properties, tried: [],
       };
       const t = now();
@@ -216,6 +215,14 @@ export function createServerService(deps: {
       // Counting and inserting under the project's lock: racing creates (on any replica) queue here, so none exceeds the quota.
       const list = await quotas.withLock(projectId, async (trx) => {
         const made = build(await allowedCount(trx, projectId, flavor, c.minCount, c.maxCount, Object.keys(c.metadata).length));
+        if (group) {
+          // Counted under the same lock as the instances, with the number really being added.
+          const limit = (await quotas.limitsOf(projectId, trx)).server_group_members;
+          const members = (await groups.getGroup(trx, group.id))?.members.length ?? 0;
+          if (limit >= 0 && members + made.length > limit) {
+            throw new Forbidden(`Quota exceeded for server_group_members: the group has ${members} of ${limit} members.`, 'quota_exceeded');
+          }
+        }
         for (const i of made) actionIds.set(i.id, crypto.randomUUID());
         await instances.insertInstances(trx, made);
         if (group) await groups.addMembers(trx, group.id, made.map((i) => i.id));
@@ -270,8 +277,9 @@ export function createServerService(deps: {
     },
 
     /** Server metadata: replace all, merge, set one key, or delete one key. */
-    async setMetadata(ctx: AuthContext, id: string, change: { replace?: Record<string, string>; merge?: Record<string, string>; remove?: string }): Promise<Instance> {
-      const i = await visible(ctx, id, change.remove !== undefined ? 'os_compute_api:server-metadata:delete' : change.replace ? 'os_compute_api:server-metadata:update_all' : 'os_compute_api:server-metadata:update');
+    async setMetadata(ctx: AuthContext, id: string, change: { replace?: Record<string, string>; merge?: Record<string, string>; remove?: string }, create = false): Promise<Instance> {
+      const rule = change.remove !== undefined ? 'delete' : change.replace ? 'update_all' : create ? 'create' : 'update';
+      const i = await visible(ctx, id, `os_compute_api:server-metadata:${rule}`);
       if (i.lockedBy !== null && !isAdmin(ctx)) throw new Conflict(`Instance ${i.id} is locked`, 'instance_locked');
       let meta: Record<string, string> = change.replace ? { ...change.replace } : { ...i.metadata, ...change.merge };
       if (change.remove !== undefined) {
@@ -287,7 +295,8 @@ export function createServerService(deps: {
     async remove(ctx: AuthContext, id: string, requestId: string): Promise<void> {
       const i = await visible(ctx, id, 'os_compute_api:servers:delete');
       if (i.lockedBy !== null && !isAdmin(ctx)) throw new Conflict(`Instance ${i.id} is locked`, 'instance_locked');
-      if (i.taskState === 'deleting') return;
+      // A delete asked again (its first cast lost, its host gone) is sent again.
+      if (i.taskState === 'deleting') { await lifecycle.destroy(i, null); return; }
       const deleting = await instances.transition(db, i.id, 'delete', {}, now());
       if (!deleting) return;
       const actionId = crypto.randomUUID();

@@ -36,10 +36,15 @@ export async function getAggregate(db: Executor, id: number): Promise<Aggregate 
 }
 
 export async function insertAggregate(db: Executor, a: { uuid: string; name: string; availabilityZone: string | null; createdAt: number }): Promise<number> {
-  const max = await db.selectFrom('aggregates').select((eb) => eb.fn.max<number>('id').as('m')).executeTakeFirst();
-  const id = Number(max?.m ?? 0) + 1;
-  await db.insertInto('aggregates').values({ id, uuid: a.uuid, name: a.name, availability_zone: a.availabilityZone, created_at: a.createdAt, updated_at: null }).execute();
-  return id;
+  // max + 1, again when another replica took that id first; a taken name is the caller's conflict.
+  for (let attempt = 0; ; attempt++) {
+    const max = await db.selectFrom('aggregates').select((eb) => eb.fn.max<number>('id').as('m')).executeTakeFirst();
+    const id = Number(max?.m ?? 0) + 1;
+    const r = await db.insertInto('aggregates').values({ id, uuid: a.uuid, name: a.name, availability_zone: a.availabilityZone, created_at: a.createdAt, updated_at: null })
+      .onConflict((oc) => oc.column('id').doNothing()).executeTakeFirst();
+    if (Number(r.numInsertedOrUpdatedRows ?? 0n) === 1) return id;
+    if (attempt >= 10) throw new Error('could not allocate an aggregate id');
+  }
 }
 
 export async function updateAggregate(db: Executor, id: number, u: { name?: string; availabilityZone?: string | null }, now: number): Promise<void> {

@@ -80,3 +80,7 @@ export async function setAllocation(db: Executor, a: Allocation): Promise<void> 
   await db.updateTable('allocations').set({ vcpus: a.vcpus, memory_mb: a.memoryMb, disk_gb: a.diskGb })
     .where('instance_id', '=', a.instanceId).where('host', '=', a.host).execute();
 }
+
+export async function hasAllocation(db: Executor, instanceId: string): Promise<boolean> {
+  return (await db.selectFrom('allocations').select('host').where('instance_id', '=', instanceId).executeTakeFirst()) !== undefined;
+}

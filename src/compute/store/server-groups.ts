@@ -67,10 +67,13 @@ export async function groupOf(db: Executor, instanceId: string): Promise<string 
   return (await db.selectFrom('server_group_members').select('group_id').where('instance_id', '=', instanceId).executeTakeFirst())?.group_id;
 }
 
-/** The hosts the group's live members are placed on, one entry per member (for the affinity filters). */
+/**
+ * The hosts the group's other members hold claims on, one entry per member and host (for the
+ * affinity filters). Claims, not instances.host: a claim exists from the moment a scheduler (of any
+ * api replica) made it, before the instance row says where it went.
+ */
 export async function memberHosts(db: Executor, groupId: string, except: string): Promise<string[]> {
-  const rows = await db.selectFrom('server_group_members').innerJoin('instances', 'instances.id', 'server_group_members.instance_id')
-    .select('instances.host').where('server_group_members.group_id', '=', groupId).where('instances.deleted_at', 'is', null)
-    .where('instances.host', 'is not', null).where('instances.id', '!=', except).execute();
-  return rows.map((r) => r.host!);
+  const rows = await db.selectFrom('server_group_members').innerJoin('allocations', 'allocations.instance_id', 'server_group_members.instance_id')
+    .select('allocations.host').where('server_group_members.group_id', '=', groupId).where('server_group_members.instance_id', '!=', except).execute();
+  return rows.map((r) => r.host);
 }

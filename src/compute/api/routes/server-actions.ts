@@ -15,6 +15,11 @@ const id = (request: FastifyRequest) => (request.params as { id: string }).id;
 /** Actions whose body may be null ("lock": null) or an object of options. */
 const optionalObject = (v: unknown): Record<string, unknown> => (v === null || v === undefined ? {} : requireObject(v, ''));
 const password = () => randomBytes(9).toString('base64url');
+/** The adminPass the caller chose for a rescue or rebuild, if any (Nova returns it as given). */
+const suppliedPassword = (body: unknown, action: string): string | undefined => {
+  const p = ((body as Record<string, unknown>)[action] as Record<string, unknown> | null)?.['adminPass'];
+  return typeof p === 'string' && p !== '' ? p : undefined;
+};
 const bad = (field: string, why: string) => new BadRequest(`Invalid input for field/attribute ${field}. ${why}`, 'server_action_invalid');
 
 function imageRef(v: unknown, field: string): string {
@@ -98,10 +103,10 @@ export function serverActionRoutes(app: FastifyInstance, compute: ComputeService
     const r = await svc.act(request.auth, id(request), a, request.id);
     switch (a.kind) {
       case 'confirmResize': return reply.code(204).send();
-      case 'rescue': return reply.code(200).send({ adminPass: password() });
+      case 'rescue': return reply.code(200).send({ adminPass: suppliedPassword(request.body, 'rescue') ?? password() });
       case 'rebuild': {
         const view = serverView(r.instance, mv, links(request), { extended: compute.isAdmin(request.auth), hostStatus: null, flavorExtraSpecs: true });
-        return reply.code(202).send({ server: { ...view, adminPass: password() } });
+        return reply.code(202).send({ server: { ...view, adminPass: suppliedPassword(request.body, 'rebuild') ?? password() } });
       }
       case 'createImage':
         if (mv.atLeast('2.45')) return reply.code(202).send({ image_id: r.imageId });
@@ -141,7 +146,7 @@ export function serverActionRoutes(app: FastifyInstance, compute: ComputeService
         event: e.event, start_time: novaTime(e.startTime), finish_time: e.finishTime === null ? null : novaTime(e.finishTime), result: e.result,
         ...(found.privileged ? { traceback: e.traceback } : {}),
         ...(mv.atLeast('2.62') ? { hostId: e.host ?? '', ...(found.privileged ? { host: e.host ?? '' } : {}) } : {}),
-        ...(mv.atLeast('2.84') ? { details: e.result === 'Error' ? e.traceback : null } : {}),
+        ...(mv.atLeast('2.84') && found.privileged ? { details: e.result === 'Error' ? e.traceback : null } : {}),
       }));
     }
     return { instanceAction: v };

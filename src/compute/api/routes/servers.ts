@@ -81,7 +81,7 @@ export function serverRoutes(app: FastifyInstance, compute: ComputeService, link
   // --- metadata
   const meta = (i: Instance) => ({ metadata: { ...i.metadata } });
   app.get('/servers/:id/metadata', async (request) => meta(await svc.visible(request.auth, id(request), 'os_compute_api:server-metadata:index')));
-  app.post('/servers/:id/metadata', async (request) => meta(await svc.setMetadata(request.auth, id(request), { merge: parseMetadata(requireObject(request.body, '')['metadata']) })));
+  app.post('/servers/:id/metadata', async (request) => meta(await svc.setMetadata(request.auth, id(request), { merge: parseMetadata(requireObject(request.body, '')['metadata']) }, true)));
   app.put('/servers/:id/metadata', async (request) => meta(await svc.setMetadata(request.auth, id(request), { replace: parseMetadata(requireObject(request.body, '')['metadata']) })));
   app.get('/servers/:id/metadata/:key', async (request) => {
     const { key } = request.params as { key: string };
