@@ -2,21 +2,14 @@
 // networking restricted to the VM, optional loopback ssh forward and metadata forward. Test-only:
 // the cloud's real VMs go through the compute driver. Callers must kill() in a finally.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { chooseAccelerator } from '../qemu/accel.ts';
 
 /** KVM only when it opens and the CPU has vmx/svm (a PVM host's /dev/kvm cannot run a stock kernel). */
-export function accelerator(): 'kvm' | 'tcg' {
-  try {
-    closeSync(openSync('/dev/kvm', 'r+'));
-  } catch {
-    return 'tcg';
-  }
-  const cpuinfo = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '';
-  return /^flags\s*:.*\b(vmx|svm)\b/m.test(cpuinfo) ? 'kvm' : 'tcg';
-}
+export const accelerator = (): 'kvm' | 'tcg' => chooseAccelerator().accel;
 
 export interface TestDrive {
   readonly file: string;

@@ -1,0 +1,77 @@
+// The VM definition rendered into QEMU's argv, and that argv run by a real QEMU: it daemonizes,
+// writes its pidfile, answers on its QMP socket in the instance directory, and keeps running
+// after the process that started it is gone.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { renderArgv, vmFiles, type VmDefinition } from './argv.ts';
+import { chooseAccelerator } from './accel.ts';
+import { connectQmp } from './qmp/monitor.ts';
+import { qmpCommands } from './qmp/commands.ts';
+import { exec, haveCommand } from '../exec.ts';
+
+const base = (dir: string, over: Partial<VmDefinition> = {}): VmDefinition => ({
+  name: 'vm-1', uuid: '6f1b2c3d-0000-4000-8000-000000000001', accel: 'tcg', vcpus: 1, memoryMb: 64, dir, disks: [], nics: [],
+  direct: null, hotplugPorts: 2, paused: false, incoming: null, ...over,
+});
+
+/** Running, not merely a zombie nobody reaped (a daemon's parent is init, which may be slow to). */
+const alive = (pid: number) => {
+  try { return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return false; }
+};
+
+describe('QEMU argv', () => {
+  it('renders disks, NICs, ports and sockets, escaping commas in paths', () => {
+    const argv = renderArgv(base('/var/lib/nubes/instances/a,b', {
+      disks: [
+        { id: 'root', path: '/x/disk,1.qcow2', format: 'qcow2', bus: 'virtio', readOnly: false, boot: true },
+        { id: 'config', path: '/x/config.iso', format: 'raw', bus: 'cdrom', readOnly: true, boot: false },
+      ],
+      nics: [{ id: 'net0', mac: 'fa:16:3e:00:00:01', tap: 'tap0' }],
+    }));
+    const joined = argv.join(' ');
+    assert.match(joined, /filename=\/x\/disk,,1\.qcow2/);
+    assert.match(joined, /virtio-blk-pci,id=root-dev,drive=root,bootindex=0/);
+    assert.match(joined, /driver=raw,node-name=config,file=config-file,read-only=on/);
+    assert.match(joined, /ide-cd,id=config-dev,drive=config/);
+    assert.match(joined, /tap,id=net0,ifname=tap0,script=no,downscript=no/);
+    assert.match(joined, /unix:\/var\/lib\/nubes\/instances\/a,,b\/qmp\.sock,server=on,wait=off/);
+    assert.equal(argv.filter((a) => a.startsWith('pcie-root-port')).length, 2);
+    assert.ok(argv.includes('-daemonize'));
+    assert.ok(!argv.some((a) => /tcp:|0\.0\.0\.0/.test(a)), 'nothing listens on the network');
+  });
+
+  it('leaves the boot to the kernel loader on a direct boot', () => {
+    const argv = renderArgv(base('/d', { direct: { kernel: '/k', initrd: '/i', cmdline: 'console=ttyS0' },
+      disks: [{ id: 'root', path: '/r.qcow2', format: 'qcow2', bus: 'virtio', readOnly: false, boot: true }] }));
+    assert.ok(!argv.join(' ').includes('bootindex'));
+    assert.deepEqual(argv.slice(argv.indexOf('-kernel'), argv.indexOf('-kernel') + 6), ['-kernel', '/k', '-initrd', '/i', '-append', 'console=ttyS0']);
+  });
+});
+
+describe('QEMU started from the argv', { skip: (await haveCommand('qemu-system-x86_64')) ? false : 'qemu-system-x86_64 is not installed (bin/nubes installs qemu-system-x86)' }, () => {
+  it('daemonizes with a pidfile and answers QMP on the socket in its directory', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nubes-vm-'));
+    let pid = 0;
+    try {
+      // No disk: SeaBIOS finds nothing to boot and waits, which is all this needs.
+      await exec(['qemu-system-x86_64', ...renderArgv(base(dir, { accel: chooseAccelerator().accel }))], { timeoutMs: 30_000 });
+      pid = Number(readFileSync(vmFiles(dir).pid, 'utf8').trim());
+      assert.ok(alive(pid), 'QEMU runs on after the command that started it returned');
+      const m = await connectQmp(vmFiles(dir).qmp);
+      const qmp = qmpCommands(m);
+      assert.equal(await qmp.status(), 'running');
+      const uuid = await m.run<{ UUID: string }>('query-uuid');
+      assert.equal(uuid.UUID, base(dir).uuid);
+      await qmp.quit();
+      await m.closed;
+      for (let n = 0; n < 50 && alive(pid); n++) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(!alive(pid), 'quit ends the process');
+    } finally {
+      if (pid && alive(pid)) process.kill(pid, 'SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
