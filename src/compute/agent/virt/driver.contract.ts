@@ -105,7 +105,12 @@ export function runVirtDriverContract(name: string, make: () => Promise<Contract
       const spec = instanceSpec(image);
       await driver.spawn(spec);
       if (driver.capabilities.supportsConsoleLog) {
-        const out = await driver.consoleOutput(spec.uuid, 10_000);
+        // A real guest writes its console as it boots: give it time to say something.
+        let out = '';
+        for (const until = Date.now() + 120_000; out.length === 0 && Date.now() < until;) {
+          out = await driver.consoleOutput(spec.uuid, 10_000);
+          if (out.length === 0) await new Promise((r) => setTimeout(r, 250));
+        }
         assert.ok(out.length > 0);
         assert.ok((await driver.consoleOutput(spec.uuid, 5)).length <= 5);
       }

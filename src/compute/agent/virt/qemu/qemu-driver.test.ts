@@ -1,0 +1,67 @@
+// The QEMU driver on real QEMU (KVM where the host really has it, TCG otherwise) with the
+// nubes-tiny image: the shared virt driver contract, and a guest that boots from its overlay,
+// reads its config drive (hostname, key, user data) and says so on its serial console.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { QemuDriver } from './qemu-driver.ts';
+import { instanceSpec, runVirtDriverContract } from '../driver.contract.ts';
+import type { ImageSpec } from '../driver.ts';
+import { buildTinyImage, type TinyImage } from '../../../../host/tiny-image/build-tiny-image.ts';
+import { chooseAccelerator } from '../../../../host/qemu/accel.ts';
+import { haveCommand } from '../../../../host/exec.ts';
+
+const missing = !(await haveCommand('qemu-system-x86_64')) ? 'qemu-system-x86_64 is not installed (bin/nubes installs qemu-system-x86)'
+  : !(await haveCommand('xorriso')) ? 'xorriso is not installed (bin/nubes installs it)' : false;
+const accel = chooseAccelerator().accel;
+const scratch = mkdtempSync(join(tmpdir(), 'nubes-qemu-driver-'));
+let tiny: TinyImage | undefined;
+const tinyImage = async (): Promise<ImageSpec> => {
+  tiny ??= await buildTinyImage({ cacheDir: join(scratch, 'build-cache') });
+  const disk = tiny.disk;
+  return { id: '0d5e8f3a-1b2c-4d5e-8f9a-0b1c2d3e4f50', diskFormat: 'qcow2', checksum: null, properties: {}, open: async () => createReadStream(disk) };
+};
+process.on('exit', () => rmSync(scratch, { recursive: true, force: true }));
+
+runVirtDriverContract(`qemu (${accel})`, async () => {
+  const stateDir = mkdtempSync(join(scratch, 'state-'));
+  const driver = new QemuDriver({ stateDir, accel, softRebootSeconds: 3 });
+  return {
+    driver, image: await tinyImage(),
+    async close() {
+      for (const i of await driver.listInstances()) await driver.destroy(i.uuid);
+      driver.close();
+      rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
+}, { skip: missing });
+
+describe(`qemu driver boots nubes-tiny (${accel})`, { skip: missing }, () => {
+  let driver: QemuDriver;
+  let stateDir: string;
+  before(() => { stateDir = mkdtempSync(join(scratch, 'boot-')); driver = new QemuDriver({ stateDir, accel }); });
+  after(async () => { for (const i of await driver.listInstances()) await driver.destroy(i.uuid); driver.close(); });
+
+  it('boots from its overlay, reads the config drive and runs the user data', async () => {
+    const spec = instanceSpec(await tinyImage(), {
+      hostname: 'qemu-guest', flavor: { vcpus: 1, memoryMb: 192, rootGb: 1, ephemeralGb: 0, swapMb: 0, extraSpecs: {} },
+      metadata: { publicKeys: { k1: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKJ8ll0DJ2dEyVFc7Qf9jTG0pTgK9mQ8fVq3r1nbWm1B test' }, meta: {},
+        userData: Buffer.from('#!/bin/sh\necho "NUBES-TEST user-data ran"\n').toString('base64'), configDrive: true },
+    });
+    await driver.spawn(spec);
+    const deadline = Date.now() + (accel === 'kvm' ? 60_000 : 120_000);
+    let out = '';
+    while (Date.now() < deadline && !/NUBES-TEST user-data ran/.test(out)) {
+      await new Promise((r) => setTimeout(r, 500));
+      out = await driver.consoleOutput(spec.uuid, 1 << 20);
+    }
+    assert.match(out, /nubes-tiny: metadata source=config-2/);
+    assert.match(out, /nubes-tiny: hostname qemu-guest/);
+    assert.match(out, /NUBES-TEST user-data ran/);
+    assert.equal(await driver.powerState(spec.uuid), 'running');
+    await driver.destroy(spec.uuid);
+    assert.deepEqual(await driver.listInstances(), []);
+  });
+});
