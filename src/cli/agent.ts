@@ -20,7 +20,7 @@ export async function runServeAgent(config: Config): Promise<number> {
     process.stderr.write(`nubes: the agent cannot start: ${(e as Error).message}\n`);
     return 1;
   }
-  const agent = await startHostAgent({ bus, host: config.agentHost, log, version: VERSION, driver: makeVirtDriver(config), images: busImageTransfer(bus) });
+  const agent = await startHostAgent({ bus, host: config.agentHost, log, version: VERSION, driver: makeVirtDriver(config, log), images: busImageTransfer(bus) });
   await new Promise<void>((resolve) => { process.once('SIGINT', () => resolve()); process.once('SIGTERM', () => resolve()); });
   await agent.stop();
   await bus.close();

@@ -24,7 +24,7 @@ export interface Config {
   readonly adminPassword: string | null;
   readonly agentHost: string;
   /** The hypervisor driver of this host's agent: 'fake' (in memory); 'qemu' comes with real VMs. */
-  readonly virtDriver: 'fake';
+  readonly virtDriver: 'fake' | 'qemu';
   /** The fake driver's simulated hosts: how many agents `nubes up` runs, and each one's size. */
   readonly fake: { readonly hosts: number; readonly vcpus: number; readonly memoryMb: number; readonly diskGb: number };
   readonly identity: { readonly tokenTtlSeconds: number; readonly maxActiveKeys: number; readonly argon2: Argon2Params };
@@ -62,7 +62,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'identity.password_hash.memory_kib', env: 'NUBES_ARGON2_MEMORY_KIB', kind: 'int', help: 'Argon2id memory (default 65536)' },
   { key: 'identity.password_hash.passes', env: 'NUBES_ARGON2_PASSES', kind: 'int', help: 'Argon2id passes (default 3)' },
   { key: 'identity.password_hash.parallelism', env: 'NUBES_ARGON2_PARALLELISM', kind: 'int', help: 'Argon2id lanes (default 4)' },
-  { key: 'virt_driver', env: 'NUBES_VIRT_DRIVER', flag: '--virt-driver', kind: 'virt', help: "the agent's hypervisor driver: fake (in memory; the default until the qemu driver lands)" },
+  { key: 'virt_driver', env: 'NUBES_VIRT_DRIVER', flag: '--virt-driver', kind: 'virt', help: "the agent's hypervisor driver: fake (in memory; the default for now) or qemu (real VMs; in progress: boot, power, reboot, pause, console)" },
   { key: 'fake.hosts', env: 'NUBES_FAKE_HOSTS', flag: '--fake-hosts', kind: 'int', help: 'fake driver: hosts `nubes up` simulates, named <host>-1..N when more than one (default 1)' },
   { key: 'fake.vcpus', env: 'NUBES_FAKE_VCPUS', kind: 'int', help: 'fake driver: vCPUs of each simulated host (default 16)' },
   { key: 'fake.memory_mb', env: 'NUBES_FAKE_MEMORY_MB', kind: 'int', help: 'fake driver: MB of RAM of each simulated host (default 32768)' },
@@ -106,7 +106,7 @@ function parseValue(s: Setting, raw: unknown, from: string): unknown {
       return n;
     }
     case 'virt':
-      if (raw !== 'fake') throw new ConfigError(`${s.key} (${from}) must be fake (the qemu driver is not built yet), got ${JSON.stringify(raw)}`);
+      if (raw !== 'fake' && raw !== 'qemu') throw new ConfigError(`${s.key} (${from}) must be fake or qemu, got ${JSON.stringify(raw)}`);
       return raw;
     case 'switch':
       if (raw === true || raw === 'on' || raw === 'true') return true;
@@ -198,7 +198,7 @@ export function loadConfig(src: ConfigSources): Config {
     policyFile: (values.get('policy_file') as string | undefined) ?? null,
     adminPassword: (values.get('admin_password') as string | undefined) ?? null,
     agentHost: (values.get('host') as string | undefined) ?? hostname(),
-    virtDriver: (values.get('virt_driver') as 'fake' | undefined) ?? 'fake',
+    virtDriver: (values.get('virt_driver') as 'fake' | 'qemu' | undefined) ?? 'fake',
     fake: { hosts: Math.max(1, num('fake.hosts', 1)), vcpus: num('fake.vcpus', 16), memoryMb: num('fake.memory_mb', 32768), diskGb: num('fake.disk_gb', 1024) },
     identity: {
       tokenTtlSeconds: num('identity.token_ttl_seconds', 3600),

@@ -52,7 +52,7 @@ export async function runUp(config: Config): Promise<number> {
     bus = await openBus(config.bus, log);
     conductor = await cloud.compute.serveConductor(bus);
     for (const host of agentHosts(config)) {
-      agents.push(await startHostAgent({ bus, host, log, version: VERSION, driver: makeVirtDriver(config), images: inProcessImageTransfer(cloud.image) }));
+      agents.push(await startHostAgent({ bus, host, log, version: VERSION, driver: makeVirtDriver(config, log), images: inProcessImageTransfer(cloud.image) }));
     }
     await Promise.all(agents.map((a) => a.registered));
     if (!(await listen(cloud, config, log))) return 1;

@@ -2,10 +2,19 @@
 import type { Config } from './config.ts';
 import type { VirtDriver } from '../compute/agent/virt/driver.ts';
 import { FakeDriver } from '../compute/agent/virt/fake/fake-driver.ts';
+import { QemuDriver } from '../compute/agent/virt/qemu/qemu-driver.ts';
+import { chooseAccelerator } from '../host/qemu/accel.ts';
+import type { Logger } from '../platform/log.ts';
+import { join } from 'node:path';
 
-export function makeVirtDriver(config: Config): VirtDriver {
+export function makeVirtDriver(config: Config, log?: Logger): VirtDriver {
   switch (config.virtDriver) {
     case 'fake': return new FakeDriver({ vcpus: config.fake.vcpus, memoryMb: config.fake.memoryMb, diskGb: config.fake.diskGb });
+    case 'qemu': {
+      const accel = chooseAccelerator();
+      log?.info({ accel: accel.accel }, accel.why);
+      return new QemuDriver({ stateDir: join(config.dataDir, 'compute'), accel: accel.accel });
+    }
   }
 }
 

@@ -89,9 +89,10 @@ export class QemuDriver implements VirtDriver {
   }
 
   async hostResources(): Promise<HostResources> {
-    const fs = await statfs(this.#o.stateDir).catch(() => undefined);
+    await mkdir(this.#o.stateDir, { recursive: true, mode: 0o700 });
+    const fs = await statfs(this.#o.stateDir);
     return {
-      vcpus: cpus().length, memoryMb: Math.floor(totalmem() / 2 ** 20), diskGb: fs ? Math.floor((fs.blocks * fs.bsize) / 2 ** 30) : 0,
+      vcpus: cpus().length, memoryMb: Math.floor(totalmem() / 2 ** 20), diskGb: Math.floor((fs.blocks * fs.bsize) / 2 ** 30),
       hypervisorType: 'QEMU', hypervisorVersion: 7002000, cpuInfo: JSON.stringify({ arch: 'x86_64', accel: this.#o.accel, vendor: cpus()[0]?.model ?? 'unknown' }),
     };
   }
