@@ -45,10 +45,12 @@ export async function qemuImgInfo(path: string, format: string): Promise<QemuImg
  * Converts `src` (of qemu format `srcFormat`) to `dst` in `dstFormat`. `onProgress` gets whole
  * percents as qemu-img reports them. Fails with `image_conversion_failed` and qemu-img's words.
  */
-export async function qemuImgConvert(src: string, srcFormat: string, dst: string, dstFormat: string, onProgress?: (percent: number) => void): Promise<void> {
+export async function qemuImgConvert(src: string, srcFormat: string, dst: string, dstFormat: string, onProgress?: (percent: number) => void,
+  opts: { forceShare?: boolean } = {}): Promise<void> {
   let last = -1;
   try {
-    await exec(['qemu-img', 'convert', '-p', '-f', srcFormat, '-O', dstFormat, src, dst], {
+    // forceShare (-U): read a disk a running QEMU holds open (its guest paused for a consistent copy).
+    await exec(['qemu-img', 'convert', '-p', ...(opts.forceShare ? ['-U'] : []), '-f', srcFormat, '-O', dstFormat, src, dst], {
       timeoutMs: 6 * 3600_000,
       onStdout: (chunk) => {
         for (const m of chunk.matchAll(/\((\d+(?:\.\d+)?)\/100%\)/g)) {

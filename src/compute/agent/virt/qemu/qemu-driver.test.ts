@@ -3,7 +3,8 @@
 // reads its config drive (hostname, key, user data) and says so on its serial console.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QemuDriver } from './qemu-driver.ts';
@@ -63,5 +64,31 @@ describe(`qemu driver boots nubes-tiny (${accel})`, { skip: missing }, () => {
     assert.equal(await driver.powerState(spec.uuid), 'running');
     await driver.destroy(spec.uuid);
     assert.deepEqual(await driver.listInstances(), []);
+  });
+
+  it('snapshots a running guest, and a new guest booted from the snapshot finds what the first wrote', async () => {
+    const waitFor = async (uuid: string, re: RegExp) => {
+      const until = Date.now() + (accel === 'kvm' ? 60_000 : 120_000);
+      let out = '';
+      while (Date.now() < until && !re.test(out)) { await new Promise((r) => setTimeout(r, 500)); out = await driver.consoleOutput(uuid, 1 << 20); }
+      assert.match(out, re);
+    };
+    const ud = (script: string) => Buffer.from(`#!/bin/sh
+${script}
+`).toString('base64');
+    const first = instanceSpec(await tinyImage(), { metadata: { publicKeys: {}, meta: {}, configDrive: true,
+      userData: ud('echo "written by the first guest" > /data/note; sync; echo "NUBES-TEST wrote note"') } });
+    await driver.spawn(first);
+    await waitFor(first.uuid, /NUBES-TEST wrote note/);
+    const snap = join(stateDir, 'snap.qcow2');
+    await driver.snapshot(first.uuid, async (data, format) => {
+      assert.equal(format, 'qcow2');
+      await pipeline(data, createWriteStream(snap));
+    });
+    assert.equal(await driver.powerState(first.uuid), 'running', 'the guest runs on after its snapshot');
+    const image: ImageSpec = { id: crypto.randomUUID(), diskFormat: 'qcow2', checksum: null, properties: {}, open: async () => createReadStream(snap) };
+    const second = instanceSpec(image, { metadata: { publicKeys: {}, meta: {}, configDrive: true, userData: ud('echo "NUBES-TEST found: $(cat /data/note)"') } });
+    await driver.spawn(second);
+    await waitFor(second.uuid, /NUBES-TEST found: written by the first guest/);
   });
 });
