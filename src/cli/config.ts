@@ -62,7 +62,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'identity.password_hash.memory_kib', env: 'NUBES_ARGON2_MEMORY_KIB', kind: 'int', help: 'Argon2id memory (default 65536)' },
   { key: 'identity.password_hash.passes', env: 'NUBES_ARGON2_PASSES', kind: 'int', help: 'Argon2id passes (default 3)' },
   { key: 'identity.password_hash.parallelism', env: 'NUBES_ARGON2_PARALLELISM', kind: 'int', help: 'Argon2id lanes (default 4)' },
-  { key: 'virt_driver', env: 'NUBES_VIRT_DRIVER', flag: '--virt-driver', kind: 'virt', help: "the agent's hypervisor driver: fake (in memory; the default for now) or qemu (real VMs; in progress: boot, power, reboot, pause, console)" },
+  { key: 'virt_driver', env: 'NUBES_VIRT_DRIVER', flag: '--virt-driver', kind: 'virt', help: "the agent's hypervisor driver: fake (in memory; the default for now) or qemu (real VMs; in progress: boot, power, reboot, pause, snapshot, console)" },
   { key: 'fake.hosts', env: 'NUBES_FAKE_HOSTS', flag: '--fake-hosts', kind: 'int', help: 'fake driver: hosts `nubes up` simulates, named <host>-1..N when more than one (default 1)' },
   { key: 'fake.vcpus', env: 'NUBES_FAKE_VCPUS', kind: 'int', help: 'fake driver: vCPUs of each simulated host (default 16)' },
   { key: 'fake.memory_mb', env: 'NUBES_FAKE_MEMORY_MB', kind: 'int', help: 'fake driver: MB of RAM of each simulated host (default 32768)' },
