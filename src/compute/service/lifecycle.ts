@@ -167,6 +167,12 @@ export function createLifecycle(deps: LifecycleDeps) {
     }
   }
 
+  /** A guest a host made for an instance deleted meanwhile: destroyed on that host, nothing recorded. */
+  async function removeOrphan(r: HostWorkResult): Promise<void> {
+    log.warn({ instance: r.uuid, host: r.host }, 'a guest was built for a deleted instance; destroying it');
+    await requireBus().cast(agentTarget(r.host), 'instance.work', toJson({ op: 'destroy', uuid: r.uuid, action_id: null }));
+  }
+
   /** Deletes an instance already in 'deleting': on its host when it has a live one, else here. */
   async function destroy(i: Instance, actionId: string | null): Promise<void> {
     if (i.host === null || !(await deps.hostIsUp(i.host))) { await finishDelete(i.id); return; }
@@ -175,7 +181,12 @@ export function createLifecycle(deps: LifecycleDeps) {
 
   async function onBuildResult(r: HostWorkResult, i: Instance): Promise<void> {
     if (r.ok) {
-      await settle(i.id, 'spawned', { power_state: powerCode(r.power_state), launched_at: now() });
+      // Deleted while it was being built (the delete may even have reached the host first): the
+      // guest that just came up belongs to nobody, so it goes.
+      if (!(await settle(i.id, 'spawned', { power_state: powerCode(r.power_state), launched_at: now() }))) {
+        const current = await instances.getInstance(db, i.id);
+        if (!current || current.taskState === 'deleting') await removeOrphan(r);
+      }
       await noteBuildResult(db, r.host, true);
       await event(r.action_id, 'build', r.host, { ok: true });
       return;
@@ -264,7 +275,11 @@ export function createLifecycle(deps: LifecycleDeps) {
     /** An agent's report of work done or failed. */
     async onResult(r: HostWorkResult): Promise<void> {
       const i = await instances.getInstance(db, r.uuid);
-      if (!i) { log.info({ instance: r.uuid, op: r.op }, 'result for an instance already gone'); return; }
+      if (!i) {
+        log.info({ instance: r.uuid, op: r.op }, 'result for an instance already gone');
+        if (r.ok && (r.op === 'build' || r.op === 'unshelve' || r.op === 'rebuild')) await removeOrphan(r);
+        return;
+      }
       if (r.op === 'build') { await onBuildResult(r, i); return; }
       if (r.op === 'destroy') {
         if (r.ok) await finishDelete(i.id);
