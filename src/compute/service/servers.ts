@@ -194,8 +194,9 @@ export function createServerService(deps: {
       // same_host/different_host name servers; the filters need the hosts they are on (the caller's own servers only).
       const hostsOf = async (ids: readonly string[]) => (await instances.getInstances(db, ids))
         .filter((x) => x.projectId === projectId || isAdmin(ctx)).flatMap((x) => (x.host === null ? [] : [x.host]));
+      const sameHosts = await hostsOf(c.hints.sameHost);
       const request: SchedulingRequest = {
-        availabilityZone: zone, forcedHost, groupId: group?.id ?? null, sameHost: c.hints.sameHost.length > 0 && (await hostsOf(c.hints.sameHost)).length === 0 ? [''] : await hostsOf(c.hints.sameHost), differentHost: await hostsOf(c.hints.differentHost),
+        availabilityZone: zone, forcedHost, groupId: group?.id ?? null, sameHost: c.hints.sameHost.length > 0 && sameHosts.length === 0 ? [''] : sameHosts, differentHost: await hostsOf(c.hints.differentHost),
         imageProperties: image.properties, tried: [],
       };
       const t = now();
