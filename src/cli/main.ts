@@ -20,6 +20,7 @@ Usage:
                                      also spelled nubes serve agent
   nubes admin rotate-token-keys      rotate the token encryption keys (run against the same database)
   nubes image build-tiny             build the nubes-tiny guest image offline (cached in --cache-dir)
+  nubes doctor                       what this host can do for Nubes, and what to install for the rest
   nubes --help                       this text
 
 Options (each also settable in the config file and by environment variable):
@@ -70,6 +71,7 @@ async function main(): Promise<number> {
     case 'agent': case 'serve agent': return runServeAgent(config);
     case 'admin rotate-token-keys': return runRotateKeys(config);
     case 'image build-tiny': return runBuildTiny(config);
+    case 'doctor': return (await import('./doctor.ts')).runDoctorCommand(config);
     default:
       process.stderr.write(`nubes: unknown command '${cmd}'; see nubes --help\n`);
       return 2;
