@@ -71,3 +71,8 @@ export async function qemuImgCreate(path: string, format: string, sizeBytes: num
   const b = opts.backing ? ['-b', opts.backing, '-F', opts.backingFormat ?? 'raw'] : [];
   await exec(['qemu-img', 'create', '-q', '-f', format, ...b, ...o, path, String(sizeBytes)]);
 }
+
+/** Grows an image to `sizeBytes` (never shrinks: a smaller size is refused by the caller's check). */
+export async function qemuImgResize(path: string, format: string, sizeBytes: number): Promise<void> {
+  await exec(['qemu-img', 'resize', '-q', '-f', format, path, String(sizeBytes)]);
+}

@@ -78,6 +78,17 @@ export interface InstanceInfo {
   readonly powerState: PowerState;
 }
 
+/**
+ * A power change nobody asked the driver for: the guest shut itself down, paused on an error or
+ * crashed, or its hypervisor process died. The agent tells the cloud, which records it.
+ */
+export interface LifecycleEvent {
+  readonly uuid: string;
+  readonly powerState: PowerState;
+  /** Why, when the change is a failure the cloud records as an instance fault; null for a clean shutdown from inside the guest. */
+  readonly fault: string | null;
+}
+
 /** What a driver can do, so callers never test a driver's name. */
 export interface DriverCapabilities {
   readonly supportsPause: boolean;
@@ -118,6 +129,13 @@ export interface VirtDriver {
   /** Every instance the hypervisor has on this host, running or not; the agent reconciles with it. */
   listInstances(): Promise<InstanceInfo[]>;
 
+  /**
+   * From now on calls `handler` for each lifecycle event of every instance on this host, including
+   * those already running when the watch starts (an agent restarted): a killed hypervisor process
+   * is reported within seconds. Returns the function that stops watching.
+   */
+  watch(handler: (e: LifecycleEvent) => void): () => void;
+
   /** The instance's power state; InstanceNotOnHost if it is not here. */
   powerState(uuid: string): Promise<PowerState>;
 
@@ -154,6 +172,8 @@ export interface VirtDriver {
   /** Gives the instance the new flavor's resources (restarting it); `revertResize` restores the old ones. */
   resize(uuid: string, flavor: FlavorSpec): Promise<void>;
   revertResize(uuid: string, flavor: FlavorSpec): Promise<void>;
+  /** Keeps the resized instance as it is now: what revertResize would have needed goes. */
+  confirmResize(uuid: string): Promise<void>;
   /** The last `maxBytes` of the guest's serial console log. */
   consoleOutput(uuid: string, maxBytes: number): Promise<string>;
   attachInterface(uuid: string, nic: NicSpec): Promise<void>;

@@ -4,7 +4,7 @@
 import { Readable } from 'node:stream';
 import {
   InstanceNotOnHost, VirtError,
-  type DriverCapabilities, type FlavorSpec, type HostResources, type ImageSpec, type InstanceInfo, type InstanceSpec, type MigrationTarget, type NicSpec,
+  type DriverCapabilities, type FlavorSpec, type HostResources, type ImageSpec, type InstanceInfo, type InstanceSpec, type LifecycleEvent, type MigrationTarget, type NicSpec,
   type PowerState, type VirtDriver, type VolumeSpec,
 } from '../driver.ts';
 
@@ -48,6 +48,7 @@ export class FakeDriver implements VirtDriver {
   readonly #opts: FakeDriverOptions;
   readonly #id = crypto.randomUUID();
   #spawns = 0;
+  readonly #watchers = new Set<(e: LifecycleEvent) => void>();
 
   constructor(opts: FakeDriverOptions = {}) {
     this.#opts = opts;
@@ -94,6 +95,22 @@ export class FakeDriver implements VirtDriver {
   }
 
   async powerState(uuid: string): Promise<PowerState> { return this.#get(uuid).power; }
+
+  watch(handler: (e: LifecycleEvent) => void): () => void {
+    this.#watchers.add(handler);
+    return () => { this.#watchers.delete(handler); };
+  }
+
+  /**
+   * What a real host does on its own, for tests: the guest shuts itself down (no fault), crashes
+   * or its process is killed (with the fault given). Watchers hear of it as they would from QEMU.
+   */
+  simulate(uuid: string, powerState: PowerState, fault: string | null): void {
+    const i = this.#get(uuid);
+    i.power = powerState;
+    this.#log(i, fault ?? `power is now ${powerState}`);
+    for (const w of this.#watchers) w({ uuid, powerState, fault });
+  }
 
   async spawn(spec: InstanceSpec): Promise<void> {
     const n = ++this.#spawns;
@@ -170,6 +187,10 @@ export class FakeDriver implements VirtDriver {
     const i = this.#get(uuid);
     i.flavor = flavor; i.previousFlavor = null; i.power = 'running';
     this.#log(i, 'resize reverted');
+  }
+
+  async confirmResize(uuid: string): Promise<void> {
+    this.#get(uuid).previousFlavor = null;
   }
 
   async consoleOutput(uuid: string, maxBytes: number): Promise<string> {

@@ -28,7 +28,7 @@ process.on('exit', () => rmSync(scratch, { recursive: true, force: true }));
 
 runVirtDriverContract(`qemu (${accel})`, async () => {
   const stateDir = mkdtempSync(join(scratch, 'state-'));
-  const driver = new QemuDriver({ stateDir, accel, softRebootSeconds: 3 });
+  const driver = new QemuDriver({ stateDir, accel, shutdownTimeoutSeconds: 3 });
   return {
     driver, image: await tinyImage(),
     async close() {

@@ -1,43 +1,54 @@
 // The QEMU virt driver: one QEMU process per instance, daemonized so it outlives the agent, driven
-// over QMP on a socket in the instance's directory. Each instance directory holds its qcow2
-// overlay on the cached image, its config drive, its definition (vm.json, what a power-on starts
-// again) and its serial log. First steps of issue 6: spawn, destroy, power, reboot, pause, snapshot
-// and the console; the other operations say plainly that they are not there yet.
-import { mkdir, readFile, rm, writeFile, readdir, stat, open } from 'node:fs/promises';
-import { cpus, totalmem } from 'node:os';
-import { statfs } from 'node:fs/promises';
-import { join } from 'node:path';
-import { qemuImgConvert, qemuImgCreate } from '../../../../host/qemu-img.ts';
+// over one persistent QMP connection per VM (vm-monitors.ts) that also reports what happens on its
+// own. Each instance directory holds everything of the instance:
+//   vm.json            its definition, what a power-on starts (the rescue one while rescued)
+//   vm.normal.json     the usual definition, while rescued
+//   vm.pre-resize.json + disk.pre-resize.qcow2   what a revert of a resize restores
+//   disk.qcow2         the root disk, an overlay on the cached image
+//   disk.eph0.raw, disk.swap.raw, disk.rescue.qcow2, config.iso
+//   memory.state       the guest's memory while suspended
+//   serial.log(.1)     the console; qmp.sock, vnc.sock, qemu.pid
+import { copyFile, mkdir, readFile, readdir, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
+import { qemuImgConvert, qemuImgCreate, qemuImgInfo, qemuImgResize } from '../../../../host/qemu-img.ts';
+import { makeEphemeralDisk, makeSwapDisk } from '../../../../host/blank-disks.ts';
 import { buildConfigDrive } from '../../../../host/config-drive.ts';
-import { vmFiles, type VmDefinition } from '../../../../host/qemu/argv.ts';
+import { vmFiles, type VmDefinition, type VmDisk } from '../../../../host/qemu/argv.ts';
 import { killQemu, qemuPid, startQemu, waitQemuExit } from '../../../../host/qemu/process.ts';
-import { connectQmp, type QmpMonitor } from '../../../../host/qemu/qmp/monitor.ts';
 import { qmpCommands, type RunState } from '../../../../host/qemu/qmp/commands.ts';
 import { createImageCache, type ImageCache } from './image-cache.ts';
+import { VmMonitors } from './vm-monitors.ts';
+import { readSerialTail, rotateSerialLog } from './serial-log.ts';
+import { receiveToFile, sendFileTo } from './state-file.ts';
 import {
   InstanceNotOnHost, VirtError,
-  type DriverCapabilities, type FlavorSpec, type HostResources, type ImageSpec, type InstanceInfo, type InstanceSpec, type MigrationTarget, type NicSpec,
-  type PowerState, type VirtDriver, type VolumeSpec,
+  type DriverCapabilities, type FlavorSpec, type HostResources, type ImageSpec, type InstanceInfo, type InstanceSpec, type LifecycleEvent,
+  type MigrationTarget, type NicSpec, type PowerState, type VirtDriver, type VolumeSpec,
 } from '../driver.ts';
 
 export interface QemuDriverOptions {
   /** Where instance directories and the image cache live (e.g. <data-dir>/compute). */
   readonly stateDir: string;
   readonly accel: 'kvm' | 'tcg';
-  /** Bytes of serial log `consoleOutput` reads back at most. */
+  /** Bytes of serial log kept (and read back at most): the log rotates past it (default 1 MiB). */
   readonly consoleBytes?: number;
-  /** How long a soft reboot waits for the guest to shut down before stopping it hard (default 120 s). */
-  readonly softRebootSeconds?: number;
+  /** How long a clean shutdown (soft reboot, resize, rescue) waits before a hard stop (default 60 s, Nova's shutdown_timeout). */
+  readonly shutdownTimeoutSeconds?: number;
+  /** How often the watch attaches to guests it has no monitor for and rotates logs (default 2 s). */
+  readonly watchIntervalMs?: number;
 }
 
 const CAPABILITIES: DriverCapabilities = {
-  supportsPause: true, supportsSuspend: false, supportsRescue: false, supportsSnapshot: true, supportsResize: false,
+  supportsPause: true, supportsSuspend: true, supportsRescue: true, supportsSnapshot: true, supportsResize: true,
   supportsLiveMigration: false, supportsAttachInterface: false, supportsAttachVolume: false, supportsConsoleLog: true,
 };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const GiB = 2 ** 30;
 const notYet = (what: string) => new VirtError(`the qemu driver cannot ${what} yet`);
 
 function powerOf(s: RunState): PowerState {
@@ -54,11 +65,13 @@ export class QemuDriver implements VirtDriver {
   readonly capabilities = CAPABILITIES;
   readonly #o: QemuDriverOptions;
   readonly #cache: ImageCache;
-  readonly #monitors = new Map<string, QmpMonitor>();
+  readonly #monitors: VmMonitors;
+  #watchTimer: NodeJS.Timeout | undefined;
 
   constructor(o: QemuDriverOptions) {
     this.#o = o;
     this.#cache = createImageCache(join(o.stateDir, 'image-cache'));
+    this.#monitors = new VmMonitors((uuid) => this.#dir(uuid));
   }
 
   #dir(uuid: string): string {
@@ -67,49 +80,73 @@ export class QemuDriver implements VirtDriver {
     return join(this.#o.stateDir, 'instances', uuid);
   }
 
-  async #exists(uuid: string): Promise<boolean> {
-    return stat(join(this.#dir(uuid), 'vm.json')).then(() => true, () => false);
+  #file(uuid: string, name: string): string { return join(this.#dir(uuid), name); }
+  #has(uuid: string, name: string): Promise<boolean> { return stat(this.#file(uuid, name)).then(() => true, () => false); }
+  #shutdownSeconds(): number { return this.#o.shutdownTimeoutSeconds ?? 60; }
+
+  async #definition(uuid: string, name = 'vm.json'): Promise<VmDefinition> {
+    if (!(await this.#has(uuid, 'vm.json'))) throw new InstanceNotOnHost(uuid);
+    return JSON.parse(await readFile(this.#file(uuid, name), 'utf8')) as VmDefinition;
   }
 
-  async #definition(uuid: string): Promise<VmDefinition> {
-    if (!(await this.#exists(uuid))) throw new InstanceNotOnHost(uuid);
-    return JSON.parse(await readFile(join(this.#dir(uuid), 'vm.json'), 'utf8')) as VmDefinition;
+  async #save(def: VmDefinition, name = 'vm.json'): Promise<void> {
+    const path = this.#file(def.uuid, name);
+    await writeFile(`${path}.tmp`, JSON.stringify(def, null, 2), { mode: 0o600 });
+    await rename(`${path}.tmp`, path);
   }
 
-  /** The QMP monitor of a running instance (connected once, again after QEMU restarted). */
+  /** QMP commands for a running instance, over its persistent monitor. */
   async #qmp(uuid: string) {
-    const dir = this.#dir(uuid);
-    if (qemuPid(dir) === null) throw new VirtError(`instance ${uuid} is not running`);
-    let m = this.#monitors.get(uuid);
-    if (!m) {
-      m = await connectQmp(vmFiles(dir).qmp);
-      this.#monitors.set(uuid, m);
-      const mine = m;
-      void m.closed.then(() => { if (this.#monitors.get(uuid) === mine) this.#monitors.delete(uuid); });
-    }
+    if (qemuPid(this.#dir(uuid)) === null) throw new VirtError(`instance ${uuid} is not running`);
+    const m = await this.#monitors.get(uuid);
     return { monitor: m, qmp: qmpCommands(m) };
+  }
+
+  /** Starts QEMU and, when someone watches, attaches the monitor at once so a death is noticed. */
+  async #start(def: VmDefinition): Promise<void> {
+    await startQemu(def);
+    if (this.#monitors.watched) await this.#monitors.get(def.uuid).catch(() => undefined);
+  }
+
+  /** Stops the instance's QEMU: ACPI first (for `cleanSeconds`, 0 skips it), then quit, then SIGKILL. */
+  async #stop(uuid: string, cleanSeconds: number): Promise<void> {
+    const dir = this.#dir(uuid);
+    if (qemuPid(dir) === null) return;
+    this.#monitors.expectExit(uuid);
+    if (cleanSeconds > 0) {
+      // A guest that handles the power button shuts down cleanly and QEMU exits.
+      try { await (await this.#qmp(uuid)).qmp.powerdown(); } catch { /* the hard stop below */ }
+      if (await waitQemuExit(dir, cleanSeconds * 1000)) return;
+    }
+    try { await (await this.#qmp(uuid)).qmp.quit(); } catch { /* killed below */ }
+    if (!(await waitQemuExit(dir, 5000))) await killQemu(dir);
   }
 
   async hostResources(): Promise<HostResources> {
     await mkdir(this.#o.stateDir, { recursive: true, mode: 0o700 });
     const fs = await statfs(this.#o.stateDir);
     return {
-      vcpus: cpus().length, memoryMb: Math.floor(totalmem() / 2 ** 20), diskGb: Math.floor((fs.blocks * fs.bsize) / 2 ** 30),
+      vcpus: cpus().length, memoryMb: Math.floor(totalmem() / 2 ** 20), diskGb: Math.floor((fs.blocks * fs.bsize) / GiB),
       hypervisorType: 'QEMU', hypervisorVersion: 7002000, cpuInfo: JSON.stringify({ arch: 'x86_64', accel: this.#o.accel, vendor: cpus()[0]?.model ?? 'unknown' }),
     };
   }
 
+  async #uuids(): Promise<string[]> {
+    const names = await readdir(join(this.#o.stateDir, 'instances')).catch(() => [] as string[]);
+    const out: string[] = [];
+    for (const uuid of names.filter((n) => UUID.test(n))) if (await this.#has(uuid, 'vm.json')) out.push(uuid);
+    return out;
+  }
+
   async listInstances(): Promise<InstanceInfo[]> {
-    const root = join(this.#o.stateDir, 'instances');
-    const names = await readdir(root).catch(() => [] as string[]);
     const out: InstanceInfo[] = [];
-    for (const uuid of names.filter((n) => UUID.test(n))) if (await this.#exists(uuid)) out.push({ uuid, powerState: await this.powerState(uuid) });
+    for (const uuid of await this.#uuids()) out.push({ uuid, powerState: await this.powerState(uuid).catch(() => 'nostate' as const) });
     return out;
   }
 
   async powerState(uuid: string): Promise<PowerState> {
-    if (!(await this.#exists(uuid))) throw new InstanceNotOnHost(uuid);
-    if (qemuPid(this.#dir(uuid)) === null) return 'shutdown';
+    if (!(await this.#has(uuid, 'vm.json'))) throw new InstanceNotOnHost(uuid);
+    if (qemuPid(this.#dir(uuid)) === null) return (await this.#has(uuid, 'memory.state')) ? 'suspended' : 'shutdown';
     try {
       return powerOf(await (await this.#qmp(uuid)).qmp.status());
     } catch {
@@ -117,34 +154,64 @@ export class QemuDriver implements VirtDriver {
     }
   }
 
+  watch(handler: (e: LifecycleEvent) => void): () => void {
+    const off = this.#monitors.watch(handler);
+    if (!this.#watchTimer) {
+      const tick = () => { void this.#housekeep().finally(() => { if (this.#watchTimer) this.#watchTimer = setTimeout(tick, this.#o.watchIntervalMs ?? 2000).unref(); }); };
+      this.#watchTimer = setTimeout(tick, 0).unref();
+    }
+    return () => {
+      off();
+      if (!this.#monitors.watched) { clearTimeout(this.#watchTimer); this.#watchTimer = undefined; }
+    };
+  }
+
+  /** Attaches to running guests that have no monitor (after an agent restart) and keeps logs bounded. */
+  async #housekeep(): Promise<void> {
+    for (const uuid of await this.#uuids().catch(() => [])) {
+      const dir = this.#dir(uuid);
+      if (qemuPid(dir) !== null && !this.#monitors.has(uuid)) await this.#monitors.get(uuid).catch(() => undefined);
+      await rotateSerialLog(vmFiles(dir).serial, this.#o.consoleBytes ?? 1 << 20).catch(() => false);
+    }
+  }
+
   async spawn(spec: InstanceSpec): Promise<void> {
     const dir = this.#dir(spec.uuid);
-    if (await this.#exists(spec.uuid)) throw new VirtError(`instance ${spec.uuid} already exists on this host`);
+    if (await this.#has(spec.uuid, 'vm.json')) throw new VirtError(`instance ${spec.uuid} already exists on this host`);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     try {
       const base = await this.#cache.ensure(spec.image);
       const root = join(dir, 'disk.qcow2');
       // The overlay is the flavor's root size, or the image's when the flavor says 0 (or is smaller).
-      await qemuImgCreate(root, 'qcow2', Math.max(spec.flavor.rootGb * 2 ** 30, base.virtualSize), { backing: base.path, backingFormat: base.format });
+      await qemuImgCreate(root, 'qcow2', Math.max(spec.flavor.rootGb * GiB, base.virtualSize), { backing: base.path, backingFormat: base.format });
+      const disks: VmDisk[] = [{ id: 'root', path: root, format: 'qcow2', bus: 'virtio', readOnly: false, boot: true }];
+      if (spec.flavor.ephemeralGb > 0) {
+        const eph = join(dir, 'disk.eph0.raw');
+        await makeEphemeralDisk(eph, spec.flavor.ephemeralGb * GiB);
+        disks.push({ id: 'eph0', path: eph, format: 'raw', bus: 'virtio', readOnly: false, boot: false });
+      }
+      if (spec.flavor.swapMb > 0) {
+        const swap = join(dir, 'disk.swap.raw');
+        await makeSwapDisk(swap, spec.flavor.swapMb * 2 ** 20);
+        disks.push({ id: 'swap', path: swap, format: 'raw', bus: 'virtio', readOnly: false, boot: false });
+      }
       // No metadata service yet: every guest gets a config drive (Nova's force_config_drive).
       const iso = join(dir, 'config.iso');
       await buildConfigDrive(iso, {
         uuid: spec.uuid, name: spec.name, hostname: spec.hostname, projectId: '', availabilityZone: null, launchIndex: 0,
         publicKeys: spec.metadata.publicKeys, meta: spec.metadata.meta, userData: spec.metadata.userData,
       });
+      disks.push({ id: 'config', path: iso, format: 'raw', bus: 'cdrom', readOnly: true, boot: false });
       const def: VmDefinition = {
         name: spec.name.replace(/[^\w.-]/g, '-').slice(0, 60) || spec.uuid, uuid: spec.uuid, accel: this.#o.accel, vcpus: spec.flavor.vcpus,
-        memoryMb: spec.flavor.memoryMb, dir,
-        disks: [
-          { id: 'root', path: root, format: 'qcow2', bus: 'virtio', readOnly: false, boot: true },
-          { id: 'config', path: iso, format: 'raw', bus: 'cdrom', readOnly: true, boot: false },
-        ],
+        memoryMb: spec.flavor.memoryMb, dir, disks,
         nics: spec.nics.map((n, i) => ({ id: `net${i}`, mac: n.mac, tap: null })), direct: null, hotplugPorts: 4, paused: false, incoming: null,
       };
-      await writeFile(join(dir, 'vm.json'), JSON.stringify(def, null, 2), { mode: 0o600 });
-      await startQemu(def);
+      await this.#save(def);
+      await this.#start(def);
     } catch (e) {
       // Spawn leaves nothing behind, by contract.
+      this.#monitors.forget(spec.uuid);
       await killQemu(dir);
       await rm(dir, { recursive: true, force: true });
       throw e instanceof VirtError ? e : new VirtError(`could not start instance ${spec.uuid}: ${(e as Error).message}`, { retryable: true });
@@ -153,41 +220,38 @@ export class QemuDriver implements VirtDriver {
 
   async destroy(uuid: string): Promise<void> {
     const dir = this.#dir(uuid);
-    this.#monitors.get(uuid)?.close();
+    this.#monitors.forget(uuid);
     await killQemu(dir);
     await rm(dir, { recursive: true, force: true });
   }
 
   async powerOff(uuid: string, timeoutSeconds: number): Promise<void> {
-    const dir = this.#dir(uuid);
     await this.#definition(uuid);
-    if (qemuPid(dir) === null) return;
-    // ACPI first: a guest that handles the power button shuts down cleanly and QEMU exits.
-    try { await (await this.#qmp(uuid)).qmp.powerdown(); } catch { /* fall through to the hard stop */ }
-    if (await waitQemuExit(dir, timeoutSeconds * 1000)) return;
-    try { await (await this.#qmp(uuid)).qmp.quit(); } catch { /* killed below */ }
-    if (!(await waitQemuExit(dir, 5000))) await killQemu(dir);
+    await this.#stop(uuid, timeoutSeconds);
   }
 
   async powerOn(uuid: string): Promise<void> {
     const def = await this.#definition(uuid);
     if (qemuPid(def.dir) !== null) return;
-    await startQemu(def);
+    if (await this.#has(uuid, 'memory.state')) { await this.resume(uuid); return; }
+    await this.#start(def);
   }
 
   async reboot(uuid: string, kind: 'soft' | 'hard'): Promise<void> {
     const def = await this.#definition(uuid);
     if (kind === 'hard') {
-      if (qemuPid(def.dir) === null) { await startQemu(def); return; }
+      // A hard reboot of a suspended guest boots it afresh: its saved memory goes.
+      await rm(this.#file(uuid, 'memory.state'), { force: true });
+      if (qemuPid(def.dir) === null) { await this.#start(def); return; }
       const { qmp } = await this.#qmp(uuid);
-      if (await qmp.status() === 'paused') await qmp.cont();
+      if (await qmp.status() !== 'running') await qmp.cont();
       await qmp.reset();
       return;
     }
     if (qemuPid(def.dir) === null) throw new VirtError(`cannot soft-reboot instance ${uuid}: it is shut down`);
-    // Soft: a clean shutdown within 2 minutes (hard stop after), then a fresh start, as Nova's libvirt driver.
-    await this.powerOff(uuid, this.#o.softRebootSeconds ?? 120);
-    await startQemu(def);
+    // Soft: a clean shutdown (hard stop after the timeout), then a fresh start, as Nova's libvirt driver.
+    await this.#stop(uuid, this.#shutdownSeconds());
+    await this.#start(def);
   }
 
   async pause(uuid: string): Promise<void> {
@@ -204,28 +268,96 @@ export class QemuDriver implements VirtDriver {
     await qmp.cont();
   }
 
-  async consoleOutput(uuid: string, maxBytes: number): Promise<string> {
-    await this.#definition(uuid);
-    const path = vmFiles(this.#dir(uuid)).serial;
-    const fh = await open(path, 'r').catch(() => undefined);
-    if (!fh) return '';
-    try {
-      const size = (await fh.stat()).size;
-      const want = Math.min(size, maxBytes, this.#o.consoleBytes ?? 1 << 20);
-      const buf = Buffer.alloc(want);
-      await fh.read(buf, 0, want, size - want);
-      return buf.toString('utf8');
-    } finally {
-      await fh.close();
+  /** Waits for an outgoing or incoming migration to end; throws with QEMU's reason when it failed. */
+  async #migrationDone(uuid: string, timeoutMs: number): Promise<void> {
+    const { monitor } = await this.#qmp(uuid);
+    for (const until = Date.now() + timeoutMs; Date.now() < until; await sleep(50)) {
+      const r = await monitor.run<{ status?: string; 'error-desc'?: string }>('query-migrate');
+      if (r.status === 'completed') return;
+      if (r.status === 'failed' || r.status === 'cancelled') throw new VirtError(`QEMU's migration of ${uuid} ${r.status}: ${r['error-desc'] ?? 'no reason given'}`);
     }
+    throw new VirtError(`QEMU's migration of ${uuid} did not finish within ${timeoutMs / 1000} s`);
   }
 
-  async suspend(_uuid: string): Promise<void> { throw notYet('suspend'); }
-  async resume(_uuid: string): Promise<void> { throw notYet('resume'); }
-  async rescue(_uuid: string, _rescue: ImageSpec): Promise<void> { throw notYet('rescue'); }
-  async unrescue(_uuid: string): Promise<void> { throw notYet('unrescue'); }
-  async snapshot(uuid: string, sink: (data: Readable, diskFormat: string) => Promise<void>): Promise<void> {
+  async suspend(uuid: string): Promise<void> {
+    await this.#definition(uuid);
+    const { monitor, qmp } = await this.#qmp(uuid);
+    const state = this.#file(uuid, 'memory.state');
+    const end = await receiveToFile(this.#file(uuid, 'mig.sock'), state);
+    try {
+      // Memory to a local file: no reason to hold QEMU to its default network bandwidth.
+      await monitor.run('migrate-set-parameters', { 'max-bandwidth': 16 * GiB });
+      await monitor.run('migrate', { uri: end.uri });
+      await this.#migrationDone(uuid, 10 * 60_000);
+      await end.done;
+    } catch (e) {
+      await end.close();
+      await rm(`${state}.partial`, { force: true });
+      await rm(state, { force: true });
+      // The guest stays where it was: running.
+      if (await qmp.status().catch(() => 'running') !== 'running') await qmp.cont().catch(() => undefined);
+      throw e instanceof VirtError ? e : new VirtError(`could not suspend instance ${uuid}: ${(e as Error).message}`);
+    }
+    await end.close();
+    await this.#stop(uuid, 0);
+  }
+
+  async resume(uuid: string): Promise<void> {
     const def = await this.#definition(uuid);
+    const state = this.#file(uuid, 'memory.state');
+    if (!(await this.#has(uuid, 'memory.state'))) throw new VirtError(`cannot resume instance ${uuid}: it is not suspended`);
+    if (qemuPid(def.dir) !== null) throw new VirtError(`cannot resume instance ${uuid}: it is running`);
+    const sock = this.#file(uuid, 'mig.sock');
+    await rm(sock, { force: true });
+    try {
+      await this.#start({ ...def, incoming: 'defer' });
+      const { monitor, qmp } = await this.#qmp(uuid);
+      // The incoming QEMU listens; the driver connects and feeds it the saved memory.
+      await monitor.run('migrate-incoming', { uri: `unix:${sock}` });
+      await sendFileTo(sock, state);
+      await this.#migrationDone(uuid, 10 * 60_000);
+      if (await qmp.status() !== 'running') await qmp.cont();
+    } catch (e) {
+      // The saved memory stays, so a resume can be tried again.
+      await this.#stop(uuid, 0);
+      throw e instanceof VirtError ? e : new VirtError(`could not resume instance ${uuid}: ${(e as Error).message}`);
+    } finally {
+      await rm(sock, { force: true });
+    }
+    await rm(state, { force: true });
+  }
+
+  async rescue(uuid: string, image: ImageSpec): Promise<void> {
+    const def = await this.#definition(uuid);
+    if (await this.#has(uuid, 'vm.normal.json')) throw new VirtError(`instance ${uuid} is already rescued`);
+    const base = await this.#cache.ensure(image);
+    const disk = this.#file(uuid, 'disk.rescue.qcow2');
+    await rm(disk, { force: true });
+    await qemuImgCreate(disk, 'qcow2', base.virtualSize, { backing: base.path, backingFormat: base.format });
+    await this.#stop(uuid, this.#shutdownSeconds());
+    await rm(this.#file(uuid, 'memory.state'), { force: true });
+    // The rescue system boots first; the instance's own disks follow it (its root as the second disk).
+    const rescued: VmDefinition = {
+      ...def, disks: [{ id: 'rescue', path: disk, format: 'qcow2', bus: 'virtio', readOnly: false, boot: true }, ...def.disks.map((d) => ({ ...d, boot: false }))],
+    };
+    await this.#save(def, 'vm.normal.json');
+    await this.#save(rescued);
+    await this.#start(rescued);
+  }
+
+  async unrescue(uuid: string): Promise<void> {
+    await this.#definition(uuid);
+    if (!(await this.#has(uuid, 'vm.normal.json'))) throw new VirtError(`instance ${uuid} is not rescued`);
+    const normal = await this.#definition(uuid, 'vm.normal.json');
+    await this.#stop(uuid, 0);
+    await this.#save(normal);
+    await rm(this.#file(uuid, 'vm.normal.json'), { force: true });
+    await rm(this.#file(uuid, 'disk.rescue.qcow2'), { force: true });
+    await this.#start(normal);
+  }
+
+  async snapshot(uuid: string, sink: (data: Readable, diskFormat: string) => Promise<void>): Promise<void> {
+    const def = await this.#definition(uuid, (await this.#has(uuid, 'vm.normal.json')) ? 'vm.normal.json' : 'vm.json');
     const root = def.disks.find((d) => d.id === 'root');
     if (!root) throw new VirtError(`instance ${uuid} has no root disk to snapshot`);
     const out = join(def.dir, `snapshot-${Date.now()}.qcow2`);
@@ -243,8 +375,46 @@ export class QemuDriver implements VirtDriver {
       await rm(out, { force: true });
     }
   }
-  async resize(_uuid: string, _flavor: FlavorSpec): Promise<void> { throw notYet('resize'); }
-  async revertResize(_uuid: string, _flavor: FlavorSpec): Promise<void> { throw notYet('revert a resize'); }
+
+  async resize(uuid: string, flavor: FlavorSpec): Promise<void> {
+    const def = await this.#definition(uuid);
+    if (await this.#has(uuid, 'vm.pre-resize.json')) throw new VirtError(`instance ${uuid} has a resize to confirm or revert first`);
+    const root = def.disks.find((d) => d.id === 'root');
+    if (!root) throw new VirtError(`instance ${uuid} has no root disk to resize`);
+    await this.#stop(uuid, this.#shutdownSeconds());
+    // What a revert needs: the definition and the root disk as they were (Nova keeps <dir>_resize).
+    await copyFile(root.path, this.#file(uuid, 'disk.pre-resize.qcow2'));
+    await this.#save(def, 'vm.pre-resize.json');
+    const size = (await qemuImgInfo(root.path, root.format)).virtualSize;
+    if (flavor.rootGb * GiB > size) await qemuImgResize(root.path, root.format, flavor.rootGb * GiB);
+    const resized: VmDefinition = { ...def, vcpus: flavor.vcpus, memoryMb: flavor.memoryMb };
+    await this.#save(resized);
+    await this.#start(resized);
+  }
+
+  async revertResize(uuid: string, _flavor: FlavorSpec): Promise<void> {
+    await this.#definition(uuid);
+    if (!(await this.#has(uuid, 'vm.pre-resize.json'))) throw new VirtError(`instance ${uuid} has no resize to revert`);
+    const old = await this.#definition(uuid, 'vm.pre-resize.json');
+    const root = old.disks.find((d) => d.id === 'root')!;
+    await this.#stop(uuid, this.#shutdownSeconds());
+    await rename(this.#file(uuid, 'disk.pre-resize.qcow2'), root.path);
+    await this.#save(old);
+    await rm(this.#file(uuid, 'vm.pre-resize.json'), { force: true });
+    await this.#start(old);
+  }
+
+  async confirmResize(uuid: string): Promise<void> {
+    await this.#definition(uuid);
+    await rm(this.#file(uuid, 'disk.pre-resize.qcow2'), { force: true });
+    await rm(this.#file(uuid, 'vm.pre-resize.json'), { force: true });
+  }
+
+  async consoleOutput(uuid: string, maxBytes: number): Promise<string> {
+    await this.#definition(uuid);
+    return readSerialTail(vmFiles(this.#dir(uuid)).serial, Math.min(maxBytes, this.#o.consoleBytes ?? 1 << 20));
+  }
+
   async attachInterface(_uuid: string, _nic: NicSpec): Promise<void> { throw notYet('attach interfaces'); }
   async detachInterface(_uuid: string, _portId: string): Promise<void> { throw notYet('detach interfaces'); }
   async attachVolume(_uuid: string, _volume: VolumeSpec): Promise<{ device: string }> { throw notYet('attach volumes'); }
@@ -253,9 +423,10 @@ export class QemuDriver implements VirtDriver {
   async migrate(_uuid: string, _target: MigrationTarget): Promise<void> { throw notYet('live-migrate'); }
   async finishMigration(_uuid: string, _ok: boolean): Promise<void> { throw notYet('live-migrate'); }
 
-  /** Closes the monitor connections (the VMs keep running). */
+  /** Stops watching and closes the monitor connections (the VMs keep running). */
   close(): void {
-    for (const m of this.#monitors.values()) m.close();
-    this.#monitors.clear();
+    clearTimeout(this.#watchTimer);
+    this.#watchTimer = undefined;
+    this.#monitors.close();
   }
 }
