@@ -89,6 +89,9 @@ export const instanceTransitions = {
   // An admin's os-resetState: any live state, any task, to active or error.
   resetToActive: { from: { vm: [...VM_STATES.filter((v) => v !== 'deleted')], task: [null, ...TASK_STATES] }, task: null, vm: 'active' },
   resetToError: { from: { vm: [...VM_STATES.filter((v) => v !== 'deleted')], task: [null, ...TASK_STATES] }, task: null, vm: 'error' },
+  // The power sync found the guest off without anyone asking (it shut itself down, crashed, or its
+  // process died): the cloud records it stopped, as Nova's _sync_power_states does.
+  powerLost: { from: { vm: ['active', 'paused'], task: IDLE }, task: null, vm: 'stopped' },
   // A restarted host no longer has the instance (a fake host, a wiped disk): it is in error.
   vanished: { from: { vm: RUNNING_LIKE, task: [null, ...TASK_STATES.filter((t) => t !== 'deleting')] }, task: null, vm: 'error' },
 } as const satisfies Record<string, InstanceTransition>;

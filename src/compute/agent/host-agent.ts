@@ -1,13 +1,14 @@
 // The agent of one hypervisor host: serves `compute.<host>` on the bus, reports its host's
 // inventory to the conductor (again whenever the conductor no longer knows it), heartbeats so the
 // cloud sees the host up, runs instance work through the virt driver (instance-work.ts), and once
-// registered reconciles what the hypervisor has with what the cloud expects. It never touches the
-// database.
+// registered reconciles what the hypervisor has with what the cloud expects. Power changes nobody
+// asked for (the driver's lifecycle events) go to the conductor at once, and every power state
+// again periodically, so the cloud's view follows the guests. It never touches the database.
 import type { Bus, Subscription } from '../../platform/bus/bus.ts';
 import type { Logger } from '../../platform/log.ts';
 import type { VirtDriver } from './virt/driver.ts';
 import { CONDUCTOR, createInstanceWorker, NO_IMAGE_TRANSFER, type ImageTransfer } from './instance-work.ts';
-import { parseHostWork } from './protocol.ts';
+import { parseHostWork, toJson, type PowerReport } from './protocol.ts';
 
 export const agentTarget = (host: string) => `compute.${host}`;
 
@@ -27,6 +28,8 @@ export interface HostAgentDeps {
   readonly driver: VirtDriver;
   /** How often the agent says it is alive (default 10 s; Nova's report_interval). */
   readonly heartbeatMs?: number;
+  /** How often every instance's power state is sent to the cloud (default 60 s; events go at once). */
+  readonly powerSyncMs?: number;
   /** How the driver reads images and uploads snapshots (default: none). */
   readonly images?: ImageTransfer;
 }
@@ -74,6 +77,21 @@ export async function startHostAgent(deps: HostAgentDeps): Promise<HostAgent> {
     }
   }
 
+  /** Tells the cloud these power states; powers off what it says should be off. */
+  async function reportPower(reports: readonly PowerReport[]): Promise<void> {
+    // Work under way reports the power state with its result; a report now would race it.
+    const quiet = reports.filter((r) => !worker.busy(r.uuid));
+    if (quiet.length === 0) return;
+    const r = await bus.call<{ stop: string[] }>(CONDUCTOR, 'host.power', { host, instances: toJson(quiet) }, { timeoutMs: 30_000 });
+    for (const uuid of r.stop) {
+      log.warn({ host, instance: uuid }, 'instance runs but the cloud has it stopped; powering it off');
+      void worker.local(uuid, 'powering off an instance the cloud has stopped', () => driver.powerOff(uuid, 0));
+    }
+  }
+  const syncPower = async () => reportPower((await driver.listInstances()).map((i) => ({ uuid: i.uuid, power_state: i.powerState, fault: null })));
+  let unwatch: (() => void) | undefined;
+  let powerSync: NodeJS.Timeout | undefined;
+
   // Report until an api process answers: agents may start before any api does.
   let retry: NodeJS.Timeout | undefined;
   const registered = new Promise<void>((resolve) => {
@@ -84,6 +102,12 @@ export async function startHostAgent(deps: HostAgentDeps): Promise<HostAgent> {
         await reconcile().catch((err: unknown) => log.error({ host, err }, 'reconciling instances with the cloud failed'));
         if (stopped) return;
         server = await serve();
+        unwatch = driver.watch((e) => {
+          log.warn({ host, instance: e.uuid, power: e.powerState, fault: e.fault }, 'instance power changed on its own');
+          reportPower([{ uuid: e.uuid, power_state: e.powerState, fault: e.fault }]).catch((err: unknown) => log.error({ host, err }, 'reporting a power change failed'));
+        });
+        powerSync = setInterval(() => { syncPower().catch((err: unknown) => log.warn({ host, err }, 'power sync failed')); }, deps.powerSyncMs ?? 60_000);
+        powerSync.unref();
         await bus.notify('compute', 'agent.up', { host, version });
         log.info({ host }, 'host agent serving');
         resolve();
@@ -109,7 +133,9 @@ export async function startHostAgent(deps: HostAgentDeps): Promise<HostAgent> {
     async stop() {
       stopped = true;
       clearInterval(beat);
+      clearInterval(powerSync);
       clearTimeout(retry);
+      unwatch?.();
       await server?.close();
       await worker.idle();
       log.info({ host }, 'host agent stopped');

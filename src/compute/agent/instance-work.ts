@@ -59,7 +59,7 @@ export function createInstanceWorker(deps: { bus: Bus; host: string; driver: Vir
       case 'rescue': return d.rescue(w.uuid, imageSpec(need(w.image, 'rescue image')));
       case 'unrescue': return d.unrescue(w.uuid);
       case 'resize': return d.resize(w.uuid, need(w.flavor, 'flavor'));
-      case 'confirm_resize': return;
+      case 'confirm_resize': return d.confirmResize(w.uuid);
       case 'revert_resize': return d.revertResize(w.uuid, need(w.flavor, 'flavor'));
       case 'snapshot': {
         const id = need(w.snapshot_image_id, 'snapshot image');
@@ -89,15 +89,22 @@ export function createInstanceWorker(deps: { bus: Bus; host: string; driver: Vir
     await bus.cast(CONDUCTOR, 'instance.result', toJson(result));
   }
 
+  /** Queues `fn` behind whatever this instance is already doing. */
+  function enqueue(uuid: string, fn: () => Promise<void>, failed: string): Promise<void> {
+    const prev = chains.get(uuid) ?? Promise.resolve();
+    const next = prev.then(fn).catch((err: unknown) => log.error({ err, instance: uuid }, failed));
+    chains.set(uuid, next);
+    void next.then(() => { if (chains.get(uuid) === next) chains.delete(uuid); });
+    return next;
+  }
+
   return {
     /** Queues work behind whatever this instance is already doing; resolves when it is done. */
-    submit(w: HostWork): Promise<void> {
-      const prev = chains.get(w.uuid) ?? Promise.resolve();
-      const next = prev.then(() => handle(w)).catch((err: unknown) => log.error({ err, instance: w.uuid }, 'could not report instance work'));
-      chains.set(w.uuid, next);
-      void next.then(() => { if (chains.get(w.uuid) === next) chains.delete(w.uuid); });
-      return next;
-    },
+    submit: (w: HostWork): Promise<void> => enqueue(w.uuid, () => handle(w), 'could not report instance work'),
+    /** Whether work on this instance is queued or running (its result will carry the power state). */
+    busy: (uuid: string): boolean => chains.has(uuid),
+    /** Runs `fn` in the instance's queue, reporting nothing (the power sync's own corrections). */
+    local: (uuid: string, what: string, fn: () => Promise<void>): Promise<void> => enqueue(uuid, fn, `${what} failed`),
     /** Waits for every piece of work in flight (agent stop). */
     async idle(): Promise<void> { await Promise.allSettled([...chains.values()]); },
   };

@@ -3,7 +3,7 @@
 // Both sides parse what they receive through these types; a message of an unknown op is refused.
 import type { JsonValue } from '../../platform/bus/bus.ts';
 import { BadRequest } from '../../platform/errors.ts';
-import type { FlavorSpec, PowerState } from './virt/driver.ts';
+import { POWER_STATES, type FlavorSpec, type PowerState } from './virt/driver.ts';
 
 /** Work on one instance, each answered by one `instance.result`. */
 export const HOST_OPS = ['build', 'destroy', 'stop', 'start', 'reboot', 'reboot_hard', 'pause', 'unpause', 'suspend', 'resume', 'rescue', 'unrescue',
@@ -62,7 +62,25 @@ export interface HostWorkResult {
   readonly retryable?: boolean;
 }
 
-export const toJson = (v: HostWork | HostWorkResult): JsonValue => v as unknown as JsonValue;
+/** What an agent says of one instance's power: a lifecycle event of its driver, or its periodic sync. */
+export interface PowerReport {
+  readonly uuid: string;
+  readonly power_state: PowerState;
+  /** Why it changed, when that is a failure the cloud records (a killed process, a crash); null otherwise. */
+  readonly fault: string | null;
+}
+
+export const toJson = (v: HostWork | HostWorkResult | readonly PowerReport[]): JsonValue => v as unknown as JsonValue;
+
+export function parsePowerReports(p: JsonValue): PowerReport[] {
+  if (!Array.isArray(p)) throw new BadRequest('power reports must be a list');
+  return p.map((r) => {
+    const o = (r ?? {}) as Record<string, unknown>;
+    if (typeof o['uuid'] !== 'string' || !(POWER_STATES as readonly unknown[]).includes(o['power_state'])) throw new BadRequest('a power report needs a uuid and a power_state');
+    if (o['fault'] !== null && typeof o['fault'] !== 'string') throw new BadRequest('a power report\'s fault is a string or null');
+    return { uuid: o['uuid'], power_state: o['power_state'] as PowerState, fault: (o['fault'] as string | null) ?? null };
+  });
+}
 
 export function parseHostWork(p: JsonValue): HostWork {
   const o = (p ?? {}) as Record<string, unknown>;

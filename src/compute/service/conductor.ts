@@ -8,7 +8,7 @@ import type { HostReport } from '../model.ts';
 import type { HostService } from './hosts.ts';
 import type { Lifecycle } from './lifecycle.ts';
 import type { ImageDataPort } from './ports.ts';
-import { parseHostWorkResult, type HostWorkResult } from '../agent/protocol.ts';
+import { parseHostWorkResult, parsePowerReports, type HostWorkResult } from '../agent/protocol.ts';
 
 export const CONDUCTOR_TARGET = 'compute.conductor';
 
@@ -69,6 +69,11 @@ export async function serveConductor(deps: { bus: Bus; hosts: HostService; lifec
       case 'instance.result':
         await lifecycle.onResult(parseHostWorkResult(payload));
         return;
+      case 'host.power': {
+        const p = (payload ?? {}) as { host?: unknown; instances?: JsonValue };
+        if (typeof p.host !== 'string') throw new BadRequest('host power: host is required');
+        return { stop: await lifecycle.syncPower(p.host, parsePowerReports(p.instances ?? null)) };
+      }
       case 'host.reconcile': {
         const p = (payload ?? {}) as { host?: unknown; instances?: unknown };
         if (typeof p.host !== 'string' || !Array.isArray(p.instances)) throw new BadRequest('host reconcile: host and instances are required');

@@ -15,8 +15,9 @@ import { flavorDiskGb } from '../scheduler/host-selection.ts';
 import { noteBuildResult } from '../store/host-states.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
 import { agentTarget } from '../agent/host-agent.ts';
-import { toJson, type HostOp, type HostWork, type HostWorkResult, type WireInstance } from '../agent/protocol.ts';
+import { toJson, type HostOp, type HostWork, type HostWorkResult, type PowerReport, type WireInstance } from '../agent/protocol.ts';
 import { POWER_STATE_CODES, TASK_STATES, type InstanceAction } from '../states.ts';
+import { newRequestId } from '../../platform/ids.ts';
 import type { Instance, InstanceFault } from '../model.ts';
 import type { ImagePort } from './ports.ts';
 
@@ -294,6 +295,37 @@ export function createLifecycle(deps: LifecycleDeps) {
         : await settle(i.id, 'taskFailed', { ...fields, ...c.fields, fault: fault(`${r.op} of instance ${i.id} failed: ${r.message ?? 'unknown error'}`, `host ${r.host}`) });
       if (settled) await c.claims();
       await event(r.action_id, r.op, r.host, { ok: r.ok, ...(r.message !== undefined ? { message: r.message } : {}) });
+    },
+
+    /**
+     * An agent's power states (a lifecycle event from its driver, or its periodic sync), after Nova's
+     * _sync_power_states: the database is the truth for what a server should be. A guest found off
+     * while it should run is recorded stopped (with the fault, if the driver gave one, and a 'stop'
+     * action by the cloud); one found running while it should be off is returned to be stopped.
+     * Instances with a task under way are left alone: that work reports the power state itself.
+     */
+    async syncPower(host: string, reports: readonly PowerReport[]): Promise<string[]> {
+      const stop: string[] = [];
+      const onHost = new Map((await instances.instancesOnHost(db, host)).map((i) => [i.id, i]));
+      for (const r of reports) {
+        const i = onHost.get(r.uuid);
+        if (!i || i.taskState !== null) continue;
+        const code = powerCode(r.power_state);
+        const off = r.power_state === 'shutdown' || r.power_state === 'crashed';
+        if (off && (i.vmState === 'active' || i.vmState === 'paused')) {
+          const done = await settle(i.id, 'powerLost', { power_state: code, ...(r.fault !== null ? { fault: fault(r.fault, `host ${host}`) } : {}) });
+          if (!done) continue;
+          log.warn({ instance: i.id, host, power: r.power_state, fault: r.fault }, 'instance found off on its host; recorded stopped');
+          const actionId = crypto.randomUUID();
+          await actions.startActions(db, [{ id: actionId, instanceId: i.id, requestId: newRequestId(), action: 'stop', projectId: i.projectId, userId: '', startTime: now() }]);
+          await actions.recordEvent(db, actionId, { event: EVENT_NAMES.stop, host, start: now(), finish: now(), result: r.fault === null ? 'Success' : 'Error', ...(r.fault !== null ? { traceback: r.fault } : {}) });
+        } else if (i.vmState === 'stopped' && (r.power_state === 'running' || r.power_state === 'paused')) {
+          stop.push(i.id);
+        } else if (code !== i.powerState) {
+          await instances.updateInstance(db, i.id, { power_state: code }, now());
+        }
+      }
+      return stop;
     },
 
     /**

@@ -156,6 +156,7 @@ export function serverActionRoutes(app: FastifyInstance, compute: ComputeService
 function actionView(a: { action: string; instanceId: string; message: string | null; projectId: string; requestId: string; startTime: number; userId: string; updatedAt: number }, mv: Microversion): Record<string, unknown> {
   return {
     action: a.action, instance_uuid: a.instanceId, message: a.message, project_id: a.projectId, request_id: a.requestId,
-    start_time: novaTime(a.startTime), user_id: a.userId, ...(mv.atLeast('2.58') ? { updated_at: novaTime(a.updatedAt) } : {}),
+    // The cloud's own actions (the power sync's stops) have no user, as Nova's.
+    start_time: novaTime(a.startTime), user_id: a.userId === '' ? null : a.userId, ...(mv.atLeast('2.58') ? { updated_at: novaTime(a.updatedAt) } : {}),
   };
 }

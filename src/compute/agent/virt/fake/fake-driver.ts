@@ -103,13 +103,14 @@ export class FakeDriver implements VirtDriver {
 
   /**
    * What a real host does on its own, for tests: the guest shuts itself down (no fault), crashes
-   * or its process is killed (with the fault given). Watchers hear of it as they would from QEMU.
+   * or its process is killed (with the fault given). Watchers hear of it as they would from QEMU,
+   * unless `silent` (a change nobody was watching: only the periodic power sync can find it).
    */
-  simulate(uuid: string, powerState: PowerState, fault: string | null): void {
+  simulate(uuid: string, powerState: PowerState, fault: string | null, opts: { silent?: boolean } = {}): void {
     const i = this.#get(uuid);
     i.power = powerState;
     this.#log(i, fault ?? `power is now ${powerState}`);
-    for (const w of this.#watchers) w({ uuid, powerState, fault });
+    if (!opts.silent) for (const w of this.#watchers) w({ uuid, powerState, fault });
   }
 
   async spawn(spec: InstanceSpec): Promise<void> {
