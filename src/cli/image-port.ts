@@ -26,5 +26,6 @@ export function imagePortOf(image: ImageService): ImagePort {
       const img = await image.records.create(ctx, { name: s.name, visibility: 'private', properties: s.properties, tags: [] });
       return img.id;
     },
+    removeOwn: (id) => image.system.remove(id),
   };
 }

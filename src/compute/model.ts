@@ -127,6 +127,8 @@ export interface Instance {
   readonly lockedBy: string | null;
   readonly lockedReason: string | null;
   readonly fault: InstanceFault | null;
+  /** While shelved: the image holding its root disk, which unshelve boots from. */
+  readonly shelvedImageId: string | null;
   readonly launchedAt: number | null;
   readonly terminatedAt: number | null;
   readonly createdAt: number;

@@ -87,14 +87,23 @@ describe('server actions', () => {
     assert.equal(resized.totalRAMUsed, 2048, 'quota usage follows the flavor');
   });
 
-  it('shelves (offloading from the host) and unshelves onto a host again', async () => {
+  it('shelves (its disk kept as an image, the host given back) and unshelves from that image onto a host again', async () => {
     assert.equal((await act(alice, { shelve: null })).status, 202);
     const s = await waitFor(alice, id, ['SHELVED_OFFLOADED']);
     assert.equal(s.hostId, '');
     assert.deepEqual((await c.cloud.compute.scheduler.usage('node-a'))[0]!.used, { vcpus: 0, memoryMb: 0, diskGb: 0 });
+    const images = alice.on('/image');
+    const shelved = (await images.get(`/v2/images?name=acted-shelved`)).body.images;
+    assert.equal(shelved.length, 1, 'the disk is kept as a private image named <server>-shelved');
+    assert.equal(shelved[0].status, 'active');
+    assert.equal(shelved[0].instance_uuid, id);
+    assert.equal(shelved[0].visibility, 'private');
     assert.equal((await act(alice, { unshelve: null })).status, 202);
     await waitFor(alice, id, ['ACTIVE']);
     assert.equal((await admin.get(`/servers/${id}`)).body.server['OS-EXT-SRV-ATTR:host'], 'node-a');
+    const log = (await act(alice, { 'os-getConsoleOutput': {} })).body.output as string;
+    assert.match(log, new RegExp(`from image ${shelved[0].id}`), 'the host booted the shelved disk, not the original image');
+    assert.equal((await images.get(`/v2/images/${shelved[0].id}`)).status, 404, 'unshelved, the image has done its job');
   });
 
   it('rebuilds from an image, keeping the id', async () => {

@@ -48,6 +48,13 @@ export function createInstanceWorker(deps: { bus: Bus; host: string; driver: Vir
       }
       case 'rebuild': await d.destroy(w.uuid); await d.spawn(instanceSpec(need(w.instance, 'instance'))); return;
       case 'destroy': case 'shelve_offload': return d.destroy(w.uuid);
+      case 'shelve': {
+        // Off (cleanly if it runs: a paused guest cannot answer the power button), its disk kept as the image, gone from here.
+        const id = need(w.snapshot_image_id, 'shelved image');
+        await d.powerOff(w.uuid, (await d.powerState(w.uuid)) === 'running' ? w.timeout_s ?? 60 : 0);
+        await d.snapshot(w.uuid, (data, format) => images.upload(id, data, format));
+        return d.destroy(w.uuid);
+      }
       case 'stop': return d.powerOff(w.uuid, w.timeout_s ?? 60);
       case 'start': return d.powerOn(w.uuid);
       case 'reboot': return d.reboot(w.uuid, 'soft');
@@ -69,7 +76,7 @@ export function createInstanceWorker(deps: { bus: Bus; host: string; driver: Vir
   }
 
   async function powerAfter(w: HostWork): Promise<PowerState | null> {
-    if (w.op === 'destroy' || w.op === 'shelve_offload') return 'nostate';
+    if (w.op === 'destroy' || w.op === 'shelve_offload' || w.op === 'shelve') return 'nostate';
     return driver.powerState(w.uuid).catch(() => null);
   }
 

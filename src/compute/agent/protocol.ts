@@ -7,7 +7,7 @@ import { POWER_STATES, type FlavorSpec, type PowerState } from './virt/driver.ts
 
 /** Work on one instance, each answered by one `instance.result`. */
 export const HOST_OPS = ['build', 'destroy', 'stop', 'start', 'reboot', 'reboot_hard', 'pause', 'unpause', 'suspend', 'resume', 'rescue', 'unrescue',
-  'rebuild', 'resize', 'confirm_resize', 'revert_resize', 'snapshot', 'shelve_offload', 'unshelve'] as const;
+  'rebuild', 'resize', 'confirm_resize', 'revert_resize', 'snapshot', 'shelve', 'shelve_offload', 'unshelve'] as const;
 export type HostOp = (typeof HOST_OPS)[number];
 
 export interface WireImage {
@@ -43,9 +43,9 @@ export interface HostWork {
   readonly flavor?: FlavorSpec;
   /** rescue: the image to boot from. */
   readonly image?: WireImage;
-  /** snapshot: the image record that receives the data. */
+  /** snapshot and shelve: the image record that receives the root disk. */
   readonly snapshot_image_id?: string;
-  /** stop: seconds for a clean shutdown before a hard stop. */
+  /** stop and shelve: seconds for a clean shutdown before a hard stop. */
   readonly timeout_s?: number;
 }
 

@@ -28,7 +28,7 @@ export const MAX_BUILD_ATTEMPTS = 3;
 const COMPLETES: Readonly<Record<HostOp, InstanceAction>> = {
   build: 'spawned', destroy: 'deleted', stop: 'stopped', start: 'started', reboot: 'rebooted', reboot_hard: 'rebooted', pause: 'paused',
   unpause: 'unpaused', suspend: 'suspended', resume: 'resumed', rescue: 'rescued', unrescue: 'unrescued', rebuild: 'rebuilt', resize: 'resized',
-  confirm_resize: 'resizeConfirmed', revert_resize: 'resizeReverted', snapshot: 'snapshotDone', shelve_offload: 'shelveOffloaded', unshelve: 'unshelved',
+  confirm_resize: 'resizeConfirmed', revert_resize: 'resizeReverted', snapshot: 'snapshotDone', shelve: 'shelveOffloaded', shelve_offload: 'shelveOffloaded', unshelve: 'unshelved',
 };
 
 /** Nova's event names for host work (os-instance-actions events). */
@@ -37,7 +37,7 @@ export const EVENT_NAMES: Readonly<Record<HostOp, string>> = {
   reboot: 'compute_reboot_instance', reboot_hard: 'compute_reboot_instance', pause: 'compute_pause_instance', unpause: 'compute_unpause_instance',
   suspend: 'compute_suspend_instance', resume: 'compute_resume_instance', rescue: 'compute_rescue_instance', unrescue: 'compute_unrescue_instance',
   rebuild: 'compute_rebuild_instance', resize: 'compute_resize_instance', confirm_resize: 'compute_confirm_resize', revert_resize: 'compute_revert_resize_instance',
-  snapshot: 'compute_snapshot_instance', shelve_offload: 'compute_shelve_offload_instance', unshelve: 'compute_unshelve_instance',
+  snapshot: 'compute_snapshot_instance', shelve: 'compute_shelve_instance', shelve_offload: 'compute_shelve_offload_instance', unshelve: 'compute_unshelve_instance',
 };
 
 const powerCode = (p: HostWorkResult['power_state']): number => (p === null ? POWER_STATE_CODES.nostate : POWER_STATE_CODES[p]);
@@ -59,11 +59,13 @@ export function createLifecycle(deps: LifecycleDeps) {
 
   /** What a host's driver needs to build the instance. */
   async function wireInstance(i: Instance): Promise<WireInstance> {
-    const img = i.imageId === null ? undefined : await deps.images.describe(i.imageId);
-    if (i.imageId !== null && !img) throw new InvalidState(`Image ${i.imageId} of instance ${i.id} no longer exists.`, 'image_gone');
+    // A shelved instance comes back from the image of its own disk.
+    const imageId = i.shelvedImageId ?? i.imageId;
+    const img = imageId === null ? undefined : await deps.images.describe(imageId);
+    if (imageId !== null && !img) throw new InvalidState(`Image ${imageId} of instance ${i.id} no longer exists.`, 'image_gone');
     return {
       uuid: i.id, name: i.name, hostname: i.hostname, flavor: i.flavor,
-      image: { id: i.imageId ?? '', disk_format: img?.diskFormat ?? 'raw', checksum: img?.checksum ?? null, properties: img?.properties ?? {} },
+      image: { id: imageId ?? '', disk_format: img?.diskFormat ?? 'raw', checksum: img?.checksum ?? null, properties: img?.properties ?? {} },
       metadata: { public_keys: i.keyName !== null && i.keyData !== null ? { [i.keyName]: i.keyData } : {}, user_data: i.userData, meta: i.metadata, config_drive: i.configDrive },
     };
   }
@@ -136,9 +138,10 @@ export function createLifecycle(deps: LifecycleDeps) {
   async function finishDelete(id: string): Promise<void> {
     const t = now();
     // An admin's reset may have moved it out of 'deleting': then it lives on, with its claims.
-    if (await settle(id, 'deleted', { deleted_at: t, terminated_at: t, power_state: POWER_STATE_CODES.nostate }) || await isGone(id)) {
-      await releaseAllocations(db, id);
-    }
+    const done = await settle(id, 'deleted', { deleted_at: t, terminated_at: t, power_state: POWER_STATE_CODES.nostate });
+    if (done || await isGone(id)) await releaseAllocations(db, id);
+    // A server deleted while shelved takes its shelved disk image with it, as in Nova.
+    if (done?.shelvedImageId) await removeShelvedImage(done.shelvedImageId);
   }
 
   const flavorFields = (f: Instance['flavor']): instances.InstanceFields => ({ flavor: JSON.stringify(f), vcpus: f.vcpus, memory_mb: f.memoryMb });
@@ -156,7 +159,9 @@ export function createLifecycle(deps: LifecycleDeps) {
         case 'confirm_resize': return { fields: { migration: null }, claims: async () => { if (m) await setAllocation(db, allocationOf(i, m.destHost, m.newFlavor)); } };
         case 'revert_resize':
           return { fields: { ...(m ? flavorFields(m.oldFlavor) : {}), migration: null }, claims: async () => { if (m) await setAllocation(db, allocationOf(i, m.sourceHost, m.oldFlavor)); } };
-        case 'shelve_offload': return { fields: { host: null, power_state: POWER_STATE_CODES.nostate }, claims: () => releaseAllocations(db, i.id) };
+        case 'shelve': case 'shelve_offload': return { fields: { host: null, power_state: POWER_STATE_CODES.nostate }, claims: () => releaseAllocations(db, i.id) };
+        // Booted from its shelved image, which has done its job (Nova deletes it too).
+        case 'unshelve': return { fields: { shelved_image_id: null }, claims: async () => { if (i.shelvedImageId) await removeShelvedImage(i.shelvedImageId); } };
         default: return { fields: {}, claims: none };
       }
     }
@@ -164,8 +169,14 @@ export function createLifecycle(deps: LifecycleDeps) {
       // The instance keeps its old flavor; the claim for the new one goes.
       case 'resize': return { fields: { migration: null }, claims: async () => { if (m) await setAllocation(db, allocationOf(i, m.sourceHost, m.oldFlavor)); } };
       case 'unshelve': return { fields: { host: null }, claims: () => releaseAllocations(db, i.id) };
+      // Still on its host, as it was: the half-made image goes.
+      case 'shelve': return { fields: { shelved_image_id: null }, claims: async () => { if (i.shelvedImageId) await removeShelvedImage(i.shelvedImageId); } };
       default: return { fields: {}, claims: none };
     }
+  }
+
+  async function removeShelvedImage(id: string): Promise<void> {
+    await deps.images.removeOwn(id).catch((err: unknown) => log.warn({ image: id, err }, 'could not delete a shelved image'));
   }
 
   /** A guest a host made for an instance deleted meanwhile: destroyed on that host, nothing recorded. */
@@ -313,12 +324,16 @@ export function createLifecycle(deps: LifecycleDeps) {
         const code = powerCode(r.power_state);
         const off = r.power_state === 'shutdown' || r.power_state === 'crashed';
         if (off && (i.vmState === 'active' || i.vmState === 'paused')) {
-          const done = await settle(i.id, 'powerLost', { power_state: code, ...(r.fault !== null ? { fault: fault(r.fault, `host ${host}`) } : {}) });
-          if (!done) continue;
-          log.warn({ instance: i.id, host, power: r.power_state, fault: r.fault }, 'instance found off on its host; recorded stopped');
+          // The stop and its action in one transaction: whoever sees SHUTOFF also finds why.
           const actionId = crypto.randomUUID();
-          await actions.startActions(db, [{ id: actionId, instanceId: i.id, requestId: newRequestId(), action: 'stop', projectId: i.projectId, userId: '', startTime: now() }]);
-          await actions.recordEvent(db, actionId, { event: EVENT_NAMES.stop, host, start: now(), finish: now(), result: r.fault === null ? 'Success' : 'Error', ...(r.fault !== null ? { traceback: r.fault } : {}) });
+          const done = await db.transaction().execute(async (trx) => {
+            const t = await instances.transition(trx, i.id, 'powerLost', { power_state: code, ...(r.fault !== null ? { fault: fault(r.fault, `host ${host}`) } : {}) }, now());
+            if (!t) return false;
+            await actions.startActions(trx, [{ id: actionId, instanceId: i.id, requestId: newRequestId(), action: 'stop', projectId: i.projectId, userId: '', startTime: now() }]);
+            await actions.recordEvent(trx, actionId, { event: EVENT_NAMES.stop, host, start: now(), finish: now(), result: r.fault === null ? 'Success' : 'Error', ...(r.fault !== null ? { traceback: r.fault } : {}) });
+            return true;
+          }).catch((e: unknown) => { if (e instanceof InvalidState) return false; throw e; });
+          if (done) log.warn({ instance: i.id, host, power: r.power_state, fault: r.fault }, 'instance found off on its host; recorded stopped');
         } else if (i.vmState === 'stopped' && (r.power_state === 'running' || r.power_state === 'paused')) {
           stop.push(i.id);
         } else if (code !== i.powerState) {

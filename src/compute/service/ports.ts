@@ -24,6 +24,8 @@ export interface ImagePort {
   describe(id: string): Promise<BootImage | undefined>;
   /** A queued image record, owned by the caller's project, that a snapshot's data will fill. */
   createSnapshot(ctx: AuthContext, s: { name: string; properties: Readonly<Record<string, string>> }): Promise<string>;
+  /** Deletes an image compute made itself (a shelved disk once unshelved): no caller, so no policy. */
+  removeOwn(id: string): Promise<void>;
 }
 
 /**

@@ -46,7 +46,6 @@ const SIMPLE: Readonly<Record<string, { rule: string; start: InstanceAction; op:
   resume: { rule: 'os_compute_api:os-suspend-server:resume', start: 'resume', op: 'resume', action: 'resume' },
   unrescue: { rule: 'os_compute_api:os-unrescue', start: 'unrescue', op: 'unrescue', action: 'unrescue' },
   confirmResize: { rule: 'os_compute_api:servers:confirm_resize', start: 'confirmResize', op: 'confirm_resize', action: 'confirmResize' },
-  shelve: { rule: 'os_compute_api:os-shelve:shelve', start: 'shelve', op: 'shelve_offload', action: 'shelve' },
   shelveOffload: { rule: 'os_compute_api:os-shelve:shelve_offload', start: 'shelveOffload', op: 'shelve_offload', action: 'shelveOffload' },
 };
 
@@ -56,7 +55,7 @@ type Undo = (() => Promise<void>)[];
 const OTHER_RULES: Readonly<Record<string, string>> = {
   revertResize: 'os_compute_api:servers:revert_resize',
   reboot: 'os_compute_api:servers:reboot', lock: 'os_compute_api:os-lock-server:lock', unlock: 'os_compute_api:os-lock-server:unlock',
-  rescue: 'os_compute_api:os-rescue', unshelve: 'os_compute_api:os-shelve:unshelve', rebuild: 'os_compute_api:servers:rebuild',
+  shelve: 'os_compute_api:os-shelve:shelve', rescue: 'os_compute_api:os-rescue', unshelve: 'os_compute_api:os-shelve:unshelve', rebuild: 'os_compute_api:servers:rebuild',
   resize: 'os_compute_api:servers:resize', createImage: 'os_compute_api:servers:create_image', resetState: 'os_compute_api:os-admin-actions:reset_state',
 };
 
@@ -143,6 +142,18 @@ export function createServerActions(deps: {
         const started = await step(i, 'rescue');
         await lifecycle.cast(started, { op: 'rescue', action_id: await record(ctx, i, 'rescue', requestId), image: { id: img.id, disk_format: img.diskFormat ?? 'raw', checksum: img.checksum, properties: img.properties } });
         return { instance: started };
+      }
+      case 'shelve': {
+        // As Nova: the root disk becomes a private image (<name>-shelved) the instance comes back from.
+        const started = await step(i, 'shelve');
+        const imageId = await images.createSnapshot(ctx, {
+          name: `${i.name}-shelved`,
+          properties: { instance_uuid: i.id, image_type: 'snapshot', ...(i.imageId ? { base_image_ref: i.imageId } : {}), user_id: ctx.user.id },
+        });
+        undo.push(() => images.removeOwn(imageId));
+        const withImage = (await instances.updateInstance(db, i.id, { shelved_image_id: imageId }, now())) ?? started;
+        await lifecycle.cast(withImage, { op: 'shelve', action_id: await record(ctx, i, 'shelve', requestId), snapshot_image_id: imageId, timeout_s: 60 });
+        return { instance: withImage };
       }
       case 'unshelve': {
         const started = await step(i, 'unshelve');

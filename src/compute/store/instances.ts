@@ -22,7 +22,7 @@ export const toInstance = (r: Selectable<InstanceTable>): Instance => ({
   migration: r.migration === null ? null : parseJson<Migration | null>(r.migration, null),
   vmState: r.vm_state as VmState, taskState: r.task_state as TaskState | null, powerState: Number(r.power_state),
   lockedBy: r.locked_by, lockedReason: r.locked_reason, fault: r.fault === null ? null : parseJson<InstanceFault | null>(r.fault, null),
-  launchedAt: num(r.launched_at), terminatedAt: num(r.terminated_at), createdAt: Number(r.created_at), updatedAt: Number(r.updated_at), deletedAt: num(r.deleted_at),
+  shelvedImageId: r.shelved_image_id ?? null, launchedAt: num(r.launched_at), terminatedAt: num(r.terminated_at), createdAt: Number(r.created_at), updatedAt: Number(r.updated_at), deletedAt: num(r.deleted_at),
 });
 
 export type NewInstance = Pick<Instance, 'id' | 'name' | 'description' | 'projectId' | 'userId' | 'availabilityZone' | 'flavor' | 'imageId' | 'kernelId'
@@ -44,7 +44,7 @@ async function insertChunk(db: Executor, list: readonly NewInstance[]): Promise<
     reservation_id: i.reservationId, launch_index: i.launchIndex, config_drive: i.configDrive ? 1 : 0, access_ipv4: i.accessIpv4, access_ipv6: i.accessIpv6,
     security_groups: JSON.stringify(i.securityGroups), requested_networks: JSON.stringify(i.requestedNetworks), request_spec: JSON.stringify(i.request),
     migration: null, vm_state: 'building', task_state: 'scheduling', power_state: 0, locked_by: null, locked_reason: null, fault: null,
-    launched_at: null, terminated_at: null, created_at: i.createdAt, updated_at: i.createdAt, deleted_at: null,
+    launched_at: null, terminated_at: null, shelved_image_id: null, created_at: i.createdAt, updated_at: i.createdAt, deleted_at: null,
   }))).execute();
 }
 
@@ -161,7 +161,7 @@ export async function listInstances(db: Executor, q: InstanceQuery): Promise<Ins
 
 /** Columns a transition may set along with the states (the host chosen, power state, a fault, ...). */
 export type InstanceFields = Partial<Pick<Selectable<InstanceTable>, 'host' | 'availability_zone' | 'power_state' | 'fault' | 'launched_at'
-  | 'terminated_at' | 'flavor' | 'vcpus' | 'memory_mb' | 'image_id' | 'deleted_at' | 'migration' | 'request_spec' | 'locked_by' | 'locked_reason'>>;
+  | 'terminated_at' | 'flavor' | 'vcpus' | 'memory_mb' | 'image_id' | 'deleted_at' | 'migration' | 'request_spec' | 'locked_by' | 'locked_reason' | 'shelved_image_id'>>;
 
 /**
  * Applies `action` as one UPDATE that matches only the states the table allows it from. Throws
@@ -190,7 +190,8 @@ export async function transition(db: Executor, id: string, action: InstanceActio
 
 /** Fields that are not state: name, description, metadata, lock, access IPs; the host and migration an action's work targets. */
 export async function updateInstance(db: Executor, id: string, fields: Partial<Pick<Selectable<InstanceTable>, 'name' | 'description' | 'metadata'
-  | 'hostname' | 'access_ipv4' | 'access_ipv6' | 'locked_by' | 'locked_reason' | 'power_state' | 'request_spec' | 'host' | 'migration' | 'image_id'>>, now: number): Promise<Instance | undefined> {
+  | 'hostname' | 'access_ipv4' | 'access_ipv6' | 'locked_by' | 'locked_reason' | 'power_state' | 'request_spec' | 'host' | 'migration' | 'image_id'
+  | 'shelved_image_id'>>, now: number): Promise<Instance | undefined> {
   await db.updateTable('instances').set({ ...fields, updated_at: now }).where('id', '=', id).where('deleted_at', 'is', null).execute();
   return getInstance(db, id);
 }

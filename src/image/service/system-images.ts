@@ -1,6 +1,7 @@
 // Images the cloud registers itself (the nubes-tiny guest, its kernel and ramdisk): from a local
 // file, owned by the admin project, with no caller and so no policy. The same inspection as an
 // upload applies. Idempotent: an active image with the same name and `nubes_build` is reused.
+// It also deletes images compute made for itself (a shelved disk once unshelved).
 import { createReadStream } from 'node:fs';
 import type { Kysely } from 'kysely';
 import type { DB } from '../../platform/db/schema.ts';
@@ -24,11 +25,19 @@ export interface SystemImage {
   readonly minRam?: number;
 }
 
-export function createSystemImages(deps: { db: Kysely<DB>; backend: ImageBackend; inspector: DiskInspector; now?: () => number }) {
-  const { db, backend, inspector } = deps;
+export function createSystemImages(deps: { db: Kysely<DB>; backend: ImageBackend; staging: ImageBackend; inspector: DiskInspector; now?: () => number }) {
+  const { db, backend, staging, inspector } = deps;
   const now = deps.now ?? Date.now;
 
   return {
+    /** Deletes an image the cloud made for itself (compute's shelved disks), whatever its state; gone already is fine. */
+    async remove(id: string): Promise<void> {
+      const img = await images.getImage(db, id);
+      if (!img || !(await images.deleteImage(db, id))) return;
+      if (img.location) await backend.delete(img.location);
+      if (img.stageKey) await staging.delete(img.stageKey);
+    },
+
     /** The active image named `s.name` of build `s.build`, registering it from `s.file` if needed. */
     async ensure(s: SystemImage): Promise<Image> {
       const found = await images.listImages(db, {

@@ -8,6 +8,7 @@ import * as m0001 from './migrations/0001-identity.ts';
 import * as m0002 from './migrations/0002-image.ts';
 import * as m0003 from './migrations/0003-compute.ts';
 import * as m0004 from './migrations/0004-servers.ts';
+import * as m0005 from './migrations/0005-shelved-image.ts';
 
 export type Db = Kysely<DB>;
 export type DialectName = 'sqlite' | 'postgres';
@@ -23,6 +24,7 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0002-image': m0002,
   '0003-compute': m0003,
   '0004-servers': m0004,
+  '0005-shelved-image': m0005,
 };
 
 const staticProvider: MigrationProvider = { getMigrations: async () => ({ ...MIGRATIONS }) };

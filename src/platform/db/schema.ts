@@ -120,6 +120,7 @@ export interface InstanceTable {
   description: string | null; reservation_id: string; launch_index: number; config_drive: number; access_ipv4: string | null;
   access_ipv6: string | null; locked_reason: string | null; kernel_id: string | null; ramdisk_id: string | null; security_groups: string;
   requested_networks: string; request_spec: string; migration: string | null; terminated_at: number | null; vcpus: number; memory_mb: number;
+  shelved_image_id: string | null;
 }
 export interface AllocationTable { instance_id: string; host: string; vcpus: number; memory_mb: number; disk_gb: number; }
 export interface ComputeQuotaTable { project_id: string; resource: string; hard_limit: number; }
