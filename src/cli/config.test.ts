@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, ConfigError } from './config.ts';
@@ -60,4 +60,15 @@ test('a misspelt setting in the file is an error, not silently ignored', () => {
     assert.match(e.message, /unknown setting 'databse', 'identity.token_ttl'/);
     return true;
   });
+});
+
+test('the virt driver is qemu when qemu-system-x86_64 is on the PATH, fake otherwise, and what is set wins', () => {
+  const bin = mkdtempSync(join(tmpdir(), 'nubes-path-'));
+  const dataDir = mkdtempSync(join(tmpdir(), 'nubes-config-'));
+  assert.equal(loadConfig({ flags: { '--data-dir': dataDir }, env: { PATH: bin } }).virtDriver, 'fake');
+  writeFileSync(join(bin, 'qemu-system-x86_64'), '#!/bin/sh\n', { mode: 0o644 });
+  assert.equal(loadConfig({ flags: { '--data-dir': dataDir }, env: { PATH: bin } }).virtDriver, 'fake', 'a file that is not executable does not count');
+  chmodSync(join(bin, 'qemu-system-x86_64'), 0o755);
+  assert.equal(loadConfig({ flags: { '--data-dir': dataDir }, env: { PATH: `/nonexistent::${bin}` } }).virtDriver, 'qemu');
+  assert.equal(loadConfig({ flags: { '--data-dir': dataDir, '--virt-driver': 'fake' }, env: { PATH: bin } }).virtDriver, 'fake');
 });

@@ -1,7 +1,7 @@
 // Loads the one configuration: defaults, then the YAML file, then NUBES_* environment variables,
 // then command-line flags; validates it against one schema and deep-freezes it. Nothing else in
 // the program reads process.env or config files.
-import { existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -62,7 +62,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'identity.password_hash.memory_kib', env: 'NUBES_ARGON2_MEMORY_KIB', kind: 'int', help: 'Argon2id memory (default 65536)' },
   { key: 'identity.password_hash.passes', env: 'NUBES_ARGON2_PASSES', kind: 'int', help: 'Argon2id passes (default 3)' },
   { key: 'identity.password_hash.parallelism', env: 'NUBES_ARGON2_PARALLELISM', kind: 'int', help: 'Argon2id lanes (default 4)' },
-  { key: 'virt_driver', env: 'NUBES_VIRT_DRIVER', flag: '--virt-driver', kind: 'virt', help: "the agent's hypervisor driver: fake (in memory; the default for now) or qemu (real VMs; in progress: boot, power, reboot, pause, snapshot, console)" },
+  { key: 'virt_driver', env: 'NUBES_VIRT_DRIVER', flag: '--virt-driver', kind: 'virt', help: "the agent's hypervisor driver: qemu (real VMs; the default when qemu-system-x86_64 is installed) or fake (in memory, for tests and simulations)" },
   { key: 'fake.hosts', env: 'NUBES_FAKE_HOSTS', flag: '--fake-hosts', kind: 'int', help: 'fake driver: hosts `nubes up` simulates, named <host>-1..N when more than one (default 1)' },
   { key: 'fake.vcpus', env: 'NUBES_FAKE_VCPUS', kind: 'int', help: 'fake driver: vCPUs of each simulated host (default 16)' },
   { key: 'fake.memory_mb', env: 'NUBES_FAKE_MEMORY_MB', kind: 'int', help: 'fake driver: MB of RAM of each simulated host (default 32768)' },
@@ -156,6 +156,14 @@ export interface ConfigSources {
   readonly configFile?: string;
 }
 
+/** Whether an executable of that name is in one of PATH's directories (nothing is run). */
+function onPath(name: string, path: string | undefined): boolean {
+  return (path ?? '').split(':').some((dir) => {
+    if (dir === '') return false;
+    try { accessSync(join(dir, name), constants.X_OK); return true; } catch { return false; }
+  });
+}
+
 export function loadConfig(src: ConfigSources): Config {
   const values = new Map<string, unknown>();
   // The data dir decides where the default config file is, so resolve it from env/flags first.
@@ -198,7 +206,7 @@ export function loadConfig(src: ConfigSources): Config {
     policyFile: (values.get('policy_file') as string | undefined) ?? null,
     adminPassword: (values.get('admin_password') as string | undefined) ?? null,
     agentHost: (values.get('host') as string | undefined) ?? hostname(),
-    virtDriver: (values.get('virt_driver') as 'fake' | 'qemu' | undefined) ?? 'fake',
+    virtDriver: (values.get('virt_driver') as 'fake' | 'qemu' | undefined) ?? (onPath('qemu-system-x86_64', src.env['PATH']) ? 'qemu' : 'fake'),
     fake: { hosts: Math.max(1, num('fake.hosts', 1)), vcpus: num('fake.vcpus', 16), memoryMb: num('fake.memory_mb', 32768), diskGb: num('fake.disk_gb', 1024) },
     identity: {
       tokenTtlSeconds: num('identity.token_ttl_seconds', 3600),

@@ -16,7 +16,7 @@ describe('openstack flavor and keypair commands against nubes up', { skip: haveO
   const as = (cloud: string) => ({ OS_CLIENT_CONFIG_FILE: join(nubes.dataDir, 'test-clouds.yaml'), OS_CLOUD: cloud });
 
   before(async () => {
-    nubes = await startNubes();
+    nubes = await startNubes({ args: ['--virt-driver', 'fake'] });
     admin = { OS_CLIENT_CONFIG_FILE: join(nubes.dataDir, 'clouds.yaml'), OS_CLOUD: 'nubes' };
     alpha = (await osOk(['project', 'create', 'alpha', '-f', 'json'], admin)).id;
     await osOk(['user', 'create', '--password', 'alice-pw', 'alice'], admin);

@@ -31,6 +31,7 @@ export class VmMonitors {
   /** Monitors closed on purpose (destroy, driver shutdown): their end says nothing about the guest. */
   readonly #closedByUs = new WeakSet<QmpMonitor>();
   readonly #handlers = new Set<(e: LifecycleEvent) => void>();
+  #closed = false;
 
   constructor(dirOf: (uuid: string) => string) {
     this.#dirOf = dirOf;
@@ -54,6 +55,8 @@ export class VmMonitors {
   async #connect(uuid: string): Promise<QmpMonitor> {
     const dir = this.#dirOf(uuid);
     const m = await connectQmp(vmFiles(dir).qmp);
+    // Closed while this connection was being made: QEMU takes one monitor client, so let it go.
+    if (this.#closed) { this.#closedByUs.add(m); m.close(); throw new Error('the QEMU driver is closed'); }
     const pid = qemuPid(dir);
     this.#monitors.set(uuid, m);
     let shutdown: QmpEvent | undefined;
@@ -104,6 +107,7 @@ export class VmMonitors {
 
   /** Closes every connection; the VMs keep running. */
   close(): void {
+    this.#closed = true;
     for (const m of this.#monitors.values()) { this.#closedByUs.add(m); m.close(); }
     this.#monitors.clear();
   }
