@@ -16,6 +16,7 @@ import { createLifecycle } from './service/lifecycle.ts';
 import { createServerService } from './service/servers.ts';
 import { createServerGroupService } from './service/server-groups.ts';
 import { createServerActions } from './service/server-actions.ts';
+import { createConsoles } from './service/consoles.ts';
 import { createAggregateService } from './service/aggregates.ts';
 import { createUsageService } from './service/usage.ts';
 import { createScheduler } from './scheduler/scheduler.ts';
@@ -46,11 +47,12 @@ export function createComputeService(deps: { db: Kysely<DB>; policy: Policy; con
     hostIsUp: async (host) => { const h = await hostStore.getHost(db, host); return h !== undefined && hosts.isUp(h); },
   });
   const servers = createServerService({ db, policy, quotas, lifecycle, images: deps.images, log });
+  const consoles = createConsoles({ db, policy, servers });
   let bus: Bus | undefined;
   return {
     hosts,
     /** Serves the bus target agents report to (every api process runs one) and sends host work on `b`. */
-    serveConductor: (b: Bus): Promise<Subscription> => { bus = b; lifecycle.attach(b); return serveConductor({ bus: b, hosts, lifecycle, log, ...(deps.imageData ? { imageData: deps.imageData } : {}) }); },
+    serveConductor: (b: Bus): Promise<Subscription> => { bus = b; lifecycle.attach(b); return serveConductor({ bus: b, hosts, lifecycle, consoles, log, ...(deps.imageData ? { imageData: deps.imageData } : {}) }); },
     flavors: createFlavorService({ db, policy }),
     keypairs: createKeypairService({
       db, policy, withLock: quotas.withLock,
@@ -59,6 +61,8 @@ export function createComputeService(deps: { db: Kysely<DB>; policy: Policy; con
     quotas,
     servers,
     serverActions: createServerActions({ db, policy, servers, lifecycle, scheduler, quotas, images: deps.images, bus: () => bus }),
+    /** Console URLs with one-time tokens for the hosts' console proxies. */
+    consoles,
     serverGroups: createServerGroupService({ db, policy, quotas }),
     usage: createUsageService({ db, policy }),
     aggregates: createAggregateService({ db, policy, defaultZone: config.hosts.defaultAvailabilityZone }),

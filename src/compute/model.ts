@@ -43,6 +43,8 @@ export interface HostReport {
   readonly memoryMb: number;
   readonly diskGb: number;
   readonly agentVersion: string;
+  /** Where the host's console proxy is reached (its base URL), or why it has none. Absent: none. */
+  readonly console?: { readonly url: string | null; readonly note: string | null };
 }
 
 /** A hypervisor host as its agent reported it, with what the cloud adds: ids, ratios, zone, service state. */

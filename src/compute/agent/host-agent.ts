@@ -30,6 +30,8 @@ export interface HostAgentDeps {
   readonly heartbeatMs?: number;
   /** How often every instance's power state is sent to the cloud (default 60 s; events go at once). */
   readonly powerSyncMs?: number;
+  /** Where this host's console proxy is reached, or why it has none (default: none). */
+  readonly console?: { readonly url: string | null; readonly note: string | null };
   /** How the driver reads images and uploads snapshots (default: none). */
   readonly images?: ImageTransfer;
 }
@@ -62,6 +64,7 @@ export async function startHostAgent(deps: HostAgentDeps): Promise<HostAgent> {
     await bus.call(CONDUCTOR, 'host.report', {
       host, hypervisor_type: r.hypervisorType, hypervisor_version: r.hypervisorVersion, cpu_info: r.cpuInfo, host_ip: null,
       vcpus: r.vcpus, memory_mb: r.memoryMb, disk_gb: r.diskGb, agent_version: version,
+      console_url: deps.console?.url ?? null, console_note: deps.console?.note ?? 'the agent runs no console proxy',
     }, { timeoutMs: 10_000 });
   }
 

@@ -17,6 +17,7 @@ import { serverActionRoutes } from './routes/server-actions.ts';
 import { aggregateRoutes } from './routes/aggregates.ts';
 import { usageRoutes } from './routes/usage.ts';
 import { securityGroupRoutes } from './routes/security-groups.ts';
+import { remoteConsoleRoutes } from './routes/remote-consoles.ts';
 import type { Links } from './views.ts';
 
 export const COMPUTE_PREFIX = '/compute';
@@ -57,6 +58,7 @@ export function mountComputeApi(app: FastifyInstance, compute: ComputeService, o
       serverRoutes(api, compute, links, v21);
       serverGroupRoutes(api, compute);
       serverActionRoutes(api, compute, links, v21);
+      remoteConsoleRoutes(api, compute);
       aggregateRoutes(api, compute);
       usageRoutes(api, compute);
       securityGroupRoutes(api, compute);

@@ -7,10 +7,14 @@ import type { Logger } from '../../platform/log.ts';
 import type { HostReport } from '../model.ts';
 import type { HostService } from './hosts.ts';
 import type { Lifecycle } from './lifecycle.ts';
+import type { Consoles } from './consoles.ts';
 import type { ImageDataPort } from './ports.ts';
 import { parseHostWorkResult, parsePowerReports, type HostWorkResult } from '../agent/protocol.ts';
 
 export const CONDUCTOR_TARGET = 'compute.conductor';
+
+/** An optional text field of a report: a string of at most 2000 characters, else null. */
+const optionalText = (v: JsonValue | undefined): string | null => (typeof v === 'string' && v !== '' && v.length <= 2000 ? v : null);
 
 function parseReport(p: JsonValue): HostReport {
   const o = (p ?? {}) as Record<string, JsonValue>;
@@ -20,6 +24,7 @@ function parseReport(p: JsonValue): HostReport {
     host: str('host'), hypervisorType: str('hypervisor_type'), hypervisorVersion: int('hypervisor_version'), cpuInfo: str('cpu_info'),
     hostIp: typeof o['host_ip'] === 'string' ? o['host_ip'] : null, vcpus: int('vcpus'), memoryMb: int('memory_mb'), diskGb: int('disk_gb'),
     agentVersion: str('agent_version'),
+    console: { url: optionalText(o['console_url']), note: optionalText(o['console_note']) },
   };
 }
 
@@ -40,7 +45,7 @@ function countField(p: JsonValue, k: string): number {
   return v;
 }
 
-export async function serveConductor(deps: { bus: Bus; hosts: HostService; lifecycle: Lifecycle; log: Logger; imageData?: ImageDataPort; sweepEveryMs?: number }): Promise<Subscription> {
+export async function serveConductor(deps: { bus: Bus; hosts: HostService; lifecycle: Lifecycle; consoles: Consoles; log: Logger; imageData?: ImageDataPort; sweepEveryMs?: number }): Promise<Subscription> {
   const { bus, hosts, lifecycle, log } = deps;
   const imageData = () => {
     if (!deps.imageData) throw new BadRequest('this api process serves no image data to agents');
@@ -50,6 +55,7 @@ export async function serveConductor(deps: { bus: Bus; hosts: HostService; lifec
   const sweeper = setInterval(() => {
     lifecycle.sweepStalled(STALLED_SCHEDULING_MS).catch((err: unknown) => log.error({ err }, 'sweeping stalled builds failed'));
     lifecycle.sweepAbandoned(ABANDONED_TASK_MS).catch((err: unknown) => log.error({ err }, 'sweeping abandoned host work failed'));
+    deps.consoles.sweep().catch((err: unknown) => log.error({ err }, 'sweeping expired console tokens failed'));
   }, deps.sweepEveryMs ?? 30_000);
   sweeper.unref();
   const served = await bus.serve(CONDUCTOR_TARGET, async (method, payload) => {
@@ -80,6 +86,14 @@ export async function serveConductor(deps: { bus: Bus; hosts: HostService; lifec
         const destroy = await lifecycle.reconcile(p.host, p.instances as { uuid: string; power_state: HostWorkResult['power_state'] }[]);
         log.info({ host: p.host, present: p.instances.length, destroy: destroy.length }, 'host reconciled');
         return { destroy };
+      }
+      // A host's console proxy presents a token: it is consumed whatever the answer (one-time).
+      case 'console.consume': {
+        const p = (payload ?? {}) as { token?: unknown; host?: unknown };
+        if (typeof p.token !== 'string' || p.token.length > 200 || typeof p.host !== 'string') throw new BadRequest('console.consume needs a token and a host');
+        const r = await deps.consoles.consume(p.token, p.host);
+        if (!r.ok) log.info({ host: p.host, why: r.why }, 'console token refused');
+        return r.ok ? { instance_id: r.instanceId } : { refused: r.why };
       }
       // Image bytes for agents in other processes (image-over-bus.ts).
       case 'image.read': {

@@ -10,7 +10,7 @@ const toHost = (r: Selectable<ComputeHostTable>): ComputeHost => ({
   cpuInfo: r.cpu_info, hostIp: r.host_ip, vcpus: Number(r.vcpus), memoryMb: Number(r.memory_mb), diskGb: Number(r.disk_gb),
   cpuAllocationRatio: Number(r.cpu_allocation_ratio), ramAllocationRatio: Number(r.ram_allocation_ratio), diskAllocationRatio: Number(r.disk_allocation_ratio),
   availabilityZone: r.availability_zone, enabled: r.enabled === 1, disabledReason: r.disabled_reason, forcedDown: r.forced_down === 1,
-  agentVersion: r.agent_version, generation: Number(r.generation), lastSeen: Number(r.last_seen), createdAt: Number(r.created_at), updatedAt: Number(r.updated_at),
+  agentVersion: r.agent_version, console: { url: r.console_url, note: r.console_note }, generation: Number(r.generation), lastSeen: Number(r.last_seen), createdAt: Number(r.created_at), updatedAt: Number(r.updated_at),
 });
 
 export interface Ratios { readonly cpu: number; readonly ram: number; readonly disk: number; }
@@ -21,6 +21,7 @@ export async function upsertReport(db: Executor, r: HostReport, defaults: { avai
   const facts = {
     hypervisor_type: r.hypervisorType, hypervisor_version: r.hypervisorVersion, cpu_info: r.cpuInfo, host_ip: r.hostIp,
     vcpus: r.vcpus, memory_mb: r.memoryMb, disk_gb: r.diskGb, agent_version: r.agentVersion,
+    console_url: r.console?.url ?? null, console_note: r.console?.note ?? null,
   };
   if (!cur) {
     await db.insertInto('compute_hosts').values({

@@ -9,6 +9,7 @@ import * as m0002 from './migrations/0002-image.ts';
 import * as m0003 from './migrations/0003-compute.ts';
 import * as m0004 from './migrations/0004-servers.ts';
 import * as m0005 from './migrations/0005-shelved-image.ts';
+import * as m0006 from './migrations/0006-console-tokens.ts';
 
 export type Db = Kysely<DB>;
 export type DialectName = 'sqlite' | 'postgres';
@@ -25,6 +26,7 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0003-compute': m0003,
   '0004-servers': m0004,
   '0005-shelved-image': m0005,
+  '0006-console-tokens': m0006,
 };
 
 const staticProvider: MigrationProvider = { getMigrations: async () => ({ ...MIGRATIONS }) };

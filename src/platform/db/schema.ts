@@ -79,6 +79,7 @@ export interface DB {
   aggregates: AggregateTable;
   aggregate_hosts: AggregateHostTable;
   aggregate_metadata: AggregateMetadataTable;
+  console_tokens: ConsoleTokenTable;
 }
 
 // --- image
@@ -111,7 +112,10 @@ export interface ComputeHostTable {
   host_ip: string | null; vcpus: number; memory_mb: number; disk_gb: number; cpu_allocation_ratio: number; ram_allocation_ratio: number;
   disk_allocation_ratio: number; availability_zone: string; enabled: number; disabled_reason: string | null; forced_down: number;
   agent_version: string; generation: number; last_seen: number; created_at: number; updated_at: number; failed_builds: number;
+  console_url: string | null; console_note: string | null;
 }
+/** Only the SHA-256 of a console token is stored (hex). */
+export interface ConsoleTokenTable { token_hash: string; instance_id: string; host: string; expires_at: number; created_at: number; }
 export interface InstanceTable {
   id: string; name: string; project_id: string; user_id: string; host: string | null; availability_zone: string | null; flavor: string;
   image_id: string | null; key_name: string | null; key_data: string | null; user_data: string | null; metadata: string; hostname: string;

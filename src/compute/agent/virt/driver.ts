@@ -100,6 +100,8 @@ export interface DriverCapabilities {
   readonly supportsAttachInterface: boolean;
   readonly supportsAttachVolume: boolean;
   readonly supportsConsoleLog: boolean;
+  /** Each guest has a VNC server the agent's console proxy can reach (consoleSocket). */
+  readonly supportsVncConsole: boolean;
 }
 
 /** A driver refused or failed an operation; `retryable` means another host may succeed. */
@@ -176,6 +178,8 @@ export interface VirtDriver {
   confirmResize(uuid: string): Promise<void>;
   /** The last `maxBytes` of the guest's serial console log. */
   consoleOutput(uuid: string, maxBytes: number): Promise<string>;
+  /** The UNIX socket of the guest's VNC server, or null when the driver gives guests no screen. */
+  consoleSocket(uuid: string): string | null;
   attachInterface(uuid: string, nic: NicSpec): Promise<void>;
   detachInterface(uuid: string, portId: string): Promise<void>;
   /** Hot-plugs a volume; resolves with the guest device it got. The same volume twice throws. */

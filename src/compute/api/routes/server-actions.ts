@@ -10,6 +10,7 @@ import { requireObject } from '../body.ts';
 import { parseMetadata } from '../server-body.ts';
 import { serverView } from '../server-views.ts';
 import { novaTime, type Links } from '../views.ts';
+import { vncConsoleAction } from './remote-consoles.ts';
 
 const id = (request: FastifyRequest) => (request.params as { id: string }).id;
 /** Actions whose body may be null ("lock": null) or an object of options. */
@@ -98,6 +99,8 @@ export function serverActionRoutes(app: FastifyInstance, compute: ComputeService
 
   app.post('/servers/:id/action', async (request: FastifyRequest, reply: FastifyReply) => {
     const mv = request.microversion;
+    // A read, not an action on the instance's state (Nova's remote_consoles controller).
+    if (Object.keys(requireObject(request.body, '')).length === 1 && 'os-getVNCConsole' in (request.body as object)) return vncConsoleAction(compute, request, mv);
     const a = parseAction(request.body, mv);
     if (a.kind === 'console') return { output: await svc.consoleOutput(request.auth, id(request), a.lines) };
     const r = await svc.act(request.auth, id(request), a, request.id);

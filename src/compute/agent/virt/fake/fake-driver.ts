@@ -19,6 +19,8 @@ export interface FakeDriverOptions {
   /** Guest vCPUs per host vCPU it runs before refusing (default 4, the cloud's default cpu ratio): a
    * hypervisor overcommits CPUs, not RAM or disk. */
   readonly cpuRatio?: number;
+  /** Gives guests a "screen": the UNIX socket a test serves as each one's VNC server (default: none). */
+  readonly vncSocket?: (uuid: string) => string;
 }
 
 interface FakeInstance {
@@ -39,10 +41,11 @@ const inFlight = new Map<string, { power: PowerState; console: string[] }>();
 const CAPABILITIES: DriverCapabilities = {
   supportsPause: true, supportsSuspend: true, supportsRescue: true, supportsSnapshot: true, supportsResize: true,
   supportsLiveMigration: true, supportsAttachInterface: true, supportsAttachVolume: true, supportsConsoleLog: true,
+  supportsVncConsole: false,
 };
 
 export class FakeDriver implements VirtDriver {
-  readonly capabilities = CAPABILITIES;
+  readonly capabilities: DriverCapabilities;
   readonly #total: { vcpus: number; memoryMb: number; diskGb: number };
   readonly #instances = new Map<string, FakeInstance>();
   readonly #opts: FakeDriverOptions;
@@ -52,6 +55,7 @@ export class FakeDriver implements VirtDriver {
 
   constructor(opts: FakeDriverOptions = {}) {
     this.#opts = opts;
+    this.capabilities = { ...CAPABILITIES, supportsVncConsole: opts.vncSocket !== undefined };
     this.#total = { vcpus: opts.vcpus ?? 16, memoryMb: opts.memoryMb ?? 32768, diskGb: opts.diskGb ?? 1024 };
   }
 
@@ -193,6 +197,9 @@ export class FakeDriver implements VirtDriver {
   async confirmResize(uuid: string): Promise<void> {
     this.#get(uuid).previousFlavor = null;
   }
+
+  /** In-memory guests have no screen, unless a test serves one (vncSocket). */
+  consoleSocket(uuid: string): string | null { return this.#instances.has(uuid) ? this.#opts.vncSocket?.(uuid) ?? null : null; }
 
   async consoleOutput(uuid: string, maxBytes: number): Promise<string> {
     const text = this.#get(uuid).console.map((l) => `${l}\n`).join('');

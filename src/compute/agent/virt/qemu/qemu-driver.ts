@@ -45,6 +45,7 @@ export interface QemuDriverOptions {
 const CAPABILITIES: DriverCapabilities = {
   supportsPause: true, supportsSuspend: true, supportsRescue: true, supportsSnapshot: true, supportsResize: true,
   supportsLiveMigration: false, supportsAttachInterface: false, supportsAttachVolume: false, supportsConsoleLog: true,
+  supportsVncConsole: true,
 };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -409,6 +410,8 @@ export class QemuDriver implements VirtDriver {
     await rm(this.#file(uuid, 'disk.pre-resize.qcow2'), { force: true });
     await rm(this.#file(uuid, 'vm.pre-resize.json'), { force: true });
   }
+
+  consoleSocket(uuid: string): string | null { return vmFiles(this.#dir(uuid)).vnc; }
 
   async consoleOutput(uuid: string, maxBytes: number): Promise<string> {
     await this.#definition(uuid);
