@@ -39,7 +39,8 @@ export function servedServices(publicUrl: string) {
   ];
 }
 
-export async function buildCloud(config: Config, log: Logger, opts: { adminPassword: string }): Promise<Cloud> {
+/** `mount` adds routes of this process's own (the console proxy of `nubes up`) before the server is ready. */
+export async function buildCloud(config: Config, log: Logger, opts: { adminPassword: string; mount?: (app: FastifyInstance) => void }): Promise<Cloud> {
   const database = await openDatabase(config.database);
   try {
     const policy = new Policy();
@@ -68,6 +69,7 @@ export async function buildCloud(config: Config, log: Logger, opts: { adminPassw
     // The root answers like Keystone's, so a client pointed at the bare URL still finds identity.
     app.get('/', async (_request, reply) => reply.code(300).send(identityVersions(`${config.publicUrl}${IDENTITY_PREFIX}`)));
     app.get('/healthcheck', async () => 'OK');
+    opts.mount?.(app);
     const pruner = setInterval(() => { identity.tokens.pruneRevocations().catch((err: unknown) => log.warn({ err }, 'pruning revocation events failed')); }, 600_000);
     pruner.unref();
     await app.ready();

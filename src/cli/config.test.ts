@@ -72,3 +72,14 @@ test('the virt driver is qemu when qemu-system-x86_64 is on the PATH, fake other
   assert.equal(loadConfig({ flags: { '--data-dir': dataDir }, env: { PATH: `/nonexistent::${bin}` } }).virtDriver, 'qemu');
   assert.equal(loadConfig({ flags: { '--data-dir': dataDir, '--virt-driver': 'fake' }, env: { PATH: bin } }).virtDriver, 'fake');
 });
+
+test('the agent\'s console proxy: none by default, a listener with its URL, or a public URL of its own', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'nubes-config-'));
+  assert.deepEqual(loadConfig({ flags: { '--data-dir': dataDir }, env: {} }).console, { listen: null, publicUrl: null });
+  const listening = loadConfig({ flags: { '--data-dir': dataDir, '--console-listen': '0.0.0.0:6080' }, env: {} });
+  assert.deepEqual(listening.console, { listen: { host: '0.0.0.0', port: 6080 }, publicUrl: 'http://127.0.0.1:6080' });
+  const named = loadConfig({ flags: { '--data-dir': dataDir }, env: { NUBES_CONSOLE_LISTEN: '10.0.0.5:6080', NUBES_CONSOLE_PUBLIC_URL: 'https://console.example.com/' } });
+  assert.equal(named.console.publicUrl, 'https://console.example.com');
+  assert.throws(() => loadConfig({ flags: { '--data-dir': dataDir, '--console-public-url': 'https://x/console' }, env: {} }), ConfigError);
+  assert.throws(() => loadConfig({ flags: { '--data-dir': dataDir, '--console-listen': 'nowhere' }, env: {} }), ConfigError);
+});

@@ -25,6 +25,9 @@ export interface Config {
   readonly agentHost: string;
   /** The hypervisor driver of this host's agent: 'fake' (in memory); 'qemu' comes with real VMs. */
   readonly virtDriver: 'fake' | 'qemu';
+  /** The agent's console proxy in `nubes serve agent` (`nubes up` serves it on its API listener):
+   * where it listens (null: none) and the scheme://host[:port] browsers reach it at. */
+  readonly console: { readonly listen: { readonly host: string; readonly port: number } | null; readonly publicUrl: string | null };
   /** The fake driver's simulated hosts: how many agents `nubes up` runs, and each one's size. */
   readonly fake: { readonly hosts: number; readonly vcpus: number; readonly memoryMb: number; readonly diskGb: number };
   readonly identity: { readonly tokenTtlSeconds: number; readonly maxActiveKeys: number; readonly argon2: Argon2Params };
@@ -63,6 +66,8 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'identity.password_hash.passes', env: 'NUBES_ARGON2_PASSES', kind: 'int', help: 'Argon2id passes (default 3)' },
   { key: 'identity.password_hash.parallelism', env: 'NUBES_ARGON2_PARALLELISM', kind: 'int', help: 'Argon2id lanes (default 4)' },
   { key: 'virt_driver', env: 'NUBES_VIRT_DRIVER', flag: '--virt-driver', kind: 'virt', help: "the agent's hypervisor driver: qemu (real VMs; the default when qemu-system-x86_64 is installed) or fake (in memory, for tests and simulations)" },
+  { key: 'console_listen', env: 'NUBES_CONSOLE_LISTEN', flag: '--console-listen', kind: 'listen', help: 'HOST:PORT of a separate agent\'s VNC console proxy (noVNC pages and websocket); nubes up serves it on --listen (default: none)' },
+  { key: 'console_public_url', env: 'NUBES_CONSOLE_PUBLIC_URL', flag: '--console-public-url', kind: 'string', help: 'scheme://host[:port] browsers reach the agent\'s console proxy at (default http://<console_listen>)' },
   { key: 'fake.hosts', env: 'NUBES_FAKE_HOSTS', flag: '--fake-hosts', kind: 'int', help: 'fake driver: hosts `nubes up` simulates, named <host>-1..N when more than one (default 1)' },
   { key: 'fake.vcpus', env: 'NUBES_FAKE_VCPUS', kind: 'int', help: 'fake driver: vCPUs of each simulated host (default 16)' },
   { key: 'fake.memory_mb', env: 'NUBES_FAKE_MEMORY_MB', kind: 'int', help: 'fake driver: MB of RAM of each simulated host (default 32768)' },
@@ -198,6 +203,11 @@ export function loadConfig(src: ConfigSources): Config {
   const database = (values.get('database') as string | undefined) ?? join(dataDir, 'nubes.db');
   const bus = (values.get('bus') as string | undefined) ?? 'memory';
   if (bus !== 'memory' && !/^amqps?:\/\//.test(bus)) throw new ConfigError(`bus must be 'memory' or amqp://..., got ${bus}`);
+  const consoleListen = (values.get('console_listen') as Config['listen'] | undefined) ?? null;
+  const consoleHost = consoleListen && (consoleListen.host === '0.0.0.0' || consoleListen.host === '::' ? '127.0.0.1' : consoleListen.host);
+  const consoleUrl = ((values.get('console_public_url') as string | undefined)
+    ?? (consoleListen ? `http://${consoleHost!.includes(':') ? `[${consoleHost}]` : consoleHost}:${consoleListen.port}` : null))?.replace(/\/+$/, '') ?? null;
+  if (consoleUrl !== null && !/^https?:\/\/[^/]+$/.test(consoleUrl)) throw new ConfigError(`console_public_url must be scheme://host[:port] with no path, got ${consoleUrl}`);
   const num = (k: string, d: number) => (values.get(k) as number | undefined) ?? d;
   return deepFreeze({
     dataDir, listen, publicUrl, database, bus,
@@ -207,6 +217,7 @@ export function loadConfig(src: ConfigSources): Config {
     adminPassword: (values.get('admin_password') as string | undefined) ?? null,
     agentHost: (values.get('host') as string | undefined) ?? hostname(),
     virtDriver: (values.get('virt_driver') as 'fake' | 'qemu' | undefined) ?? (onPath('qemu-system-x86_64', src.env['PATH']) ? 'qemu' : 'fake'),
+    console: { listen: consoleListen, publicUrl: consoleUrl },
     fake: { hosts: Math.max(1, num('fake.hosts', 1)), vcpus: num('fake.vcpus', 16), memoryMb: num('fake.memory_mb', 32768), diskGb: num('fake.disk_gb', 1024) },
     identity: {
       tokenTtlSeconds: num('identity.token_ttl_seconds', 3600),

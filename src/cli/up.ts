@@ -13,6 +13,8 @@ import { registerTinyImage, TINY_NAME } from './tiny-image.ts';
 import { agentHosts, makeVirtDriver } from './virt.ts';
 import { inProcessImageTransfer } from './image-transfer.ts';
 import type { Subscription } from '../platform/bus/bus.ts';
+import { busTokenCheck, createConsoleProxy, type ConsoleProxy } from '../compute/agent/console/proxy.ts';
+import { consoleReport, mountConsole, novncDir } from './console.ts';
 
 /** Resolves when SIGINT or SIGTERM arrives. */
 function untilSignal(): Promise<string> {
@@ -47,12 +49,19 @@ export async function runUp(config: Config): Promise<number> {
   let bus: Bus | undefined;
   const agents: HostAgent[] = [];
   let conductor: Subscription | undefined;
+  // The console proxy rides on the API's listener, for the first host (the only one with a real
+  // driver; the fake's several hosts have no VNC).
+  let proxy: ConsoleProxy | undefined;
   try {
-    cloud = await buildCloud(config, log, { adminPassword: password });
+    cloud = await buildCloud(config, log, { adminPassword: password, mount: (app) => mountConsole(app, () => proxy) });
     bus = await openBus(config.bus, log);
     conductor = await cloud.compute.serveConductor(bus);
-    for (const host of agentHosts(config)) {
-      agents.push(await startHostAgent({ bus, host, log, version: VERSION, driver: makeVirtDriver(config, log), images: inProcessImageTransfer(cloud.image) }));
+    const files = novncDir();
+    for (const [n, host] of agentHosts(config).entries()) {
+      const driver = makeVirtDriver(config, log);
+      if (n === 0) proxy = createConsoleProxy({ log, consume: busTokenCheck(bus, host), socketOf: (id) => driver.consoleSocket(id), filesDir: files });
+      const consoleInfo = consoleReport(driver, files, n === 0 ? config.publicUrl : null);
+      agents.push(await startHostAgent({ bus, host, log, version: VERSION, driver, images: inProcessImageTransfer(cloud.image), console: consoleInfo }));
     }
     await Promise.all(agents.map((a) => a.registered));
     if (!(await listen(cloud, config, log))) return 1;
@@ -95,6 +104,7 @@ export async function runUp(config: Config): Promise<number> {
   ].join('\n'));
   const sig = await untilSignal();
   process.stdout.write(`\nnubes: ${sig}: stopping...\n`);
+  proxy?.close();
   for (const a of agents) await a.stop();
   await conductor.close();
   await cloud.close();
