@@ -60,6 +60,9 @@ export function renderArgv(d: VmDefinition): string[] {
     '-chardev', `file,id=serial0,path=${v(f.serial)},append=on`, '-serial', 'chardev:serial0',
     '-qmp', `unix:${v(f.qmp)},server=on,wait=off`,
     '-vnc', `unix:${v(f.vnc)}`,
+    // A screen for the VNC console: without a display device it shows only QEMU's "no graphic
+    // display device" (-nodefaults gives none). Standard VGA: SeaBIOS and guest kernels drive it.
+    '-device', 'VGA,id=video0',
     '-device', 'virtio-balloon-pci,id=balloon0',
     '-daemonize', '-pidfile', f.pid,
   ];
