@@ -1,13 +1,19 @@
 // The VNC console end to end: `nubes up` (qemu driver) boots nubes-tiny through Debian's `openstack`
 // CLI, `openstack console url show --novnc` gives a URL, and through it (a) a websocket reaches the
 // guest's VNC server (its RFB banner), (b) the same token is refused the second time, and (c) noVNC
-// in Debian's Chromium, headless, connects to the guest's screen.
+// in Debian's Chromium, headless, connects to the guest's screen. Then scaled out: a `nubes agent`
+// serves the console on its own `--console-listen`, and the URL the api gives points there.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
 import { WebSocket } from 'ws';
-import { startNubes, removeDir, type NubesProcess } from '../support/nubes-process.ts';
+import { stringify } from 'yaml';
+import { freePort, startNubes, removeDir, type NubesProcess } from '../support/nubes-process.ts';
+import { freshPostgres } from '../support/databases.ts';
+import { buildTinyImage } from '../../src/host/tiny-image/build-tiny-image.ts';
+import { loadConfig } from '../../src/cli/config.ts';
 import { haveOpenstackCli, osOk } from '../support/openstack-cli.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -97,5 +103,53 @@ describe('the VNC console through the openstack CLI (nubes up, qemu driver)', { 
     } finally {
       await browser.close();
     }
+  });
+});
+
+const pgUrl = process.env['NUBES_TEST_DATABASE_URL'];
+const amqpUrl = process.env['NUBES_TEST_AMQP_URL'];
+
+describe('the VNC console of a separate agent (nubes api + nubes agent --console-listen)', {
+  skip: skip || (!pgUrl || !amqpUrl ? 'needs NUBES_TEST_DATABASE_URL and NUBES_TEST_AMQP_URL (scripts/test.sh starts both)' : false),
+}, () => {
+  let db: Awaited<ReturnType<typeof freshPostgres>>;
+  let api: NubesProcess;
+  let agent: NubesProcess;
+  let env: Record<string, string>;
+  let consolePort: number;
+  const host = `console-${randomUUID().slice(0, 6)}`;
+
+  before(async () => {
+    db = await freshPostgres(pgUrl!);
+    api = await startNubes({ command: ['api'], args: ['--database', db.url, '--bus', amqpUrl!], env: { NUBES_ADMIN_PASSWORD: 'console-test-pw' } });
+    consolePort = await freePort();
+    agent = await startNubes({ command: ['agent'], args: ['--host', host, '--bus', amqpUrl!, '--virt-driver', 'qemu', '--console-listen', `127.0.0.1:${consolePort}`],
+      readyWhen: /host agent serving/ });
+    env = { OS_CLIENT_CONFIG_FILE: join(api.dataDir, 'admin-clouds.yaml'), OS_CLOUD: 'nubes' };
+    writeFileSync(env.OS_CLIENT_CONFIG_FILE!, stringify({ clouds: { nubes: {
+      auth: { auth_url: `${api.url}/identity/v3`, username: 'admin', password: 'console-test-pw', project_name: 'admin', user_domain_name: 'Default', project_domain_name: 'Default' },
+      region_name: 'RegionOne', interface: 'public', identity_api_version: 3,
+    } } }));
+    // The same build cache `nubes up` uses (a cached build costs about 0.1 s).
+    const tiny = await buildTinyImage({ cacheDir: join(loadConfig({ flags: {}, env: process.env }).cacheDir, 'tiny-image') });
+    await osOk(['image', 'create', '--disk-format', 'qcow2', '--container-format', 'bare', '--file', tiny.disk, 'tiny'], env);
+    const s = await osOk(['server', 'create', '--image', 'tiny', '--flavor', 'm1.nano', '--wait', 'far-screen', '-f', 'json'], env);
+    assert.equal(s.status, 'ACTIVE');
+  });
+  after(async () => {
+    await osOk(['server', 'delete', '--wait', 'far-screen'], env).catch(() => undefined);
+    await agent?.stop();
+    await api?.stop();
+    await db?.drop();
+    for (const p of [api, agent]) if (p) removeDir(p.dataDir);
+  });
+
+  it('gives a URL on the agent\'s console listener; its token opens the guest\'s VNC server once', async () => {
+    const c = await osOk(['console', 'url', 'show', '--novnc', 'far-screen', '-f', 'json'], env);
+    assert.ok(c.url.startsWith(`http://127.0.0.1:${consolePort}/console/vnc_lite.html?path=console%2Fwebsockify%3Ftoken%3D`), c.url);
+    assert.equal((await fetch(`http://127.0.0.1:${consolePort}/console/vnc_lite.html`)).status, 200);
+    const url = websocketOf(c.url);
+    assert.match(await banner(url), /^RFB 003\.00\d\n$/);
+    await assert.rejects(banner(url), /HTTP 403/);
   });
 });
