@@ -17,9 +17,9 @@ import { inProcessImageTransfer } from '../../src/cli/image-transfer.ts';
 import { silentLogger } from '../../src/platform/log.ts';
 
 /** Opens the websocket; resolves with the first bytes the guest sends, or rejects with the HTTP status. */
-function firstBytes(url: string): Promise<string> {
+function firstBytes(url: string, origin?: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, ['binary']);
+    const ws = new WebSocket(url, ['binary'], origin ? { origin } : {});
     ws.once('message', (data) => { resolve(Buffer.from(data as Buffer).toString('latin1')); ws.close(); });
     ws.once('unexpected-response', (_req, res) => { reject(new Error(`HTTP ${res.statusCode}`)); ws.terminate(); });
     ws.once('error', reject);
@@ -85,6 +85,12 @@ describe('remote consoles', () => {
     const ws = `ws://127.0.0.1:${port}/console/websockify?token=${token}`;
     assert.match(await firstBytes(ws), /^RFB 003\.008\n$/);
     await assert.rejects(firstBytes(ws), /HTTP 403/);
+
+    // A page of another site may not use a token; the refusal does not use it up.
+    const fresh = tokenOf((await c.admin.req('POST', `/servers/${vncServer}/action`, { 'os-getVNCConsole': { type: 'novnc' } })).body.console.url);
+    const freshWs = `ws://127.0.0.1:${port}/console/websockify?token=${fresh}`;
+    await assert.rejects(firstBytes(freshWs, 'http://evil.example'), /HTTP 403/);
+    assert.match(await firstBytes(freshWs, `http://127.0.0.1:${port}`), /^RFB 003/);
 
     const rc = await c.admin.req('POST', `/servers/${vncServer}/remote-consoles`, { remote_console: { protocol: 'vnc', type: 'novnc' } }, mv('2.6'));
     assert.equal(rc.status, 200, JSON.stringify(rc.body));

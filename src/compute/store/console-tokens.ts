@@ -31,8 +31,3 @@ export async function sweepTokens(db: Executor, now: number): Promise<number> {
   const r = await db.deleteFrom('console_tokens').where('expires_at', '<=', now).executeTakeFirst();
   return Number(r.numDeletedRows);
 }
-
-/** Tokens of an instance that goes away (deleted, moved) are no use any more. */
-export async function dropInstanceTokens(db: Executor, instanceId: string): Promise<void> {
-  await db.deleteFrom('console_tokens').where('instance_id', '=', instanceId).execute();
-}

@@ -46,6 +46,11 @@ export function busTokenCheck(bus: Bus, host: string): (token: string) => Promis
   };
 }
 
+/** Whether an Origin header names the host the request came to (host and port). */
+function sameHost(origin: string, host: string | undefined): boolean {
+  try { return host !== undefined && new URL(origin).host === host.toLowerCase(); } catch { return false; }
+}
+
 /** Answers an upgrade request with a plain HTTP error and closes it. */
 function refuse(socket: Duplex, status: number, reason: string, body: string): void {
   if (!socket.writable) { socket.destroy(); return; }
@@ -105,6 +110,10 @@ export function createConsoleProxy(deps: ConsoleProxyDeps): ConsoleProxy {
       socket.on('error', () => socket.destroy());
       const url = new URL(req.url ?? '/', 'http://proxy');
       if (url.pathname !== WEBSOCKIFY_PATH) return false;
+      // A browser always names the page's origin: a page from another site must not open the
+      // console with a token it got hold of (cross-site websocket hijacking; Nova's proxy checks too).
+      const origin = req.headers.origin;
+      if (origin !== undefined && !sameHost(origin, req.headers.host)) { refuse(socket, 403, 'Forbidden', 'the page\'s origin is not this console proxy'); return true; }
       const token = url.searchParams.get('token');
       if (token === null || token === '' || token.length > 200) { refuse(socket, 400, 'Bad Request', 'a console token is required: ?token=...'); return true; }
       upgrade(req, socket, head, token).catch((err: unknown) => { log.error({ err }, 'console upgrade failed'); socket.destroy(); });
