@@ -9,6 +9,7 @@ import type { InstanceQuery, SortColumn } from '../service/servers.ts';
 import type { RequestedNetworks } from '../model.ts';
 import type { ServerCreate, ServerListQuery } from '../service/servers.ts';
 import { requireObject } from './body.ts';
+import { parseNovaTime } from './views.ts';
 
 const invalid = (field: string, why: string) => new BadRequest(`Invalid input for field/attribute ${field}. ${why}`, 'server_invalid');
 const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
@@ -173,7 +174,7 @@ function statesFor(status: string): InstanceQuery['states'] {
 }
 
 function time(v: string, field: string): number {
-  const t = Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(v) ? v : `${v}Z`);
+  const t = parseNovaTime(v);
   if (Number.isNaN(t)) throw invalid(field, `Value: ${v}. It must be an ISO 8601 time.`);
   return t;
 }

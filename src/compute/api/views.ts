@@ -28,6 +28,9 @@ export function flavorView(f: Flavor, mv: Microversion, links: Links, opts: { ex
 /** ISO 8601 as Nova prints it in key pair, service and hypervisor bodies: microseconds, no zone. */
 export const novaTime = (ms: number) => new Date(ms).toISOString().replace('Z', '000');
 
+/** A time a client sends (changes-since, start, ...): ISO 8601, UTC when it names no zone, as Nova; NaN when it is not one. */
+export const parseNovaTime = (v: string): number => Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(v) ? v : `${v}Z`);
+
 export function keypairSummary(k: Keypair, mv: Microversion): Record<string, unknown> {
   return { keypair: { name: k.name, public_key: k.publicKey, fingerprint: k.fingerprint, ...(mv.atLeast('2.2') ? { type: k.type } : {}) } };
 }

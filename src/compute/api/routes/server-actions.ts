@@ -9,7 +9,7 @@ import type { ServerAction } from '../../service/server-actions.ts';
 import { requireObject } from '../body.ts';
 import { parseMetadata } from '../server-body.ts';
 import { serverView } from '../server-views.ts';
-import { novaTime, type Links } from '../views.ts';
+import { novaTime, parseNovaTime, type Links } from '../views.ts';
 import { vncConsoleAction } from './remote-consoles.ts';
 
 const id = (request: FastifyRequest) => (request.params as { id: string }).id;
@@ -124,7 +124,7 @@ export function serverActionRoutes(app: FastifyInstance, compute: ComputeService
     const q = request.query as Record<string, string | undefined>;
     const limit = mv.atLeast('2.58') && q['limit'] !== undefined ? Number(q['limit']) : 1000;
     if (!Number.isInteger(limit) || limit < 0) throw bad('limit', 'It must be a non-negative integer.');
-    const time = (v: string | undefined) => (v === undefined ? undefined : Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(v) ? v : `${v}Z`));
+    const time = (v: string | undefined) => (v === undefined ? undefined : parseNovaTime(v));
     const since = mv.atLeast('2.58') ? time(q['changes-since']) : undefined;
     const before = mv.atLeast('2.66') ? time(q['changes-before']) : undefined;
     if (Number.isNaN(since) || Number.isNaN(before)) throw bad('changes-since', 'It must be an ISO 8601 time.');

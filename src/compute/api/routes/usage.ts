@@ -5,13 +5,13 @@ import type { ComputeService } from '../../index.ts';
 import { BadRequest } from '../../../platform/errors.ts';
 import type { ProjectUsage } from '../../service/usage.ts';
 import { serverStatus } from '../server-views.ts';
-import { novaTime } from '../views.ts';
+import { novaTime, parseNovaTime } from '../views.ts';
 
 function period(request: FastifyRequest): { start: number; end: number } {
   const q = request.query as Record<string, string | undefined>;
   const parse = (v: string | undefined, fallback: number, field: string) => {
     if (v === undefined || v === '') return fallback;
-    const t = Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(v) ? v : `${v}Z`);
+    const t = parseNovaTime(v);
     if (Number.isNaN(t)) throw new BadRequest(`Invalid ${field} time ${v}: use %Y-%m-%dT%H:%M:%S[.%f].`, 'usage_bad_period');
     return t;
   };
