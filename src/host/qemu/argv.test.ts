@@ -43,6 +43,14 @@ describe('QEMU argv', () => {
     assert.ok(!argv.some((a) => /tcp:|0\.0\.0\.0/.test(a)), 'nothing listens on the network');
   });
 
+  it('puts a disk with limits behind a throttle filter of its own group', () => {
+    const argv = renderArgv(base('/d', { disks: [{ id: 'root', path: '/r.qcow2', format: 'qcow2', bus: 'virtio', readOnly: false, boot: true, limits: { iopsTotal: 100, bpsRead: 1048576 } }] }));
+    const joined = argv.join(' ');
+    assert.match(joined, /-object throttle-group,id=root-tg,x-bps-read=1048576,x-iops-total=100 /);
+    assert.match(joined, /-blockdev driver=throttle,node-name=root-thr,throttle-group=root-tg,file=root /);
+    assert.match(joined, /virtio-blk-pci,id=root-dev,drive=root-thr,bootindex=0/);
+  });
+
   it('leaves the boot to the kernel loader on a direct boot', () => {
     const argv = renderArgv(base('/d', { direct: { kernel: '/k', initrd: '/i', cmdline: 'console=ttyS0' },
       disks: [{ id: 'root', path: '/r.qcow2', format: 'qcow2', bus: 'virtio', readOnly: false, boot: true }] }));
@@ -56,8 +64,10 @@ describe('QEMU started from the argv', { skip: (await haveCommand('qemu-system-x
     const dir = mkdtempSync(join(tmpdir(), 'nubes-vm-'));
     let pid = 0;
     try {
-      // No disk: SeaBIOS finds nothing to boot and waits, which is all this needs.
-      await exec(['qemu-system-x86_64', ...renderArgv(base(dir, { accel: chooseAccelerator().accel }))], { timeoutMs: 30_000 });
+      // An empty disk: SeaBIOS finds nothing to boot and waits, which is all this needs; its I/O is capped.
+      await exec(['qemu-img', 'create', '-q', '-f', 'raw', join(dir, 'd.raw'), '1M']);
+      const disks = [{ id: 'root', path: join(dir, 'd.raw'), format: 'raw' as const, bus: 'virtio' as const, readOnly: false, boot: true, limits: { iopsTotal: 100 } }];
+      await exec(['qemu-system-x86_64', ...renderArgv(base(dir, { accel: chooseAccelerator().accel, disks }))], { timeoutMs: 30_000 });
       pid = Number(readFileSync(vmFiles(dir).pid, 'utf8').trim());
       assert.ok(alive(pid), 'QEMU runs on after the command that started it returned');
       const m = await connectQmp(vmFiles(dir).qmp);
@@ -65,6 +75,10 @@ describe('QEMU started from the argv', { skip: (await haveCommand('qemu-system-x
       assert.equal(await qmp.status(), 'running');
       const uuid = await m.run<{ UUID: string }>('query-uuid');
       assert.equal(uuid.UUID, base(dir).uuid);
+      const nodes = await m.run<{ 'node-name': string; drv: string }[]>('query-named-block-nodes');
+      assert.ok(nodes.some((n) => n['node-name'] === 'root-thr' && n.drv === 'throttle'), 'the guest\'s disk goes through the throttle node');
+      const limits = await m.run<Record<string, number>>('qom-get', { path: '/objects/root-tg', property: 'limits' });
+      assert.equal(limits['iops-total'], 100);
       await qmp.quit();
       await m.closed;
       for (let n = 0; n < 50 && alive(pid); n++) await new Promise((r) => setTimeout(r, 20));

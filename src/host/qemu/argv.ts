@@ -3,6 +3,13 @@
 // QMP and VNC on UNIX sockets in the instance's directory (nothing listens on the network), and
 // daemonized with a pidfile so the VM outlives the agent that started it.
 import { join } from 'node:path';
+import type { CpuLimits } from '../cgroups.ts';
+
+/** Bandwidth (bytes/s) and IOPS caps of one disk; absent fields are unlimited. */
+export interface DiskLimits {
+  readonly bpsRead?: number; readonly bpsWrite?: number; readonly bpsTotal?: number;
+  readonly iopsRead?: number; readonly iopsWrite?: number; readonly iopsTotal?: number;
+}
 
 export interface VmDisk {
   /** The id the disk's drive and device carry (for hot-unplug and block jobs). */
@@ -14,6 +21,8 @@ export interface VmDisk {
   readonly readOnly: boolean;
   /** Boot from it (bootindex 0); with direct kernel boot, QEMU's loader boots first regardless. */
   readonly boot: boolean;
+  /** I/O caps, through a throttle group of the disk's own; absent or null: none. */
+  readonly limits?: DiskLimits | null;
 }
 
 export interface VmNic {
@@ -41,6 +50,8 @@ export interface VmDefinition {
   readonly paused: boolean;
   /** Wait for a migration stream on this URI instead of booting. */
   readonly incoming: string | null;
+  /** CPU time caps, applied to the QEMU process's cgroup once it runs (not part of the argv). */
+  readonly cpuLimits?: CpuLimits | null;
 }
 
 export const vmFiles = (dir: string) => ({
@@ -71,8 +82,17 @@ export function renderArgv(d: VmDefinition): string[] {
     const ro = disk.readOnly || disk.bus === 'cdrom' ? ',read-only=on' : '';
     args.push('-blockdev', `driver=file,node-name=${disk.id}-file,filename=${v(disk.path)}${ro}`,
       '-blockdev', `driver=${disk.format},node-name=${disk.id},file=${disk.id}-file${ro}`);
+    let drive = disk.id;
+    if (disk.limits) {
+      // The guest's I/O passes a throttle filter node whose group holds the caps.
+      const l = disk.limits;
+      const caps = ([['bps-read', l.bpsRead], ['bps-write', l.bpsWrite], ['bps-total', l.bpsTotal], ['iops-read', l.iopsRead], ['iops-write', l.iopsWrite], ['iops-total', l.iopsTotal]] as const)
+        .filter(([, n]) => n !== undefined).map(([k, n]) => `,x-${k}=${n}`).join('');
+      args.push('-object', `throttle-group,id=${disk.id}-tg${caps}`, '-blockdev', `driver=throttle,node-name=${disk.id}-thr,throttle-group=${disk.id}-tg,file=${disk.id}${ro}`);
+      drive = `${disk.id}-thr`;
+    }
     const boot = disk.boot && d.direct === null ? ',bootindex=0' : '';
-    args.push('-device', disk.bus === 'virtio' ? `virtio-blk-pci,id=${disk.id}-dev,drive=${disk.id}${boot}` : `ide-cd,id=${disk.id}-dev,drive=${disk.id}${boot}`);
+    args.push('-device', disk.bus === 'virtio' ? `virtio-blk-pci,id=${disk.id}-dev,drive=${drive}${boot}` : `ide-cd,id=${disk.id}-dev,drive=${drive}${boot}`);
   }
   for (const nic of d.nics) {
     if (nic.tap !== null) args.push('-netdev', `tap,id=${nic.id},ifname=${v(nic.tap)},script=no,downscript=no`, '-device', `virtio-net-pci,id=${nic.id}-dev,netdev=${nic.id},mac=${nic.mac}`);

@@ -3,7 +3,7 @@
 // reads its config drive (hostname, key, user data) and says so on its serial console.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import type { ImageSpec } from '../driver.ts';
 import { buildTinyImage, type TinyImage } from '../../../../host/tiny-image/build-tiny-image.ts';
 import { chooseAccelerator } from '../../../../host/qemu/accel.ts';
 import { haveCommand } from '../../../../host/exec.ts';
+import { cpuCgroupLayout } from '../../../../host/cgroups.ts';
 
 const missing = !(await haveCommand('qemu-system-x86_64')) ? 'qemu-system-x86_64 is not installed (bin/nubes installs qemu-system-x86)'
   : !(await haveCommand('xorriso')) ? 'xorriso is not installed (bin/nubes installs it)' : false;
@@ -64,6 +65,29 @@ describe(`qemu driver boots nubes-tiny (${accel})`, { skip: missing }, () => {
     assert.equal(await driver.powerState(spec.uuid), 'running');
     await driver.destroy(spec.uuid);
     assert.deepEqual(await driver.listInstances(), []);
+  });
+
+  it('caps a guest\'s CPU in a cgroup of its own and its disk I/O, from the flavor; refuses bad limits before making anything', async (t) => {
+    const layout = await cpuCgroupLayout();
+    if (!layout) { t.skip('this host has no cpu cgroup controller'); return; }
+    const spec = instanceSpec(await tinyImage(), { flavor: { vcpus: 1, memoryMb: 128, rootGb: 1, ephemeralGb: 0, swapMb: 0,
+      extraSpecs: { 'quota:cpu_quota': '50000', 'quota:cpu_period': '100000', 'quota:disk_total_iops_sec': '200' } } });
+    await driver.spawn(spec);
+    const dir = join(stateDir, 'instances', spec.uuid);
+    const pid = readFileSync(join(dir, 'qemu.pid'), 'utf8').trim();
+    const group = join(layout.root, 'nubes', spec.uuid);
+    assert.ok(readFileSync(join(group, 'cgroup.procs'), 'utf8').split('\n').includes(pid), 'QEMU runs in the guest\'s cgroup');
+    assert.equal(readFileSync(join(group, layout.version === 2 ? 'cpu.max' : 'cpu.cfs_quota_us'), 'utf8').trim(), layout.version === 2 ? '50000 100000' : '50000');
+    assert.match(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /throttle-group,id=root-tg,x-iops-total=200/);
+    await driver.powerOff(spec.uuid, 0);
+    await driver.powerOn(spec.uuid);
+    const again = readFileSync(join(dir, 'qemu.pid'), 'utf8').trim();
+    assert.ok(readFileSync(join(group, 'cgroup.procs'), 'utf8').split('\n').includes(again), 'a restarted QEMU goes back into it');
+    await driver.destroy(spec.uuid);
+    assert.ok(!existsSync(group), 'destroy removes the cgroup');
+    const bad = instanceSpec(await tinyImage(), { flavor: { ...spec.flavor, extraSpecs: { 'quota:cpu_quota': 'half' } } });
+    await assert.rejects(driver.spawn(bad), /quota:cpu_quota=half must be a whole number/);
+    assert.ok(!existsSync(join(stateDir, 'instances', bad.uuid)));
   });
 
   it('snapshots a running guest, and a new guest booted from the snapshot finds what the first wrote', async () => {

@@ -22,6 +22,8 @@ import { killQemu, qemuPid, startQemu, waitQemuExit } from '../../../../host/qem
 import { qmpCommands, type RunState } from '../../../../host/qemu/qmp/commands.ts';
 import { createImageCache, type ImageCache } from './image-cache.ts';
 import { VmMonitors } from './vm-monitors.ts';
+import { flavorLimits } from './flavor-limits.ts';
+import { cpuCgroupLayout, limitCpu, removeCgroup } from '../../../../host/cgroups.ts';
 import { readSerialTail, rotateSerialLog } from './serial-log.ts';
 import { receiveToFile, sendFileTo } from './state-file.ts';
 import {
@@ -103,9 +105,17 @@ export class QemuDriver implements VirtDriver {
     return { monitor: m, qmp: qmpCommands(m) };
   }
 
-  /** Starts QEMU and, when someone watches, attaches the monitor at once so a death is noticed. */
+  /** Starts QEMU (in its CPU cgroup when the flavor caps CPU) and, when someone watches, attaches the monitor at once so a death is noticed. */
   async #start(def: VmDefinition): Promise<void> {
-    await startQemu(def);
+    const pid = await startQemu(def);
+    if (def.cpuLimits) {
+      const layout = await cpuCgroupLayout();
+      if (!layout) { await killQemu(def.dir); throw new VirtError(`the flavor caps CPU time but this host has no cpu cgroup controller (see nubes doctor)`); }
+      await limitCpu(layout, def.uuid, pid, def.cpuLimits).catch(async (e: unknown) => {
+        await killQemu(def.dir);
+        throw new VirtError(`could not cap the CPU of instance ${def.uuid}: ${(e as Error).message}`);
+      });
+    }
     if (this.#monitors.watched) await this.#monitors.get(def.uuid).catch(() => undefined);
   }
 
@@ -179,22 +189,24 @@ export class QemuDriver implements VirtDriver {
   async spawn(spec: InstanceSpec): Promise<void> {
     const dir = this.#dir(spec.uuid);
     if (await this.#has(spec.uuid, 'vm.json')) throw new VirtError(`instance ${spec.uuid} already exists on this host`);
+    // Bad extra specs fail here, before anything is made, and would fail on any host.
+    const limits = flavorLimits(spec.flavor.extraSpecs);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     try {
       const base = await this.#cache.ensure(spec.image);
       const root = join(dir, 'disk.qcow2');
       // The overlay is the flavor's root size, or the image's when the flavor says 0 (or is smaller).
       await qemuImgCreate(root, 'qcow2', Math.max(spec.flavor.rootGb * GiB, base.virtualSize), { backing: base.path, backingFormat: base.format });
-      const disks: VmDisk[] = [{ id: 'root', path: root, format: 'qcow2', bus: 'virtio', readOnly: false, boot: true }];
+      const disks: VmDisk[] = [{ id: 'root', path: root, format: 'qcow2', bus: 'virtio', readOnly: false, boot: true, limits: limits.disk }];
       if (spec.flavor.ephemeralGb > 0) {
         const eph = join(dir, 'disk.eph0.raw');
         await makeEphemeralDisk(eph, spec.flavor.ephemeralGb * GiB);
-        disks.push({ id: 'eph0', path: eph, format: 'raw', bus: 'virtio', readOnly: false, boot: false });
+        disks.push({ id: 'eph0', path: eph, format: 'raw', bus: 'virtio', readOnly: false, boot: false, limits: limits.disk });
       }
       if (spec.flavor.swapMb > 0) {
         const swap = join(dir, 'disk.swap.raw');
         await makeSwapDisk(swap, spec.flavor.swapMb * 2 ** 20);
-        disks.push({ id: 'swap', path: swap, format: 'raw', bus: 'virtio', readOnly: false, boot: false });
+        disks.push({ id: 'swap', path: swap, format: 'raw', bus: 'virtio', readOnly: false, boot: false, limits: limits.disk });
       }
       // No metadata service yet: every guest gets a config drive (Nova's force_config_drive).
       const iso = join(dir, 'config.iso');
@@ -207,6 +219,7 @@ export class QemuDriver implements VirtDriver {
         name: spec.name.replace(/[^\w.-]/g, '-').slice(0, 60) || spec.uuid, uuid: spec.uuid, accel: this.#o.accel, vcpus: spec.flavor.vcpus,
         memoryMb: spec.flavor.memoryMb, dir, disks,
         nics: spec.nics.map((n, i) => ({ id: `net${i}`, mac: n.mac, tap: null })), direct: null, hotplugPorts: 4, paused: false, incoming: null,
+        cpuLimits: limits.cpu,
       };
       await this.#save(def);
       await this.#start(def);
@@ -224,6 +237,8 @@ export class QemuDriver implements VirtDriver {
     this.#monitors.forget(uuid);
     await killQemu(dir);
     await rm(dir, { recursive: true, force: true });
+    const layout = await cpuCgroupLayout();
+    if (layout) await removeCgroup(layout, uuid).catch(() => undefined);
   }
 
   async powerOff(uuid: string, timeoutSeconds: number): Promise<void> {
@@ -382,13 +397,18 @@ export class QemuDriver implements VirtDriver {
     if (await this.#has(uuid, 'vm.pre-resize.json')) throw new VirtError(`instance ${uuid} has a resize to confirm or revert first`);
     const root = def.disks.find((d) => d.id === 'root');
     if (!root) throw new VirtError(`instance ${uuid} has no root disk to resize`);
+    // The new flavor's limits come with it (a revert restores the old definition, limits included).
+    const limits = flavorLimits(flavor.extraSpecs);
     await this.#stop(uuid, this.#shutdownSeconds());
     // What a revert needs: the definition and the root disk as they were (Nova keeps <dir>_resize).
     await copyFile(root.path, this.#file(uuid, 'disk.pre-resize.qcow2'));
     await this.#save(def, 'vm.pre-resize.json');
     const size = (await qemuImgInfo(root.path, root.format)).virtualSize;
     if (flavor.rootGb * GiB > size) await qemuImgResize(root.path, root.format, flavor.rootGb * GiB);
-    const resized: VmDefinition = { ...def, vcpus: flavor.vcpus, memoryMb: flavor.memoryMb };
+    const resized: VmDefinition = {
+      ...def, vcpus: flavor.vcpus, memoryMb: flavor.memoryMb, cpuLimits: limits.cpu,
+      disks: def.disks.map((d) => (d.bus === 'virtio' && d.id !== 'rescue' ? { ...d, limits: limits.disk } : d)),
+    };
     await this.#save(resized);
     await this.#start(resized);
   }
