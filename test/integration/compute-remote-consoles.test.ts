@@ -128,10 +128,10 @@ describe('remote consoles', () => {
     }
   });
 
-  it('refuses another project\'s server (403), an unknown one (404), a host without VNC (400) and a stopped server (409)', async () => {
+  it('refuses another project\'s server and an unknown one (404), a host without VNC (400) and a stopped server (409)', async () => {
     const other = await c.bob.post(`/servers/${vncServer}/action`, { 'os-getVNCConsole': { type: 'novnc' } });
-    assert.equal(other.status, 403);
-    assert.ok(other.body.forbidden, JSON.stringify(other.body));
+    assert.equal(other.status, 404, 'another project\'s server is not found, as any other');
+    assert.ok(other.body.itemNotFound, JSON.stringify(other.body));
     assert.equal((await c.alice.post(`/servers/${crypto.randomUUID()}/action`, { 'os-getVNCConsole': { type: 'novnc' } })).status, 404);
     const blind = await c.alice.post(`/servers/${plainServer}/action`, { 'os-getVNCConsole': { type: 'novnc' } });
     assert.equal(blind.status, 400);

@@ -7,9 +7,8 @@ import type { Kysely } from 'kysely';
 import type { DB } from '../../platform/db/schema.ts';
 import type { AuthContext } from '../../platform/auth/context.ts';
 import type { Policy } from '../../platform/policy/policy.ts';
-import { BadRequest, Conflict, NotFound } from '../../platform/errors.ts';
+import { BadRequest, Conflict } from '../../platform/errors.ts';
 import * as tokens from '../store/console-tokens.ts';
-import * as instances from '../store/instances.ts';
 import * as hostStore from '../store/hosts.ts';
 import type { ServerService } from './servers.ts';
 
@@ -23,7 +22,7 @@ const READY_STATES = new Set(['active', 'paused', 'rescued', 'resized']);
 export interface ConsoleUrl { readonly protocol: 'vnc'; readonly type: 'novnc'; readonly url: string }
 
 export function createConsoles(deps: { db: Kysely<DB>; policy: Policy; servers: ServerService; now?: () => number }) {
-  const { db, policy, servers } = deps;
+  const { db, servers } = deps;
   const now = deps.now ?? Date.now;
   return {
     /** A console URL for the server, valid once and for 10 minutes. */
@@ -31,11 +30,9 @@ export function createConsoles(deps: { db: Kysely<DB>; policy: Policy; servers: 
       if (!SUPPORTED[protocol]?.includes(type)) {
         throw new BadRequest(`Unavailable console type ${type} for protocol ${protocol}: this cloud serves only protocol vnc with type novnc.`, 'console_type_unavailable');
       }
-      // As Nova's remote_consoles controller: the instance is found first, then the policy is
-      // checked against its project, so another project's member gets a 403.
-      const i = await instances.getInstance(db, id);
-      if (!i || i.vmState === 'deleted') throw new NotFound(`Instance ${id} could not be found.`, 'instance_not_found');
-      policy.enforce('os_compute_api:os-remote-consoles', ctx.credentials, servers.instanceTarget(i));
+      // As every server action (and Nova, whose instance lookup is project-scoped): another
+      // project's server is not found; the policy is checked against the server's project.
+      const i = await servers.visible(ctx, id, 'os_compute_api:os-remote-consoles');
       if (i.host === null || !READY_STATES.has(i.vmState) || i.taskState === 'deleting') {
         throw new Conflict(`Instance ${i.id} is not ready (vm_state ${i.vmState}): a console needs a server running on a host.`, 'instance_not_ready');
       }
