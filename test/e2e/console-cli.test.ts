@@ -14,7 +14,7 @@ import { freePort, startNubes, removeDir, type NubesProcess } from '../support/n
 import { freshPostgres } from '../support/databases.ts';
 import { buildTinyImage } from '../../src/host/tiny-image/build-tiny-image.ts';
 import { loadConfig } from '../../src/cli/config.ts';
-import { haveOpenstackCli, osOk } from '../support/openstack-cli.ts';
+import { cloudEntry, haveOpenstackCli, osOk } from '../support/openstack-cli.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const skip = !haveOpenstackCli() ? 'python3-openstackclient is not installed (scripts/test.sh installs it)'
@@ -126,10 +126,7 @@ describe('the VNC console of a separate agent (nubes api + nubes agent --console
     agent = await startNubes({ command: ['agent'], args: ['--host', host, '--bus', amqpUrl!, '--virt-driver', 'qemu', '--console-listen', `127.0.0.1:${consolePort}`],
       readyWhen: /host agent serving/ });
     env = { OS_CLIENT_CONFIG_FILE: join(api.dataDir, 'admin-clouds.yaml'), OS_CLOUD: 'nubes' };
-    writeFileSync(env.OS_CLIENT_CONFIG_FILE!, stringify({ clouds: { nubes: {
-      auth: { auth_url: `${api.url}/identity/v3`, username: 'admin', password: 'console-test-pw', project_name: 'admin', user_domain_name: 'Default', project_domain_name: 'Default' },
-      region_name: 'RegionOne', interface: 'public', identity_api_version: 3,
-    } } }));
+    writeFileSync(env.OS_CLIENT_CONFIG_FILE!, stringify({ clouds: { nubes: cloudEntry(api.url, 'admin', 'console-test-pw', 'admin') } }));
     // The same build cache `nubes up` uses (a cached build costs about 0.1 s).
     const tiny = await buildTinyImage({ cacheDir: join(loadConfig({ flags: {}, env: process.env }).cacheDir, 'tiny-image') });
     await osOk(['image', 'create', '--disk-format', 'qcow2', '--container-format', 'bare', '--file', tiny.disk, 'tiny'], env);

@@ -11,7 +11,7 @@ import pg from 'pg';
 import { stringify } from 'yaml';
 import { startNubes, removeDir, type NubesProcess } from '../support/nubes-process.ts';
 import { freshPostgres, type ScratchDatabase } from '../support/databases.ts';
-import { haveOpenstackCli, os, osOk } from '../support/openstack-cli.ts';
+import { cloudEntry, haveOpenstackCli, os, osOk } from '../support/openstack-cli.ts';
 
 const pgUrl = process.env['NUBES_TEST_DATABASE_URL'];
 const amqpUrl = process.env['NUBES_TEST_AMQP_URL'];
@@ -56,10 +56,7 @@ describe('scale-out compute under contention: two api replicas and three agents'
       agents.push(await startNubes({ command: ['agent'], args: ['--host', host, '--bus', amqpUrl!, '--virt-driver', 'fake'],
         env: { NUBES_FAKE_VCPUS: String(HOST_VCPUS), NUBES_FAKE_MEMORY_MB: '8192' }, readyWhen: /host agent serving/ }));
     }
-    const cloud = (url: string, user: string, password: string, project: string) => ({
-      auth: { auth_url: `${url}/identity/v3`, username: user, password, project_name: project, user_domain_name: 'Default', project_domain_name: 'Default' },
-      region_name: 'RegionOne', interface: 'public', identity_api_version: 3,
-    });
+    const cloud = cloudEntry;
     writeFileSync(join(a.dataDir, 'clouds.yaml'), stringify({ clouds: {
       'admin-a': cloud(a.url, 'admin', PASSWORD, 'admin'), 'alice-a': cloud(a.url, 'alice', 'alice-pw', 'alpha'), 'alice-b': cloud(b.url, 'alice', 'alice-pw', 'alpha'),
     } }));

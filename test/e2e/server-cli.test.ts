@@ -14,7 +14,7 @@ import { parse, stringify } from 'yaml';
 import { freePort, startNubes, removeDir, type NubesProcess } from '../support/nubes-process.ts';
 import { freshPostgres } from '../support/databases.ts';
 import { startBalancer } from '../support/balancer.ts';
-import { haveOpenstackCli, os, osOk } from '../support/openstack-cli.ts';
+import { cloudEntry, haveOpenstackCli, os, osOk } from '../support/openstack-cli.ts';
 
 interface Layout {
   readonly name: string;
@@ -60,10 +60,7 @@ const LAYOUTS: Layout[] = [
         }
         const dir = procs[0]!.dataDir;
         const adminConfig = join(dir, 'clouds.yaml');
-        writeFileSync(adminConfig, stringify({ clouds: { nubes: {
-          auth: { auth_url: `${balancer.url}/identity/v3`, username: 'admin', password: env.NUBES_ADMIN_PASSWORD, project_name: 'admin', user_domain_name: 'Default', project_domain_name: 'Default' },
-          region_name: 'RegionOne', interface: 'public', identity_api_version: 3,
-        } } }));
+        writeFileSync(adminConfig, stringify({ clouds: { nubes: cloudEntry(balancer.url, 'admin', env.NUBES_ADMIN_PASSWORD, 'admin') } }));
         for (let n = 0; n < 100; n++) {
           if ((await osOk(['compute', 'service', 'list', '-f', 'json'], { OS_CLIENT_CONFIG_FILE: adminConfig, OS_CLOUD: 'nubes' })).length === 3) break;
           await new Promise((r) => setTimeout(r, 100));

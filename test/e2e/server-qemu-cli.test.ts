@@ -15,7 +15,7 @@ import { startNubes, removeDir, type NubesProcess } from '../support/nubes-proce
 import { freshPostgres } from '../support/databases.ts';
 import { buildTinyImage } from '../../src/host/tiny-image/build-tiny-image.ts';
 import { loadConfig } from '../../src/cli/config.ts';
-import { haveOpenstackCli, osOk } from '../support/openstack-cli.ts';
+import { cloudEntry, haveOpenstackCli, osOk } from '../support/openstack-cli.ts';
 import { chooseAccelerator } from '../../src/host/qemu/accel.ts';
 
 const skip = !haveOpenstackCli() ? 'python3-openstackclient is not installed (scripts/test.sh installs it)'
@@ -246,10 +246,7 @@ describe(`an agent killed with SIGKILL leaves its guests running, and restarted 
     api = await startNubes({ command: ['api'], args: ['--database', db.url, '--bus', amqpUrl!], env: { NUBES_ADMIN_PASSWORD: 'agent-test-pw' } });
     agent = await startAgent();
     env = { OS_CLIENT_CONFIG_FILE: join(api.dataDir, 'admin-clouds.yaml'), OS_CLOUD: 'nubes' };
-    writeFileSync(env.OS_CLIENT_CONFIG_FILE!, stringify({ clouds: { nubes: {
-      auth: { auth_url: `${api.url}/identity/v3`, username: 'admin', password: 'agent-test-pw', project_name: 'admin', user_domain_name: 'Default', project_domain_name: 'Default' },
-      region_name: 'RegionOne', interface: 'public', identity_api_version: 3,
-    } } }));
+    writeFileSync(env.OS_CLIENT_CONFIG_FILE!, stringify({ clouds: { nubes: cloudEntry(api.url, 'admin', 'agent-test-pw', 'admin') } }));
     // The same build cache `nubes up` uses (a cached build costs about 0.1 s).
     const tiny = await buildTinyImage({ cacheDir: join(loadConfig({ flags: {}, env: process.env }).cacheDir, 'tiny-image') });
     await osOk(['image', 'create', '--disk-format', 'qcow2', '--container-format', 'bare', '--file', tiny.disk, 'tiny'], env);

@@ -25,3 +25,11 @@ export async function osOk(args: readonly string[], env: Record<string, string |
   if (r.code !== 0) throw new Error(`openstack ${args.join(' ')} failed (${r.code}):\n${r.stderr}${r.stdout}`);
   return args.includes('json') ? JSON.parse(r.stdout) : r.stdout;
 }
+
+/** One cloud entry of a clouds.yaml: password auth at the cloud's Keystone, as `nubes up` writes it. */
+export function cloudEntry(url: string, user: string, password: string, project: string) {
+  return {
+    auth: { auth_url: `${url}/identity/v3`, username: user, password, project_name: project, user_domain_name: 'Default', project_domain_name: 'Default' },
+    region_name: 'RegionOne', interface: 'public', identity_api_version: 3,
+  };
+}
