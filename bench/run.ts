@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { runIdentityBench, printIdentity } from './identity.bench.ts';
 import { runImageBench, printImage } from './image.bench.ts';
 import { runComputeBench, printCompute } from './compute.bench.ts';
+import { runBootBench, printBoot } from './boot.bench.ts';
 
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 5);
 const wanted = process.argv.slice(2);
@@ -17,10 +18,16 @@ const computeOpts = {
   hosts: Number(process.env['BENCH_HOSTS'] ?? 1000), creates: Number(process.env['BENCH_CREATES'] ?? 2000),
   listServers: Number(process.env['BENCH_SERVERS'] ?? 10000), seconds, concurrency: Number(process.env['BENCH_CLIENTS'] ?? 32),
 };
+// BENCH_BOOTS real guests booted at once (default 10), BENCH_SINGLE_ROUNDS single boots one after another (default 5),
+// BENCH_ACTIVE_POLL_MS between GETs of each server until ACTIVE (default 20).
+const bootOpts = {
+  boots: Number(process.env['BENCH_BOOTS'] ?? 10), singleRounds: Number(process.env['BENCH_SINGLE_ROUNDS'] ?? 5), pollMs: Number(process.env['BENCH_ACTIVE_POLL_MS'] ?? 20),
+};
 const suites = [
   { name: 'identity', run: async () => { const r = await runIdentityBench({ seconds }); return { text: printIdentity(r), data: r }; } },
   { name: 'image', run: async () => { const r = await runImageBench({ mib: imageMib, bigGiB }); return { text: printImage(r), data: r }; } },
   { name: 'compute', run: async () => { const r = await runComputeBench(computeOpts); return { text: printCompute(r), data: r }; } },
+  { name: 'boot', run: async () => { const r = await runBootBench(bootOpts); return { text: printBoot(r), data: r }; } },
 ];
 
 const outDir = join(import.meta.dirname, 'results');
