@@ -58,11 +58,11 @@ nubes_ensure_deps() {
   fi
 }
 
-# What the cloud runs on this host: qemu-img inspects and converts images, QEMU boots guests, xorriso
-# makes config drives, novnc is the page a VNC console URL opens, and the rest is what
+# What the cloud runs on this host: qemu-img inspects and converts images, QEMU boots guests,
+# genisoimage makes config drives, novnc is the page a VNC console URL opens, and the rest is what
 # `nubes image build-tiny` makes the nubes-tiny image from.
 NUBES_HOST_PACKAGES=(qemu-utils qemu-system-x86 linux-image-amd64 busybox-static dropbear-bin syslinux syslinux-common
-  mtools dosfstools e2fsprogs xz-utils xorriso novnc)
+  mtools dosfstools e2fsprogs xz-utils genisoimage novnc)
 
 nubes_ensure_host_packages() {
   # Not fatal: without root the cloud still starts and says what is missing where it matters.

@@ -35,7 +35,8 @@ nubes_start_rabbitmq() {
 
 nubes_test_services() {
   # chromium: the console test opens noVNC as a browser does (tests only; hosts need no browser).
-  nubes_apt_install python3-openstackclient python3-openstacksdk postgresql rabbitmq-server chromium || return 1
+  # xorriso: tests read config drives back and build their own for the tiny image's boot tests.
+  nubes_apt_install python3-openstackclient python3-openstacksdk postgresql rabbitmq-server chromium xorriso || return 1
   # CI sets NUBES_REQUIRE_SERVICES=1: there a suite skipped for want of a service is a failure.
   if [ "${NUBES_REQUIRE_SERVICES:-0}" = 1 ]; then
     nubes_start_postgres || { nubes_log "PostgreSQL did not start; the suite needs it"; return 1; }

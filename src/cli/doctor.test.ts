@@ -16,7 +16,7 @@ const healthy: Check[] = [
   check('accelerator', 'warn', 'TCG: /dev/kvm opens but the CPU shows no vmx/svm', { fix: 'use a host with vmx/svm' }),
   check('qemu', 'ok', 'qemu-system-x86_64 7.2.22'),
   check('qemu-img', 'ok', 'qemu-img 7.2.22'),
-  check('xorriso', 'ok', 'xorriso 1.5.4'),
+  check('genisoimage', 'ok', 'genisoimage 1.1.11'),
   check('vlan', 'no', 'cannot be created: Error: Unknown device type.', { fix: 'modprobe 8021q' }),
   check('nftables', 'no', 'nft is not installed', { fix: 'apt install nftables' }),
 ];
@@ -52,8 +52,8 @@ describe('doctor report', () => {
   it('says which essential checks stop the cloud, and when the qemu driver cannot run', () => {
     const broken = healthy.map((c) => (c.name === 'qemu' ? check('qemu', 'no', 'not installed', { essential: true, fix: 'apt install qemu-system-x86 qemu-utils' }) : c));
     assert.equal(verdict(broken, 'qemu'), 'Nubes cannot run here (virt driver qemu): qemu failed. 4 checks need attention.');
-    const fakeOnly = healthy.map((c) => (c.name === 'xorriso' ? check('xorriso', 'no', 'not installed') : c));
-    assert.equal(verdict(fakeOnly, 'fake'), 'Nubes can run here: the fake driver can, the qemu driver cannot (xorriso missing); configured: fake. 4 checks need attention.');
+    const fakeOnly = healthy.map((c) => (c.name === 'genisoimage' ? check('genisoimage', 'no', 'not installed') : c));
+    assert.equal(verdict(fakeOnly, 'fake'), 'Nubes can run here: the fake driver can, the qemu driver cannot (genisoimage missing); configured: fake. 4 checks need attention.');
     assert.equal(verdict([check('node', 'ok', 'v26')], 'fake'), 'Nubes can run here: the fake driver can, the qemu driver can; configured: fake. Every check passed.');
   });
 });
@@ -69,7 +69,7 @@ describe('bin/nubes doctor on this machine', () => {
       });
       assert.equal(code, 0, `stdout:\n${stdout}\nstderr:\n${stderr}`);
       const rows = stdout.split('\n');
-      const names = ['node', 'data dir', 'accelerator', 'qemu', 'qemu-img', 'xorriso', 'tiny image', ...NET_CHECKS, 'dnsmasq', 'cgroups'];
+      const names = ['node', 'data dir', 'accelerator', 'qemu', 'qemu-img', 'genisoimage', 'tiny image', ...NET_CHECKS, 'dnsmasq', 'cgroups'];
       for (const name of names) {
         assert.ok(rows.some((r) => new RegExp(`^${name} +(ok|no|warn)  `).test(r)), `no row for ${name} in:\n${stdout}`);
       }

@@ -10,7 +10,7 @@ export function doctorExitCode(checks: readonly Check[]): 0 | 1 {
   return checks.some((c) => c.essential && c.status === 'no') ? 1 : 0;
 }
 
-const QEMU_NEEDS = ['qemu', 'qemu-img', 'xorriso'];
+const QEMU_NEEDS = ['qemu', 'qemu-img', 'genisoimage'];
 
 /** The last line: whether the cloud runs here, and with which virt drivers. */
 export function verdict(checks: readonly Check[], virtDriver: Config['virtDriver']): string {

@@ -1,6 +1,6 @@
 // The config drive Nova gives guests: an ISO 9660 image labelled `config-2` with the OpenStack
 // metadata layout (openstack/<version>/meta_data.json, user_data, network_data.json,
-// vendor_data.json), built with xorriso as Nova builds it with genisoimage. Cloud-init, and the
+// vendor_data.json), built with genisoimage, as Nova builds it. Cloud-init, and the
 // nubes-tiny guest, read it before any network is up.
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -48,7 +48,9 @@ export async function buildConfigDrive(path: string, c: ConfigDriveContent): Pro
       await writeFile(join(d, 'network_data.json'), JSON.stringify(c.networkData ?? { links: [], networks: [], services: [] }));
       if (c.userData !== null) await writeFile(join(d, 'user_data'), Buffer.from(c.userData, 'base64'));
     }
-    await exec(['xorriso', '-as', 'mkisofs', '-quiet', '-o', path, '-V', 'config-2', '-J', '-r', root], { timeoutMs: 60_000 });
+    // genisoimage, not xorriso: xorriso's main thread waits in 100 ms steps for its writer (up to
+    // about a second), which a boot feels; genisoimage writes a config drive in milliseconds.
+    await exec(['genisoimage', '-quiet', '-o', path, '-V', 'config-2', '-J', '-r', root], { timeoutMs: 60_000 });
   } finally {
     await rm(root, { recursive: true, force: true });
   }

@@ -3,11 +3,11 @@
 import { guard, type Check } from './check.ts';
 import { NET_CHECKS, probeDnsmasq, probeNetworking } from './probes-net.ts';
 import { probeCgroups, probeDataDir, probeNode } from './probes-system.ts';
-import { probeAccelerator, probeQemu, probeQemuImg, probeTinyImageInputs, probeXorriso } from './probes-virt.ts';
+import { probeAccelerator, probeQemu, probeQemuImg, probeTinyImageInputs, probeGenisoimage } from './probes-virt.ts';
 
 export interface DoctorOptions {
   readonly dataDir: string;
-  /** The configured virt driver: with 'qemu', QEMU, qemu-img and xorriso become essential. */
+  /** The configured virt driver: with 'qemu', QEMU, qemu-img and genisoimage become essential. */
   readonly virtDriver: 'fake' | 'qemu';
   /** Milliseconds each probe may take (the network probe gets twice this). Default 15 s. */
   readonly limitMs?: number;
@@ -24,7 +24,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<Check[]> {
     one('accelerator', () => probeAccelerator()),
     one('qemu', () => probeQemu(qemu), qemu),
     one('qemu-img', () => probeQemuImg(qemu), qemu),
-    one('xorriso', () => probeXorriso(qemu), qemu),
+    one('genisoimage', () => probeGenisoimage(qemu), qemu),
     one('tiny image', () => probeTinyImageInputs()),
     guard(NET_CHECKS, 2 * limit, () => probeNetworking()),
     one('dnsmasq', () => probeDnsmasq()),

@@ -1,5 +1,5 @@
 // The virtualization probes: the accelerator check is chooseAccelerator()'s answer, and the QEMU,
-// qemu-img and xorriso checks report what the binaries on this machine say, or what to install.
+// qemu-img and genisoimage checks report what the binaries on this machine say, or what to install.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { chooseAccelerator } from '../qemu/accel.ts';
 import { exec, haveCommand } from '../exec.ts';
 import { parseVersion } from './check.ts';
-import { probeAccelerator, probeQemu, probeQemuImg, probeXorriso } from './probes-virt.ts';
+import { probeAccelerator, probeQemu, probeQemuImg, probeGenisoimage } from './probes-virt.ts';
 
 const haveQemu = await haveCommand('qemu-system-x86_64');
 const haveQemuImg = await haveCommand('qemu-img');
@@ -56,7 +56,7 @@ describe('accelerator', () => {
   });
 });
 
-describe('QEMU, qemu-img, xorriso', () => {
+describe('QEMU, qemu-img, genisoimage', () => {
   it('reports the version qemu-system-x86_64 prints and its accelerators', { skip: haveQemu ? false : 'QEMU is not installed' }, async () => {
     const { stdout } = await exec(['qemu-system-x86_64', '--version']);
     const c = await probeQemu(true);
@@ -86,12 +86,12 @@ describe('QEMU, qemu-img, xorriso', () => {
     });
 
     it('says no, and which Debian package to install, for each missing binary', async () => {
-      const [qemu, img, xorriso] = await Promise.all([probeQemu(true), probeQemuImg(false), probeXorriso(false)]);
+      const [qemu, img, iso] = await Promise.all([probeQemu(true), probeQemuImg(false), probeGenisoimage(false)]);
       assert.deepEqual([qemu.status, qemu.detail, qemu.fix, qemu.essential], ['no', 'qemu-system-x86_64 is not installed', 'apt install qemu-system-x86 qemu-utils', true]);
       assert.deepEqual([img.status, img.fix, img.essential], ['no', 'apt install qemu-utils', false]);
       assert.match(img.detail, /^qemu-img is not installed; image uploads/);
-      assert.deepEqual([xorriso.status, xorriso.fix], ['no', 'apt install xorriso']);
-      assert.match(xorriso.detail, /no config drive/);
+      assert.deepEqual([iso.status, iso.fix], ['no', 'apt install genisoimage']);
+      assert.match(iso.detail, /no config drive/);
     });
   });
 });

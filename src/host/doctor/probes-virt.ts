@@ -1,5 +1,5 @@
 // `nubes doctor` on virtualization: the accelerator QEMU would use (accel.ts decides, this only
-// reports), the QEMU and qemu-img binaries, xorriso for config drives, and the inputs of the
+// reports), the QEMU and qemu-img binaries, genisoimage for config drives, and the inputs of the
 // nubes-tiny guest image. Runs only version and help commands; starts no guest.
 import { chooseAccelerator } from '../qemu/accel.ts';
 import { exec } from '../exec.ts';
@@ -50,8 +50,8 @@ export async function probeQemuImg(essential: boolean): Promise<Check> {
   return got.status === 'no' ? { ...got, detail: `${got.detail}; image uploads in disk formats are refused without it` } : got;
 }
 
-export async function probeXorriso(essential: boolean): Promise<Check> {
-  const got = (await versionOf('xorriso', ['xorriso', '-version'], 'xorriso', essential)).check;
+export async function probeGenisoimage(essential: boolean): Promise<Check> {
+  const got = (await versionOf('genisoimage', ['genisoimage', '-version'], 'genisoimage', essential)).check;
   return got.status === 'ok' ? { ...got, detail: `${got.detail} (config drives)` } : { ...got, detail: `${got.detail}; instances get no config drive without it` };
 }
 

@@ -16,7 +16,7 @@ import { haveCommand } from '../../../../host/exec.ts';
 import { cpuCgroupLayout } from '../../../../host/cgroups.ts';
 
 const missing = !(await haveCommand('qemu-system-x86_64')) ? 'qemu-system-x86_64 is not installed (bin/nubes installs qemu-system-x86)'
-  : !(await haveCommand('xorriso')) ? 'xorriso is not installed (bin/nubes installs it)' : false;
+  : !(await haveCommand('genisoimage')) ? 'genisoimage is not installed (bin/nubes installs it)' : false;
 const accel = chooseAccelerator().accel;
 const scratch = mkdtempSync(join(tmpdir(), 'nubes-qemu-driver-'));
 let tiny: TinyImage | undefined;

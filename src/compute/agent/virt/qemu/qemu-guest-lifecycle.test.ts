@@ -17,7 +17,7 @@ import { qemuImgInfo } from '../../../../host/qemu-img.ts';
 import { haveCommand } from '../../../../host/exec.ts';
 
 const missing = !(await haveCommand('qemu-system-x86_64')) ? 'qemu-system-x86_64 is not installed (bin/nubes installs qemu-system-x86)'
-  : !(await haveCommand('xorriso')) ? 'xorriso is not installed (bin/nubes installs it)' : false;
+  : !(await haveCommand('genisoimage')) ? 'genisoimage is not installed (bin/nubes installs it)' : false;
 const accel = chooseAccelerator().accel;
 /** How long any one wait may take: generous, since TCG on a busy CI machine is slow. Never a timing assertion. */
 const DEADLINE_MS = accel === 'kvm' ? 90_000 : 240_000;
