@@ -1,9 +1,9 @@
 // A QMP monitor connection to one QEMU process: connects to its UNIX socket (waiting for QEMU to
 // create it), negotiates capabilities, runs commands one reply per id with a timeout, hands events
 // to subscribers, and says when QEMU goes away. Every command and event goes to the VM's own log.
-import { createConnection, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NubesError } from '../../../platform/errors.ts';
+import { connectWhenListening } from '../socket.ts';
 import { classify, encodeCommand, LineSplitter, type QmpEvent, type QmpGreeting } from './protocol.ts';
 
 /** QEMU answered a command with an error (its class and description). */
@@ -49,21 +49,9 @@ export interface QmpMonitor {
 export async function connectQmp(socketPath: string, opts: QmpMonitorOptions = {}): Promise<QmpMonitor> {
   const log = opts.log ?? (() => {});
   const deadline = Date.now() + (opts.connectTimeoutMs ?? 10_000);
-  let sock: Socket | undefined;
-  for (;;) {
-    try {
-      sock = await new Promise<Socket>((ok, fail) => {
-        const s = createConnection(socketPath);
-        s.once('connect', () => { s.off('error', fail); ok(s); });
-        s.once('error', fail);
-      });
-      break;
-    } catch (e) {
-      if (Date.now() > deadline) throw new QmpDisconnected(`cannot reach QEMU's monitor at ${socketPath}: ${(e as Error).message}`);
-      await sleep(20);
-    }
-  }
-  const socket = sock;
+  const socket = await connectWhenListening(socketPath, opts.connectTimeoutMs ?? 10_000).catch((e: unknown) => {
+    throw new QmpDisconnected(`cannot reach QEMU's monitor at ${socketPath}: ${(e as Error).message}`);
+  });
   socket.setEncoding('utf8');
   const split = new LineSplitter();
   const waiting = new Map<number, { command: string; ok: (v: unknown) => void; fail: (e: Error) => void; timer: NodeJS.Timeout }>();

@@ -6,9 +6,9 @@
 // and sends the file.
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { createServer, type Server, type Socket } from 'node:net';
 import { pipeline } from 'node:stream/promises';
+import { connectWhenListening } from '../../../../host/qemu/socket.ts';
 
 export interface StreamEnd {
   /** The URI to hand QEMU (`unix:<socket>`). */
@@ -18,7 +18,7 @@ export interface StreamEnd {
   close(): Promise<void>;
 }
 
-async function listenOnce(socketPath: string, onConnection: (s: import('node:net').Socket) => Promise<void>): Promise<StreamEnd> {
+async function listenOnce(socketPath: string, onConnection: (s: Socket) => Promise<void>): Promise<StreamEnd> {
   await rm(socketPath, { force: true });
   let settle!: { ok: () => void; fail: (e: Error) => void };
   const done = new Promise<void>((ok, fail) => { settle = { ok, fail }; });
@@ -49,17 +49,8 @@ export function receiveToFile(socketPath: string, file: string): Promise<StreamE
 
 /** Connects to the socket an incoming QEMU listens on (waiting up to `timeoutMs` for it) and sends `file`. */
 export async function sendFileTo(socketPath: string, file: string, timeoutMs = 10_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  let socket: Socket | undefined;
-  while (!socket) {
-    const attempt = await new Promise<Socket | Error>((ok) => {
-      const s = createConnection(socketPath);
-      s.once('connect', () => { s.removeAllListeners('error'); ok(s); });
-      s.once('error', (e) => ok(e));
-    });
-    if (!(attempt instanceof Error)) socket = attempt;
-    else if (Date.now() > until) throw new Error(`QEMU never listened on ${socketPath} for the incoming state: ${attempt.message}`);
-    else await sleep(20);
-  }
+  const socket = await connectWhenListening(socketPath, timeoutMs).catch((e: unknown) => {
+    throw new Error(`QEMU never listened on ${socketPath} for the incoming state: ${(e as Error).message}`);
+  });
   await pipeline(createReadStream(file, { highWaterMark: 1 << 20 }), socket);
 }
