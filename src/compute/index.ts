@@ -47,7 +47,7 @@ export function createComputeService(deps: { db: Kysely<DB>; policy: Policy; con
     hostIsUp: async (host) => { const h = await hostStore.getHost(db, host); return h !== undefined && hosts.isUp(h); },
   });
   const servers = createServerService({ db, policy, quotas, lifecycle, images: deps.images, log });
-  const consoles = createConsoles({ db, policy, servers });
+  const consoles = createConsoles({ db, servers });
   let bus: Bus | undefined;
   return {
     hosts,

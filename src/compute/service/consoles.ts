@@ -6,7 +6,6 @@ import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { DB } from '../../platform/db/schema.ts';
 import type { AuthContext } from '../../platform/auth/context.ts';
-import type { Policy } from '../../platform/policy/policy.ts';
 import { BadRequest, Conflict } from '../../platform/errors.ts';
 import * as tokens from '../store/console-tokens.ts';
 import * as hostStore from '../store/hosts.ts';
@@ -21,7 +20,7 @@ const READY_STATES = new Set(['active', 'paused', 'rescued', 'resized']);
 
 export interface ConsoleUrl { readonly protocol: 'vnc'; readonly type: 'novnc'; readonly url: string }
 
-export function createConsoles(deps: { db: Kysely<DB>; policy: Policy; servers: ServerService; now?: () => number }) {
+export function createConsoles(deps: { db: Kysely<DB>; servers: ServerService; now?: () => number }) {
   const { db, servers } = deps;
   const now = deps.now ?? Date.now;
   return {

@@ -153,6 +153,8 @@ export function createLifecycle(deps: LifecycleDeps) {
   function completion(i: Instance, r: HostWorkResult): { fields: instances.InstanceFields; claims: () => Promise<void> } {
     const m = i.migration;
     const none = async () => {};
+    // The shelved disk's image has done its job (unshelved) or is half made (a shelve that failed).
+    const dropShelvedImage = async () => { if (i.shelvedImageId) await removeShelvedImage(i.shelvedImageId); };
     if (r.ok) {
       switch (r.op) {
         case 'resize': return { fields: m ? flavorFields(m.newFlavor) : {}, claims: none };
@@ -160,8 +162,8 @@ export function createLifecycle(deps: LifecycleDeps) {
         case 'revert_resize':
           return { fields: { ...(m ? flavorFields(m.oldFlavor) : {}), migration: null }, claims: async () => { if (m) await setAllocation(db, allocationOf(i, m.sourceHost, m.oldFlavor)); } };
         case 'shelve': case 'shelve_offload': return { fields: { host: null, power_state: POWER_STATE_CODES.nostate }, claims: () => releaseAllocations(db, i.id) };
-        // Booted from its shelved image, which has done its job (Nova deletes it too).
-        case 'unshelve': return { fields: { shelved_image_id: null }, claims: async () => { if (i.shelvedImageId) await removeShelvedImage(i.shelvedImageId); } };
+        // Booted from its shelved image (Nova deletes it too).
+        case 'unshelve': return { fields: { shelved_image_id: null }, claims: dropShelvedImage };
         default: return { fields: {}, claims: none };
       }
     }
@@ -169,8 +171,8 @@ export function createLifecycle(deps: LifecycleDeps) {
       // The instance keeps its old flavor; the claim for the new one goes.
       case 'resize': return { fields: { migration: null }, claims: async () => { if (m) await setAllocation(db, allocationOf(i, m.sourceHost, m.oldFlavor)); } };
       case 'unshelve': return { fields: { host: null }, claims: () => releaseAllocations(db, i.id) };
-      // Still on its host, as it was: the half-made image goes.
-      case 'shelve': return { fields: { shelved_image_id: null }, claims: async () => { if (i.shelvedImageId) await removeShelvedImage(i.shelvedImageId); } };
+      // Still on its host, as it was.
+      case 'shelve': return { fields: { shelved_image_id: null }, claims: dropShelvedImage };
       default: return { fields: {}, claims: none };
     }
   }

@@ -70,6 +70,8 @@ export class QemuDriver implements VirtDriver {
   readonly #cache: ImageCache;
   readonly #monitors: VmMonitors;
   #watchTimer: NodeJS.Timeout | undefined;
+  /** Where this host's cpu controller is (read once: mounts do not move under a running agent). */
+  readonly #cgroups = cpuCgroupLayout();
 
   constructor(o: QemuDriverOptions) {
     this.#o = o;
@@ -109,12 +111,15 @@ export class QemuDriver implements VirtDriver {
   async #start(def: VmDefinition): Promise<void> {
     const pid = await startQemu(def);
     if (def.cpuLimits) {
-      const layout = await cpuCgroupLayout();
-      if (!layout) { await killQemu(def.dir); throw new VirtError(`the flavor caps CPU time but this host has no cpu cgroup controller (see nubes doctor)`); }
-      await limitCpu(layout, def.uuid, pid, def.cpuLimits).catch(async (e: unknown) => {
+      try {
+        const layout = await this.#cgroups;
+        if (!layout) throw new VirtError('the flavor caps CPU time but this host has no cpu cgroup controller (see nubes doctor)');
+        await limitCpu(layout, def.uuid, pid, def.cpuLimits);
+      } catch (e) {
+        // Never a guest running without the limits its flavor asks for.
         await killQemu(def.dir);
-        throw new VirtError(`could not cap the CPU of instance ${def.uuid}: ${(e as Error).message}`);
-      });
+        throw e instanceof VirtError ? e : new VirtError(`could not cap the CPU of instance ${def.uuid}: ${(e as Error).message}`);
+      }
     }
     if (this.#monitors.watched) await this.#monitors.get(def.uuid).catch(() => undefined);
   }
@@ -237,7 +242,7 @@ export class QemuDriver implements VirtDriver {
     this.#monitors.forget(uuid);
     await killQemu(dir);
     await rm(dir, { recursive: true, force: true });
-    const layout = await cpuCgroupLayout();
+    const layout = await this.#cgroups;
     if (layout) await removeCgroup(layout, uuid).catch(() => undefined);
   }
 
