@@ -262,32 +262,28 @@ export async function runBootBench(opts: { boots: number; singleRounds: number; 
     const diff = (label: string, a: Stats, b: Stats): (string | number)[] => [label, '', a.p50 - b.p50, a.p99 - b.p99, a.max - b.max, '< 300 ms', ok(a.p50 - b.p50 < 300)];
     const B = opts.boots;
     const stageRows = (b: NubesBoots) => (Object.keys(STAGES) as Stage[]).map((k) => row(`  POST→${k}`, stats(b.stages[k])));
+    type Timed = { post: Stats; active: Stats; userspace: Stats };
+    type BaseTimed = { pidfile: Stats; daemonized: Stats; userspace: Stats };
+    /** One phase (1 boot, or B at once): where its time went, then the baseline and the differences. */
+    const phaseRows = (label: string, b: NubesBoots, t: Timed, base: BaseTimed): (string | number)[][] => [
+      row(`${label}: POST→202`, t.post),
+      ...stageRows(b),
+      row(`${label}: POST→ACTIVE`, t.active, '< 1000', ok(t.active.p99 < 1000)),
+      row('  slowest GET /servers/{id} while polling', stats(b.slowestPoll)),
+      row(`${label}: POST→userspace`, t.userspace),
+      row('  baseline: spawn→QEMU started (qemu.pid)', base.pidfile),
+      row('  baseline: spawn→daemonized', base.daemonized),
+      row('  baseline: spawn→userspace', base.userspace),
+      diff('  control-plane overhead to userspace (nubes − baseline)', t.userspace, base.userspace),
+      info('  control-plane overhead to QEMU start (nubes − baseline)', stats(b.stages[QEMU_STARTED]), base.pidfile),
+      ['  ratio nubes / baseline to userspace', '', t.userspace.p50 / base.userspace.p50, t.userspace.p99 / base.userspace.p99, '', '', ''],
+    ];
     const rows: (string | number)[][] = [
       ['measure (ms unless said)', 'n', 'p50', 'p99', 'max', 'aim', ''],
       row('cold boot (image into host cache): POST→ACTIVE', s.cold.active),
       row('cold boot: POST→userspace', s.cold.userspace),
-      row('1 boot: POST→202', s.single.post),
-      ...stageRows(single),
-      row('1 boot: POST→ACTIVE', s.single.active, '< 1000', ok(s.single.active.p99 < 1000)),
-      row('  slowest GET /servers/{id} while polling', stats(single.slowestPoll)),
-      row('1 boot: POST→userspace', s.single.userspace),
-      row('  baseline: spawn→QEMU started (qemu.pid)', s.baseSingle.pidfile),
-      row('  baseline: spawn→daemonized', s.baseSingle.daemonized),
-      row('  baseline: spawn→userspace', s.baseSingle.userspace),
-      diff('  control-plane overhead to userspace (nubes − baseline)', s.single.userspace, s.baseSingle.userspace),
-      info('  control-plane overhead to QEMU start (nubes − baseline)', stats(single.stages[QEMU_STARTED]), s.baseSingle.pidfile),
-      [`  ratio nubes / baseline to userspace`, '', s.single.userspace.p50 / s.baseSingle.userspace.p50, s.single.userspace.p99 / s.baseSingle.userspace.p99, '', '', ''],
-      row(`${B} at once: POST→202`, s.many.post),
-      ...stageRows(many),
-      row(`${B} at once: POST→ACTIVE`, s.many.active, '< 1000', ok(s.many.active.p99 < 1000)),
-      row('  slowest GET /servers/{id} while polling', stats(many.slowestPoll)),
-      row(`${B} at once: POST→userspace`, s.many.userspace),
-      row('  baseline: spawn→QEMU started (qemu.pid)', s.baseMany.pidfile),
-      row('  baseline: spawn→daemonized', s.baseMany.daemonized),
-      row('  baseline: spawn→userspace', s.baseMany.userspace),
-      diff('  control-plane overhead to userspace (nubes − baseline)', s.many.userspace, s.baseMany.userspace),
-      info('  control-plane overhead to QEMU start (nubes − baseline)', stats(many.stages[QEMU_STARTED]), s.baseMany.pidfile),
-      [`  ratio nubes / baseline to userspace`, '', s.many.userspace.p50 / s.baseMany.userspace.p50, s.many.userspace.p99 / s.baseMany.userspace.p99, '', '', ''],
+      ...phaseRows('1 boot', single, s.single, s.baseSingle),
+      ...phaseRows(`${B} at once`, many, s.many, s.baseMany),
       ['nubes CPU from POST until ACTIVE, 1 boot (cores, median)', '', stats(singleCpu).p50, '', '', '', ''],
       [`nubes CPU from the POSTs until all ${B} ACTIVE (cores)`, '', many.cpuCores, '', '', '', ''],
       ['nubes event loop waiting for a CPU until ACTIVE, 1 boot (share, median)', '', stats(singleWait).p50, '', '', '', ''],
