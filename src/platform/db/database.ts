@@ -45,6 +45,10 @@ export async function openDatabase(url: string, opts: { poolSize?: number } = {}
     // pg returns int8 as a string by default; our bigints are epoch milliseconds, safe as numbers.
     pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
     const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10 });
+    // An idle pooled connection the server ends (a restart, an administrator's terminate, a dropped
+    // database) is an 'error' event with no query to fail; unheard, it would crash the process.
+    // The pool has already discarded that client and opens a new one for the next query.
+    pool.on('error', () => {});
     db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
   } else {
     dialect = 'sqlite';
