@@ -143,13 +143,13 @@ export function runVirtDriverContract(name: string, make: () => Promise<Contract
         if (!a.driver.capabilities.supportsLiveMigration) return;
         const spec = instanceSpec(a.image);
         await a.driver.spawn(spec);
-        const target = await b.driver.prepareMigration(spec);
+        const target = await b.driver.prepareMigration(spec, { block: true });
         await a.driver.migrate(spec.uuid, target);
         await b.driver.finishMigration(spec.uuid, true);
         assert.ok(!(await a.driver.listInstances()).some((i) => i.uuid === spec.uuid), 'gone from the source');
         assert.equal(await b.driver.powerState(spec.uuid), 'running');
         const other = instanceSpec(a.image);
-        await b.driver.prepareMigration(other);
+        await b.driver.prepareMigration(other, { block: true });
         await b.driver.finishMigration(other.uuid, false);
         assert.ok(!(await b.driver.listInstances()).some((i) => i.uuid === other.uuid), 'nothing left of the aborted one');
         await b.driver.destroy(spec.uuid);

@@ -61,7 +61,10 @@ export interface VolumeSpec {
 
 /** Where a live migration's source sends the instance: what the destination's prepareMigration answered. */
 export interface MigrationTarget {
+  /** Where the running state (memory, devices) goes. */
   readonly uri: string;
+  /** Where the disks go (block migration), or null when both hosts see the same disks (shared storage). */
+  readonly disks: string | null;
 }
 
 export interface HostResources {
@@ -187,12 +190,16 @@ export interface VirtDriver {
   /** Unplugs a volume; one that is not attached throws. */
   detachVolume(uuid: string, volumeId: string): Promise<void>;
   /**
-   * Live migration, on the destination: readies this host to receive `spec` (its disks and NICs
-   * already here) and answers where the source is to send the running state.
+   * Live migration, on the destination: readies this host to receive `spec` and answers where the
+   * source is to send it. `block`: the disks travel with it (empty ones are made here); otherwise
+   * both hosts must see the same disks, and a host that does not throws.
    */
-  prepareMigration(spec: InstanceSpec): Promise<MigrationTarget>;
-  /** On the source: sends the running instance to `target`; once it resolves the instance is gone from this host. */
+  prepareMigration(spec: InstanceSpec, opts: { block: boolean }): Promise<MigrationTarget>;
+  /**
+   * On the source: sends the running (or paused) instance to `target`, which then runs it as it
+   * ran here; once it resolves the instance is gone from this host. On failure it runs on here.
+   */
   migrate(uuid: string, target: MigrationTarget): Promise<void>;
-  /** On the destination, after the source: `ok` starts the received instance here; otherwise what was prepared is removed. */
+  /** On the destination, after the source: `ok` keeps the received instance here; otherwise what was prepared is removed. */
   finishMigration(uuid: string, ok: boolean): Promise<void>;
 }

@@ -238,11 +238,12 @@ export class FakeDriver implements VirtDriver {
     this.#log(i, `volume ${volumeId} detached`);
   }
 
-  async prepareMigration(spec: InstanceSpec): Promise<MigrationTarget> {
+  async prepareMigration(spec: InstanceSpec, opts: { block: boolean }): Promise<MigrationTarget> {
     if (this.#instances.has(spec.uuid)) throw new VirtError(`instance ${spec.uuid} already exists on this host`);
     if (!this.#fits(spec.flavor)) throw new VirtError(`not enough resources on this host to receive ${spec.uuid}`, { retryable: true });
     this.#instances.set(spec.uuid, { flavor: spec.flavor, power: 'nostate', rescued: false, previousFlavor: null, nics: [...spec.nics], volumes: new Map(), console: [], incoming: true });
-    return { uri: `fake://${this.#id}/${spec.uuid}` };
+    // Fake hosts have no disks to copy: shared storage and block migration are alike here.
+    return { uri: `fake://${this.#id}/${spec.uuid}`, disks: opts.block ? `fake-disks://${this.#id}/${spec.uuid}` : null };
   }
 
   async migrate(uuid: string, target: MigrationTarget): Promise<void> {

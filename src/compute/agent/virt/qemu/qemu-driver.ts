@@ -7,6 +7,7 @@
 //   disk.qcow2         the root disk, an overlay on the cached image
 //   disk.eph0.raw, disk.swap.raw, disk.rescue.qcow2, config.iso
 //   memory.state       the guest's memory while suspended
+//   incoming           while a live migration comes here: where it is awaited
 //   serial.log(.1)     the console; qmp.sock, vnc.sock, qemu.pid
 import { copyFile, mkdir, readFile, readdir, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
@@ -26,6 +27,7 @@ import { flavorLimits } from './flavor-limits.ts';
 import { cpuCgroupLayout, limitCpu, removeCgroup } from '../../../../host/cgroups.ts';
 import { readSerialTail, rotateSerialLog } from './serial-log.ts';
 import { receiveToFile, sendFileTo } from './state-file.ts';
+import { incomingDone, listenForMigration, migrateOut, stopListening } from './live-migration.ts';
 import {
   InstanceNotOnHost, VirtError,
   type DriverCapabilities, type FlavorSpec, type HostResources, type ImageSpec, type InstanceInfo, type InstanceSpec, type LifecycleEvent,
@@ -42,11 +44,13 @@ export interface QemuDriverOptions {
   readonly shutdownTimeoutSeconds?: number;
   /** How often the watch attaches to guests it has no monitor for and rotates logs (default 2 s). */
   readonly watchIntervalMs?: number;
+  /** The address other hosts reach this one at for live migrations coming here (default 127.0.0.1: one machine). */
+  readonly migrationAddress?: string;
 }
 
 const CAPABILITIES: DriverCapabilities = {
   supportsPause: true, supportsSuspend: true, supportsRescue: true, supportsSnapshot: true, supportsResize: true,
-  supportsLiveMigration: false, supportsAttachInterface: false, supportsAttachVolume: false, supportsConsoleLog: true,
+  supportsLiveMigration: true, supportsAttachInterface: false, supportsAttachVolume: false, supportsConsoleLog: true,
   supportsVncConsole: true,
 };
 
@@ -191,50 +195,59 @@ export class QemuDriver implements VirtDriver {
     }
   }
 
-  async spawn(spec: InstanceSpec): Promise<void> {
+  /** Makes the instance's disks in `dir` (the root an empty overlay on the cached image) and answers its definition. */
+  async #define(spec: InstanceSpec, dir: string, limits: ReturnType<typeof flavorLimits>): Promise<VmDefinition> {
+    const base = await this.#cache.ensure(spec.image);
+    const root = join(dir, 'disk.qcow2');
+    // The overlay is the flavor's root size, or the image's when the flavor says 0 (or is smaller).
+    await qemuImgCreate(root, 'qcow2', Math.max(spec.flavor.rootGb * GiB, base.virtualSize), { backing: base.path, backingFormat: base.format });
+    const disks: VmDisk[] = [{ id: 'root', path: root, format: 'qcow2', bus: 'virtio', readOnly: false, boot: true, limits: limits.disk }];
+    if (spec.flavor.ephemeralGb > 0) {
+      const eph = join(dir, 'disk.eph0.raw');
+      await makeEphemeralDisk(eph, spec.flavor.ephemeralGb * GiB);
+      disks.push({ id: 'eph0', path: eph, format: 'raw', bus: 'virtio', readOnly: false, boot: false, limits: limits.disk });
+    }
+    if (spec.flavor.swapMb > 0) {
+      const swap = join(dir, 'disk.swap.raw');
+      await makeSwapDisk(swap, spec.flavor.swapMb * 2 ** 20);
+      disks.push({ id: 'swap', path: swap, format: 'raw', bus: 'virtio', readOnly: false, boot: false, limits: limits.disk });
+    }
+    // No metadata service yet: every guest gets a config drive (Nova's force_config_drive).
+    const iso = join(dir, 'config.iso');
+    await buildConfigDrive(iso, {
+      uuid: spec.uuid, name: spec.name, hostname: spec.hostname, projectId: '', availabilityZone: null, launchIndex: 0,
+      publicKeys: spec.metadata.publicKeys, meta: spec.metadata.meta, userData: spec.metadata.userData,
+    });
+    disks.push({ id: 'config', path: iso, format: 'raw', bus: 'cdrom', readOnly: true, boot: false });
+    return {
+      name: spec.name.replace(/[^\w.-]/g, '-').slice(0, 60) || spec.uuid, uuid: spec.uuid, accel: this.#o.accel, vcpus: spec.flavor.vcpus,
+      memoryMb: spec.flavor.memoryMb, dir, disks,
+      nics: spec.nics.map((n, i) => ({ id: `net${i}`, mac: n.mac, tap: null })), direct: null, hotplugPorts: 4, paused: false, incoming: null,
+      cpuLimits: limits.cpu,
+    };
+  }
+
+  /** Makes the instance here and starts it with `start`; on any failure leaves nothing behind. */
+  async #create(spec: InstanceSpec, start: (def: VmDefinition) => Promise<void>): Promise<void> {
     const dir = this.#dir(spec.uuid);
     if (await this.#has(spec.uuid, 'vm.json')) throw new VirtError(`instance ${spec.uuid} already exists on this host`);
     // Bad extra specs fail here, before anything is made, and would fail on any host.
     const limits = flavorLimits(spec.flavor.extraSpecs);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     try {
-      const base = await this.#cache.ensure(spec.image);
-      const root = join(dir, 'disk.qcow2');
-      // The overlay is the flavor's root size, or the image's when the flavor says 0 (or is smaller).
-      await qemuImgCreate(root, 'qcow2', Math.max(spec.flavor.rootGb * GiB, base.virtualSize), { backing: base.path, backingFormat: base.format });
-      const disks: VmDisk[] = [{ id: 'root', path: root, format: 'qcow2', bus: 'virtio', readOnly: false, boot: true, limits: limits.disk }];
-      if (spec.flavor.ephemeralGb > 0) {
-        const eph = join(dir, 'disk.eph0.raw');
-        await makeEphemeralDisk(eph, spec.flavor.ephemeralGb * GiB);
-        disks.push({ id: 'eph0', path: eph, format: 'raw', bus: 'virtio', readOnly: false, boot: false, limits: limits.disk });
-      }
-      if (spec.flavor.swapMb > 0) {
-        const swap = join(dir, 'disk.swap.raw');
-        await makeSwapDisk(swap, spec.flavor.swapMb * 2 ** 20);
-        disks.push({ id: 'swap', path: swap, format: 'raw', bus: 'virtio', readOnly: false, boot: false, limits: limits.disk });
-      }
-      // No metadata service yet: every guest gets a config drive (Nova's force_config_drive).
-      const iso = join(dir, 'config.iso');
-      await buildConfigDrive(iso, {
-        uuid: spec.uuid, name: spec.name, hostname: spec.hostname, projectId: '', availabilityZone: null, launchIndex: 0,
-        publicKeys: spec.metadata.publicKeys, meta: spec.metadata.meta, userData: spec.metadata.userData,
-      });
-      disks.push({ id: 'config', path: iso, format: 'raw', bus: 'cdrom', readOnly: true, boot: false });
-      const def: VmDefinition = {
-        name: spec.name.replace(/[^\w.-]/g, '-').slice(0, 60) || spec.uuid, uuid: spec.uuid, accel: this.#o.accel, vcpus: spec.flavor.vcpus,
-        memoryMb: spec.flavor.memoryMb, dir, disks,
-        nics: spec.nics.map((n, i) => ({ id: `net${i}`, mac: n.mac, tap: null })), direct: null, hotplugPorts: 4, paused: false, incoming: null,
-        cpuLimits: limits.cpu,
-      };
+      const def = await this.#define(spec, dir, limits);
       await this.#save(def);
-      await this.#start(def);
+      await start(def);
     } catch (e) {
-      // Spawn leaves nothing behind, by contract.
       this.#monitors.forget(spec.uuid);
       await killQemu(dir);
       await rm(dir, { recursive: true, force: true });
       throw e instanceof VirtError ? e : new VirtError(`could not start instance ${spec.uuid}: ${(e as Error).message}`, { retryable: true });
     }
+  }
+
+  async spawn(spec: InstanceSpec): Promise<void> {
+    await this.#create(spec, (def) => this.#start(def));
   }
 
   async destroy(uuid: string): Promise<void> {
@@ -447,9 +460,41 @@ export class QemuDriver implements VirtDriver {
   async detachInterface(_uuid: string, _portId: string): Promise<void> { throw notYet('detach interfaces'); }
   async attachVolume(_uuid: string, _volume: VolumeSpec): Promise<{ device: string }> { throw notYet('attach volumes'); }
   async detachVolume(_uuid: string, _volumeId: string): Promise<void> { throw notYet('detach volumes'); }
-  async prepareMigration(_spec: InstanceSpec): Promise<MigrationTarget> { throw notYet('live-migrate'); }
-  async migrate(_uuid: string, _target: MigrationTarget): Promise<void> { throw notYet('live-migrate'); }
-  async finishMigration(_uuid: string, _ok: boolean): Promise<void> { throw notYet('live-migrate'); }
+
+  async prepareMigration(spec: InstanceSpec, opts: { block: boolean }): Promise<MigrationTarget> {
+    // Each host keeps its instances on its own disk (stateDir): the disks must travel with the guest.
+    if (!opts.block) throw new VirtError(`this host does not share instance storage with others; live-migrate instance ${spec.uuid} with block migration`);
+    let target: MigrationTarget | undefined;
+    await this.#create(spec, async (def) => {
+      // Waits for the guest instead of booting; autostarts once it is here if it ran on the source.
+      await this.#start({ ...def, incoming: 'defer' });
+      const t = await listenForMigration((await this.#qmp(spec.uuid)).monitor, def, this.#o.migrationAddress ?? '127.0.0.1');
+      await writeFile(this.#file(spec.uuid, 'incoming'), `${t.uri}\n`);
+      target = t;
+    });
+    return target!;
+  }
+
+  async migrate(uuid: string, target: MigrationTarget): Promise<void> {
+    const def = await this.#definition(uuid);
+    if (await this.#has(uuid, 'vm.normal.json') || await this.#has(uuid, 'vm.pre-resize.json')) throw new VirtError(`cannot live-migrate instance ${uuid} while it is rescued or resized`);
+    const { monitor, qmp } = await this.#qmp(uuid);
+    const s = await qmp.status();
+    if (s !== 'running' && s !== 'paused') throw new VirtError(`cannot live-migrate instance ${uuid}: it is ${s}`);
+    await migrateOut(monitor, def, target);
+    // The guest lives on the destination now: what was here goes.
+    this.#monitors.expectExit(uuid);
+    await this.destroy(uuid);
+  }
+
+  async finishMigration(uuid: string, ok: boolean): Promise<void> {
+    if (!ok) { await this.destroy(uuid); return; }
+    if (!(await this.#has(uuid, 'incoming'))) throw new VirtError(`instance ${uuid} was not prepared for a migration here`);
+    const { monitor } = await this.#qmp(uuid);
+    await incomingDone(monitor, 60_000);
+    await stopListening(monitor);
+    await rm(this.#file(uuid, 'incoming'), { force: true });
+  }
 
   /** Stops watching and closes the monitor connections (the VMs keep running). */
   close(): void {
