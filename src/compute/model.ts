@@ -87,8 +87,10 @@ export interface SchedulingRequest {
   readonly tried: readonly string[];
 }
 
-/** A resize (or cold migration) between its start and its confirm or revert. */
+/** A resize (or cold migration) between its start and its confirm or revert, or a live migration under way. */
 export interface Migration {
+  /** Absent in records from before live migration: a resize. */
+  readonly kind?: 'resize' | 'live-migration';
   readonly sourceHost: string;
   readonly destHost: string;
   readonly oldFlavor: InstanceFlavor;

@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import type { Bus } from '../../platform/bus/bus.ts';
 import type { Logger } from '../../platform/log.ts';
 import { VirtError, type ImageSpec, type InstanceSpec, type PowerState, type VirtDriver } from './virt/driver.ts';
-import { toJson, type HostWork, type HostWorkResult, type WireImage, type WireInstance } from './protocol.ts';
+import { toJson, type HostWork, type HostWorkResult, type WireImage, type WireInstance, type WireMigrationTarget } from './protocol.ts';
 
 export const CONDUCTOR = 'compute.conductor';
 
@@ -32,7 +32,8 @@ export function createInstanceWorker(deps: { bus: Bus; host: string; driver: Vir
   });
   const need = <T>(v: T | undefined, what: string): T => { if (v === undefined) throw new VirtError(`the work carries no ${what}`); return v; };
 
-  async function run(w: HostWork): Promise<void> {
+  /** Does the work; answers what the result carries besides success (a live migration's target). */
+  async function run(w: HostWork): Promise<{ target?: WireMigrationTarget } | void> {
     const d = driver;
     switch (w.op) {
       case 'build': case 'unshelve': {
@@ -72,19 +73,26 @@ export function createInstanceWorker(deps: { bus: Bus; host: string; driver: Vir
         const id = need(w.snapshot_image_id, 'snapshot image');
         return d.snapshot(w.uuid, (data, format) => images.upload(id, data, format));
       }
+      case 'live_migration_prepare': {
+        const t = await d.prepareMigration(instanceSpec(need(w.instance, 'instance')), { block: w.block_migration ?? 'auto' });
+        return { target: { uri: t.uri, disks: t.disks } };
+      }
+      case 'live_migration': return d.migrate(w.uuid, need(w.target, 'migration target'));
+      case 'live_migration_finish': return d.finishMigration(w.uuid, true);
+      case 'live_migration_abort': return d.finishMigration(w.uuid, false);
     }
   }
 
   async function powerAfter(w: HostWork): Promise<PowerState | null> {
-    if (w.op === 'destroy' || w.op === 'shelve_offload' || w.op === 'shelve') return 'nostate';
+    if (w.op === 'destroy' || w.op === 'shelve_offload' || w.op === 'shelve' || w.op === 'live_migration' || w.op === 'live_migration_abort') return 'nostate';
     return driver.powerState(w.uuid).catch(() => null);
   }
 
   async function handle(w: HostWork): Promise<void> {
     let result: HostWorkResult;
     try {
-      await run(w);
-      result = { op: w.op, uuid: w.uuid, host, action_id: w.action_id, ok: true, power_state: await powerAfter(w) };
+      const extra = await run(w);
+      result = { op: w.op, uuid: w.uuid, host, action_id: w.action_id, ok: true, power_state: await powerAfter(w), ...(extra ?? {}) };
     } catch (e) {
       const err = e as Error;
       log.warn({ op: w.op, instance: w.uuid, err }, 'instance work failed');

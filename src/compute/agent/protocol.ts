@@ -7,8 +7,16 @@ import { POWER_STATES, type FlavorSpec, type PowerState } from './virt/driver.ts
 
 /** Work on one instance, each answered by one `instance.result`. */
 export const HOST_OPS = ['build', 'destroy', 'stop', 'start', 'reboot', 'reboot_hard', 'pause', 'unpause', 'suspend', 'resume', 'rescue', 'unrescue',
-  'rebuild', 'resize', 'confirm_resize', 'revert_resize', 'snapshot', 'shelve', 'shelve_offload', 'unshelve'] as const;
+  'rebuild', 'resize', 'confirm_resize', 'revert_resize', 'snapshot', 'shelve', 'shelve_offload', 'unshelve',
+  'live_migration_prepare', 'live_migration', 'live_migration_finish', 'live_migration_abort'] as const;
 export type HostOp = (typeof HOST_OPS)[number];
+/** The steps of a live migration: prepare and finish (or abort) on the destination, the migration itself on the source. */
+export const LIVE_MIGRATION_OPS = ['live_migration_prepare', 'live_migration', 'live_migration_finish', 'live_migration_abort'] as const;
+export type LiveMigrationOp = (typeof LIVE_MIGRATION_OPS)[number];
+export const isLiveMigrationOp = (op: HostOp): op is LiveMigrationOp => (LIVE_MIGRATION_OPS as readonly string[]).includes(op);
+
+/** Where a live migration's source sends the instance, as the destination answered. */
+export interface WireMigrationTarget { readonly uri: string; readonly disks: string | null }
 
 export interface WireImage {
   readonly id: string;
@@ -47,6 +55,10 @@ export interface HostWork {
   readonly snapshot_image_id?: string;
   /** stop and shelve: seconds for a clean shutdown before a hard stop. */
   readonly timeout_s?: number;
+  /** live_migration_prepare: whether the disks travel with the instance ('auto': unless the hosts share storage). */
+  readonly block_migration?: boolean | 'auto';
+  /** live_migration: where to send the instance. */
+  readonly target?: WireMigrationTarget;
 }
 
 export interface HostWorkResult {
@@ -60,6 +72,8 @@ export interface HostWorkResult {
   readonly message?: string;
   /** A failed build another host might manage. */
   readonly retryable?: boolean;
+  /** live_migration_prepare: where the source is to send the instance. */
+  readonly target?: WireMigrationTarget;
 }
 
 /** What an agent says of one instance's power: a lifecycle event of its driver, or its periodic sync. */

@@ -11,7 +11,8 @@ import * as instances from '../store/instances.ts';
 import * as flavorStore from '../store/flavors.ts';
 import * as actions from '../store/instance-actions.ts';
 import { flavorDiskGb } from '../scheduler/host-selection.ts';
-import { setAllocation } from '../store/claims.ts';
+import { releaseAllocations, setAllocation } from '../store/claims.ts';
+import { getHost } from '../store/hosts.ts';
 import { agentTarget } from '../agent/host-agent.ts';
 import type { InstanceAction } from '../states.ts';
 import type { HostOp } from '../agent/protocol.ts';
@@ -32,7 +33,8 @@ export type ServerAction =
   | { readonly kind: 'rebuild'; readonly imageId: string; readonly name: string | null; readonly metadata: Readonly<Record<string, string>> | null; readonly description?: string | null }
   | { readonly kind: 'resize'; readonly flavorId: string } | { readonly kind: 'confirmResize' } | { readonly kind: 'revertResize' }
   | { readonly kind: 'createImage'; readonly name: string; readonly metadata: Readonly<Record<string, string>> }
-  | { readonly kind: 'resetState'; readonly state: 'active' | 'error' };
+  | { readonly kind: 'resetState'; readonly state: 'active' | 'error' }
+  | { readonly kind: 'liveMigrate'; readonly host: string | null; readonly block: boolean | 'auto' };
 
 export type ServerActionResult = { readonly instance: Instance; readonly imageId?: string };
 
@@ -57,6 +59,7 @@ const OTHER_RULES: Readonly<Record<string, string>> = {
   reboot: 'os_compute_api:servers:reboot', lock: 'os_compute_api:os-lock-server:lock', unlock: 'os_compute_api:os-lock-server:unlock',
   shelve: 'os_compute_api:os-shelve:shelve', rescue: 'os_compute_api:os-rescue', unshelve: 'os_compute_api:os-shelve:unshelve', rebuild: 'os_compute_api:servers:rebuild',
   resize: 'os_compute_api:servers:resize', createImage: 'os_compute_api:servers:create_image', resetState: 'os_compute_api:os-admin-actions:reset_state',
+  liveMigrate: 'os_compute_api:os-migrate-server:migrate_live',
 };
 
 export function createServerActions(deps: {
@@ -109,6 +112,27 @@ export function createServerActions(deps: {
     undo.push(() => setAllocation(db, { instanceId: i.id, host: i.host!, vcpus: i.flavor.vcpus, memoryMb: i.flavor.memoryMb, diskGb: flavorDiskGb(i.flavor) }));
     const migrating = await step(prep, 'resizeMigrating', { migration: JSON.stringify({ sourceHost: i.host, destHost: i.host, oldFlavor: i.flavor, newFlavor: next }) });
     await lifecycle.cast(migrating, { op: 'resize', action_id: actionId, flavor: next });
+    return migrating;
+  }
+
+  /**
+   * os-migrateLive: a destination chosen by the scheduler (or the admin's host, which must pass its
+   * filters too), claimed, and the migration started there. Refusals the caller can act on come
+   * back at once as 400s (no such host, the same host, no room), as Nova's before 2.34.
+   */
+  async function liveMigrate(ctx: AuthContext, i: Instance, a: { host: string | null; block: boolean | 'auto' }, requestId: string, step: Step, undo: Undo): Promise<Instance> {
+    const source = i.host!;
+    if (a.host !== null) {
+      if (a.host === source) throw new BadRequest(`Unable to migrate instance (${i.id}) to current host (${source}).`, 'migrate_to_self');
+      if (!(await getHost(db, a.host))) throw new BadRequest(`Compute host ${a.host} could not be found.`, 'host_not_found');
+    }
+    const started = await step(i, 'migrate');
+    const [p] = await scheduler.place([{ ...i, request: { ...i.request, forcedHost: a.host, tried: [source] } }]);
+    if (!p?.ok) throw new BadRequest(`No valid host was found to live-migrate instance ${i.id} to: ${p?.reason ?? 'no placement'}`, 'no_valid_host');
+    undo.push(() => releaseAllocations(db, i.id, p.host));
+    const migration = { kind: 'live-migration', sourceHost: source, destHost: p.host, oldFlavor: i.flavor, newFlavor: i.flavor };
+    const migrating = (await instances.updateInstance(db, i.id, { migration: JSON.stringify(migration) }, now())) ?? started;
+    await lifecycle.startLiveMigration(migrating, await record(ctx, i, 'live-migration', requestId), a.block);
     return migrating;
   }
 
@@ -191,6 +215,7 @@ export function createServerActions(deps: {
       }
       case 'resetState':
         return { instance: await step(i, a.state === 'active' ? 'resetToActive' : 'resetToError') };
+      case 'liveMigrate': return { instance: await liveMigrate(ctx, i, a, requestId, step, undo) };
       default:
         throw new BadRequest(`Unknown server action ${a.kind}.`, 'server_action_unknown');
     }

@@ -191,10 +191,10 @@ export interface VirtDriver {
   detachVolume(uuid: string, volumeId: string): Promise<void>;
   /**
    * Live migration, on the destination: readies this host to receive `spec` and answers where the
-   * source is to send it. `block`: the disks travel with it (empty ones are made here); otherwise
-   * both hosts must see the same disks, and a host that does not throws.
+   * source is to send it. `block`: the disks travel with it (empty ones are made here); false: both
+   * hosts must see the same disks, and a host that does not throws; 'auto': block unless they do.
    */
-  prepareMigration(spec: InstanceSpec, opts: { block: boolean }): Promise<MigrationTarget>;
+  prepareMigration(spec: InstanceSpec, opts: { block: boolean | 'auto' }): Promise<MigrationTarget>;
   /**
    * On the source: sends the running (or paused) instance to `target`, which then runs it as it
    * ran here; once it resolves the instance is gone from this host. On failure it runs on here.

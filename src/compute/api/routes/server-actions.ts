@@ -82,6 +82,7 @@ function parseAction(body: unknown, mv: Microversion): ServerAction | { kind: 'c
       if (s !== 'active' && s !== 'error') throw bad('state', 'It must be active or error.');
       return { kind: 'resetState', state: s };
     }
+    case 'os-migrateLive': return parseLiveMigrate(requireObject(v, ''), mv);
     case 'os-getConsoleOutput': {
       const l = optionalObject(v)['length'];
       if (l === undefined || l === null || l === -1 || l === '-1') return { kind: 'console', lines: null };
@@ -92,6 +93,23 @@ function parseAction(body: unknown, mv: Microversion): ServerAction | { kind: 'c
     default:
       throw new BadRequest(`Action ${key} is not supported by this cloud.`, 'server_action_unknown');
   }
+}
+
+/** os-migrateLive's body by microversion: disk_over_commit until 2.24, block_migration 'auto' from 2.25, force from 2.30 to 2.67. */
+function parseLiveMigrate(o: Record<string, unknown>, mv: Microversion): ServerAction {
+  const allowed = new Set(['host', 'block_migration', ...(mv.atLeast('2.25') ? [] : ['disk_over_commit']), ...(mv.atLeast('2.30') && !mv.atLeast('2.68') ? ['force'] : [])]);
+  const extra = Object.keys(o).find((k) => !allowed.has(k));
+  if (extra !== undefined) throw new BadRequest(`Invalid input for field/attribute os-migrateLive. Additional properties are not allowed ('${extra}' was unexpected)`, 'server_action_invalid');
+  for (const k of ['host', 'block_migration', ...(mv.atLeast('2.25') ? [] : ['disk_over_commit'])]) {
+    if (!(k in o)) throw bad(k, `'${k}' is a required property.`);
+  }
+  const host = o['host'];
+  if (host !== null && (typeof host !== 'string' || host === '' || host.length > 255)) throw bad('host', 'It must be a host name or null.');
+  const block = o['block_migration'];
+  if (typeof block !== 'boolean' && !(mv.atLeast('2.25') && block === 'auto')) throw bad('block_migration', mv.atLeast('2.25') ? "It must be true, false or 'auto'." : 'It must be a boolean.');
+  if (o['disk_over_commit'] !== undefined && typeof o['disk_over_commit'] !== 'boolean') throw bad('disk_over_commit', 'It must be a boolean.');
+  if (o['force'] !== undefined && typeof o['force'] !== 'boolean') throw bad('force', 'It must be a boolean.');
+  return { kind: 'liveMigrate', host: host as string | null, block };
 }
 
 export function serverActionRoutes(app: FastifyInstance, compute: ComputeService, links: (request: FastifyRequest) => Links, base: (request: FastifyRequest) => string): void {

@@ -21,6 +21,8 @@ export interface FakeDriverOptions {
   readonly cpuRatio?: number;
   /** Gives guests a "screen": the UNIX socket a test serves as each one's VNC server (default: none). */
   readonly vncSocket?: (uuid: string) => string;
+  /** Makes a live migration's step on this driver fail when it answers true (prepare here as destination, migrate here as source). */
+  readonly failMigration?: (step: 'prepare' | 'migrate', uuid: string) => boolean;
 }
 
 interface FakeInstance {
@@ -238,18 +240,20 @@ export class FakeDriver implements VirtDriver {
     this.#log(i, `volume ${volumeId} detached`);
   }
 
-  async prepareMigration(spec: InstanceSpec, opts: { block: boolean }): Promise<MigrationTarget> {
+  async prepareMigration(spec: InstanceSpec, opts: { block: boolean | 'auto' }): Promise<MigrationTarget> {
+    if (this.#opts.failMigration?.('prepare', spec.uuid)) throw new VirtError(`fake failure preparing to receive ${spec.uuid}`);
     if (this.#instances.has(spec.uuid)) throw new VirtError(`instance ${spec.uuid} already exists on this host`);
     if (!this.#fits(spec.flavor)) throw new VirtError(`not enough resources on this host to receive ${spec.uuid}`, { retryable: true });
     this.#instances.set(spec.uuid, { flavor: spec.flavor, power: 'nostate', rescued: false, previousFlavor: null, nics: [...spec.nics], volumes: new Map(), console: [], incoming: true });
     // Fake hosts have no disks to copy: shared storage and block migration are alike here.
-    return { uri: `fake://${this.#id}/${spec.uuid}`, disks: opts.block ? `fake-disks://${this.#id}/${spec.uuid}` : null };
+    return { uri: `fake://${this.#id}/${spec.uuid}`, disks: opts.block !== false ? `fake-disks://${this.#id}/${spec.uuid}` : null };
   }
 
   async migrate(uuid: string, target: MigrationTarget): Promise<void> {
     const i = this.#get(uuid);
     if (i.incoming) throw new VirtError(`instance ${uuid} is itself arriving here`);
     this.#require(i, uuid, ['running', 'paused'], 'live-migrate');
+    if (this.#opts.failMigration?.('migrate', uuid)) throw new VirtError(`fake failure migrating ${uuid}`);
     this.#log(i, `migrating to ${target.uri}`);
     inFlight.set(target.uri, { power: i.power, console: [...i.console] });
     this.#instances.delete(uuid);

@@ -461,9 +461,9 @@ export class QemuDriver implements VirtDriver {
   async attachVolume(_uuid: string, _volume: VolumeSpec): Promise<{ device: string }> { throw notYet('attach volumes'); }
   async detachVolume(_uuid: string, _volumeId: string): Promise<void> { throw notYet('detach volumes'); }
 
-  async prepareMigration(spec: InstanceSpec, opts: { block: boolean }): Promise<MigrationTarget> {
+  async prepareMigration(spec: InstanceSpec, opts: { block: boolean | 'auto' }): Promise<MigrationTarget> {
     // Each host keeps its instances on its own disk (stateDir): the disks must travel with the guest.
-    if (!opts.block) throw new VirtError(`this host does not share instance storage with others; live-migrate instance ${spec.uuid} with block migration`);
+    if (opts.block === false) throw new VirtError(`this host does not share instance storage with others; live-migrate instance ${spec.uuid} with block migration`);
     let target: MigrationTarget | undefined;
     await this.#create(spec, async (def) => {
       // Waits for the guest instead of booting; autostarts once it is here if it ran on the source.
