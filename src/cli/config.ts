@@ -4,6 +4,7 @@
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
+import { isIP } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import type { Argon2Params } from '../platform/auth/password.ts';
 import { DEFAULT_ARGON2 } from '../platform/auth/password.ts';
@@ -28,6 +29,8 @@ export interface Config {
   /** The agent's console proxy in `nubes serve agent` (`nubes up` serves it on its API listener):
    * where it listens (null: none) and the scheme://host[:port] browsers reach it at. */
   readonly console: { readonly listen: { readonly host: string; readonly port: number } | null; readonly publicUrl: string | null };
+  /** The address other hosts send live migrations coming to this host's agent to (QEMU listens there for each one). */
+  readonly migrationAddress: string;
   /** The fake driver's simulated hosts: how many agents `nubes up` runs, and each one's size. */
   readonly fake: { readonly hosts: number; readonly vcpus: number; readonly memoryMb: number; readonly diskGb: number };
   readonly identity: { readonly tokenTtlSeconds: number; readonly maxActiveKeys: number; readonly argon2: Argon2Params };
@@ -67,6 +70,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'identity.password_hash.parallelism', env: 'NUBES_ARGON2_PARALLELISM', kind: 'int', help: 'Argon2id lanes (default 4)' },
   { key: 'virt_driver', env: 'NUBES_VIRT_DRIVER', flag: '--virt-driver', kind: 'virt', help: "the agent's hypervisor driver: qemu (real VMs; the default when qemu-system-x86_64 is installed) or fake (in memory, for tests and simulations)" },
   { key: 'console_listen', env: 'NUBES_CONSOLE_LISTEN', flag: '--console-listen', kind: 'listen', help: 'HOST:PORT of a separate agent\'s VNC console proxy (noVNC pages and websocket); nubes up serves it on --listen (default: none)' },
+  { key: 'migration_address', env: 'NUBES_MIGRATION_ADDRESS', flag: '--migration-address', kind: 'string', help: 'the IP address other hosts reach this agent\'s host at for live migrations (default 127.0.0.1: all hosts on one machine)' },
   { key: 'console_public_url', env: 'NUBES_CONSOLE_PUBLIC_URL', flag: '--console-public-url', kind: 'string', help: 'scheme://host[:port] browsers reach the agent\'s console proxy at (default http://<console_listen>)' },
   { key: 'fake.hosts', env: 'NUBES_FAKE_HOSTS', flag: '--fake-hosts', kind: 'int', help: 'fake driver: hosts `nubes up` simulates, named <host>-1..N when more than one (default 1)' },
   { key: 'fake.vcpus', env: 'NUBES_FAKE_VCPUS', kind: 'int', help: 'fake driver: vCPUs of each simulated host (default 16)' },
@@ -208,6 +212,10 @@ export function loadConfig(src: ConfigSources): Config {
   const consoleUrl = ((values.get('console_public_url') as string | undefined)
     ?? (consoleListen ? `http://${consoleHost!.includes(':') ? `[${consoleHost}]` : consoleHost}:${consoleListen.port}` : null))?.replace(/\/+$/, '') ?? null;
   if (consoleUrl !== null && !/^https?:\/\/[^/]+$/.test(consoleUrl)) throw new ConfigError(`console_public_url must be scheme://host[:port] with no path, got ${consoleUrl}`);
+  const migrationAddress = (v: string | undefined) => {
+    if (v !== undefined && isIP(v) === 0) throw new ConfigError(`migration_address must be an IP address (QEMU listens on it), got ${v}`);
+    return v ?? '127.0.0.1';
+  };
   const num = (k: string, d: number) => (values.get(k) as number | undefined) ?? d;
   return deepFreeze({
     dataDir, listen, publicUrl, database, bus,
@@ -218,6 +226,7 @@ export function loadConfig(src: ConfigSources): Config {
     agentHost: (values.get('host') as string | undefined) ?? hostname(),
     virtDriver: (values.get('virt_driver') as 'fake' | 'qemu' | undefined) ?? (onPath('qemu-system-x86_64', src.env['PATH']) ? 'qemu' : 'fake'),
     console: { listen: consoleListen, publicUrl: consoleUrl },
+    migrationAddress: migrationAddress(values.get('migration_address') as string | undefined),
     fake: { hosts: Math.max(1, num('fake.hosts', 1)), vcpus: num('fake.vcpus', 16), memoryMb: num('fake.memory_mb', 32768), diskGb: num('fake.disk_gb', 1024) },
     identity: {
       tokenTtlSeconds: num('identity.token_ttl_seconds', 3600),

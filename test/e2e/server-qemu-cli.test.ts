@@ -4,7 +4,9 @@
 // console (`openstack console log show`): the boot, the hostname and key from the metadata, the
 // user data, each reboot (the guest's boot counter on its persistent /data), the memory kept over
 // pause and suspend (a counter that keeps counting without a new boot), the rescue system, the
-// resized CPUs, the snapshot's file, the shelved disk. kill -9 of a QEMU ends in SHUTOFF.
+// resized CPUs, the snapshot's file, the shelved disk. kill -9 of a QEMU ends in SHUTOFF. On
+// PostgreSQL and RabbitMQ with separate agents: a killed agent's guests run on, and a guest
+// live-migrates between two agents and back, counting on.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -224,7 +226,7 @@ describe(`real guests through the openstack CLI (nubes up, qemu driver, ${accel}
 const pgUrl = process.env['NUBES_TEST_DATABASE_URL'];
 const amqpUrl = process.env['NUBES_TEST_AMQP_URL'];
 
-describe(`an agent killed with SIGKILL leaves its guests running, and restarted reattaches to them (${accel})`, {
+describe(`agents on PostgreSQL and RabbitMQ: a killed agent's guests run on, and guests live-migrate between agents (${accel})`, {
   skip: skip || (pgUrl && amqpUrl ? false : 'needs NUBES_TEST_DATABASE_URL and NUBES_TEST_AMQP_URL (scripts/test.sh starts both)'),
 }, () => {
   let db: Awaited<ReturnType<typeof freshPostgres>>;
@@ -232,6 +234,8 @@ describe(`an agent killed with SIGKILL leaves its guests running, and restarted 
   let agent: NubesProcess;
   let env: Record<string, string>;
   const host = `qemu-${randomUUID().slice(0, 6)}`;
+  const host2 = `${host}-b`;
+  let second: NubesProcess | undefined;
   const startAgent = (dataDir?: string) => startNubes({
     command: ['agent'], args: ['--host', host, '--bus', amqpUrl!, '--virt-driver', 'qemu'], readyWhen: /host agent serving/, ...(dataDir ? { dataDir } : {}),
   });
@@ -255,8 +259,10 @@ describe(`an agent killed with SIGKILL leaves its guests running, and restarted 
   after(async () => {
     for (const s of await osOk(['server', 'list', '-f', 'json'], env).catch(() => [])) await osOk(['server', 'delete', '--wait', s.ID], env).catch(() => undefined);
     await agent?.stop().catch(() => undefined);
+    await second?.stop().catch(() => undefined);
     await api?.stop();
     removeDir(agent.dataDir);
+    if (second) removeDir(second.dataDir);
     removeDir(api.dataDir);
     await db.drop();
   });
@@ -281,5 +287,41 @@ describe(`an agent killed with SIGKILL leaves its guests running, and restarted 
     // The restarted agent watches the guest it did not start.
     process.kill(pid, 'SIGKILL');
     await untilTrue('the server is SHUTOFF', async () => (await osOk(['server', 'show', 'survivor', '-f', 'json'], env)).status === 'SHUTOFF', 30_000);
+  });
+
+  it('live-migrates a running guest to a second agent and back (openstack server migrate --live-migration): it keeps counting, with its disk', async () => {
+    second = await startNubes({ command: ['agent'], args: ['--host', host2, '--bus', amqpUrl!, '--virt-driver', 'qemu'], readyWhen: /host agent serving/ });
+    const v230 = { ...env, OS_COMPUTE_API_VERSION: '2.30' };
+    await osOk(['server', 'create', '--image', 'tiny', '--flavor', 'm1.nano', '--user-data', join(api.dataDir, 'user-data.sh'), '--wait', 'traveller'], env);
+    const log = () => osOk(['console', 'log', 'show', 'traveller'], env) as Promise<string>;
+    const hostNow = async () => (await osOk(['server', 'show', 'traveller', '-f', 'json'], env))['OS-EXT-SRV-ATTR:host'] as string;
+    let seen = '';
+    await untilTrue('the guest booted', async () => tick(seen = await log()) >= 2, undefined, () => seen.slice(-2000));
+    const from = await hostNow();
+    const to = from === host ? host2 : host;
+    const before = tick(await log());
+    // To the host named, the disks copied (no shared storage between the two agents' data directories).
+    await osOk(['server', 'migrate', '--live-migration', '--host', to, '--block-migration', '--wait', 'traveller'], v230);
+    const there = await osOk(['server', 'show', 'traveller', '-f', 'json'], env);
+    assert.equal(there.status, 'ACTIVE');
+    assert.equal(there['OS-EXT-SRV-ATTR:host'], to);
+    const dirOf = (h: string) => join((h === host ? agent : second!).dataDir, 'compute', 'instances', there.id);
+    assert.ok(!existsSync(dirOf(from)), 'nothing of the guest is left on the source');
+    assert.ok(existsSync(join(dirOf(to), 'qemu.pid')), 'it runs on the destination');
+    // The destination's console: the same guest counting on, no boot since.
+    await untilTrue('the guest counts on at the destination', async () => tick(seen = await log()) > before + 1, undefined, () => seen.slice(-2000));
+    assert.equal(bootCountOf(seen), 0, 'no boot on the destination');
+    assert.ok(Math.min(...[...seen.matchAll(/NUBES-E2E tick (\d+)/g)].map((m) => Number(m[1]))) > before - 1, 'the counter went on from where it was');
+    // Back again, the scheduler choosing (block migration 'auto').
+    const back = tick(seen);
+    await osOk(['server', 'migrate', '--live-migration', '--wait', 'traveller'], v230);
+    assert.equal(await hostNow(), from);
+    await untilTrue('the guest counts on back at the first host', async () => tick(seen = await log()) > back + 1, undefined, () => seen.slice(-2000));
+    assert.equal(bootCountOf(seen), 0, 'still the first boot');
+    // Its disk came along both times: a fresh boot reads boot-count 2 and the note of its first boot.
+    await osOk(['server', 'reboot', '--hard', '--wait', 'traveller'], env);
+    await untilTrue('the guest booted again', async () => /NUBES-E2E note: written on traveller/.test((seen = await log()).split(/nubes-tiny: boot-count 2\b/)[1] ?? ''), undefined, () => seen.slice(-2000));
+    const events = await osOk(['server', 'event', 'list', 'traveller', '-f', 'json'], env);
+    assert.equal(events.filter((e: { Action: string }) => e.Action === 'live-migration').length, 2);
   });
 });
