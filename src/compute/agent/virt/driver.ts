@@ -200,6 +200,15 @@ export interface VirtDriver {
    * ran here; once it resolves the instance is gone from this host. On failure it runs on here.
    */
   migrate(uuid: string, target: MigrationTarget): Promise<void>;
-  /** On the destination, after the source: `ok` keeps the received instance here; otherwise what was prepared is removed. */
+  /**
+   * Cold migration, on the source: shuts the instance down (cleanly, within the shutdown timeout)
+   * and sends its disks to `target`, which the destination's prepareMigration answered; the
+   * instance stays here shut down (for a revert) until destroyed. On failure it is as it was.
+   */
+  sendDisks(uuid: string, target: MigrationTarget): Promise<void>;
+  /**
+   * On the destination, after the source (migrate or sendDisks): `ok` keeps the received instance
+   * here as it was on the source (running, paused, or shut down); otherwise what was prepared is removed.
+   */
   finishMigration(uuid: string, ok: boolean): Promise<void>;
 }

@@ -259,6 +259,15 @@ export class FakeDriver implements VirtDriver {
     this.#instances.delete(uuid);
   }
 
+  async sendDisks(uuid: string, target: MigrationTarget): Promise<void> {
+    const i = this.#get(uuid);
+    if (i.incoming) throw new VirtError(`instance ${uuid} is itself arriving here`);
+    if (this.#opts.failMigration?.('migrate', uuid)) throw new VirtError(`fake failure sending the disks of ${uuid}`);
+    if (i.power !== 'shutdown') { i.power = 'shutdown'; this.#log(i, 'shut down for a cold migration'); }
+    this.#log(i, `disks sent to ${target.uri}`);
+    inFlight.set(target.uri, { power: 'shutdown', console: [...i.console] });
+  }
+
   async finishMigration(uuid: string, ok: boolean): Promise<void> {
     const i = this.#get(uuid);
     if (!i.incoming) throw new VirtError(`instance ${uuid} was not prepared for a migration here`);

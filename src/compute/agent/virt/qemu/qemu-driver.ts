@@ -487,6 +487,24 @@ export class QemuDriver implements VirtDriver {
     await this.destroy(uuid);
   }
 
+  async sendDisks(uuid: string, target: MigrationTarget): Promise<void> {
+    const def = await this.#definition(uuid);
+    if (await this.#has(uuid, 'vm.normal.json') || await this.#has(uuid, 'vm.pre-resize.json')) throw new VirtError(`cannot migrate instance ${uuid} while it is rescued or resized`);
+    const wasOn = qemuPid(def.dir) !== null;
+    await this.#stop(uuid, this.#shutdownSeconds());
+    try {
+      // A QEMU whose vCPUs never run carries the disks the way a live migration does (the root's
+      // own clusters only); the guest's state it sends is that of a machine not yet started.
+      await this.#start({ ...def, paused: true });
+      await migrateOut((await this.#qmp(uuid)).monitor, def, target);
+    } catch (e) {
+      await this.#stop(uuid, 0);
+      if (wasOn) await this.#start(def).catch(() => undefined);
+      throw e;
+    }
+    await this.#stop(uuid, 0);
+  }
+
   async finishMigration(uuid: string, ok: boolean): Promise<void> {
     if (!ok) { await this.destroy(uuid); return; }
     if (!(await this.#has(uuid, 'incoming'))) throw new VirtError(`instance ${uuid} was not prepared for a migration here`);
@@ -494,6 +512,8 @@ export class QemuDriver implements VirtDriver {
     await incomingDone(monitor, 60_000);
     await stopListening(monitor);
     await rm(this.#file(uuid, 'incoming'), { force: true });
+    // A machine never started (sendDisks) arrives in prelaunch: it is shut down here as it was there.
+    if (await (await this.#qmp(uuid)).qmp.status() === 'prelaunch') await this.#stop(uuid, 0);
   }
 
   /** Stops watching and closes the monitor connections (the VMs keep running). */

@@ -1,8 +1,8 @@
-// Live migration between two QEMU drivers with state directories of their own (two hosts that
-// share no storage), proved by the nubes-tiny guest's serial console: its counter goes on at the
-// destination with no new boot, what it wrote to its disks is there after a fresh boot on the
-// destination, a paused guest arrives paused, and a migration that cannot reach its target leaves
-// the guest running where it was.
+// Live and cold migration between two QEMU drivers with state directories of their own (two hosts
+// that share no storage), proved by the nubes-tiny guest's serial console: its counter goes on at
+// the destination with no new boot, what it wrote to its disks is there after a fresh boot on the
+// destination, a paused guest arrives paused, a migration that cannot reach its target leaves the
+// guest running where it was, and a cold migration shuts it down cleanly and boots it there.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -10,7 +10,7 @@ import { QemuDriver } from './qemu-driver.ts';
 import type { InstanceSpec } from '../driver.ts';
 import { accel, bootReady, boots, cleanUp, factsOf, flavor, instanceDir, missing, qemuPidOf, spec, stateDir, ticks, tinyImage, waitUntil } from './qemu-test-guest.ts';
 
-describe(`live migration between two qemu hosts (${accel})`, { skip: missing }, () => {
+describe(`live and cold migration between two qemu hosts (${accel})`, { skip: missing }, () => {
   // Each boot: the boot-count from the root disk, what the ephemeral disk holds (written at the
   // first boot), and a counter printed every second.
   const script = `
@@ -92,6 +92,27 @@ echo "NUBES-TEST facts boot=$(cat /data/boot-count) eph=$e"
     const consoleA = () => a.consoleOutput(guest.uuid, 1 << 20);
     const seen = ticks(await consoleA()).at(-1)!;
     await waitUntil('the counter to go on', async () => ((ticks(await consoleA()).at(-1) ?? 0) > seen ? true : undefined), consoleA);
+  });
+
+  it('cold-migrates: the guest shuts down cleanly, arrives shut down with its disks, and boots there; the source keeps its copy for a revert', async () => {
+    const consoleA = () => a.consoleOutput(guest.uuid, 1 << 20);
+    const target = await b.prepareMigration(guest, { block: true });
+    await a.sendDisks(guest.uuid, target);
+    await b.finishMigration(guest.uuid, true);
+    assert.match(await consoleA(), /nubes-tiny: (shutting down|powering off)|reboot: Power down/i, 'the guest was shut down cleanly');
+    assert.equal(await a.powerState(guest.uuid), 'shutdown', 'the source keeps its shut-down copy');
+    assert.equal(await b.powerState(guest.uuid), 'shutdown', 'it arrives shut down');
+    assert.equal(qemuPidOf(instanceDir(stateB, guest.uuid)), null, 'no QEMU runs for it at the destination');
+    await b.powerOn(guest.uuid);
+    const facts = factsOf(await bootReady(b, guest.uuid, 1, /NUBES-TEST facts/), 'facts')!;
+    assert.deepEqual(facts, { boot: '3', eph: 'written_at_boot_1' }, 'the disks as they were at the source, one boot later');
+    // A confirm at the source is a destroy there; the copy at the destination is the instance now.
+    await a.destroy(guest.uuid);
+    assert.deepEqual(await a.listInstances(), []);
+    // Back to the first host for the last case.
+    await b.migrate(guest.uuid, await a.prepareMigration(guest, { block: true }));
+    await a.finishMigration(guest.uuid, true);
+    assert.equal(await a.powerState(guest.uuid), 'running');
   });
 
   it('refuses a migration without block migration (no shared storage) and an aborted one leaves nothing at the destination', async () => {
