@@ -89,12 +89,14 @@ export interface SchedulingRequest {
 
 /** A resize (or cold migration) between its start and its confirm or revert, or a live migration under way. */
 export interface Migration {
-  /** Absent in records from before live migration: a resize. */
-  readonly kind?: 'resize' | 'live-migration';
+  /** Absent in records from before migrations: a resize (in place). 'migration': a cold migration. */
+  readonly kind?: 'resize' | 'live-migration' | 'migration';
   readonly sourceHost: string;
   readonly destHost: string;
   readonly oldFlavor: InstanceFlavor;
   readonly newFlavor: InstanceFlavor;
+  /** A cold migration: whether the instance runs at the end (it was active), and again after a revert. */
+  readonly powerOn?: boolean;
 }
 
 export interface InstanceFault { readonly code: number; readonly message: string; readonly details: string; readonly created: number }

@@ -70,6 +70,7 @@ export const computePolicies: readonly PolicyRule[] = [
   rule('os_compute_api:os-shelve:shelve_offload', ADMIN),
   rule('os_compute_api:os-admin-actions:reset_state', ADMIN),
   rule('os_compute_api:os-migrate-server:migrate_live', ADMIN),
+  rule('os_compute_api:os-migrate-server:migrate', ADMIN),
   rule('os_compute_api:os-console-output', PROJECT_MEMBER),
   rule('os_compute_api:os-remote-consoles', PROJECT_MEMBER),
   rule('os_compute_api:os-instance-actions:list', PROJECT_READER),

@@ -71,6 +71,9 @@ export const instanceTransitions = {
   resizeConfirmed: { from: { vm: ['resized'], task: ['resize_confirming'] }, task: null, vm: 'active' },
   revertResize: { from: { vm: ['resized'], task: IDLE }, task: 'resize_reverting' },
   resizeReverted: { from: { vm: ['resized'], task: ['resize_reverting'] }, task: null, vm: 'active' },
+  // A cold migration of a stopped instance ends stopped, confirmed or reverted (Nova's confirm looks at the power state).
+  resizeConfirmedStopped: { from: { vm: ['resized'], task: ['resize_confirming'] }, task: null, vm: 'stopped' },
+  resizeRevertedStopped: { from: { vm: ['resized'], task: ['resize_reverting'] }, task: null, vm: 'stopped' },
   // --- shelve
   shelve: { from: { vm: ['active', 'stopped', 'paused', 'suspended'], task: IDLE }, task: 'shelving' },
   shelved: { from: { vm: ['active', 'stopped', 'paused', 'suspended'], task: ['shelving'] }, task: null, vm: 'shelved' },

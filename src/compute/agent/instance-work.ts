@@ -73,18 +73,24 @@ export function createInstanceWorker(deps: { bus: Bus; host: string; driver: Vir
         const id = need(w.snapshot_image_id, 'snapshot image');
         return d.snapshot(w.uuid, (data, format) => images.upload(id, data, format));
       }
-      case 'live_migration_prepare': {
+      case 'live_migration_prepare': case 'cold_migration_prepare': {
         const t = await d.prepareMigration(instanceSpec(need(w.instance, 'instance')), { block: w.block_migration ?? 'auto' });
         return { target: { uri: t.uri, disks: t.disks } };
       }
       case 'live_migration': return d.migrate(w.uuid, need(w.target, 'migration target'));
+      case 'cold_migration': return d.sendDisks(w.uuid, need(w.target, 'migration target'));
       case 'live_migration_finish': return d.finishMigration(w.uuid, true);
-      case 'live_migration_abort': return d.finishMigration(w.uuid, false);
+      case 'cold_migration_finish': await d.finishMigration(w.uuid, true); if (w.power_on) await d.powerOn(w.uuid); return;
+      case 'live_migration_abort': case 'cold_migration_abort': return d.finishMigration(w.uuid, false);
+      // The copy on this host is not the instance any more: the source's after a confirm, the destination's after a revert.
+      case 'cold_migration_confirm': case 'cold_migration_revert': return d.destroy(w.uuid);
+      case 'cold_migration_revert_finish': if (w.power_on) await d.powerOn(w.uuid); return;
+      default: return w.op satisfies never;
     }
   }
 
   async function powerAfter(w: HostWork): Promise<PowerState | null> {
-    if (w.op === 'destroy' || w.op === 'shelve_offload' || w.op === 'shelve' || w.op === 'live_migration' || w.op === 'live_migration_abort') return 'nostate';
+    if (['destroy', 'shelve_offload', 'shelve', 'live_migration', 'live_migration_abort', 'cold_migration_abort', 'cold_migration_confirm', 'cold_migration_revert'].includes(w.op)) return 'nostate';
     return driver.powerState(w.uuid).catch(() => null);
   }
 

@@ -5,15 +5,19 @@ import type { JsonValue } from '../../platform/bus/bus.ts';
 import { BadRequest } from '../../platform/errors.ts';
 import { POWER_STATES, type FlavorSpec, type PowerState } from './virt/driver.ts';
 
+/** The steps of a live migration: prepare, finish (or abort) at the destination, the migration itself at the source. */
+export const LIVE_MIGRATION_OPS = ['live_migration_prepare', 'live_migration', 'live_migration_finish', 'live_migration_abort'] as const;
+/** The steps of a cold migration: prepare, finish (or abort) at the destination, the disks sent from the source; then confirm or revert. */
+export const COLD_MIGRATION_OPS = ['cold_migration_prepare', 'cold_migration', 'cold_migration_finish', 'cold_migration_abort',
+  'cold_migration_confirm', 'cold_migration_revert', 'cold_migration_revert_finish'] as const;
+export type MigrationOp = (typeof LIVE_MIGRATION_OPS)[number] | (typeof COLD_MIGRATION_OPS)[number];
+
 /** Work on one instance, each answered by one `instance.result`. */
 export const HOST_OPS = ['build', 'destroy', 'stop', 'start', 'reboot', 'reboot_hard', 'pause', 'unpause', 'suspend', 'resume', 'rescue', 'unrescue',
-  'rebuild', 'resize', 'confirm_resize', 'revert_resize', 'snapshot', 'shelve', 'shelve_offload', 'unshelve',
-  'live_migration_prepare', 'live_migration', 'live_migration_finish', 'live_migration_abort'] as const;
+  'rebuild', 'resize', 'confirm_resize', 'revert_resize', 'snapshot', 'shelve', 'shelve_offload', 'unshelve', ...LIVE_MIGRATION_OPS, ...COLD_MIGRATION_OPS] as const;
 export type HostOp = (typeof HOST_OPS)[number];
-/** The steps of a live migration: prepare and finish (or abort) on the destination, the migration itself on the source. */
-export const LIVE_MIGRATION_OPS = ['live_migration_prepare', 'live_migration', 'live_migration_finish', 'live_migration_abort'] as const;
-export type LiveMigrationOp = (typeof LIVE_MIGRATION_OPS)[number];
-export const isLiveMigrationOp = (op: HostOp): op is LiveMigrationOp => (LIVE_MIGRATION_OPS as readonly string[]).includes(op);
+export const isMigrationOp = (op: HostOp): op is MigrationOp => (LIVE_MIGRATION_OPS as readonly string[]).includes(op) || (COLD_MIGRATION_OPS as readonly string[]).includes(op);
+export const isLiveMigrationOp = (op: HostOp): boolean => (LIVE_MIGRATION_OPS as readonly string[]).includes(op);
 
 /** Where a live migration's source sends the instance, as the destination answered. */
 export interface WireMigrationTarget { readonly uri: string; readonly disks: string | null }
@@ -55,10 +59,12 @@ export interface HostWork {
   readonly snapshot_image_id?: string;
   /** stop and shelve: seconds for a clean shutdown before a hard stop. */
   readonly timeout_s?: number;
-  /** live_migration_prepare: whether the disks travel with the instance ('auto': unless the hosts share storage). */
+  /** live_migration_prepare and cold_migration_prepare: whether the disks travel with the instance ('auto': unless the hosts share storage). */
   readonly block_migration?: boolean | 'auto';
-  /** live_migration: where to send the instance. */
+  /** live_migration and cold_migration: where to send the instance. */
   readonly target?: WireMigrationTarget;
+  /** cold_migration_finish and cold_migration_revert_finish: whether to start the instance (it was active). */
+  readonly power_on?: boolean;
 }
 
 export interface HostWorkResult {
@@ -72,7 +78,7 @@ export interface HostWorkResult {
   readonly message?: string;
   /** A failed build another host might manage. */
   readonly retryable?: boolean;
-  /** live_migration_prepare: where the source is to send the instance. */
+  /** live_migration_prepare and cold_migration_prepare: where the source is to send the instance. */
   readonly target?: WireMigrationTarget;
 }
 

@@ -15,7 +15,8 @@ import { flavorDiskGb } from '../scheduler/host-selection.ts';
 import { noteBuildResult } from '../store/host-states.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
 import { agentTarget } from '../agent/host-agent.ts';
-import { isLiveMigrationOp, toJson, type HostOp, type HostWork, type HostWorkResult, type LiveMigrationOp, type PowerReport, type WireInstance } from '../agent/protocol.ts';
+import { isMigrationOp, toJson, type HostOp, type HostWork, type HostWorkResult, type MigrationOp, type PowerReport, type WireInstance } from '../agent/protocol.ts';
+import { createMigrations } from './migrations.ts';
 import { POWER_STATE_CODES, TASK_STATES, type InstanceAction } from '../states.ts';
 import { newRequestId } from '../../platform/ids.ts';
 import type { Instance, InstanceFault } from '../model.ts';
@@ -24,8 +25,8 @@ import type { ImagePort } from './ports.ts';
 /** Nova's max_attempts: a build is tried on this many hosts before it ends in ERROR. */
 export const MAX_BUILD_ATTEMPTS = 3;
 
-/** The transition that completes each piece of host work (a live migration's steps are chained in onLiveMigration). */
-const COMPLETES: Readonly<Record<Exclude<HostOp, LiveMigrationOp>, InstanceAction>> = {
+/** The transition that completes each piece of host work (a migration's steps are chained in migrations.ts). */
+const COMPLETES: Readonly<Record<Exclude<HostOp, MigrationOp>, InstanceAction>> = {
   build: 'spawned', destroy: 'deleted', stop: 'stopped', start: 'started', reboot: 'rebooted', reboot_hard: 'rebooted', pause: 'paused',
   unpause: 'unpaused', suspend: 'suspended', resume: 'resumed', rescue: 'rescued', unrescue: 'unrescued', rebuild: 'rebuilt', resize: 'resized',
   confirm_resize: 'resizeConfirmed', revert_resize: 'resizeReverted', snapshot: 'snapshotDone', shelve: 'shelveOffloaded', shelve_offload: 'shelveOffloaded', unshelve: 'unshelved',
@@ -40,6 +41,9 @@ export const EVENT_NAMES: Readonly<Record<HostOp, string>> = {
   snapshot: 'compute_snapshot_instance', shelve: 'compute_shelve_instance', shelve_offload: 'compute_shelve_offload_instance', unshelve: 'compute_unshelve_instance',
   live_migration_prepare: 'compute_pre_live_migration', live_migration: 'compute_live_migration',
   live_migration_finish: 'compute_post_live_migration_at_destination', live_migration_abort: 'compute_rollback_live_migration_at_destination',
+  cold_migration_prepare: 'compute_prep_resize', cold_migration: 'compute_resize_instance', cold_migration_finish: 'compute_finish_resize',
+  cold_migration_abort: 'compute_rollback_resize', cold_migration_confirm: 'compute_confirm_resize', cold_migration_revert: 'compute_revert_resize',
+  cold_migration_revert_finish: 'compute_finish_revert_resize',
 };
 
 const powerCode = (p: HostWorkResult['power_state']): number => (p === null ? POWER_STATE_CODES.nostate : POWER_STATE_CODES[p]);
@@ -191,6 +195,10 @@ export function createLifecycle(deps: LifecycleDeps) {
 
   /** Deletes an instance already in 'deleting': on its host when it has a live one, else here. */
   async function destroy(i: Instance, actionId: string | null): Promise<void> {
+    // A cold migration's other copy (the source's kept for a revert, or one being prepared) goes too.
+    const m = i.migration;
+    const other = m?.kind === 'migration' ? (i.host === m.sourceHost ? m.destHost : m.sourceHost) : null;
+    if (other !== null && other !== i.host && await deps.hostIsUp(other)) await migrations.conclude(i, null, 'confirm', other);
     if (i.host === null || !(await deps.hostIsUp(i.host))) { await finishDelete(i.id); return; }
     await cast(i, { op: 'destroy', action_id: actionId });
   }
@@ -221,52 +229,14 @@ export function createLifecycle(deps: LifecycleDeps) {
   }
 
 
-  /**
-   * Each step of a live migration reported, after Nova's conductor and compute managers: the
-   * destination prepared (the source is told to send), the source sent (the destination is told
-   * to finish), the destination finished (the instance is on its new host). A step that fails
-   * leaves the instance where it was, running, with the fault, and gives back the destination's
-   * claim; what the destination had prepared is removed.
-   */
-  async function onLiveMigration(r: HostWorkResult & { op: LiveMigrationOp }, i: Instance): Promise<void> {
-    await event(r.action_id, r.op, r.host, { ok: r.ok, ...(r.message !== undefined ? { message: r.message } : {}) });
-    if (r.op === 'live_migration_abort') return;
-    const m = i.migration;
-    if (!m || m.kind !== 'live-migration' || i.taskState !== 'migrating') {
-      // Taken over meanwhile (an admin's reset, a delete): whatever the destination holds goes.
-      log.warn({ instance: i.id, op: r.op }, 'live migration step for an instance no longer migrating');
-      const dest = r.op === 'live_migration_prepare' ? r.host : m?.destHost;
-      if (r.ok && dest !== undefined && r.op !== 'live_migration_finish') await requireBus().cast(agentTarget(dest), 'instance.work', toJson({ op: 'live_migration_abort', uuid: i.id, action_id: null }));
-      return;
-    }
-    const step = async (host: string, work: Omit<HostWork, 'uuid'>) => {
+  const migrations = createMigrations({
+    db, log, settle, event, fault: (m, details) => fault(m, details),
+    async castTo(host, i, work) {
       await event(work.action_id, work.op, host);
       await requireBus().cast(agentTarget(host), 'instance.work', toJson({ ...work, uuid: i.id }));
-    };
-    const failed = async (why: string) => {
-      if (r.op !== 'live_migration_prepare') await step(m.destHost, { op: 'live_migration_abort', action_id: r.action_id });
-      const done = await settle(i.id, 'taskFailed', { migration: null, fault: fault(`Live migration of instance ${i.id} failed: ${why}`, `from ${m.sourceHost} to ${m.destHost}`) });
-      if (done) await releaseAllocations(db, i.id, m.destHost);
-    };
-    switch (r.op) {
-      case 'live_migration_prepare':
-        if (!r.ok || !r.target) { await failed(r.message ?? 'the destination answered no target'); return; }
-        await step(m.sourceHost, { op: 'live_migration', action_id: r.action_id, target: r.target });
-        return;
-      case 'live_migration':
-        if (!r.ok) { await failed(r.message ?? 'unknown error'); return; }
-        await step(m.destHost, { op: 'live_migration_finish', action_id: r.action_id });
-        return;
-      case 'live_migration_finish': {
-        // The source has let go of the guest by now: the instance is the destination's, working or not.
-        const fields = { host: m.destHost, migration: null, ...(r.power_state !== null ? { power_state: powerCode(r.power_state) } : {}) };
-        const done = r.ok
-          ? await settle(i.id, 'migrated', fields)
-          : await settle(i.id, 'taskErrored', { ...fields, fault: fault(`Live migration of instance ${i.id} failed at the end: ${r.message ?? 'unknown error'}`, `host ${m.destHost}`) });
-        if (done) await releaseAllocations(db, i.id, m.sourceHost);
-      }
-    }
-  }
+    },
+    wire: (i) => wireInstance(i),
+  });
 
   return {
     attach(b: Bus): void { bus = b; },
@@ -305,9 +275,9 @@ export function createLifecycle(deps: LifecycleDeps) {
         log.warn({ instance: i.id, task: i.taskState, host: i.host }, 'no result for host work; recovering');
         if (i.taskState === 'deleting') await destroy(i, null);
         else if (i.vmState === 'building') await buildFailed(i, null, `Build of instance ${i.id} timed out: its host never answered.`, `host ${i.host ?? '(none)'}`);
-        else if (i.migration?.kind === 'live-migration') {
+        else if (i.migration?.kind === 'live-migration' || (i.migration?.kind === 'migration' && i.vmState !== 'resized')) {
           // Where the guest is now is unknown: ERROR, for an admin to look (Nova leaves such a migration in error too).
-          const done = await settle(i.id, 'taskErrored', { migration: null, fault: fault(`Live migration of instance ${i.id} timed out: a host never answered.`, `from ${i.migration.sourceHost} to ${i.migration.destHost}`) });
+          const done = await settle(i.id, 'taskErrored', { migration: null, fault: fault(`Migration of instance ${i.id} timed out: a host never answered.`, `from ${i.migration.sourceHost} to ${i.migration.destHost}`) });
           if (done) await releaseAllocations(db, i.id, i.migration.destHost);
         } else await settle(i.id, 'taskFailed', { fault: fault(`${i.taskState} of instance ${i.id} timed out: its host never answered.`, `host ${i.host ?? '(none)'}`) });
       }
@@ -334,15 +304,7 @@ export function createLifecycle(deps: LifecycleDeps) {
         throw e;
       }
     },
-    /** Starts a live migration already recorded on the instance (task migrating, its migration set): the destination prepares first. */
-    async startLiveMigration(i: Instance, actionId: string, block: boolean | 'auto'): Promise<void> {
-      const m = i.migration;
-      if (!m || m.kind !== 'live-migration') throw new InvalidState(`Instance ${i.id} has no live migration to start.`, 'instance_not_migrating');
-      await event(actionId, 'live_migration_prepare', m.destHost);
-      await requireBus().cast(agentTarget(m.destHost), 'instance.work', toJson({
-        op: 'live_migration_prepare', uuid: i.id, action_id: actionId, block_migration: block, instance: await wireInstance(i),
-      }));
-    },
+    migrations,
     schedule,
     cast,
     wireInstance,
@@ -358,7 +320,7 @@ export function createLifecycle(deps: LifecycleDeps) {
         return;
       }
       if (r.op === 'build') { await onBuildResult(r, i); return; }
-      if (isLiveMigrationOp(r.op)) { await onLiveMigration({ ...r, op: r.op }, i); return; }
+      if (isMigrationOp(r.op)) { await migrations.onResult({ ...r, op: r.op }, i); return; }
       if (r.op === 'destroy') {
         if (r.ok) await finishDelete(i.id);
         else await settle(i.id, 'taskErrored', { fault: fault(`Deleting instance ${i.id} failed: ${r.message ?? 'unknown error'}`, `host ${r.host}`) });
@@ -368,7 +330,7 @@ export function createLifecycle(deps: LifecycleDeps) {
       const fields: instances.InstanceFields = r.power_state !== null ? { power_state: powerCode(r.power_state) } : {};
       const c = completion(i, r);
       const settled = r.ok
-        ? await settle(i.id, COMPLETES[r.op as Exclude<HostOp, LiveMigrationOp>], { ...fields, ...c.fields })
+        ? await settle(i.id, COMPLETES[r.op as Exclude<HostOp, MigrationOp>], { ...fields, ...c.fields })
         : await settle(i.id, 'taskFailed', { ...fields, ...c.fields, fault: fault(`${r.op} of instance ${i.id} failed: ${r.message ?? 'unknown error'}`, `host ${r.host}`) });
       if (settled) await c.claims();
       await event(r.action_id, r.op, r.host, { ok: r.ok, ...(r.message !== undefined ? { message: r.message } : {}) });
@@ -425,16 +387,15 @@ export function createLifecycle(deps: LifecycleDeps) {
         }
         if (i.taskState === 'deleting') await finishDelete(i.id);
         // Gone from its source at the end of a live migration: the destination's finish says where it is.
-        else if (i.taskState === 'migrating') continue;
+        else if (i.taskState === 'migrating' && migrations.isMigrating(i, host)) continue;
         else if (i.vmState === 'building') await onBuildResult({ op: 'build', uuid: i.id, host, action_id: null, ok: false, power_state: null, retryable: true, message: 'the host restarted during the build' }, i);
         else if (i.vmState !== 'shelved_offloaded') await settle(i.id, 'vanished', { power_state: POWER_STATE_CODES.nostate, fault: fault(`Instance ${i.id} is no longer on its host (the host restarted without it).`, `host ${host}`) });
       }
       const known = new Set(expected.map((i) => i.id));
       const unknown: string[] = [];
       for (const p of present.filter((x) => !known.has(x.uuid))) {
-        // Arriving here by live migration: the cloud has it on its source until the migration ends.
-        const i = await instances.getInstance(db, p.uuid);
-        if (i?.taskState === 'migrating' && i.migration?.destHost === host) continue;
+        // One end of a migration (arriving here, or the source's copy kept for a revert): not an orphan.
+        if (migrations.isMigrating(await instances.getInstance(db, p.uuid), host)) continue;
         unknown.push(p.uuid);
       }
       return unknown;

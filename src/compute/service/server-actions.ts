@@ -16,7 +16,7 @@ import { getHost } from '../store/hosts.ts';
 import { agentTarget } from '../agent/host-agent.ts';
 import type { InstanceAction } from '../states.ts';
 import type { HostOp } from '../agent/protocol.ts';
-import type { Instance, InstanceFlavor } from '../model.ts';
+import type { Instance, InstanceFlavor, Migration } from '../model.ts';
 import type { Lifecycle } from './lifecycle.ts';
 import type { ServerService } from './servers.ts';
 import type { QuotaService } from './quotas.ts';
@@ -34,7 +34,8 @@ export type ServerAction =
   | { readonly kind: 'resize'; readonly flavorId: string } | { readonly kind: 'confirmResize' } | { readonly kind: 'revertResize' }
   | { readonly kind: 'createImage'; readonly name: string; readonly metadata: Readonly<Record<string, string>> }
   | { readonly kind: 'resetState'; readonly state: 'active' | 'error' }
-  | { readonly kind: 'liveMigrate'; readonly host: string | null; readonly block: boolean | 'auto' };
+  | { readonly kind: 'liveMigrate'; readonly host: string | null; readonly block: boolean | 'auto' }
+  | { readonly kind: 'migrate'; readonly host: string | null };
 
 export type ServerActionResult = { readonly instance: Instance; readonly imageId?: string };
 
@@ -47,7 +48,6 @@ const SIMPLE: Readonly<Record<string, { rule: string; start: InstanceAction; op:
   suspend: { rule: 'os_compute_api:os-suspend-server:suspend', start: 'suspend', op: 'suspend', action: 'suspend' },
   resume: { rule: 'os_compute_api:os-suspend-server:resume', start: 'resume', op: 'resume', action: 'resume' },
   unrescue: { rule: 'os_compute_api:os-unrescue', start: 'unrescue', op: 'unrescue', action: 'unrescue' },
-  confirmResize: { rule: 'os_compute_api:servers:confirm_resize', start: 'confirmResize', op: 'confirm_resize', action: 'confirmResize' },
   shelveOffload: { rule: 'os_compute_api:os-shelve:shelve_offload', start: 'shelveOffload', op: 'shelve_offload', action: 'shelveOffload' },
 };
 
@@ -55,11 +55,11 @@ type Step = (i: Instance, action: InstanceAction, fields?: instances.InstanceFie
 type Undo = (() => Promise<void>)[];
 
 const OTHER_RULES: Readonly<Record<string, string>> = {
-  revertResize: 'os_compute_api:servers:revert_resize',
+  revertResize: 'os_compute_api:servers:revert_resize', confirmResize: 'os_compute_api:servers:confirm_resize',
   reboot: 'os_compute_api:servers:reboot', lock: 'os_compute_api:os-lock-server:lock', unlock: 'os_compute_api:os-lock-server:unlock',
   shelve: 'os_compute_api:os-shelve:shelve', rescue: 'os_compute_api:os-rescue', unshelve: 'os_compute_api:os-shelve:unshelve', rebuild: 'os_compute_api:servers:rebuild',
   resize: 'os_compute_api:servers:resize', createImage: 'os_compute_api:servers:create_image', resetState: 'os_compute_api:os-admin-actions:reset_state',
-  liveMigrate: 'os_compute_api:os-migrate-server:migrate_live',
+  liveMigrate: 'os_compute_api:os-migrate-server:migrate_live', migrate: 'os_compute_api:os-migrate-server:migrate',
 };
 
 export function createServerActions(deps: {
@@ -116,23 +116,28 @@ export function createServerActions(deps: {
   }
 
   /**
-   * os-migrateLive: a destination chosen by the scheduler (or the admin's host, which must pass its
-   * filters too), claimed, and the migration started there. Refusals the caller can act on come
-   * back at once as 400s (no such host, the same host, no room), as Nova's before 2.34.
+   * os-migrateLive and migrate (cold): a destination chosen by the scheduler (or the admin's host,
+   * which must pass its filters too) and claimed, recorded on the instance with the task, and the
+   * migration started there. Refusals the caller can act on come back at once as 400s (no such
+   * host, the server's own, no room), as Nova's.
    */
-  async function liveMigrate(ctx: AuthContext, i: Instance, a: { host: string | null; block: boolean | 'auto' }, requestId: string, step: Step, undo: Undo): Promise<Instance> {
+  async function migrate(ctx: AuthContext, i: Instance, a: { kind: 'liveMigrate' | 'migrate'; host: string | null; block?: boolean | 'auto' }, requestId: string, step: Step, undo: Undo): Promise<Instance> {
     const source = i.host!;
     if (a.host !== null) {
       if (a.host === source) throw new BadRequest(`Unable to migrate instance (${i.id}) to current host (${source}).`, 'migrate_to_self');
       if (!(await getHost(db, a.host))) throw new BadRequest(`Compute host ${a.host} could not be found.`, 'host_not_found');
     }
-    const started = await step(i, 'migrate');
+    const live = a.kind === 'liveMigrate';
+    const started = await step(i, live ? 'migrate' : 'resize');
     const [p] = await scheduler.place([{ ...i, request: { ...i.request, forcedHost: a.host, tried: [source] } }]);
-    if (!p?.ok) throw new BadRequest(`No valid host was found to live-migrate instance ${i.id} to: ${p?.reason ?? 'no placement'}`, 'no_valid_host');
+    if (!p?.ok) throw new BadRequest(`No valid host was found to migrate instance ${i.id} to: ${p?.reason ?? 'no placement'}`, 'no_valid_host');
     undo.push(() => releaseAllocations(db, i.id, p.host));
-    const migration = { kind: 'live-migration', sourceHost: source, destHost: p.host, oldFlavor: i.flavor, newFlavor: i.flavor };
+    const migration: Migration = {
+      kind: live ? 'live-migration' : 'migration', sourceHost: source, destHost: p.host, oldFlavor: i.flavor, newFlavor: i.flavor,
+      ...(live ? {} : { powerOn: i.vmState === 'active' }),
+    };
     const migrating = (await instances.updateInstance(db, i.id, { migration: JSON.stringify(migration) }, now())) ?? started;
-    await lifecycle.startLiveMigration(migrating, await record(ctx, i, 'live-migration', requestId), a.block);
+    await lifecycle.migrations.start(migrating, await record(ctx, i, live ? 'live-migration' : 'migrate', requestId), a.block ?? 'auto');
     return migrating;
   }
 
@@ -201,7 +206,9 @@ export function createServerActions(deps: {
         const m = i.migration;
         if (!m) throw new Conflict(`Instance ${i.id} has no resize to revert.`, 'instance_not_resized');
         const started = await step(i, 'revertResize');
-        await lifecycle.cast(started, { op: 'revert_resize', action_id: await record(ctx, i, 'revertResize', requestId), flavor: m.oldFlavor });
+        const actionId = await record(ctx, i, 'revertResize', requestId);
+        if (m.kind === 'migration') await lifecycle.migrations.conclude(started, actionId, 'revert');
+        else await lifecycle.cast(started, { op: 'revert_resize', action_id: actionId, flavor: m.oldFlavor });
         return { instance: started };
       }
       case 'createImage': {
@@ -215,7 +222,15 @@ export function createServerActions(deps: {
       }
       case 'resetState':
         return { instance: await step(i, a.state === 'active' ? 'resetToActive' : 'resetToError') };
-      case 'liveMigrate': return { instance: await liveMigrate(ctx, i, a, requestId, step, undo) };
+      case 'liveMigrate': case 'migrate': return { instance: await migrate(ctx, i, a, requestId, step, undo) };
+      case 'confirmResize': {
+        const started = await step(i, 'confirmResize');
+        const actionId = await record(ctx, i, 'confirmResize', requestId);
+        // A cold migration's confirm removes the source's copy; a resize in place drops what a revert needed.
+        if (i.migration?.kind === 'migration') await lifecycle.migrations.conclude(started, actionId, 'confirm');
+        else await lifecycle.cast(started, { op: 'confirm_resize', action_id: actionId });
+        return { instance: started };
+      }
       default:
         throw new BadRequest(`Unknown server action ${a.kind}.`, 'server_action_unknown');
     }

@@ -83,6 +83,15 @@ function parseAction(body: unknown, mv: Microversion): ServerAction | { kind: 'c
       return { kind: 'resetState', state: s };
     }
     case 'os-migrateLive': return parseLiveMigrate(requireObject(v, ''), mv);
+    case 'migrate': {
+      // A body of null, or from 2.56 {"host": name-or-null}.
+      const o = optionalObject(v);
+      const extra = Object.keys(o).find((k) => !(mv.atLeast('2.56') && k === 'host'));
+      if (extra !== undefined) throw new BadRequest(`Invalid input for field/attribute migrate. Additional properties are not allowed ('${extra}' was unexpected)`, 'server_action_invalid');
+      const host = o['host'] ?? null;
+      if (host !== null && (typeof host !== 'string' || host === '' || host.length > 255)) throw bad('host', 'It must be a host name or null.');
+      return { kind: 'migrate', host: host as string | null };
+    }
     case 'os-getConsoleOutput': {
       const l = optionalObject(v)['length'];
       if (l === undefined || l === null || l === -1 || l === '-1') return { kind: 'console', lines: null };

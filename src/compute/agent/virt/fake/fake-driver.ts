@@ -269,6 +269,7 @@ export class FakeDriver implements VirtDriver {
   }
 
   async finishMigration(uuid: string, ok: boolean): Promise<void> {
+    if (!ok && !this.#instances.has(uuid)) return;
     const i = this.#get(uuid);
     if (!i.incoming) throw new VirtError(`instance ${uuid} was not prepared for a migration here`);
     const uri = `fake://${this.#id}/${uuid}`;
