@@ -6,7 +6,7 @@
 // pause and suspend (a counter that keeps counting without a new boot), the rescue system, the
 // resized CPUs, the snapshot's file, the shelved disk. kill -9 of a QEMU ends in SHUTOFF. On
 // PostgreSQL and RabbitMQ with separate agents: a killed agent's guests run on, and a guest
-// live-migrates between two agents and back, counting on.
+// live-migrates between two agents and back, counting on, and cold-migrates (confirmed, reverted).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -226,7 +226,7 @@ describe(`real guests through the openstack CLI (nubes up, qemu driver, ${accel}
 const pgUrl = process.env['NUBES_TEST_DATABASE_URL'];
 const amqpUrl = process.env['NUBES_TEST_AMQP_URL'];
 
-describe(`agents on PostgreSQL and RabbitMQ: a killed agent's guests run on, and guests live-migrate between agents (${accel})`, {
+describe(`agents on PostgreSQL and RabbitMQ: a killed agent's guests run on, and guests migrate between agents, live and cold (${accel})`, {
   skip: skip || (pgUrl && amqpUrl ? false : 'needs NUBES_TEST_DATABASE_URL and NUBES_TEST_AMQP_URL (scripts/test.sh starts both)'),
 }, () => {
   let db: Awaited<ReturnType<typeof freshPostgres>>;
@@ -323,5 +323,35 @@ describe(`agents on PostgreSQL and RabbitMQ: a killed agent's guests run on, and
     await untilTrue('the guest booted again', async () => /NUBES-E2E note: written on traveller/.test((seen = await log()).split(/nubes-tiny: boot-count 2\b/)[1] ?? ''), undefined, () => seen.slice(-2000));
     const events = await osOk(['server', 'event', 'list', 'traveller', '-f', 'json'], env);
     assert.equal(events.filter((e: { Action: string }) => e.Action === 'live-migration').length, 2);
+  });
+
+  it('cold-migrates (openstack server migrate): the guest shuts down, boots on the other host with its disk; confirm keeps it there, revert brings it back', async () => {
+    const log = () => osOk(['console', 'log', 'show', 'traveller'], env) as Promise<string>;
+    const shown = async () => osOk(['server', 'show', 'traveller', '-f', 'json'], env);
+    const from = (await shown())['OS-EXT-SRV-ATTR:host'] as string;
+    const to = from === host ? host2 : host;
+    const count = bootCountOf(await log());
+    let seen = '';
+    // --wait ends at VERIFY_RESIZE, as for a resize.
+    await osOk(['server', 'migrate', '--wait', 'traveller'], env);
+    let s = await shown();
+    assert.equal(s.status, 'VERIFY_RESIZE');
+    assert.equal(s['OS-EXT-SRV-ATTR:host'], to);
+    await untilTrue('the guest booted on the other host from its own disk', async () => bootCountOf(seen = await log()) === count + 1 && /NUBES-E2E note: written on traveller/.test(seen.split(/nubes-tiny: boot-count \d+/).at(-1)!), undefined, () => seen.slice(-2000));
+    await osOk(['server', 'migrate', 'confirm', 'traveller'], env);
+    await untilTrue('the server is ACTIVE', async () => (s = await shown()).status === 'ACTIVE');
+    assert.equal(s['OS-EXT-SRV-ATTR:host'], to);
+    const dirOf = (h: string) => join((h === host ? agent : second!).dataDir, 'compute', 'instances', s.id);
+    assert.ok(!existsSync(dirOf(from)), 'confirmed: nothing of it is left on the first host');
+
+    // Back the other way, then reverted: it boots again where it was (from the disk it had there).
+    await osOk(['server', 'migrate', '--host', from, '--wait', 'traveller'], { ...env, OS_COMPUTE_API_VERSION: '2.56' });
+    assert.equal((await shown())['OS-EXT-SRV-ATTR:host'], from);
+    assert.ok(existsSync(dirOf(to)), 'the source keeps its copy until confirmed or reverted');
+    await osOk(['server', 'migrate', 'revert', 'traveller'], env);
+    await untilTrue('the server is ACTIVE again', async () => (s = await shown()).status === 'ACTIVE');
+    assert.equal(s['OS-EXT-SRV-ATTR:host'], to);
+    assert.ok(!existsSync(dirOf(from)), 'reverted: the copy on the destination is gone');
+    await untilTrue('the guest booted again from its disk on that host', async () => bootCountOf(seen = await log()) === count + 2, undefined, () => seen.slice(-2000));
   });
 });
