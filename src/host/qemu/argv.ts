@@ -23,6 +23,12 @@ export interface VmDisk {
   readonly boot: boolean;
   /** I/O caps, through a throttle group of the disk's own; absent or null: none. */
   readonly limits?: DiskLimits | null;
+  /** A hot-plugged disk: the PCIe root port (hpN) it sits on, kept on later starts so the guest sees the same slot. */
+  readonly port?: string | null;
+  /** A hot-plugged volume: its id in the volume service. */
+  readonly volumeId?: string;
+  /** A block device rather than an image file (a volume connected from a host device). */
+  readonly blockDevice?: boolean;
 }
 
 export interface VmNic {
@@ -30,6 +36,10 @@ export interface VmNic {
   readonly mac: string;
   /** The host's tap device; null puts a NIC with nothing behind it (no network service yet). */
   readonly tap: string | null;
+  /** A hot-plugged NIC: the PCIe root port (hpN) it sits on. */
+  readonly port?: string | null;
+  /** The network service's port this NIC is. */
+  readonly portId?: string;
 }
 
 export interface VmDefinition {
@@ -80,7 +90,7 @@ export function renderArgv(d: VmDefinition): string[] {
   for (let i = 1; i <= d.hotplugPorts; i++) args.push('-device', `pcie-root-port,id=hp${i},bus=pcie.0,chassis=${i}`);
   for (const disk of d.disks) {
     const ro = disk.readOnly || disk.bus === 'cdrom' ? ',read-only=on' : '';
-    args.push('-blockdev', `driver=file,node-name=${disk.id}-file,filename=${v(disk.path)}${ro}`,
+    args.push('-blockdev', `driver=${disk.blockDevice ? 'host_device' : 'file'},node-name=${disk.id}-file,filename=${v(disk.path)}${ro}`,
       '-blockdev', `driver=${disk.format},node-name=${disk.id},file=${disk.id}-file${ro}`);
     let drive = disk.id;
     if (disk.limits) {
@@ -92,11 +102,13 @@ export function renderArgv(d: VmDefinition): string[] {
       drive = `${disk.id}-thr`;
     }
     const boot = disk.boot && d.direct === null ? ',bootindex=0' : '';
-    args.push('-device', disk.bus === 'virtio' ? `virtio-blk-pci,id=${disk.id}-dev,drive=${drive}${boot}` : `ide-cd,id=${disk.id}-dev,drive=${drive}${boot}`);
+    const slot = disk.port ? `,bus=${disk.port}` : '';
+    args.push('-device', disk.bus === 'virtio' ? `virtio-blk-pci,id=${disk.id}-dev,drive=${drive}${boot}${slot}` : `ide-cd,id=${disk.id}-dev,drive=${drive}${boot}`);
   }
   for (const nic of d.nics) {
-    if (nic.tap !== null) args.push('-netdev', `tap,id=${nic.id},ifname=${v(nic.tap)},script=no,downscript=no`, '-device', `virtio-net-pci,id=${nic.id}-dev,netdev=${nic.id},mac=${nic.mac}`);
-    else args.push('-device', `virtio-net-pci,id=${nic.id}-dev,mac=${nic.mac}`);
+    const slot = nic.port ? `,bus=${nic.port}` : '';
+    if (nic.tap !== null) args.push('-netdev', `tap,id=${nic.id},ifname=${v(nic.tap)},script=no,downscript=no`, '-device', `virtio-net-pci,id=${nic.id}-dev,netdev=${nic.id},mac=${nic.mac}${slot}`);
+    else args.push('-device', `virtio-net-pci,id=${nic.id}-dev,mac=${nic.mac}${slot}`);
   }
   if (d.direct) args.push('-kernel', d.direct.kernel, '-initrd', d.direct.initrd, '-append', d.direct.cmdline);
   if (d.paused) args.push('-S');

@@ -31,12 +31,20 @@ export function qemuPid(dir: string): number | null {
   }
 }
 
-/** SIGKILL, then waits (up to 5 s) until it is gone. */
+/** Whether `pid` is a process that has not exited (gone, or a zombie waiting to be reaped, is not). */
+function running(pid: number): boolean {
+  try { return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return false; }
+}
+
+/**
+ * SIGKILL, then waits (up to 5 s) until it has exited: by the pid, not the pidfile's test, since a
+ * dying process's command line empties before its memory and files are released.
+ */
 export async function killQemu(dir: string): Promise<void> {
   const pid = qemuPid(dir);
   if (pid === null) return;
   try { process.kill(pid, 'SIGKILL'); } catch { /* gone already */ }
-  for (let n = 0; n < 250 && qemuPid(dir) !== null; n++) await sleep(20);
+  for (let n = 0; n < 250 && running(pid); n++) await sleep(20);
 }
 
 /** Waits up to `ms` for the instance's QEMU to exit; true if it did. */

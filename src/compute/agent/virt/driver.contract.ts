@@ -3,6 +3,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { InstanceNotOnHost, type ImageSpec, type InstanceSpec, type VirtDriver } from './driver.ts';
 
 export interface ContractSubject {
@@ -126,15 +129,19 @@ export function runVirtDriverContract(name: string, make: () => Promise<Contract
       if (!driver.capabilities.supportsAttachVolume) return;
       const spec = instanceSpec(image);
       await driver.spawn(spec);
-      const v = { volumeId: crypto.randomUUID(), path: '/dev/null', format: 'raw' as const, device: null, readOnly: false };
+      // Two small raw files stand for volumes the volume service connected to this host.
+      const dir = mkdtempSync(join(tmpdir(), 'nubes-contract-volumes-'));
+      const paths = ['a.raw', 'b.raw'].map((n) => { const p = join(dir, n); writeFileSync(p, ''); truncateSync(p, 1 << 20); return p; });
+      const v = { volumeId: crypto.randomUUID(), path: paths[0]!, format: 'raw' as const, device: null, readOnly: false };
       const { device } = await driver.attachVolume(spec.uuid, v);
       assert.match(device, /^vd[b-z]$/);
       await assert.rejects(driver.attachVolume(spec.uuid, v), /already attached/);
-      const second = await driver.attachVolume(spec.uuid, { ...v, volumeId: crypto.randomUUID() });
+      const second = await driver.attachVolume(spec.uuid, { ...v, volumeId: crypto.randomUUID(), path: paths[1]! });
       assert.notEqual(second.device, device);
       await driver.detachVolume(spec.uuid, v.volumeId);
       await assert.rejects(driver.detachVolume(spec.uuid, v.volumeId), /not attached/);
       await driver.destroy(spec.uuid);
+      rmSync(dir, { recursive: true, force: true });
     }));
 
     it('live-migrates a running instance to another host, and an aborted migration leaves nothing there', async () => {

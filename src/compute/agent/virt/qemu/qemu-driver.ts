@@ -28,6 +28,7 @@ import { cpuCgroupLayout, limitCpu, removeCgroup } from '../../../../host/cgroup
 import { readSerialTail, rotateSerialLog } from './serial-log.ts';
 import { receiveToFile, sendFileTo } from './state-file.ts';
 import { incomingDone, listenForMigration, migrateOut, stopListening } from './live-migration.ts';
+import { dropDiskNodes, plugDisk, plugNic, unplug, withNic, withVolume } from './hotplug.ts';
 import {
   InstanceNotOnHost, VirtError,
   type DriverCapabilities, type FlavorSpec, type HostResources, type ImageSpec, type InstanceInfo, type InstanceSpec, type LifecycleEvent,
@@ -50,13 +51,12 @@ export interface QemuDriverOptions {
 
 const CAPABILITIES: DriverCapabilities = {
   supportsPause: true, supportsSuspend: true, supportsRescue: true, supportsSnapshot: true, supportsResize: true,
-  supportsLiveMigration: true, supportsAttachInterface: false, supportsAttachVolume: false, supportsConsoleLog: true,
+  supportsLiveMigration: true, supportsAttachInterface: true, supportsAttachVolume: true, supportsConsoleLog: true,
   supportsVncConsole: true,
 };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const GiB = 2 ** 30;
-const notYet = (what: string) => new VirtError(`the qemu driver cannot ${what} yet`);
 
 function powerOf(s: RunState): PowerState {
   switch (s) {
@@ -456,10 +456,46 @@ export class QemuDriver implements VirtDriver {
     return readSerialTail(vmFiles(this.#dir(uuid)).serial, Math.min(maxBytes, this.#o.consoleBytes ?? 1 << 20));
   }
 
-  async attachInterface(_uuid: string, _nic: NicSpec): Promise<void> { throw notYet('attach interfaces'); }
-  async detachInterface(_uuid: string, _portId: string): Promise<void> { throw notYet('detach interfaces'); }
-  async attachVolume(_uuid: string, _volume: VolumeSpec): Promise<{ device: string }> { throw notYet('attach volumes'); }
-  async detachVolume(_uuid: string, _volumeId: string): Promise<void> { throw notYet('detach volumes'); }
+  /** The definition a hot-plug changes: not while rescued (the rescue definition is thrown away) or suspended (the saved devices must match). */
+  async #pluggable(uuid: string, what: string): Promise<VmDefinition> {
+    const def = await this.#definition(uuid);
+    if (await this.#has(uuid, 'vm.normal.json')) throw new VirtError(`cannot ${what} instance ${uuid} while it is rescued`);
+    if (await this.#has(uuid, 'memory.state')) throw new VirtError(`cannot ${what} instance ${uuid} while it is suspended; resume it first`);
+    return def;
+  }
+
+  async attachInterface(uuid: string, nic: NicSpec): Promise<void> {
+    const { def, added } = withNic(await this.#pluggable(uuid, 'attach an interface to'), nic);
+    if (qemuPid(def.dir) !== null) await plugNic((await this.#qmp(uuid)).monitor, added);
+    await this.#save(def);
+  }
+
+  async detachInterface(uuid: string, portId: string): Promise<void> {
+    const def = await this.#pluggable(uuid, 'detach an interface from');
+    const nic = def.nics.find((n) => n.portId === portId);
+    if (!nic) throw new VirtError(`port ${portId} is not attached to instance ${uuid}`);
+    if (qemuPid(def.dir) !== null) await unplug((await this.#qmp(uuid)).monitor, `${nic.id}-dev`);
+    await this.#save({ ...def, nics: def.nics.filter((n) => n !== nic) });
+  }
+
+  async attachVolume(uuid: string, volume: VolumeSpec): Promise<{ device: string }> {
+    const { def, disk, device } = await withVolume(await this.#pluggable(uuid, 'attach a volume to'), volume);
+    if (qemuPid(def.dir) !== null) await plugDisk((await this.#qmp(uuid)).monitor, disk);
+    await this.#save(def);
+    return { device };
+  }
+
+  async detachVolume(uuid: string, volumeId: string): Promise<void> {
+    const def = await this.#pluggable(uuid, 'detach a volume from');
+    const disk = def.disks.find((d) => d.volumeId === volumeId);
+    if (!disk) throw new VirtError(`volume ${volumeId} is not attached to instance ${uuid}`);
+    if (qemuPid(def.dir) !== null) {
+      const { monitor } = await this.#qmp(uuid);
+      await unplug(monitor, `${disk.id}-dev`);
+      await dropDiskNodes(monitor, disk);
+    }
+    await this.#save({ ...def, disks: def.disks.filter((d) => d !== disk) });
+  }
 
   async prepareMigration(spec: InstanceSpec, opts: { block: boolean | 'auto' }): Promise<MigrationTarget> {
     // Each host keeps its instances on its own disk (stateDir): the disks must travel with the guest.
@@ -475,9 +511,18 @@ export class QemuDriver implements VirtDriver {
     return target!;
   }
 
-  async migrate(uuid: string, target: MigrationTarget): Promise<void> {
+  /** What a migration refuses: states it cannot carry, and devices the destination would not make from the spec. */
+  async #movable(uuid: string, what: string): Promise<VmDefinition> {
     const def = await this.#definition(uuid);
-    if (await this.#has(uuid, 'vm.normal.json') || await this.#has(uuid, 'vm.pre-resize.json')) throw new VirtError(`cannot live-migrate instance ${uuid} while it is rescued or resized`);
+    if (await this.#has(uuid, 'vm.normal.json') || await this.#has(uuid, 'vm.pre-resize.json')) throw new VirtError(`cannot ${what} instance ${uuid} while it is rescued or resized`);
+    if (def.disks.some((d) => d.volumeId !== undefined) || def.nics.some((n) => n.port)) {
+      throw new VirtError(`cannot ${what} instance ${uuid} with hot-plugged volumes or interfaces yet; detach them first`);
+    }
+    return def;
+  }
+
+  async migrate(uuid: string, target: MigrationTarget): Promise<void> {
+    const def = await this.#movable(uuid, 'live-migrate');
     const { monitor, qmp } = await this.#qmp(uuid);
     const s = await qmp.status();
     if (s !== 'running' && s !== 'paused') throw new VirtError(`cannot live-migrate instance ${uuid}: it is ${s}`);
@@ -488,8 +533,7 @@ export class QemuDriver implements VirtDriver {
   }
 
   async sendDisks(uuid: string, target: MigrationTarget): Promise<void> {
-    const def = await this.#definition(uuid);
-    if (await this.#has(uuid, 'vm.normal.json') || await this.#has(uuid, 'vm.pre-resize.json')) throw new VirtError(`cannot migrate instance ${uuid} while it is rescued or resized`);
+    const def = await this.#movable(uuid, 'migrate');
     const wasOn = qemuPid(def.dir) !== null;
     await this.#stop(uuid, this.#shutdownSeconds());
     try {
