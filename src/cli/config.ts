@@ -31,6 +31,8 @@ export interface Config {
   readonly console: { readonly listen: { readonly host: string; readonly port: number } | null; readonly publicUrl: string | null };
   /** The address other hosts send live migrations coming to this host's agent to (QEMU listens there for each one). */
   readonly migrationAddress: string;
+  /** Where the qemu driver keeps instance disks and its image cache when they are on storage shared with other hosts (null: in data_dir). */
+  readonly instancesPath: string | null;
   /** The fake driver's simulated hosts: how many agents `nubes up` runs, and each one's size. */
   readonly fake: { readonly hosts: number; readonly vcpus: number; readonly memoryMb: number; readonly diskGb: number };
   readonly identity: { readonly tokenTtlSeconds: number; readonly maxActiveKeys: number; readonly argon2: Argon2Params };
@@ -71,6 +73,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'virt_driver', env: 'NUBES_VIRT_DRIVER', flag: '--virt-driver', kind: 'virt', help: "the agent's hypervisor driver: qemu (real VMs; the default when qemu-system-x86_64 is installed) or fake (in memory, for tests and simulations)" },
   { key: 'console_listen', env: 'NUBES_CONSOLE_LISTEN', flag: '--console-listen', kind: 'listen', help: 'HOST:PORT of a separate agent\'s VNC console proxy (noVNC pages and websocket); nubes up serves it on --listen (default: none)' },
   { key: 'migration_address', env: 'NUBES_MIGRATION_ADDRESS', flag: '--migration-address', kind: 'string', help: 'the IP address other hosts reach this agent\'s host at for live migrations (default 127.0.0.1: all hosts on one machine)' },
+  { key: 'instances_path', env: 'NUBES_INSTANCES_PATH', flag: '--instances-path', kind: 'string', help: 'a directory shared by the hypervisor hosts (NFS) for instance disks and the image cache, so live migrations between them move memory only (default: in data_dir, not shared)' },
   { key: 'console_public_url', env: 'NUBES_CONSOLE_PUBLIC_URL', flag: '--console-public-url', kind: 'string', help: 'scheme://host[:port] browsers reach the agent\'s console proxy at (default http://<console_listen>)' },
   { key: 'fake.hosts', env: 'NUBES_FAKE_HOSTS', flag: '--fake-hosts', kind: 'int', help: 'fake driver: hosts `nubes up` simulates, named <host>-1..N when more than one (default 1)' },
   { key: 'fake.vcpus', env: 'NUBES_FAKE_VCPUS', kind: 'int', help: 'fake driver: vCPUs of each simulated host (default 16)' },
@@ -227,6 +230,7 @@ export function loadConfig(src: ConfigSources): Config {
     virtDriver: (values.get('virt_driver') as 'fake' | 'qemu' | undefined) ?? (onPath('qemu-system-x86_64', src.env['PATH']) ? 'qemu' : 'fake'),
     console: { listen: consoleListen, publicUrl: consoleUrl },
     migrationAddress: migrationAddress(values.get('migration_address') as string | undefined),
+    instancesPath: values.has('instances_path') ? resolve(values.get('instances_path') as string) : null,
     fake: { hosts: Math.max(1, num('fake.hosts', 1)), vcpus: num('fake.vcpus', 16), memoryMb: num('fake.memory_mb', 32768), diskGb: num('fake.disk_gb', 1024) },
     identity: {
       tokenTtlSeconds: num('identity.token_ttl_seconds', 3600),

@@ -13,7 +13,7 @@ export function makeVirtDriver(config: Config, log?: Logger): VirtDriver {
     case 'qemu': {
       const accel = chooseAccelerator();
       log?.info({ accel: accel.accel }, accel.why);
-      return new QemuDriver({ stateDir: join(config.dataDir, 'compute'), accel: accel.accel, migrationAddress: config.migrationAddress });
+      return new QemuDriver({ stateDir: join(config.dataDir, 'compute'), accel: accel.accel, migrationAddress: config.migrationAddress, ...(config.instancesPath !== null ? { instancesPath: config.instancesPath } : {}) });
     }
   }
 }

@@ -68,15 +68,19 @@ export async function startHostAgent(deps: HostAgentDeps): Promise<HostAgent> {
     }, { timeoutMs: 10_000 });
   }
 
-  /** Tells the conductor what the hypervisor has; destroys what the cloud no longer knows. */
+  /** Tells the conductor what the hypervisor has; destroys what the cloud no longer knows, forgets what it has elsewhere. */
   async function reconcile(): Promise<void> {
     const present = await driver.listInstances();
-    const r = await bus.call<{ destroy: string[] }>(CONDUCTOR, 'host.reconcile', {
+    const r = await bus.call<{ destroy: string[]; forget?: string[] }>(CONDUCTOR, 'host.reconcile', {
       host, instances: present.map((i) => ({ uuid: i.uuid, power_state: i.powerState })),
     }, { timeoutMs: 60_000 });
     for (const uuid of r.destroy) {
       log.warn({ host, instance: uuid }, 'destroying an instance the cloud does not know');
       await driver.destroy(uuid);
+    }
+    for (const uuid of r.forget ?? []) {
+      log.warn({ host, instance: uuid }, 'removing a copy of an instance the cloud has on another host');
+      await driver.forget(uuid);
     }
   }
 

@@ -82,8 +82,9 @@ export function createInstanceWorker(deps: { bus: Bus; host: string; driver: Vir
       case 'live_migration_finish': return d.finishMigration(w.uuid, true);
       case 'cold_migration_finish': await d.finishMigration(w.uuid, true); if (w.power_on) await d.powerOn(w.uuid); return;
       case 'live_migration_abort': case 'cold_migration_abort': return d.finishMigration(w.uuid, false);
-      // The copy on this host is not the instance any more: the source's after a confirm, the destination's after a revert.
-      case 'cold_migration_confirm': case 'cold_migration_revert': return d.destroy(w.uuid);
+      // The copy on this host is not the instance any more: the source's after a confirm, the
+      // destination's after a revert (disks on shared storage stay: they are the instance's).
+      case 'cold_migration_confirm': case 'cold_migration_revert': return d.forget(w.uuid);
       case 'cold_migration_revert_finish': if (w.power_on) await d.powerOn(w.uuid); return;
       default: return w.op satisfies never;
     }

@@ -83,9 +83,9 @@ export async function serveConductor(deps: { bus: Bus; hosts: HostService; lifec
       case 'host.reconcile': {
         const p = (payload ?? {}) as { host?: unknown; instances?: unknown };
         if (typeof p.host !== 'string' || !Array.isArray(p.instances)) throw new BadRequest('host reconcile: host and instances are required');
-        const destroy = await lifecycle.reconcile(p.host, p.instances as { uuid: string; power_state: HostWorkResult['power_state'] }[]);
-        log.info({ host: p.host, present: p.instances.length, destroy: destroy.length }, 'host reconciled');
-        return { destroy };
+        const r = await lifecycle.reconcile(p.host, p.instances as { uuid: string; power_state: HostWorkResult['power_state'] }[]);
+        log.info({ host: p.host, present: p.instances.length, destroy: r.destroy.length, forget: r.forget.length }, 'host reconciled');
+        return r;
       }
       // A host's console proxy presents a token: it is consumed whatever the answer (one-time).
       case 'console.consume': {

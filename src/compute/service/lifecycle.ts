@@ -374,9 +374,10 @@ export function createLifecycle(deps: LifecycleDeps) {
     /**
      * A (re)started agent says what its hypervisor has. Instances the cloud placed there but the
      * hypervisor lacks end in ERROR (or finish what they were doing: a delete completes, a build is
-     * retried elsewhere); instances the cloud does not know are handed back for destruction.
+     * retried elsewhere); instances the cloud does not know are handed back for destruction, and
+     * those it has on another host to be forgotten here.
      */
-    async reconcile(host: string, present: readonly { uuid: string; power_state: HostWorkResult['power_state'] }[]): Promise<string[]> {
+    async reconcile(host: string, present: readonly { uuid: string; power_state: HostWorkResult['power_state'] }[]): Promise<{ destroy: string[]; forget: string[] }> {
       const expected = await instances.instancesOnHost(db, host);
       const here = new Map(present.map((p) => [p.uuid, p]));
       for (const i of expected) {
@@ -392,13 +393,15 @@ export function createLifecycle(deps: LifecycleDeps) {
         else if (i.vmState !== 'shelved_offloaded') await settle(i.id, 'vanished', { power_state: POWER_STATE_CODES.nostate, fault: fault(`Instance ${i.id} is no longer on its host (the host restarted without it).`, `host ${host}`) });
       }
       const known = new Set(expected.map((i) => i.id));
-      const unknown: string[] = [];
+      const out = { destroy: [] as string[], forget: [] as string[] };
       for (const p of present.filter((x) => !known.has(x.uuid))) {
+        const i = await instances.getInstance(db, p.uuid);
         // One end of a migration (arriving here, or the source's copy kept for a revert): not an orphan.
-        if (migrations.isMigrating(await instances.getInstance(db, p.uuid), host)) continue;
-        unknown.push(p.uuid);
+        if (migrations.isMigrating(i, host)) continue;
+        // Deleted: all of it goes. Living on another host: only what this host has (its disks may be shared).
+        (i ? out.forget : out.destroy).push(p.uuid);
       }
-      return unknown;
+      return out;
     },
   };
 }

@@ -156,6 +156,12 @@ export interface VirtDriver {
    * not here succeeds: destroy is what cleans up after any failure.
    */
   destroy(uuid: string): Promise<void>;
+  /**
+   * The instance runs on another host now (or is about to): stops it here and removes what this
+   * host has of it, except disks on storage shared with other hosts, which are the instance's
+   * wherever it runs. Without shared storage it is destroy. Forgetting what is not here succeeds.
+   */
+  forget(uuid: string): Promise<void>;
 
   /** Clean shutdown within `timeoutSeconds` (ACPI), then a hard stop. Already off: no-op. */
   powerOff(uuid: string, timeoutSeconds: number): Promise<void>;

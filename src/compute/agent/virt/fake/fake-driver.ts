@@ -134,6 +134,8 @@ export class FakeDriver implements VirtDriver {
   }
 
   async destroy(uuid: string): Promise<void> { this.#instances.delete(uuid); }
+  /** Fake hosts share no storage: forgetting is destroying. */
+  async forget(uuid: string): Promise<void> { await this.destroy(uuid); }
 
   async powerOff(uuid: string): Promise<void> {
     const i = this.#get(uuid);

@@ -37,14 +37,18 @@ export async function freePort(host: string): Promise<number> {
 
 const hostOf = (h: string) => (h.includes(':') ? `[${h}]` : h);
 
-/** On the destination QEMU (started with -incoming defer): exports the disks and listens for the memory. */
-export async function listenForMigration(m: QmpMonitor, def: VmDefinition, address: string): Promise<{ uri: string; disks: string }> {
-  const nbdPort = await freePort(address);
-  await m.run('nbd-server-start', { addr: { type: 'inet', data: { host: address, port: String(nbdPort) } } });
-  for (const d of migratedDisks(def)) await m.run('block-export-add', { type: 'nbd', id: `mig-${d.id}`, 'node-name': d.id, name: d.id, writable: true });
+/** On the destination QEMU (started with -incoming defer): exports the disks (unless shared storage brings them) and listens for the memory. */
+export async function listenForMigration(m: QmpMonitor, def: VmDefinition, address: string, opts: { disks: boolean }): Promise<{ uri: string; disks: string | null }> {
+  let disks: string | null = null;
+  if (opts.disks) {
+    const nbdPort = await freePort(address);
+    await m.run('nbd-server-start', { addr: { type: 'inet', data: { host: address, port: String(nbdPort) } } });
+    for (const d of migratedDisks(def)) await m.run('block-export-add', { type: 'nbd', id: `mig-${d.id}`, 'node-name': d.id, name: d.id, writable: true });
+    disks = `nbd:${hostOf(address)}:${nbdPort}`;
+  }
   const memPort = await freePort(address);
   await m.run('migrate-incoming', { uri: `tcp:${hostOf(address)}:${memPort}` });
-  return { uri: `tcp:${hostOf(address)}:${memPort}`, disks: `nbd:${hostOf(address)}:${nbdPort}` };
+  return { uri: `tcp:${hostOf(address)}:${memPort}`, disks };
 }
 
 /** On the destination, once the guest is here (or the migration given up): the NBD server goes. */

@@ -47,6 +47,12 @@ export interface QemuDriverOptions {
   readonly watchIntervalMs?: number;
   /** The address other hosts reach this one at for live migrations coming here (default 127.0.0.1: one machine). */
   readonly migrationAddress?: string;
+  /**
+   * Where instance disks and the image cache live when that storage is shared with other hosts
+   * (Nova's instances_path on NFS): a live migration between two hosts that both see a guest's
+   * disks there moves only its memory. Default: this host's own state directory.
+   */
+  readonly instancesPath?: string;
 }
 
 const CAPABILITIES: DriverCapabilities = {
@@ -79,7 +85,7 @@ export class QemuDriver implements VirtDriver {
 
   constructor(o: QemuDriverOptions) {
     this.#o = o;
-    this.#cache = createImageCache(join(o.stateDir, 'image-cache'));
+    this.#cache = createImageCache(join(o.instancesPath ?? o.stateDir, 'image-cache'));
     this.#monitors = new VmMonitors((uuid) => this.#dir(uuid));
   }
 
@@ -88,6 +94,15 @@ export class QemuDriver implements VirtDriver {
     if (!UUID.test(uuid)) throw new VirtError(`instance id ${uuid} is not a UUID`);
     return join(this.#o.stateDir, 'instances', uuid);
   }
+
+  /** Where the instance's disks are: its own directory, or its directory on the shared instances path. */
+  #disks(uuid: string): string {
+    const own = this.#dir(uuid); // checks the uuid too
+    return this.#o.instancesPath === undefined ? own : join(this.#o.instancesPath, uuid);
+  }
+
+  /** Whether the instance's disks are on storage other hosts see too (a destroy after it moved must leave them). */
+  #shared(): boolean { return this.#o.instancesPath !== undefined; }
 
   #file(uuid: string, name: string): string { return join(this.#dir(uuid), name); }
   #has(uuid: string, name: string): Promise<boolean> { return stat(this.#file(uuid, name)).then(() => true, () => false); }
@@ -195,29 +210,36 @@ export class QemuDriver implements VirtDriver {
     }
   }
 
-  /** Makes the instance's disks in `dir` (the root an empty overlay on the cached image) and answers its definition. */
-  async #define(spec: InstanceSpec, dir: string, limits: ReturnType<typeof flavorLimits>): Promise<VmDefinition> {
-    const base = await this.#cache.ensure(spec.image);
-    const root = join(dir, 'disk.qcow2');
-    // The overlay is the flavor's root size, or the image's when the flavor says 0 (or is smaller).
-    await qemuImgCreate(root, 'qcow2', Math.max(spec.flavor.rootGb * GiB, base.virtualSize), { backing: base.path, backingFormat: base.format });
+  /**
+   * The instance's definition, its disks in `disksDir`: made there (the root an empty overlay on the
+   * cached image), or with `existing` those already there (another host made them on shared storage).
+   */
+  async #define(spec: InstanceSpec, dir: string, disksDir: string, limits: ReturnType<typeof flavorLimits>, existing = false): Promise<VmDefinition> {
+    const root = join(disksDir, 'disk.qcow2');
+    if (!existing) {
+      const base = await this.#cache.ensure(spec.image);
+      // The overlay is the flavor's root size, or the image's when the flavor says 0 (or is smaller).
+      await qemuImgCreate(root, 'qcow2', Math.max(spec.flavor.rootGb * GiB, base.virtualSize), { backing: base.path, backingFormat: base.format });
+    }
     const disks: VmDisk[] = [{ id: 'root', path: root, format: 'qcow2', bus: 'virtio', readOnly: false, boot: true, limits: limits.disk }];
     if (spec.flavor.ephemeralGb > 0) {
-      const eph = join(dir, 'disk.eph0.raw');
-      await makeEphemeralDisk(eph, spec.flavor.ephemeralGb * GiB);
+      const eph = join(disksDir, 'disk.eph0.raw');
+      if (!existing) await makeEphemeralDisk(eph, spec.flavor.ephemeralGb * GiB);
       disks.push({ id: 'eph0', path: eph, format: 'raw', bus: 'virtio', readOnly: false, boot: false, limits: limits.disk });
     }
     if (spec.flavor.swapMb > 0) {
-      const swap = join(dir, 'disk.swap.raw');
-      await makeSwapDisk(swap, spec.flavor.swapMb * 2 ** 20);
+      const swap = join(disksDir, 'disk.swap.raw');
+      if (!existing) await makeSwapDisk(swap, spec.flavor.swapMb * 2 ** 20);
       disks.push({ id: 'swap', path: swap, format: 'raw', bus: 'virtio', readOnly: false, boot: false, limits: limits.disk });
     }
     // No metadata service yet: every guest gets a config drive (Nova's force_config_drive).
-    const iso = join(dir, 'config.iso');
-    await buildConfigDrive(iso, {
-      uuid: spec.uuid, name: spec.name, hostname: spec.hostname, projectId: '', availabilityZone: null, launchIndex: 0,
-      publicKeys: spec.metadata.publicKeys, meta: spec.metadata.meta, userData: spec.metadata.userData,
-    });
+    const iso = join(disksDir, 'config.iso');
+    if (!existing) {
+      await buildConfigDrive(iso, {
+        uuid: spec.uuid, name: spec.name, hostname: spec.hostname, projectId: '', availabilityZone: null, launchIndex: 0,
+        publicKeys: spec.metadata.publicKeys, meta: spec.metadata.meta, userData: spec.metadata.userData,
+      });
+    }
     disks.push({ id: 'config', path: iso, format: 'raw', bus: 'cdrom', readOnly: true, boot: false });
     return {
       name: spec.name.replace(/[^\w.-]/g, '-').slice(0, 60) || spec.uuid, uuid: spec.uuid, accel: this.#o.accel, vcpus: spec.flavor.vcpus,
@@ -233,15 +255,18 @@ export class QemuDriver implements VirtDriver {
     if (await this.#has(spec.uuid, 'vm.json')) throw new VirtError(`instance ${spec.uuid} already exists on this host`);
     // Bad extra specs fail here, before anything is made, and would fail on any host.
     const limits = flavorLimits(spec.flavor.extraSpecs);
+    const disksDir = this.#disks(spec.uuid);
     await mkdir(dir, { recursive: true, mode: 0o700 });
+    await mkdir(disksDir, { recursive: true, mode: 0o700 });
     try {
-      const def = await this.#define(spec, dir, limits);
+      const def = await this.#define(spec, dir, disksDir, limits);
       await this.#save(def);
       await start(def);
     } catch (e) {
       this.#monitors.forget(spec.uuid);
       await killQemu(dir);
       await rm(dir, { recursive: true, force: true });
+      await rm(disksDir, { recursive: true, force: true });
       throw e instanceof VirtError ? e : new VirtError(`could not start instance ${spec.uuid}: ${(e as Error).message}`, { retryable: true });
     }
   }
@@ -251,12 +276,19 @@ export class QemuDriver implements VirtDriver {
   }
 
   async destroy(uuid: string): Promise<void> {
+    await this.forget(uuid);
+    await rm(this.#disks(uuid), { recursive: true, force: true });
+  }
+
+  async forget(uuid: string): Promise<void> {
     const dir = this.#dir(uuid);
     this.#monitors.forget(uuid);
     await killQemu(dir);
     await rm(dir, { recursive: true, force: true });
     const layout = await this.#cgroups;
     if (layout) await removeCgroup(layout, uuid).catch(() => undefined);
+    // Disks on this host's own storage are nobody else's: they go with the instance.
+    if (!this.#shared()) await rm(this.#disks(uuid), { recursive: true, force: true });
   }
 
   async powerOff(uuid: string, timeoutSeconds: number): Promise<void> {
@@ -419,7 +451,7 @@ export class QemuDriver implements VirtDriver {
     const limits = flavorLimits(flavor.extraSpecs);
     await this.#stop(uuid, this.#shutdownSeconds());
     // What a revert needs: the definition and the root disk as they were (Nova keeps <dir>_resize).
-    await copyFile(root.path, this.#file(uuid, 'disk.pre-resize.qcow2'));
+    await copyFile(root.path, join(this.#disks(uuid), 'disk.pre-resize.qcow2'));
     await this.#save(def, 'vm.pre-resize.json');
     const size = (await qemuImgInfo(root.path, root.format)).virtualSize;
     if (flavor.rootGb * GiB > size) await qemuImgResize(root.path, root.format, flavor.rootGb * GiB);
@@ -437,7 +469,7 @@ export class QemuDriver implements VirtDriver {
     const old = await this.#definition(uuid, 'vm.pre-resize.json');
     const root = old.disks.find((d) => d.id === 'root')!;
     await this.#stop(uuid, this.#shutdownSeconds());
-    await rename(this.#file(uuid, 'disk.pre-resize.qcow2'), root.path);
+    await rename(join(this.#disks(uuid), 'disk.pre-resize.qcow2'), root.path);
     await this.#save(old);
     await rm(this.#file(uuid, 'vm.pre-resize.json'), { force: true });
     await this.#start(old);
@@ -445,7 +477,7 @@ export class QemuDriver implements VirtDriver {
 
   async confirmResize(uuid: string): Promise<void> {
     await this.#definition(uuid);
-    await rm(this.#file(uuid, 'disk.pre-resize.qcow2'), { force: true });
+    await rm(join(this.#disks(uuid), 'disk.pre-resize.qcow2'), { force: true });
     await rm(this.#file(uuid, 'vm.pre-resize.json'), { force: true });
   }
 
@@ -498,17 +530,36 @@ export class QemuDriver implements VirtDriver {
   }
 
   async prepareMigration(spec: InstanceSpec, opts: { block: boolean | 'auto' }): Promise<MigrationTarget> {
-    // Each host keeps its instances on its own disk (stateDir): the disks must travel with the guest.
-    if (opts.block === false) throw new VirtError(`this host does not share instance storage with others; live-migrate instance ${spec.uuid} with block migration`);
-    let target: MigrationTarget | undefined;
-    await this.#create(spec, async (def) => {
-      // Waits for the guest instead of booting; autostarts once it is here if it ran on the source.
-      await this.#start({ ...def, incoming: 'defer' });
-      const t = await listenForMigration((await this.#qmp(spec.uuid)).monitor, def, this.#o.migrationAddress ?? '127.0.0.1');
-      await writeFile(this.#file(spec.uuid, 'incoming'), `${t.uri}\n`);
-      target = t;
-    });
-    return target!;
+    // Shared storage, as Nova checks it: the destination sees the disks the source made.
+    const shared = this.#shared() && await stat(join(this.#disks(spec.uuid), 'disk.qcow2')).then(() => true, () => false);
+    if (shared && opts.block === true) throw new VirtError(`instance ${spec.uuid} is on storage this host shares with its source; migrate it without block migration`);
+    if (!shared && opts.block === false) throw new VirtError(`this host does not see the disks of instance ${spec.uuid} (no shared instance storage with its source); migrate it with block migration`);
+    if (!shared) {
+      let target: MigrationTarget | undefined;
+      await this.#create(spec, async (def) => { target = await this.#awaitIncoming(def, true); });
+      return target!;
+    }
+    // The disks are the source's, in use: only this host's part is made here, and only it goes on failure.
+    const dir = this.#dir(spec.uuid);
+    if (await this.#has(spec.uuid, 'vm.json')) throw new VirtError(`instance ${spec.uuid} already exists on this host`);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    try {
+      const def = await this.#define(spec, dir, this.#disks(spec.uuid), flavorLimits(spec.flavor.extraSpecs), true);
+      await this.#save(def);
+      return await this.#awaitIncoming(def, false);
+    } catch (e) {
+      await this.forget(spec.uuid);
+      throw e instanceof VirtError ? e : new VirtError(`could not prepare to receive instance ${spec.uuid}: ${(e as Error).message}`);
+    }
+  }
+
+  /** Starts QEMU to wait for the guest (booting nothing), listening for its memory and, with `disks`, its disks. */
+  async #awaitIncoming(def: VmDefinition, disks: boolean): Promise<MigrationTarget> {
+    // Autostarts once the guest is here if it ran on the source.
+    await this.#start({ ...def, incoming: 'defer' });
+    const t = await listenForMigration((await this.#qmp(def.uuid)).monitor, def, this.#o.migrationAddress ?? '127.0.0.1', { disks });
+    await writeFile(this.#file(def.uuid, 'incoming'), `${JSON.stringify(t)}\n`);
+    return t;
   }
 
   /** What a migration refuses: states it cannot carry, and devices the destination would not make from the spec. */
@@ -527,9 +578,9 @@ export class QemuDriver implements VirtDriver {
     const s = await qmp.status();
     if (s !== 'running' && s !== 'paused') throw new VirtError(`cannot live-migrate instance ${uuid}: it is ${s}`);
     await migrateOut(monitor, def, target);
-    // The guest lives on the destination now: what was here goes.
+    // The guest lives on the destination now: what was here goes (its disks too, unless they are shared and in use there).
     this.#monitors.expectExit(uuid);
-    await this.destroy(uuid);
+    await (target.disks === null ? this.forget(uuid) : this.destroy(uuid));
   }
 
   async sendDisks(uuid: string, target: MigrationTarget): Promise<void> {
@@ -550,7 +601,8 @@ export class QemuDriver implements VirtDriver {
   }
 
   async finishMigration(uuid: string, ok: boolean): Promise<void> {
-    if (!ok) { await this.destroy(uuid); return; }
+    // Given up: what was made here goes; shared disks stay with the source.
+    if (!ok) { await this.forget(uuid); return; }
     if (!(await this.#has(uuid, 'incoming'))) throw new VirtError(`instance ${uuid} was not prepared for a migration here`);
     const { monitor } = await this.#qmp(uuid);
     await incomingDone(monitor, 60_000);

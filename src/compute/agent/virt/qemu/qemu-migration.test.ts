@@ -123,3 +123,71 @@ echo "NUBES-TEST facts boot=$(cat /data/boot-count) eph=$e"
     assert.ok(!existsSync(instanceDir(stateB, guest.uuid)));
   });
 });
+
+describe(`live and cold migration on shared instance storage (${accel})`, { skip: missing }, () => {
+  // Two hosts with state directories of their own and one instances path both see (NFS, here a
+  // directory): the disks stay where they are and only the guest's state moves.
+  const script = `
+echo "NUBES-TEST facts boot=$(cat /data/boot-count)"
+( i=0; while :; do i=$((i + 1)); printf '\\nNUBES-TEST tick %d\\n' "$i"; sleep 1; done ) &
+`;
+  const dirs: string[] = [];
+  const drivers: QemuDriver[] = [];
+  let a: QemuDriver;
+  let b: QemuDriver;
+  let shared: string;
+  let guest: InstanceSpec;
+  const disksOf = () => `${shared}/${guest.uuid}`;
+
+  before(async () => {
+    const [stateA, stateB] = [stateDir(), stateDir()];
+    shared = stateDir();
+    dirs.push(stateA, stateB, shared);
+    a = new QemuDriver({ stateDir: stateA, accel, shutdownTimeoutSeconds: 30, instancesPath: shared });
+    b = new QemuDriver({ stateDir: stateB, accel, shutdownTimeoutSeconds: 30, instancesPath: shared });
+    drivers.push(a, b);
+    guest = spec(await tinyImage(), flavor(), script);
+    await a.spawn(guest);
+    await bootReady(a, guest.uuid, 1, /NUBES-TEST facts/);
+    assert.ok(existsSync(`${disksOf()}/disk.qcow2`), 'the disks are on the shared path');
+  });
+  after(() => cleanUp(drivers, dirs));
+
+  it('refuses block migration onto the same disks, and an aborted migration leaves the source its disks', async () => {
+    await assert.rejects(b.prepareMigration(guest, { block: true }), /shares with its source/);
+    await b.prepareMigration(guest, { block: 'auto' });
+    await b.finishMigration(guest.uuid, false);
+    assert.deepEqual(await b.listInstances(), []);
+    assert.ok(existsSync(`${disksOf()}/disk.qcow2`), 'the disks stay');
+    assert.equal(await a.powerState(guest.uuid), 'running');
+  });
+
+  it('live-migrates without copying the disks: the counter goes on, the disks stay put, the source forgets the guest', async () => {
+    const consoleA = () => a.consoleOutput(guest.uuid, 1 << 20);
+    const seen = await waitUntil('the counter to reach 2', async () => { const t = ticks(await consoleA()); return (t.at(-1) ?? 0) >= 2 ? t.at(-1) : undefined; }, consoleA);
+    const target = await b.prepareMigration(guest, { block: 'auto' });
+    assert.equal(target.disks, null, 'nothing to copy');
+    await a.migrate(guest.uuid, target);
+    await b.finishMigration(guest.uuid, true);
+    assert.deepEqual(await a.listInstances(), []);
+    assert.ok(existsSync(`${disksOf()}/disk.qcow2`), 'the disks are where they were');
+    const consoleB = () => b.consoleOutput(guest.uuid, 1 << 20);
+    const t = ticks(await waitUntil('the counter at the destination', async () => { const o = await consoleB(); return ticks(o).length >= 2 ? o : undefined; }, consoleB));
+    assert.ok(t[0]! > seen && boots(await consoleB()).length === 0, 'the same guest, counting on');
+  });
+
+  it('cold-migrates on the same disks: shut down at the source, booted at the destination, and the source\'s forget keeps them', async () => {
+    const target = await a.prepareMigration(guest, { block: 'auto' });
+    assert.equal(target.disks, null);
+    await b.sendDisks(guest.uuid, target);
+    await a.finishMigration(guest.uuid, true);
+    assert.equal(await a.powerState(guest.uuid), 'shutdown');
+    await b.forget(guest.uuid);
+    assert.deepEqual(await b.listInstances(), []);
+    await a.powerOn(guest.uuid);
+    const facts = factsOf(await bootReady(a, guest.uuid, 1, /NUBES-TEST facts/), 'facts')!;
+    assert.equal(facts['boot'], '2', 'booted from the same disk, one boot later');
+    await a.destroy(guest.uuid);
+    assert.ok(!existsSync(disksOf()), 'a destroy takes the disks');
+  });
+});
