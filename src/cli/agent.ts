@@ -37,7 +37,7 @@ export async function runServeAgent(config: Config): Promise<number> {
     }
   }
   const consoleInfo = consoleReport(driver, files, consoleServer ? config.console.publicUrl : null);
-  const agent = await startHostAgent({ bus, host: config.agentHost, log, version: VERSION, driver, images: busImageTransfer(bus), console: consoleInfo });
+  const agent = await startHostAgent({ bus, host: config.agentHost, log, version: VERSION, driver, images: busImageTransfer(bus), console: consoleInfo, ratios: config.allocationRatios });
   await new Promise<void>((resolve) => { process.once('SIGINT', () => resolve()); process.once('SIGTERM', () => resolve()); });
   proxy.close();
   consoleServer?.close();

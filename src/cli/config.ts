@@ -31,6 +31,8 @@ export interface Config {
   readonly console: { readonly listen: { readonly host: string; readonly port: number } | null; readonly publicUrl: string | null };
   /** The address other hosts send live migrations coming to this host's agent to (QEMU listens there for each one). */
   readonly migrationAddress: string;
+  /** What this host's agent offers per unit of its inventory (Nova's *_allocation_ratio); null: the cloud's default (4, 1, 1). */
+  readonly allocationRatios: { readonly cpu: number | null; readonly ram: number | null; readonly disk: number | null };
   /** Where the qemu driver keeps instance disks and its image cache when they are on storage shared with other hosts (null: in data_dir). */
   readonly instancesPath: string | null;
   /** The fake driver's simulated hosts: how many agents `nubes up` runs, and each one's size. */
@@ -51,7 +53,7 @@ export interface Config {
 /** One setting: its YAML path, environment variable, flag, and how to read a string form of it. */
 interface Setting {
   readonly key: string; readonly env: string; readonly flag?: string; readonly help: string;
-  readonly kind: 'string' | 'int' | 'count' | 'listen' | 'level' | 'conversion' | 'switch' | 'virt';
+  readonly kind: 'string' | 'int' | 'count' | 'ratio' | 'listen' | 'level' | 'conversion' | 'switch' | 'virt';
 }
 
 export const SETTINGS: readonly Setting[] = [
@@ -73,6 +75,9 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'virt_driver', env: 'NUBES_VIRT_DRIVER', flag: '--virt-driver', kind: 'virt', help: "the agent's hypervisor driver: qemu (real VMs; the default when qemu-system-x86_64 is installed) or fake (in memory, for tests and simulations)" },
   { key: 'console_listen', env: 'NUBES_CONSOLE_LISTEN', flag: '--console-listen', kind: 'listen', help: 'HOST:PORT of a separate agent\'s VNC console proxy (noVNC pages and websocket); nubes up serves it on --listen (default: none)' },
   { key: 'migration_address', env: 'NUBES_MIGRATION_ADDRESS', flag: '--migration-address', kind: 'string', help: 'the IP address other hosts reach this agent\'s host at for live migrations (default 127.0.0.1: all hosts on one machine)' },
+  { key: 'cpu_allocation_ratio', env: 'NUBES_CPU_ALLOCATION_RATIO', flag: '--cpu-allocation-ratio', kind: 'ratio', help: 'guest vCPUs this host\'s agent offers per host CPU (default 4, as Nova\'s initial ratio)' },
+  { key: 'ram_allocation_ratio', env: 'NUBES_RAM_ALLOCATION_RATIO', flag: '--ram-allocation-ratio', kind: 'ratio', help: 'guest RAM this host\'s agent offers per byte of host RAM (default 1)' },
+  { key: 'disk_allocation_ratio', env: 'NUBES_DISK_ALLOCATION_RATIO', flag: '--disk-allocation-ratio', kind: 'ratio', help: 'guest disk this host\'s agent offers per byte of host disk (default 1)' },
   { key: 'instances_path', env: 'NUBES_INSTANCES_PATH', flag: '--instances-path', kind: 'string', help: 'a directory shared by the hypervisor hosts (NFS) for instance disks and the image cache, so live migrations between them move memory only (default: in data_dir, not shared)' },
   { key: 'console_public_url', env: 'NUBES_CONSOLE_PUBLIC_URL', flag: '--console-public-url', kind: 'string', help: 'scheme://host[:port] browsers reach the agent\'s console proxy at (default http://<console_listen>)' },
   { key: 'fake.hosts', env: 'NUBES_FAKE_HOSTS', flag: '--fake-hosts', kind: 'int', help: 'fake driver: hosts `nubes up` simulates, named <host>-1..N when more than one (default 1)' },
@@ -115,6 +120,11 @@ function parseValue(s: Setting, raw: unknown, from: string): unknown {
     case 'count': {
       const n = typeof raw === 'number' ? raw : Number(raw);
       if (!Number.isSafeInteger(n) || n < 0) throw new ConfigError(`${s.key} (${from}) must be an integer of 0 or more, got ${JSON.stringify(raw)}`);
+      return n;
+    }
+    case 'ratio': {
+      const n = typeof raw === 'number' ? raw : Number(raw);
+      if (!Number.isFinite(n) || n <= 0 || n > 1000) throw new ConfigError(`${s.key} (${from}) must be a number above 0 (at most 1000), got ${JSON.stringify(raw)}`);
       return n;
     }
     case 'virt':
@@ -230,6 +240,11 @@ export function loadConfig(src: ConfigSources): Config {
     virtDriver: (values.get('virt_driver') as 'fake' | 'qemu' | undefined) ?? (onPath('qemu-system-x86_64', src.env['PATH']) ? 'qemu' : 'fake'),
     console: { listen: consoleListen, publicUrl: consoleUrl },
     migrationAddress: migrationAddress(values.get('migration_address') as string | undefined),
+    allocationRatios: {
+      cpu: (values.get('cpu_allocation_ratio') as number | undefined) ?? null,
+      ram: (values.get('ram_allocation_ratio') as number | undefined) ?? null,
+      disk: (values.get('disk_allocation_ratio') as number | undefined) ?? null,
+    },
     instancesPath: values.has('instances_path') ? resolve(values.get('instances_path') as string) : null,
     fake: { hosts: Math.max(1, num('fake.hosts', 1)), vcpus: num('fake.vcpus', 16), memoryMb: num('fake.memory_mb', 32768), diskGb: num('fake.disk_gb', 1024) },
     identity: {

@@ -61,7 +61,7 @@ export async function runUp(config: Config): Promise<number> {
       const driver = makeVirtDriver(config, log);
       if (n === 0) proxy = createConsoleProxy({ log, consume: busTokenCheck(bus, host), socketOf: (id) => driver.consoleSocket(id), filesDir: files });
       const consoleInfo = consoleReport(driver, files, n === 0 ? config.publicUrl : null);
-      agents.push(await startHostAgent({ bus, host, log, version: VERSION, driver, images: inProcessImageTransfer(cloud.image), console: consoleInfo }));
+      agents.push(await startHostAgent({ bus, host, log, version: VERSION, driver, images: inProcessImageTransfer(cloud.image), console: consoleInfo, ratios: config.allocationRatios }));
     }
     await Promise.all(agents.map((a) => a.registered));
     if (!(await listen(cloud, config, log))) return 1;

@@ -45,6 +45,8 @@ export interface HostReport {
   readonly agentVersion: string;
   /** Where the host's console proxy is reached (its base URL), or why it has none. Absent: none. */
   readonly console?: { readonly url: string | null; readonly note: string | null };
+  /** The allocation ratios the host's own configuration sets; absent ones are the cloud's defaults. */
+  readonly ratios?: { readonly cpu?: number; readonly ram?: number; readonly disk?: number };
 }
 
 /** A hypervisor host as its agent reported it, with what the cloud adds: ids, ratios, zone, service state. */

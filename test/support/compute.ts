@@ -39,7 +39,7 @@ export interface ComputeCloud {
   readonly bus: Bus;
   readonly drivers: Map<string, FakeDriver>;
   /** Another host; `images` defaults to the in-process transfer (as in `nubes up`). */
-  addHost(host: string, opts: FakeDriverOptions, images?: ImageTransfer, agent?: { powerSyncMs?: number }): Promise<HostAgent>;
+  addHost(host: string, opts: FakeDriverOptions, images?: ImageTransfer, agent?: { powerSyncMs?: number; ratios?: { cpu: number | null; ram: number | null; disk: number | null } }): Promise<HostAgent>;
   boot(api: Api, body?: Record<string, unknown>, hints?: Record<string, unknown>): ReturnType<Api['post']>;
   close(): Promise<void>;
 }
@@ -59,7 +59,7 @@ export async function startComputeCloud(hosts: Readonly<Record<string, FakeDrive
   const conductor: Subscription = await cloud.compute.serveConductor(bus);
   const agents: HostAgent[] = [];
   const drivers = new Map<string, FakeDriver>();
-  async function addHost(host: string, opts: FakeDriverOptions, images: ImageTransfer = inProcessImageTransfer(cloud.image), more: { powerSyncMs?: number } = {}): Promise<HostAgent> {
+  async function addHost(host: string, opts: FakeDriverOptions, images: ImageTransfer = inProcessImageTransfer(cloud.image), more: { powerSyncMs?: number; ratios?: { cpu: number | null; ram: number | null; disk: number | null } } = {}): Promise<HostAgent> {
     const driver = new FakeDriver(opts);
     drivers.set(host, driver);
     const agent = await startHostAgent({ bus, host, log: silentLogger(), version: 'test', driver, heartbeatMs: 1000, images, ...more });

@@ -34,6 +34,8 @@ export interface HostAgentDeps {
   readonly console?: { readonly url: string | null; readonly note: string | null };
   /** How the driver reads images and uploads snapshots (default: none). */
   readonly images?: ImageTransfer;
+  /** This host's allocation ratios, when its configuration sets them (else the cloud's defaults). */
+  readonly ratios?: { readonly cpu: number | null; readonly ram: number | null; readonly disk: number | null };
 }
 
 export async function startHostAgent(deps: HostAgentDeps): Promise<HostAgent> {
@@ -65,6 +67,7 @@ export async function startHostAgent(deps: HostAgentDeps): Promise<HostAgent> {
       host, hypervisor_type: r.hypervisorType, hypervisor_version: r.hypervisorVersion, cpu_info: r.cpuInfo, host_ip: null,
       vcpus: r.vcpus, memory_mb: r.memoryMb, disk_gb: r.diskGb, agent_version: version,
       console_url: deps.console?.url ?? null, console_note: deps.console?.note ?? 'the agent runs no console proxy',
+      cpu_allocation_ratio: deps.ratios?.cpu ?? null, ram_allocation_ratio: deps.ratios?.ram ?? null, disk_allocation_ratio: deps.ratios?.disk ?? null,
     }, { timeoutMs: 10_000 });
   }
 

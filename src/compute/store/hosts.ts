@@ -26,13 +26,23 @@ export async function upsertReport(db: Executor, r: HostReport, defaults: { avai
   if (!cur) {
     await db.insertInto('compute_hosts').values({
       host: r.host, hypervisor_id: crypto.randomUUID(), service_id: crypto.randomUUID(), ...facts,
-      cpu_allocation_ratio: defaults.ratios.cpu, ram_allocation_ratio: defaults.ratios.ram, disk_allocation_ratio: defaults.ratios.disk,
+      cpu_allocation_ratio: r.ratios?.cpu ?? defaults.ratios.cpu, ram_allocation_ratio: r.ratios?.ram ?? defaults.ratios.ram, disk_allocation_ratio: r.ratios?.disk ?? defaults.ratios.disk,
       availability_zone: defaults.availabilityZone, enabled: 1, disabled_reason: null, forced_down: 0, generation: 1, failed_builds: 0,
       last_seen: now, created_at: now, updated_at: now,
     }).onConflict((oc) => oc.column('host').doNothing()).execute();
   } else {
-    const changed = cur.vcpus !== r.vcpus || cur.memory_mb !== r.memoryMb || cur.disk_gb !== r.diskGb;
-    await db.updateTable('compute_hosts').set({ ...facts, last_seen: now, updated_at: now, ...(changed ? { generation: Number(cur.generation) + 1 } : {}) })
+    // Ratios the host's configuration sets follow it (a restarted agent with a new one); others stay.
+    const ratios = {
+      ...(r.ratios?.cpu !== undefined ? { cpu_allocation_ratio: r.ratios.cpu } : {}),
+      ...(r.ratios?.ram !== undefined ? { ram_allocation_ratio: r.ratios.ram } : {}),
+      ...(r.ratios?.disk !== undefined ? { disk_allocation_ratio: r.ratios.disk } : {}),
+    };
+    const changed = cur.vcpus !== r.vcpus || cur.memory_mb !== r.memoryMb || cur.disk_gb !== r.diskGb
+      || (ratios.cpu_allocation_ratio !== undefined && ratios.cpu_allocation_ratio !== Number(cur.cpu_allocation_ratio))
+      || (ratios.ram_allocation_ratio !== undefined && ratios.ram_allocation_ratio !== Number(cur.ram_allocation_ratio))
+      || (ratios.disk_allocation_ratio !== undefined && ratios.disk_allocation_ratio !== Number(cur.disk_allocation_ratio));
+    // The generation moves with the capacity, so claims made against the old numbers are decided again.
+    await db.updateTable('compute_hosts').set({ ...facts, ...ratios, last_seen: now, updated_at: now, ...(changed ? { generation: Number(cur.generation) + 1 } : {}) })
       .where('host', '=', r.host).execute();
   }
   return (await getHost(db, r.host))!;
