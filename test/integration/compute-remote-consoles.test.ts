@@ -142,4 +142,16 @@ describe('remote consoles', () => {
     assert.equal(off.status, 409);
     assert.match(off.body.conflictingRequest.message, /is not ready/);
   });
+
+  it('a deleted server\'s unused console tokens go with it', async () => {
+    const b = await c.boot(c.admin, { name: 'vnc-gone', availability_zone: 'nova:node-vnc' });
+    assert.equal(b.status, 202, JSON.stringify(b.body));
+    const id = b.body.server.id as string;
+    await waitFor(c.admin, id, ['ACTIVE']);
+    const r = await c.admin.post(`/servers/${id}/action`, { 'os-getVNCConsole': { type: 'novnc' } });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal((await c.admin.req('DELETE', `/servers/${id}`)).status, 204);
+    for (let n = 0; n < 200 && (await c.admin.get(`/servers/${id}`)).status !== 404; n++) await new Promise((res) => setTimeout(res, 25));
+    await assert.rejects(firstBytes(`ws://127.0.0.1:${port}/console/websockify?token=${tokenOf(r.body.console.url)}`), /HTTP 403/);
+  });
 });

@@ -11,6 +11,7 @@ import { InvalidState, Unavailable } from '../../platform/errors.ts';
 import * as instances from '../store/instances.ts';
 import * as actions from '../store/instance-actions.ts';
 import { hasAllocation, releaseAllocations, setAllocation } from '../store/claims.ts';
+import { deleteInstanceTokens } from '../store/console-tokens.ts';
 import { flavorDiskGb } from '../scheduler/host-selection.ts';
 import { noteBuildResult } from '../store/host-states.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
@@ -145,7 +146,10 @@ export function createLifecycle(deps: LifecycleDeps) {
     const t = now();
     // An admin's reset may have moved it out of 'deleting': then it lives on, with its claims.
     const done = await settle(id, 'deleted', { deleted_at: t, terminated_at: t, power_state: POWER_STATE_CODES.nostate });
-    if (done || await isGone(id)) await releaseAllocations(db, id);
+    if (done || await isGone(id)) {
+      await releaseAllocations(db, id);
+      await deleteInstanceTokens(db, id);
+    }
     // A server deleted while shelved takes its shelved disk image with it, as in Nova.
     if (done?.shelvedImageId) await removeShelvedImage(done.shelvedImageId);
   }

@@ -31,3 +31,8 @@ export async function sweepTokens(db: Executor, now: number): Promise<number> {
   const r = await db.deleteFrom('console_tokens').where('expires_at', '<=', now).executeTakeFirst();
   return Number(r.numDeletedRows);
 }
+
+/** Deletes every token of an instance (it is deleted: its consoles go with it, as Nova's). */
+export async function deleteInstanceTokens(db: Executor, instanceId: string): Promise<void> {
+  await db.deleteFrom('console_tokens').where('instance_id', '=', instanceId).execute();
+}
