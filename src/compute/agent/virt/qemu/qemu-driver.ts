@@ -3,12 +3,13 @@
 // own. Each instance directory holds everything of the instance:
 //   vm.json            its definition, what a power-on starts (the rescue one while rescued)
 //   vm.normal.json     the usual definition, while rescued
-//   vm.pre-resize.json + disk.pre-resize.qcow2   what a revert of a resize restores
-//   disk.qcow2         the root disk, an overlay on the cached image
-//   disk.eph0.raw, disk.swap.raw, disk.rescue.qcow2, config.iso
+//   vm.pre-resize.json what a revert of a resize restores (with disk.pre-resize.qcow2)
 //   memory.state       the guest's memory while suspended
-//   incoming           while a live migration comes here: where it is awaited
-//   serial.log(.1)     the console; qmp.sock, vnc.sock, qemu.pid
+//   incoming           while a migration comes here: where it is awaited
+//   serial.log(.1)     the console; qmp.sock, vnc.sock, qemu.pid; disk.rescue.qcow2 while rescued
+// and, unless instancesPath puts them on storage shared with other hosts, its disks
+// (instance-definition.ts): disk.qcow2 (an overlay on the cached image), disk.eph0.raw,
+// disk.swap.raw, config.iso, disk.pre-resize.qcow2.
 import { copyFile, mkdir, readFile, readdir, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -16,12 +17,11 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
 import { qemuImgConvert, qemuImgCreate, qemuImgInfo, qemuImgResize } from '../../../../host/qemu-img.ts';
-import { makeEphemeralDisk, makeSwapDisk } from '../../../../host/blank-disks.ts';
-import { buildConfigDrive } from '../../../../host/config-drive.ts';
-import { vmFiles, type VmDefinition, type VmDisk } from '../../../../host/qemu/argv.ts';
+import { vmFiles, type VmDefinition } from '../../../../host/qemu/argv.ts';
 import { killQemu, qemuPid, startQemu, waitQemuExit } from '../../../../host/qemu/process.ts';
 import { qmpCommands, type RunState } from '../../../../host/qemu/qmp/commands.ts';
 import { createImageCache, type ImageCache } from './image-cache.ts';
+import { defineInstance } from './instance-definition.ts';
 import { VmMonitors } from './vm-monitors.ts';
 import { flavorLimits } from './flavor-limits.ts';
 import { cpuCgroupLayout, limitCpu, removeCgroup } from '../../../../host/cgroups.ts';
@@ -210,45 +210,6 @@ export class QemuDriver implements VirtDriver {
     }
   }
 
-  /**
-   * The instance's definition, its disks in `disksDir`: made there (the root an empty overlay on the
-   * cached image), or with `existing` those already there (another host made them on shared storage).
-   */
-  async #define(spec: InstanceSpec, dir: string, disksDir: string, limits: ReturnType<typeof flavorLimits>, existing = false): Promise<VmDefinition> {
-    const root = join(disksDir, 'disk.qcow2');
-    if (!existing) {
-      const base = await this.#cache.ensure(spec.image);
-      // The overlay is the flavor's root size, or the image's when the flavor says 0 (or is smaller).
-      await qemuImgCreate(root, 'qcow2', Math.max(spec.flavor.rootGb * GiB, base.virtualSize), { backing: base.path, backingFormat: base.format });
-    }
-    const disks: VmDisk[] = [{ id: 'root', path: root, format: 'qcow2', bus: 'virtio', readOnly: false, boot: true, limits: limits.disk }];
-    if (spec.flavor.ephemeralGb > 0) {
-      const eph = join(disksDir, 'disk.eph0.raw');
-      if (!existing) await makeEphemeralDisk(eph, spec.flavor.ephemeralGb * GiB);
-      disks.push({ id: 'eph0', path: eph, format: 'raw', bus: 'virtio', readOnly: false, boot: false, limits: limits.disk });
-    }
-    if (spec.flavor.swapMb > 0) {
-      const swap = join(disksDir, 'disk.swap.raw');
-      if (!existing) await makeSwapDisk(swap, spec.flavor.swapMb * 2 ** 20);
-      disks.push({ id: 'swap', path: swap, format: 'raw', bus: 'virtio', readOnly: false, boot: false, limits: limits.disk });
-    }
-    // No metadata service yet: every guest gets a config drive (Nova's force_config_drive).
-    const iso = join(disksDir, 'config.iso');
-    if (!existing) {
-      await buildConfigDrive(iso, {
-        uuid: spec.uuid, name: spec.name, hostname: spec.hostname, projectId: '', availabilityZone: null, launchIndex: 0,
-        publicKeys: spec.metadata.publicKeys, meta: spec.metadata.meta, userData: spec.metadata.userData,
-      });
-    }
-    disks.push({ id: 'config', path: iso, format: 'raw', bus: 'cdrom', readOnly: true, boot: false });
-    return {
-      name: spec.name.replace(/[^\w.-]/g, '-').slice(0, 60) || spec.uuid, uuid: spec.uuid, accel: this.#o.accel, vcpus: spec.flavor.vcpus,
-      memoryMb: spec.flavor.memoryMb, dir, disks,
-      nics: spec.nics.map((n, i) => ({ id: `net${i}`, mac: n.mac, tap: null })), direct: null, hotplugPorts: 4, paused: false, incoming: null,
-      cpuLimits: limits.cpu,
-    };
-  }
-
   /** Makes the instance here and starts it with `start`; on any failure leaves nothing behind. */
   async #create(spec: InstanceSpec, start: (def: VmDefinition) => Promise<void>): Promise<void> {
     const dir = this.#dir(spec.uuid);
@@ -259,7 +220,7 @@ export class QemuDriver implements VirtDriver {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     await mkdir(disksDir, { recursive: true, mode: 0o700 });
     try {
-      const def = await this.#define(spec, dir, disksDir, limits);
+      const def = await defineInstance(spec, { dir, disksDir, accel: this.#o.accel, limits, cache: this.#cache });
       await this.#save(def);
       await start(def);
     } catch (e) {
@@ -544,7 +505,7 @@ export class QemuDriver implements VirtDriver {
     if (await this.#has(spec.uuid, 'vm.json')) throw new VirtError(`instance ${spec.uuid} already exists on this host`);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     try {
-      const def = await this.#define(spec, dir, this.#disks(spec.uuid), flavorLimits(spec.flavor.extraSpecs), true);
+      const def = await defineInstance(spec, { dir, disksDir: this.#disks(spec.uuid), accel: this.#o.accel, limits: flavorLimits(spec.flavor.extraSpecs), cache: null });
       await this.#save(def);
       return await this.#awaitIncoming(def, false);
     } catch (e) {
