@@ -158,8 +158,10 @@ export class QemuDriver implements VirtDriver {
   }
 
   async hostResources(): Promise<HostResources> {
-    await mkdir(this.#o.stateDir, { recursive: true, mode: 0o700 });
-    const fs = await statfs(this.#o.stateDir);
+    // The disk guests use is where their disks are: the shared instances path when there is one.
+    const disks = this.#o.instancesPath ?? this.#o.stateDir;
+    await mkdir(disks, { recursive: true, mode: 0o700 });
+    const fs = await statfs(disks);
     return {
       vcpus: cpus().length, memoryMb: Math.floor(totalmem() / 2 ** 20), diskGb: Math.floor((fs.blocks * fs.bsize) / GiB),
       hypervisorType: 'QEMU', hypervisorVersion: 7002000, cpuInfo: JSON.stringify({ arch: 'x86_64', accel: this.#o.accel, vendor: cpus()[0]?.model ?? 'unknown' }),
