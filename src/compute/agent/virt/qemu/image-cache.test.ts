@@ -53,4 +53,22 @@ describe('host image cache', { skip: (await haveCommand('qemu-img')) ? false : '
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('two hosts sharing the cache directory fetch the same image at once without spoiling it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nubes-cache-shared-'));
+    try {
+      const bytes = Buffer.alloc(4 * 1024 * 1024);
+      for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 31) % 251;
+      const id = crypto.randomUUID();
+      const checksum = createHash('md5').update(bytes).digest('hex');
+      // Each stream in small pieces, so the two writes interleave.
+      const slow = (): ImageSpec => ({ id, diskFormat: 'raw', checksum, properties: {}, open: async () => Readable.from((function* () { for (let o = 0; o < bytes.length; o += 65536) yield bytes.subarray(o, o + 65536); })()) });
+      const [a, b] = await Promise.all([createImageCache(dir).ensure(slow()), createImageCache(dir).ensure(slow())]);
+      assert.equal(a.path, b.path);
+      assert.ok((await readFile(a.path)).equals(bytes), 'the cached image is the image');
+      assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.part')), [], 'no partial files left');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -1,7 +1,8 @@
-// A host's image cache: each image fetched once (however many instances boot from it at once),
+// A host's image cache (or that of the hosts sharing an instances path): each image fetched once
+// per host (however many instances boot from it at once),
 // checked against the checksum the image service recorded, refused if its header points at other
 // files, then kept read-only as the backing file of every instance disk made from it.
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat, open } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -29,7 +30,9 @@ export function createImageCache(dir: string) {
     const path = join(dir, `${image.id}.${format}`);
     if (await stat(path).then(() => true, () => false)) return { path, format, virtualSize: (await qemuImgInfo(path, format)).virtualSize };
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    const part = `${path}.part`;
+    // A name of this fetch's own: hosts sharing the cache (instances_path on NFS) may fetch the same
+    // image at once; each writes its own file and the renames, of identical content, are atomic.
+    const part = `${path}.${randomUUID()}.part`;
     const md5 = createHash('md5');
     try {
       await pipeline(await image.open(), new Transform({ transform(chunk, _e, done) { md5.update(chunk as Buffer); done(null, chunk); } }), createWriteStream(part, { mode: 0o600 }));
