@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { copyFileSync, mkdirSync, openSync, readFileSync, readSync, closeSync, readdirSync, existsSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { renderArgv, vmFiles, type VmDefinition } from '../src/host/qemu/argv.ts';
-import { QEMU_BINARY } from '../src/host/qemu/process.ts';
+import { QEMU_BINARY, killQemu } from '../src/host/qemu/process.ts';
 import { qemuImgCreate } from '../src/host/qemu-img.ts';
 
 export interface Stats { readonly n: number; readonly p50: number; readonly p99: number; readonly max: number; }
@@ -139,14 +139,7 @@ export async function baselineBoots(t: Template, root: string, n: number, dirs: 
   return { pidfile: r.map((x) => x.pidfile), daemonized: r.map((x) => x.daemonized), userspace: r.map((x) => x.userspace) };
 }
 
-/** SIGKILL to the baseline QEMUs (by their pid files, checked against their cmdline), then waits until they are gone. */
+/** SIGKILL to the baseline QEMUs (the driver's own kill: by pid file, checked against the cmdline), waiting until they are gone. */
 export async function killBaseline(dirs: readonly string[]): Promise<void> {
-  const pids: number[] = [];
-  for (const dir of dirs) {
-    try {
-      const pid = Number(readFileSync(vmFiles(dir).pid, 'utf8').trim());
-      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir)) { process.kill(pid, 'SIGKILL'); pids.push(pid); }
-    } catch { /* not started or gone */ }
-  }
-  for (const until = now() + 10_000; pids.some((p) => existsSync(`/proc/${p}`)) && now() < until;) await sleep(50);
+  await Promise.all(dirs.map((dir) => killQemu(dir)));
 }

@@ -53,7 +53,7 @@ export interface Config {
 /** One setting: its YAML path, environment variable, flag, and how to read a string form of it. */
 interface Setting {
   readonly key: string; readonly env: string; readonly flag?: string; readonly help: string;
-  readonly kind: 'string' | 'int' | 'count' | 'ratio' | 'listen' | 'level' | 'conversion' | 'switch' | 'virt';
+  readonly kind: 'string' | 'int' | 'count' | 'ratio' | 'ip' | 'listen' | 'level' | 'conversion' | 'switch' | 'virt';
 }
 
 export const SETTINGS: readonly Setting[] = [
@@ -74,7 +74,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'identity.password_hash.parallelism', env: 'NUBES_ARGON2_PARALLELISM', kind: 'int', help: 'Argon2id lanes (default 4)' },
   { key: 'virt_driver', env: 'NUBES_VIRT_DRIVER', flag: '--virt-driver', kind: 'virt', help: "the agent's hypervisor driver: qemu (real VMs; the default when qemu-system-x86_64 is installed) or fake (in memory, for tests and simulations)" },
   { key: 'console_listen', env: 'NUBES_CONSOLE_LISTEN', flag: '--console-listen', kind: 'listen', help: 'HOST:PORT of a separate agent\'s VNC console proxy (noVNC pages and websocket); nubes up serves it on --listen (default: none)' },
-  { key: 'migration_address', env: 'NUBES_MIGRATION_ADDRESS', flag: '--migration-address', kind: 'string', help: 'the IP address other hosts reach this agent\'s host at for live migrations (default 127.0.0.1: all hosts on one machine)' },
+  { key: 'migration_address', env: 'NUBES_MIGRATION_ADDRESS', flag: '--migration-address', kind: 'ip', help: 'the IP address other hosts reach this agent\'s host at for live migrations (default 127.0.0.1: all hosts on one machine)' },
   { key: 'cpu_allocation_ratio', env: 'NUBES_CPU_ALLOCATION_RATIO', flag: '--cpu-allocation-ratio', kind: 'ratio', help: 'guest vCPUs this host\'s agent offers per host CPU (default 4, as Nova\'s initial ratio)' },
   { key: 'ram_allocation_ratio', env: 'NUBES_RAM_ALLOCATION_RATIO', flag: '--ram-allocation-ratio', kind: 'ratio', help: 'guest RAM this host\'s agent offers per byte of host RAM (default 1)' },
   { key: 'disk_allocation_ratio', env: 'NUBES_DISK_ALLOCATION_RATIO', flag: '--disk-allocation-ratio', kind: 'ratio', help: 'guest disk this host\'s agent offers per byte of host disk (default 1)' },
@@ -127,6 +127,9 @@ function parseValue(s: Setting, raw: unknown, from: string): unknown {
       if (!Number.isFinite(n) || n <= 0 || n > 1000) throw new ConfigError(`${s.key} (${from}) must be a number above 0 (at most 1000), got ${JSON.stringify(raw)}`);
       return n;
     }
+    case 'ip':
+      if (typeof raw !== 'string' || isIP(raw) === 0) throw new ConfigError(`${s.key} (${from}) must be an IP address, got ${JSON.stringify(raw)}`);
+      return raw;
     case 'virt':
       if (raw !== 'fake' && raw !== 'qemu') throw new ConfigError(`${s.key} (${from}) must be fake or qemu, got ${JSON.stringify(raw)}`);
       return raw;
@@ -225,10 +228,6 @@ export function loadConfig(src: ConfigSources): Config {
   const consoleUrl = ((values.get('console_public_url') as string | undefined)
     ?? (consoleListen ? `http://${consoleHost!.includes(':') ? `[${consoleHost}]` : consoleHost}:${consoleListen.port}` : null))?.replace(/\/+$/, '') ?? null;
   if (consoleUrl !== null && !/^https?:\/\/[^/]+$/.test(consoleUrl)) throw new ConfigError(`console_public_url must be scheme://host[:port] with no path, got ${consoleUrl}`);
-  const migrationAddress = (v: string | undefined) => {
-    if (v !== undefined && isIP(v) === 0) throw new ConfigError(`migration_address must be an IP address (QEMU listens on it), got ${v}`);
-    return v ?? '127.0.0.1';
-  };
   const num = (k: string, d: number) => (values.get(k) as number | undefined) ?? d;
   return deepFreeze({
     dataDir, listen, publicUrl, database, bus,
@@ -239,7 +238,7 @@ export function loadConfig(src: ConfigSources): Config {
     agentHost: (values.get('host') as string | undefined) ?? hostname(),
     virtDriver: (values.get('virt_driver') as 'fake' | 'qemu' | undefined) ?? (onPath('qemu-system-x86_64', src.env['PATH']) ? 'qemu' : 'fake'),
     console: { listen: consoleListen, publicUrl: consoleUrl },
-    migrationAddress: migrationAddress(values.get('migration_address') as string | undefined),
+    migrationAddress: (values.get('migration_address') as string | undefined) ?? '127.0.0.1',
     allocationRatios: {
       cpu: (values.get('cpu_allocation_ratio') as number | undefined) ?? null,
       ram: (values.get('ram_allocation_ratio') as number | undefined) ?? null,

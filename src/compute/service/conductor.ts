@@ -19,23 +19,22 @@ const optionalText = (v: JsonValue | undefined): string | null => (typeof v === 
 function parseReport(p: JsonValue): HostReport {
   const o = (p ?? {}) as Record<string, JsonValue>;
   const str = (k: string) => { if (typeof o[k] !== 'string' || o[k] === '') throw new BadRequest(`host report: ${k} must be a string`); return o[k] as string; };
-  const ratio = (k: string): number | undefined => {
+  // The ratios the host's configuration sets; absent or null ones are the cloud's defaults.
+  const ratios: { cpu?: number; ram?: number; disk?: number } = {};
+  for (const r of ['cpu', 'ram', 'disk'] as const) {
+    const k = `${r}_allocation_ratio`;
     const v = o[k];
-    if (v === undefined || v === null) return undefined;
+    if (v === undefined || v === null) continue;
     if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > 1000) throw new BadRequest(`host report: ${k} must be a number above 0`);
-    return v;
-  };
+    ratios[r] = v;
+  }
   const int = (k: string) => { if (typeof o[k] !== 'number' || !Number.isInteger(o[k]) || (o[k] as number) < 0) throw new BadRequest(`host report: ${k} must be a count`); return o[k] as number; };
   return {
     host: str('host'), hypervisorType: str('hypervisor_type'), hypervisorVersion: int('hypervisor_version'), cpuInfo: str('cpu_info'),
     hostIp: typeof o['host_ip'] === 'string' ? o['host_ip'] : null, vcpus: int('vcpus'), memoryMb: int('memory_mb'), diskGb: int('disk_gb'),
     agentVersion: str('agent_version'),
     console: { url: optionalText(o['console_url']), note: optionalText(o['console_note']) },
-    ratios: {
-      ...(ratio('cpu_allocation_ratio') !== undefined ? { cpu: ratio('cpu_allocation_ratio')! } : {}),
-      ...(ratio('ram_allocation_ratio') !== undefined ? { ram: ratio('ram_allocation_ratio')! } : {}),
-      ...(ratio('disk_allocation_ratio') !== undefined ? { disk: ratio('disk_allocation_ratio')! } : {}),
-    },
+    ratios,
   };
 }
 

@@ -18,6 +18,7 @@ import type { Scheduler } from '../scheduler/scheduler.ts';
 import { agentTarget } from '../agent/host-agent.ts';
 import { isMigrationOp, toJson, type HostOp, type HostWork, type HostWorkResult, type MigrationOp, type PowerReport, type WireInstance } from '../agent/protocol.ts';
 import { createMigrations } from './migrations.ts';
+import { outcomeOf, powerCode, reportedPower } from './host-results.ts';
 import { POWER_STATE_CODES, TASK_STATES, type InstanceAction } from '../states.ts';
 import { newRequestId } from '../../platform/ids.ts';
 import type { Instance, InstanceFault } from '../model.ts';
@@ -47,7 +48,6 @@ export const EVENT_NAMES: Readonly<Record<HostOp, string>> = {
   cold_migration_revert_finish: 'compute_finish_revert_resize',
 };
 
-const powerCode = (p: HostWorkResult['power_state']): number => (p === null ? POWER_STATE_CODES.nostate : POWER_STATE_CODES[p]);
 
 export interface LifecycleDeps {
   readonly db: Kysely<DB>;
@@ -93,11 +93,16 @@ export function createLifecycle(deps: LifecycleDeps) {
     });
   }
 
+  /** Casts work on the instance to `host` and records the start of its event. */
+  async function castTo(host: string, i: Instance, work: Omit<HostWork, 'uuid'>): Promise<void> {
+    await event(work.action_id, work.op, host);
+    await requireBus().cast(agentTarget(host), 'instance.work', toJson({ ...work, uuid: i.id }));
+  }
+
   /** Casts work to the instance's host and records the start of its event. */
   async function cast(i: Instance, work: Omit<HostWork, 'uuid'>): Promise<void> {
     if (i.host === null) throw new InvalidState(`Instance ${i.id} has no host yet.`, 'instance_not_placed');
-    await event(work.action_id, work.op, i.host);
-    await requireBus().cast(agentTarget(i.host), 'instance.work', toJson({ ...work, uuid: i.id }));
+    await castTo(i.host, i, work);
   }
 
   /** A transition whose loser is an instance deleted meanwhile: nothing more to do then. */
@@ -227,20 +232,12 @@ export function createLifecycle(deps: LifecycleDeps) {
       return;
     }
     log.warn({ instance: i.id, host: r.host, err: r.message }, 'build failed; rescheduling');
-    await event(r.action_id, 'build', r.host, { ok: false, ...(r.message !== undefined ? { message: r.message } : {}) });
+    await event(r.action_id, 'build', r.host, outcomeOf(r));
     const again = await settle(i.id, 'reschedule', { host: null, request_spec: JSON.stringify({ ...i.request, tried }) });
     if (again) await schedule([again], new Map(r.action_id ? [[i.id, r.action_id]] : []));
   }
 
-
-  const migrations = createMigrations({
-    db, log, settle, event, fault: (m, details) => fault(m, details),
-    async castTo(host, i, work) {
-      await event(work.action_id, work.op, host);
-      await requireBus().cast(agentTarget(host), 'instance.work', toJson({ ...work, uuid: i.id }));
-    },
-    wire: (i) => wireInstance(i),
-  });
+  const migrations = createMigrations({ db, log, settle, fault, castTo, wire: wireInstance, event });
 
   return {
     attach(b: Bus): void { bus = b; },
@@ -328,16 +325,16 @@ export function createLifecycle(deps: LifecycleDeps) {
       if (r.op === 'destroy') {
         if (r.ok) await finishDelete(i.id);
         else await settle(i.id, 'taskErrored', { fault: fault(`Deleting instance ${i.id} failed: ${r.message ?? 'unknown error'}`, `host ${r.host}`) });
-        await event(r.action_id, r.op, r.host, { ok: r.ok, ...(r.message !== undefined ? { message: r.message } : {}) });
+        await event(r.action_id, r.op, r.host, outcomeOf(r));
         return;
       }
-      const fields: instances.InstanceFields = r.power_state !== null ? { power_state: powerCode(r.power_state) } : {};
+      const fields: instances.InstanceFields = reportedPower(r);
       const c = completion(i, r);
       const settled = r.ok
         ? await settle(i.id, COMPLETES[r.op as Exclude<HostOp, MigrationOp>], { ...fields, ...c.fields })
         : await settle(i.id, 'taskFailed', { ...fields, ...c.fields, fault: fault(`${r.op} of instance ${i.id} failed: ${r.message ?? 'unknown error'}`, `host ${r.host}`) });
       if (settled) await c.claims();
-      await event(r.action_id, r.op, r.host, { ok: r.ok, ...(r.message !== undefined ? { message: r.message } : {}) });
+      await event(r.action_id, r.op, r.host, outcomeOf(r));
     },
 
     /**

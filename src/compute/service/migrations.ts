@@ -14,6 +14,7 @@ import { InvalidState } from '../../platform/errors.ts';
 import * as instances from '../store/instances.ts';
 import { releaseAllocations } from '../store/claims.ts';
 import { POWER_STATE_CODES, type InstanceAction } from '../states.ts';
+import { outcomeOf, reportedPower } from './host-results.ts';
 import { isLiveMigrationOp, type HostOp, type HostWork, type HostWorkResult, type MigrationOp } from '../agent/protocol.ts';
 import type { Instance, Migration } from '../model.ts';
 
@@ -29,14 +30,17 @@ export interface MigrationDeps {
   wire(i: Instance): Promise<NonNullable<HostWork['instance']>>;
 }
 
-const powerCode = (p: HostWorkResult['power_state']): number => (p === null ? POWER_STATE_CODES.nostate : POWER_STATE_CODES[p]);
-
 export function createMigrations(d: MigrationDeps) {
   const { db, log } = d;
-  const outcome = (r: HostWorkResult) => ({ ok: r.ok, ...(r.message !== undefined ? { message: r.message } : {}) });
+  const abortOp = (m: Migration) => (m.kind === 'live-migration' ? 'live_migration_abort' : 'cold_migration_abort');
 
-  /** A migration that failed before the destination had the instance: back where it was, the destination's claim given back. */
-  async function failed(i: Instance, m: Migration, kind: string, why: string): Promise<void> {
+  /**
+   * A migration that failed before the destination had the instance: back where it was, the
+   * destination's claim given back, and (`abort`) what the destination prepared removed.
+   */
+  async function failed(r: HostWorkResult, i: Instance, m: Migration, why: string, opts: { abort: boolean }): Promise<void> {
+    if (opts.abort) await d.castTo(m.destHost, i, { op: abortOp(m), action_id: r.action_id });
+    const kind = m.kind === 'live-migration' ? 'Live migration' : 'Migration';
     const done = await d.settle(i.id, 'taskFailed', { migration: null, fault: d.fault(`${kind} of instance ${i.id} failed: ${why}`, `from ${m.sourceHost} to ${m.destHost}`) });
     if (done) await releaseAllocations(db, i.id, m.destHost);
   }
@@ -44,20 +48,16 @@ export function createMigrations(d: MigrationDeps) {
   async function onLive(r: HostWorkResult, i: Instance, m: Migration): Promise<void> {
     switch (r.op) {
       case 'live_migration_prepare':
-        if (!r.ok || !r.target) { await failed(i, m, 'Live migration', r.message ?? 'the destination answered no target'); return; }
+        if (!r.ok || !r.target) { await failed(r, i, m, r.message ?? 'the destination answered no target', { abort: false }); return; }
         await d.castTo(m.sourceHost, i, { op: 'live_migration', action_id: r.action_id, target: r.target });
         return;
       case 'live_migration':
-        if (!r.ok) {
-          await d.castTo(m.destHost, i, { op: 'live_migration_abort', action_id: r.action_id });
-          await failed(i, m, 'Live migration', r.message ?? 'unknown error');
-          return;
-        }
+        if (!r.ok) { await failed(r, i, m, r.message ?? 'unknown error', { abort: true }); return; }
         await d.castTo(m.destHost, i, { op: 'live_migration_finish', action_id: r.action_id });
         return;
       case 'live_migration_finish': {
         // The source has let go of the guest by now: the instance is the destination's, working or not.
-        const fields = { host: m.destHost, migration: null, ...(r.power_state !== null ? { power_state: powerCode(r.power_state) } : {}) };
+        const fields = { host: m.destHost, migration: null, ...reportedPower(r) };
         const done = r.ok
           ? await d.settle(i.id, 'migrated', fields)
           : await d.settle(i.id, 'taskErrored', { ...fields, fault: d.fault(`Live migration of instance ${i.id} failed at the end: ${r.message ?? 'unknown error'}`, `host ${m.destHost}`) });
@@ -70,17 +70,13 @@ export function createMigrations(d: MigrationDeps) {
     const powerOn = m.powerOn ?? true;
     switch (r.op) {
       case 'cold_migration_prepare': {
-        if (!r.ok || !r.target) { await failed(i, m, 'Migration', r.message ?? 'the destination answered no target'); return; }
+        if (!r.ok || !r.target) { await failed(r, i, m, r.message ?? 'the destination answered no target', { abort: false }); return; }
         const sending = await d.settle(i.id, 'resizeMigrating', {});
         if (sending) await d.castTo(m.sourceHost, sending, { op: 'cold_migration', action_id: r.action_id, target: r.target, timeout_s: 60 });
         return;
       }
       case 'cold_migration':
-        if (!r.ok) {
-          await d.castTo(m.destHost, i, { op: 'cold_migration_abort', action_id: r.action_id });
-          await failed(i, m, 'Migration', r.message ?? 'unknown error');
-          return;
-        }
+        if (!r.ok) { await failed(r, i, m, r.message ?? 'unknown error', { abort: true }); return; }
         if (await d.settle(i.id, 'resizeFinish', { power_state: POWER_STATE_CODES.shutdown })) {
           await d.castTo(m.destHost, i, { op: 'cold_migration_finish', action_id: r.action_id, power_on: powerOn });
         }
@@ -88,12 +84,11 @@ export function createMigrations(d: MigrationDeps) {
       case 'cold_migration_finish':
         if (!r.ok) {
           // The source still has the disks: the instance goes back to them, started again if it ran.
-          await d.castTo(m.destHost, i, { op: 'cold_migration_abort', action_id: r.action_id });
           await d.castTo(m.sourceHost, i, { op: 'cold_migration_revert_finish', action_id: r.action_id, power_on: powerOn });
-          await failed(i, m, 'Migration', r.message ?? 'unknown error');
+          await failed(r, i, m, r.message ?? 'unknown error', { abort: true });
           return;
         }
-        await d.settle(i.id, 'resized', { host: m.destHost, ...(r.power_state !== null ? { power_state: powerCode(r.power_state) } : {}) });
+        await d.settle(i.id, 'resized', { host: m.destHost, ...reportedPower(r) });
         return;
       case 'cold_migration_confirm': {
         if (!r.ok) { await d.settle(i.id, 'taskFailed', { fault: d.fault(`Confirming the migration of instance ${i.id} failed: ${r.message ?? 'unknown error'}`, `host ${m.sourceHost}`) }); return; }
@@ -108,7 +103,7 @@ export function createMigrations(d: MigrationDeps) {
         return;
       case 'cold_migration_revert_finish': {
         if (i.taskState !== 'resize_reverting') return;
-        const fields = { host: m.sourceHost, migration: null, ...(r.power_state !== null ? { power_state: powerCode(r.power_state) } : {}) };
+        const fields = { host: m.sourceHost, migration: null, ...reportedPower(r) };
         const done = r.ok
           ? await d.settle(i.id, powerOn ? 'resizeReverted' : 'resizeRevertedStopped', fields)
           : await d.settle(i.id, 'taskErrored', { ...fields, fault: d.fault(`Starting instance ${i.id} again on its first host failed: ${r.message ?? 'unknown error'}`, `host ${m.sourceHost}`) });
@@ -135,7 +130,7 @@ export function createMigrations(d: MigrationDeps) {
 
     /** A step's result. */
     async onResult(r: HostWorkResult & { op: MigrationOp }, i: Instance): Promise<void> {
-      await d.event(r.action_id, r.op, r.host, outcome(r));
+      await d.event(r.action_id, r.op, r.host, outcomeOf(r));
       if (r.op === 'live_migration_abort' || r.op === 'cold_migration_abort') return;
       const m = i.migration;
       const live = isLiveMigrationOp(r.op);

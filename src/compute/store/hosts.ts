@@ -14,6 +14,7 @@ const toHost = (r: Selectable<ComputeHostTable>): ComputeHost => ({
 });
 
 export interface Ratios { readonly cpu: number; readonly ram: number; readonly disk: number; }
+const RATIO_COLUMNS = { cpu: 'cpu_allocation_ratio', ram: 'ram_allocation_ratio', disk: 'disk_allocation_ratio' } as const;
 
 /** Records an agent's report: a new host row, or the same host's new inventory (bumping its generation if it changed). */
 export async function upsertReport(db: Executor, r: HostReport, defaults: { availabilityZone: string; ratios: Ratios }, now: number): Promise<ComputeHost> {
@@ -32,15 +33,10 @@ export async function upsertReport(db: Executor, r: HostReport, defaults: { avai
     }).onConflict((oc) => oc.column('host').doNothing()).execute();
   } else {
     // Ratios the host's configuration sets follow it (a restarted agent with a new one); others stay.
-    const ratios = {
-      ...(r.ratios?.cpu !== undefined ? { cpu_allocation_ratio: r.ratios.cpu } : {}),
-      ...(r.ratios?.ram !== undefined ? { ram_allocation_ratio: r.ratios.ram } : {}),
-      ...(r.ratios?.disk !== undefined ? { disk_allocation_ratio: r.ratios.disk } : {}),
-    };
+    const ratios: Partial<Record<(typeof RATIO_COLUMNS)[keyof Ratios], number>> = {};
+    for (const k of ['cpu', 'ram', 'disk'] as const) { const v = r.ratios?.[k]; if (v !== undefined) ratios[RATIO_COLUMNS[k]] = v; }
     const changed = cur.vcpus !== r.vcpus || cur.memory_mb !== r.memoryMb || cur.disk_gb !== r.diskGb
-      || (ratios.cpu_allocation_ratio !== undefined && ratios.cpu_allocation_ratio !== Number(cur.cpu_allocation_ratio))
-      || (ratios.ram_allocation_ratio !== undefined && ratios.ram_allocation_ratio !== Number(cur.ram_allocation_ratio))
-      || (ratios.disk_allocation_ratio !== undefined && ratios.disk_allocation_ratio !== Number(cur.disk_allocation_ratio));
+      || Object.entries(ratios).some(([column, v]) => v !== Number(cur[column as keyof typeof cur]));
     // The generation moves with the capacity, so claims made against the old numbers are decided again.
     await db.updateTable('compute_hosts').set({ ...facts, ...ratios, last_seen: now, updated_at: now, ...(changed ? { generation: Number(cur.generation) + 1 } : {}) })
       .where('host', '=', r.host).execute();

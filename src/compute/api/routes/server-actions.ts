@@ -86,11 +86,8 @@ function parseAction(body: unknown, mv: Microversion): ServerAction | { kind: 'c
     case 'migrate': {
       // A body of null, or from 2.56 {"host": name-or-null}.
       const o = optionalObject(v);
-      const extra = Object.keys(o).find((k) => !(mv.atLeast('2.56') && k === 'host'));
-      if (extra !== undefined) throw new BadRequest(`Invalid input for field/attribute migrate. Additional properties are not allowed ('${extra}' was unexpected)`, 'server_action_invalid');
-      const host = o['host'] ?? null;
-      if (host !== null && (typeof host !== 'string' || host === '' || host.length > 255)) throw bad('host', 'It must be a host name or null.');
-      return { kind: 'migrate', host: host as string | null };
+      onlyProperties(o, mv.atLeast('2.56') ? ['host'] : [], 'migrate');
+      return { kind: 'migrate', host: hostName(o['host'] ?? null) };
     }
     case 'os-getConsoleOutput': {
       const l = optionalObject(v)['length'];
@@ -104,21 +101,30 @@ function parseAction(body: unknown, mv: Microversion): ServerAction | { kind: 'c
   }
 }
 
+/** Refuses properties an action's body may not have (Nova's additionalProperties: false). */
+function onlyProperties(o: Record<string, unknown>, allowed: readonly string[], action: string): void {
+  const extra = Object.keys(o).find((k) => !allowed.includes(k));
+  if (extra !== undefined) throw new BadRequest(`Invalid input for field/attribute ${action}. Additional properties are not allowed ('${extra}' was unexpected)`, 'server_action_invalid');
+}
+
+/** A migration's target host: a name, or null for the scheduler's choice. */
+function hostName(v: unknown): string | null {
+  if (v !== null && (typeof v !== 'string' || v === '' || v.length > 255)) throw bad('host', 'It must be a host name or null.');
+  return v;
+}
+
 /** os-migrateLive's body by microversion: disk_over_commit until 2.24, block_migration 'auto' from 2.25, force from 2.30 to 2.67. */
 function parseLiveMigrate(o: Record<string, unknown>, mv: Microversion): ServerAction {
-  const allowed = new Set(['host', 'block_migration', ...(mv.atLeast('2.25') ? [] : ['disk_over_commit']), ...(mv.atLeast('2.30') && !mv.atLeast('2.68') ? ['force'] : [])]);
-  const extra = Object.keys(o).find((k) => !allowed.has(k));
-  if (extra !== undefined) throw new BadRequest(`Invalid input for field/attribute os-migrateLive. Additional properties are not allowed ('${extra}' was unexpected)`, 'server_action_invalid');
+  onlyProperties(o, ['host', 'block_migration', ...(mv.atLeast('2.25') ? [] : ['disk_over_commit']), ...(mv.atLeast('2.30') && !mv.atLeast('2.68') ? ['force'] : [])], 'os-migrateLive');
   for (const k of ['host', 'block_migration', ...(mv.atLeast('2.25') ? [] : ['disk_over_commit'])]) {
     if (!(k in o)) throw bad(k, `'${k}' is a required property.`);
   }
-  const host = o['host'];
-  if (host !== null && (typeof host !== 'string' || host === '' || host.length > 255)) throw bad('host', 'It must be a host name or null.');
+  const host = hostName(o['host']);
   const block = o['block_migration'];
   if (typeof block !== 'boolean' && !(mv.atLeast('2.25') && block === 'auto')) throw bad('block_migration', mv.atLeast('2.25') ? "It must be true, false or 'auto'." : 'It must be a boolean.');
   if (o['disk_over_commit'] !== undefined && typeof o['disk_over_commit'] !== 'boolean') throw bad('disk_over_commit', 'It must be a boolean.');
   if (o['force'] !== undefined && typeof o['force'] !== 'boolean') throw bad('force', 'It must be a boolean.');
-  return { kind: 'liveMigrate', host: host as string | null, block };
+  return { kind: 'liveMigrate', host, block };
 }
 
 export function serverActionRoutes(app: FastifyInstance, compute: ComputeService, links: (request: FastifyRequest) => Links, base: (request: FastifyRequest) => string): void {

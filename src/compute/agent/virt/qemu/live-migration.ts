@@ -122,13 +122,3 @@ export async function migrateOut(m: QmpMonitor, def: VmDefinition, target: { uri
     throw e instanceof VirtError ? e : new VirtError(`live migration failed: ${(e as Error).message}`);
   }
 }
-
-/** On the destination: waits for the incoming migration to end; throws with QEMU's reason when it failed. */
-export async function incomingDone(m: QmpMonitor, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  await waitFor('the incoming migration', until, async () => {
-    const r = await m.run<MigrateInfo>('query-migrate');
-    if (r.status === 'failed' || r.status === 'cancelled') throw new VirtError(`the incoming migration failed in QEMU: ${r['error-desc'] ?? r.status}`);
-    return r.status === 'completed';
-  });
-}

@@ -27,7 +27,7 @@ import { flavorLimits } from './flavor-limits.ts';
 import { cpuCgroupLayout, limitCpu, removeCgroup } from '../../../../host/cgroups.ts';
 import { readSerialTail, rotateSerialLog } from './serial-log.ts';
 import { receiveToFile, sendFileTo } from './state-file.ts';
-import { incomingDone, listenForMigration, migrateOut, stopListening } from './live-migration.ts';
+import { listenForMigration, migrateOut, stopListening } from './live-migration.ts';
 import { dropDiskNodes, plugDisk, plugNic, unplug, withNic, withVolume } from './hotplug.ts';
 import {
   InstanceNotOnHost, VirtError,
@@ -212,24 +212,28 @@ export class QemuDriver implements VirtDriver {
     }
   }
 
-  /** Makes the instance here and starts it with `start`; on any failure leaves nothing behind. */
-  async #create(spec: InstanceSpec, start: (def: VmDefinition) => Promise<void>): Promise<void> {
+  /**
+   * Makes the instance here and starts it with `start`; on any failure leaves nothing behind. With
+   * `disksExist` its disks are another host's on shared storage: they are used, never made or removed.
+   */
+  async #create(spec: InstanceSpec, start: (def: VmDefinition) => Promise<void>, opts: { disksExist?: boolean } = {}): Promise<void> {
     const dir = this.#dir(spec.uuid);
     if (await this.#has(spec.uuid, 'vm.json')) throw new VirtError(`instance ${spec.uuid} already exists on this host`);
     // Bad extra specs fail here, before anything is made, and would fail on any host.
     const limits = flavorLimits(spec.flavor.extraSpecs);
     const disksDir = this.#disks(spec.uuid);
+    const makeDisks = !opts.disksExist;
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    await mkdir(disksDir, { recursive: true, mode: 0o700 });
+    if (makeDisks) await mkdir(disksDir, { recursive: true, mode: 0o700 });
     try {
-      const def = await defineInstance(spec, { dir, disksDir, accel: this.#o.accel, limits, cache: this.#cache });
+      const def = await defineInstance(spec, { dir, disksDir, accel: this.#o.accel, limits, cache: makeDisks ? this.#cache : null });
       await this.#save(def);
       await start(def);
     } catch (e) {
       this.#monitors.forget(spec.uuid);
       await killQemu(dir);
       await rm(dir, { recursive: true, force: true });
-      await rm(disksDir, { recursive: true, force: true });
+      if (makeDisks) await rm(disksDir, { recursive: true, force: true });
       throw e instanceof VirtError ? e : new VirtError(`could not start instance ${spec.uuid}: ${(e as Error).message}`, { retryable: true });
     }
   }
@@ -497,23 +501,10 @@ export class QemuDriver implements VirtDriver {
     const shared = this.#shared() && await stat(join(this.#disks(spec.uuid), 'disk.qcow2')).then(() => true, () => false);
     if (shared && opts.block === true) throw new VirtError(`instance ${spec.uuid} is on storage this host shares with its source; migrate it without block migration`);
     if (!shared && opts.block === false) throw new VirtError(`this host does not see the disks of instance ${spec.uuid} (no shared instance storage with its source); migrate it with block migration`);
-    if (!shared) {
-      let target: MigrationTarget | undefined;
-      await this.#create(spec, async (def) => { target = await this.#awaitIncoming(def, true); });
-      return target!;
-    }
-    // The disks are the source's, in use: only this host's part is made here, and only it goes on failure.
-    const dir = this.#dir(spec.uuid);
-    if (await this.#has(spec.uuid, 'vm.json')) throw new VirtError(`instance ${spec.uuid} already exists on this host`);
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    try {
-      const def = await defineInstance(spec, { dir, disksDir: this.#disks(spec.uuid), accel: this.#o.accel, limits: flavorLimits(spec.flavor.extraSpecs), cache: null });
-      await this.#save(def);
-      return await this.#awaitIncoming(def, false);
-    } catch (e) {
-      await this.forget(spec.uuid);
-      throw e instanceof VirtError ? e : new VirtError(`could not prepare to receive instance ${spec.uuid}: ${(e as Error).message}`);
-    }
+    // On shared storage the disks are the source's, in use: only this host's part is made here.
+    let target: MigrationTarget | undefined;
+    await this.#create(spec, async (def) => { target = await this.#awaitIncoming(def, !shared); }, { disksExist: shared });
+    return target!;
   }
 
   /** Starts QEMU to wait for the guest (booting nothing), listening for its memory and, with `disks`, its disks. */
@@ -567,12 +558,12 @@ export class QemuDriver implements VirtDriver {
     // Given up: what was made here goes; shared disks stay with the source.
     if (!ok) { await this.forget(uuid); return; }
     if (!(await this.#has(uuid, 'incoming'))) throw new VirtError(`instance ${uuid} was not prepared for a migration here`);
-    const { monitor } = await this.#qmp(uuid);
-    await incomingDone(monitor, 60_000);
+    await this.#migrationDone(uuid, 60_000);
+    const { monitor, qmp } = await this.#qmp(uuid);
     await stopListening(monitor);
     await rm(this.#file(uuid, 'incoming'), { force: true });
     // A machine never started (sendDisks) arrives in prelaunch: it is shut down here as it was there.
-    if (await (await this.#qmp(uuid)).qmp.status() === 'prelaunch') await this.#stop(uuid, 0);
+    if (await qmp.status() === 'prelaunch') await this.#stop(uuid, 0);
   }
 
   /** Stops watching and closes the monitor connections (the VMs keep running). */
