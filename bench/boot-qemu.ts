@@ -3,13 +3,28 @@
 // other QEMUs noticed (a disturbed run says so). Timings are performance.now() milliseconds.
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { copyFileSync, mkdirSync, openSync, readFileSync, readSync, closeSync, readdirSync, existsSync, statSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  closeSync,
+  readdirSync,
+  existsSync,
+  statSync,
+} from 'node:fs';
 import { extname, join } from 'node:path';
 import { renderArgv, vmFiles, type VmDefinition } from '../src/host/qemu/argv.ts';
 import { QEMU_BINARY, killQemu } from '../src/host/qemu/process.ts';
 import { qemuImgCreate } from '../src/host/qemu-img.ts';
 
-export interface Stats { readonly n: number; readonly p50: number; readonly p99: number; readonly max: number; }
+export interface Stats {
+  readonly n: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly max: number;
+}
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const now = () => performance.now();
@@ -31,7 +46,9 @@ export function qemuProcesses(): { pid: number; cmdline: string }[] {
     try {
       const argv = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
       if (argv[0]?.endsWith(QEMU_BINARY)) out.push({ pid: Number(d), cmdline: argv.join(' ') });
-    } catch { /* gone meanwhile */ }
+    } catch {
+      /* gone meanwhile */
+    }
   }
   return out;
 }
@@ -53,7 +70,16 @@ export function disturbanceMonitor(ours: string) {
     }
   };
   const timer = setInterval(sample, 1000);
-  return { phase(name: string) { phase = name; sample(); }, seen, stop() { clearInterval(timer); } };
+  return {
+    phase(name: string) {
+      phase = name;
+      sample();
+    },
+    seen,
+    stop() {
+      clearInterval(timer);
+    },
+  };
 }
 
 /** Resolves with the time (performance.now()) at which the serial log first holds the marker; reads only new bytes. */
@@ -70,20 +96,30 @@ export async function waitMarker(file: string, deadline: number): Promise<number
           if (MARKER.test(text)) return now();
           carry = text.slice(text.lastIndexOf('\n') + 1);
         }
-      } finally { closeSync(fd); }
+      } finally {
+        closeSync(fd);
+      }
     }
-    if (now() > deadline) throw new Error(`${file} never showed "nubes-tiny: userspace" (${offset} bytes read)`);
+    if (now() > deadline)
+      throw new Error(`${file} never showed "nubes-tiny: userspace" (${offset} bytes read)`);
     await sleep(50);
   }
 }
 
-export interface Template { readonly def: VmDefinition; readonly base: string; readonly baseFormat: string; readonly size: number; readonly configIso: string; }
+export interface Template {
+  readonly def: VmDefinition;
+  readonly base: string;
+  readonly baseFormat: string;
+  readonly size: number;
+  readonly configIso: string;
+}
 
 export function takeTemplate(dataDir: string, id: string, into: string): Template {
   const dir = join(dataDir, 'compute', 'instances', id);
   const def = JSON.parse(readFileSync(join(dir, 'vm.json'), 'utf8')) as VmDefinition;
   const root = def.disks.find((d) => d.id === 'root');
-  if (!root || root.format !== 'qcow2') throw new Error(`instance ${id} has no qcow2 root disk in vm.json`);
+  if (!root || root.format !== 'qcow2')
+    throw new Error(`instance ${id} has no qcow2 root disk in vm.json`);
   // The qcow2 header (read as a file: QEMU holds the image's lock): backing file name and virtual size.
   const h = Buffer.alloc(32);
   const fd = openSync(root.path, 'r');
@@ -93,21 +129,39 @@ export function takeTemplate(dataDir: string, id: string, into: string): Templat
     const name = Buffer.alloc(h.readUInt32BE(16));
     readSync(fd, name, 0, name.length, Number(h.readBigUInt64BE(8)));
     backing = name.toString('utf8');
-  } finally { closeSync(fd); }
+  } finally {
+    closeSync(fd);
+  }
   const cacheDir = join(dataDir, 'compute', 'image-cache');
-  if (!backing.startsWith(cacheDir)) throw new Error(`the root disk of ${id} is backed by ${backing}, not by a file in ${cacheDir}`);
+  if (!backing.startsWith(cacheDir))
+    throw new Error(`the root disk of ${id} is backed by ${backing}, not by a file in ${cacheDir}`);
   mkdirSync(into, { recursive: true });
   const configIso = join(into, 'config.iso');
   const config = def.disks.find((d) => d.id === 'config');
   if (!config) throw new Error(`instance ${id} has no config drive in vm.json`);
   copyFileSync(config.path, configIso);
-  return { def, base: backing, baseFormat: extname(backing).slice(1), size: Number(h.readBigUInt64BE(24)), configIso };
+  return {
+    def,
+    base: backing,
+    baseFormat: extname(backing).slice(1),
+    size: Number(h.readBigUInt64BE(24)),
+    configIso,
+  };
 }
 
-export interface BaselineBoots { readonly pidfile: number[]; readonly daemonized: number[]; readonly userspace: number[]; }
+export interface BaselineBoots {
+  readonly pidfile: number[];
+  readonly daemonized: number[];
+  readonly userspace: number[];
+}
 
 /** `n` plain QEMUs at once with our driver's argv, each on a fresh overlay; times spawn → pidfile, → daemonized and → marker. */
-export async function baselineBoots(t: Template, root: string, n: number, dirs: string[]): Promise<BaselineBoots> {
+export async function baselineBoots(
+  t: Template,
+  root: string,
+  n: number,
+  dirs: string[],
+): Promise<BaselineBoots> {
   const defs: VmDefinition[] = [];
   for (let i = 0; i < n; i++) {
     const dir = join(root, `b${dirs.length}`);
@@ -118,7 +172,10 @@ export async function baselineBoots(t: Template, root: string, n: number, dirs: 
       if (d.id === 'config') return { ...d, path: join(dir, 'config.iso') };
       throw new Error(`the baseline does not copy disk ${d.id} (m1.nano has none)`);
     });
-    await qemuImgCreate(join(dir, 'disk.qcow2'), 'qcow2', t.size, { backing: t.base, backingFormat: t.baseFormat });
+    await qemuImgCreate(join(dir, 'disk.qcow2'), 'qcow2', t.size, {
+      backing: t.base,
+      backingFormat: t.baseFormat,
+    });
     copyFileSync(t.configIso, join(dir, 'config.iso'));
     defs.push({ ...t.def, name: `baseline-${dirs.length}`, uuid: randomUUID(), dir, disks });
   }
@@ -128,15 +185,28 @@ export async function baselineBoots(t: Template, root: string, n: number, dirs: 
     const child = spawn(QEMU_BINARY, renderArgv(def), { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     child.stdout!.resume();
-    child.stderr!.on('data', (b: Buffer) => { err += b.toString(); });
-    const code = await new Promise<number | null>((ok, fail) => { child.once('error', fail); child.once('close', ok); });
+    child.stderr!.on('data', (b: Buffer) => {
+      err += b.toString();
+    });
+    const code = await new Promise<number | null>((ok, fail) => {
+      child.once('error', fail);
+      child.once('close', ok);
+    });
     const daemonized = now() - t0;
     if (code !== 0) throw new Error(`baseline QEMU exited ${code}: ${err.trim()}`);
     const pidfile = statSync(vmFiles(def.dir).pid).birthtimeMs - (performance.timeOrigin + t0);
-    return { pidfile, daemonized, userspace: (await waitMarker(vmFiles(def.dir).serial, t0 + BOOT_LIMIT_MS)) - t0 };
+    return {
+      pidfile,
+      daemonized,
+      userspace: (await waitMarker(vmFiles(def.dir).serial, t0 + BOOT_LIMIT_MS)) - t0,
+    };
   };
   const r = await Promise.all(defs.map(one));
-  return { pidfile: r.map((x) => x.pidfile), daemonized: r.map((x) => x.daemonized), userspace: r.map((x) => x.userspace) };
+  return {
+    pidfile: r.map((x) => x.pidfile),
+    daemonized: r.map((x) => x.daemonized),
+    userspace: r.map((x) => x.userspace),
+  };
 }
 
 /** SIGKILL to the baseline QEMUs (the driver's own kill: by pid file, checked against the cmdline), waiting until they are gone. */

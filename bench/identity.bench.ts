@@ -12,9 +12,15 @@ import { join } from 'node:path';
 
 const argon2Async = promisify(argon2);
 
-export interface IdentityBenchResult { readonly rows: (string | number)[][]; readonly summary: Record<string, number>; }
+export interface IdentityBenchResult {
+  readonly rows: (string | number)[][];
+  readonly summary: Record<string, number>;
+}
 
-async function json(url: string, init: RequestInit): Promise<{ status: number; headers: Headers; body: any }> {
+async function json(
+  url: string,
+  init: RequestInit,
+): Promise<{ status: number; headers: Headers; body: any }> {
   const r = await fetch(url, init);
   const text = await r.text();
   return { status: r.status, headers: r.headers, body: text ? JSON.parse(text) : undefined };
@@ -23,7 +29,14 @@ async function json(url: string, init: RequestInit): Promise<{ status: number; h
 /** One Argon2id hash with the default parameters, straight through Node's crypto (no limiter). */
 function oneHash(): Promise<Buffer> {
   const p = DEFAULT_ARGON2;
-  return argon2Async('argon2id', { message: Buffer.from('pw'), nonce: randomBytes(16), parallelism: p.parallelism, tagLength: 32, memory: p.memoryKiB, passes: p.passes });
+  return argon2Async('argon2id', {
+    message: Buffer.from('pw'),
+    nonce: randomBytes(16),
+    parallelism: p.parallelism,
+    tagLength: 32,
+    memory: p.memoryKiB,
+    passes: p.passes,
+  });
 }
 
 /** Argon2id verifications per second with the default parameters, two at a time (2 cores). */
@@ -46,11 +59,32 @@ async function hashRate(seconds: number): Promise<{ perSecond: number; msEach: n
 /** The rest of a password auth's path (HTTP, JSON, lookups, role resolution, token sealing, the
  * response): password auths one at a time against a second cloud whose Argon2id costs ~nothing. */
 async function passwordPathWithoutHash(seconds: number): Promise<{ p50: number; n: number }> {
-  const cheap = await startNubes({ env: { NUBES_LOG_LEVEL: 'warn', NUBES_ARGON2_MEMORY_KIB: '8', NUBES_ARGON2_PASSES: '1', NUBES_ARGON2_PARALLELISM: '1' } });
+  const cheap = await startNubes({
+    env: {
+      NUBES_LOG_LEVEL: 'warn',
+      NUBES_ARGON2_MEMORY_KIB: '8',
+      NUBES_ARGON2_PASSES: '1',
+      NUBES_ARGON2_PARALLELISM: '1',
+    },
+  });
   try {
     const password = readFileSync(join(cheap.dataDir, 'admin-password'), 'utf8').trim();
-    const body = JSON.stringify({ auth: { identity: { methods: ['password'], password: { user: { name: 'admin', domain: { id: 'default' }, password } } }, scope: { project: { name: 'admin', domain: { id: 'default' } } } } });
-    return await serialLatency({ url: `${cheap.url}/identity/v3/auth/tokens`, method: 'POST', headers: { 'content-type': 'application/json' }, body, seconds });
+    const body = JSON.stringify({
+      auth: {
+        identity: {
+          methods: ['password'],
+          password: { user: { name: 'admin', domain: { id: 'default' }, password } },
+        },
+        scope: { project: { name: 'admin', domain: { id: 'default' } } },
+      },
+    });
+    return await serialLatency({
+      url: `${cheap.url}/identity/v3/auth/tokens`,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+      seconds,
+    });
   } finally {
     await cheap.stop();
     removeDir(cheap.dataDir);
@@ -77,12 +111,26 @@ export async function runIdentityBench(opts: { seconds: number }): Promise<Ident
     const idleRss = rssMiB(nubes.child.pid!);
     const clouds = readFileSync(join(nubes.dataDir, 'admin-password'), 'utf8').trim();
     const base = `${nubes.url}/identity/v3`;
-    const passwordBody = (scope: unknown) => JSON.stringify({ auth: { identity: { methods: ['password'], password: { user: { name: 'admin', domain: { id: 'default' }, password: clouds } } }, scope } });
-    const login = await json(`${base}/auth/tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: passwordBody({ project: { name: 'admin', domain: { id: 'default' } } }) });
+    const passwordBody = (scope: unknown) =>
+      JSON.stringify({
+        auth: {
+          identity: {
+            methods: ['password'],
+            password: { user: { name: 'admin', domain: { id: 'default' }, password: clouds } },
+          },
+          scope,
+        },
+      });
+    const login = await json(`${base}/auth/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: passwordBody({ project: { name: 'admin', domain: { id: 'default' } } }),
+    });
     const token = login.headers.get('x-subject-token')!;
     const userId = login.body.token.user.id;
     const ac = await json(`${base}/users/${userId}/application_credentials`, {
-      method: 'POST', headers: { 'content-type': 'application/json', 'x-auth-token': token },
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-auth-token': token },
       body: JSON.stringify({ application_credential: { name: 'bench' } }),
     });
     const appCred = ac.body.application_credential;
@@ -92,16 +140,48 @@ export async function runIdentityBench(opts: { seconds: number }): Promise<Ident
     const results: Record<string, LoadResult> = {};
     try {
       results['baseline'] = await load({ url: baseline.url, seconds: opts.seconds });
-    } finally { await baseline.close(); }
-    results['validate'] = await load({ url: `${base}/auth/tokens`, headers: { 'x-auth-token': token, 'x-subject-token': token }, seconds: opts.seconds });
-    results['rescope'] = await load({
-      url: `${base}/auth/tokens`, method: 'POST', headers: { 'content-type': 'application/json' }, seconds: opts.seconds,
-      body: JSON.stringify({ auth: { identity: { methods: ['token'], token: { id: token } }, scope: { project: { name: 'admin', domain: { id: 'default' } } } } }),
+    } finally {
+      await baseline.close();
+    }
+    results['validate'] = await load({
+      url: `${base}/auth/tokens`,
+      headers: { 'x-auth-token': token, 'x-subject-token': token },
+      seconds: opts.seconds,
     });
-    results['password'] = await load({ url: `${base}/auth/tokens`, method: 'POST', headers: { 'content-type': 'application/json' }, body: passwordBody({ project: { name: 'admin', domain: { id: 'default' } } }), seconds: opts.seconds, connections: 4 });
+    results['rescope'] = await load({
+      url: `${base}/auth/tokens`,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      seconds: opts.seconds,
+      body: JSON.stringify({
+        auth: {
+          identity: { methods: ['token'], token: { id: token } },
+          scope: { project: { name: 'admin', domain: { id: 'default' } } },
+        },
+      }),
+    });
+    results['password'] = await load({
+      url: `${base}/auth/tokens`,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: passwordBody({ project: { name: 'admin', domain: { id: 'default' } } }),
+      seconds: opts.seconds,
+      connections: 4,
+    });
     results['appcred'] = await load({
-      url: `${base}/auth/tokens`, method: 'POST', headers: { 'content-type': 'application/json' }, seconds: opts.seconds, connections: 4,
-      body: JSON.stringify({ auth: { identity: { methods: ['application_credential'], application_credential: { id: appCred.id, secret: appCred.secret } } } }),
+      url: `${base}/auth/tokens`,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      seconds: opts.seconds,
+      connections: 4,
+      body: JSON.stringify({
+        auth: {
+          identity: {
+            methods: ['application_credential'],
+            application_credential: { id: appCred.id, secret: appCred.secret },
+          },
+        },
+      }),
     });
     const loadedRss = rssMiB(nubes.child.pid!);
     const hash = await hashRate(opts.seconds);
@@ -109,22 +189,54 @@ export async function runIdentityBench(opts: { seconds: number }): Promise<Ident
     const path = await passwordPathWithoutHash(opts.seconds);
 
     const b = results['baseline']!;
-    const rows: (string | number)[][] = [['request', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'vs baseline req/s']];
+    const rows: (string | number)[][] = [
+      ['request', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'vs baseline req/s'],
+    ];
     const label: Record<string, string> = {
-      baseline: 'baseline: bare node:http, same JSON', validate: 'token validation (GET /auth/tokens)', rescope: 'token issue from a token (re-scope)',
-      password: 'token issue with a password, 4 connections', appcred: 'token issue with an app credential, 4 connections',
+      baseline: 'baseline: bare node:http, same JSON',
+      validate: 'token validation (GET /auth/tokens)',
+      rescope: 'token issue from a token (re-scope)',
+      password: 'token issue with a password, 4 connections',
+      appcred: 'token issue with an app credential, 4 connections',
     };
-    for (const [k, r] of Object.entries(results)) rows.push([label[k]!, r.rps, r.p50, r.p99, r.non2xx + r.errors, k === 'baseline' ? '1.00' : (r.rps / b.rps).toFixed(3)]);
-    rows.push([`Argon2id alone (m=${DEFAULT_ARGON2.memoryKiB} KiB, t=${DEFAULT_ARGON2.passes}, p=${DEFAULT_ARGON2.parallelism}), 2 at once`, hash.perSecond, hash.msEach, '', '', '']);
+    for (const [k, r] of Object.entries(results))
+      rows.push([
+        label[k]!,
+        r.rps,
+        r.p50,
+        r.p99,
+        r.non2xx + r.errors,
+        k === 'baseline' ? '1.00' : (r.rps / b.rps).toFixed(3),
+      ]);
+    rows.push([
+      `Argon2id alone (m=${DEFAULT_ARGON2.memoryKiB} KiB, t=${DEFAULT_ARGON2.passes}, p=${DEFAULT_ARGON2.parallelism}), 2 at once`,
+      hash.perSecond,
+      hash.msEach,
+      '',
+      '',
+      '',
+    ]);
     rows.push(['Argon2id alone, one at a time', 1000 / hashAlone, hashAlone, '', '', '']);
     const pw = results['password']!;
     const summary = {
-      validate_rps: results['validate']!.rps, rescope_rps: results['rescope']!.rps, password_rps: pw.rps, appcred_rps: results['appcred']!.rps,
-      hash_per_second: hash.perSecond, hash_ms: hash.msEach,
+      validate_rps: results['validate']!.rps,
+      rescope_rps: results['rescope']!.rps,
+      password_rps: pw.rps,
+      appcred_rps: results['appcred']!.rps,
+      hash_per_second: hash.perSecond,
+      hash_ms: hash.msEach,
       // What a password auth costs beyond its hash, measured on a cloud whose hash is trivial.
       password_path_overhead_ms: path.p50,
-      validate_serial_p50_ms: (await serialLatency({ url: `${base}/auth/tokens`, headers: { 'x-auth-token': token, 'x-subject-token': token }, seconds: opts.seconds })).p50,
-      idle_rss_mib: idleRss, loaded_rss_mib: loadedRss, baseline_rps: b.rps,
+      validate_serial_p50_ms: (
+        await serialLatency({
+          url: `${base}/auth/tokens`,
+          headers: { 'x-auth-token': token, 'x-subject-token': token },
+          seconds: opts.seconds,
+        })
+      ).p50,
+      idle_rss_mib: idleRss,
+      loaded_rss_mib: loadedRss,
+      baseline_rps: b.rps,
     };
     return { rows, summary };
   } finally {
@@ -135,8 +247,10 @@ export async function runIdentityBench(opts: { seconds: number }): Promise<Ident
 
 export function printIdentity(r: IdentityBenchResult): string {
   const s = r.summary;
-  return `${table(r.rows)}\n\n`
-    + `token validation, one request at a time: p50 ${s['validate_serial_p50_ms']!.toFixed(2)} ms\n`
-    + `password auth without its hash (a cloud with a trivial Argon2id), one at a time: p50 ${s['password_path_overhead_ms']!.toFixed(2)} ms\n`
-    + `idle RSS of nubes up: ${s['idle_rss_mib']!.toFixed(1)} MiB (after load: ${s['loaded_rss_mib']!.toFixed(1)} MiB)\n`;
+  return (
+    `${table(r.rows)}\n\n` +
+    `token validation, one request at a time: p50 ${s['validate_serial_p50_ms']!.toFixed(2)} ms\n` +
+    `password auth without its hash (a cloud with a trivial Argon2id), one at a time: p50 ${s['password_path_overhead_ms']!.toFixed(2)} ms\n` +
+    `idle RSS of nubes up: ${s['idle_rss_mib']!.toFixed(1)} MiB (after load: ${s['loaded_rss_mib']!.toFixed(1)} MiB)\n`
+  );
 }

@@ -6,7 +6,16 @@ import { dirname, join, relative, resolve } from 'node:path';
 
 const ROOT = resolve(dirname(new URL(import.meta.url).pathname), '..');
 const SRC = join(ROOT, 'src');
-const SERVICES = new Set(['identity', 'image', 'compute', 'network', 'volume', 'object', 'orchestration', 'telemetry']);
+const SERVICES = new Set([
+  'identity',
+  'image',
+  'compute',
+  'network',
+  'volume',
+  'object',
+  'orchestration',
+  'telemetry',
+]);
 
 function walk(dir: string): string[] {
   return readdirSync(dir).flatMap((n) => {
@@ -15,7 +24,8 @@ function walk(dir: string): string[] {
   });
 }
 
-const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
+const IMPORT =
+  /(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
 
 function importsOf(file: string): string[] {
   const text = readFileSync(file, 'utf8');
@@ -42,10 +52,21 @@ for (const file of files) {
     edges.push(target);
     const tparts = target.split('/');
     const inAgent = parts.includes('agent');
-    if (inAgent && (tparts.includes('store') || target.endsWith('store.ts') || target.startsWith('platform/db'))) bad('agents and drivers never touch the database');
-    if (parts.includes('api') && (tparts.includes('store') || target.endsWith('store.ts') || target.startsWith('platform/db/database'))) bad('api code goes through the service, not the store');
+    if (
+      inAgent &&
+      (tparts.includes('store') || target.endsWith('store.ts') || target.startsWith('platform/db'))
+    )
+      bad('agents and drivers never touch the database');
+    if (
+      parts.includes('api') &&
+      (tparts.includes('store') ||
+        target.endsWith('store.ts') ||
+        target.startsWith('platform/db/database'))
+    )
+      bad('api code goes through the service, not the store');
     const tservice = SERVICES.has(tparts[0]!) ? tparts[0]! : null;
-    if (service && tservice && tservice !== service && tparts.slice(1).join('/') !== 'index.ts') bad(`services meet only through src/${tservice}/index.ts`);
+    if (service && tservice && tservice !== service && tparts.slice(1).join('/') !== 'index.ts')
+      bad(`services meet only through src/${tservice}/index.ts`);
     if (parts[0] === 'platform' && tservice) bad('platform code must not depend on a service');
   }
   graph.set(rel, edges);
@@ -59,7 +80,10 @@ function visit(n: string): void {
   stack.push(n);
   for (const m of graph.get(n) ?? []) {
     if (!graph.has(m)) continue;
-    if (state.get(m) === 1) problems.push(`import cycle: ${[...stack.slice(stack.indexOf(m)), m].map((x) => `src/${x}`).join(' -> ')}`);
+    if (state.get(m) === 1)
+      problems.push(
+        `import cycle: ${[...stack.slice(stack.indexOf(m)), m].map((x) => `src/${x}`).join(' -> ')}`,
+      );
     else if (!state.has(m)) visit(m);
   }
   stack.pop();

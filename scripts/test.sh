@@ -13,6 +13,7 @@ cd "$NUBES_ROOT"
 export NODE_OPTIONS="${NODE_OPTIONS:-} --disable-warning=ExperimentalWarning"
 
 step() { printf '\n== %s\n' "$*" >&2; }
+step "format";      npm run -s format:check
 step "typecheck";   npm run -s typecheck
 step "lint";        npm run -s lint
 step "unit tests";  npm run -s test:unit

@@ -7,9 +7,15 @@ import { createIdentity } from '../identity/index.ts';
 export async function runRotateKeys(config: Config): Promise<number> {
   const database = await openDatabase(config.database);
   try {
-    const identity = createIdentity({ db: database.db, policy: new Policy(), config: config.identity });
+    const identity = createIdentity({
+      db: database.db,
+      policy: new Policy(),
+      config: config.identity,
+    });
     const r = await identity.tokens.rotateKeys();
-    process.stdout.write(`token keys rotated: primary is now key ${r.primary}; keys kept: ${r.keys.join(', ')}. API replicas pick it up within a minute.\n`);
+    process.stdout.write(
+      `token keys rotated: primary is now key ${r.primary}; keys kept: ${r.keys.join(', ')}. API replicas pick it up within a minute.\n`,
+    );
     return 0;
   } finally {
     await database.close();

@@ -11,7 +11,9 @@ import { consoleReport, listenConsole, novncDir } from './console.ts';
 
 export async function runServeAgent(config: Config): Promise<number> {
   if (config.bus === 'memory') {
-    process.stderr.write('nubes: a separate agent needs a shared bus: add --bus amqp://user:pass@rabbitmq-host:5672/ (nubes up runs its own agent in-process)\n');
+    process.stderr.write(
+      'nubes: a separate agent needs a shared bus: add --bus amqp://user:pass@rabbitmq-host:5672/ (nubes up runs its own agent in-process)\n',
+    );
     return 2;
   }
   const log = createLogger({ level: config.logLevel });
@@ -25,20 +27,39 @@ export async function runServeAgent(config: Config): Promise<number> {
   const driver = makeVirtDriver(config, log);
   const files = novncDir();
   // The console proxy has its own listener here: the API replicas may run on other machines.
-  const proxy = createConsoleProxy({ log, consume: busTokenCheck(bus, config.agentHost), socketOf: (id) => driver.consoleSocket(id), filesDir: files });
+  const proxy = createConsoleProxy({
+    log,
+    consume: busTokenCheck(bus, config.agentHost),
+    socketOf: (id) => driver.consoleSocket(id),
+    filesDir: files,
+  });
   let consoleServer;
   if (config.console.listen && driver.capabilities.supportsVncConsole) {
     try {
       consoleServer = await listenConsole(proxy, config.console.listen);
     } catch (e) {
-      process.stderr.write(`nubes: the console proxy cannot listen on ${config.console.listen.host}:${config.console.listen.port}: ${(e as Error).message}\n`);
+      process.stderr.write(
+        `nubes: the console proxy cannot listen on ${config.console.listen.host}:${config.console.listen.port}: ${(e as Error).message}\n`,
+      );
       await bus.close();
       return 1;
     }
   }
   const consoleInfo = consoleReport(driver, files, consoleServer ? config.console.publicUrl : null);
-  const agent = await startHostAgent({ bus, host: config.agentHost, log, version: VERSION, driver, images: busImageTransfer(bus), console: consoleInfo, ratios: config.allocationRatios });
-  await new Promise<void>((resolve) => { process.once('SIGINT', () => resolve()); process.once('SIGTERM', () => resolve()); });
+  const agent = await startHostAgent({
+    bus,
+    host: config.agentHost,
+    log,
+    version: VERSION,
+    driver,
+    images: busImageTransfer(bus),
+    console: consoleInfo,
+    ratios: config.allocationRatios,
+  });
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
   proxy.close();
   consoleServer?.close();
   await agent.stop();

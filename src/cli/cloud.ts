@@ -15,7 +15,11 @@ import { createImageService, type ImageService } from '../image/index.ts';
 import { mountImageApi, IMAGE_PREFIX } from '../image/api/index.ts';
 import { createFileBackend } from '../image/backend/file.ts';
 import { createDiskInspector } from '../image/service/disk-inspector.ts';
-import { createComputeService, DEFAULT_COMPUTE_CONFIG, type ComputeService } from '../compute/index.ts';
+import {
+  createComputeService,
+  DEFAULT_COMPUTE_CONFIG,
+  type ComputeService,
+} from '../compute/index.ts';
 import { mountComputeApi, COMPUTE_PREFIX } from '../compute/api/index.ts';
 import { imagePortOf } from './image-port.ts';
 import { imageDataForAgents } from './image-transfer.ts';
@@ -33,48 +37,95 @@ export interface Cloud {
 /** The services Nubes serves and publishes in the catalog, with their path prefixes. */
 export function servedServices(publicUrl: string) {
   return [
-    { type: 'identity', name: 'keystone', description: 'Nubes Identity (Keystone v3 API)', url: `${publicUrl}${IDENTITY_PREFIX}` },
-    { type: 'image', name: 'glance', description: 'Nubes Image (Glance v2 API)', url: `${publicUrl}${IMAGE_PREFIX}` },
-    { type: 'compute', name: 'nova', description: 'Nubes Compute (Nova v2.1 API)', url: `${publicUrl}${COMPUTE_PREFIX}/v2.1` },
+    {
+      type: 'identity',
+      name: 'keystone',
+      description: 'Nubes Identity (Keystone v3 API)',
+      url: `${publicUrl}${IDENTITY_PREFIX}`,
+    },
+    {
+      type: 'image',
+      name: 'glance',
+      description: 'Nubes Image (Glance v2 API)',
+      url: `${publicUrl}${IMAGE_PREFIX}`,
+    },
+    {
+      type: 'compute',
+      name: 'nova',
+      description: 'Nubes Compute (Nova v2.1 API)',
+      url: `${publicUrl}${COMPUTE_PREFIX}/v2.1`,
+    },
   ];
 }
 
 /** `mount` adds routes of this process's own (the console proxy of `nubes up`) before the server is ready. */
-export async function buildCloud(config: Config, log: Logger, opts: { adminPassword: string; mount?: (app: FastifyInstance) => void }): Promise<Cloud> {
+export async function buildCloud(
+  config: Config,
+  log: Logger,
+  opts: { adminPassword: string; mount?: (app: FastifyInstance) => void },
+): Promise<Cloud> {
   const database = await openDatabase(config.database);
   try {
     const policy = new Policy();
     if (config.policyFile) policy.loadOverrideFile(config.policyFile);
     const identity = createIdentity({ db: database.db, policy, config: config.identity });
     const bootstrap = await bootstrapIdentity(database.db, {
-      adminPassword: opts.adminPassword, region: config.region, services: servedServices(config.publicUrl), argon2: config.identity.argon2,
+      adminPassword: opts.adminPassword,
+      region: config.region,
+      services: servedServices(config.publicUrl),
+      argon2: config.identity.argon2,
     });
     const image = createImageService({
-      db: database.db, policy, log: log.child({ svc: 'image' }), config: config.image,
-      backend: createFileBackend(config.image.storeDir), staging: createFileBackend(config.image.stagingDir), inspector: createDiskInspector(),
+      db: database.db,
+      policy,
+      log: log.child({ svc: 'image' }),
+      config: config.image,
+      backend: createFileBackend(config.image.storeDir),
+      staging: createFileBackend(config.image.stagingDir),
+      inspector: createDiskInspector(),
     });
     // Uploads and imports cut off by a stop of the process that ran them go back to 'queued'.
     await image.data.recoverStalled(15 * 60_000);
     const compute = createComputeService({
-      db: database.db, policy, config: DEFAULT_COMPUTE_CONFIG, images: imagePortOf(image), imageData: imageDataForAgents(image, config.image.stagingDir),
+      db: database.db,
+      policy,
+      config: DEFAULT_COMPUTE_CONFIG,
+      images: imagePortOf(image),
+      imageData: imageDataForAgents(image, config.image.stagingDir),
       log: log.child({ svc: 'compute' }),
     });
     await compute.seed();
     const faults = new FaultFamilies();
     const app = createHttpServer({ log, faults });
     mountIdentityApi(app, identity, { publicUrl: config.publicUrl, faults });
-    const apiOpts = { publicUrl: config.publicUrl, faults, authenticate: identity.authenticate, identityUrl: `${config.publicUrl}${IDENTITY_PREFIX}` };
+    const apiOpts = {
+      publicUrl: config.publicUrl,
+      faults,
+      authenticate: identity.authenticate,
+      identityUrl: `${config.publicUrl}${IDENTITY_PREFIX}`,
+    };
     mountImageApi(app, image, apiOpts);
     mountComputeApi(app, compute, apiOpts);
     // The root answers like Keystone's, so a client pointed at the bare URL still finds identity.
-    app.get('/', async (_request, reply) => reply.code(300).send(identityVersions(`${config.publicUrl}${IDENTITY_PREFIX}`)));
+    app.get('/', async (_request, reply) =>
+      reply.code(300).send(identityVersions(`${config.publicUrl}${IDENTITY_PREFIX}`)),
+    );
     app.get('/healthcheck', async () => 'OK');
     opts.mount?.(app);
-    const pruner = setInterval(() => { identity.tokens.pruneRevocations().catch((err: unknown) => log.warn({ err }, 'pruning revocation events failed')); }, 600_000);
+    const pruner = setInterval(() => {
+      identity.tokens
+        .pruneRevocations()
+        .catch((err: unknown) => log.warn({ err }, 'pruning revocation events failed'));
+    }, 600_000);
     pruner.unref();
     await app.ready();
     return {
-      app, identity, image, compute, database, bootstrap,
+      app,
+      identity,
+      image,
+      compute,
+      database,
+      bootstrap,
       async close() {
         clearInterval(pruner);
         await app.close();

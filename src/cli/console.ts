@@ -16,10 +16,20 @@ export function novncDir(): string | null {
 }
 
 /** What the agent reports: the proxy's base URL, or null and why (said to whoever asks for a console). */
-export function consoleReport(driver: VirtDriver, files: string | null, baseUrl: string | null): { url: string | null; note: string | null } {
-  if (!driver.capabilities.supportsVncConsole) return { url: null, note: 'the host\'s virt driver gives guests no VNC console' };
-  if (files === null) return { url: null, note: `noVNC is not installed on the host (${NOVNC_DIR}): apt install novnc` };
-  if (baseUrl === null) return { url: null, note: 'the host\'s agent has no console listener (set console_listen)' };
+export function consoleReport(
+  driver: VirtDriver,
+  files: string | null,
+  baseUrl: string | null,
+): { url: string | null; note: string | null } {
+  if (!driver.capabilities.supportsVncConsole)
+    return { url: null, note: "the host's virt driver gives guests no VNC console" };
+  if (files === null)
+    return {
+      url: null,
+      note: `noVNC is not installed on the host (${NOVNC_DIR}): apt install novnc`,
+    };
+  if (baseUrl === null)
+    return { url: null, note: "the host's agent has no console listener (set console_listen)" };
   return { url: `${baseUrl}${CONSOLE_MOUNT}`, note: null };
 }
 
@@ -28,10 +38,18 @@ export function consoleReport(driver: VirtDriver, files: string | null, baseUrl:
  * it exists once the bus and the host's driver do, which is before the server listens.
  */
 export function mountConsole(app: FastifyInstance, proxy: () => ConsoleProxy | undefined): void {
-  const handler = (request: { raw: import('node:http').IncomingMessage }, reply: { hijack(): void; raw: import('node:http').ServerResponse }) => {
+  const handler = (
+    request: { raw: import('node:http').IncomingMessage },
+    reply: { hijack(): void; raw: import('node:http').ServerResponse },
+  ) => {
     reply.hijack();
     const p = proxy();
-    if (!p) { reply.raw.writeHead(503, { 'content-type': 'text/plain' }).end('the console proxy is starting\n'); return; }
+    if (!p) {
+      reply.raw
+        .writeHead(503, { 'content-type': 'text/plain' })
+        .end('the console proxy is starting\n');
+      return;
+    }
     if (!p.handleRequest(request.raw, reply.raw)) reply.raw.writeHead(404).end();
   };
   app.get(CONSOLE_MOUNT, handler);
@@ -44,9 +62,25 @@ export function mountConsole(app: FastifyInstance, proxy: () => ConsoleProxy | u
 }
 
 /** `nubes serve agent`'s own listener for the console routes. */
-export async function listenConsole(proxy: ConsoleProxy, listen: { host: string; port: number }): Promise<Server> {
-  const server = createServer((req, res) => { if (!proxy.handleRequest(req, res)) res.writeHead(404, { 'content-type': 'text/plain' }).end(`only ${CONSOLE_MOUNT}/ and ${WEBSOCKIFY_PATH} here\n`); });
-  server.on('upgrade', (req, socket, head) => { if (!proxy.handleUpgrade(req, socket, head)) socket.destroy(); });
-  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(listen.port, listen.host, () => { server.off('error', reject); resolve(); }); });
+export async function listenConsole(
+  proxy: ConsoleProxy,
+  listen: { host: string; port: number },
+): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (!proxy.handleRequest(req, res))
+      res
+        .writeHead(404, { 'content-type': 'text/plain' })
+        .end(`only ${CONSOLE_MOUNT}/ and ${WEBSOCKIFY_PATH} here\n`);
+  });
+  server.on('upgrade', (req, socket, head) => {
+    if (!proxy.handleUpgrade(req, socket, head)) socket.destroy();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listen.port, listen.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
   return server;
 }

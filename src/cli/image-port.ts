@@ -4,8 +4,17 @@ import type { BootImage, ImagePort } from '../compute/index.ts';
 import { NubesError } from '../platform/errors.ts';
 
 const boot = (i: Image): BootImage => ({
-  id: i.id, name: i.name, status: i.status, diskFormat: i.diskFormat, containerFormat: i.containerFormat, minDiskGb: i.minDisk, minRamMb: i.minRam,
-  size: i.size, virtualSize: i.virtualSize, checksum: i.checksum, properties: i.properties,
+  id: i.id,
+  name: i.name,
+  status: i.status,
+  diskFormat: i.diskFormat,
+  containerFormat: i.containerFormat,
+  minDiskGb: i.minDisk,
+  minRamMb: i.minRam,
+  size: i.size,
+  virtualSize: i.virtualSize,
+  checksum: i.checksum,
+  properties: i.properties,
 });
 
 export function imagePortOf(image: ImageService): ImagePort {
@@ -23,7 +32,12 @@ export function imagePortOf(image: ImageService): ImagePort {
       return i && boot(i);
     },
     async createSnapshot(ctx, s) {
-      const img = await image.records.create(ctx, { name: s.name, visibility: 'private', properties: s.properties, tags: [] });
+      const img = await image.records.create(ctx, {
+        name: s.name,
+        visibility: 'private',
+        properties: s.properties,
+        tags: [],
+      });
       return img.id;
     },
     removeOwn: (id) => image.system.remove(id),

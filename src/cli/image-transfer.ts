@@ -12,7 +12,9 @@ import type { ImageDataPort } from '../compute/index.ts';
 export function inProcessImageTransfer(image: ImageService): ImageTransfer {
   return {
     open: (id) => image.data.openTrusted(id),
-    upload: async (id, data, diskFormat) => { await image.data.storeTrusted(id, data, diskFormat); },
+    upload: async (id, data, diskFormat) => {
+      await image.data.storeTrusted(id, data, diskFormat);
+    },
   };
 }
 
@@ -25,11 +27,19 @@ export function imageDataForAgents(image: ImageService, stagingDir: string): Ima
     async writeChunk(uploadId, offset, data) {
       await mkdir(dir, { recursive: true, mode: 0o700 });
       const fh = await open(file(uploadId), offset === 0 ? 'w' : 'r+', 0o600);
-      try { await fh.write(data, 0, data.length, offset); } finally { await fh.close(); }
+      try {
+        await fh.write(data, 0, data.length, offset);
+      } finally {
+        await fh.close();
+      }
     },
     async finish(uploadId, imageId, diskFormat) {
       try {
-        await image.data.storeTrusted(imageId, createReadStream(file(uploadId), { highWaterMark: 1024 * 1024 }), diskFormat);
+        await image.data.storeTrusted(
+          imageId,
+          createReadStream(file(uploadId), { highWaterMark: 1024 * 1024 }),
+          diskFormat,
+        );
       } finally {
         await rm(file(uploadId), { force: true });
       }

@@ -30,14 +30,21 @@ ${SETTINGS.map((s) => `  ${(s.flag ? `${s.flag} VALUE` : '').padEnd(22)} ${s.env
                                                            first column of docs/configuration.md
 `;
 
-function parseArgs(argv: readonly string[]): { words: string[]; flags: Record<string, string>; help: boolean } {
+function parseArgs(argv: readonly string[]): {
+  words: string[];
+  flags: Record<string, string>;
+  help: boolean;
+} {
   const words: string[] = [];
   const flags: Record<string, string> = {};
   let help = false;
   const known = new Set([...SETTINGS.flatMap((s) => (s.flag ? [s.flag] : [])), '--config']);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a === '--help' || a === '-h') { help = true; continue; }
+    if (a === '--help' || a === '-h') {
+      help = true;
+      continue;
+    }
     if (a.startsWith('--')) {
       const eq = a.indexOf('=');
       const name = eq > 0 ? a.slice(0, eq) : a;
@@ -54,24 +61,43 @@ function parseArgs(argv: readonly string[]): { words: string[]; flags: Record<st
 
 async function main(): Promise<number> {
   let args;
-  try { args = parseArgs(process.argv.slice(2)); } catch (e) { process.stderr.write(`nubes: ${(e as Error).message}\n`); return 2; }
-  if (args.help || args.words.length === 0) { process.stdout.write(USAGE); return args.help ? 0 : 2; }
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    process.stderr.write(`nubes: ${(e as Error).message}\n`);
+    return 2;
+  }
+  if (args.help || args.words.length === 0) {
+    process.stdout.write(USAGE);
+    return args.help ? 0 : 2;
+  }
   const { ['--config']: configFile, ...flags } = args.flags;
   let config;
   try {
     config = loadConfig({ flags, env: process.env, ...(configFile ? { configFile } : {}) });
   } catch (e) {
-    if (e instanceof ConfigError) { process.stderr.write(`nubes: ${e.message}\n`); return 2; }
+    if (e instanceof ConfigError) {
+      process.stderr.write(`nubes: ${e.message}\n`);
+      return 2;
+    }
     throw e;
   }
   const cmd = args.words.join(' ');
   switch (cmd) {
-    case 'up': return runUp(config);
-    case 'api': case 'serve api': return runServeApi(config);
-    case 'agent': case 'serve agent': return runServeAgent(config);
-    case 'admin rotate-token-keys': return runRotateKeys(config);
-    case 'image build-tiny': return runBuildTiny(config);
-    case 'doctor': return (await import('./doctor.ts')).runDoctorCommand(config);
+    case 'up':
+      return runUp(config);
+    case 'api':
+    case 'serve api':
+      return runServeApi(config);
+    case 'agent':
+    case 'serve agent':
+      return runServeAgent(config);
+    case 'admin rotate-token-keys':
+      return runRotateKeys(config);
+    case 'image build-tiny':
+      return runBuildTiny(config);
+    case 'doctor':
+      return (await import('./doctor.ts')).runDoctorCommand(config);
     default:
       process.stderr.write(`nubes: unknown command '${cmd}'; see nubes --help\n`);
       return 2;

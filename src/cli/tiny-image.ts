@@ -15,15 +15,20 @@ function tinyCache(config: Config): string {
 export async function runBuildTiny(config: Config): Promise<number> {
   try {
     const t = performance.now();
-    const img = await buildTinyImage({ cacheDir: tinyCache(config), log: (line) => process.stderr.write(`${line}\n`) });
-    process.stdout.write([
-      `nubes-tiny ${img.version.slice(0, 12)} (${Math.round(performance.now() - t)} ms)`,
-      `  disk (qcow2, BIOS-bootable): ${img.disk}`,
-      `  kernel (aki):                ${img.kernel}`,
-      `  ramdisk (ari):               ${img.ramdisk}`,
-      `  kernel command line:         ${img.kernelCmdline}`,
-      '',
-    ].join('\n'));
+    const img = await buildTinyImage({
+      cacheDir: tinyCache(config),
+      log: (line) => process.stderr.write(`${line}\n`),
+    });
+    process.stdout.write(
+      [
+        `nubes-tiny ${img.version.slice(0, 12)} (${Math.round(performance.now() - t)} ms)`,
+        `  disk (qcow2, BIOS-bootable): ${img.disk}`,
+        `  kernel (aki):                ${img.kernel}`,
+        `  ramdisk (ari):               ${img.ramdisk}`,
+        `  kernel command line:         ${img.kernelCmdline}`,
+        '',
+      ].join('\n'),
+    );
     return 0;
   } catch (e) {
     process.stderr.write(`nubes: cannot build the tiny image: ${(e as Error).message}\n`);
@@ -35,14 +40,45 @@ export async function runBuildTiny(config: Config): Promise<number> {
  * Registers nubes-tiny (kernel, ramdisk, then the disk naming them by kernel_id/ramdisk_id) as
  * public images of the admin project, unless this build is registered already.
  */
-export async function registerTinyImage(cloud: Cloud, config: Config, log: (line: string) => void): Promise<TinyImage> {
+export async function registerTinyImage(
+  cloud: Cloud,
+  config: Config,
+  log: (line: string) => void,
+): Promise<TinyImage> {
   const img = await buildTinyImage({ cacheDir: tinyCache(config), log });
-  const common = { visibility: 'public', owner: cloud.bootstrap.adminProjectId, build: img.version } as const;
-  const kernel = await cloud.image.system.ensure({ ...common, name: `${TINY_NAME}-kernel`, file: img.kernel, diskFormat: 'aki', containerFormat: 'aki' });
-  const ramdisk = await cloud.image.system.ensure({ ...common, name: `${TINY_NAME}-ramdisk`, file: img.ramdisk, diskFormat: 'ari', containerFormat: 'ari' });
+  const common = {
+    visibility: 'public',
+    owner: cloud.bootstrap.adminProjectId,
+    build: img.version,
+  } as const;
+  const kernel = await cloud.image.system.ensure({
+    ...common,
+    name: `${TINY_NAME}-kernel`,
+    file: img.kernel,
+    diskFormat: 'aki',
+    containerFormat: 'aki',
+  });
+  const ramdisk = await cloud.image.system.ensure({
+    ...common,
+    name: `${TINY_NAME}-ramdisk`,
+    file: img.ramdisk,
+    diskFormat: 'ari',
+    containerFormat: 'ari',
+  });
   await cloud.image.system.ensure({
-    ...common, name: TINY_NAME, file: img.disk, diskFormat: 'qcow2', containerFormat: 'bare', minRam: 64,
-    properties: { kernel_id: kernel.id, ramdisk_id: ramdisk.id, os_command_line: img.kernelCmdline, os_distro: 'nubes-tiny', hw_qemu_guest_agent: 'no' },
+    ...common,
+    name: TINY_NAME,
+    file: img.disk,
+    diskFormat: 'qcow2',
+    containerFormat: 'bare',
+    minRam: 64,
+    properties: {
+      kernel_id: kernel.id,
+      ramdisk_id: ramdisk.id,
+      os_command_line: img.kernelCmdline,
+      os_distro: 'nubes-tiny',
+      hw_qemu_guest_agent: 'no',
+    },
   });
   return img;
 }

@@ -13,7 +13,11 @@ import { registerTinyImage, TINY_NAME } from './tiny-image.ts';
 import { agentHosts, makeVirtDriver } from './virt.ts';
 import { inProcessImageTransfer } from './image-transfer.ts';
 import type { Subscription } from '../platform/bus/bus.ts';
-import { busTokenCheck, createConsoleProxy, type ConsoleProxy } from '../compute/agent/console/proxy.ts';
+import {
+  busTokenCheck,
+  createConsoleProxy,
+  type ConsoleProxy,
+} from '../compute/agent/console/proxy.ts';
 import { consoleReport, mountConsole, novncDir } from './console.ts';
 
 /** Resolves when SIGINT or SIGTERM arrives. */
@@ -31,8 +35,12 @@ async function listen(cloud: Cloud, config: Config, log: Logger): Promise<boolea
     return true;
   } catch (e) {
     const code = (e as { code?: string }).code;
-    const why = code === 'EADDRINUSE' ? `${config.listen.host}:${config.listen.port} is already in use; is another nubes running? Choose another with --listen HOST:PORT`
-      : code === 'EACCES' ? `no permission to listen on ${config.listen.host}:${config.listen.port}; use a port above 1023` : (e as Error).message;
+    const why =
+      code === 'EADDRINUSE'
+        ? `${config.listen.host}:${config.listen.port} is already in use; is another nubes running? Choose another with --listen HOST:PORT`
+        : code === 'EACCES'
+          ? `no permission to listen on ${config.listen.host}:${config.listen.port}; use a port above 1023`
+          : (e as Error).message;
     process.stderr.write(`nubes: cannot listen: ${why}\n`);
     log.error({ err: e }, 'listen failed');
     return false;
@@ -53,26 +61,54 @@ export async function runUp(config: Config): Promise<number> {
   // driver; the fake's several hosts have no VNC).
   let proxy: ConsoleProxy | undefined;
   try {
-    cloud = await buildCloud(config, log, { adminPassword: password, mount: (app) => mountConsole(app, () => proxy) });
+    cloud = await buildCloud(config, log, {
+      adminPassword: password,
+      mount: (app) => mountConsole(app, () => proxy),
+    });
     bus = await openBus(config.bus, log);
     conductor = await cloud.compute.serveConductor(bus);
     const files = novncDir();
     for (const [n, host] of agentHosts(config).entries()) {
       const driver = makeVirtDriver(config, log);
-      if (n === 0) proxy = createConsoleProxy({ log, consume: busTokenCheck(bus, host), socketOf: (id) => driver.consoleSocket(id), filesDir: files });
+      if (n === 0)
+        proxy = createConsoleProxy({
+          log,
+          consume: busTokenCheck(bus, host),
+          socketOf: (id) => driver.consoleSocket(id),
+          filesDir: files,
+        });
       const consoleInfo = consoleReport(driver, files, n === 0 ? config.publicUrl : null);
-      agents.push(await startHostAgent({ bus, host, log, version: VERSION, driver, images: inProcessImageTransfer(cloud.image), console: consoleInfo, ratios: config.allocationRatios }));
+      agents.push(
+        await startHostAgent({
+          bus,
+          host,
+          log,
+          version: VERSION,
+          driver,
+          images: inProcessImageTransfer(cloud.image),
+          console: consoleInfo,
+          ratios: config.allocationRatios,
+        }),
+      );
     }
     await Promise.all(agents.map((a) => a.registered));
     if (!(await listen(cloud, config, log))) return 1;
   } catch (e) {
-    process.stderr.write(`nubes: failed to start: ${(e as Error).message}\n(details in ${logFile})\n`);
+    process.stderr.write(
+      `nubes: failed to start: ${(e as Error).message}\n(details in ${logFile})\n`,
+    );
     log.error({ err: e }, 'start failed');
     for (const a of agents) await a.stop();
-    await conductor?.close(); await bus?.close(); await cloud?.close();
+    await conductor?.close();
+    await bus?.close();
+    await cloud?.close();
     return 1;
   }
-  const files = writeCloudFiles(config.dataDir, { publicUrl: config.publicUrl, region: config.region, password });
+  const files = writeCloudFiles(config.dataDir, {
+    publicUrl: config.publicUrl,
+    region: config.region,
+    password,
+  });
   let tinyNote = `  image:      ${TINY_NAME} is not registered (image.tiny_image is off)`;
   if (config.image.tinyImage) {
     // A missing build input must not stop the cloud: say what to install and go on without it.
@@ -85,23 +121,25 @@ export async function runUp(config: Config): Promise<number> {
     }
   }
   const ms = Math.round(performance.now() - started);
-  process.stdout.write([
-    `Nubes ${VERSION} is up (${cloud.bootstrap.firstStart ? 'first start: bootstrapped' : 'existing data'}, ${ms} ms).`,
-    `  endpoint:   ${config.publicUrl}/identity/v3`,
-    `  data dir:   ${config.dataDir}   (database ${config.database.startsWith('postgres') ? 'PostgreSQL' : 'SQLite'}, bus ${config.bus === 'memory' ? 'in-process' : 'AMQP'})`,
-    `  logs:       ${logFile}`,
-    tinyNote,
-    `  compute:    ${agents.length === 1 ? `host ${agents[0]!.host}` : `${agents.length} hosts (${agents[0]!.host} .. ${agents.at(-1)!.host})`}, virt driver ${config.virtDriver}`,
-    `  clouds.yaml ${files.cloudsYaml}  (user admin, password in the file)`,
-    '',
-    'Try it, in another terminal:',
-    `  export OS_CLIENT_CONFIG_FILE=${files.cloudsYaml} OS_CLOUD=${CLOUD_NAME}`,
-    '  openstack token issue',
-    '  openstack catalog list',
-    '',
-    'Press Ctrl-C to stop; starting again keeps all data.',
-    '',
-  ].join('\n'));
+  process.stdout.write(
+    [
+      `Nubes ${VERSION} is up (${cloud.bootstrap.firstStart ? 'first start: bootstrapped' : 'existing data'}, ${ms} ms).`,
+      `  endpoint:   ${config.publicUrl}/identity/v3`,
+      `  data dir:   ${config.dataDir}   (database ${config.database.startsWith('postgres') ? 'PostgreSQL' : 'SQLite'}, bus ${config.bus === 'memory' ? 'in-process' : 'AMQP'})`,
+      `  logs:       ${logFile}`,
+      tinyNote,
+      `  compute:    ${agents.length === 1 ? `host ${agents[0]!.host}` : `${agents.length} hosts (${agents[0]!.host} .. ${agents.at(-1)!.host})`}, virt driver ${config.virtDriver}`,
+      `  clouds.yaml ${files.cloudsYaml}  (user admin, password in the file)`,
+      '',
+      'Try it, in another terminal:',
+      `  export OS_CLIENT_CONFIG_FILE=${files.cloudsYaml} OS_CLOUD=${CLOUD_NAME}`,
+      '  openstack token issue',
+      '  openstack catalog list',
+      '',
+      'Press Ctrl-C to stop; starting again keeps all data.',
+      '',
+    ].join('\n'),
+  );
   const sig = await untilSignal();
   process.stdout.write(`\nnubes: ${sig}: stopping...\n`);
   proxy?.close();
@@ -122,7 +160,9 @@ export async function runServeApi(config: Config): Promise<number> {
   let bus: Bus | undefined;
   let conductor: Subscription | undefined;
   try {
-    cloud = await buildCloud(config, log, { adminPassword: adminPassword(config.dataDir, config.adminPassword) });
+    cloud = await buildCloud(config, log, {
+      adminPassword: adminPassword(config.dataDir, config.adminPassword),
+    });
     // The API reaches the host agents over the bus; opening it here makes a wrong --bus fail at start.
     bus = await openBus(config.bus, log);
     conductor = await cloud.compute.serveConductor(bus);
@@ -131,7 +171,12 @@ export async function runServeApi(config: Config): Promise<number> {
     await cloud?.close();
     return 1;
   }
-  if (!(await listen(cloud, config, log))) { await conductor.close(); await cloud.close(); await bus.close(); return 1; }
+  if (!(await listen(cloud, config, log))) {
+    await conductor.close();
+    await cloud.close();
+    await bus.close();
+    return 1;
+  }
   log.info({ url: config.publicUrl }, 'api serving');
   await untilSignal();
   await conductor.close();

@@ -9,11 +9,21 @@ import { join } from 'node:path';
 
 export function makeVirtDriver(config: Config, log?: Logger): VirtDriver {
   switch (config.virtDriver) {
-    case 'fake': return new FakeDriver({ vcpus: config.fake.vcpus, memoryMb: config.fake.memoryMb, diskGb: config.fake.diskGb });
+    case 'fake':
+      return new FakeDriver({
+        vcpus: config.fake.vcpus,
+        memoryMb: config.fake.memoryMb,
+        diskGb: config.fake.diskGb,
+      });
     case 'qemu': {
       const accel = chooseAccelerator();
       log?.info({ accel: accel.accel }, accel.why);
-      return new QemuDriver({ stateDir: join(config.dataDir, 'compute'), accel: accel.accel, migrationAddress: config.migrationAddress, ...(config.instancesPath !== null ? { instancesPath: config.instancesPath } : {}) });
+      return new QemuDriver({
+        stateDir: join(config.dataDir, 'compute'),
+        accel: accel.accel,
+        migrationAddress: config.migrationAddress,
+        ...(config.instancesPath !== null ? { instancesPath: config.instancesPath } : {}),
+      });
     }
   }
 }

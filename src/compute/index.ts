@@ -20,7 +20,11 @@ import { createConsoles } from './service/consoles.ts';
 import { createAggregateService } from './service/aggregates.ts';
 import { createUsageService } from './service/usage.ts';
 import { createScheduler } from './scheduler/scheduler.ts';
-import { checkSchedulerConfig, DEFAULT_SCHEDULER_CONFIG, type SchedulerConfig } from './scheduler/host-selection.ts';
+import {
+  checkSchedulerConfig,
+  DEFAULT_SCHEDULER_CONFIG,
+  type SchedulerConfig,
+} from './scheduler/host-selection.ts';
 import * as hostStore from './store/hosts.ts';
 import type { ImageDataPort, ImagePort } from './service/ports.ts';
 import type { Bus, Subscription } from '../platform/bus/bus.ts';
@@ -33,18 +37,39 @@ export interface ComputeConfig {
   readonly scheduler: SchedulerConfig;
 }
 
-export const DEFAULT_COMPUTE_CONFIG: ComputeConfig = { hosts: DEFAULT_HOST_CONFIG, scheduler: DEFAULT_SCHEDULER_CONFIG };
+export const DEFAULT_COMPUTE_CONFIG: ComputeConfig = {
+  hosts: DEFAULT_HOST_CONFIG,
+  scheduler: DEFAULT_SCHEDULER_CONFIG,
+};
 
-export function createComputeService(deps: { db: Kysely<DB>; policy: Policy; config: ComputeConfig; images: ImagePort; imageData?: ImageDataPort; log: Logger }) {
+export function createComputeService(deps: {
+  db: Kysely<DB>;
+  policy: Policy;
+  config: ComputeConfig;
+  images: ImagePort;
+  imageData?: ImageDataPort;
+  log: Logger;
+}) {
   const { db, policy, config, log } = deps;
   policy.register(computePolicies);
   checkSchedulerConfig(config.scheduler);
   const hosts = createHostService({ db, policy, config: config.hosts });
   const quotas = createQuotaService({ db, policy });
-  const scheduler = createScheduler({ db, config: config.scheduler, downAfterMs: config.hosts.serviceDownSeconds * 1000, log });
+  const scheduler = createScheduler({
+    db,
+    config: config.scheduler,
+    downAfterMs: config.hosts.serviceDownSeconds * 1000,
+    log,
+  });
   const lifecycle = createLifecycle({
-    db, scheduler, log, images: deps.images,
-    hostIsUp: async (host) => { const h = await hostStore.getHost(db, host); return h !== undefined && hosts.isUp(h); },
+    db,
+    scheduler,
+    log,
+    images: deps.images,
+    hostIsUp: async (host) => {
+      const h = await hostStore.getHost(db, host);
+      return h !== undefined && hosts.isUp(h);
+    },
   });
   const servers = createServerService({ db, policy, quotas, lifecycle, images: deps.images, log });
   const consoles = createConsoles({ db, servers });
@@ -52,20 +77,49 @@ export function createComputeService(deps: { db: Kysely<DB>; policy: Policy; con
   return {
     hosts,
     /** Serves the bus target agents report to (every api process runs one) and sends host work on `b`. */
-    serveConductor: (b: Bus): Promise<Subscription> => { bus = b; lifecycle.attach(b); return serveConductor({ bus: b, hosts, lifecycle, consoles, log, ...(deps.imageData ? { imageData: deps.imageData } : {}) }); },
+    serveConductor: (b: Bus): Promise<Subscription> => {
+      bus = b;
+      lifecycle.attach(b);
+      return serveConductor({
+        bus: b,
+        hosts,
+        lifecycle,
+        consoles,
+        log,
+        ...(deps.imageData ? { imageData: deps.imageData } : {}),
+      });
+    },
     flavors: createFlavorService({ db, policy }),
     keypairs: createKeypairService({
-      db, policy, withLock: quotas.withLock,
-      quota: async (ctx) => (ctx.scope.kind === 'project' ? (await quotas.limitsOf(ctx.scope.project.id)).key_pairs : QUOTA_DEFAULTS.key_pairs),
+      db,
+      policy,
+      withLock: quotas.withLock,
+      quota: async (ctx) =>
+        ctx.scope.kind === 'project'
+          ? (await quotas.limitsOf(ctx.scope.project.id)).key_pairs
+          : QUOTA_DEFAULTS.key_pairs,
     }),
     quotas,
     servers,
-    serverActions: createServerActions({ db, policy, servers, lifecycle, scheduler, quotas, images: deps.images, bus: () => bus }),
+    serverActions: createServerActions({
+      db,
+      policy,
+      servers,
+      lifecycle,
+      scheduler,
+      quotas,
+      images: deps.images,
+      bus: () => bus,
+    }),
     /** Console URLs with one-time tokens for the hosts' console proxies. */
     consoles,
     serverGroups: createServerGroupService({ db, policy, quotas }),
     usage: createUsageService({ db, policy }),
-    aggregates: createAggregateService({ db, policy, defaultZone: config.hosts.defaultAvailabilityZone }),
+    aggregates: createAggregateService({
+      db,
+      policy,
+      defaultZone: config.hosts.defaultAvailabilityZone,
+    }),
     scheduler,
     /** Schedules builds a stopped api process left in 'scheduling' (the conductor runs it every 30 s). */
     recoverStalledBuilds: (stalledMs: number) => lifecycle.sweepStalled(stalledMs),

@@ -74,7 +74,15 @@ export interface InstanceFlavor extends FlavorSpec {
 }
 
 /** The networks asked for at create: Nova's "none" and "auto", or explicit networks/ports. */
-export type RequestedNetworks = 'none' | 'auto' | readonly { readonly uuid?: string; readonly port?: string; readonly fixedIp?: string; readonly tag?: string }[];
+export type RequestedNetworks =
+  | 'none'
+  | 'auto'
+  | readonly {
+      readonly uuid?: string;
+      readonly port?: string;
+      readonly fixedIp?: string;
+      readonly tag?: string;
+    }[];
 
 /** What the scheduler needs of a build, kept on the instance for retries, resizes and unshelves. */
 export interface SchedulingRequest {
@@ -101,7 +109,12 @@ export interface Migration {
   readonly powerOn?: boolean;
 }
 
-export interface InstanceFault { readonly code: number; readonly message: string; readonly details: string; readonly created: number }
+export interface InstanceFault {
+  readonly code: number;
+  readonly message: string;
+  readonly details: string;
+  readonly created: number;
+}
 
 export interface Instance {
   readonly id: string;

@@ -12,7 +12,10 @@ it('makes a sparse ext4 ephemeral disk and a swap disk that blkid recognises', a
   const eph = join(dir, 'eph.raw');
   await makeEphemeralDisk(eph, 1 << 30);
   assert.equal(statSync(eph).size, 1 << 30);
-  assert.ok(statSync(eph).blocks * 512 < 64 << 20, 'sparse: only the filesystem metadata is written');
+  assert.ok(
+    statSync(eph).blocks * 512 < 64 << 20,
+    'sparse: only the filesystem metadata is written',
+  );
   const e = await exec(['blkid', '-o', 'export', eph]);
   assert.match(e.stdout, /^TYPE=ext4$/m);
   assert.match(e.stdout, /^LABEL=ephemeral0$/m);

@@ -6,19 +6,41 @@ import { exec } from './exec.ts';
 
 async function sparseFile(path: string, sizeBytes: number): Promise<void> {
   const fh = await open(path, 'wx', 0o600);
-  try { await fh.truncate(sizeBytes); } finally { await fh.close(); }
+  try {
+    await fh.truncate(sizeBytes);
+  } finally {
+    await fh.close();
+  }
 }
 
 export async function makeEphemeralDisk(path: string, sizeBytes: number): Promise<void> {
   await sparseFile(path, sizeBytes);
   try {
-    await exec(['mkfs.ext4', '-q', '-F', '-L', 'ephemeral0', '-E', 'lazy_itable_init=1,lazy_journal_init=1', path], { timeoutMs: 120_000 });
-  } catch (e) { await rm(path, { force: true }); throw e; }
+    await exec(
+      [
+        'mkfs.ext4',
+        '-q',
+        '-F',
+        '-L',
+        'ephemeral0',
+        '-E',
+        'lazy_itable_init=1,lazy_journal_init=1',
+        path,
+      ],
+      { timeoutMs: 120_000 },
+    );
+  } catch (e) {
+    await rm(path, { force: true });
+    throw e;
+  }
 }
 
 export async function makeSwapDisk(path: string, sizeBytes: number): Promise<void> {
   await sparseFile(path, sizeBytes);
   try {
     await exec(['mkswap', '-L', 'swap0', path]);
-  } catch (e) { await rm(path, { force: true }); throw e; }
+  } catch (e) {
+    await rm(path, { force: true });
+    throw e;
+  }
 }

@@ -15,25 +15,37 @@ export interface CpuLimits {
   readonly shares: number | null;
 }
 
-export type CgroupLayout = { readonly version: 2; readonly root: string } | { readonly version: 1; readonly root: string };
+export type CgroupLayout =
+  { readonly version: 2; readonly root: string } | { readonly version: 1; readonly root: string };
 
-const exists = (p: string) => access(p).then(() => true, () => false);
+const exists = (p: string) =>
+  access(p).then(
+    () => true,
+    () => false,
+  );
 
 /** Where this host's cpu controller is: the unified hierarchy when it has it, else v1's cpu mount. */
 export async function cpuCgroupLayout(base = '/sys/fs/cgroup'): Promise<CgroupLayout | null> {
   const controllers = await readFile(join(base, 'cgroup.controllers'), 'utf8').catch(() => '');
   if (controllers.split(/\s+/).includes('cpu')) return { version: 2, root: base };
-  if (await exists(join(base, 'cpu', 'cpu.cfs_quota_us'))) return { version: 1, root: join(base, 'cpu') };
+  if (await exists(join(base, 'cpu', 'cpu.cfs_quota_us')))
+    return { version: 1, root: join(base, 'cpu') };
   return null;
 }
 
 /** cgroup v2's cpu.weight (1..10000) for v1 shares (2..262144), the kernel's own mapping. */
-export const weightOfShares = (shares: number): number => Math.min(10_000, Math.max(1, 1 + Math.floor(((shares - 2) * 9999) / 262_142)));
+export const weightOfShares = (shares: number): number =>
+  Math.min(10_000, Math.max(1, 1 + Math.floor(((shares - 2) * 9999) / 262_142)));
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
 /** Puts `pid` (the whole process) into nubes/<name> with these limits; returns the group's directory. */
-export async function limitCpu(layout: CgroupLayout, name: string, pid: number, limits: CpuLimits): Promise<string> {
+export async function limitCpu(
+  layout: CgroupLayout,
+  name: string,
+  pid: number,
+  limits: CpuLimits,
+): Promise<string> {
   if (!NAME.test(name)) throw new Error(`cgroup name ${name} is not a plain name`);
   const parent = join(layout.root, 'nubes');
   const dir = join(parent, name);
@@ -43,12 +55,18 @@ export async function limitCpu(layout: CgroupLayout, name: string, pid: number, 
     await writeFile(join(layout.root, 'cgroup.subtree_control'), '+cpu').catch(() => undefined);
     await writeFile(join(parent, 'cgroup.subtree_control'), '+cpu');
     if (limits.quotaUs !== null || limits.periodUs !== null) {
-      await writeFile(join(dir, 'cpu.max'), `${limits.quotaUs ?? 'max'} ${limits.periodUs ?? 100_000}`);
+      await writeFile(
+        join(dir, 'cpu.max'),
+        `${limits.quotaUs ?? 'max'} ${limits.periodUs ?? 100_000}`,
+      );
     }
-    if (limits.shares !== null) await writeFile(join(dir, 'cpu.weight'), String(weightOfShares(limits.shares)));
+    if (limits.shares !== null)
+      await writeFile(join(dir, 'cpu.weight'), String(weightOfShares(limits.shares)));
   } else {
-    if (limits.periodUs !== null) await writeFile(join(dir, 'cpu.cfs_period_us'), String(limits.periodUs));
-    if (limits.quotaUs !== null) await writeFile(join(dir, 'cpu.cfs_quota_us'), String(limits.quotaUs));
+    if (limits.periodUs !== null)
+      await writeFile(join(dir, 'cpu.cfs_period_us'), String(limits.periodUs));
+    if (limits.quotaUs !== null)
+      await writeFile(join(dir, 'cpu.cfs_quota_us'), String(limits.quotaUs));
     if (limits.shares !== null) await writeFile(join(dir, 'cpu.shares'), String(limits.shares));
   }
   await writeFile(join(dir, 'cgroup.procs'), String(pid));
@@ -60,7 +78,10 @@ export async function removeCgroup(layout: CgroupLayout, name: string): Promise<
   if (!NAME.test(name)) return;
   // A killed process stays in its group until its parent (init, for a daemon) reaps it: EBUSY a while.
   for (let n = 0; ; n++) {
-    try { await rmdir(join(layout.root, 'nubes', name)); return; } catch (e) {
+    try {
+      await rmdir(join(layout.root, 'nubes', name));
+      return;
+    } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') return;
       if (code !== 'EBUSY' || n >= 100) throw e;

@@ -23,14 +23,32 @@ export interface ConfigDriveContent {
 }
 
 /** The metadata versions written, as Nova writes them (the guest takes the newest it knows). */
-const VERSIONS = ['2012-08-10', '2013-04-04', '2013-10-17', '2015-10-15', '2016-06-30', '2016-10-06', '2017-02-22', '2018-08-27', '2020-10-14', 'latest'];
+const VERSIONS = [
+  '2012-08-10',
+  '2013-04-04',
+  '2013-10-17',
+  '2015-10-15',
+  '2016-06-30',
+  '2016-10-06',
+  '2017-02-22',
+  '2018-08-27',
+  '2020-10-14',
+  'latest',
+];
 
 export function metaData(c: ConfigDriveContent): Record<string, unknown> {
   return {
-    uuid: c.uuid, name: c.name, hostname: c.hostname, project_id: c.projectId, launch_index: c.launchIndex,
-    availability_zone: c.availabilityZone, meta: { ...c.meta }, public_keys: { ...c.publicKeys },
+    uuid: c.uuid,
+    name: c.name,
+    hostname: c.hostname,
+    project_id: c.projectId,
+    launch_index: c.launchIndex,
+    availability_zone: c.availabilityZone,
+    meta: { ...c.meta },
+    public_keys: { ...c.publicKeys },
     keys: Object.entries(c.publicKeys).map(([name, data]) => ({ name, type: 'ssh', data })),
-    devices: [], random_seed: randomBytes(512).toString('base64'),
+    devices: [],
+    random_seed: randomBytes(512).toString('base64'),
   };
 }
 
@@ -45,12 +63,18 @@ export async function buildConfigDrive(path: string, c: ConfigDriveContent): Pro
       await writeFile(join(d, 'meta_data.json'), meta);
       await writeFile(join(d, 'vendor_data.json'), '{}');
       await writeFile(join(d, 'vendor_data2.json'), '{}');
-      await writeFile(join(d, 'network_data.json'), JSON.stringify(c.networkData ?? { links: [], networks: [], services: [] }));
-      if (c.userData !== null) await writeFile(join(d, 'user_data'), Buffer.from(c.userData, 'base64'));
+      await writeFile(
+        join(d, 'network_data.json'),
+        JSON.stringify(c.networkData ?? { links: [], networks: [], services: [] }),
+      );
+      if (c.userData !== null)
+        await writeFile(join(d, 'user_data'), Buffer.from(c.userData, 'base64'));
     }
     // genisoimage, not xorriso: xorriso's main thread waits in 100 ms steps for its writer (up to
     // about a second), which a boot feels; genisoimage writes a config drive in milliseconds.
-    await exec(['genisoimage', '-quiet', '-o', path, '-V', 'config-2', '-J', '-r', root], { timeoutMs: 60_000 });
+    await exec(['genisoimage', '-quiet', '-o', path, '-V', 'config-2', '-J', '-r', root], {
+      timeoutMs: 60_000,
+    });
   } finally {
     await rm(root, { recursive: true, force: true });
   }

@@ -25,7 +25,10 @@ const MAX_CAPTURE = 8 * 1024 * 1024;
 /** A host command that could not run or exited non-zero. */
 export class HostCommandFailed extends NubesError {
   constructor(command: readonly string[], detail: string, fields: Record<string, unknown> = {}) {
-    super('host_command_failed', 500, `${command[0]} failed: ${detail}`, { command: command.join(' '), ...fields });
+    super('host_command_failed', 500, `${command[0]} failed: ${detail}`, {
+      command: command.join(' '),
+      ...fields,
+    });
     this.name = 'HostCommandFailed';
   }
 }
@@ -44,18 +47,27 @@ export function exec(command: readonly string[], opts: ExecOptions = {}): Promis
     let outLen = 0;
     let errLen = 0;
     child.stdout!.on('data', (b: Buffer) => {
-      if (outLen < MAX_CAPTURE) { out.push(b); outLen += b.length; }
+      if (outLen < MAX_CAPTURE) {
+        out.push(b);
+        outLen += b.length;
+      }
       opts.onStdout?.(b.toString('utf8'));
     });
     child.stderr!.on('data', (b: Buffer) => {
-      if (errLen < MAX_CAPTURE) { err.push(b); errLen += b.length; }
+      if (errLen < MAX_CAPTURE) {
+        err.push(b);
+        errLen += b.length;
+      }
       opts.onStderr?.(b.toString('utf8'));
     });
     if (opts.input !== undefined) child.stdin!.end(opts.input);
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
     child.on('error', (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      const hint = e.code === 'ENOENT' ? `${file} is not installed (see README: the first command installs it)` : e.message;
+      const hint =
+        e.code === 'ENOENT'
+          ? `${file} is not installed (see README: the first command installs it)`
+          : e.message;
       reject(new HostCommandFailed(command, hint));
     });
     child.on('close', (code, signal) => {
@@ -63,8 +75,16 @@ export function exec(command: readonly string[], opts: ExecOptions = {}): Promis
       const stdout = Buffer.concat(out).toString('utf8');
       const stderr = Buffer.concat(err).toString('utf8');
       if (code === 0) return resolve({ stdout, stderr });
-      const why = signal ? `killed by ${signal}${signal === 'SIGKILL' ? ' (time limit)' : ''}` : `exit ${code}`;
-      reject(new HostCommandFailed(command, `${why}: ${stderr.trim().split('\n').slice(-3).join(' / ') || stdout.trim().slice(-300)}`, { exitCode: code, stderr }));
+      const why = signal
+        ? `killed by ${signal}${signal === 'SIGKILL' ? ' (time limit)' : ''}`
+        : `exit ${code}`;
+      reject(
+        new HostCommandFailed(
+          command,
+          `${why}: ${stderr.trim().split('\n').slice(-3).join(' / ') || stdout.trim().slice(-300)}`,
+          { exitCode: code, stderr },
+        ),
+      );
     });
   });
 }

@@ -24,14 +24,27 @@ export interface IdentityConfig {
 export function createIdentity(deps: { db: Kysely<DB>; policy: Policy; config: IdentityConfig }) {
   const { db, policy, config } = deps;
   policy.register(identityPolicies);
-  const tokens = createTokenService({ db, policy, config: { ttlSeconds: config.tokenTtlSeconds, maxActiveKeys: config.maxActiveKeys, argon2: config.argon2 } });
+  const tokens = createTokenService({
+    db,
+    policy,
+    config: {
+      ttlSeconds: config.tokenTtlSeconds,
+      maxActiveKeys: config.maxActiveKeys,
+      argon2: config.argon2,
+    },
+  });
   const catalog = createCatalogService({ db, policy });
   const directory = createDirectoryService({ db, policy, tokens, argon2: config.argon2 });
   const roles = createRoleService({ db, policy, directory });
   const assignments = createAssignmentLister({ db, policy });
   const appCreds = createAppCredentialService({ db, policy, argon2: config.argon2 });
   return {
-    tokens, catalog, directory, roles, assignments, appCreds,
+    tokens,
+    catalog,
+    directory,
+    roles,
+    assignments,
+    appCreds,
     /** Validates a caller's X-Auth-Token for any service: the context, or a 401. */
     authenticate: (token: string | undefined): Promise<AuthContext> => tokens.authenticate(token),
   };

@@ -5,44 +5,94 @@ import type { AssignmentType } from '../platform/db/schema.ts';
 export type Extra = Readonly<Record<string, unknown>>;
 
 export interface Domain {
-  readonly id: string; readonly name: string; readonly description: string; readonly enabled: boolean;
+  readonly id: string;
+  readonly name: string;
+  readonly description: string;
+  readonly enabled: boolean;
   readonly extra: Extra;
 }
 export interface Project {
-  readonly id: string; readonly name: string; readonly domainId: string; readonly parentId: string | null;
-  readonly description: string; readonly enabled: boolean; readonly tags: readonly string[]; readonly extra: Extra;
+  readonly id: string;
+  readonly name: string;
+  readonly domainId: string;
+  readonly parentId: string | null;
+  readonly description: string;
+  readonly enabled: boolean;
+  readonly tags: readonly string[];
+  readonly extra: Extra;
 }
 export interface User {
-  readonly id: string; readonly name: string; readonly domainId: string; readonly enabled: boolean;
-  readonly defaultProjectId: string | null; readonly passwordHash: string | null;
-  readonly passwordExpiresAt: number | null; readonly extra: Extra;
+  readonly id: string;
+  readonly name: string;
+  readonly domainId: string;
+  readonly enabled: boolean;
+  readonly defaultProjectId: string | null;
+  readonly passwordHash: string | null;
+  readonly passwordExpiresAt: number | null;
+  readonly extra: Extra;
 }
 export interface Group {
-  readonly id: string; readonly name: string; readonly domainId: string; readonly description: string; readonly extra: Extra;
+  readonly id: string;
+  readonly name: string;
+  readonly domainId: string;
+  readonly description: string;
+  readonly extra: Extra;
 }
 export interface Role {
   /** `domainId` is null for global roles. */
-  readonly id: string; readonly name: string; readonly domainId: string | null; readonly description: string;
-  readonly options: Extra; readonly extra: Extra;
+  readonly id: string;
+  readonly name: string;
+  readonly domainId: string | null;
+  readonly description: string;
+  readonly options: Extra;
+  readonly extra: Extra;
 }
 export type { AssignmentType };
 export interface Assignment {
-  readonly type: AssignmentType; readonly actorId: string; readonly targetId: string; readonly roleId: string;
+  readonly type: AssignmentType;
+  readonly actorId: string;
+  readonly targetId: string;
+  readonly roleId: string;
   readonly inherited: boolean;
 }
-export interface Region { readonly id: string; readonly description: string; readonly parentRegionId: string | null; readonly extra: Extra; }
+export interface Region {
+  readonly id: string;
+  readonly description: string;
+  readonly parentRegionId: string | null;
+  readonly extra: Extra;
+}
 export interface CatalogService {
-  readonly id: string; readonly type: string; readonly name: string; readonly description: string; readonly enabled: boolean; readonly extra: Extra;
+  readonly id: string;
+  readonly type: string;
+  readonly name: string;
+  readonly description: string;
+  readonly enabled: boolean;
+  readonly extra: Extra;
 }
 export type Interface = 'public' | 'internal' | 'admin';
 export interface Endpoint {
-  readonly id: string; readonly serviceId: string; readonly interface: Interface; readonly regionId: string | null;
-  readonly url: string; readonly enabled: boolean; readonly extra: Extra;
+  readonly id: string;
+  readonly serviceId: string;
+  readonly interface: Interface;
+  readonly regionId: string | null;
+  readonly url: string;
+  readonly enabled: boolean;
+  readonly extra: Extra;
 }
 export interface AppCredential {
-  readonly id: string; readonly name: string; readonly userId: string; readonly projectId: string; readonly secretHash: string;
-  readonly description: string; readonly expiresAt: number | null; readonly unrestricted: boolean;
-  readonly roles: readonly { readonly id: string; readonly name: string; readonly domainId: string | null }[];
+  readonly id: string;
+  readonly name: string;
+  readonly userId: string;
+  readonly projectId: string;
+  readonly secretHash: string;
+  readonly description: string;
+  readonly expiresAt: number | null;
+  readonly unrestricted: boolean;
+  readonly roles: readonly {
+    readonly id: string;
+    readonly name: string;
+    readonly domainId: string | null;
+  }[];
   readonly accessRules: readonly unknown[];
 }
 

@@ -7,10 +7,31 @@ export const IMAGE_STATUS_LIST: readonly ImageStatus[] = IMAGE_STATUSES;
 export const VISIBILITIES = ['public', 'private', 'shared', 'community'] as const;
 export type Visibility = (typeof VISIBILITIES)[number];
 
-export const DISK_FORMATS = ['ami', 'ari', 'aki', 'vhd', 'vhdx', 'vmdk', 'raw', 'qcow2', 'vdi', 'iso', 'ploop'] as const;
+export const DISK_FORMATS = [
+  'ami',
+  'ari',
+  'aki',
+  'vhd',
+  'vhdx',
+  'vmdk',
+  'raw',
+  'qcow2',
+  'vdi',
+  'iso',
+  'ploop',
+] as const;
 export type DiskFormat = (typeof DISK_FORMATS)[number];
 
-export const CONTAINER_FORMATS = ['ami', 'ari', 'aki', 'bare', 'ovf', 'ova', 'docker', 'compressed'] as const;
+export const CONTAINER_FORMATS = [
+  'ami',
+  'ari',
+  'aki',
+  'bare',
+  'ovf',
+  'ova',
+  'docker',
+  'compressed',
+] as const;
 export type ContainerFormat = (typeof CONTAINER_FORMATS)[number];
 
 export const MEMBER_STATUSES = ['pending', 'accepted', 'rejected'] as const;
@@ -83,13 +104,33 @@ export interface ImageTask {
 
 // --- listing: what GET /v2/images may ask for, as the service and store understand it
 
-export const SORT_KEYS = ['created_at', 'updated_at', 'id', 'name', 'status', 'container_format', 'disk_format', 'size',
-  'virtual_size', 'min_disk', 'min_ram', 'owner', 'visibility', 'protected'] as const;
+export const SORT_KEYS = [
+  'created_at',
+  'updated_at',
+  'id',
+  'name',
+  'status',
+  'container_format',
+  'disk_format',
+  'size',
+  'virtual_size',
+  'min_disk',
+  'min_ram',
+  'owner',
+  'visibility',
+  'protected',
+] as const;
 export type SortKey = (typeof SORT_KEYS)[number];
-export interface SortSpec { readonly key: SortKey; readonly dir: 'asc' | 'desc'; }
+export interface SortSpec {
+  readonly key: SortKey;
+  readonly dir: 'asc' | 'desc';
+}
 
 export type Comparison = 'eq' | 'neq' | 'gt' | 'gte' | 'lt' | 'lte';
-export interface TimeFilter { readonly op: Comparison; readonly at: number; }
+export interface TimeFilter {
+  readonly op: Comparison;
+  readonly at: number;
+}
 
 export interface ImageQuery {
   /** The caller: whose images count as "own", and whether visibility rules apply at all. */

@@ -23,8 +23,14 @@ export const imagePolicies: readonly PolicyRule[] = [
   rule('reactivate', ADMIN),
   rule('add_member', OWNER_MEMBER),
   rule('delete_member', OWNER_MEMBER),
-  rule('get_member', `${ADMIN} or (role:reader and (project_id:%(owner)s or project_id:%(member_id)s))`),
-  rule('get_members', `${ADMIN} or (role:reader and (project_id:%(owner)s or project_id:%(member_id)s))`),
+  rule(
+    'get_member',
+    `${ADMIN} or (role:reader and (project_id:%(owner)s or project_id:%(member_id)s))`,
+  ),
+  rule(
+    'get_members',
+    `${ADMIN} or (role:reader and (project_id:%(owner)s or project_id:%(member_id)s))`,
+  ),
   rule('modify_member', `${ADMIN} or (role:member and project_id:%(member_id)s)`),
   rule('stage_image', OWNER_MEMBER),
   rule('import_image', OWNER_MEMBER),

@@ -1,14 +1,31 @@
 // The image status machine, after Glance's: the only table that says which status an action may
 // start from and which it leads to. store/images.ts applies it as one compare-and-swap UPDATE.
 
-export const IMAGE_STATUSES = ['queued', 'saving', 'uploading', 'importing', 'active', 'deactivated', 'killed', 'deleted', 'pending_delete'] as const;
+export const IMAGE_STATUSES = [
+  'queued',
+  'saving',
+  'uploading',
+  'importing',
+  'active',
+  'deactivated',
+  'killed',
+  'deleted',
+  'pending_delete',
+] as const;
 export type ImageStatus = (typeof IMAGE_STATUSES)[number];
 
 export type ImageAction =
-  | 'startUpload' | 'finishUpload' | 'failUpload' | 'killUpload'
-  | 'startStage' | 'failStage'
-  | 'startImport' | 'finishImport' | 'failImport'
-  | 'deactivate' | 'reactivate';
+  | 'startUpload'
+  | 'finishUpload'
+  | 'failUpload'
+  | 'killUpload'
+  | 'startStage'
+  | 'failStage'
+  | 'startImport'
+  | 'finishImport'
+  | 'failImport'
+  | 'deactivate'
+  | 'reactivate';
 
 export interface ImageTransition {
   readonly from: readonly ImageStatus[];
@@ -38,7 +55,8 @@ export const imageTransitions = {
 /** What to tell a user who tried `action` while the image was in `status`. */
 export function refusalMessage(action: ImageAction, status: string): string {
   switch (action) {
-    case 'startUpload': case 'startStage':
+    case 'startUpload':
+    case 'startStage':
       return `Image status is '${status}': data can only be uploaded to a 'queued' image. Create a new image to upload again.`;
     case 'startImport':
       return `Image status is '${status}': glance-direct import needs data staged first (PUT /v2/images/{id}/stage), which leaves the image 'uploading'.`;

@@ -82,8 +82,12 @@ export class Unavailable extends NubesError {
 }
 
 export function isNubesError(e: unknown): e is NubesError {
-  return e instanceof Error && typeof (e as Partial<NubesError>).code === 'string'
-    && typeof (e as Partial<NubesError>).status === 'number' && 'fields' in e;
+  return (
+    e instanceof Error &&
+    typeof (e as Partial<NubesError>).code === 'string' &&
+    typeof (e as Partial<NubesError>).status === 'number' &&
+    'fields' in e
+  );
 }
 
 export function assertNever(x: never, what = 'value'): never {

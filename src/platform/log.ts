@@ -4,7 +4,9 @@ import { pino, type Logger as PinoLogger, type LevelWithSilent } from 'pino';
 
 export type Logger = PinoLogger;
 
-export function createLogger(opts: { level?: LevelWithSilent; destination?: number | string } = {}): Logger {
+export function createLogger(
+  opts: { level?: LevelWithSilent; destination?: number | string } = {},
+): Logger {
   const dest = pino.destination({ dest: opts.destination ?? 1, sync: false });
   return pino({ level: opts.level ?? 'info', base: { service: 'nubes' } }, dest);
 }

@@ -17,9 +17,13 @@ import { loadConfig } from '../../src/cli/config.ts';
 import { cloudEntry, haveOpenstackCli, osOk } from '../support/openstack-cli.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
-const skip = !haveOpenstackCli() ? 'python3-openstackclient is not installed (scripts/test.sh installs it)'
-  : !existsSync('/usr/bin/qemu-system-x86_64') ? 'qemu-system-x86_64 is not installed (bin/nubes installs qemu-system-x86)'
-  : !existsSync('/usr/share/novnc/vnc_lite.html') ? 'noVNC is not installed (apt install novnc; bin/nubes installs it)' : false;
+const skip = !haveOpenstackCli()
+  ? 'python3-openstackclient is not installed (scripts/test.sh installs it)'
+  : !existsSync('/usr/bin/qemu-system-x86_64')
+    ? 'qemu-system-x86_64 is not installed (bin/nubes installs qemu-system-x86)'
+    : !existsSync('/usr/share/novnc/vnc_lite.html')
+      ? 'noVNC is not installed (apt install novnc; bin/nubes installs it)'
+      : false;
 
 /** The websocket URL noVNC's vnc_lite.html builds from the console URL (host, port, then `path`). */
 function websocketOf(consoleUrl: string): string {
@@ -31,10 +35,24 @@ function websocketOf(consoleUrl: string): string {
 function banner(url: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, ['binary']);
-    const timer = setTimeout(() => { ws.terminate(); reject(new Error('no banner in 20 s')); }, 20_000);
-    ws.once('message', (data) => { clearTimeout(timer); resolve(Buffer.from(data as Buffer).toString('latin1')); ws.close(); });
-    ws.once('unexpected-response', (_req, res) => { clearTimeout(timer); reject(new Error(`HTTP ${res.statusCode}`)); ws.terminate(); });
-    ws.once('error', (e) => { clearTimeout(timer); reject(e); });
+    const timer = setTimeout(() => {
+      ws.terminate();
+      reject(new Error('no banner in 20 s'));
+    }, 20_000);
+    ws.once('message', (data) => {
+      clearTimeout(timer);
+      resolve(Buffer.from(data as Buffer).toString('latin1'));
+      ws.close();
+    });
+    ws.once('unexpected-response', (_req, res) => {
+      clearTimeout(timer);
+      reject(new Error(`HTTP ${res.statusCode}`));
+      ws.terminate();
+    });
+    ws.once('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
   });
 }
 
@@ -45,7 +63,21 @@ describe('the VNC console through the openstack CLI (nubes up, qemu driver)', { 
   before(async () => {
     nubes = await startNubes({ env: { NUBES_TINY_IMAGE: 'on' }, readyWhen: /is up/ });
     admin = { OS_CLIENT_CONFIG_FILE: join(nubes.dataDir, 'clouds.yaml'), OS_CLOUD: 'nubes' };
-    const s = await osOk(['server', 'create', '--image', 'nubes-tiny', '--flavor', 'm1.nano', '--wait', 'screen', '-f', 'json'], admin);
+    const s = await osOk(
+      [
+        'server',
+        'create',
+        '--image',
+        'nubes-tiny',
+        '--flavor',
+        'm1.nano',
+        '--wait',
+        'screen',
+        '-f',
+        'json',
+      ],
+      admin,
+    );
     assert.equal(s.status, 'ACTIVE');
   });
   after(async () => {
@@ -59,17 +91,20 @@ describe('the VNC console through the openstack CLI (nubes up, qemu driver)', { 
   const consoleUrl = async (): Promise<string> => {
     const c = await osOk(['console', 'url', 'show', '--novnc', 'screen', '-f', 'json'], admin);
     assert.equal(c.type, 'novnc');
-    assert.ok(c.url.startsWith(`${nubes.url}/console/vnc_lite.html?path=console%2Fwebsockify%3Ftoken%3D`), c.url);
+    assert.ok(
+      c.url.startsWith(`${nubes.url}/console/vnc_lite.html?path=console%2Fwebsockify%3Ftoken%3D`),
+      c.url,
+    );
     return c.url;
   };
 
-  it('opens the guest\'s VNC server with the URL\'s token once, and refuses it the second time', async () => {
+  it("opens the guest's VNC server with the URL's token once, and refuses it the second time", async () => {
     const url = websocketOf(await consoleUrl());
     assert.match(await banner(url), /^RFB 003\.00\d\n$/);
     await assert.rejects(banner(url), /HTTP 403/);
   });
 
-  it('serves noVNC\'s page and scripts, and no file outside them', async () => {
+  it("serves noVNC's page and scripts, and no file outside them", async () => {
     const page = await fetch(`${nubes.url}/console/vnc_lite.html`);
     assert.equal(page.status, 200);
     assert.match(await page.text(), /noVNC/);
@@ -77,11 +112,17 @@ describe('the VNC console through the openstack CLI (nubes up, qemu driver)', { 
     assert.equal(rfb.status, 200);
     assert.match(rfb.headers.get('content-type')!, /javascript/);
     assert.equal((await fetch(`${nubes.url}/console/..%2f..%2f..%2fetc%2fpasswd`)).status, 404);
-    assert.equal((await fetch(`${nubes.url}/console/core/..%2f..%2f..%2fetc%2fpasswd`)).status, 404);
+    assert.equal(
+      (await fetch(`${nubes.url}/console/core/..%2f..%2f..%2fetc%2fpasswd`)).status,
+      404,
+    );
   });
 
-  it('shows the guest\'s screen in noVNC in a browser (Chromium, headless)', async (t) => {
-    if (!existsSync(CHROMIUM)) { t.skip(`${CHROMIUM} is missing (apt install chromium; bin/nubes installs it)`); return; }
+  it("shows the guest's screen in noVNC in a browser (Chromium, headless)", async (t) => {
+    if (!existsSync(CHROMIUM)) {
+      t.skip(`${CHROMIUM} is missing (apt install chromium; bin/nubes installs it)`);
+      return;
+    }
     const { chromium } = await import('playwright-core');
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
     try {
@@ -89,17 +130,27 @@ describe('the VNC console through the openstack CLI (nubes up, qemu driver)', { 
       await page.goto(await consoleUrl());
       // vnc_lite.html says "Connected to <desktop name>" once the RFB handshake is done. (Page code is
       // given as text: this program is compiled without the DOM's types.)
-      await page.waitForFunction("/^Connected/.test(document.getElementById('status')?.textContent ?? '')", undefined, { timeout: 60_000 });
-      const status = await page.evaluate("document.getElementById('status').textContent") as string;
+      await page.waitForFunction(
+        "/^Connected/.test(document.getElementById('status')?.textContent ?? '')",
+        undefined,
+        { timeout: 60_000 },
+      );
+      const status = (await page.evaluate(
+        "document.getElementById('status').textContent",
+      )) as string;
       assert.match(status, /^Connected to QEMU/);
       // And the guest's screen is drawn: a canvas of non-zero size with more than one colour in it.
-      await page.waitForFunction(`(() => {
+      await page.waitForFunction(
+        `(() => {
         const c = document.querySelector('#screen canvas');
         if (!c || c.width === 0 || c.height === 0) return false;
         const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
         for (let i = 4; i < d.length; i += 4) if (d[i] !== d[0] || d[i + 1] !== d[1] || d[i + 2] !== d[2]) return true;
         return false;
-      })()`, undefined, { timeout: 60_000 });
+      })()`,
+        undefined,
+        { timeout: 60_000 },
+      );
     } finally {
       await browser.close();
     }
@@ -109,44 +160,108 @@ describe('the VNC console through the openstack CLI (nubes up, qemu driver)', { 
 const pgUrl = process.env['NUBES_TEST_DATABASE_URL'];
 const amqpUrl = process.env['NUBES_TEST_AMQP_URL'];
 
-describe('the VNC console of a separate agent (nubes api + nubes agent --console-listen)', {
-  skip: skip || (!pgUrl || !amqpUrl ? 'needs NUBES_TEST_DATABASE_URL and NUBES_TEST_AMQP_URL (scripts/test.sh starts both)' : false),
-}, () => {
-  let db: Awaited<ReturnType<typeof freshPostgres>>;
-  let api: NubesProcess;
-  let agent: NubesProcess;
-  let env: Record<string, string>;
-  let consolePort: number;
-  const host = `console-${randomUUID().slice(0, 6)}`;
+describe(
+  'the VNC console of a separate agent (nubes api + nubes agent --console-listen)',
+  {
+    skip:
+      skip ||
+      (!pgUrl || !amqpUrl
+        ? 'needs NUBES_TEST_DATABASE_URL and NUBES_TEST_AMQP_URL (scripts/test.sh starts both)'
+        : false),
+  },
+  () => {
+    let db: Awaited<ReturnType<typeof freshPostgres>>;
+    let api: NubesProcess;
+    let agent: NubesProcess;
+    let env: Record<string, string>;
+    let consolePort: number;
+    const host = `console-${randomUUID().slice(0, 6)}`;
 
-  before(async () => {
-    db = await freshPostgres(pgUrl!);
-    api = await startNubes({ command: ['api'], args: ['--database', db.url, '--bus', amqpUrl!], env: { NUBES_ADMIN_PASSWORD: 'console-test-pw' } });
-    consolePort = await freePort();
-    agent = await startNubes({ command: ['agent'], args: ['--host', host, '--bus', amqpUrl!, '--virt-driver', 'qemu', '--console-listen', `127.0.0.1:${consolePort}`],
-      readyWhen: /host agent serving/ });
-    env = { OS_CLIENT_CONFIG_FILE: join(api.dataDir, 'admin-clouds.yaml'), OS_CLOUD: 'nubes' };
-    writeFileSync(env.OS_CLIENT_CONFIG_FILE!, stringify({ clouds: { nubes: cloudEntry(api.url, 'admin', 'console-test-pw', 'admin') } }));
-    // The same build cache `nubes up` uses (a cached build costs about 0.1 s).
-    const tiny = await buildTinyImage({ cacheDir: join(loadConfig({ flags: {}, env: process.env }).cacheDir, 'tiny-image') });
-    await osOk(['image', 'create', '--disk-format', 'qcow2', '--container-format', 'bare', '--file', tiny.disk, 'tiny'], env);
-    const s = await osOk(['server', 'create', '--image', 'tiny', '--flavor', 'm1.nano', '--wait', 'far-screen', '-f', 'json'], env);
-    assert.equal(s.status, 'ACTIVE');
-  });
-  after(async () => {
-    await osOk(['server', 'delete', '--wait', 'far-screen'], env).catch(() => undefined);
-    await agent?.stop();
-    await api?.stop();
-    await db?.drop();
-    for (const p of [api, agent]) if (p) removeDir(p.dataDir);
-  });
+    before(async () => {
+      db = await freshPostgres(pgUrl!);
+      api = await startNubes({
+        command: ['api'],
+        args: ['--database', db.url, '--bus', amqpUrl!],
+        env: { NUBES_ADMIN_PASSWORD: 'console-test-pw' },
+      });
+      consolePort = await freePort();
+      agent = await startNubes({
+        command: ['agent'],
+        args: [
+          '--host',
+          host,
+          '--bus',
+          amqpUrl!,
+          '--virt-driver',
+          'qemu',
+          '--console-listen',
+          `127.0.0.1:${consolePort}`,
+        ],
+        readyWhen: /host agent serving/,
+      });
+      env = { OS_CLIENT_CONFIG_FILE: join(api.dataDir, 'admin-clouds.yaml'), OS_CLOUD: 'nubes' };
+      writeFileSync(
+        env.OS_CLIENT_CONFIG_FILE!,
+        stringify({ clouds: { nubes: cloudEntry(api.url, 'admin', 'console-test-pw', 'admin') } }),
+      );
+      // The same build cache `nubes up` uses (a cached build costs about 0.1 s).
+      const tiny = await buildTinyImage({
+        cacheDir: join(loadConfig({ flags: {}, env: process.env }).cacheDir, 'tiny-image'),
+      });
+      await osOk(
+        [
+          'image',
+          'create',
+          '--disk-format',
+          'qcow2',
+          '--container-format',
+          'bare',
+          '--file',
+          tiny.disk,
+          'tiny',
+        ],
+        env,
+      );
+      const s = await osOk(
+        [
+          'server',
+          'create',
+          '--image',
+          'tiny',
+          '--flavor',
+          'm1.nano',
+          '--wait',
+          'far-screen',
+          '-f',
+          'json',
+        ],
+        env,
+      );
+      assert.equal(s.status, 'ACTIVE');
+    });
+    after(async () => {
+      await osOk(['server', 'delete', '--wait', 'far-screen'], env).catch(() => undefined);
+      await agent?.stop();
+      await api?.stop();
+      await db?.drop();
+      for (const p of [api, agent]) if (p) removeDir(p.dataDir);
+    });
 
-  it('gives a URL on the agent\'s console listener; its token opens the guest\'s VNC server once', async () => {
-    const c = await osOk(['console', 'url', 'show', '--novnc', 'far-screen', '-f', 'json'], env);
-    assert.ok(c.url.startsWith(`http://127.0.0.1:${consolePort}/console/vnc_lite.html?path=console%2Fwebsockify%3Ftoken%3D`), c.url);
-    assert.equal((await fetch(`http://127.0.0.1:${consolePort}/console/vnc_lite.html`)).status, 200);
-    const url = websocketOf(c.url);
-    assert.match(await banner(url), /^RFB 003\.00\d\n$/);
-    await assert.rejects(banner(url), /HTTP 403/);
-  });
-});
+    it("gives a URL on the agent's console listener; its token opens the guest's VNC server once", async () => {
+      const c = await osOk(['console', 'url', 'show', '--novnc', 'far-screen', '-f', 'json'], env);
+      assert.ok(
+        c.url.startsWith(
+          `http://127.0.0.1:${consolePort}/console/vnc_lite.html?path=console%2Fwebsockify%3Ftoken%3D`,
+        ),
+        c.url,
+      );
+      assert.equal(
+        (await fetch(`http://127.0.0.1:${consolePort}/console/vnc_lite.html`)).status,
+        200,
+      );
+      const url = websocketOf(c.url);
+      assert.match(await banner(url), /^RFB 003\.00\d\n$/);
+      await assert.rejects(banner(url), /HTTP 403/);
+    });
+  },
+);

@@ -14,18 +14,26 @@ describe('live and cold migration', () => {
   before(async () => {
     c = await startComputeCloud({});
     for (const host of ['lm-a', 'lm-b']) {
-      await c.addHost(host, { vcpus: 8, failMigration: (step, uuid) => failing.has(`${host}:${step}:${uuid}`) });
+      await c.addHost(host, {
+        vcpus: 8,
+        failMigration: (step, uuid) => failing.has(`${host}:${step}:${uuid}`),
+      });
     }
   });
-  after(async () => { await c.close(); });
+  after(async () => {
+    await c.close();
+  });
 
-  const hostOf = async (id: string) => (await c.admin.get(`/servers/${id}`)).body.server['OS-EXT-SRV-ATTR:host'] as string;
+  const hostOf = async (id: string) =>
+    (await c.admin.get(`/servers/${id}`)).body.server['OS-EXT-SRV-ATTR:host'] as string;
   const other = (h: string) => (h === 'lm-a' ? 'lm-b' : 'lm-a');
   const migrate = (id: string, body: Record<string, unknown>, version = '2.30', api = c.admin) =>
     api.req('POST', `/servers/${id}/action`, { 'os-migrateLive': body }, mv(version));
   const usedVcpus = async (host: string) => {
-    const list = (await c.admin.req('GET', '/os-hypervisors/detail', undefined, mv('2.53'))).body.hypervisors;
-    return list.find((h: { hypervisor_hostname: string }) => h.hypervisor_hostname === host).vcpus_used as number;
+    const list = (await c.admin.req('GET', '/os-hypervisors/detail', undefined, mv('2.53'))).body
+      .hypervisors;
+    return list.find((h: { hypervisor_hostname: string }) => h.hypervisor_hostname === host)
+      .vcpus_used as number;
   };
   const boot = async (name: string) => {
     const r = await c.boot(c.alice, { name });
@@ -44,17 +52,39 @@ describe('live and cold migration', () => {
     assert.equal(s['OS-EXT-SRV-ATTR:host'], other(from));
     assert.equal(s['OS-EXT-STS:power_state'], 1);
     assert.equal(s['OS-EXT-STS:task_state'], null);
-    assert.ok(!(await c.drivers.get(from)!.listInstances()).some((i) => i.uuid === id), 'gone from the source');
+    assert.ok(
+      !(await c.drivers.get(from)!.listInstances()).some((i) => i.uuid === id),
+      'gone from the source',
+    );
     assert.equal(await c.drivers.get(other(from))!.powerState(id), 'running');
-    assert.deepEqual([await usedVcpus(from), await usedVcpus(other(from))], [srcBefore - 1, dstBefore + 1], 'the claim moved');
+    assert.deepEqual(
+      [await usedVcpus(from), await usedVcpus(other(from))],
+      [srcBefore - 1, dstBefore + 1],
+      'the claim moved',
+    );
 
-    const actions = (await c.admin.req('GET', `/servers/${id}/os-instance-actions`, undefined, mv('2.84'))).body.instanceActions;
+    const actions = (
+      await c.admin.req('GET', `/servers/${id}/os-instance-actions`, undefined, mv('2.84'))
+    ).body.instanceActions;
     const lm = actions.find((a: { action: string }) => a.action === 'live-migration');
     assert.ok(lm, JSON.stringify(actions));
-    const shown = (await c.admin.req('GET', `/servers/${id}/os-instance-actions/${lm.request_id}`, undefined, mv('2.84'))).body.instanceAction;
-    const events = new Map(shown.events.map((e: { event: string; result: string; host: string }) => [e.event, `${e.result}@${e.host}`]));
+    const shown = (
+      await c.admin.req(
+        'GET',
+        `/servers/${id}/os-instance-actions/${lm.request_id}`,
+        undefined,
+        mv('2.84'),
+      )
+    ).body.instanceAction;
+    const events = new Map(
+      shown.events.map((e: { event: string; result: string; host: string }) => [
+        e.event,
+        `${e.result}@${e.host}`,
+      ]),
+    );
     assert.deepEqual(Object.fromEntries(events), {
-      compute_pre_live_migration: `Success@${other(from)}`, compute_live_migration: `Success@${from}`,
+      compute_pre_live_migration: `Success@${other(from)}`,
+      compute_live_migration: `Success@${from}`,
       compute_post_live_migration_at_destination: `Success@${other(from)}`,
     });
     assert.equal(shown.message, null);
@@ -68,7 +98,8 @@ describe('live and cold migration', () => {
     assert.equal((await migrate(id, { host: to, block_migration: true })).status, 202);
     const s = await waitFor(c.admin, id, ['PAUSED'], 10_000);
     // PAUSED is also the status before the migration ended: wait for the host to change.
-    for (let n = 0; n < 100 && (await hostOf(id)) !== to; n++) await new Promise((r) => setTimeout(r, 50));
+    for (let n = 0; n < 100 && (await hostOf(id)) !== to; n++)
+      await new Promise((r) => setTimeout(r, 50));
     assert.equal(await hostOf(id), to);
     assert.equal(s['OS-EXT-STS:vm_state'], 'paused');
     assert.equal(await c.drivers.get(to)!.powerState(id), 'paused');
@@ -91,10 +122,18 @@ describe('live and cold migration', () => {
       assert.equal(s.status, 'ACTIVE');
       assert.equal(s['OS-EXT-SRV-ATTR:host'], from);
       assert.equal(await c.drivers.get(from)!.powerState(id), 'running');
-      assert.ok(!(await c.drivers.get(to)!.listInstances()).some((i) => i.uuid === id), 'nothing left at the destination');
-      assert.equal(await usedVcpus(to), dstBefore, 'the destination\'s claim was given back');
-      const actions = (await c.admin.req('GET', `/servers/${id}/os-instance-actions`, undefined, mv('2.84'))).body.instanceActions;
-      assert.equal(actions.find((a: { action: string }) => a.action === 'live-migration').message, 'Error');
+      assert.ok(
+        !(await c.drivers.get(to)!.listInstances()).some((i) => i.uuid === id),
+        'nothing left at the destination',
+      );
+      assert.equal(await usedVcpus(to), dstBefore, "the destination's claim was given back");
+      const actions = (
+        await c.admin.req('GET', `/servers/${id}/os-instance-actions`, undefined, mv('2.84'))
+      ).body.instanceActions;
+      assert.equal(
+        actions.find((a: { action: string }) => a.action === 'live-migration').message,
+        'Error',
+      );
     });
   }
 
@@ -106,17 +145,29 @@ describe('live and cold migration', () => {
       [{ host: 'no-such-host', block_migration: 'auto' }, '2.30', 400, /could not be found/],
       [{ host: null }, '2.30', 400, /block_migration/],
       [{ block_migration: 'auto' }, '2.30', 400, /'host' is a required property/],
-      [{ host: null, block_migration: 'auto', disk_over_commit: false }, '2.30', 400, /disk_over_commit/],
+      [
+        { host: null, block_migration: 'auto', disk_over_commit: false },
+        '2.30',
+        400,
+        /disk_over_commit/,
+      ],
       [{ host: null, block_migration: 'auto', disk_over_commit: false }, '2.24', 400, /boolean/],
       [{ host: null, block_migration: false }, '2.24', 400, /disk_over_commit/],
       [{ host: null, block_migration: 'auto', force: true }, '2.68', 400, /force/],
     ];
     for (const [body, version, status, message] of cases) {
       const r = await migrate(id, body, version);
-      assert.equal(r.status, status, `${JSON.stringify(body)} at ${version}: ${JSON.stringify(r.body)}`);
+      assert.equal(
+        r.status,
+        status,
+        `${JSON.stringify(body)} at ${version}: ${JSON.stringify(r.body)}`,
+      );
       assert.match(JSON.stringify(r.body.badRequest ?? r.body), message);
     }
-    assert.equal((await migrate(id, { host: null, block_migration: 'auto' }, '2.30', c.alice)).status, 403);
+    assert.equal(
+      (await migrate(id, { host: null, block_migration: 'auto' }, '2.30', c.alice)).status,
+      403,
+    );
     assert.equal((await c.alice.post(`/servers/${id}/action`, { 'os-stop': null })).status, 202);
     await waitFor(c.alice, id, ['SHUTOFF']);
     const stopped = await migrate(id, { host: null, block_migration: 'auto' });
@@ -127,14 +178,35 @@ describe('live and cold migration', () => {
   });
 
   const events = async (id: string, action: string) => {
-    const list = (await c.admin.req('GET', `/servers/${id}/os-instance-actions`, undefined, mv('2.84'))).body.instanceActions;
+    const list = (
+      await c.admin.req('GET', `/servers/${id}/os-instance-actions`, undefined, mv('2.84'))
+    ).body.instanceActions;
     const a = list.find((x: { action: string }) => x.action === action);
     assert.ok(a, `${action} in ${JSON.stringify(list)}`);
-    const shown = (await c.admin.req('GET', `/servers/${id}/os-instance-actions/${a.request_id}`, undefined, mv('2.84'))).body.instanceAction;
-    return { message: shown.message as string | null, events: Object.fromEntries(shown.events.map((e: { event: string; result: string; host: string }) => [e.event, `${e.result}@${e.host}`])) };
+    const shown = (
+      await c.admin.req(
+        'GET',
+        `/servers/${id}/os-instance-actions/${a.request_id}`,
+        undefined,
+        mv('2.84'),
+      )
+    ).body.instanceAction;
+    return {
+      message: shown.message as string | null,
+      events: Object.fromEntries(
+        shown.events.map((e: { event: string; result: string; host: string }) => [
+          e.event,
+          `${e.result}@${e.host}`,
+        ]),
+      ),
+    };
   };
-  const cold = (id: string, body: Record<string, unknown> | null, version = '2.56', api = c.admin) =>
-    api.req('POST', `/servers/${id}/action`, { migrate: body }, mv(version));
+  const cold = (
+    id: string,
+    body: Record<string, unknown> | null,
+    version = '2.56',
+    api = c.admin,
+  ) => api.req('POST', `/servers/${id}/action`, { migrate: body }, mv(version));
   const settled = async (id: string) => {
     for (let n = 0; n < 200; n++) {
       const s = (await c.admin.get(`/servers/${id}`)).body.server;
@@ -154,17 +226,35 @@ describe('live and cold migration', () => {
     assert.equal(s['OS-EXT-SRV-ATTR:host'], to);
     assert.equal(s['OS-EXT-STS:power_state'], 1);
     assert.equal(await c.drivers.get(to)!.powerState(id), 'running');
-    assert.equal(await c.drivers.get(from)!.powerState(id), 'shutdown', 'the first host keeps its copy, shut down, for a revert');
-    assert.deepEqual([await usedVcpus(from), await usedVcpus(to)], [srcBefore, dstBefore + 1], 'both hosts hold the server until it is confirmed');
+    assert.equal(
+      await c.drivers.get(from)!.powerState(id),
+      'shutdown',
+      'the first host keeps its copy, shut down, for a revert',
+    );
+    assert.deepEqual(
+      [await usedVcpus(from), await usedVcpus(to)],
+      [srcBefore, dstBefore + 1],
+      'both hosts hold the server until it is confirmed',
+    );
     assert.deepEqual((await events(id, 'migrate')).events, {
-      compute_prep_resize: `Success@${to}`, compute_resize_instance: `Success@${from}`, compute_finish_resize: `Success@${to}`,
+      compute_prep_resize: `Success@${to}`,
+      compute_resize_instance: `Success@${from}`,
+      compute_finish_resize: `Success@${to}`,
     });
-    assert.equal((await c.alice.post(`/servers/${id}/action`, { confirmResize: null })).status, 204);
+    assert.equal(
+      (await c.alice.post(`/servers/${id}/action`, { confirmResize: null })).status,
+      204,
+    );
     const done = await waitFor(c.admin, id, ['ACTIVE']);
     assert.equal(done['OS-EXT-SRV-ATTR:host'], to);
-    assert.ok(!(await c.drivers.get(from)!.listInstances()).some((i) => i.uuid === id), 'the first copy is gone');
+    assert.ok(
+      !(await c.drivers.get(from)!.listInstances()).some((i) => i.uuid === id),
+      'the first copy is gone',
+    );
     assert.equal(await usedVcpus(from), srcBefore - 1, 'and its claim');
-    assert.deepEqual((await events(id, 'confirmResize')).events, { compute_confirm_resize: `Success@${from}` });
+    assert.deepEqual((await events(id, 'confirmResize')).events, {
+      compute_confirm_resize: `Success@${from}`,
+    });
   });
 
   it('cold-migrates a stopped server to the host named; a revert brings it back SHUTOFF where it was', async () => {
@@ -181,10 +271,16 @@ describe('live and cold migration', () => {
     assert.equal((await c.alice.post(`/servers/${id}/action`, { revertResize: null })).status, 202);
     const back = await waitFor(c.admin, id, ['SHUTOFF']);
     assert.equal(back['OS-EXT-SRV-ATTR:host'], from);
-    assert.ok(!(await c.drivers.get(to)!.listInstances()).some((i) => i.uuid === id), 'the destination\'s copy is gone');
+    assert.ok(
+      !(await c.drivers.get(to)!.listInstances()).some((i) => i.uuid === id),
+      "the destination's copy is gone",
+    );
     assert.equal(await usedVcpus(to), dstBefore, 'and its claim');
     assert.equal(await c.drivers.get(from)!.powerState(id), 'shutdown');
-    assert.deepEqual((await events(id, 'revertResize')).events, { compute_revert_resize: `Success@${to}`, compute_finish_revert_resize: `Success@${from}` });
+    assert.deepEqual((await events(id, 'revertResize')).events, {
+      compute_revert_resize: `Success@${to}`,
+      compute_finish_revert_resize: `Success@${from}`,
+    });
   });
 
   it('a reverted cold migration of an active server runs it again on its first host; deleting in VERIFY_RESIZE removes both copies', async () => {
@@ -200,10 +296,19 @@ describe('live and cold migration', () => {
     assert.equal((await cold(id, null)).status, 202);
     await waitFor(c.admin, id, ['VERIFY_RESIZE']);
     assert.equal((await c.alice.req('DELETE', `/servers/${id}`)).status, 204);
-    for (let n = 0; n < 200 && (await c.admin.get(`/servers/${id}`)).status !== 404; n++) await new Promise((r) => setTimeout(r, 25));
+    for (let n = 0; n < 200 && (await c.admin.get(`/servers/${id}`)).status !== 404; n++)
+      await new Promise((r) => setTimeout(r, 25));
     for (const h of ['lm-a', 'lm-b']) {
-      for (let n = 0; n < 100 && (await c.drivers.get(h)!.listInstances()).some((i) => i.uuid === id); n++) await new Promise((r) => setTimeout(r, 25));
-      assert.ok(!(await c.drivers.get(h)!.listInstances()).some((i) => i.uuid === id), `nothing left on ${h}`);
+      for (
+        let n = 0;
+        n < 100 && (await c.drivers.get(h)!.listInstances()).some((i) => i.uuid === id);
+        n++
+      )
+        await new Promise((r) => setTimeout(r, 25));
+      assert.ok(
+        !(await c.drivers.get(h)!.listInstances()).some((i) => i.uuid === id),
+        `nothing left on ${h}`,
+      );
     }
   });
 

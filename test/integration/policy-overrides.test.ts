@@ -18,11 +18,15 @@ describe('policy overrides from a file', () => {
   let cloud: TestCloud;
   let admin: Api;
   before(async () => {
-    cloud = await startTestCloud({ NUBES_POLICY_FILE: policyFile([
-      '# nobody creates projects through the API; any reader may list them',
-      '"identity:create_project": "!"',
-      '"identity:list_projects": "role:reader"',
-    ].join('\n')) });
+    cloud = await startTestCloud({
+      NUBES_POLICY_FILE: policyFile(
+        [
+          '# nobody creates projects through the API; any reader may list them',
+          '"identity:create_project": "!"',
+          '"identity:list_projects": "role:reader"',
+        ].join('\n'),
+      ),
+    });
     admin = await adminApi(cloud.app);
   });
   after(() => cloud.close());
@@ -37,18 +41,36 @@ describe('policy overrides from a file', () => {
   it('a loosened rule lets a project reader list projects, which the default forbids', async () => {
     const projects = (await admin.get('/projects?name=admin')).body.projects;
     const reader = (await admin.get('/roles?name=reader')).body.roles[0];
-    const user = await admin.post('/users', { user: { name: 'auditor', password: 'pw', domain_id: 'default' } });
-    assert.equal((await admin.put(`/projects/${projects[0].id}/users/${user.body.user.id}/roles/${reader.id}`)).status, 204);
-    const auditor = await new Api(cloud.app).login('auditor', 'pw', { project: { id: projects[0].id } });
+    const user = await admin.post('/users', {
+      user: { name: 'auditor', password: 'pw', domain_id: 'default' },
+    });
+    assert.equal(
+      (await admin.put(`/projects/${projects[0].id}/users/${user.body.user.id}/roles/${reader.id}`))
+        .status,
+      204,
+    );
+    const auditor = await new Api(cloud.app).login('auditor', 'pw', {
+      project: { id: projects[0].id },
+    });
     const list = await auditor.get('/projects');
     assert.equal(list.status, 200);
     assert.ok(list.body.projects.length >= 2);
-    assert.equal((await auditor.get('/users')).status, 403, 'rules not overridden keep their defaults');
+    assert.equal(
+      (await auditor.get('/users')).status,
+      403,
+      'rules not overridden keep their defaults',
+    );
   });
 
   it('a broken policy file stops the start, naming the file and the rule', async () => {
     const bad = policyFile('"identity:list_users": "role:admin or ("\n');
-    await assert.rejects(startTestCloud({ NUBES_POLICY_FILE: bad }), new RegExp(`policy file ${bad}: policy override identity:list_users: `));
-    await assert.rejects(startTestCloud({ NUBES_POLICY_FILE: '/nonexistent/policy.yaml' }), /policy file \/nonexistent\/policy.yaml: the file does not exist/);
+    await assert.rejects(
+      startTestCloud({ NUBES_POLICY_FILE: bad }),
+      new RegExp(`policy file ${bad}: policy override identity:list_users: `),
+    );
+    await assert.rejects(
+      startTestCloud({ NUBES_POLICY_FILE: '/nonexistent/policy.yaml' }),
+      /policy file \/nonexistent\/policy.yaml: the file does not exist/,
+    );
   });
 });

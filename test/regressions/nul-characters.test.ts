@@ -9,11 +9,19 @@ import { Api, adminApi } from '../support/client.ts';
 describe(`NUL characters (${process.env['NUBES_TEST_DATABASE_URL'] ? 'PostgreSQL' : 'SQLite'})`, () => {
   let cloud: TestCloud;
   let admin: Api;
-  before(async () => { cloud = await startTestCloud(); admin = await adminApi(cloud.app); });
+  before(async () => {
+    cloud = await startTestCloud();
+    admin = await adminApi(cloud.app);
+  });
   after(() => cloud.close());
 
   it('in a path id or a query filter: 400 with a message naming the NUL', async () => {
-    for (const url of ['/roles/%00', '/projects/ab%00cd', '/users?name=x%00', '/projects?name=%00']) {
+    for (const url of [
+      '/roles/%00',
+      '/projects/ab%00cd',
+      '/users?name=x%00',
+      '/projects?name=%00',
+    ]) {
       for (const method of ['GET', 'HEAD', 'PATCH', 'DELETE']) {
         const r = await admin.req(method, url, method === 'PATCH' ? { project: {} } : undefined);
         assert.equal(r.status, 400, `${method} ${url}`);
@@ -34,7 +42,14 @@ describe(`NUL characters (${process.env['NUBES_TEST_DATABASE_URL'] ? 'PostgreSQL
     const k = await admin.post('/projects', '{"project": {"name": "ok", "x\\u0000": 1}}');
     assert.equal(k.status, 400);
     assert.equal((await admin.get('/projects')).body.projects.length, before);
-    const auth = await new Api(cloud.app).post('/auth/tokens', { auth: { identity: { methods: ['password'], password: { user: { name: 'admin\u0000', domain: { id: 'default' }, password: 'x' } } } } });
+    const auth = await new Api(cloud.app).post('/auth/tokens', {
+      auth: {
+        identity: {
+          methods: ['password'],
+          password: { user: { name: 'admin\u0000', domain: { id: 'default' }, password: 'x' } },
+        },
+      },
+    });
     assert.equal(auth.status, 400);
   });
 });

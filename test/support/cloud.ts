@@ -17,16 +17,23 @@ export const ADMIN_PASSWORD = 'admin-test-password';
 /** The configuration of an in-process test cloud on a database: a scratch data dir, cheap hashing. */
 export function testConfig(database: string, env: Record<string, string> = {}): Config {
   return loadConfig({
-    flags: {}, configFile: '/dev/null',
+    flags: {},
+    configFile: '/dev/null',
     env: {
-      NUBES_DATA_DIR: mkdtempSync(join(scratch, 'cloud-')), NUBES_DATABASE: database,
-      NUBES_PUBLIC_URL: 'http://nubes.test', NUBES_ARGON2_MEMORY_KIB: '1024', NUBES_ARGON2_PASSES: '1', NUBES_ARGON2_PARALLELISM: '1',
+      NUBES_DATA_DIR: mkdtempSync(join(scratch, 'cloud-')),
+      NUBES_DATABASE: database,
+      NUBES_PUBLIC_URL: 'http://nubes.test',
+      NUBES_ARGON2_MEMORY_KIB: '1024',
+      NUBES_ARGON2_PASSES: '1',
+      NUBES_ARGON2_PARALLELISM: '1',
       ...env,
     },
   });
 }
 
-export interface TestCloud extends Cloud { readonly dialect: string; }
+export interface TestCloud extends Cloud {
+  readonly dialect: string;
+}
 
 export async function startTestCloud(env: Record<string, string> = {}): Promise<TestCloud> {
   const pgUrl = process.env['NUBES_TEST_DATABASE_URL'];
@@ -40,7 +47,11 @@ export async function startTestCloud(env: Record<string, string> = {}): Promise<
     throw e;
   }
   return {
-    ...cloud, dialect: pgDb ? 'postgres' : 'sqlite',
-    async close() { await cloud.close(); await pgDb?.drop(); },
+    ...cloud,
+    dialect: pgDb ? 'postgres' : 'sqlite',
+    async close() {
+      await cloud.close();
+      await pgDb?.drop();
+    },
   };
 }

@@ -5,7 +5,10 @@ import { startTestCloud, type TestCloud } from './cloud.ts';
 import { adminApi, projectUser, type Api } from './client.ts';
 import { createMemoryBus } from '../../src/platform/bus/memory.ts';
 import { startHostAgent, type HostAgent } from '../../src/compute/agent/host-agent.ts';
-import { FakeDriver, type FakeDriverOptions } from '../../src/compute/agent/virt/fake/fake-driver.ts';
+import {
+  FakeDriver,
+  type FakeDriverOptions,
+} from '../../src/compute/agent/virt/fake/fake-driver.ts';
 import { inProcessImageTransfer } from '../../src/cli/image-transfer.ts';
 import type { ImageTransfer } from '../../src/compute/agent/instance-work.ts';
 import { silentLogger } from '../../src/platform/log.ts';
@@ -15,7 +18,12 @@ export const mv = (v: string) => ({ 'openstack-api-version': `compute ${v}` });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls a server until its status is one of `want` ('DELETED' also matches a 404). */
-export async function waitFor(api: Api, id: string, want: string[], timeoutMs = 10_000): Promise<any> {
+export async function waitFor(
+  api: Api,
+  id: string,
+  want: string[],
+  timeoutMs = 10_000,
+): Promise<any> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const r = await api.get(`/servers/${id}`);
@@ -23,7 +31,9 @@ export async function waitFor(api: Api, id: string, want: string[], timeoutMs = 
     if (r.status === 200 && want.includes(r.body.server.status)) return r.body.server;
     if (Date.now() > until) {
       const s = r.body?.server;
-      throw new Error(`server ${id} is ${s ? `${s.status} (task ${s['OS-EXT-STS:task_state']}${s.fault ? `, fault ${s.fault.message}` : ''})` : r.status}, not ${want.join('/')}`);
+      throw new Error(
+        `server ${id} is ${s ? `${s.status} (task ${s['OS-EXT-STS:task_state']}${s.fault ? `, fault ${s.fault.message}` : ''})` : r.status}, not ${want.join('/')}`,
+      );
     }
     await sleep(10);
   }
@@ -39,30 +49,73 @@ export interface ComputeCloud {
   readonly bus: Bus;
   readonly drivers: Map<string, FakeDriver>;
   /** Another host; `images` defaults to the in-process transfer (as in `nubes up`). */
-  addHost(host: string, opts: FakeDriverOptions, images?: ImageTransfer, agent?: { powerSyncMs?: number; ratios?: { cpu: number | null; ram: number | null; disk: number | null } }): Promise<HostAgent>;
-  boot(api: Api, body?: Record<string, unknown>, hints?: Record<string, unknown>): ReturnType<Api['post']>;
+  addHost(
+    host: string,
+    opts: FakeDriverOptions,
+    images?: ImageTransfer,
+    agent?: {
+      powerSyncMs?: number;
+      ratios?: { cpu: number | null; ram: number | null; disk: number | null };
+    },
+  ): Promise<HostAgent>;
+  boot(
+    api: Api,
+    body?: Record<string, unknown>,
+    hints?: Record<string, unknown>,
+  ): ReturnType<Api['post']>;
   close(): Promise<void>;
 }
 
-export async function startComputeCloud(hosts: Readonly<Record<string, FakeDriverOptions>>): Promise<ComputeCloud> {
+export async function startComputeCloud(
+  hosts: Readonly<Record<string, FakeDriverOptions>>,
+): Promise<ComputeCloud> {
   const cloud = await startTestCloud();
   const adminId = await adminApi(cloud.app);
   const a = await projectUser(adminId, 'alice');
   const bob = (await projectUser(adminId, 'bob')).api.on('/compute/v2.1');
   // Alice's image, published by an admin so that bob may boot it too.
-  const imageId = (await a.api.on('/image').post('/v2/images', { name: 'disk', disk_format: 'raw', container_format: 'bare' })).body.id;
-  const up = await a.api.on('/image').req('PUT', `/v2/images/${imageId}/file`, Buffer.alloc(1024 * 1024));
+  const imageId = (
+    await a.api
+      .on('/image')
+      .post('/v2/images', { name: 'disk', disk_format: 'raw', container_format: 'bare' })
+  ).body.id;
+  const up = await a.api
+    .on('/image')
+    .req('PUT', `/v2/images/${imageId}/file`, Buffer.alloc(1024 * 1024));
   assert.equal(up.status, 204, JSON.stringify(up.body));
-  await adminId.on('/image').req('PATCH', `/v2/images/${imageId}`, JSON.stringify([{ op: 'replace', path: '/visibility', value: 'public' }]),
-    { 'content-type': 'application/openstack-images-v2.1-json-patch' });
+  await adminId
+    .on('/image')
+    .req(
+      'PATCH',
+      `/v2/images/${imageId}`,
+      JSON.stringify([{ op: 'replace', path: '/visibility', value: 'public' }]),
+      { 'content-type': 'application/openstack-images-v2.1-json-patch' },
+    );
   const bus = createMemoryBus();
   const conductor: Subscription = await cloud.compute.serveConductor(bus);
   const agents: HostAgent[] = [];
   const drivers = new Map<string, FakeDriver>();
-  async function addHost(host: string, opts: FakeDriverOptions, images: ImageTransfer = inProcessImageTransfer(cloud.image), more: { powerSyncMs?: number; ratios?: { cpu: number | null; ram: number | null; disk: number | null } } = {}): Promise<HostAgent> {
+  async function addHost(
+    host: string,
+    opts: FakeDriverOptions,
+    images: ImageTransfer = inProcessImageTransfer(cloud.image),
+    more: {
+      powerSyncMs?: number;
+      ratios?: { cpu: number | null; ram: number | null; disk: number | null };
+    } = {},
+  ): Promise<HostAgent> {
     const driver = new FakeDriver(opts);
     drivers.set(host, driver);
-    const agent = await startHostAgent({ bus, host, log: silentLogger(), version: 'test', driver, heartbeatMs: 1000, images, ...more });
+    const agent = await startHostAgent({
+      bus,
+      host,
+      log: silentLogger(),
+      version: 'test',
+      driver,
+      heartbeatMs: 1000,
+      images,
+      ...more,
+    });
     agents.push(agent);
     await agent.registered;
     return agent;
@@ -70,8 +123,25 @@ export async function startComputeCloud(hosts: Readonly<Record<string, FakeDrive
   for (const [host, opts] of Object.entries(hosts)) await addHost(host, opts);
   const alice = a.api.on('/compute/v2.1');
   return {
-    cloud, admin: adminId.on('/compute/v2.1'), alice, aliceProject: a.projectId, bob, imageId, bus, drivers, addHost,
-    boot: (api, body = {}, hints) => api.post('/servers', { server: { name: 'vm', imageRef: imageId, flavorRef: '1', ...body }, ...(hints ? { 'os:scheduler_hints': hints } : {}) }),
-    async close() { for (const ag of agents) await ag.stop(); await conductor.close(); await bus.close(); await cloud.close(); },
+    cloud,
+    admin: adminId.on('/compute/v2.1'),
+    alice,
+    aliceProject: a.projectId,
+    bob,
+    imageId,
+    bus,
+    drivers,
+    addHost,
+    boot: (api, body = {}, hints) =>
+      api.post('/servers', {
+        server: { name: 'vm', imageRef: imageId, flavorRef: '1', ...body },
+        ...(hints ? { 'os:scheduler_hints': hints } : {}),
+      }),
+    async close() {
+      for (const ag of agents) await ag.stop();
+      await conductor.close();
+      await bus.close();
+      await cloud.close();
+    },
   };
 }

@@ -4,14 +4,21 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 
-export interface ScratchDatabase { readonly url: string; drop(): Promise<void>; }
+export interface ScratchDatabase {
+  readonly url: string;
+  drop(): Promise<void>;
+}
 
 export async function freshPostgres(serverUrl: string): Promise<ScratchDatabase> {
   const name = `nubes_test_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
   const run = async (sql: string) => {
     const c = new pg.Client({ connectionString: serverUrl });
     await c.connect();
-    try { await c.query(sql); } finally { await c.end(); }
+    try {
+      await c.query(sql);
+    } finally {
+      await c.end();
+    }
   };
   await run(`CREATE DATABASE ${name}`);
   const u = new URL(serverUrl);
@@ -19,7 +26,11 @@ export async function freshPostgres(serverUrl: string): Promise<ScratchDatabase>
   return { url: u.toString(), drop: () => run(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
 }
 
-export interface DatabaseVariant { readonly name: string; readonly args: string[]; cleanup(): Promise<void>; }
+export interface DatabaseVariant {
+  readonly name: string;
+  readonly args: string[];
+  cleanup(): Promise<void>;
+}
 
 export async function databaseVariants(): Promise<DatabaseVariant[]> {
   const out: DatabaseVariant[] = [{ name: 'SQLite', args: [], cleanup: async () => {} }];

@@ -43,36 +43,65 @@ export async function startNubes(opts: StartOptions = {}): Promise<NubesProcess>
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   // bin/nubes, exactly as a user runs it (it execs node, so the pid is the server's own).
-  const child = spawn(join(ROOT, 'bin/nubes'), [
-    ...(opts.command ?? ['up']), '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, ...(opts.args ?? [])], {
-    // The tiny guest image is registered only where a test asks for it (it takes a build).
-    env: { ...process.env, NUBES_TINY_IMAGE: 'off', ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    join(ROOT, 'bin/nubes'),
+    [
+      ...(opts.command ?? ['up']),
+      '--data-dir',
+      dataDir,
+      '--listen',
+      `127.0.0.1:${port}`,
+      ...(opts.args ?? []),
+    ],
+    {
+      // The tiny guest image is registered only where a test asks for it (it takes a build).
+      env: { ...process.env, NUBES_TINY_IMAGE: 'off', ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
-  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
   const exited = new Promise<number | null>((ok) => child.once('exit', (code) => ok(code)));
   const deadline = Date.now() + 30_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`nubes exited with ${child.exitCode} before it was ready:\n${out}`);
+    if (child.exitCode !== null)
+      throw new Error(`nubes exited with ${child.exitCode} before it was ready:\n${out}`);
     if (opts.readyWhen) {
       if (opts.readyWhen.test(out)) break;
     } else {
       try {
         const r = await fetch(`${url}/healthcheck`);
         if (r.ok) break;
-      } catch { /* not listening yet */ }
+      } catch {
+        /* not listening yet */
+      }
     }
-    if (Date.now() > deadline) { child.kill('SIGKILL'); throw new Error(`nubes did not become ready in 30 s:\n${out}`); }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`nubes did not become ready in 30 s:\n${out}`);
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   return {
-    url, dataDir, child,
+    url,
+    dataDir,
+    child,
     output: () => out,
     async stop() {
       if (child.exitCode === null) child.kill('SIGINT');
-      const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 15_000))]);
-      if (code === 'timeout') { child.kill('SIGKILL'); throw new Error(`nubes did not stop within 15 s of SIGINT:\n${out}`); }
+      const code = await Promise.race([
+        exited,
+        new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 15_000)),
+      ]);
+      if (code === 'timeout') {
+        child.kill('SIGKILL');
+        throw new Error(`nubes did not stop within 15 s of SIGINT:\n${out}`);
+      }
       return code;
     },
   };

@@ -7,7 +7,12 @@
 import type { Bus, Subscription } from '../../platform/bus/bus.ts';
 import type { Logger } from '../../platform/log.ts';
 import type { VirtDriver } from './virt/driver.ts';
-import { CONDUCTOR, createInstanceWorker, NO_IMAGE_TRANSFER, type ImageTransfer } from './instance-work.ts';
+import {
+  CONDUCTOR,
+  createInstanceWorker,
+  NO_IMAGE_TRANSFER,
+  type ImageTransfer,
+} from './instance-work.ts';
 import { parseHostWork, toJson, type PowerReport } from './protocol.ts';
 
 export const agentTarget = (host: string) => `compute.${host}`;
@@ -35,54 +40,98 @@ export interface HostAgentDeps {
   /** How the driver reads images and uploads snapshots (default: none). */
   readonly images?: ImageTransfer;
   /** This host's allocation ratios, when its configuration sets them (else the cloud's defaults). */
-  readonly ratios?: { readonly cpu: number | null; readonly ram: number | null; readonly disk: number | null };
+  readonly ratios?: {
+    readonly cpu: number | null;
+    readonly ram: number | null;
+    readonly disk: number | null;
+  };
 }
 
 export async function startHostAgent(deps: HostAgentDeps): Promise<HostAgent> {
   const { bus, host, log, version, driver } = deps;
   const startedAt = Date.now();
   let stopped = false;
-  const worker = createInstanceWorker({ bus, host, driver, images: deps.images ?? NO_IMAGE_TRANSFER, log });
+  const worker = createInstanceWorker({
+    bus,
+    host,
+    driver,
+    images: deps.images ?? NO_IMAGE_TRANSFER,
+    log,
+  });
   let server: Subscription | undefined;
   // Served only once the host is registered and reconciled: work queued for the host meanwhile
   // waits on the bus, so reconcile never races a build that is starting.
-  const serve = () => bus.serve(agentTarget(host), async (method, payload) => {
-    switch (method) {
-      case 'ping': return { host, version, uptime_ms: Date.now() - startedAt };
-      // Cast: answered later by an instance.result cast to the conductor. Not awaited, so work on
-      // different instances runs side by side.
-      case 'instance.work': void worker.submit(parseHostWork(payload)); return;
-      case 'instance.console': {
-        const p = payload as { uuid?: unknown; max_bytes?: unknown };
-        if (typeof p.uuid !== 'string') throw new Error('instance.console needs a uuid');
-        return { output: await driver.consoleOutput(p.uuid, typeof p.max_bytes === 'number' ? p.max_bytes : 1 << 20) };
+  const serve = () =>
+    bus.serve(agentTarget(host), async (method, payload) => {
+      switch (method) {
+        case 'ping':
+          return { host, version, uptime_ms: Date.now() - startedAt };
+        // Cast: answered later by an instance.result cast to the conductor. Not awaited, so work on
+        // different instances runs side by side.
+        case 'instance.work':
+          void worker.submit(parseHostWork(payload));
+          return;
+        case 'instance.console': {
+          const p = payload as { uuid?: unknown; max_bytes?: unknown };
+          if (typeof p.uuid !== 'string') throw new Error('instance.console needs a uuid');
+          return {
+            output: await driver.consoleOutput(
+              p.uuid,
+              typeof p.max_bytes === 'number' ? p.max_bytes : 1 << 20,
+            ),
+          };
+        }
+        default:
+          throw new Error(`agent ${host} does not handle ${method}`);
       }
-      default: throw new Error(`agent ${host} does not handle ${method}`);
-    }
-  });
+    });
 
   async function report(): Promise<void> {
     const r = await driver.hostResources();
-    await bus.call(CONDUCTOR, 'host.report', {
-      host, hypervisor_type: r.hypervisorType, hypervisor_version: r.hypervisorVersion, cpu_info: r.cpuInfo, host_ip: null,
-      vcpus: r.vcpus, memory_mb: r.memoryMb, disk_gb: r.diskGb, agent_version: version,
-      console_url: deps.console?.url ?? null, console_note: deps.console?.note ?? 'the agent runs no console proxy',
-      cpu_allocation_ratio: deps.ratios?.cpu ?? null, ram_allocation_ratio: deps.ratios?.ram ?? null, disk_allocation_ratio: deps.ratios?.disk ?? null,
-    }, { timeoutMs: 10_000 });
+    await bus.call(
+      CONDUCTOR,
+      'host.report',
+      {
+        host,
+        hypervisor_type: r.hypervisorType,
+        hypervisor_version: r.hypervisorVersion,
+        cpu_info: r.cpuInfo,
+        host_ip: null,
+        vcpus: r.vcpus,
+        memory_mb: r.memoryMb,
+        disk_gb: r.diskGb,
+        agent_version: version,
+        console_url: deps.console?.url ?? null,
+        console_note: deps.console?.note ?? 'the agent runs no console proxy',
+        cpu_allocation_ratio: deps.ratios?.cpu ?? null,
+        ram_allocation_ratio: deps.ratios?.ram ?? null,
+        disk_allocation_ratio: deps.ratios?.disk ?? null,
+      },
+      { timeoutMs: 10_000 },
+    );
   }
 
   /** Tells the conductor what the hypervisor has; destroys what the cloud no longer knows, forgets what it has elsewhere. */
   async function reconcile(): Promise<void> {
     const present = await driver.listInstances();
-    const r = await bus.call<{ destroy: string[]; forget?: string[] }>(CONDUCTOR, 'host.reconcile', {
-      host, instances: present.map((i) => ({ uuid: i.uuid, power_state: i.powerState })),
-    }, { timeoutMs: 60_000 });
+    const r = await bus.call<{ destroy: string[]; forget?: string[] }>(
+      CONDUCTOR,
+      'host.reconcile',
+      {
+        host,
+        instances: present.map((i) => ({ uuid: i.uuid, power_state: i.powerState })),
+      },
+      { timeoutMs: 60_000 },
+    );
     for (const uuid of r.destroy) {
       log.warn({ host, instance: uuid }, 'destroying an instance the cloud does not know');
       await driver.destroy(uuid);
     }
     for (const uuid of r.forget ?? []) {
-      log.warn({ host, instance: uuid }, 'removing a copy of an instance the cloud has on another host');
+      log.warn(
+        { host, instance: uuid },
+        'removing a copy of an instance the cloud has on another host',
+      );
       await driver.forget(uuid);
     }
   }
@@ -92,13 +141,30 @@ export async function startHostAgent(deps: HostAgentDeps): Promise<HostAgent> {
     // Work under way reports the power state with its result; a report now would race it.
     const quiet = reports.filter((r) => !worker.busy(r.uuid));
     if (quiet.length === 0) return;
-    const r = await bus.call<{ stop: string[] }>(CONDUCTOR, 'host.power', { host, instances: toJson(quiet) }, { timeoutMs: 30_000 });
+    const r = await bus.call<{ stop: string[] }>(
+      CONDUCTOR,
+      'host.power',
+      { host, instances: toJson(quiet) },
+      { timeoutMs: 30_000 },
+    );
     for (const uuid of r.stop) {
-      log.warn({ host, instance: uuid }, 'instance runs but the cloud has it stopped; powering it off');
-      void worker.local(uuid, 'powering off an instance the cloud has stopped', () => driver.powerOff(uuid, 0));
+      log.warn(
+        { host, instance: uuid },
+        'instance runs but the cloud has it stopped; powering it off',
+      );
+      void worker.local(uuid, 'powering off an instance the cloud has stopped', () =>
+        driver.powerOff(uuid, 0),
+      );
     }
   }
-  const syncPower = async () => reportPower((await driver.listInstances()).map((i) => ({ uuid: i.uuid, power_state: i.powerState, fault: null })));
+  const syncPower = async () =>
+    reportPower(
+      (await driver.listInstances()).map((i) => ({
+        uuid: i.uuid,
+        power_state: i.powerState,
+        fault: null,
+      })),
+    );
   let unwatch: (() => void) | undefined;
   let powerSync: NodeJS.Timeout | undefined;
 
@@ -107,39 +173,62 @@ export async function startHostAgent(deps: HostAgentDeps): Promise<HostAgent> {
   const registered = new Promise<void>((resolve) => {
     const attempt = () => {
       if (stopped) return;
-      report().then(async () => {
-        log.info({ host }, 'host registered');
-        await reconcile().catch((err: unknown) => log.error({ host, err }, 'reconciling instances with the cloud failed'));
-        if (stopped) return;
-        server = await serve();
-        unwatch = driver.watch((e) => {
-          log.warn({ host, instance: e.uuid, power: e.powerState, fault: e.fault }, 'instance power changed on its own');
-          reportPower([{ uuid: e.uuid, power_state: e.powerState, fault: e.fault }]).catch((err: unknown) => log.error({ host, err }, 'reporting a power change failed'));
-        });
-        powerSync = setInterval(() => { syncPower().catch((err: unknown) => log.warn({ host, err }, 'power sync failed')); }, deps.powerSyncMs ?? 60_000);
-        powerSync.unref();
-        await bus.notify('compute', 'agent.up', { host, version });
-        log.info({ host }, 'host agent serving');
-        resolve();
-      }, (err: unknown) => {
-        log.warn({ host, err }, 'host report failed; retrying in 5 s');
-        retry = setTimeout(attempt, 5000);
-      });
+      report().then(
+        async () => {
+          log.info({ host }, 'host registered');
+          await reconcile().catch((err: unknown) =>
+            log.error({ host, err }, 'reconciling instances with the cloud failed'),
+          );
+          if (stopped) return;
+          server = await serve();
+          unwatch = driver.watch((e) => {
+            log.warn(
+              { host, instance: e.uuid, power: e.powerState, fault: e.fault },
+              'instance power changed on its own',
+            );
+            reportPower([{ uuid: e.uuid, power_state: e.powerState, fault: e.fault }]).catch(
+              (err: unknown) => log.error({ host, err }, 'reporting a power change failed'),
+            );
+          });
+          powerSync = setInterval(() => {
+            syncPower().catch((err: unknown) => log.warn({ host, err }, 'power sync failed'));
+          }, deps.powerSyncMs ?? 60_000);
+          powerSync.unref();
+          await bus.notify('compute', 'agent.up', { host, version });
+          log.info({ host }, 'host agent serving');
+          resolve();
+        },
+        (err: unknown) => {
+          log.warn({ host, err }, 'host report failed; retrying in 5 s');
+          retry = setTimeout(attempt, 5000);
+        },
+      );
     };
     attempt();
   });
 
   const beat = setInterval(() => {
-    bus.call<{ known: boolean; reconcile?: boolean }>(CONDUCTOR, 'host.heartbeat', { host }, { timeoutMs: 10_000 })
+    bus
+      .call<{ known: boolean; reconcile?: boolean }>(
+        CONDUCTOR,
+        'host.heartbeat',
+        { host },
+        { timeoutMs: 10_000 },
+      )
       // Forgotten by the cloud (an admin deleted the service): register again. Forgotten or counted
       // down (servers may have been deleted without us meanwhile): reconcile.
-      .then(async (r) => { if (!r.known) await report(); if (!r.known || r.reconcile) await reconcile(); })
+      .then(async (r) => {
+        if (!r.known) await report();
+        if (!r.known || r.reconcile) await reconcile();
+      })
       .catch((err: unknown) => log.warn({ host, err }, 'heartbeat failed'));
   }, deps.heartbeatMs ?? 10_000);
   beat.unref();
 
   return {
-    host, driver, registered,
+    host,
+    driver,
+    registered,
     async stop() {
       stopped = true;
       clearInterval(beat);

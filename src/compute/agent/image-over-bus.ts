@@ -14,7 +14,12 @@ export function busImageTransfer(bus: Bus): ImageTransfer {
     async open(imageId) {
       async function* chunks(): AsyncGenerator<Buffer> {
         for (let offset = 0; ;) {
-          const r = await bus.call<{ data: string; eof: boolean }>(CONDUCTOR, 'image.read', { image_id: imageId, offset, length: CHUNK }, TIMEOUT);
+          const r = await bus.call<{ data: string; eof: boolean }>(
+            CONDUCTOR,
+            'image.read',
+            { image_id: imageId, offset, length: CHUNK },
+            TIMEOUT,
+          );
           const data = Buffer.from(r.data, 'base64');
           if (data.length > 0) yield data;
           offset += data.length;
@@ -32,16 +37,28 @@ export function busImageTransfer(bus: Bus): ImageTransfer {
       const flush = async () => {
         if (size === 0) return;
         const chunk = Buffer.concat(pending, size);
-        await bus.call(CONDUCTOR, 'image.upload.chunk', { upload_id: uploadId, offset, data: chunk.toString('base64') }, TIMEOUT);
+        await bus.call(
+          CONDUCTOR,
+          'image.upload.chunk',
+          { upload_id: uploadId, offset, data: chunk.toString('base64') },
+          TIMEOUT,
+        );
         offset += chunk.length;
-        pending = []; size = 0;
+        pending = [];
+        size = 0;
       };
       for await (const piece of data as AsyncIterable<Buffer>) {
-        pending.push(piece); size += piece.length;
+        pending.push(piece);
+        size += piece.length;
         if (size >= CHUNK) await flush();
       }
       await flush();
-      await bus.call(CONDUCTOR, 'image.upload.finish', { upload_id: uploadId, image_id: imageId, disk_format: diskFormat }, { timeoutMs: 600_000 });
+      await bus.call(
+        CONDUCTOR,
+        'image.upload.finish',
+        { upload_id: uploadId, image_id: imageId, disk_format: diskFormat },
+        { timeoutMs: 600_000 },
+      );
     },
   };
 }

@@ -4,8 +4,21 @@
 import type { Readable } from 'node:stream';
 import type { Bus } from '../../platform/bus/bus.ts';
 import type { Logger } from '../../platform/log.ts';
-import { VirtError, type ImageSpec, type InstanceSpec, type PowerState, type VirtDriver } from './virt/driver.ts';
-import { toJson, type HostWork, type HostWorkResult, type WireImage, type WireInstance, type WireMigrationTarget } from './protocol.ts';
+import {
+  VirtError,
+  type ImageSpec,
+  type InstanceSpec,
+  type PowerState,
+  type VirtDriver,
+} from './virt/driver.ts';
+import {
+  toJson,
+  type HostWork,
+  type HostWorkResult,
+  type WireImage,
+  type WireInstance,
+  type WireMigrationTarget,
+} from './protocol.ts';
 
 export const CONDUCTOR = 'compute.conductor';
 
@@ -17,26 +30,56 @@ export interface ImageTransfer {
 
 /** For agents without an image transfer configured: drivers that never read image data still work. */
 export const NO_IMAGE_TRANSFER: ImageTransfer = {
-  open: async (id) => { throw new VirtError(`this agent cannot read image ${id}: no image transfer is configured`); },
-  upload: async (id) => { throw new VirtError(`this agent cannot upload image ${id}: no image transfer is configured`); },
+  open: async (id) => {
+    throw new VirtError(`this agent cannot read image ${id}: no image transfer is configured`);
+  },
+  upload: async (id) => {
+    throw new VirtError(`this agent cannot upload image ${id}: no image transfer is configured`);
+  },
 };
 
-export function createInstanceWorker(deps: { bus: Bus; host: string; driver: VirtDriver; images: ImageTransfer; log: Logger }) {
+export function createInstanceWorker(deps: {
+  bus: Bus;
+  host: string;
+  driver: VirtDriver;
+  images: ImageTransfer;
+  log: Logger;
+}) {
   const { bus, host, driver, images, log } = deps;
   const chains = new Map<string, Promise<void>>();
 
-  const imageSpec = (w: WireImage): ImageSpec => ({ id: w.id, diskFormat: w.disk_format, checksum: w.checksum, properties: w.properties, open: () => images.open(w.id) });
-  const instanceSpec = (w: WireInstance): InstanceSpec => ({
-    uuid: w.uuid, name: w.name, hostname: w.hostname, flavor: w.flavor, image: imageSpec(w.image), nics: [],
-    metadata: { publicKeys: w.metadata.public_keys, userData: w.metadata.user_data, meta: w.metadata.meta, configDrive: w.metadata.config_drive },
+  const imageSpec = (w: WireImage): ImageSpec => ({
+    id: w.id,
+    diskFormat: w.disk_format,
+    checksum: w.checksum,
+    properties: w.properties,
+    open: () => images.open(w.id),
   });
-  const need = <T>(v: T | undefined, what: string): T => { if (v === undefined) throw new VirtError(`the work carries no ${what}`); return v; };
+  const instanceSpec = (w: WireInstance): InstanceSpec => ({
+    uuid: w.uuid,
+    name: w.name,
+    hostname: w.hostname,
+    flavor: w.flavor,
+    image: imageSpec(w.image),
+    nics: [],
+    metadata: {
+      publicKeys: w.metadata.public_keys,
+      userData: w.metadata.user_data,
+      meta: w.metadata.meta,
+      configDrive: w.metadata.config_drive,
+    },
+  });
+  const need = <T>(v: T | undefined, what: string): T => {
+    if (v === undefined) throw new VirtError(`the work carries no ${what}`);
+    return v;
+  };
 
   /** Does the work; answers what the result carries besides success (a live migration's target). */
   async function run(w: HostWork): Promise<{ target?: WireMigrationTarget } | void> {
     const d = driver;
     switch (w.op) {
-      case 'build': case 'unshelve': {
+      case 'build':
+      case 'unshelve': {
         const spec = instanceSpec(need(w.instance, 'instance'));
         try {
           await d.spawn(spec);
@@ -47,51 +90,100 @@ export function createInstanceWorker(deps: { bus: Bus; host: string; driver: Vir
         }
         return;
       }
-      case 'rebuild': await d.destroy(w.uuid); await d.spawn(instanceSpec(need(w.instance, 'instance'))); return;
-      case 'destroy': case 'shelve_offload': return d.destroy(w.uuid);
+      case 'rebuild':
+        await d.destroy(w.uuid);
+        await d.spawn(instanceSpec(need(w.instance, 'instance')));
+        return;
+      case 'destroy':
+      case 'shelve_offload':
+        return d.destroy(w.uuid);
       case 'shelve': {
         // Off (cleanly if it runs: a paused guest cannot answer the power button), its disk kept as the image, gone from here.
         const id = need(w.snapshot_image_id, 'shelved image');
-        await d.powerOff(w.uuid, (await d.powerState(w.uuid)) === 'running' ? w.timeout_s ?? 60 : 0);
+        await d.powerOff(
+          w.uuid,
+          (await d.powerState(w.uuid)) === 'running' ? (w.timeout_s ?? 60) : 0,
+        );
         await d.snapshot(w.uuid, (data, format) => images.upload(id, data, format));
         return d.destroy(w.uuid);
       }
-      case 'stop': return d.powerOff(w.uuid, w.timeout_s ?? 60);
-      case 'start': return d.powerOn(w.uuid);
-      case 'reboot': return d.reboot(w.uuid, 'soft');
-      case 'reboot_hard': return d.reboot(w.uuid, 'hard');
-      case 'pause': return d.pause(w.uuid);
-      case 'unpause': return d.unpause(w.uuid);
-      case 'suspend': return d.suspend(w.uuid);
-      case 'resume': return d.resume(w.uuid);
-      case 'rescue': return d.rescue(w.uuid, imageSpec(need(w.image, 'rescue image')));
-      case 'unrescue': return d.unrescue(w.uuid);
-      case 'resize': return d.resize(w.uuid, need(w.flavor, 'flavor'));
-      case 'confirm_resize': return d.confirmResize(w.uuid);
-      case 'revert_resize': return d.revertResize(w.uuid, need(w.flavor, 'flavor'));
+      case 'stop':
+        return d.powerOff(w.uuid, w.timeout_s ?? 60);
+      case 'start':
+        return d.powerOn(w.uuid);
+      case 'reboot':
+        return d.reboot(w.uuid, 'soft');
+      case 'reboot_hard':
+        return d.reboot(w.uuid, 'hard');
+      case 'pause':
+        return d.pause(w.uuid);
+      case 'unpause':
+        return d.unpause(w.uuid);
+      case 'suspend':
+        return d.suspend(w.uuid);
+      case 'resume':
+        return d.resume(w.uuid);
+      case 'rescue':
+        return d.rescue(w.uuid, imageSpec(need(w.image, 'rescue image')));
+      case 'unrescue':
+        return d.unrescue(w.uuid);
+      case 'resize':
+        return d.resize(w.uuid, need(w.flavor, 'flavor'));
+      case 'confirm_resize':
+        return d.confirmResize(w.uuid);
+      case 'revert_resize':
+        return d.revertResize(w.uuid, need(w.flavor, 'flavor'));
       case 'snapshot': {
         const id = need(w.snapshot_image_id, 'snapshot image');
         return d.snapshot(w.uuid, (data, format) => images.upload(id, data, format));
       }
-      case 'live_migration_prepare': case 'cold_migration_prepare': {
-        const t = await d.prepareMigration(instanceSpec(need(w.instance, 'instance')), { block: w.block_migration ?? 'auto' });
+      case 'live_migration_prepare':
+      case 'cold_migration_prepare': {
+        const t = await d.prepareMigration(instanceSpec(need(w.instance, 'instance')), {
+          block: w.block_migration ?? 'auto',
+        });
         return { target: { uri: t.uri, disks: t.disks } };
       }
-      case 'live_migration': return d.migrate(w.uuid, need(w.target, 'migration target'));
-      case 'cold_migration': return d.sendDisks(w.uuid, need(w.target, 'migration target'));
-      case 'live_migration_finish': return d.finishMigration(w.uuid, true);
-      case 'cold_migration_finish': await d.finishMigration(w.uuid, true); if (w.power_on) await d.powerOn(w.uuid); return;
-      case 'live_migration_abort': case 'cold_migration_abort': return d.finishMigration(w.uuid, false);
+      case 'live_migration':
+        return d.migrate(w.uuid, need(w.target, 'migration target'));
+      case 'cold_migration':
+        return d.sendDisks(w.uuid, need(w.target, 'migration target'));
+      case 'live_migration_finish':
+        return d.finishMigration(w.uuid, true);
+      case 'cold_migration_finish':
+        await d.finishMigration(w.uuid, true);
+        if (w.power_on) await d.powerOn(w.uuid);
+        return;
+      case 'live_migration_abort':
+      case 'cold_migration_abort':
+        return d.finishMigration(w.uuid, false);
       // The copy on this host is not the instance any more: the source's after a confirm, the
       // destination's after a revert (disks on shared storage stay: they are the instance's).
-      case 'cold_migration_confirm': case 'cold_migration_revert': return d.forget(w.uuid);
-      case 'cold_migration_revert_finish': if (w.power_on) await d.powerOn(w.uuid); return;
-      default: return w.op satisfies never;
+      case 'cold_migration_confirm':
+      case 'cold_migration_revert':
+        return d.forget(w.uuid);
+      case 'cold_migration_revert_finish':
+        if (w.power_on) await d.powerOn(w.uuid);
+        return;
+      default:
+        return w.op satisfies never;
     }
   }
 
   async function powerAfter(w: HostWork): Promise<PowerState | null> {
-    if (['destroy', 'shelve_offload', 'shelve', 'live_migration', 'live_migration_abort', 'cold_migration_abort', 'cold_migration_confirm', 'cold_migration_revert'].includes(w.op)) return 'nostate';
+    if (
+      [
+        'destroy',
+        'shelve_offload',
+        'shelve',
+        'live_migration',
+        'live_migration_abort',
+        'cold_migration_abort',
+        'cold_migration_confirm',
+        'cold_migration_revert',
+      ].includes(w.op)
+    )
+      return 'nostate';
     return driver.powerState(w.uuid).catch(() => null);
   }
 
@@ -99,12 +191,26 @@ export function createInstanceWorker(deps: { bus: Bus; host: string; driver: Vir
     let result: HostWorkResult;
     try {
       const extra = await run(w);
-      result = { op: w.op, uuid: w.uuid, host, action_id: w.action_id, ok: true, power_state: await powerAfter(w), ...(extra ?? {}) };
+      result = {
+        op: w.op,
+        uuid: w.uuid,
+        host,
+        action_id: w.action_id,
+        ok: true,
+        power_state: await powerAfter(w),
+        ...(extra ?? {}),
+      };
     } catch (e) {
       const err = e as Error;
       log.warn({ op: w.op, instance: w.uuid, err }, 'instance work failed');
       result = {
-        op: w.op, uuid: w.uuid, host, action_id: w.action_id, ok: false, power_state: await powerAfter(w), message: err.message,
+        op: w.op,
+        uuid: w.uuid,
+        host,
+        action_id: w.action_id,
+        ok: false,
+        power_state: await powerAfter(w),
+        message: err.message,
         retryable: e instanceof VirtError && e.retryable,
       };
     }
@@ -116,18 +222,24 @@ export function createInstanceWorker(deps: { bus: Bus; host: string; driver: Vir
     const prev = chains.get(uuid) ?? Promise.resolve();
     const next = prev.then(fn).catch((err: unknown) => log.error({ err, instance: uuid }, failed));
     chains.set(uuid, next);
-    void next.then(() => { if (chains.get(uuid) === next) chains.delete(uuid); });
+    void next.then(() => {
+      if (chains.get(uuid) === next) chains.delete(uuid);
+    });
     return next;
   }
 
   return {
     /** Queues work behind whatever this instance is already doing; resolves when it is done. */
-    submit: (w: HostWork): Promise<void> => enqueue(w.uuid, () => handle(w), 'could not report instance work'),
+    submit: (w: HostWork): Promise<void> =>
+      enqueue(w.uuid, () => handle(w), 'could not report instance work'),
     /** Whether work on this instance is queued or running (its result will carry the power state). */
     busy: (uuid: string): boolean => chains.has(uuid),
     /** Runs `fn` in the instance's queue, reporting nothing (the power sync's own corrections). */
-    local: (uuid: string, what: string, fn: () => Promise<void>): Promise<void> => enqueue(uuid, fn, `${what} failed`),
+    local: (uuid: string, what: string, fn: () => Promise<void>): Promise<void> =>
+      enqueue(uuid, fn, `${what} failed`),
     /** Waits for every piece of work in flight (agent stop). */
-    async idle(): Promise<void> { await Promise.allSettled([...chains.values()]); },
+    async idle(): Promise<void> {
+      await Promise.allSettled([...chains.values()]);
+    },
   };
 }

@@ -6,21 +6,61 @@ import { BadRequest } from '../../platform/errors.ts';
 import { POWER_STATES, type FlavorSpec, type PowerState } from './virt/driver.ts';
 
 /** The steps of a live migration: prepare, finish (or abort) at the destination, the migration itself at the source. */
-export const LIVE_MIGRATION_OPS = ['live_migration_prepare', 'live_migration', 'live_migration_finish', 'live_migration_abort'] as const;
+export const LIVE_MIGRATION_OPS = [
+  'live_migration_prepare',
+  'live_migration',
+  'live_migration_finish',
+  'live_migration_abort',
+] as const;
 /** The steps of a cold migration: prepare, finish (or abort) at the destination, the disks sent from the source; then confirm or revert. */
-export const COLD_MIGRATION_OPS = ['cold_migration_prepare', 'cold_migration', 'cold_migration_finish', 'cold_migration_abort',
-  'cold_migration_confirm', 'cold_migration_revert', 'cold_migration_revert_finish'] as const;
+export const COLD_MIGRATION_OPS = [
+  'cold_migration_prepare',
+  'cold_migration',
+  'cold_migration_finish',
+  'cold_migration_abort',
+  'cold_migration_confirm',
+  'cold_migration_revert',
+  'cold_migration_revert_finish',
+] as const;
 export type MigrationOp = (typeof LIVE_MIGRATION_OPS)[number] | (typeof COLD_MIGRATION_OPS)[number];
 
 /** Work on one instance, each answered by one `instance.result`. */
-export const HOST_OPS = ['build', 'destroy', 'stop', 'start', 'reboot', 'reboot_hard', 'pause', 'unpause', 'suspend', 'resume', 'rescue', 'unrescue',
-  'rebuild', 'resize', 'confirm_resize', 'revert_resize', 'snapshot', 'shelve', 'shelve_offload', 'unshelve', ...LIVE_MIGRATION_OPS, ...COLD_MIGRATION_OPS] as const;
+export const HOST_OPS = [
+  'build',
+  'destroy',
+  'stop',
+  'start',
+  'reboot',
+  'reboot_hard',
+  'pause',
+  'unpause',
+  'suspend',
+  'resume',
+  'rescue',
+  'unrescue',
+  'rebuild',
+  'resize',
+  'confirm_resize',
+  'revert_resize',
+  'snapshot',
+  'shelve',
+  'shelve_offload',
+  'unshelve',
+  ...LIVE_MIGRATION_OPS,
+  ...COLD_MIGRATION_OPS,
+] as const;
 export type HostOp = (typeof HOST_OPS)[number];
-export const isMigrationOp = (op: HostOp): op is MigrationOp => (LIVE_MIGRATION_OPS as readonly string[]).includes(op) || (COLD_MIGRATION_OPS as readonly string[]).includes(op);
-export const isLiveMigrationOp = (op: HostOp): boolean => (LIVE_MIGRATION_OPS as readonly string[]).includes(op);
+export const isMigrationOp = (op: HostOp): op is MigrationOp =>
+  (LIVE_MIGRATION_OPS as readonly string[]).includes(op) ||
+  (COLD_MIGRATION_OPS as readonly string[]).includes(op);
+export const isLiveMigrationOp = (op: HostOp): boolean =>
+  (LIVE_MIGRATION_OPS as readonly string[]).includes(op);
 
 /** Where a live migration's source sends the instance, as the destination answered. */
-export interface WireMigrationTarget { readonly uri: string; readonly disks: string | null }
+export interface WireMigrationTarget {
+  readonly uri: string;
+  readonly disks: string | null;
+}
 
 export interface WireImage {
   readonly id: string;
@@ -90,28 +130,45 @@ export interface PowerReport {
   readonly fault: string | null;
 }
 
-export const toJson = (v: HostWork | HostWorkResult | readonly PowerReport[]): JsonValue => v as unknown as JsonValue;
+export const toJson = (v: HostWork | HostWorkResult | readonly PowerReport[]): JsonValue =>
+  v as unknown as JsonValue;
 
 export function parsePowerReports(p: JsonValue): PowerReport[] {
   if (!Array.isArray(p)) throw new BadRequest('power reports must be a list');
   return p.map((r) => {
     const o = (r ?? {}) as Record<string, unknown>;
-    if (typeof o['uuid'] !== 'string' || !(POWER_STATES as readonly unknown[]).includes(o['power_state'])) throw new BadRequest('a power report needs a uuid and a power_state');
-    if (o['fault'] !== null && typeof o['fault'] !== 'string') throw new BadRequest('a power report\'s fault is a string or null');
-    return { uuid: o['uuid'], power_state: o['power_state'] as PowerState, fault: (o['fault'] as string | null) ?? null };
+    if (
+      typeof o['uuid'] !== 'string' ||
+      !(POWER_STATES as readonly unknown[]).includes(o['power_state'])
+    )
+      throw new BadRequest('a power report needs a uuid and a power_state');
+    if (o['fault'] !== null && typeof o['fault'] !== 'string')
+      throw new BadRequest("a power report's fault is a string or null");
+    return {
+      uuid: o['uuid'],
+      power_state: o['power_state'] as PowerState,
+      fault: (o['fault'] as string | null) ?? null,
+    };
   });
 }
 
 export function parseHostWork(p: JsonValue): HostWork {
   const o = (p ?? {}) as Record<string, unknown>;
-  if (typeof o['op'] !== 'string' || !(HOST_OPS as readonly string[]).includes(o['op'])) throw new BadRequest(`unknown host op ${String(o['op'])}`);
+  if (typeof o['op'] !== 'string' || !(HOST_OPS as readonly string[]).includes(o['op']))
+    throw new BadRequest(`unknown host op ${String(o['op'])}`);
   if (typeof o['uuid'] !== 'string') throw new BadRequest('host work without an instance uuid');
   return o as unknown as HostWork;
 }
 
 export function parseHostWorkResult(p: JsonValue): HostWorkResult {
   const o = (p ?? {}) as Record<string, unknown>;
-  if (typeof o['op'] !== 'string' || !(HOST_OPS as readonly string[]).includes(o['op'])) throw new BadRequest(`unknown host op ${String(o['op'])}`);
-  if (typeof o['uuid'] !== 'string' || typeof o['host'] !== 'string' || typeof o['ok'] !== 'boolean') throw new BadRequest('malformed instance result');
+  if (typeof o['op'] !== 'string' || !(HOST_OPS as readonly string[]).includes(o['op']))
+    throw new BadRequest(`unknown host op ${String(o['op'])}`);
+  if (
+    typeof o['uuid'] !== 'string' ||
+    typeof o['host'] !== 'string' ||
+    typeof o['ok'] !== 'boolean'
+  )
+    throw new BadRequest('malformed instance result');
   return o as unknown as HostWorkResult;
 }

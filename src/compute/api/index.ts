@@ -4,7 +4,11 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ComputeService } from '../index.ts';
 import type { Authenticate } from '../../platform/http/auth-hook.ts';
 import { installAuth } from '../../platform/http/auth-hook.ts';
-import { installFaultHandlers, type FaultFamilies, type FaultFamily } from '../../platform/http/faults.ts';
+import {
+  installFaultHandlers,
+  type FaultFamilies,
+  type FaultFamily,
+} from '../../platform/http/faults.ts';
 import { installMicroversions } from '../../platform/http/microversion.ts';
 import { renderComputeFault } from './faults.ts';
 import { flavorRoutes } from './routes/flavors.ts';
@@ -26,42 +30,94 @@ export const COMPUTE_MAX_MICROVERSION = '2.96';
 
 function versionEntry(base: string) {
   return {
-    id: 'v2.1', status: 'CURRENT', version: COMPUTE_MAX_MICROVERSION, min_version: COMPUTE_MIN_MICROVERSION, updated: '2013-07-23T11:33:21Z',
-    links: [{ rel: 'self', href: `${base}/v2.1/` }, { rel: 'describedby', type: 'text/html', href: 'http://docs.openstack.org/' }],
-    'media-types': [{ base: 'application/json', type: 'application/vnd.openstack.compute+json;version=2.1' }],
+    id: 'v2.1',
+    status: 'CURRENT',
+    version: COMPUTE_MAX_MICROVERSION,
+    min_version: COMPUTE_MIN_MICROVERSION,
+    updated: '2013-07-23T11:33:21Z',
+    links: [
+      { rel: 'self', href: `${base}/v2.1/` },
+      { rel: 'describedby', type: 'text/html', href: 'http://docs.openstack.org/' },
+    ],
+    'media-types': [
+      { base: 'application/json', type: 'application/vnd.openstack.compute+json;version=2.1' },
+    ],
   };
 }
 
-export function mountComputeApi(app: FastifyInstance, compute: ComputeService, opts: { publicUrl?: string; faults: FaultFamilies; authenticate: Authenticate; identityUrl: string }): void {
-  const base = (request: FastifyRequest) => `${opts.publicUrl ?? `${request.protocol}://${request.host}`}${COMPUTE_PREFIX}`;
+export function mountComputeApi(
+  app: FastifyInstance,
+  compute: ComputeService,
+  opts: {
+    publicUrl?: string;
+    faults: FaultFamilies;
+    authenticate: Authenticate;
+    identityUrl: string;
+  },
+): void {
+  const base = (request: FastifyRequest) =>
+    `${opts.publicUrl ?? `${request.protocol}://${request.host}`}${COMPUTE_PREFIX}`;
   const v21 = (request: FastifyRequest) => `${base(request)}/v2.1`;
-  const links = (request: FastifyRequest): Links => (path) => [{ rel: 'self', href: `${v21(request)}/${path}` }, { rel: 'bookmark', href: `${base(request)}/${path}` }];
-  const family: FaultFamily = { prefix: COMPUTE_PREFIX, render: renderComputeFault, authenticate: () => `Keystone uri="${opts.identityUrl}"` };
+  const links =
+    (request: FastifyRequest): Links =>
+    (path) => [
+      { rel: 'self', href: `${v21(request)}/${path}` },
+      { rel: 'bookmark', href: `${base(request)}/${path}` },
+    ];
+  const family: FaultFamily = {
+    prefix: COMPUTE_PREFIX,
+    render: renderComputeFault,
+    authenticate: () => `Keystone uri="${opts.identityUrl}"`,
+  };
   opts.faults.add(family);
-  app.register(async (scope) => {
-    installFaultHandlers(scope, family);
-    // Nova answers its root with 200 and both API versions (v2.0 is the legacy one, not served here).
-    scope.get('/', { config: { public: true } }, async (request) => ({ versions: [
-      { id: 'v2.0', status: 'SUPPORTED', version: '', min_version: '', updated: '2011-01-21T11:33:21Z', links: [{ rel: 'self', href: `${base(request)}/v2/` }] },
-      (({ 'media-types': _m, ...v }) => v)(versionEntry(base(request))),
-    ] }));
-    installAuth(scope, opts.authenticate);
-    scope.register(async (api) => {
-      installMicroversions(api, { service: 'compute', legacyHeader: 'X-OpenStack-Nova-API-Version', min: COMPUTE_MIN_MICROVERSION, max: COMPUTE_MAX_MICROVERSION });
-      // Nova also names the request id in its own header.
-      api.addHook('onRequest', async (request, reply) => { reply.header('x-compute-request-id', request.id); });
-      api.get('/', { config: { public: true } }, async (request) => ({ version: versionEntry(base(request)) }));
-      flavorRoutes(api, compute, links, v21);
-      keypairRoutes(api, compute, v21);
-      hostRoutes(api, compute);
-      quotaRoutes(api, compute);
-      serverRoutes(api, compute, links, v21);
-      serverGroupRoutes(api, compute);
-      serverActionRoutes(api, compute, links, v21);
-      remoteConsoleRoutes(api, compute);
-      aggregateRoutes(api, compute);
-      usageRoutes(api, compute);
-      securityGroupRoutes(api, compute);
-    }, { prefix: '/v2.1' });
-  }, { prefix: COMPUTE_PREFIX });
+  app.register(
+    async (scope) => {
+      installFaultHandlers(scope, family);
+      // Nova answers its root with 200 and both API versions (v2.0 is the legacy one, not served here).
+      scope.get('/', { config: { public: true } }, async (request) => ({
+        versions: [
+          {
+            id: 'v2.0',
+            status: 'SUPPORTED',
+            version: '',
+            min_version: '',
+            updated: '2011-01-21T11:33:21Z',
+            links: [{ rel: 'self', href: `${base(request)}/v2/` }],
+          },
+          (({ 'media-types': _m, ...v }) => v)(versionEntry(base(request))),
+        ],
+      }));
+      installAuth(scope, opts.authenticate);
+      scope.register(
+        async (api) => {
+          installMicroversions(api, {
+            service: 'compute',
+            legacyHeader: 'X-OpenStack-Nova-API-Version',
+            min: COMPUTE_MIN_MICROVERSION,
+            max: COMPUTE_MAX_MICROVERSION,
+          });
+          // Nova also names the request id in its own header.
+          api.addHook('onRequest', async (request, reply) => {
+            reply.header('x-compute-request-id', request.id);
+          });
+          api.get('/', { config: { public: true } }, async (request) => ({
+            version: versionEntry(base(request)),
+          }));
+          flavorRoutes(api, compute, links, v21);
+          keypairRoutes(api, compute, v21);
+          hostRoutes(api, compute);
+          quotaRoutes(api, compute);
+          serverRoutes(api, compute, links, v21);
+          serverGroupRoutes(api, compute);
+          serverActionRoutes(api, compute, links, v21);
+          remoteConsoleRoutes(api, compute);
+          aggregateRoutes(api, compute);
+          usageRoutes(api, compute);
+          securityGroupRoutes(api, compute);
+        },
+        { prefix: '/v2.1' },
+      );
+    },
+    { prefix: COMPUTE_PREFIX },
+  );
 }

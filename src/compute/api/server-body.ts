@@ -11,32 +11,53 @@ import type { ServerCreate, ServerListQuery } from '../service/servers.ts';
 import { requireObject } from './body.ts';
 import { parseNovaTime } from './views.ts';
 
-const invalid = (field: string, why: string) => new BadRequest(`Invalid input for field/attribute ${field}. ${why}`, 'server_invalid');
+const invalid = (field: string, why: string) =>
+  new BadRequest(`Invalid input for field/attribute ${field}. ${why}`, 'server_invalid');
 const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 
-function str(o: Record<string, unknown>, k: string, opts: { max?: number; min?: number; nullable?: boolean } = {}): string | null | undefined {
+function str(
+  o: Record<string, unknown>,
+  k: string,
+  opts: { max?: number; min?: number; nullable?: boolean } = {},
+): string | null | undefined {
   const v = o[k];
   if (v === undefined) return undefined;
   if (v === null && opts.nullable) return null;
   if (typeof v !== 'string') throw invalid(k, `Value: ${JSON.stringify(v)}. It must be a string.`);
-  if (v.length < (opts.min ?? 0) || v.length > (opts.max ?? 255)) throw invalid(k, `Value: ${v}. It must be ${opts.min ?? 0} to ${opts.max ?? 255} characters long.`);
+  if (v.length < (opts.min ?? 0) || v.length > (opts.max ?? 255))
+    throw invalid(
+      k,
+      `Value: ${v}. It must be ${opts.min ?? 0} to ${opts.max ?? 255} characters long.`,
+    );
   return v;
 }
 
 /** A server name: 1-255 printable characters without leading or trailing spaces (Nova's name schema). */
 function serverName(v: unknown, field = 'name'): string {
-  if (typeof v !== 'string' || v.length < 1 || v.length > 255 || v.trim() !== v || /[\x00-\x1f\x7f]/.test(v)) {
-    throw invalid(field, `Value: ${JSON.stringify(v)}. It must be 1-255 printable characters without leading or trailing whitespace.`);
+  if (
+    typeof v !== 'string' ||
+    v.length < 1 ||
+    v.length > 255 ||
+    v.trim() !== v ||
+    /[\x00-\x1f\x7f]/.test(v)
+  ) {
+    throw invalid(
+      field,
+      `Value: ${JSON.stringify(v)}. It must be 1-255 printable characters without leading or trailing whitespace.`,
+    );
   }
   return v;
 }
 
 export function parseMetadata(v: unknown, field = 'metadata'): Record<string, string> {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw invalid(field, 'It must be an object of strings.');
+  if (v === null || typeof v !== 'object' || Array.isArray(v))
+    throw invalid(field, 'It must be an object of strings.');
   const out: Record<string, string> = {};
   for (const [k, val] of Object.entries(v)) {
-    if (k.length < 1 || k.length > 255) throw invalid(field, `The key ${JSON.stringify(k)} must be 1-255 characters long.`);
-    if (typeof val !== 'string' || val.length > 255) throw invalid(field, `The value of ${k} must be a string of at most 255 characters.`);
+    if (k.length < 1 || k.length > 255)
+      throw invalid(field, `The key ${JSON.stringify(k)} must be 1-255 characters long.`);
+    if (typeof val !== 'string' || val.length > 255)
+      throw invalid(field, `The value of ${k} must be a string of at most 255 characters.`);
     out[k] = val;
   }
   return out;
@@ -44,13 +65,18 @@ export function parseMetadata(v: unknown, field = 'metadata'): Record<string, st
 
 function count(v: unknown, field: string): number {
   const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) throw invalid(field, `Value: ${JSON.stringify(v)}. It must be an integer of at least 1.`);
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1)
+    throw invalid(field, `Value: ${JSON.stringify(v)}. It must be an integer of at least 1.`);
   return n;
 }
 
 function networks(v: unknown, mv: Microversion): RequestedNetworks {
   if (v === undefined) {
-    if (mv.atLeast('2.37')) throw invalid('networks', "'networks' is a required property from microversion 2.37 (use \"auto\" or \"none\").");
+    if (mv.atLeast('2.37'))
+      throw invalid(
+        'networks',
+        '\'networks\' is a required property from microversion 2.37 (use "auto" or "none").',
+      );
     return 'auto';
   }
   if (v === 'auto' || v === 'none') {
@@ -64,22 +90,40 @@ function networks(v: unknown, mv: Microversion): RequestedNetworks {
     const port = str(o, 'port', { max: 36, nullable: true }) ?? undefined;
     const fixedIp = str(o, 'fixed_ip', { max: 45 }) ?? undefined;
     const tag = str(o, 'tag', { max: 60 }) ?? undefined;
-    if (uuid !== undefined && !UUID.test(uuid)) throw new BadRequest(`Bad networks format: network uuid is not in proper format (${uuid})`, 'server_invalid');
-    if (uuid === undefined && port === undefined) throw new BadRequest('Bad networks format: each network needs a uuid or a port.', 'server_invalid');
-    return { ...(uuid !== undefined ? { uuid } : {}), ...(port !== undefined ? { port } : {}), ...(fixedIp !== undefined ? { fixedIp } : {}), ...(tag !== undefined ? { tag } : {}) };
+    if (uuid !== undefined && !UUID.test(uuid))
+      throw new BadRequest(
+        `Bad networks format: network uuid is not in proper format (${uuid})`,
+        'server_invalid',
+      );
+    if (uuid === undefined && port === undefined)
+      throw new BadRequest(
+        'Bad networks format: each network needs a uuid or a port.',
+        'server_invalid',
+      );
+    return {
+      ...(uuid !== undefined ? { uuid } : {}),
+      ...(port !== undefined ? { port } : {}),
+      ...(fixedIp !== undefined ? { fixedIp } : {}),
+      ...(tag !== undefined ? { tag } : {}),
+    };
   });
 }
 
 function hostList(v: unknown, field: string): string[] {
   if (v === undefined) return [];
   const list = Array.isArray(v) ? v : [v];
-  if (!list.every((x) => typeof x === 'string' && UUID.test(x))) throw invalid(`os:scheduler_hints.${field}`, 'It must be a server UUID or a list of them.');
+  if (!list.every((x) => typeof x === 'string' && UUID.test(x)))
+    throw invalid(`os:scheduler_hints.${field}`, 'It must be a server UUID or a list of them.');
   return list as string[];
 }
 
 /** The host a server runs on is what same_host/different_host name: ids are resolved by the caller. */
 export interface ParsedCreate extends Omit<ServerCreate, 'hints'> {
-  readonly hints: { readonly group: string | null; readonly sameHost: readonly string[]; readonly differentHost: readonly string[] };
+  readonly hints: {
+    readonly group: string | null;
+    readonly sameHost: readonly string[];
+    readonly differentHost: readonly string[];
+  };
   readonly returnReservationId: boolean;
 }
 
@@ -87,67 +131,135 @@ export function parseServerCreate(body: unknown, mv: Microversion): ParsedCreate
   const s = requireObject(body, 'server');
   const name = serverName(s['name']);
   const flavorRef = s['flavorRef'];
-  if (typeof flavorRef !== 'string' && typeof flavorRef !== 'number') throw invalid('flavorRef', "'flavorRef' is a required property.");
+  if (typeof flavorRef !== 'string' && typeof flavorRef !== 'number')
+    throw invalid('flavorRef', "'flavorRef' is a required property.");
   if (s['block_device_mapping_v2'] !== undefined || s['block_device_mapping'] !== undefined) {
-    throw new BadRequest('Block device mappings are not supported yet: there is no volume service. Boot from an image with imageRef.', 'server_bdm_unsupported');
+    throw new BadRequest(
+      'Block device mappings are not supported yet: there is no volume service. Boot from an image with imageRef.',
+      'server_bdm_unsupported',
+    );
   }
   const imageRef = s['imageRef'];
-  if (typeof imageRef !== 'string' || imageRef === '') throw invalid('imageRef', 'An image is required (booting from volume needs the volume service).');
+  if (typeof imageRef !== 'string' || imageRef === '')
+    throw invalid(
+      'imageRef',
+      'An image is required (booting from volume needs the volume service).',
+    );
   // Nova accepts an image href too: the id is its last segment.
   const imageId = imageRef.split('/').at(-1)!;
-  if (!UUID.test(imageId)) throw invalid('imageRef', `Value: ${imageRef}. It must be an image UUID.`);
+  if (!UUID.test(imageId))
+    throw invalid('imageRef', `Value: ${imageRef}. It must be an image UUID.`);
   if (s['personality'] !== undefined) {
-    if (mv.atLeast('2.57')) throw invalid('personality', 'Additional properties are not allowed from microversion 2.57.');
-    throw new BadRequest('File injection (personality) is not supported; pass files in user_data or on a config drive.', 'server_personality_unsupported');
+    if (mv.atLeast('2.57'))
+      throw invalid('personality', 'Additional properties are not allowed from microversion 2.57.');
+    throw new BadRequest(
+      'File injection (personality) is not supported; pass files in user_data or on a config drive.',
+      'server_personality_unsupported',
+    );
   }
   let userData: string | null = null;
   if (s['user_data'] !== undefined && s['user_data'] !== null) {
     const u = s['user_data'];
-    if (typeof u !== 'string' || u.length > 65535 || !/^[A-Za-z0-9+/\s]*={0,2}\s*$/.test(u)) throw invalid('user_data', 'It must be base64 of at most 65535 characters.');
+    if (typeof u !== 'string' || u.length > 65535 || !/^[A-Za-z0-9+/\s]*={0,2}\s*$/.test(u))
+      throw invalid('user_data', 'It must be base64 of at most 65535 characters.');
     userData = u;
   }
   const min = s['min_count'] === undefined ? 1 : count(s['min_count'], 'min_count');
   const max = s['max_count'] === undefined ? min : count(s['max_count'], 'max_count');
-  if (max < min) throw new BadRequest("min_count must be <= max_count", 'server_invalid');
+  if (max < min) throw new BadRequest('min_count must be <= max_count', 'server_invalid');
   const sgs = s['security_groups'];
   let securityGroups: string[] = ['default'];
   if (sgs !== undefined) {
-    if (!Array.isArray(sgs)) throw invalid('security_groups', 'It must be a list of {"name": ...}.');
-    securityGroups = sgs.map((g: unknown) => { const n = requireObject(g, '')['name']; if (typeof n !== 'string' || n === '') throw invalid('security_groups', 'Each needs a name.'); return n; });
+    if (!Array.isArray(sgs))
+      throw invalid('security_groups', 'It must be a list of {"name": ...}.');
+    securityGroups = sgs.map((g: unknown) => {
+      const n = requireObject(g, '')['name'];
+      if (typeof n !== 'string' || n === '') throw invalid('security_groups', 'Each needs a name.');
+      return n;
+    });
   }
-  const hintsRaw = (body as Record<string, unknown>)['os:scheduler_hints'] ?? (body as Record<string, unknown>)['OS-SCH-HNT:scheduler_hints'];
+  const hintsRaw =
+    (body as Record<string, unknown>)['os:scheduler_hints'] ??
+    (body as Record<string, unknown>)['OS-SCH-HNT:scheduler_hints'];
   const hints = hintsRaw === undefined ? {} : requireObject(hintsRaw, '');
   const group = hints['group'];
-  if (group !== undefined && (typeof group !== 'string' || !UUID.test(group))) throw invalid('os:scheduler_hints.group', 'It must be a server group UUID.');
-  const hostname = mv.atLeast('2.90') ? str(s, 'hostname', { min: 1 }) ?? null : null;
-  if (hostname !== null && !/^[a-zA-Z0-9][a-zA-Z0-9.-]{0,62}$/.test(hostname)) throw invalid('hostname', `Value: ${hostname}. It must be a valid host name.`);
+  if (group !== undefined && (typeof group !== 'string' || !UUID.test(group)))
+    throw invalid('os:scheduler_hints.group', 'It must be a server group UUID.');
+  const hostname = mv.atLeast('2.90') ? (str(s, 'hostname', { min: 1 }) ?? null) : null;
+  if (hostname !== null && !/^[a-zA-Z0-9][a-zA-Z0-9.-]{0,62}$/.test(hostname))
+    throw invalid('hostname', `Value: ${hostname}. It must be a valid host name.`);
   const cd = s['config_drive'];
   return {
-    name, description: mv.atLeast('2.19') ? str(s, 'description', { nullable: true }) ?? null : null,
-    imageId, flavorId: String(flavorRef).split('/').at(-1)!, keyName: str(s, 'key_name') ?? null, userData,
+    name,
+    description: mv.atLeast('2.19') ? (str(s, 'description', { nullable: true }) ?? null) : null,
+    imageId,
+    flavorId: String(flavorRef).split('/').at(-1)!,
+    keyName: str(s, 'key_name') ?? null,
+    userData,
     metadata: s['metadata'] === undefined ? {} : parseMetadata(s['metadata']),
-    availabilityZone: str(s, 'availability_zone') ?? null, host: mv.atLeast('2.74') ? str(s, 'host') ?? null : null,
-    networks: networks(s['networks'], mv), securityGroups, minCount: min, maxCount: max,
-    accessIpv4: str(s, 'accessIPv4', { nullable: true }) ?? null, accessIpv6: str(s, 'accessIPv6', { nullable: true }) ?? null,
-    configDrive: cd === true || cd === 'true' || cd === 'True' || cd === '1', hostname, adminPass: str(s, 'adminPass') ?? null,
-    hints: { group: (group as string | undefined) ?? null, sameHost: hostList(hints['same_host'], 'same_host'), differentHost: hostList(hints['different_host'], 'different_host') },
-    returnReservationId: s['return_reservation_id'] === true || s['return_reservation_id'] === 'True' || s['return_reservation_id'] === 'true',
+    availabilityZone: str(s, 'availability_zone') ?? null,
+    host: mv.atLeast('2.74') ? (str(s, 'host') ?? null) : null,
+    networks: networks(s['networks'], mv),
+    securityGroups,
+    minCount: min,
+    maxCount: max,
+    accessIpv4: str(s, 'accessIPv4', { nullable: true }) ?? null,
+    accessIpv6: str(s, 'accessIPv6', { nullable: true }) ?? null,
+    configDrive: cd === true || cd === 'true' || cd === 'True' || cd === '1',
+    hostname,
+    adminPass: str(s, 'adminPass') ?? null,
+    hints: {
+      group: (group as string | undefined) ?? null,
+      sameHost: hostList(hints['same_host'], 'same_host'),
+      differentHost: hostList(hints['different_host'], 'different_host'),
+    },
+    returnReservationId:
+      s['return_reservation_id'] === true ||
+      s['return_reservation_id'] === 'True' ||
+      s['return_reservation_id'] === 'true',
   };
 }
 
-export function parseServerUpdate(body: unknown, mv: Microversion): { name?: string; description?: string | null; hostname?: string; accessIpv4?: string | null; accessIpv6?: string | null } {
+export function parseServerUpdate(
+  body: unknown,
+  mv: Microversion,
+): {
+  name?: string;
+  description?: string | null;
+  hostname?: string;
+  accessIpv4?: string | null;
+  accessIpv6?: string | null;
+} {
   const s = requireObject(body, 'server');
-  const out: { name?: string; description?: string | null; hostname?: string; accessIpv4?: string | null; accessIpv6?: string | null } = {};
+  const out: {
+    name?: string;
+    description?: string | null;
+    hostname?: string;
+    accessIpv4?: string | null;
+    accessIpv6?: string | null;
+  } = {};
   for (const k of Object.keys(s)) {
-    if (!['name', 'accessIPv4', 'accessIPv6', 'OS-DCF:diskConfig', ...(mv.atLeast('2.19') ? ['description'] : []), ...(mv.atLeast('2.90') ? ['hostname'] : [])].includes(k)) {
+    if (
+      ![
+        'name',
+        'accessIPv4',
+        'accessIPv6',
+        'OS-DCF:diskConfig',
+        ...(mv.atLeast('2.19') ? ['description'] : []),
+        ...(mv.atLeast('2.90') ? ['hostname'] : []),
+      ].includes(k)
+    ) {
       throw invalid(k, 'Additional properties are not allowed.');
     }
   }
   if (s['name'] !== undefined) out.name = serverName(s['name']);
-  if (s['description'] !== undefined) out.description = str(s, 'description', { nullable: true }) ?? null;
+  if (s['description'] !== undefined)
+    out.description = str(s, 'description', { nullable: true }) ?? null;
   if (s['hostname'] !== undefined) out.hostname = str(s, 'hostname', { min: 1, max: 63 })!;
-  if (s['accessIPv4'] !== undefined) out.accessIpv4 = str(s, 'accessIPv4', { nullable: true }) ?? null;
-  if (s['accessIPv6'] !== undefined) out.accessIpv6 = str(s, 'accessIPv6', { nullable: true }) ?? null;
+  if (s['accessIPv4'] !== undefined)
+    out.accessIpv4 = str(s, 'accessIPv4', { nullable: true }) ?? null;
+  if (s['accessIPv6'] !== undefined)
+    out.accessIpv6 = str(s, 'accessIPv6', { nullable: true }) ?? null;
   return out;
 }
 
@@ -155,10 +267,26 @@ export function parseServerUpdate(body: unknown, mv: Microversion): { name?: str
 
 /** Nova's sort keys, onto our columns. */
 const SORT_KEYS: Readonly<Record<string, SortColumn>> = {
-  created_at: 'created_at', updated_at: 'updated_at', display_name: 'name', uuid: 'id', host: 'host', node: 'host', vm_state: 'vm_state',
-  task_state: 'task_state', power_state: 'power_state', launched_at: 'launched_at', terminated_at: 'terminated_at', availability_zone: 'availability_zone',
-  project_id: 'project_id', user_id: 'user_id', hostname: 'hostname', key_name: 'key_name', image_ref: 'image_id', display_description: 'description',
-  locked_by: 'locked_by', reservation_id: 'reservation_id',
+  created_at: 'created_at',
+  updated_at: 'updated_at',
+  display_name: 'name',
+  uuid: 'id',
+  host: 'host',
+  node: 'host',
+  vm_state: 'vm_state',
+  task_state: 'task_state',
+  power_state: 'power_state',
+  launched_at: 'launched_at',
+  terminated_at: 'terminated_at',
+  availability_zone: 'availability_zone',
+  project_id: 'project_id',
+  user_id: 'user_id',
+  hostname: 'hostname',
+  key_name: 'key_name',
+  image_ref: 'image_id',
+  display_description: 'description',
+  locked_by: 'locked_by',
+  reservation_id: 'reservation_id',
 };
 const ADMIN_SORT_KEYS = new Set(['host', 'node']);
 
@@ -166,7 +294,9 @@ const ADMIN_SORT_KEYS = new Set(['host', 'node']);
 function statesFor(status: string): InstanceQuery['states'] {
   const out: { vm: VmState; task: 'any' | (TaskState | null)[] }[] = [];
   for (const vm of VM_STATES) {
-    const tasks = ([null, ...TASK_STATES] as (TaskState | null)[]).filter((t) => apiStatus(vm, t) === status);
+    const tasks = ([null, ...TASK_STATES] as (TaskState | null)[]).filter(
+      (t) => apiStatus(vm, t) === status,
+    );
     if (tasks.length === TASK_STATES.length + 1) out.push({ vm, task: 'any' });
     else if (tasks.length > 0) out.push({ vm, task: tasks });
   }
@@ -179,23 +309,36 @@ function time(v: string, field: string): number {
   return t;
 }
 
-const values = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)]);
+const values = (v: unknown): string[] =>
+  v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)];
 const one = (q: Record<string, unknown>, k: string): string | undefined => values(q[k]).at(-1);
-const truthy = (v: string | undefined) => v !== undefined && ['1', 'true', 'yes', 'on', 't', 'y'].includes(v.toLowerCase());
+const truthy = (v: string | undefined) =>
+  v !== undefined && ['1', 'true', 'yes', 'on', 't', 'y'].includes(v.toLowerCase());
 
-export function parseServerQuery(q: Record<string, unknown>, mv: Microversion, admin: boolean, maxLimit: number): ServerListQuery {
+export function parseServerQuery(
+  q: Record<string, unknown>,
+  mv: Microversion,
+  admin: boolean,
+  maxLimit: number,
+): ServerListQuery {
   const limitRaw = one(q, 'limit');
   const limit = limitRaw === undefined ? maxLimit : Number(limitRaw);
-  if (!Number.isInteger(limit) || limit < 0) throw invalid('limit', `Value: ${limitRaw}. It must be a non-negative integer.`);
+  if (!Number.isInteger(limit) || limit < 0)
+    throw invalid('limit', `Value: ${limitRaw}. It must be a non-negative integer.`);
   const sortKeys = values(q['sort_key']);
   const sortDirs = values(q['sort_dir']);
   const sort: { column: SortColumn; dir: 'asc' | 'desc' }[] = [];
   sortKeys.forEach((k, n) => {
     if (ADMIN_SORT_KEYS.has(k) && !admin) return; // Nova ignores them for non-admins
     const column = SORT_KEYS[k];
-    if (!column) throw invalid('sort_key', `Value: ${k}. It must be one of ${Object.keys(SORT_KEYS).join(', ')}.`);
+    if (!column)
+      throw invalid(
+        'sort_key',
+        `Value: ${k}. It must be one of ${Object.keys(SORT_KEYS).join(', ')}.`,
+      );
     const dir = sortDirs[n] ?? sortDirs[0] ?? 'desc';
-    if (dir !== 'asc' && dir !== 'desc') throw invalid('sort_dir', `Value: ${dir}. It must be asc or desc.`);
+    if (dir !== 'asc' && dir !== 'desc')
+      throw invalid('sort_dir', `Value: ${dir}. It must be asc or desc.`);
     sort.push({ column, dir });
   });
   if (sort.length === 0) sort.push({ column: 'created_at', dir: 'desc' });
@@ -204,18 +347,31 @@ export function parseServerQuery(q: Record<string, unknown>, mv: Microversion, a
   const changesBefore = mv.atLeast('2.66') ? one(q, 'changes-before') : undefined;
   const deletedAsked = admin && truthy(one(q, 'deleted'));
   const out: Record<string, unknown> = {
-    allProjects: truthy(one(q, 'all_tenants')) || (q['all_tenants'] !== undefined && one(q, 'all_tenants') === ''),
-    limit: Math.min(limit, maxLimit), sort,
+    allProjects:
+      truthy(one(q, 'all_tenants')) ||
+      (q['all_tenants'] !== undefined && one(q, 'all_tenants') === ''),
+    limit: Math.min(limit, maxLimit),
+    sort,
     // A deleted server shows in a list only with changes-since (or to admins asking for deleted ones).
-    deleted: deletedAsked ? 'only' : changesSince !== undefined || changesBefore !== undefined ? 'also' : 'no',
+    deleted: deletedAsked
+      ? 'only'
+      : changesSince !== undefined || changesBefore !== undefined
+        ? 'also'
+        : 'no',
   };
-  const set = (k: string, v: unknown) => { if (v !== undefined) out[k] = v; };
+  const set = (k: string, v: unknown) => {
+    if (v !== undefined) out[k] = v;
+  };
   set('marker', one(q, 'marker'));
   const name = one(q, 'name');
   if (name !== undefined) {
     // Matched in linear time whatever the pattern; back-references and lookaround cannot be.
     const re = name.length > 255 ? new Error('longer than 255 characters') : linearRegExp(name);
-    if (re instanceof Error) throw invalid('name', `Value: ${name}. It is not a usable regular expression (${re.message}).`);
+    if (re instanceof Error)
+      throw invalid(
+        'name',
+        `Value: ${name}. It is not a usable regular expression (${re.message}).`,
+      );
     out['name'] = name;
   }
   if (statuses.length > 0) out['states'] = statuses.flatMap((s) => statesFor(s) ?? []);
@@ -224,10 +380,18 @@ export function parseServerQuery(q: Record<string, unknown>, mv: Microversion, a
   set('reservationId', one(q, 'reservation_id'));
   if (changesSince !== undefined) out['changesSince'] = time(changesSince, 'changes-since');
   if (changesBefore !== undefined) out['changesBefore'] = time(changesBefore, 'changes-before');
-  if (out['changesSince'] !== undefined && out['changesBefore'] !== undefined && (out['changesBefore'] as number) < (out['changesSince'] as number)) {
-    throw new BadRequest('The value of changes-since must be less than or equal to changes-before.', 'server_invalid');
+  if (
+    out['changesSince'] !== undefined &&
+    out['changesBefore'] !== undefined &&
+    (out['changesBefore'] as number) < (out['changesSince'] as number)
+  ) {
+    throw new BadRequest(
+      'The value of changes-since must be less than or equal to changes-before.',
+      'server_invalid',
+    );
   }
-  if (mv.atLeast('2.73') && one(q, 'locked') !== undefined) out['locked'] = truthy(one(q, 'locked'));
+  if (mv.atLeast('2.73') && one(q, 'locked') !== undefined)
+    out['locked'] = truthy(one(q, 'locked'));
   // Filters Nova allows only to admins, and from 2.83 a few of them to everyone (the rest are
   // ignored for others, not refused).
   const open = admin || mv.atLeast('2.83');
@@ -235,7 +399,10 @@ export function parseServerQuery(q: Record<string, unknown>, mv: Microversion, a
     set('userId', one(q, 'user_id'));
     set('availabilityZone', one(q, 'availability_zone'));
     const vm = values(q['vm_state']);
-    if (vm.length > 0 && statuses.length === 0) out['states'] = vm.filter((v): v is VmState => (VM_STATES as readonly string[]).includes(v)).map((v) => ({ vm: v, task: 'any' }));
+    if (vm.length > 0 && statuses.length === 0)
+      out['states'] = vm
+        .filter((v): v is VmState => (VM_STATES as readonly string[]).includes(v))
+        .map((v) => ({ vm: v, task: 'any' }));
   }
   if (admin) {
     set('host', one(q, 'host') ?? one(q, 'node'));

@@ -10,18 +10,31 @@ import type { Links } from './views.ts';
 /** Nova prints server times to the second with Z ("2012-08-20T21:11:09Z"). */
 export const serverTime = (ms: number) => `${new Date(ms).toISOString().slice(0, 19)}Z`;
 /** And launched_at/terminated_at with microseconds and no zone. */
-const usgTime = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString().replace('Z', '000'));
+const usgTime = (ms: number | null) =>
+  ms === null ? null : new Date(ms).toISOString().replace('Z', '000');
 
 /** Nova's hostId: a project-specific hash of the host, so tenants can tell co-location without learning host names. */
-export const hostId = (i: Instance) => (i.host === null ? '' : createHash('sha224').update(`${i.projectId}${i.host}`).digest('hex'));
+export const hostId = (i: Instance) =>
+  i.host === null ? '' : createHash('sha224').update(`${i.projectId}${i.host}`).digest('hex');
 
 /** The hypervisor's name for the instance (libvirt's instance-%08x in Nova). */
 export const instanceName = (i: Instance) => `instance-${i.id.slice(0, 8)}`;
 
-const PROGRESS_STATUSES = new Set(['ACTIVE', 'BUILD', 'REBUILD', 'RESIZE', 'VERIFY_RESIZE', 'MIGRATING']);
+const PROGRESS_STATUSES = new Set([
+  'ACTIVE',
+  'BUILD',
+  'REBUILD',
+  'RESIZE',
+  'VERIFY_RESIZE',
+  'MIGRATING',
+]);
 
 export function serverStatus(i: Instance): string {
-  return i.deletedAt !== null ? (i.vmState === 'soft-delete' ? 'SOFT_DELETED' : 'DELETED') : apiStatus(i.vmState as VmState, i.taskState);
+  return i.deletedAt !== null
+    ? i.vmState === 'soft-delete'
+      ? 'SOFT_DELETED'
+      : 'DELETED'
+    : apiStatus(i.vmState as VmState, i.taskState);
 }
 
 export function serverSummary(i: Instance, links: Links): Record<string, unknown> {
@@ -39,21 +52,40 @@ export interface ServerViewOptions {
   readonly flavorExtraSpecs: boolean;
 }
 
-export function serverView(i: Instance, mv: Microversion, links: Links, o: ServerViewOptions): Record<string, unknown> {
+export function serverView(
+  i: Instance,
+  mv: Microversion,
+  links: Links,
+  o: ServerViewOptions,
+): Record<string, unknown> {
   const status = serverStatus(i);
   const flavor = mv.atLeast('2.47')
     ? {
-      vcpus: i.flavor.vcpus, ram: i.flavor.memoryMb, disk: i.flavor.rootGb, ephemeral: i.flavor.ephemeralGb, swap: i.flavor.swapMb,
-      original_name: i.flavor.name, ...(o.flavorExtraSpecs ? { extra_specs: { ...i.flavor.extraSpecs } } : {}),
-    }
+        vcpus: i.flavor.vcpus,
+        ram: i.flavor.memoryMb,
+        disk: i.flavor.rootGb,
+        ephemeral: i.flavor.ephemeralGb,
+        swap: i.flavor.swapMb,
+        original_name: i.flavor.name,
+        ...(o.flavorExtraSpecs ? { extra_specs: { ...i.flavor.extraSpecs } } : {}),
+      }
     : { id: i.flavor.id, links: [links(`flavors/${i.flavor.id}`)[1]!] };
   const v: Record<string, unknown> = {
-    id: i.id, name: i.name, status, tenant_id: i.projectId, user_id: i.userId, metadata: { ...i.metadata }, hostId: hostId(i),
+    id: i.id,
+    name: i.name,
+    status,
+    tenant_id: i.projectId,
+    user_id: i.userId,
+    metadata: { ...i.metadata },
+    hostId: hostId(i),
     image: i.imageId === null ? '' : { id: i.imageId, links: [links(`images/${i.imageId}`)[1]!] },
-    flavor, created: serverTime(i.createdAt), updated: serverTime(i.updatedAt),
+    flavor,
+    created: serverTime(i.createdAt),
+    updated: serverTime(i.updatedAt),
     // No network service yet: no ports, so no addresses (the network seam fills this).
     addresses: {},
-    accessIPv4: i.accessIpv4 ?? '', accessIPv6: i.accessIpv6 ?? '',
+    accessIPv4: i.accessIpv4 ?? '',
+    accessIPv6: i.accessIpv6 ?? '',
     links: links(`servers/${i.id}`),
     'OS-DCF:diskConfig': 'MANUAL',
     'OS-EXT-AZ:availability_zone': i.availabilityZone ?? '',
@@ -61,20 +93,27 @@ export function serverView(i: Instance, mv: Microversion, links: Links, o: Serve
     key_name: i.keyName,
     'OS-SRV-USG:launched_at': usgTime(i.launchedAt),
     'OS-SRV-USG:terminated_at': usgTime(i.terminatedAt),
-    'OS-EXT-STS:task_state': i.taskState, 'OS-EXT-STS:vm_state': i.vmState, 'OS-EXT-STS:power_state': i.powerState,
+    'OS-EXT-STS:task_state': i.taskState,
+    'OS-EXT-STS:vm_state': i.vmState,
+    'OS-EXT-STS:power_state': i.powerState,
     'os-extended-volumes:volumes_attached': [],
   };
   if (PROGRESS_STATUSES.has(status)) v['progress'] = status === 'ACTIVE' ? 100 : 0;
-  if (i.securityGroups.length > 0) v['security_groups'] = i.securityGroups.map((name) => ({ name }));
+  if (i.securityGroups.length > 0)
+    v['security_groups'] = i.securityGroups.map((name) => ({ name }));
   if (o.extended) {
     v['OS-EXT-SRV-ATTR:host'] = i.host;
     v['OS-EXT-SRV-ATTR:hypervisor_hostname'] = i.host;
     v['OS-EXT-SRV-ATTR:instance_name'] = instanceName(i);
     if (mv.atLeast('2.3')) {
       Object.assign(v, {
-        'OS-EXT-SRV-ATTR:reservation_id': i.reservationId, 'OS-EXT-SRV-ATTR:launch_index': i.launchIndex,
-        'OS-EXT-SRV-ATTR:kernel_id': i.kernelId ?? '', 'OS-EXT-SRV-ATTR:ramdisk_id': i.ramdiskId ?? '',
-        'OS-EXT-SRV-ATTR:hostname': i.hostname, 'OS-EXT-SRV-ATTR:root_device_name': '/dev/vda', 'OS-EXT-SRV-ATTR:user_data': i.userData,
+        'OS-EXT-SRV-ATTR:reservation_id': i.reservationId,
+        'OS-EXT-SRV-ATTR:launch_index': i.launchIndex,
+        'OS-EXT-SRV-ATTR:kernel_id': i.kernelId ?? '',
+        'OS-EXT-SRV-ATTR:ramdisk_id': i.ramdiskId ?? '',
+        'OS-EXT-SRV-ATTR:hostname': i.hostname,
+        'OS-EXT-SRV-ATTR:root_device_name': '/dev/vda',
+        'OS-EXT-SRV-ATTR:user_data': i.userData,
       });
     }
   } else if (mv.atLeast('2.90')) {
@@ -82,7 +121,12 @@ export function serverView(i: Instance, mv: Microversion, links: Links, o: Serve
   }
   if ((status === 'ERROR' || status === 'DELETED') && i.fault) {
     // Nova hides the details of a 500 fault from non-admins.
-    v['fault'] = { code: i.fault.code, created: serverTime(i.fault.created), message: i.fault.message, ...(o.extended || i.fault.code !== 500 ? { details: i.fault.details } : {}) };
+    v['fault'] = {
+      code: i.fault.code,
+      created: serverTime(i.fault.created),
+      message: i.fault.message,
+      ...(o.extended || i.fault.code !== 500 ? { details: i.fault.details } : {}),
+    };
   }
   if (mv.atLeast('2.9')) v['locked'] = i.lockedBy !== null;
   if (mv.atLeast('2.16') && o.hostStatus !== null) v['host_status'] = o.hostStatus;

@@ -25,7 +25,11 @@ export interface RequestSpec {
   readonly imageProperties: Readonly<Record<string, string>>;
   readonly availabilityZone: string | null;
   /** The server group and the hosts its other members are on (with repeats: one per member). */
-  readonly group: { readonly policy: GroupPolicy; readonly memberHosts: readonly string[]; readonly maxServerPerHost?: number } | null;
+  readonly group: {
+    readonly policy: GroupPolicy;
+    readonly memberHosts: readonly string[];
+    readonly maxServerPerHost?: number;
+  } | null;
   readonly sameHost: readonly string[] | null;
   readonly differentHost: readonly string[] | null;
   /** Hosts already tried for this build (a retry never lands on them again). */
@@ -33,7 +37,8 @@ export interface RequestSpec {
 }
 
 /** Disk a flavor takes on its host (root + ephemeral + swap), in GB. */
-export const flavorDiskGb = (f: InstanceFlavor) => f.rootGb + f.ephemeralGb + Math.ceil(f.swapMb / 1024);
+export const flavorDiskGb = (f: InstanceFlavor) =>
+  f.rootGb + f.ephemeralGb + Math.ceil(f.swapMb / 1024);
 
 export interface Filter {
   readonly name: string;
@@ -46,37 +51,59 @@ export const FILTERS: Readonly<Record<string, Filter>> = {
   // The old CoreFilter/RamFilter/DiskFilter, against capacity × allocation ratio (Placement's job in Nova).
   ResourceFilter: {
     name: 'ResourceFilter',
-    passes: (h, s) => h.used.vcpus + s.flavor.vcpus <= h.capacity.vcpus && h.used.memoryMb + s.flavor.memoryMb <= h.capacity.memoryMb
-      && h.used.diskGb + flavorDiskGb(s.flavor) <= h.capacity.diskGb,
+    passes: (h, s) =>
+      h.used.vcpus + s.flavor.vcpus <= h.capacity.vcpus &&
+      h.used.memoryMb + s.flavor.memoryMb <= h.capacity.memoryMb &&
+      h.used.diskGb + flavorDiskGb(s.flavor) <= h.capacity.diskGb,
   },
-  AvailabilityZoneFilter: { name: 'AvailabilityZoneFilter', passes: (h, s) => s.availabilityZone === null || h.availabilityZone === s.availabilityZone },
+  AvailabilityZoneFilter: {
+    name: 'AvailabilityZoneFilter',
+    passes: (h, s) => s.availabilityZone === null || h.availabilityZone === s.availabilityZone,
+  },
   ImagePropertiesFilter: {
     name: 'ImagePropertiesFilter',
     passes: (h, s) => {
       const wanted = s.imageProperties['img_hv_type'] ?? s.imageProperties['hypervisor_type'];
-      return wanted === undefined || wanted === h.hypervisorType || (wanted === 'kvm' && h.hypervisorType === 'qemu') || (wanted === 'qemu' && h.hypervisorType === 'kvm');
+      return (
+        wanted === undefined ||
+        wanted === h.hypervisorType ||
+        (wanted === 'kvm' && h.hypervisorType === 'qemu') ||
+        (wanted === 'qemu' && h.hypervisorType === 'kvm')
+      );
     },
   },
   ServerGroupAffinityFilter: {
     name: 'ServerGroupAffinityFilter',
-    passes: (h, s) => s.group?.policy !== 'affinity' || s.group.memberHosts.length === 0 || s.group.memberHosts.includes(h.host),
+    passes: (h, s) =>
+      s.group?.policy !== 'affinity' ||
+      s.group.memberHosts.length === 0 ||
+      s.group.memberHosts.includes(h.host),
   },
   ServerGroupAntiAffinityFilter: {
     name: 'ServerGroupAntiAffinityFilter',
-    passes: (h, s) => s.group?.policy !== 'anti-affinity' || s.group.memberHosts.filter((x) => x === h.host).length < (s.group.maxServerPerHost ?? 1),
+    passes: (h, s) =>
+      s.group?.policy !== 'anti-affinity' ||
+      s.group.memberHosts.filter((x) => x === h.host).length < (s.group.maxServerPerHost ?? 1),
   },
-  SameHostFilter: { name: 'SameHostFilter', passes: (h, s) => s.sameHost === null || s.sameHost.length === 0 || s.sameHost.includes(h.host) },
-  DifferentHostFilter: { name: 'DifferentHostFilter', passes: (h, s) => s.differentHost === null || !s.differentHost.includes(h.host) },
+  SameHostFilter: {
+    name: 'SameHostFilter',
+    passes: (h, s) => s.sameHost === null || s.sameHost.length === 0 || s.sameHost.includes(h.host),
+  },
+  DifferentHostFilter: {
+    name: 'DifferentHostFilter',
+    passes: (h, s) => s.differentHost === null || !s.differentHost.includes(h.host),
+  },
   // Flavor extra specs `aggregate_instance_extra_specs:<key>=<value>` (or a bare `<key>` without a
   // namespace) must be in the metadata of an aggregate the host is in.
   AggregateInstanceExtraSpecsFilter: {
     name: 'AggregateInstanceExtraSpecsFilter',
-    passes: (h, s) => Object.entries(s.flavor.extraSpecs).every(([k, v]) => {
-      const scoped = k.startsWith('aggregate_instance_extra_specs:');
-      if (!scoped && k.includes(':')) return true;
-      const key = scoped ? k.slice('aggregate_instance_extra_specs:'.length) : k;
-      return (h.aggregateMetadata[key] ?? []).includes(v);
-    }),
+    passes: (h, s) =>
+      Object.entries(s.flavor.extraSpecs).every(([k, v]) => {
+        const scoped = k.startsWith('aggregate_instance_extra_specs:');
+        if (!scoped && k.includes(':')) return true;
+        const key = scoped ? k.slice('aggregate_instance_extra_specs:'.length) : k;
+        return (h.aggregateMetadata[key] ?? []).includes(v);
+      }),
   },
 };
 
@@ -93,11 +120,17 @@ export const WEIGHERS: Readonly<Record<string, Weigher>> = {
   BuildFailureWeigher: { name: 'BuildFailureWeigher', value: (h) => h.failedBuilds },
   ServerGroupSoftAffinityWeigher: {
     name: 'ServerGroupSoftAffinityWeigher',
-    value: (h, s) => (s.group?.policy === 'soft-affinity' ? s.group.memberHosts.filter((x) => x === h.host).length : 0),
+    value: (h, s) =>
+      s.group?.policy === 'soft-affinity'
+        ? s.group.memberHosts.filter((x) => x === h.host).length
+        : 0,
   },
   ServerGroupSoftAntiAffinityWeigher: {
     name: 'ServerGroupSoftAntiAffinityWeigher',
-    value: (h, s) => (s.group?.policy === 'soft-anti-affinity' ? -s.group.memberHosts.filter((x) => x === h.host).length : 0),
+    value: (h, s) =>
+      s.group?.policy === 'soft-anti-affinity'
+        ? -s.group.memberHosts.filter((x) => x === h.host).length
+        : 0,
   },
 };
 
@@ -108,15 +141,36 @@ export interface SchedulerConfig {
 }
 
 export const DEFAULT_SCHEDULER_CONFIG: SchedulerConfig = {
-  filters: ['RetryFilter', 'ComputeFilter', 'AvailabilityZoneFilter', 'ResourceFilter', 'ImagePropertiesFilter', 'ServerGroupAntiAffinityFilter',
-    'ServerGroupAffinityFilter', 'SameHostFilter', 'DifferentHostFilter', 'AggregateInstanceExtraSpecsFilter'],
-  weighers: { RAMWeigher: 1, CPUWeigher: 1, DiskWeigher: 1, BuildFailureWeigher: -1000000, ServerGroupSoftAffinityWeigher: 1, ServerGroupSoftAntiAffinityWeigher: 1 },
+  filters: [
+    'RetryFilter',
+    'ComputeFilter',
+    'AvailabilityZoneFilter',
+    'ResourceFilter',
+    'ImagePropertiesFilter',
+    'ServerGroupAntiAffinityFilter',
+    'ServerGroupAffinityFilter',
+    'SameHostFilter',
+    'DifferentHostFilter',
+    'AggregateInstanceExtraSpecsFilter',
+  ],
+  weighers: {
+    RAMWeigher: 1,
+    CPUWeigher: 1,
+    DiskWeigher: 1,
+    BuildFailureWeigher: -1000000,
+    ServerGroupSoftAffinityWeigher: 1,
+    ServerGroupSoftAntiAffinityWeigher: 1,
+  },
 };
 
 /** Checks a configuration's names, so a typo fails at start, not at the first boot. */
 export function checkSchedulerConfig(c: SchedulerConfig): void {
-  for (const f of c.filters) if (!FILTERS[f]) throw new Error(`unknown scheduler filter ${f}; known: ${Object.keys(FILTERS).join(', ')}`);
-  for (const w of Object.keys(c.weighers)) if (!WEIGHERS[w]) throw new Error(`unknown scheduler weigher ${w}; known: ${Object.keys(WEIGHERS).join(', ')}`);
+  for (const f of c.filters)
+    if (!FILTERS[f])
+      throw new Error(`unknown scheduler filter ${f}; known: ${Object.keys(FILTERS).join(', ')}`);
+  for (const w of Object.keys(c.weighers))
+    if (!WEIGHERS[w])
+      throw new Error(`unknown scheduler weigher ${w}; known: ${Object.keys(WEIGHERS).join(', ')}`);
 }
 
 export interface Selection {
@@ -127,7 +181,12 @@ export interface Selection {
 }
 
 /** Filters and weighs `hosts`; `limit` keeps only the best few (a placement needs one: no full sort). */
-export function selectHosts(hosts: readonly HostState[], spec: RequestSpec, config: SchedulerConfig, limit = Infinity): Selection {
+export function selectHosts(
+  hosts: readonly HostState[],
+  spec: RequestSpec,
+  config: SchedulerConfig,
+  limit = Infinity,
+): Selection {
   let left = hosts;
   const trail: { filter: string; left: number }[] = [];
   for (const name of config.filters) {
@@ -152,10 +211,12 @@ export function selectHosts(hosts: readonly HostState[], spec: RequestSpec, conf
     }
     // Normalised to 0..1 across the candidates, as Nova's weighers are; equal values weigh nothing.
     if (hi === lo) continue;
-    for (let i = 0; i < left.length; i++) scores[i]! += multiplier * ((values[i]! - lo) / (hi - lo));
+    for (let i = 0; i < left.length; i++)
+      scores[i]! += multiplier * ((values[i]! - lo) / (hi - lo));
   }
   // Higher score first; equal scores by host name, so a decision is reproducible.
-  const better = (a: number, b: number) => scores[a]! > scores[b]! || (scores[a] === scores[b] && left[a]!.host < left[b]!.host);
+  const better = (a: number, b: number) =>
+    scores[a]! > scores[b]! || (scores[a] === scores[b] && left[a]!.host < left[b]!.host);
   if (limit === 1) {
     let best = 0;
     for (let i = 1; i < left.length; i++) if (better(i, best)) best = i;

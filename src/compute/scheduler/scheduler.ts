@@ -8,7 +8,12 @@ import type { Logger } from '../../platform/log.ts';
 import { claim, fits, hostUsage, releaseAllocations } from '../store/claims.ts';
 import { schedulableHosts, type SchedulableHost } from '../store/host-states.ts';
 import { memberHosts, getGroup } from '../store/server-groups.ts';
-import { flavorDiskGb, selectHosts, type RequestSpec, type SchedulerConfig } from './host-selection.ts';
+import {
+  flavorDiskGb,
+  selectHosts,
+  type RequestSpec,
+  type SchedulerConfig,
+} from './host-selection.ts';
 import type { Instance } from '../model.ts';
 
 export type Placement =
@@ -43,7 +48,15 @@ export function createScheduler(deps: SchedulerDeps) {
   /** All hosts, from the database at most every snapshotMs (or now, when `fresh`); our own claims are applied to it as they are made. */
   async function hostsNow(fresh = false): Promise<Map<string, SchedulableHost>> {
     if (fresh || !snapshot || now() - snapshot.at > (deps.snapshotMs ?? 1000)) {
-      snapshot = { at: now(), hosts: new Map((await schedulableHosts(db, { now: now(), downAfterMs: deps.downAfterMs })).map((h) => [h.host, h])) };
+      snapshot = {
+        at: now(),
+        hosts: new Map(
+          (await schedulableHosts(db, { now: now(), downAfterMs: deps.downAfterMs })).map((h) => [
+            h.host,
+            h,
+          ]),
+        ),
+      };
     }
     return snapshot.hosts;
   }
@@ -53,11 +66,23 @@ export function createScheduler(deps: SchedulerDeps) {
     let group: RequestSpec['group'] = null;
     if (r.groupId) {
       const g = await getGroup(db, r.groupId);
-      if (g) group = { policy: g.policy, memberHosts: await memberHosts(db, g.id, i.id), ...(g.rules.max_server_per_host !== undefined ? { maxServerPerHost: g.rules.max_server_per_host } : {}) };
+      if (g)
+        group = {
+          policy: g.policy,
+          memberHosts: await memberHosts(db, g.id, i.id),
+          ...(g.rules.max_server_per_host !== undefined
+            ? { maxServerPerHost: g.rules.max_server_per_host }
+            : {}),
+        };
     }
     return {
-      flavor: i.flavor, imageProperties: r.imageProperties, availabilityZone: r.availabilityZone, group,
-      sameHost: r.sameHost.length > 0 ? r.sameHost : null, differentHost: r.differentHost.length > 0 ? r.differentHost : null, ignoreHosts: r.tried,
+      flavor: i.flavor,
+      imageProperties: r.imageProperties,
+      availabilityZone: r.availabilityZone,
+      group,
+      sameHost: r.sameHost.length > 0 ? r.sameHost : null,
+      differentHost: r.differentHost.length > 0 ? r.differentHost : null,
+      ignoreHosts: r.tried,
     };
   }
 
@@ -74,16 +99,24 @@ export function createScheduler(deps: SchedulerDeps) {
     const g = spec.group;
     if (!g || (g.policy !== 'affinity' && g.policy !== 'anti-affinity')) return true;
     const now = await memberHosts(db, i.request.groupId!, i.id);
-    const ok = g.policy === 'affinity' ? now.length === 0 || now.includes(host) : now.filter((h) => h === host).length < (g.maxServerPerHost ?? 1);
+    const ok =
+      g.policy === 'affinity'
+        ? now.length === 0 || now.includes(host)
+        : now.filter((h) => h === host).length < (g.maxServerPerHost ?? 1);
     if (!ok) await releaseAllocations(db, i.id, host);
     return ok;
   }
 
   async function place(i: Instance, hosts: Map<string, SchedulableHost>): Promise<Placement> {
     let spec = await requestSpec(i);
-    const need = { vcpus: i.flavor.vcpus, memoryMb: i.flavor.memoryMb, diskGb: flavorDiskGb(i.flavor) };
+    const need = {
+      vcpus: i.flavor.vcpus,
+      memoryMb: i.flavor.memoryMb,
+      diskGb: flavorDiskGb(i.flavor),
+    };
     let candidates = [...hosts.values()];
-    if (i.request.forcedHost !== null) candidates = candidates.filter((h) => h.host === i.request.forcedHost);
+    if (i.request.forcedHost !== null)
+      candidates = candidates.filter((h) => h.host === i.request.forcedHost);
     for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
       const sel = selectHosts(candidates, spec, config, 1);
       decisions++;
@@ -91,17 +124,38 @@ export function createScheduler(deps: SchedulerDeps) {
       if (best === undefined) return { ok: false, reason: noValidHost(sel.trail, hosts.size) };
       const h = hosts.get(best)!;
       if (await claim(db, { instanceId: i.id, host: best, ...need }, h.generation)) {
-        if (!(await keepsGroupPolicy(i, spec, best))) { spec = await requestSpec(i); continue; }
-        const next = { ...h, generation: h.generation + 1, used: { vcpus: h.used.vcpus + need.vcpus, memoryMb: h.used.memoryMb + need.memoryMb, diskGb: h.used.diskGb + need.diskGb } };
+        if (!(await keepsGroupPolicy(i, spec, best))) {
+          spec = await requestSpec(i);
+          continue;
+        }
+        const next = {
+          ...h,
+          generation: h.generation + 1,
+          used: {
+            vcpus: h.used.vcpus + need.vcpus,
+            memoryMb: h.used.memoryMb + need.memoryMb,
+            diskGb: h.used.diskGb + need.diskGb,
+          },
+        };
         hosts.set(best, next);
         return { ok: true, host: best, availabilityZone: h.availabilityZone };
       }
       // Another scheduler moved this host on: take its fresh numbers and decide again.
-      const [fresh] = await schedulableHosts(db, { now: now(), downAfterMs: deps.downAfterMs, hosts: [best] });
-      if (fresh) hosts.set(best, fresh); else hosts.delete(best);
-      candidates = candidates.map((c) => (c.host === best ? fresh : c)).filter((c): c is SchedulableHost => c !== undefined);
+      const [fresh] = await schedulableHosts(db, {
+        now: now(),
+        downAfterMs: deps.downAfterMs,
+        hosts: [best],
+      });
+      if (fresh) hosts.set(best, fresh);
+      else hosts.delete(best);
+      candidates = candidates
+        .map((c) => (c.host === best ? fresh : c))
+        .filter((c): c is SchedulableHost => c !== undefined);
     }
-    return { ok: false, reason: 'No valid host was found. Every claim lost a race with another scheduler; try again.' };
+    return {
+      ok: false,
+      reason: 'No valid host was found. Every claim lost a race with another scheduler; try again.',
+    };
   }
 
   /** No host in a snapshot that may be stale (a zone moved, a host came, room was freed): a refusal
@@ -121,10 +175,12 @@ export function createScheduler(deps: SchedulerDeps) {
       while (queue.length > 0) {
         const batch = queue.splice(0, batchSize);
         for (const b of batch) {
-          b.resolve(await placeFresh(b.instance).catch((err: unknown): Placement => {
-            log.error({ err, instance: b.instance.id }, 'placement failed');
-            return { ok: false, reason: `Scheduling failed: ${(err as Error).message}` };
-          }));
+          b.resolve(
+            await placeFresh(b.instance).catch((err: unknown): Placement => {
+              log.error({ err, instance: b.instance.id }, 'placement failed');
+              return { ok: false, reason: `Scheduling failed: ${(err as Error).message}` };
+            }),
+          );
         }
       }
     } finally {
@@ -135,7 +191,11 @@ export function createScheduler(deps: SchedulerDeps) {
   return {
     /** Decides and claims a host for each instance; never rejects. */
     place(instances: readonly Instance[]): Promise<Placement[]> {
-      const done = Promise.all(instances.map((instance) => new Promise<Placement>((resolve) => queue.push({ instance, resolve }))));
+      const done = Promise.all(
+        instances.map(
+          (instance) => new Promise<Placement>((resolve) => queue.push({ instance, resolve })),
+        ),
+      );
       void drain();
       return done;
     },
@@ -143,7 +203,11 @@ export function createScheduler(deps: SchedulerDeps) {
      * Claims `need` more on one given host (a same-host resize), retrying while other claims move
      * the host's generation; false when it does not fit.
      */
-    async claimOn(instanceId: string, host: string, need: { vcpus: number; memoryMb: number; diskGb: number }): Promise<boolean> {
+    async claimOn(
+      instanceId: string,
+      host: string,
+      need: { vcpus: number; memoryMb: number; diskGb: number },
+    ): Promise<boolean> {
       for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
         const [u] = await hostUsage(db, [host]);
         if (!u) return false;
@@ -153,7 +217,9 @@ export function createScheduler(deps: SchedulerDeps) {
       return false;
     },
     /** Scheduler decisions made so far (the benchmark's decisions per second). */
-    get decisions() { return decisions; },
+    get decisions() {
+      return decisions;
+    },
     /** A host's usage now (tests and the over-commit check). */
     usage: (host?: string) => hostUsage(db, host === undefined ? undefined : [host]),
   };

@@ -18,37 +18,67 @@ const SUPPORTED: Readonly<Record<string, readonly string[]>> = { vnc: ['novnc'] 
 /** Guests with a screen to show: those running on their host (paused ones still have one). */
 const READY_STATES = new Set(['active', 'paused', 'rescued', 'resized']);
 
-export interface ConsoleUrl { readonly protocol: 'vnc'; readonly type: 'novnc'; readonly url: string }
+export interface ConsoleUrl {
+  readonly protocol: 'vnc';
+  readonly type: 'novnc';
+  readonly url: string;
+}
 
-export function createConsoles(deps: { db: Kysely<DB>; servers: ServerService; now?: () => number }) {
+export function createConsoles(deps: {
+  db: Kysely<DB>;
+  servers: ServerService;
+  now?: () => number;
+}) {
   const { db, servers } = deps;
   const now = deps.now ?? Date.now;
   return {
     /** A console URL for the server, valid once and for 10 minutes. */
-    async create(ctx: AuthContext, id: string, protocol: string, type: string): Promise<ConsoleUrl> {
+    async create(
+      ctx: AuthContext,
+      id: string,
+      protocol: string,
+      type: string,
+    ): Promise<ConsoleUrl> {
       if (!SUPPORTED[protocol]?.includes(type)) {
-        throw new BadRequest(`Unavailable console type ${type} for protocol ${protocol}: this cloud serves only protocol vnc with type novnc.`, 'console_type_unavailable');
+        throw new BadRequest(
+          `Unavailable console type ${type} for protocol ${protocol}: this cloud serves only protocol vnc with type novnc.`,
+          'console_type_unavailable',
+        );
       }
       // As every server action (and Nova, whose instance lookup is project-scoped): another
       // project's server is not found; the policy is checked against the server's project.
       const i = await servers.visible(ctx, id, 'os_compute_api:os-remote-consoles');
       if (i.host === null || !READY_STATES.has(i.vmState) || i.taskState === 'deleting') {
-        throw new Conflict(`Instance ${i.id} is not ready (vm_state ${i.vmState}): a console needs a server running on a host.`, 'instance_not_ready');
+        throw new Conflict(
+          `Instance ${i.id} is not ready (vm_state ${i.vmState}): a console needs a server running on a host.`,
+          'instance_not_ready',
+        );
       }
       const host = await hostStore.getHost(db, i.host);
       const base = host?.console?.url ?? null;
       if (base === null) {
         const why = host?.console?.note ?? 'its agent reported no console proxy';
-        throw new BadRequest(`Unavailable console type novnc on host ${i.host}: ${why}.`, 'console_type_unavailable');
+        throw new BadRequest(
+          `Unavailable console type novnc on host ${i.host}: ${why}.`,
+          'console_type_unavailable',
+        );
       }
       const token = randomBytes(32).toString('base64url');
-      await tokens.addToken(db, { token, instanceId: i.id, host: i.host, expiresAt: now() + CONSOLE_TOKEN_TTL_MS }, now());
+      await tokens.addToken(
+        db,
+        { token, instanceId: i.id, host: i.host, expiresAt: now() + CONSOLE_TOKEN_TTL_MS },
+        now(),
+      );
       // noVNC's vnc_lite.html joins host, port and `path` into the websocket URL; `path` is relative
       // to the page's origin, so the base's path prefix goes into it too.
       const u = new URL(base);
       const prefix = u.pathname.replace(/^\/+|\/+$/g, '');
       const path = `${prefix === '' ? '' : `${prefix}/`}websockify?token=${token}`;
-      return { protocol: 'vnc', type: 'novnc', url: `${base.replace(/\/+$/, '')}/vnc_lite.html?path=${encodeURIComponent(path)}` };
+      return {
+        protocol: 'vnc',
+        type: 'novnc',
+        url: `${base.replace(/\/+$/, '')}/vnc_lite.html?path=${encodeURIComponent(path)}`,
+      };
     },
 
     /** The proxy of `host` presents a token: the instance it opens, or why not (the token is gone either way). */

@@ -5,8 +5,23 @@ import type { DB } from '../../platform/db/schema.ts';
 import * as flavors from '../store/flavors.ts';
 import type { NewFlavor } from '../model.ts';
 
-const flavor = (id: string, name: string, vcpus: number, ramMb: number, diskGb: number): NewFlavor => ({
-  id, name, vcpus, ramMb, diskGb, ephemeralGb: 0, swapMb: 0, rxtxFactor: 1, isPublic: true, description: null,
+const flavor = (
+  id: string,
+  name: string,
+  vcpus: number,
+  ramMb: number,
+  diskGb: number,
+): NewFlavor => ({
+  id,
+  name,
+  vcpus,
+  ramMb,
+  diskGb,
+  ephemeralGb: 0,
+  swapMb: 0,
+  rxtxFactor: 1,
+  isPublic: true,
+  description: null,
 });
 
 export const DEFAULT_FLAVORS: readonly NewFlavor[] = [

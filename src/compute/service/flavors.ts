@@ -14,13 +14,20 @@ export function createFlavorService(deps: { db: Kysely<DB>; policy: Policy; now?
   const { db, policy } = deps;
   const now = deps.now ?? Date.now;
   const isAdmin = (ctx: AuthContext) => policy.check('context_is_admin', ctx.credentials, {});
-  const projectOf = (ctx: AuthContext) => (ctx.scope.kind === 'project' ? ctx.scope.project.id : null);
+  const projectOf = (ctx: AuthContext) =>
+    ctx.scope.kind === 'project' ? ctx.scope.project.id : null;
 
   /** The flavor if the caller may use it: public, admin, or a private flavor open to its project. */
   async function requireVisible(ctx: AuthContext, id: string): Promise<Flavor> {
     const f = await flavors.getFlavor(db, id);
     const project = projectOf(ctx);
-    if (f && (f.isPublic || isAdmin(ctx) || (project !== null && await flavors.hasAccess(db, id, project)))) return f;
+    if (
+      f &&
+      (f.isPublic ||
+        isAdmin(ctx) ||
+        (project !== null && (await flavors.hasAccess(db, id, project))))
+    )
+      return f;
     throw new NotFound(`Flavor ${id} could not be found.`, 'flavor_not_found');
   }
 
@@ -42,7 +49,12 @@ export function createFlavorService(deps: { db: Kysely<DB>; policy: Policy; now?
       }
       const { marker: _m, ...rest } = q;
       // Only admins reach the 'all' and 'private' scopes (api/flavor-body.ts); users always list what they may use.
-      return flavors.listFlavors(db, { ...rest, scope: isAdmin(ctx) ? rest.scope : 'usable', project: projectOf(ctx), ...(marker ? { marker } : {}) });
+      return flavors.listFlavors(db, {
+        ...rest,
+        scope: isAdmin(ctx) ? rest.scope : 'usable',
+        project: projectOf(ctx),
+        ...(marker ? { marker } : {}),
+      });
     },
 
     get: requireVisible,
@@ -53,7 +65,11 @@ export function createFlavorService(deps: { db: Kysely<DB>; policy: Policy; now?
       return flavors.insertFlavor(db, f, now());
     },
 
-    async setDescription(ctx: AuthContext, id: string, description: string | null): Promise<Flavor> {
+    async setDescription(
+      ctx: AuthContext,
+      id: string,
+      description: string | null,
+    ): Promise<Flavor> {
       policy.enforce('os_compute_api:os-flavor-manage:update', ctx.credentials, {});
       await requireFlavor(id);
       await flavors.updateFlavorDescription(db, id, description);
@@ -62,7 +78,8 @@ export function createFlavorService(deps: { db: Kysely<DB>; policy: Policy; now?
 
     async remove(ctx: AuthContext, id: string): Promise<void> {
       policy.enforce('os_compute_api:os-flavor-manage:delete', ctx.credentials, {});
-      if (!(await flavors.deleteFlavor(db, id))) throw new NotFound(`Flavor ${id} could not be found.`, 'flavor_not_found');
+      if (!(await flavors.deleteFlavor(db, id)))
+        throw new NotFound(`Flavor ${id} could not be found.`, 'flavor_not_found');
     },
 
     async extraSpecs(ctx: AuthContext, id: string): Promise<Readonly<Record<string, string>>> {
@@ -73,11 +90,20 @@ export function createFlavorService(deps: { db: Kysely<DB>; policy: Policy; now?
     async extraSpec(ctx: AuthContext, id: string, key: string): Promise<string> {
       policy.enforce('os_compute_api:os-flavor-extra-specs:show', ctx.credentials, {});
       const v = (await requireVisible(ctx, id)).extraSpecs[key];
-      if (v === undefined) throw new NotFound(`Flavor ${id} has no extra specs with key ${key}.`, 'flavor_extra_spec_not_found');
+      if (v === undefined)
+        throw new NotFound(
+          `Flavor ${id} has no extra specs with key ${key}.`,
+          'flavor_extra_spec_not_found',
+        );
       return v;
     },
 
-    async setExtraSpecs(ctx: AuthContext, id: string, specs: Readonly<Record<string, string>>, action: 'create' | 'update'): Promise<void> {
+    async setExtraSpecs(
+      ctx: AuthContext,
+      id: string,
+      specs: Readonly<Record<string, string>>,
+      action: 'create' | 'update',
+    ): Promise<void> {
       policy.enforce(`os_compute_api:os-flavor-extra-specs:${action}`, ctx.credentials, {});
       await requireFlavor(id);
       await flavors.setExtraSpecs(db, id, specs);
@@ -86,21 +112,32 @@ export function createFlavorService(deps: { db: Kysely<DB>; policy: Policy; now?
     async deleteExtraSpec(ctx: AuthContext, id: string, key: string): Promise<void> {
       policy.enforce('os_compute_api:os-flavor-extra-specs:delete', ctx.credentials, {});
       await requireFlavor(id);
-      if (!(await flavors.deleteExtraSpec(db, id, key))) throw new NotFound(`Flavor ${id} has no extra specs with key ${key}.`, 'flavor_extra_spec_not_found');
+      if (!(await flavors.deleteExtraSpec(db, id, key)))
+        throw new NotFound(
+          `Flavor ${id} has no extra specs with key ${key}.`,
+          'flavor_extra_spec_not_found',
+        );
     },
 
     async access(ctx: AuthContext, id: string): Promise<string[]> {
       policy.enforce('os_compute_api:os-flavor-access', ctx.credentials, {});
       const f = await requireFlavor(id);
-      if (f.isPublic) throw new NotFound('Access list not available for public flavors.', 'flavor_public');
+      if (f.isPublic)
+        throw new NotFound('Access list not available for public flavors.', 'flavor_public');
       return flavors.listAccess(db, id);
     },
 
-    async addAccess(ctx: AuthContext, id: string, project: string, refusePublic: boolean): Promise<string[]> {
+    async addAccess(
+      ctx: AuthContext,
+      id: string,
+      project: string,
+      refusePublic: boolean,
+    ): Promise<string[]> {
       policy.enforce('os_compute_api:os-flavor-access:add_tenant_access', ctx.credentials, {});
       const f = await requireFlavor(id);
       // Nova refuses access to a public flavor only from microversion 2.7; before, it records it.
-      if (f.isPublic && refusePublic) throw new Conflict('Can not add access to a public flavor.', 'flavor_public');
+      if (f.isPublic && refusePublic)
+        throw new Conflict('Can not add access to a public flavor.', 'flavor_public');
       await flavors.addAccess(db, id, project);
       return flavors.listAccess(db, id);
     },
@@ -108,7 +145,11 @@ export function createFlavorService(deps: { db: Kysely<DB>; policy: Policy; now?
     async removeAccess(ctx: AuthContext, id: string, project: string): Promise<string[]> {
       policy.enforce('os_compute_api:os-flavor-access:remove_tenant_access', ctx.credentials, {});
       await requireFlavor(id);
-      if (!(await flavors.removeAccess(db, id, project))) throw new NotFound(`Flavor access not found for ${id} / ${project} combination.`, 'flavor_access_not_found');
+      if (!(await flavors.removeAccess(db, id, project)))
+        throw new NotFound(
+          `Flavor access not found for ${id} / ${project} combination.`,
+          'flavor_access_not_found',
+        );
       return flavors.listAccess(db, id);
     },
   };

@@ -19,13 +19,23 @@ export interface HostConfig {
   readonly serviceDownSeconds: number;
 }
 
-export const DEFAULT_HOST_CONFIG: HostConfig = { defaultAvailabilityZone: 'nova', ratios: { cpu: 4, ram: 1, disk: 1 }, serviceDownSeconds: 60 };
+export const DEFAULT_HOST_CONFIG: HostConfig = {
+  defaultAvailabilityZone: 'nova',
+  ratios: { cpu: 4, ram: 1, disk: 1 },
+  serviceDownSeconds: 60,
+};
 
-export function createHostService(deps: { db: Kysely<DB>; policy: Policy; config: HostConfig; now?: () => number }) {
+export function createHostService(deps: {
+  db: Kysely<DB>;
+  policy: Policy;
+  config: HostConfig;
+  now?: () => number;
+}) {
   const { db, policy, config } = deps;
   const now = deps.now ?? Date.now;
 
-  const isUp = (h: ComputeHost) => !h.forcedDown && now() - h.lastSeen <= config.serviceDownSeconds * 1000;
+  const isUp = (h: ComputeHost) =>
+    !h.forcedDown && now() - h.lastSeen <= config.serviceDownSeconds * 1000;
 
   async function requireService(serviceId: string): Promise<ComputeHost> {
     const h = await hosts.findHost(db, { serviceId });
@@ -34,11 +44,20 @@ export function createHostService(deps: { db: Kysely<DB>; policy: Policy; config
   }
 
   /** Nova's host_status (2.16): UP, DOWN, MAINTENANCE (disabled) or UNKNOWN; '' without a host. */
-  const statusOfHost = (h: ComputeHost | undefined): string => (h === undefined ? 'UNKNOWN' : h.forcedDown || !isUp(h) ? 'DOWN' : !h.enabled ? 'MAINTENANCE' : 'UP');
+  const statusOfHost = (h: ComputeHost | undefined): string =>
+    h === undefined
+      ? 'UNKNOWN'
+      : h.forcedDown || !isUp(h)
+        ? 'DOWN'
+        : !h.enabled
+          ? 'MAINTENANCE'
+          : 'UP';
 
   return {
     isUp,
-    async statusOf(host: string | null): Promise<string> { return host === null ? '' : statusOfHost(await hosts.getHost(db, host)); },
+    async statusOf(host: string | null): Promise<string> {
+      return host === null ? '' : statusOfHost(await hosts.getHost(db, host));
+    },
     async statusesOf(names: readonly (string | null)[]): Promise<Map<string, string>> {
       const wanted = new Set(names.filter((n): n is string => n !== null));
       if (wanted.size === 0) return new Map();
@@ -46,22 +65,38 @@ export function createHostService(deps: { db: Kysely<DB>; policy: Policy; config
       return new Map([...wanted].map((n) => [n, statusOfHost(all.get(n))]));
     },
     /** From an agent, through the conductor. */
-    report: (r: HostReport) => hosts.upsertReport(db, r, { availabilityZone: config.defaultAvailabilityZone, ratios: config.ratios }, now()),
+    report: (r: HostReport) =>
+      hosts.upsertReport(
+        db,
+        r,
+        { availabilityZone: config.defaultAvailabilityZone, ratios: config.ratios },
+        now(),
+      ),
     /** The agent is alive: whether the cloud knows the host, and whether it had counted it down
      * (its servers may have been deleted locally meanwhile: the agent reconciles then). */
     async heartbeat(host: string): Promise<{ known: boolean; wasDown: boolean }> {
       const before = await hosts.getHost(db, host);
       const known = await hosts.heartbeat(db, host, now());
-      return { known, wasDown: before !== undefined && now() - before.lastSeen > config.serviceDownSeconds * 1000 };
+      return {
+        known,
+        wasDown: before !== undefined && now() - before.lastSeen > config.serviceDownSeconds * 1000,
+      };
     },
 
-    async services(ctx: AuthContext, f: { host?: string; binary?: string }): Promise<ComputeHost[]> {
+    async services(
+      ctx: AuthContext,
+      f: { host?: string; binary?: string },
+    ): Promise<ComputeHost[]> {
       policy.enforce('os_compute_api:os-services:list', ctx.credentials, {});
       if (f.binary !== undefined && f.binary !== 'nova-compute') return [];
       return hosts.listHosts(db, f.host !== undefined ? { host: f.host } : {});
     },
 
-    async updateService(ctx: AuthContext, serviceId: string, s: { enabled?: boolean; disabledReason?: string | null; forcedDown?: boolean }): Promise<ComputeHost> {
+    async updateService(
+      ctx: AuthContext,
+      serviceId: string,
+      s: { enabled?: boolean; disabledReason?: string | null; forcedDown?: boolean },
+    ): Promise<ComputeHost> {
       policy.enforce('os_compute_api:os-services:update', ctx.credentials, {});
       const h = await requireService(serviceId);
       await hosts.setServiceStatus(db, h.host, s, now());
@@ -71,41 +106,83 @@ export function createHostService(deps: { db: Kysely<DB>; policy: Policy; config
     /** The old way (before 2.53): by host and binary name. */
     async serviceByHost(host: string, binary: string): Promise<ComputeHost> {
       const h = binary === 'nova-compute' ? await hosts.getHost(db, host) : undefined;
-      if (!h) throw new NotFound(`Service ${binary} on host ${host} not found.`, 'service_not_found');
+      if (!h)
+        throw new NotFound(`Service ${binary} on host ${host} not found.`, 'service_not_found');
       return h;
     },
 
     /** What instances use on each host (the os-hypervisors counters). */
-    async usage(names: readonly string[]): Promise<Map<string, { vcpus: number; memoryMb: number; diskGb: number; runningVms: number }>> {
+    async usage(
+      names: readonly string[],
+    ): Promise<
+      Map<string, { vcpus: number; memoryMb: number; diskGb: number; runningVms: number }>
+    > {
       const counts = await countByHost(db, names);
-      return new Map((await hostUsage(db, names)).map((u) => [u.host, { ...u.used, runningVms: counts.get(u.host) ?? 0 }]));
+      return new Map(
+        (await hostUsage(db, names)).map((u) => [
+          u.host,
+          { ...u.used, runningVms: counts.get(u.host) ?? 0 },
+        ]),
+      );
     },
 
     async deleteService(ctx: AuthContext, serviceId: string): Promise<void> {
       policy.enforce('os_compute_api:os-services:delete', ctx.credentials, {});
       const h = await requireService(serviceId);
-      if ((await countByHost(db, [h.host])).get(h.host)) throw new Conflict(`Unable to delete compute service that is hosting instances. Migrate or delete the instances first.`, 'service_has_instances');
+      if ((await countByHost(db, [h.host])).get(h.host))
+        throw new Conflict(
+          `Unable to delete compute service that is hosting instances. Migrate or delete the instances first.`,
+          'service_has_instances',
+        );
       await hosts.deleteHost(db, h.host);
     },
 
-    async hypervisors(ctx: AuthContext, detail: boolean, f: { hostLike?: string } = {}): Promise<ComputeHost[]> {
-      policy.enforce(detail ? 'os_compute_api:os-hypervisors:list-detail' : 'os_compute_api:os-hypervisors:list', ctx.credentials, {});
+    async hypervisors(
+      ctx: AuthContext,
+      detail: boolean,
+      f: { hostLike?: string } = {},
+    ): Promise<ComputeHost[]> {
+      policy.enforce(
+        detail ? 'os_compute_api:os-hypervisors:list-detail' : 'os_compute_api:os-hypervisors:list',
+        ctx.credentials,
+        {},
+      );
       return hosts.listHosts(db, f);
     },
 
     async hypervisor(ctx: AuthContext, id: string): Promise<ComputeHost> {
       policy.enforce('os_compute_api:os-hypervisors:show', ctx.credentials, {});
       const h = await hosts.findHost(db, { hypervisorId: id });
-      if (!h) throw new NotFound(`Hypervisor with ID '${id}' could not be found.`, 'hypervisor_not_found');
+      if (!h)
+        throw new NotFound(
+          `Hypervisor with ID '${id}' could not be found.`,
+          'hypervisor_not_found',
+        );
       return h;
     },
 
-    async zones(ctx: AuthContext, detail: boolean): Promise<{ name: string; available: boolean; hosts: ComputeHost[] }[]> {
-      policy.enforce(detail ? 'os_compute_api:os-availability-zone:detail' : 'os_compute_api:os-availability-zone:list', ctx.credentials, {});
+    async zones(
+      ctx: AuthContext,
+      detail: boolean,
+    ): Promise<{ name: string; available: boolean; hosts: ComputeHost[] }[]> {
+      policy.enforce(
+        detail
+          ? 'os_compute_api:os-availability-zone:detail'
+          : 'os_compute_api:os-availability-zone:list',
+        ctx.credentials,
+        {},
+      );
       const by = new Map<string, ComputeHost[]>();
-      for (const h of await hosts.listHosts(db)) (by.get(h.availabilityZone) ?? by.set(h.availabilityZone, []).get(h.availabilityZone)!).push(h);
+      for (const h of await hosts.listHosts(db))
+        (
+          by.get(h.availabilityZone) ?? by.set(h.availabilityZone, []).get(h.availabilityZone)!
+        ).push(h);
       // A zone is available while one of its hosts is enabled and up; a zone of disabled hosts is listed unavailable.
-      return [...by].map(([name, hs]) => ({ name, available: hs.some((h) => h.enabled && isUp(h)), hosts: hs }));
+      return [...by].map(([name, hs]) => ({
+        name,
+        available: hs.some((h) => h.enabled && isUp(h)),
+        hosts: hs,
+      }));
     },
   };
 }

@@ -15,15 +15,30 @@ import * as instances from '../store/instances.ts';
 import { releaseAllocations } from '../store/claims.ts';
 import { POWER_STATE_CODES, type InstanceAction } from '../states.ts';
 import { outcomeOf, reportedPower } from './host-results.ts';
-import { isLiveMigrationOp, type HostOp, type HostWork, type HostWorkResult, type MigrationOp } from '../agent/protocol.ts';
+import {
+  isLiveMigrationOp,
+  type HostOp,
+  type HostWork,
+  type HostWorkResult,
+  type MigrationOp,
+} from '../agent/protocol.ts';
 import type { Instance, Migration } from '../model.ts';
 
 /** What the lifecycle lends the migrations: its way to change state, record events and reach hosts. */
 export interface MigrationDeps {
   readonly db: Kysely<DB>;
   readonly log: Logger;
-  settle(id: string, action: InstanceAction, fields: instances.InstanceFields): Promise<Instance | undefined>;
-  event(actionId: string | null, op: HostOp, host: string | null, outcome?: { ok: boolean; message?: string }): Promise<void>;
+  settle(
+    id: string,
+    action: InstanceAction,
+    fields: instances.InstanceFields,
+  ): Promise<Instance | undefined>;
+  event(
+    actionId: string | null,
+    op: HostOp,
+    host: string | null,
+    outcome?: { ok: boolean; message?: string },
+  ): Promise<void>;
   fault(message: string, details?: string): string;
   /** Records the start of the step's event and casts it to `host`. */
   castTo(host: string, i: Instance, work: Omit<HostWork, 'uuid'>): Promise<void>;
@@ -32,27 +47,52 @@ export interface MigrationDeps {
 
 export function createMigrations(d: MigrationDeps) {
   const { db, log } = d;
-  const abortOp = (m: Migration) => (m.kind === 'live-migration' ? 'live_migration_abort' : 'cold_migration_abort');
+  const abortOp = (m: Migration) =>
+    m.kind === 'live-migration' ? 'live_migration_abort' : 'cold_migration_abort';
 
   /**
    * A migration that failed before the destination had the instance: back where it was, the
    * destination's claim given back, and (`abort`) what the destination prepared removed.
    */
-  async function failed(r: HostWorkResult, i: Instance, m: Migration, why: string, opts: { abort: boolean }): Promise<void> {
+  async function failed(
+    r: HostWorkResult,
+    i: Instance,
+    m: Migration,
+    why: string,
+    opts: { abort: boolean },
+  ): Promise<void> {
     if (opts.abort) await d.castTo(m.destHost, i, { op: abortOp(m), action_id: r.action_id });
     const kind = m.kind === 'live-migration' ? 'Live migration' : 'Migration';
-    const done = await d.settle(i.id, 'taskFailed', { migration: null, fault: d.fault(`${kind} of instance ${i.id} failed: ${why}`, `from ${m.sourceHost} to ${m.destHost}`) });
+    const done = await d.settle(i.id, 'taskFailed', {
+      migration: null,
+      fault: d.fault(
+        `${kind} of instance ${i.id} failed: ${why}`,
+        `from ${m.sourceHost} to ${m.destHost}`,
+      ),
+    });
     if (done) await releaseAllocations(db, i.id, m.destHost);
   }
 
   async function onLive(r: HostWorkResult, i: Instance, m: Migration): Promise<void> {
     switch (r.op) {
       case 'live_migration_prepare':
-        if (!r.ok || !r.target) { await failed(r, i, m, r.message ?? 'the destination answered no target', { abort: false }); return; }
-        await d.castTo(m.sourceHost, i, { op: 'live_migration', action_id: r.action_id, target: r.target });
+        if (!r.ok || !r.target) {
+          await failed(r, i, m, r.message ?? 'the destination answered no target', {
+            abort: false,
+          });
+          return;
+        }
+        await d.castTo(m.sourceHost, i, {
+          op: 'live_migration',
+          action_id: r.action_id,
+          target: r.target,
+        });
         return;
       case 'live_migration':
-        if (!r.ok) { await failed(r, i, m, r.message ?? 'unknown error', { abort: true }); return; }
+        if (!r.ok) {
+          await failed(r, i, m, r.message ?? 'unknown error', { abort: true });
+          return;
+        }
         await d.castTo(m.destHost, i, { op: 'live_migration_finish', action_id: r.action_id });
         return;
       case 'live_migration_finish': {
@@ -60,7 +100,13 @@ export function createMigrations(d: MigrationDeps) {
         const fields = { host: m.destHost, migration: null, ...reportedPower(r) };
         const done = r.ok
           ? await d.settle(i.id, 'migrated', fields)
-          : await d.settle(i.id, 'taskErrored', { ...fields, fault: d.fault(`Live migration of instance ${i.id} failed at the end: ${r.message ?? 'unknown error'}`, `host ${m.destHost}`) });
+          : await d.settle(i.id, 'taskErrored', {
+              ...fields,
+              fault: d.fault(
+                `Live migration of instance ${i.id} failed at the end: ${r.message ?? 'unknown error'}`,
+                `host ${m.destHost}`,
+              ),
+            });
         if (done) await releaseAllocations(db, i.id, m.sourceHost);
       }
     }
@@ -70,43 +116,96 @@ export function createMigrations(d: MigrationDeps) {
     const powerOn = m.powerOn ?? true;
     switch (r.op) {
       case 'cold_migration_prepare': {
-        if (!r.ok || !r.target) { await failed(r, i, m, r.message ?? 'the destination answered no target', { abort: false }); return; }
+        if (!r.ok || !r.target) {
+          await failed(r, i, m, r.message ?? 'the destination answered no target', {
+            abort: false,
+          });
+          return;
+        }
         const sending = await d.settle(i.id, 'resizeMigrating', {});
-        if (sending) await d.castTo(m.sourceHost, sending, { op: 'cold_migration', action_id: r.action_id, target: r.target, timeout_s: 60 });
+        if (sending)
+          await d.castTo(m.sourceHost, sending, {
+            op: 'cold_migration',
+            action_id: r.action_id,
+            target: r.target,
+            timeout_s: 60,
+          });
         return;
       }
       case 'cold_migration':
-        if (!r.ok) { await failed(r, i, m, r.message ?? 'unknown error', { abort: true }); return; }
+        if (!r.ok) {
+          await failed(r, i, m, r.message ?? 'unknown error', { abort: true });
+          return;
+        }
         if (await d.settle(i.id, 'resizeFinish', { power_state: POWER_STATE_CODES.shutdown })) {
-          await d.castTo(m.destHost, i, { op: 'cold_migration_finish', action_id: r.action_id, power_on: powerOn });
+          await d.castTo(m.destHost, i, {
+            op: 'cold_migration_finish',
+            action_id: r.action_id,
+            power_on: powerOn,
+          });
         }
         return;
       case 'cold_migration_finish':
         if (!r.ok) {
           // The source still has the disks: the instance goes back to them, started again if it ran.
-          await d.castTo(m.sourceHost, i, { op: 'cold_migration_revert_finish', action_id: r.action_id, power_on: powerOn });
+          await d.castTo(m.sourceHost, i, {
+            op: 'cold_migration_revert_finish',
+            action_id: r.action_id,
+            power_on: powerOn,
+          });
           await failed(r, i, m, r.message ?? 'unknown error', { abort: true });
           return;
         }
         await d.settle(i.id, 'resized', { host: m.destHost, ...reportedPower(r) });
         return;
       case 'cold_migration_confirm': {
-        if (!r.ok) { await d.settle(i.id, 'taskFailed', { fault: d.fault(`Confirming the migration of instance ${i.id} failed: ${r.message ?? 'unknown error'}`, `host ${m.sourceHost}`) }); return; }
+        if (!r.ok) {
+          await d.settle(i.id, 'taskFailed', {
+            fault: d.fault(
+              `Confirming the migration of instance ${i.id} failed: ${r.message ?? 'unknown error'}`,
+              `host ${m.sourceHost}`,
+            ),
+          });
+          return;
+        }
         // Nova's confirm: STOPPED if the guest is off, else ACTIVE.
         const on = i.powerState === POWER_STATE_CODES.running;
-        if (await d.settle(i.id, on ? 'resizeConfirmed' : 'resizeConfirmedStopped', { migration: null })) await releaseAllocations(db, i.id, m.sourceHost);
+        if (
+          await d.settle(i.id, on ? 'resizeConfirmed' : 'resizeConfirmedStopped', {
+            migration: null,
+          })
+        )
+          await releaseAllocations(db, i.id, m.sourceHost);
         return;
       }
       case 'cold_migration_revert':
-        if (!r.ok) { await d.settle(i.id, 'taskFailed', { fault: d.fault(`Reverting the migration of instance ${i.id} failed: ${r.message ?? 'unknown error'}`, `host ${m.destHost}`) }); return; }
-        await d.castTo(m.sourceHost, i, { op: 'cold_migration_revert_finish', action_id: r.action_id, power_on: powerOn });
+        if (!r.ok) {
+          await d.settle(i.id, 'taskFailed', {
+            fault: d.fault(
+              `Reverting the migration of instance ${i.id} failed: ${r.message ?? 'unknown error'}`,
+              `host ${m.destHost}`,
+            ),
+          });
+          return;
+        }
+        await d.castTo(m.sourceHost, i, {
+          op: 'cold_migration_revert_finish',
+          action_id: r.action_id,
+          power_on: powerOn,
+        });
         return;
       case 'cold_migration_revert_finish': {
         if (i.taskState !== 'resize_reverting') return;
         const fields = { host: m.sourceHost, migration: null, ...reportedPower(r) };
         const done = r.ok
           ? await d.settle(i.id, powerOn ? 'resizeReverted' : 'resizeRevertedStopped', fields)
-          : await d.settle(i.id, 'taskErrored', { ...fields, fault: d.fault(`Starting instance ${i.id} again on its first host failed: ${r.message ?? 'unknown error'}`, `host ${m.sourceHost}`) });
+          : await d.settle(i.id, 'taskErrored', {
+              ...fields,
+              fault: d.fault(
+                `Starting instance ${i.id} again on its first host failed: ${r.message ?? 'unknown error'}`,
+                `host ${m.sourceHost}`,
+              ),
+            });
         if (done) await releaseAllocations(db, i.id, m.destHost);
       }
     }
@@ -116,15 +215,33 @@ export function createMigrations(d: MigrationDeps) {
     /** Starts a migration recorded on the instance (its task set, its migration chosen and claimed): the destination prepares. */
     async start(i: Instance, actionId: string, block: boolean | 'auto' = 'auto'): Promise<void> {
       const m = i.migration;
-      if (!m || (m.kind !== 'live-migration' && m.kind !== 'migration')) throw new InvalidState(`Instance ${i.id} has no migration to start.`, 'instance_not_migrating');
+      if (!m || (m.kind !== 'live-migration' && m.kind !== 'migration'))
+        throw new InvalidState(
+          `Instance ${i.id} has no migration to start.`,
+          'instance_not_migrating',
+        );
       const op = m.kind === 'live-migration' ? 'live_migration_prepare' : 'cold_migration_prepare';
-      await d.castTo(m.destHost, i, { op, action_id: actionId, block_migration: block, instance: await d.wire(i) });
+      await d.castTo(m.destHost, i, {
+        op,
+        action_id: actionId,
+        block_migration: block,
+        instance: await d.wire(i),
+      });
     },
 
     /** A cold migration's confirm (the source's copy goes; `host` another one, for a delete) or revert (the destination's goes first). */
-    async conclude(i: Instance, actionId: string | null, how: 'confirm' | 'revert', host?: string): Promise<void> {
+    async conclude(
+      i: Instance,
+      actionId: string | null,
+      how: 'confirm' | 'revert',
+      host?: string,
+    ): Promise<void> {
       const m = i.migration!;
-      if (how === 'confirm') await d.castTo(host ?? m.sourceHost, i, { op: 'cold_migration_confirm', action_id: actionId });
+      if (how === 'confirm')
+        await d.castTo(host ?? m.sourceHost, i, {
+          op: 'cold_migration_confirm',
+          action_id: actionId,
+        });
       else await d.castTo(m.destHost, i, { op: 'cold_migration_revert', action_id: actionId });
     },
 
@@ -134,13 +251,25 @@ export function createMigrations(d: MigrationDeps) {
       if (r.op === 'live_migration_abort' || r.op === 'cold_migration_abort') return;
       const m = i.migration;
       const live = isLiveMigrationOp(r.op);
-      const expected = live ? i.taskState === 'migrating' && m?.kind === 'live-migration' : m?.kind === 'migration';
+      const expected = live
+        ? i.taskState === 'migrating' && m?.kind === 'live-migration'
+        : m?.kind === 'migration';
       if (!m || !expected) {
         // Taken over meanwhile (an admin's reset, a delete): whatever the destination holds goes.
-        log.warn({ instance: i.id, op: r.op }, 'migration step for an instance no longer migrating');
+        log.warn(
+          { instance: i.id, op: r.op },
+          'migration step for an instance no longer migrating',
+        );
         const dest = r.op.endsWith('_prepare') ? r.host : m?.destHost;
-        if (r.ok && dest !== undefined && (r.op.endsWith('_prepare') || r.op === 'live_migration')) {
-          await d.castTo(dest, i, { op: live ? 'live_migration_abort' : 'cold_migration_abort', action_id: null });
+        if (
+          r.ok &&
+          dest !== undefined &&
+          (r.op.endsWith('_prepare') || r.op === 'live_migration')
+        ) {
+          await d.castTo(dest, i, {
+            op: live ? 'live_migration_abort' : 'cold_migration_abort',
+            action_id: null,
+          });
         }
         return;
       }
@@ -150,7 +279,11 @@ export function createMigrations(d: MigrationDeps) {
     /** Whether a guest on `host` the cloud places elsewhere is one end of a migration (reconcile leaves it alone). */
     isMigrating(i: Instance | undefined, host: string): boolean {
       const m = i?.migration;
-      return !!m && (m.kind === 'live-migration' || m.kind === 'migration') && (m.sourceHost === host || m.destHost === host);
+      return (
+        !!m &&
+        (m.kind === 'live-migration' || m.kind === 'migration') &&
+        (m.sourceHost === host || m.destHost === host)
+      );
     },
   };
 }

@@ -23,7 +23,10 @@ export interface ImagePort {
   /** The image whoever asks (a build already checked the caller could use it). */
   describe(id: string): Promise<BootImage | undefined>;
   /** A queued image record, owned by the caller's project, that a snapshot's data will fill. */
-  createSnapshot(ctx: AuthContext, s: { name: string; properties: Readonly<Record<string, string>> }): Promise<string>;
+  createSnapshot(
+    ctx: AuthContext,
+    s: { name: string; properties: Readonly<Record<string, string>> },
+  ): Promise<string>;
   /** Deletes an image compute made itself (a shelved disk once unshelved): no caller, so no policy. */
   removeOwn(id: string): Promise<void>;
 }

@@ -12,8 +12,16 @@ import * as keypairs from '../store/keypairs.ts';
 
 /** Nova's quota resources and their defaults ([quota] in nova.conf); -1 is unlimited. */
 export const QUOTA_DEFAULTS = {
-  instances: 10, cores: 20, ram: 51200, key_pairs: 100, metadata_items: 128, server_groups: 10, server_group_members: 10,
-  injected_files: 5, injected_file_content_bytes: 10240, injected_file_path_bytes: 255,
+  instances: 10,
+  cores: 20,
+  ram: 51200,
+  key_pairs: 100,
+  metadata_items: 128,
+  server_groups: 10,
+  server_group_members: 10,
+  injected_files: 5,
+  injected_file_content_bytes: 10240,
+  injected_file_path_bytes: 255,
 } as const;
 export type QuotaResource = keyof typeof QUOTA_DEFAULTS;
 export const QUOTA_RESOURCES = Object.keys(QUOTA_DEFAULTS) as QuotaResource[];
@@ -30,7 +38,13 @@ export function createQuotaService(deps: { db: Kysely<DB>; policy: Policy }) {
   async function usageOf(projectId: string, userId: string, ex: Executor = db): Promise<QuotaSet> {
     const u = await quotas.projectUsage(ex, projectId);
     const zero = Object.fromEntries(QUOTA_RESOURCES.map((r) => [r, 0])) as QuotaSet;
-    return { ...zero, instances: u.instances, cores: u.cores, ram: u.ram, key_pairs: await keypairs.countKeypairs(ex, userId) };
+    return {
+      ...zero,
+      instances: u.instances,
+      cores: u.cores,
+      ram: u.ram,
+      key_pairs: await keypairs.countKeypairs(ex, userId),
+    };
   }
 
   return {
@@ -42,16 +56,26 @@ export function createQuotaService(deps: { db: Kysely<DB>; policy: Policy }) {
      * before, and none of the same key can commit meanwhile, on any api replica.
      */
     withLock<T>(key: string, work: (trx: Executor) => Promise<T>): Promise<T> {
-      return db.transaction().execute(async (trx) => { await quotas.lockQuota(trx, key); return work(trx); });
+      return db.transaction().execute(async (trx) => {
+        await quotas.lockQuota(trx, key);
+        return work(trx);
+      });
     },
 
     async show(ctx: AuthContext, projectId: string): Promise<QuotaSet> {
-      policy.enforce('os_compute_api:os-quota-sets:show', ctx.credentials, { project_id: projectId });
+      policy.enforce('os_compute_api:os-quota-sets:show', ctx.credentials, {
+        project_id: projectId,
+      });
       return limitsOf(projectId);
     },
 
-    async detail(ctx: AuthContext, projectId: string): Promise<{ limits: QuotaSet; usage: QuotaSet }> {
-      policy.enforce('os_compute_api:os-quota-sets:detail', ctx.credentials, { project_id: projectId });
+    async detail(
+      ctx: AuthContext,
+      projectId: string,
+    ): Promise<{ limits: QuotaSet; usage: QuotaSet }> {
+      policy.enforce('os_compute_api:os-quota-sets:detail', ctx.credentials, {
+        project_id: projectId,
+      });
       return { limits: await limitsOf(projectId), usage: await usageOf(projectId, ctx.user.id) };
     },
 
@@ -61,12 +85,23 @@ export function createQuotaService(deps: { db: Kysely<DB>; policy: Policy }) {
     },
 
     /** Sets limits; below what the project uses is refused unless `force`, as in Nova. */
-    async update(ctx: AuthContext, projectId: string, changes: Partial<QuotaSet>, force: boolean): Promise<QuotaSet> {
-      policy.enforce('os_compute_api:os-quota-sets:update', ctx.credentials, { project_id: projectId });
+    async update(
+      ctx: AuthContext,
+      projectId: string,
+      changes: Partial<QuotaSet>,
+      force: boolean,
+    ): Promise<QuotaSet> {
+      policy.enforce('os_compute_api:os-quota-sets:update', ctx.credentials, {
+        project_id: projectId,
+      });
       if (!force) {
         const used = await usageOf(projectId, ctx.user.id);
         for (const [r, v] of Object.entries(changes) as [QuotaResource, number][]) {
-          if (v !== -1 && v < used[r]) throw new BadRequest(`Quota limit ${v} for ${r} must be greater than or equal to already used and reserved ${used[r]}.`, 'quota_below_usage');
+          if (v !== -1 && v < used[r])
+            throw new BadRequest(
+              `Quota limit ${v} for ${r} must be greater than or equal to already used and reserved ${used[r]}.`,
+              'quota_below_usage',
+            );
         }
       }
       await quotas.setProjectLimits(db, projectId, changes);
@@ -74,17 +109,29 @@ export function createQuotaService(deps: { db: Kysely<DB>; policy: Policy }) {
     },
 
     async reset(ctx: AuthContext, projectId: string): Promise<void> {
-      policy.enforce('os_compute_api:os-quota-sets:delete', ctx.credentials, { project_id: projectId });
+      policy.enforce('os_compute_api:os-quota-sets:delete', ctx.credentials, {
+        project_id: projectId,
+      });
       await quotas.clearProjectLimits(db, projectId);
     },
 
     /** GET /limits: the caller's project (or another's, for admins) with what it uses. */
-    async limits(ctx: AuthContext, otherProject: string | undefined): Promise<{ limits: QuotaSet; usage: QuotaSet }> {
+    async limits(
+      ctx: AuthContext,
+      otherProject: string | undefined,
+    ): Promise<{ limits: QuotaSet; usage: QuotaSet }> {
       policy.enforce('os_compute_api:limits', ctx.credentials, {});
       const own = ctx.scope.kind === 'project' ? ctx.scope.project.id : undefined;
       const projectId = otherProject ?? own;
-      if (otherProject !== undefined && otherProject !== own) policy.enforce('os_compute_api:limits:other_project', ctx.credentials, { project_id: otherProject });
-      if (projectId === undefined) throw new BadRequest('Limits are per project: use a project-scoped token.', 'quota_needs_project');
+      if (otherProject !== undefined && otherProject !== own)
+        policy.enforce('os_compute_api:limits:other_project', ctx.credentials, {
+          project_id: otherProject,
+        });
+      if (projectId === undefined)
+        throw new BadRequest(
+          'Limits are per project: use a project-scoped token.',
+          'quota_needs_project',
+        );
       return { limits: await limitsOf(projectId), usage: await usageOf(projectId, ctx.user.id) };
     },
   };

@@ -33,10 +33,16 @@ export function createUsageService(deps: { db: Kysely<DB>; policy: Policy }) {
       const from = Math.max(i.launchedAt!, start);
       const to = Math.min(i.terminatedAt ?? end, end);
       const hours = Math.max(0, to - from) / 3_600_000;
-      (by.get(i.projectId) ?? by.set(i.projectId, []).get(i.projectId)!).push({ instance: i, hours, startedAt: i.launchedAt!, endedAt: i.terminatedAt });
+      (by.get(i.projectId) ?? by.set(i.projectId, []).get(i.projectId)!).push({
+        instance: i,
+        hours,
+        startedAt: i.launchedAt!,
+        endedAt: i.terminatedAt,
+      });
     }
     return [...by].map(([projectId, servers]) => ({
-      projectId, servers,
+      projectId,
+      servers,
       totalHours: servers.reduce((s, u) => s + u.hours, 0),
       vcpuHours: servers.reduce((s, u) => s + u.hours * u.instance.flavor.vcpus, 0),
       memoryMbHours: servers.reduce((s, u) => s + u.hours * u.instance.flavor.memoryMb, 0),
@@ -49,9 +55,18 @@ export function createUsageService(deps: { db: Kysely<DB>; policy: Policy }) {
       policy.enforce('os_compute_api:os-simple-tenant-usage:list', ctx.credentials, {});
       return summarise(await instancesRunningIn(db, { start, end }), start, end);
     },
-    async show(ctx: AuthContext, projectId: string, start: number, end: number): Promise<ProjectUsage | null> {
-      policy.enforce('os_compute_api:os-simple-tenant-usage:show', ctx.credentials, { project_id: projectId });
-      return summarise(await instancesRunningIn(db, { start, end, projectId }), start, end)[0] ?? null;
+    async show(
+      ctx: AuthContext,
+      projectId: string,
+      start: number,
+      end: number,
+    ): Promise<ProjectUsage | null> {
+      policy.enforce('os_compute_api:os-simple-tenant-usage:show', ctx.credentials, {
+        project_id: projectId,
+      });
+      return (
+        summarise(await instancesRunningIn(db, { start, end, projectId }), start, end)[0] ?? null
+      );
     },
   };
 }

@@ -7,11 +7,26 @@ import { openDatabase, type Database } from '../../platform/db/database.ts';
 import { addToken, consumeToken, hashToken, sweepTokens } from './console-tokens.ts';
 
 async function databases(): Promise<{ name: string; open: () => Promise<Database> }[]> {
-  const list: { name: string; open: () => Promise<Database> }[] = [{ name: 'SQLite', open: () => openDatabase('sqlite::memory:') }];
+  const list: { name: string; open: () => Promise<Database> }[] = [
+    { name: 'SQLite', open: () => openDatabase('sqlite::memory:') },
+  ];
   const pg = process.env['NUBES_TEST_DATABASE_URL'];
   if (pg) {
     const { freshPostgres } = await import('../../../test/support/databases.ts');
-    list.push({ name: 'PostgreSQL', open: async () => { const f = await freshPostgres(pg); const d = await openDatabase(f.url); return { ...d, close: async () => { await d.close(); await f.drop(); } }; } });
+    list.push({
+      name: 'PostgreSQL',
+      open: async () => {
+        const f = await freshPostgres(pg);
+        const d = await openDatabase(f.url);
+        return {
+          ...d,
+          close: async () => {
+            await d.close();
+            await f.drop();
+          },
+        };
+      },
+    });
   }
   return list;
 }
@@ -23,13 +38,19 @@ for (const { name, open } of await databases()) {
     it('stores only the SHA-256 of the token', async () => {
       const d = await open();
       try {
-        await addToken(d.db, { token: 'secret-token', instanceId: I, host: 'h1', expiresAt: 2000 }, 1000);
+        await addToken(
+          d.db,
+          { token: 'secret-token', instanceId: I, host: 'h1', expiresAt: 2000 },
+          1000,
+        );
         const rows = await d.db.selectFrom('console_tokens').selectAll().execute();
         assert.equal(rows.length, 1);
         assert.equal(rows[0]!.token_hash, hashToken('secret-token'));
         assert.match(rows[0]!.token_hash, /^[0-9a-f]{64}$/);
         assert.ok(!JSON.stringify(rows).includes('secret-token'));
-      } finally { await d.close(); }
+      } finally {
+        await d.close();
+      }
     });
 
     it('is accepted once, then refused', async () => {
@@ -38,19 +59,36 @@ for (const { name, open } of await databases()) {
         await addToken(d.db, { token: 't1', instanceId: I, host: 'h1', expiresAt: 2000 }, 1000);
         assert.deepEqual(await consumeToken(d.db, 't1', 'h1', 1500), { ok: true, instanceId: I });
         assert.deepEqual(await consumeToken(d.db, 't1', 'h1', 1500), { ok: false, why: 'unknown' });
-        assert.deepEqual(await consumeToken(d.db, 'never-made', 'h1', 1500), { ok: false, why: 'unknown' });
-      } finally { await d.close(); }
+        assert.deepEqual(await consumeToken(d.db, 'never-made', 'h1', 1500), {
+          ok: false,
+          why: 'unknown',
+        });
+      } finally {
+        await d.close();
+      }
     });
 
     it('refuses an expired token or one for another host, and forgets it', async () => {
       const d = await open();
       try {
         await addToken(d.db, { token: 'old', instanceId: I, host: 'h1', expiresAt: 2000 }, 1000);
-        await addToken(d.db, { token: 'elsewhere', instanceId: I, host: 'h2', expiresAt: 2000 }, 1000);
-        assert.deepEqual(await consumeToken(d.db, 'old', 'h1', 2000), { ok: false, why: 'expired' });
-        assert.deepEqual(await consumeToken(d.db, 'elsewhere', 'h1', 1500), { ok: false, why: 'other-host' });
+        await addToken(
+          d.db,
+          { token: 'elsewhere', instanceId: I, host: 'h2', expiresAt: 2000 },
+          1000,
+        );
+        assert.deepEqual(await consumeToken(d.db, 'old', 'h1', 2000), {
+          ok: false,
+          why: 'expired',
+        });
+        assert.deepEqual(await consumeToken(d.db, 'elsewhere', 'h1', 1500), {
+          ok: false,
+          why: 'other-host',
+        });
         assert.equal((await d.db.selectFrom('console_tokens').selectAll().execute()).length, 0);
-      } finally { await d.close(); }
+      } finally {
+        await d.close();
+      }
     });
 
     it('sweeps expired tokens only', async () => {
@@ -60,7 +98,9 @@ for (const { name, open } of await databases()) {
         await addToken(d.db, { token: 'b', instanceId: I, host: 'h1', expiresAt: 5000 }, 1000);
         assert.equal(await sweepTokens(d.db, 3000), 1);
         assert.deepEqual(await consumeToken(d.db, 'b', 'h1', 3000), { ok: true, instanceId: I });
-      } finally { await d.close(); }
+      } finally {
+        await d.close();
+      }
     });
   });
 }

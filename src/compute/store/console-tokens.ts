@@ -3,10 +3,24 @@
 import { createHash } from 'node:crypto';
 import type { Executor } from '../../platform/db/store-helpers.ts';
 
-export const hashToken = (token: string): string => createHash('sha256').update(token).digest('hex');
+export const hashToken = (token: string): string =>
+  createHash('sha256').update(token).digest('hex');
 
-export async function addToken(db: Executor, t: { token: string; instanceId: string; host: string; expiresAt: number }, now: number): Promise<void> {
-  await db.insertInto('console_tokens').values({ token_hash: hashToken(t.token), instance_id: t.instanceId, host: t.host, expires_at: t.expiresAt, created_at: now }).execute();
+export async function addToken(
+  db: Executor,
+  t: { token: string; instanceId: string; host: string; expiresAt: number },
+  now: number,
+): Promise<void> {
+  await db
+    .insertInto('console_tokens')
+    .values({
+      token_hash: hashToken(t.token),
+      instance_id: t.instanceId,
+      host: t.host,
+      expires_at: t.expiresAt,
+      created_at: now,
+    })
+    .execute();
 }
 
 export type Consumed =
@@ -17,9 +31,17 @@ export type Consumed =
  * Takes the token for `host`: deleted whatever the outcome once found (expired or meant for another
  * host: a token that was shown to the wrong proxy is not trusted again).
  */
-export async function consumeToken(db: Executor, token: string, host: string, now: number): Promise<Consumed> {
-  const row = await db.deleteFrom('console_tokens').where('token_hash', '=', hashToken(token))
-    .returning(['instance_id', 'host', 'expires_at']).executeTakeFirst();
+export async function consumeToken(
+  db: Executor,
+  token: string,
+  host: string,
+  now: number,
+): Promise<Consumed> {
+  const row = await db
+    .deleteFrom('console_tokens')
+    .where('token_hash', '=', hashToken(token))
+    .returning(['instance_id', 'host', 'expires_at'])
+    .executeTakeFirst();
   if (!row) return { ok: false, why: 'unknown' };
   if (Number(row.expires_at) <= now) return { ok: false, why: 'expired' };
   if (row.host !== host) return { ok: false, why: 'other-host' };

@@ -27,50 +27,138 @@ export interface InstanceAction {
 }
 
 const toAction = (r: Selectable<InstanceActionTable>): InstanceAction => ({
-  id: r.id, instanceId: r.instance_id, requestId: r.request_id, action: r.action, projectId: r.project_id, userId: r.user_id, message: r.message,
-  startTime: Number(r.start_time), finishTime: r.finish_time === null ? null : Number(r.finish_time), updatedAt: Number(r.updated_at),
+  id: r.id,
+  instanceId: r.instance_id,
+  requestId: r.request_id,
+  action: r.action,
+  projectId: r.project_id,
+  userId: r.user_id,
+  message: r.message,
+  startTime: Number(r.start_time),
+  finishTime: r.finish_time === null ? null : Number(r.finish_time),
+  updatedAt: Number(r.updated_at),
 });
 
-export async function startActions(db: Executor, list: readonly Omit<InstanceAction, 'message' | 'finishTime' | 'updatedAt'>[]): Promise<void> {
+export async function startActions(
+  db: Executor,
+  list: readonly Omit<InstanceAction, 'message' | 'finishTime' | 'updatedAt'>[],
+): Promise<void> {
   // In chunks, under SQLite's bound-parameter limit, for a large multi-create.
   for (let at = 0; at < list.length; at += 1000) {
-    await db.insertInto('instance_actions').values(list.slice(at, at + 1000).map((a) => ({
-      id: a.id, instance_id: a.instanceId, request_id: a.requestId, action: a.action, project_id: a.projectId, user_id: a.userId,
-      message: null, start_time: a.startTime, finish_time: null, updated_at: a.startTime,
-    }))).execute();
+    await db
+      .insertInto('instance_actions')
+      .values(
+        list.slice(at, at + 1000).map((a) => ({
+          id: a.id,
+          instance_id: a.instanceId,
+          request_id: a.requestId,
+          action: a.action,
+          project_id: a.projectId,
+          user_id: a.userId,
+          message: null,
+          start_time: a.startTime,
+          finish_time: null,
+          updated_at: a.startTime,
+        })),
+      )
+      .execute();
   }
 }
 
 /** Records an event's start (result null) or its end; an event's row is keyed by (action, event). */
-export async function recordEvent(db: Executor, actionId: string, e: { event: string; host: string | null; start?: number; finish?: number; result?: 'Success' | 'Error'; traceback?: string }): Promise<void> {
+export async function recordEvent(
+  db: Executor,
+  actionId: string,
+  e: {
+    event: string;
+    host: string | null;
+    start?: number;
+    finish?: number;
+    result?: 'Success' | 'Error';
+    traceback?: string;
+  },
+): Promise<void> {
   const now = e.finish ?? e.start ?? Date.now();
-  await db.insertInto('instance_action_events').values({
-    action_id: actionId, event: e.event, host: e.host, result: e.result ?? null, traceback: e.traceback ?? null, start_time: e.start ?? now, finish_time: e.finish ?? null,
-  }).onConflict((oc) => oc.columns(['action_id', 'event']).doUpdateSet({ result: e.result ?? null, traceback: e.traceback ?? null, finish_time: e.finish ?? null, host: e.host })).execute();
-  await db.updateTable('instance_actions').set({
-    updated_at: now, ...(e.finish !== undefined ? { finish_time: e.finish } : {}), ...(e.result === 'Error' ? { message: 'Error' } : {}),
-  }).where('id', '=', actionId).execute();
+  await db
+    .insertInto('instance_action_events')
+    .values({
+      action_id: actionId,
+      event: e.event,
+      host: e.host,
+      result: e.result ?? null,
+      traceback: e.traceback ?? null,
+      start_time: e.start ?? now,
+      finish_time: e.finish ?? null,
+    })
+    .onConflict((oc) =>
+      oc.columns(['action_id', 'event']).doUpdateSet({
+        result: e.result ?? null,
+        traceback: e.traceback ?? null,
+        finish_time: e.finish ?? null,
+        host: e.host,
+      }),
+    )
+    .execute();
+  await db
+    .updateTable('instance_actions')
+    .set({
+      updated_at: now,
+      ...(e.finish !== undefined ? { finish_time: e.finish } : {}),
+      ...(e.result === 'Error' ? { message: 'Error' } : {}),
+    })
+    .where('id', '=', actionId)
+    .execute();
 }
 
-export async function listActions(db: Executor, instanceId: string, f: { limit: number; changesSince?: number; changesBefore?: number; before?: InstanceAction }): Promise<InstanceAction[]> {
+export async function listActions(
+  db: Executor,
+  instanceId: string,
+  f: { limit: number; changesSince?: number; changesBefore?: number; before?: InstanceAction },
+): Promise<InstanceAction[]> {
   let q = db.selectFrom('instance_actions').selectAll().where('instance_id', '=', instanceId);
   if (f.changesSince !== undefined) q = q.where('updated_at', '>=', f.changesSince);
   if (f.changesBefore !== undefined) q = q.where('updated_at', '<=', f.changesBefore);
   if (f.before) {
     const b = f.before;
-    q = q.where((eb) => eb.or([eb('start_time', '<', b.startTime), eb.and([eb('start_time', '=', b.startTime), eb('id', '<', b.id)])]));
+    q = q.where((eb) =>
+      eb.or([
+        eb('start_time', '<', b.startTime),
+        eb.and([eb('start_time', '=', b.startTime), eb('id', '<', b.id)]),
+      ]),
+    );
   }
   const rows = await q.orderBy('start_time', 'desc').orderBy('id', 'desc').limit(f.limit).execute();
   return rows.map(toAction);
 }
 
-export async function getActionByRequest(db: Executor, instanceId: string, requestId: string): Promise<{ action: InstanceAction; events: InstanceActionEvent[] } | undefined> {
-  const r = await db.selectFrom('instance_actions').selectAll().where('instance_id', '=', instanceId).where('request_id', '=', requestId).executeTakeFirst();
+export async function getActionByRequest(
+  db: Executor,
+  instanceId: string,
+  requestId: string,
+): Promise<{ action: InstanceAction; events: InstanceActionEvent[] } | undefined> {
+  const r = await db
+    .selectFrom('instance_actions')
+    .selectAll()
+    .where('instance_id', '=', instanceId)
+    .where('request_id', '=', requestId)
+    .executeTakeFirst();
   const a = r && toAction(r);
   if (!a) return undefined;
-  const events = await db.selectFrom('instance_action_events').selectAll().where('action_id', '=', a.id).orderBy('start_time').execute();
+  const events = await db
+    .selectFrom('instance_action_events')
+    .selectAll()
+    .where('action_id', '=', a.id)
+    .orderBy('start_time')
+    .execute();
   return {
     action: a,
-    events: events.map((e) => ({ event: e.event, host: e.host, result: e.result, traceback: e.traceback, startTime: Number(e.start_time), finishTime: e.finish_time === null ? null : Number(e.finish_time) })),
+    events: events.map((e) => ({
+      event: e.event,
+      host: e.host,
+      result: e.result,
+      traceback: e.traceback,
+      startTime: Number(e.start_time),
+      finishTime: e.finish_time === null ? null : Number(e.finish_time),
+    })),
   };
 }

@@ -2,16 +2,38 @@
 // (instances, cores and RAM from its instances; key pairs are per user and counted by their store).
 import type { Executor } from '../../platform/db/store-helpers.ts';
 
-export async function projectLimits(db: Executor, projectId: string): Promise<Record<string, number>> {
-  const rows = await db.selectFrom('compute_quotas').select(['resource', 'hard_limit']).where('project_id', '=', projectId).execute();
+export async function projectLimits(
+  db: Executor,
+  projectId: string,
+): Promise<Record<string, number>> {
+  const rows = await db
+    .selectFrom('compute_quotas')
+    .select(['resource', 'hard_limit'])
+    .where('project_id', '=', projectId)
+    .execute();
   return Object.fromEntries(rows.map((r) => [r.resource, Number(r.hard_limit)]));
 }
 
-export async function setProjectLimits(db: Executor, projectId: string, limits: Readonly<Record<string, number>>): Promise<void> {
-  const rows = Object.entries(limits).map(([resource, hard_limit]) => ({ project_id: projectId, resource, hard_limit }));
+export async function setProjectLimits(
+  db: Executor,
+  projectId: string,
+  limits: Readonly<Record<string, number>>,
+): Promise<void> {
+  const rows = Object.entries(limits).map(([resource, hard_limit]) => ({
+    project_id: projectId,
+    resource,
+    hard_limit,
+  }));
   if (rows.length === 0) return;
-  await db.insertInto('compute_quotas').values(rows)
-    .onConflict((oc) => oc.columns(['project_id', 'resource']).doUpdateSet((eb) => ({ hard_limit: eb.ref('excluded.hard_limit') }))).execute();
+  await db
+    .insertInto('compute_quotas')
+    .values(rows)
+    .onConflict((oc) =>
+      oc
+        .columns(['project_id', 'resource'])
+        .doUpdateSet((eb) => ({ hard_limit: eb.ref('excluded.hard_limit') })),
+    )
+    .execute();
 }
 
 export async function clearProjectLimits(db: Executor, projectId: string): Promise<void> {
@@ -19,10 +41,20 @@ export async function clearProjectLimits(db: Executor, projectId: string): Promi
 }
 
 /** Instances, vCPUs and MB of RAM a project's live instances hold. */
-export async function projectUsage(db: Executor, projectId: string): Promise<{ instances: number; cores: number; ram: number }> {
-  const r = await db.selectFrom('instances')
-    .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.coalesce(eb.fn.sum<number>('vcpus'), eb.lit(0)).as('cores'), eb.fn.coalesce(eb.fn.sum<number>('memory_mb'), eb.lit(0)).as('ram')])
-    .where('project_id', '=', projectId).where('deleted_at', 'is', null).executeTakeFirstOrThrow();
+export async function projectUsage(
+  db: Executor,
+  projectId: string,
+): Promise<{ instances: number; cores: number; ram: number }> {
+  const r = await db
+    .selectFrom('instances')
+    .select((eb) => [
+      eb.fn.countAll<number>().as('n'),
+      eb.fn.coalesce(eb.fn.sum<number>('vcpus'), eb.lit(0)).as('cores'),
+      eb.fn.coalesce(eb.fn.sum<number>('memory_mb'), eb.lit(0)).as('ram'),
+    ])
+    .where('project_id', '=', projectId)
+    .where('deleted_at', 'is', null)
+    .executeTakeFirstOrThrow();
   return { instances: Number(r.n), cores: Number(r.cores), ram: Number(r.ram) };
 }
 
@@ -31,6 +63,9 @@ export async function projectUsage(db: Executor, projectId: string): Promise<{ i
  * `trx`: a create that counts usage and inserts under it cannot interleave with another of the same key.
  */
 export async function lockQuota(trx: Executor, key: string): Promise<void> {
-  await trx.insertInto('compute_project_locks').values({ project_id: key })
-    .onConflict((oc) => oc.column('project_id').doUpdateSet({ project_id: key })).execute();
+  await trx
+    .insertInto('compute_project_locks')
+    .values({ project_id: key })
+    .onConflict((oc) => oc.column('project_id').doUpdateSet({ project_id: key }))
+    .execute();
 }

@@ -17,8 +17,19 @@ export interface Check {
   readonly essential: boolean;
 }
 
-export function check(name: string, status: CheckStatus, detail: string, opts: { fix?: string | undefined; essential?: boolean } = {}): Check {
-  return { name, status, detail, ...(opts.fix ? { fix: opts.fix } : {}), essential: opts.essential ?? false };
+export function check(
+  name: string,
+  status: CheckStatus,
+  detail: string,
+  opts: { fix?: string | undefined; essential?: boolean } = {},
+): Check {
+  return {
+    name,
+    status,
+    detail,
+    ...(opts.fix ? { fix: opts.fix } : {}),
+    essential: opts.essential ?? false,
+  };
 }
 
 /**
@@ -26,14 +37,23 @@ export function check(name: string, status: CheckStatus, detail: string, opts: {
  * 'no' for each of those names; the probe's own work may go on (its cleanup included) in the
  * background, which is why probes bound each command with exec's own time limit as well.
  */
-export async function guard(names: readonly string[], limitMs: number, run: () => Promise<readonly Check[]>,
-  opts: { essential?: boolean } = {}): Promise<Check[]> {
+export async function guard(
+  names: readonly string[],
+  limitMs: number,
+  run: () => Promise<readonly Check[]>,
+  opts: { essential?: boolean } = {},
+): Promise<Check[]> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<'timeout'>((res) => { timer = setTimeout(() => res('timeout'), limitMs); });
-  const failed = (detail: string) => names.map((n) => check(n, 'no', detail, { essential: opts.essential ?? false }));
+  const timeout = new Promise<'timeout'>((res) => {
+    timer = setTimeout(() => res('timeout'), limitMs);
+  });
+  const failed = (detail: string) =>
+    names.map((n) => check(n, 'no', detail, { essential: opts.essential ?? false }));
   try {
     const got = await Promise.race([run(), timeout]);
-    return got === 'timeout' ? failed(`the probe did not finish within ${limitMs / 1000} s`) : [...got];
+    return got === 'timeout'
+      ? failed(`the probe did not finish within ${limitMs / 1000} s`)
+      : [...got];
   } catch (e) {
     return failed(`the probe failed: ${oneLine(e)}`);
   } finally {
@@ -43,8 +63,17 @@ export async function guard(names: readonly string[], limitMs: number, run: () =
 
 /** An error as one line: a host command's own stderr when it printed some, else the message. */
 export function oneLine(e: unknown): string {
-  if (e instanceof HostCommandFailed && typeof e.fields['stderr'] === 'string' && e.fields['stderr'].trim()) {
-    return e.fields['stderr'].trim().split('\n').map((l) => l.trim()).filter(Boolean).join(' / ');
+  if (
+    e instanceof HostCommandFailed &&
+    typeof e.fields['stderr'] === 'string' &&
+    e.fields['stderr'].trim()
+  ) {
+    return e.fields['stderr']
+      .trim()
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .join(' / ');
   }
   return (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
 }
@@ -57,5 +86,9 @@ export async function isMissing(command: string, e: unknown): Promise<boolean> {
 
 /** The version in a banner: the number after "version", else the first "x.y[.z]". */
 export function parseVersion(text: string): string | null {
-  return /\bversion\s+v?(\d+\.\d+(?:\.\d+)?)/i.exec(text)?.[1] ?? /(\d+\.\d+(?:\.\d+)?)/.exec(text)?.[1] ?? null;
+  return (
+    /\bversion\s+v?(\d+\.\d+(?:\.\d+)?)/i.exec(text)?.[1] ??
+    /(\d+\.\d+(?:\.\d+)?)/.exec(text)?.[1] ??
+    null
+  );
 }

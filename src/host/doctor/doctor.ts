@@ -3,7 +3,13 @@
 import { guard, type Check } from './check.ts';
 import { NET_CHECKS, probeDnsmasq, probeNetworking } from './probes-net.ts';
 import { probeCgroups, probeDataDir, probeNode } from './probes-system.ts';
-import { probeAccelerator, probeQemu, probeQemuImg, probeTinyImageInputs, probeGenisoimage } from './probes-virt.ts';
+import {
+  probeAccelerator,
+  probeQemu,
+  probeQemuImg,
+  probeTinyImageInputs,
+  probeGenisoimage,
+} from './probes-virt.ts';
 
 export interface DoctorOptions {
   readonly dataDir: string;

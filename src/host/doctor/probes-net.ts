@@ -36,13 +36,20 @@ async function tryDevice(name: string, argv: readonly string[], noun: string): P
 
 async function tryNftables(ns: string): Promise<Check> {
   // nft has no option to pick a namespace (its -n means numeric), so it runs under ip netns exec.
-  if (!(await haveCommand('nft'))) return check('nftables', 'no', 'nft is not installed', { fix: 'apt install nftables' });
+  if (!(await haveCommand('nft')))
+    return check('nftables', 'no', 'nft is not installed', { fix: 'apt install nftables' });
   try {
     await exec(['ip', 'netns', 'exec', ns, 'nft', 'add', 'table', 'inet', 'nubes_doctor'], STEP);
     const { stdout } = await exec(['nft', '--version'], STEP);
-    return check('nftables', 'ok', `nft ${parseVersion(stdout) ?? '(version unknown)'} adds a table in a namespace`);
+    return check(
+      'nftables',
+      'ok',
+      `nft ${parseVersion(stdout) ?? '(version unknown)'} adds a table in a namespace`,
+    );
   } catch (e) {
-    return check('nftables', 'no', `nft cannot add a table in a namespace: ${oneLine(e)}`, { fix: 'modprobe nf_tables (kernel CONFIG_NF_TABLES)' });
+    return check('nftables', 'no', `nft cannot add a table in a namespace: ${oneLine(e)}`, {
+      fix: 'modprobe nf_tables (kernel CONFIG_NF_TABLES)',
+    });
   }
 }
 
@@ -51,15 +58,28 @@ async function probeDevices(ns: string): Promise<Check[]> {
   const link = (...args: string[]) => ['ip', '-n', ns, 'link', 'add', ...args];
   const [bridge, tap, veth, vxlan, nftables] = await Promise.all([
     tryDevice('bridge', link('nd-br', 'type', 'bridge'), 'a Linux bridge'),
-    tryDevice('tap', ['ip', '-n', ns, 'tuntap', 'add', 'dev', 'nd-tap', 'mode', 'tap'], 'a tap device'),
+    tryDevice(
+      'tap',
+      ['ip', '-n', ns, 'tuntap', 'add', 'dev', 'nd-tap', 'mode', 'tap'],
+      'a tap device',
+    ),
     tryDevice('veth', link('nd-veth0', 'type', 'veth', 'peer', 'name', 'nd-veth1'), 'a veth pair'),
-    tryDevice('vxlan', link('nd-vxlan', 'type', 'vxlan', 'id', '4242', 'dstport', '4789'), 'a VXLAN device (VNI 4242)'),
+    tryDevice(
+      'vxlan',
+      link('nd-vxlan', 'type', 'vxlan', 'id', '4242', 'dstport', '4789'),
+      'a VXLAN device (VNI 4242)',
+    ),
     tryNftables(ns),
   ]);
   // A VLAN sub-interface needs a parent link: the veth, as a NIC would be on a real host.
-  const vlan = veth.status === 'ok'
-    ? await tryDevice('vlan', link('link', 'nd-veth0', 'name', 'nd-veth0.42', 'type', 'vlan', 'id', '42'), 'an 802.1Q VLAN sub-interface (id 42 on a veth)')
-    : check('vlan', 'no', 'not tried: a VLAN sub-interface needs a parent link and veth failed');
+  const vlan =
+    veth.status === 'ok'
+      ? await tryDevice(
+          'vlan',
+          link('link', 'nd-veth0', 'name', 'nd-veth0.42', 'type', 'vlan', 'id', '42'),
+          'an 802.1Q VLAN sub-interface (id 42 on a veth)',
+        )
+      : check('vlan', 'no', 'not tried: a VLAN sub-interface needs a parent link and veth failed');
   return [bridge, tap, veth, vlan, vxlan, nftables];
 }
 
@@ -74,19 +94,38 @@ export async function probeNetworking(opts: NetProbeOptions = {}): Promise<Check
   } catch (e) {
     // Killed at its time limit, the add may have made the namespace all the same. (Any other
     // failure made nothing, and the name might be someone else's: leave it alone then.)
-    if (e instanceof Error && /\(time limit\)/.test(e.message)) await exec(['ip', 'netns', 'del', ns], STEP).catch(() => undefined);
+    if (e instanceof Error && /\(time limit\)/.test(e.message))
+      await exec(['ip', 'netns', 'del', ns], STEP).catch(() => undefined);
     const missing = await isMissing('ip', e);
-    const why = missing ? 'ip is not installed' : `cannot create a network namespace: ${oneLine(e)}`;
-    const fix = missing ? 'apt install iproute2' : /permission|not permitted/i.test(oneLine(e)) ? 'run nubes as root (the agent needs CAP_NET_ADMIN and CAP_SYS_ADMIN)' : 'kernel CONFIG_NET_NS';
-    return NET_CHECKS.map((n) => n === 'netns' ? check(n, 'no', why, { fix }) : check(n, 'no', 'not tried: no network namespace to try it in (see netns)'));
+    const why = missing
+      ? 'ip is not installed'
+      : `cannot create a network namespace: ${oneLine(e)}`;
+    const fix = missing
+      ? 'apt install iproute2'
+      : /permission|not permitted/i.test(oneLine(e))
+        ? 'run nubes as root (the agent needs CAP_NET_ADMIN and CAP_SYS_ADMIN)'
+        : 'kernel CONFIG_NET_NS';
+    return NET_CHECKS.map((n) =>
+      n === 'netns'
+        ? check(n, 'no', why, { fix })
+        : check(n, 'no', 'not tried: no network namespace to try it in (see netns)'),
+    );
   }
-  const found = await probeDevices(ns).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+  const found = await probeDevices(ns).catch((e: unknown) =>
+    e instanceof Error ? e : new Error(String(e)),
+  );
   // Deleting the namespace deletes every device and table made in it; done whatever happened above.
-  const deleted = await exec(['ip', 'netns', 'del', ns], STEP).then(() => null, (e: unknown) => oneLine(e));
+  const deleted = await exec(['ip', 'netns', 'del', ns], STEP).then(
+    () => null,
+    (e: unknown) => oneLine(e),
+  );
   if (found instanceof Error) throw found;
-  const netns = deleted === null
-    ? check('netns', 'ok', `ip netns add works (probed in ${ns}, deleted afterwards)`)
-    : check('netns', 'warn', `probed in ${ns} but could not delete it: ${deleted}`, { fix: `ip netns del ${ns}` });
+  const netns =
+    deleted === null
+      ? check('netns', 'ok', `ip netns add works (probed in ${ns}, deleted afterwards)`)
+      : check('netns', 'warn', `probed in ${ns} but could not delete it: ${deleted}`, {
+          fix: `ip netns del ${ns}`,
+        });
   return [netns, ...found];
 }
 
@@ -96,7 +135,12 @@ export async function probeDnsmasq(): Promise<Check> {
     const { stdout } = await exec(['dnsmasq', '--version'], STEP);
     return check('dnsmasq', 'ok', `dnsmasq ${parseVersion(stdout) ?? '(version unknown)'}`);
   } catch (e) {
-    if (await isMissing('dnsmasq', e)) return check('dnsmasq', 'no', 'dnsmasq is not installed; guests get no DHCP without it', { fix: 'apt install dnsmasq-base' });
-    return check('dnsmasq', 'no', `dnsmasq --version fails: ${oneLine(e)}`, { fix: 'reinstall dnsmasq-base' });
+    if (await isMissing('dnsmasq', e))
+      return check('dnsmasq', 'no', 'dnsmasq is not installed; guests get no DHCP without it', {
+        fix: 'apt install dnsmasq-base',
+      });
+    return check('dnsmasq', 'no', `dnsmasq --version fails: ${oneLine(e)}`, {
+      fix: 'reinstall dnsmasq-base',
+    });
   }
 }

@@ -7,7 +7,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Check } from './check.ts';
 import { exec } from '../exec.ts';
-import { atLeast, describeCgroups, parseCgroupMounts, probeCgroups, probeDataDir, probeNode } from './probes-system.ts';
+import {
+  atLeast,
+  describeCgroups,
+  parseCgroupMounts,
+  probeCgroups,
+  probeDataDir,
+  probeNode,
+} from './probes-system.ts';
 
 describe('node', () => {
   it('compares versions by major, then minor', () => {
@@ -26,7 +33,11 @@ describe('node', () => {
   });
 
   it("says no (essential) to a Node older than package.json's engines", async () => {
-    const engines = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { engines: { node: string } }).engines.node;
+    const engines = (
+      JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+        engines: { node: string };
+      }
+    ).engines.node;
     const c = await probeNode('20.19.0');
     assert.equal(c.status, 'no');
     assert.equal(c.essential, true);
@@ -35,7 +46,8 @@ describe('node', () => {
   });
 });
 
-const V2 = '30 23 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot';
+const V2 =
+  '30 23 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot';
 const V1 = [
   '32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct',
   '35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory',
@@ -55,13 +67,24 @@ describe('cgroups', () => {
   });
 
   it('reports a unified v2 host with its controllers', () => {
-    const c = describeCgroups(parseCgroupMounts(V2), new Map([['/sys/fs/cgroup', ['cpuset', 'cpu', 'io', 'memory', 'pids']]]), all);
+    const c = describeCgroups(
+      parseCgroupMounts(V2),
+      new Map([['/sys/fs/cgroup', ['cpuset', 'cpu', 'io', 'memory', 'pids']]]),
+      all,
+    );
     assert.equal(c.status, 'ok');
-    assert.equal(c.detail, 'v2 (unified) at /sys/fs/cgroup; usable: cpu (v2), memory (v2), io (v2)');
+    assert.equal(
+      c.detail,
+      'v2 (unified) at /sys/fs/cgroup; usable: cpu (v2), memory (v2), io (v2)',
+    );
   });
 
   it('warns about a v2 controller that is not enabled', () => {
-    const c = describeCgroups(parseCgroupMounts(V2), new Map([['/sys/fs/cgroup', ['cpu', 'memory']]]), all);
+    const c = describeCgroups(
+      parseCgroupMounts(V2),
+      new Map([['/sys/fs/cgroup', ['cpu', 'memory']]]),
+      all,
+    );
     assert.equal(c.status, 'warn');
     assert.match(c.detail, /; not available: io$/);
     assert.match(c.fix ?? '', /without io limits; use a host with cgroup v2/);
@@ -71,20 +94,37 @@ describe('cgroups', () => {
   it('reports v1, and a controller mounted read-only as not usable', () => {
     const c = describeCgroups(parseCgroupMounts(V1), new Map(), all);
     assert.equal(c.status, 'warn');
-    assert.equal(c.detail, 'v1; usable: cpu (v1), memory (v1); read-only or not writable by this user: io');
+    assert.equal(
+      c.detail,
+      'v1; usable: cpu (v1), memory (v1); read-only or not writable by this user: io',
+    );
   });
 
   it('reports hybrid, taking each controller from whichever side has it', () => {
     const m = parseCgroupMounts(`${V1}\n${HYBRID_V2}`);
     const c = describeCgroups(m, new Map([['/sys/fs/cgroup/unified', ['io', 'hugetlb']]]), all);
     assert.equal(c.status, 'ok');
-    assert.equal(c.detail, 'hybrid; cgroup2 at /sys/fs/cgroup/unified has io hugetlb; usable: cpu (v1), memory (v1), io (v2)');
+    assert.equal(
+      c.detail,
+      'hybrid; cgroup2 at /sys/fs/cgroup/unified has io hugetlb; usable: cpu (v1), memory (v1), io (v2)',
+    );
   });
 
   it('says no when no cgroup filesystem is mounted, and not writable when access is denied', () => {
-    assert.equal(describeCgroups(parseCgroupMounts('22 1 0:5 / /proc rw - proc proc rw'), new Map(), all).status, 'no');
-    const c = describeCgroups(parseCgroupMounts(V2), new Map([['/sys/fs/cgroup', ['cpu', 'io', 'memory']]]), () => false);
-    assert.match(c.detail, /usable: none; read-only or not writable by this user: cpu, memory, io$/);
+    assert.equal(
+      describeCgroups(parseCgroupMounts('22 1 0:5 / /proc rw - proc proc rw'), new Map(), all)
+        .status,
+      'no',
+    );
+    const c = describeCgroups(
+      parseCgroupMounts(V2),
+      new Map([['/sys/fs/cgroup', ['cpu', 'io', 'memory']]]),
+      () => false,
+    );
+    assert.match(
+      c.detail,
+      /usable: none; read-only or not writable by this user: cpu, memory, io$/,
+    );
     assert.match(c.fix ?? '', /run nubes as root/);
   });
 
@@ -94,7 +134,8 @@ describe('cgroups', () => {
     const v2 = / - cgroup2 /.test(info);
     const c = await probeCgroups();
     const mode = v1 && v2 ? 'hybrid' : v1 ? 'v1' : v2 ? 'v2 (unified)' : null;
-    if (mode) assert.ok(c.detail.startsWith(mode), c.detail); else assert.equal(c.status, 'no');
+    if (mode) assert.ok(c.detail.startsWith(mode), c.detail);
+    else assert.equal(c.status, 'no');
   });
 });
 
@@ -104,7 +145,12 @@ describe('data dir', () => {
     try {
       const c = await probeDataDir(join(dir, 'not', 'yet'));
       assert.equal(c.essential, true);
-      assert.match(c.detail, new RegExp(`^${join(dir, 'not', 'yet')} \\(not created yet; ${dir} is\\): [\\d.]+ GiB free of [\\d.]+ GiB, writable$`));
+      assert.match(
+        c.detail,
+        new RegExp(
+          `^${join(dir, 'not', 'yet')} \\(not created yet; ${dir} is\\): [\\d.]+ GiB free of [\\d.]+ GiB, writable$`,
+        ),
+      );
       const s = statfsSync(dir);
       const free = (s.bavail * s.bsize) / 2 ** 30;
       assert.equal(c.status, free < 1 ? 'no' : free < 10 ? 'warn' : 'ok');
@@ -122,9 +168,21 @@ describe('data dir', () => {
       if (process.getuid?.() !== 0) c = await probeDataDir('/nubes-doctor-test/data');
       else {
         // Root may write anywhere: ask as nobody, in a child process, about a directory root owns.
-        const { stdout } = await exec(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--disable-warning=ExperimentalWarning',
-          '--input-type=module', '-e', `import { probeDataDir } from ${JSON.stringify(new URL('./probes-system.ts', import.meta.url).pathname)};
-            process.stdout.write(JSON.stringify(await probeDataDir(${JSON.stringify(join(dir, 'data'))})));`], { timeoutMs: 30_000 });
+        const { stdout } = await exec(
+          [
+            'setpriv',
+            '--reuid=65534',
+            '--regid=65534',
+            '--clear-groups',
+            process.execPath,
+            '--disable-warning=ExperimentalWarning',
+            '--input-type=module',
+            '-e',
+            `import { probeDataDir } from ${JSON.stringify(new URL('./probes-system.ts', import.meta.url).pathname)};
+            process.stdout.write(JSON.stringify(await probeDataDir(${JSON.stringify(join(dir, 'data'))})));`,
+          ],
+          { timeoutMs: 30_000 },
+        );
         c = JSON.parse(stdout) as Check;
       }
       assert.equal(c.status, 'no');

@@ -57,19 +57,35 @@ describe('accelerator', () => {
 });
 
 describe('QEMU, qemu-img, genisoimage', () => {
-  it('reports the version qemu-system-x86_64 prints and its accelerators', { skip: haveQemu ? false : 'QEMU is not installed' }, async () => {
-    const { stdout } = await exec(['qemu-system-x86_64', '--version']);
-    const c = await probeQemu(true);
-    assert.equal(c.status, 'ok');
-    assert.equal(c.essential, true);
-    assert.match(c.detail, new RegExp(`^qemu-system-x86_64 ${parseVersion(stdout)!.replace(/\./g, '\\.')}; accelerators: .*\\btcg\\b`));
-  });
+  it(
+    'reports the version qemu-system-x86_64 prints and its accelerators',
+    { skip: haveQemu ? false : 'QEMU is not installed' },
+    async () => {
+      const { stdout } = await exec(['qemu-system-x86_64', '--version']);
+      const c = await probeQemu(true);
+      assert.equal(c.status, 'ok');
+      assert.equal(c.essential, true);
+      assert.match(
+        c.detail,
+        new RegExp(
+          `^qemu-system-x86_64 ${parseVersion(stdout)!.replace(/\./g, '\\.')}; accelerators: .*\\btcg\\b`,
+        ),
+      );
+    },
+  );
 
-  it('reports the version qemu-img prints', { skip: haveQemuImg ? false : 'qemu-img is not installed' }, async () => {
-    const { stdout } = await exec(['qemu-img', '--version']);
-    const c = await probeQemuImg(false);
-    assert.deepEqual([c.status, c.detail, c.essential], ['ok', `qemu-img ${parseVersion(stdout)}`, false]);
-  });
+  it(
+    'reports the version qemu-img prints',
+    { skip: haveQemuImg ? false : 'qemu-img is not installed' },
+    async () => {
+      const { stdout } = await exec(['qemu-img', '--version']);
+      const c = await probeQemuImg(false);
+      assert.deepEqual(
+        [c.status, c.detail, c.essential],
+        ['ok', `qemu-img ${parseVersion(stdout)}`, false],
+      );
+    },
+  );
 
   describe('with a PATH that holds only sh', () => {
     let dir: string;
@@ -86,9 +102,24 @@ describe('QEMU, qemu-img, genisoimage', () => {
     });
 
     it('says no, and which Debian package to install, for each missing binary', async () => {
-      const [qemu, img, iso] = await Promise.all([probeQemu(true), probeQemuImg(false), probeGenisoimage(false)]);
-      assert.deepEqual([qemu.status, qemu.detail, qemu.fix, qemu.essential], ['no', 'qemu-system-x86_64 is not installed', 'apt install qemu-system-x86 qemu-utils', true]);
-      assert.deepEqual([img.status, img.fix, img.essential], ['no', 'apt install qemu-utils', false]);
+      const [qemu, img, iso] = await Promise.all([
+        probeQemu(true),
+        probeQemuImg(false),
+        probeGenisoimage(false),
+      ]);
+      assert.deepEqual(
+        [qemu.status, qemu.detail, qemu.fix, qemu.essential],
+        [
+          'no',
+          'qemu-system-x86_64 is not installed',
+          'apt install qemu-system-x86 qemu-utils',
+          true,
+        ],
+      );
+      assert.deepEqual(
+        [img.status, img.fix, img.essential],
+        ['no', 'apt install qemu-utils', false],
+      );
       assert.match(img.detail, /^qemu-img is not installed; image uploads/);
       assert.deepEqual([iso.status, iso.fix], ['no', 'apt install genisoimage']);
       assert.match(iso.detail, /no config drive/);

@@ -18,48 +18,101 @@ export function probeAccelerator(opts: Parameters<typeof chooseAccelerator>[0] =
   return check('accelerator', 'warn', choice.why, { fix });
 }
 
-async function versionOf(name: string, argv: readonly string[], pkg: string, essential: boolean): Promise<{ check: Check; ok: boolean }> {
+async function versionOf(
+  name: string,
+  argv: readonly string[],
+  pkg: string,
+  essential: boolean,
+): Promise<{ check: Check; ok: boolean }> {
   try {
     const { stdout, stderr } = await exec(argv, LIMIT);
     const out = `${stdout}\n${stderr}`;
     const v = parseVersion(out);
-    if (!v) return { ok: false, check: check(name, 'warn', `${argv[0]} runs but prints no version: ${out.trim().split('\n')[0]}`, { essential }) };
+    if (!v)
+      return {
+        ok: false,
+        check: check(
+          name,
+          'warn',
+          `${argv[0]} runs but prints no version: ${out.trim().split('\n')[0]}`,
+          { essential },
+        ),
+      };
     return { ok: true, check: check(name, 'ok', `${argv[0]} ${v}`, { essential }) };
   } catch (e) {
-    if (await isMissing(argv[0]!, e)) return { ok: false, check: check(name, 'no', `${argv[0]} is not installed`, { essential, fix: `apt install ${pkg}` }) };
-    return { ok: false, check: check(name, 'no', `${argv.join(' ')} fails: ${oneLine(e)}`, { essential, fix: `reinstall ${pkg}` }) };
+    if (await isMissing(argv[0]!, e))
+      return {
+        ok: false,
+        check: check(name, 'no', `${argv[0]} is not installed`, {
+          essential,
+          fix: `apt install ${pkg}`,
+        }),
+      };
+    return {
+      ok: false,
+      check: check(name, 'no', `${argv.join(' ')} fails: ${oneLine(e)}`, {
+        essential,
+        fix: `reinstall ${pkg}`,
+      }),
+    };
   }
 }
 
 /** qemu-system-x86_64: its version and the accelerators the binary was built with. */
 export async function probeQemu(essential: boolean): Promise<Check> {
-  const got = await versionOf('qemu', ['qemu-system-x86_64', '--version'], 'qemu-system-x86 qemu-utils', essential);
+  const got = await versionOf(
+    'qemu',
+    ['qemu-system-x86_64', '--version'],
+    'qemu-system-x86 qemu-utils',
+    essential,
+  );
   if (!got.ok) return got.check;
   try {
     const { stdout } = await exec(['qemu-system-x86_64', '-accel', 'help'], LIMIT);
-    const accels = stdout.split('\n').map((l) => l.trim()).filter((l) => /^[a-z][a-z0-9-]*$/.test(l));
-    return check('qemu', got.check.status, `${got.check.detail}; accelerators: ${accels.join(', ') || 'none listed'}`, { essential });
+    const accels = stdout
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => /^[a-z][a-z0-9-]*$/.test(l));
+    return check(
+      'qemu',
+      got.check.status,
+      `${got.check.detail}; accelerators: ${accels.join(', ') || 'none listed'}`,
+      { essential },
+    );
   } catch (e) {
-    return check('qemu', 'warn', `${got.check.detail}; -accel help fails: ${oneLine(e)}`, { essential });
+    return check('qemu', 'warn', `${got.check.detail}; -accel help fails: ${oneLine(e)}`, {
+      essential,
+    });
   }
 }
 
 export async function probeQemuImg(essential: boolean): Promise<Check> {
-  const got = (await versionOf('qemu-img', ['qemu-img', '--version'], 'qemu-utils', essential)).check;
+  const got = (await versionOf('qemu-img', ['qemu-img', '--version'], 'qemu-utils', essential))
+    .check;
   // Image uploads are read by qemu-img whatever the virt driver: say what its absence costs.
-  return got.status === 'no' ? { ...got, detail: `${got.detail}; image uploads in disk formats are refused without it` } : got;
+  return got.status === 'no'
+    ? { ...got, detail: `${got.detail}; image uploads in disk formats are refused without it` }
+    : got;
 }
 
 export async function probeGenisoimage(essential: boolean): Promise<Check> {
-  const got = (await versionOf('genisoimage', ['genisoimage', '-version'], 'genisoimage', essential)).check;
-  return got.status === 'ok' ? { ...got, detail: `${got.detail} (config drives)` } : { ...got, detail: `${got.detail}; instances get no config drive without it` };
+  const got = (
+    await versionOf('genisoimage', ['genisoimage', '-version'], 'genisoimage', essential)
+  ).check;
+  return got.status === 'ok'
+    ? { ...got, detail: `${got.detail} (config drives)` }
+    : { ...got, detail: `${got.detail}; instances get no config drive without it` };
 }
 
 /** What `nubes up` builds the nubes-tiny image from; without it the cloud starts with no image. */
 export async function probeTinyImageInputs(): Promise<Check> {
   try {
     const i = await findHostInputs();
-    return check('tiny image', 'ok', `inputs found: kernel ${i.kernelRelease}, busybox ${i.busyboxVersion}, dropbear ${i.dropbearVersion}, syslinux ${i.syslinuxVersion}`);
+    return check(
+      'tiny image',
+      'ok',
+      `inputs found: kernel ${i.kernelRelease}, busybox ${i.busyboxVersion}, dropbear ${i.dropbearVersion}, syslinux ${i.syslinuxVersion}`,
+    );
   } catch (e) {
     const fix = e instanceof MissingHostInput ? `apt install ${e.packages.join(' ')}` : undefined;
     return check('tiny image', 'warn', `nubes up cannot build nubes-tiny: ${oneLine(e)}`, { fix });

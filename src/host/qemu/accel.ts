@@ -9,14 +9,24 @@ export interface AccelChoice {
   readonly why: string;
 }
 
-export function chooseAccelerator(opts: { kvmDevice?: string; cpuinfo?: string } = {}): AccelChoice {
+export function chooseAccelerator(
+  opts: { kvmDevice?: string; cpuinfo?: string } = {},
+): AccelChoice {
   const dev = opts.kvmDevice ?? '/dev/kvm';
   try {
     closeSync(openSync(dev, 'r+'));
   } catch (e) {
-    return { accel: 'tcg', why: `TCG: ${dev} cannot be opened (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` };
+    return {
+      accel: 'tcg',
+      why: `TCG: ${dev} cannot be opened (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    };
   }
-  const cpuinfo = opts.cpuinfo ?? (existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '');
-  if (/^flags\s*:.*\b(vmx|svm)\b/m.test(cpuinfo)) return { accel: 'kvm', why: `KVM: ${dev} opens and the CPU has hardware virtualization` };
-  return { accel: 'tcg', why: `TCG: ${dev} opens but the CPU shows no vmx/svm (a paravirtual KVM cannot run stock guests)` };
+  const cpuinfo =
+    opts.cpuinfo ?? (existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '');
+  if (/^flags\s*:.*\b(vmx|svm)\b/m.test(cpuinfo))
+    return { accel: 'kvm', why: `KVM: ${dev} opens and the CPU has hardware virtualization` };
+  return {
+    accel: 'tcg',
+    why: `TCG: ${dev} opens but the CPU shows no vmx/svm (a paravirtual KVM cannot run stock guests)`,
+  };
 }

@@ -7,8 +7,12 @@ import type { CpuLimits } from '../cgroups.ts';
 
 /** Bandwidth (bytes/s) and IOPS caps of one disk; absent fields are unlimited. */
 export interface DiskLimits {
-  readonly bpsRead?: number; readonly bpsWrite?: number; readonly bpsTotal?: number;
-  readonly iopsRead?: number; readonly iopsWrite?: number; readonly iopsTotal?: number;
+  readonly bpsRead?: number;
+  readonly bpsWrite?: number;
+  readonly bpsTotal?: number;
+  readonly iopsRead?: number;
+  readonly iopsWrite?: number;
+  readonly iopsTotal?: number;
 }
 
 export interface VmDisk {
@@ -53,7 +57,11 @@ export interface VmDefinition {
   readonly disks: readonly VmDisk[];
   readonly nics: readonly VmNic[];
   /** Kernel, initramfs and command line for a direct boot (images with kernel_id/ramdisk_id). */
-  readonly direct: { readonly kernel: string; readonly initrd: string; readonly cmdline: string } | null;
+  readonly direct: {
+    readonly kernel: string;
+    readonly initrd: string;
+    readonly cmdline: string;
+  } | null;
   /** Empty PCIe root ports for later hot-plug (q35 cannot add ports at run time). */
   readonly hotplugPorts: number;
   /** Start with the vCPUs stopped (an incoming migration, or a start the caller wants to control). */
@@ -65,7 +73,10 @@ export interface VmDefinition {
 }
 
 export const vmFiles = (dir: string) => ({
-  qmp: join(dir, 'qmp.sock'), vnc: join(dir, 'vnc.sock'), serial: join(dir, 'serial.log'), pid: join(dir, 'qemu.pid'),
+  qmp: join(dir, 'qmp.sock'),
+  vnc: join(dir, 'vnc.sock'),
+  serial: join(dir, 'serial.log'),
+  pid: join(dir, 'qemu.pid'),
 });
 
 /** QEMU option values escape a comma by doubling it. */
@@ -74,43 +85,97 @@ const v = (s: string) => s.replaceAll(',', ',,');
 export function renderArgv(d: VmDefinition): string[] {
   const f = vmFiles(d.dir);
   const args = [
-    '-name', `guest=${v(d.name)},debug-threads=on`, '-uuid', d.uuid,
-    '-machine', `q35,accel=${d.accel}`, '-cpu', d.accel === 'kvm' ? 'host' : 'max',
-    '-smp', String(d.vcpus), '-m', `${d.memoryMb}M`,
-    '-nodefaults', '-no-user-config', '-display', 'none',
-    '-chardev', `file,id=serial0,path=${v(f.serial)},append=on`, '-serial', 'chardev:serial0',
-    '-qmp', `unix:${v(f.qmp)},server=on,wait=off`,
-    '-vnc', `unix:${v(f.vnc)}`,
+    '-name',
+    `guest=${v(d.name)},debug-threads=on`,
+    '-uuid',
+    d.uuid,
+    '-machine',
+    `q35,accel=${d.accel}`,
+    '-cpu',
+    d.accel === 'kvm' ? 'host' : 'max',
+    '-smp',
+    String(d.vcpus),
+    '-m',
+    `${d.memoryMb}M`,
+    '-nodefaults',
+    '-no-user-config',
+    '-display',
+    'none',
+    '-chardev',
+    `file,id=serial0,path=${v(f.serial)},append=on`,
+    '-serial',
+    'chardev:serial0',
+    '-qmp',
+    `unix:${v(f.qmp)},server=on,wait=off`,
+    '-vnc',
+    `unix:${v(f.vnc)}`,
     // A screen for the VNC console: without a display device it shows only QEMU's "no graphic
     // display device" (-nodefaults gives none). Standard VGA: SeaBIOS and guest kernels drive it.
-    '-device', 'VGA,id=video0',
-    '-device', 'virtio-balloon-pci,id=balloon0',
-    '-daemonize', '-pidfile', f.pid,
+    '-device',
+    'VGA,id=video0',
+    '-device',
+    'virtio-balloon-pci,id=balloon0',
+    '-daemonize',
+    '-pidfile',
+    f.pid,
   ];
-  for (let i = 1; i <= d.hotplugPorts; i++) args.push('-device', `pcie-root-port,id=hp${i},bus=pcie.0,chassis=${i}`);
+  for (let i = 1; i <= d.hotplugPorts; i++)
+    args.push('-device', `pcie-root-port,id=hp${i},bus=pcie.0,chassis=${i}`);
   for (const disk of d.disks) {
     const ro = disk.readOnly || disk.bus === 'cdrom' ? ',read-only=on' : '';
-    args.push('-blockdev', `driver=${disk.blockDevice ? 'host_device' : 'file'},node-name=${disk.id}-file,filename=${v(disk.path)}${ro}`,
-      '-blockdev', `driver=${disk.format},node-name=${disk.id},file=${disk.id}-file${ro}`);
+    args.push(
+      '-blockdev',
+      `driver=${disk.blockDevice ? 'host_device' : 'file'},node-name=${disk.id}-file,filename=${v(disk.path)}${ro}`,
+      '-blockdev',
+      `driver=${disk.format},node-name=${disk.id},file=${disk.id}-file${ro}`,
+    );
     let drive = disk.id;
     if (disk.limits) {
       // The guest's I/O passes a throttle filter node whose group holds the caps.
       const l = disk.limits;
-      const caps = ([['bps-read', l.bpsRead], ['bps-write', l.bpsWrite], ['bps-total', l.bpsTotal], ['iops-read', l.iopsRead], ['iops-write', l.iopsWrite], ['iops-total', l.iopsTotal]] as const)
-        .filter(([, n]) => n !== undefined).map(([k, n]) => `,x-${k}=${n}`).join('');
-      args.push('-object', `throttle-group,id=${disk.id}-tg${caps}`, '-blockdev', `driver=throttle,node-name=${disk.id}-thr,throttle-group=${disk.id}-tg,file=${disk.id}${ro}`);
+      const caps = (
+        [
+          ['bps-read', l.bpsRead],
+          ['bps-write', l.bpsWrite],
+          ['bps-total', l.bpsTotal],
+          ['iops-read', l.iopsRead],
+          ['iops-write', l.iopsWrite],
+          ['iops-total', l.iopsTotal],
+        ] as const
+      )
+        .filter(([, n]) => n !== undefined)
+        .map(([k, n]) => `,x-${k}=${n}`)
+        .join('');
+      args.push(
+        '-object',
+        `throttle-group,id=${disk.id}-tg${caps}`,
+        '-blockdev',
+        `driver=throttle,node-name=${disk.id}-thr,throttle-group=${disk.id}-tg,file=${disk.id}${ro}`,
+      );
       drive = `${disk.id}-thr`;
     }
     const boot = disk.boot && d.direct === null ? ',bootindex=0' : '';
     const slot = disk.port ? `,bus=${disk.port}` : '';
-    args.push('-device', disk.bus === 'virtio' ? `virtio-blk-pci,id=${disk.id}-dev,drive=${drive}${boot}${slot}` : `ide-cd,id=${disk.id}-dev,drive=${drive}${boot}`);
+    args.push(
+      '-device',
+      disk.bus === 'virtio'
+        ? `virtio-blk-pci,id=${disk.id}-dev,drive=${drive}${boot}${slot}`
+        : `ide-cd,id=${disk.id}-dev,drive=${drive}${boot}`,
+    );
   }
   for (const nic of d.nics) {
     const slot = nic.port ? `,bus=${nic.port}` : '';
-    if (nic.tap !== null) args.push('-netdev', `tap,id=${nic.id},ifname=${v(nic.tap)},script=no,downscript=no`, '-device', `virtio-net-pci,id=${nic.id}-dev,netdev=${nic.id},mac=${nic.mac}${slot}`);
+    if (nic.tap !== null)
+      args.push(
+        '-netdev',
+        `tap,id=${nic.id},ifname=${v(nic.tap)},script=no,downscript=no`,
+        '-device',
+        `virtio-net-pci,id=${nic.id}-dev,netdev=${nic.id},mac=${nic.mac}${slot}`,
+      );
     else args.push('-device', `virtio-net-pci,id=${nic.id}-dev,mac=${nic.mac}${slot}`);
   }
-  if (d.direct) args.push('-kernel', d.direct.kernel, '-initrd', d.direct.initrd, '-append', d.direct.cmdline);
+  if (d.direct)
+    args.push('-kernel', d.direct.kernel, '-initrd', d.direct.initrd, '-append', d.direct.cmdline);
   if (d.paused) args.push('-S');
   if (d.incoming !== null) args.push('-incoming', d.incoming);
   return args;

@@ -19,7 +19,11 @@ export async function startQemu(d: VmDefinition): Promise<number> {
 /** The pid of the instance's QEMU if it runs (a zombie or a reused pid of another program does not count). */
 export function qemuPid(dir: string): number | null {
   let pid: number;
-  try { pid = Number(readFileSync(vmFiles(dir).pid, 'utf8').trim()); } catch { return null; }
+  try {
+    pid = Number(readFileSync(vmFiles(dir).pid, 'utf8').trim());
+  } catch {
+    return null;
+  }
   if (!Number.isInteger(pid) || pid <= 1) return null;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -33,7 +37,11 @@ export function qemuPid(dir: string): number | null {
 
 /** Whether `pid` is a process that has not exited (gone, or a zombie waiting to be reaped, is not). */
 function running(pid: number): boolean {
-  try { return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return false; }
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -43,13 +51,20 @@ function running(pid: number): boolean {
 export async function killQemu(dir: string): Promise<void> {
   const pid = qemuPid(dir);
   if (pid === null) return;
-  try { process.kill(pid, 'SIGKILL'); } catch { /* gone already */ }
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    /* gone already */
+  }
   for (let n = 0; n < 250 && running(pid); n++) await sleep(20);
 }
 
 /** Waits up to `ms` for the instance's QEMU to exit; true if it did. */
 export async function waitQemuExit(dir: string, ms: number): Promise<boolean> {
   const until = Date.now() + ms;
-  while (Date.now() < until) { if (qemuPid(dir) === null) return true; await sleep(50); }
+  while (Date.now() < until) {
+    if (qemuPid(dir) === null) return true;
+    await sleep(50);
+  }
   return qemuPid(dir) === null;
 }

@@ -9,7 +9,10 @@ export async function connectWhenListening(path: string, timeoutMs: number): Pro
   for (;;) {
     const attempt = await new Promise<Socket | Error>((ok) => {
       const s = createConnection(path);
-      s.once('connect', () => { s.removeAllListeners('error'); ok(s); });
+      s.once('connect', () => {
+        s.removeAllListeners('error');
+        ok(s);
+      });
       s.once('error', (e) => ok(e));
     });
     if (!(attempt instanceof Error)) return attempt;

@@ -56,30 +56,56 @@ export interface TestVm {
 
 export function qemuArgs(o: TestVmOptions): string[] {
   const args = [
-    '-machine', 'q35', '-accel', accelerator(), '-m', String(o.memoryMiB ?? 256), '-smp', '1',
-    '-nodefaults', '-display', 'none', '-no-user-config',
-    '-serial', `file:${join(o.workDir, 'serial.log')}`,
-    '-qmp', `unix:${join(o.workDir, 'qmp.sock')},server=on,wait=off`,
+    '-machine',
+    'q35',
+    '-accel',
+    accelerator(),
+    '-m',
+    String(o.memoryMiB ?? 256),
+    '-smp',
+    '1',
+    '-nodefaults',
+    '-display',
+    'none',
+    '-no-user-config',
+    '-serial',
+    `file:${join(o.workDir, 'serial.log')}`,
+    '-qmp',
+    `unix:${join(o.workDir, 'qmp.sock')},server=on,wait=off`,
   ];
-  for (let i = 1; i <= (o.hotplugPorts ?? 0); i++) args.push('-device', `pcie-root-port,id=rp${i},bus=pcie.0,chassis=${i}`);
+  for (let i = 1; i <= (o.hotplugPorts ?? 0); i++)
+    args.push('-device', `pcie-root-port,id=rp${i},bus=pcie.0,chassis=${i}`);
   if (o.disk) {
     // With -kernel, QEMU's linuxboot ROM takes boot index 0 itself.
     const boot = o.direct ? '' : ',bootindex=0';
-    args.push('-drive', `if=none,id=disk0,file=${o.disk},format=qcow2`, '-device', `virtio-blk-pci,drive=disk0${boot}`);
+    args.push(
+      '-drive',
+      `if=none,id=disk0,file=${o.disk},format=qcow2`,
+      '-device',
+      `virtio-blk-pci,drive=disk0${boot}`,
+    );
   }
   (o.drives ?? []).forEach((d, i) => {
     const ro = d.readonly || d.as === 'cdrom' ? ',readonly=on' : '';
-    if (d.as === 'virtio') args.push('-drive', `if=none,id=extra${i},file=${d.file},format=${d.format}${ro}`, '-device', `virtio-blk-pci,drive=extra${i}`);
+    if (d.as === 'virtio')
+      args.push(
+        '-drive',
+        `if=none,id=extra${i},file=${d.file},format=${d.format}${ro}`,
+        '-device',
+        `virtio-blk-pci,drive=extra${i}`,
+      );
     else args.push('-drive', `if=ide,media=cdrom,index=${i + 1},file=${d.file},format=${d.format}`);
   });
-  if (o.direct) args.push('-kernel', o.direct.kernel, '-initrd', o.direct.ramdisk, '-append', o.direct.cmdline);
+  if (o.direct)
+    args.push('-kernel', o.direct.kernel, '-initrd', o.direct.ramdisk, '-append', o.direct.cmdline);
   const net = o.net ?? 'user';
   if (net === 'user') {
     // restrict=on: the guest reaches nothing outside QEMU except the forwards below.
     let user = 'user,id=net0,restrict=on';
     if (o.metadataPort !== undefined) {
-      user += ',net=169.254.169.0/24,host=169.254.169.2,dhcpstart=169.254.169.15'
-        + `,guestfwd=tcp:169.254.169.254:80-cmd:/bin/busybox nc 127.0.0.1 ${o.metadataPort}`;
+      user +=
+        ',net=169.254.169.0/24,host=169.254.169.2,dhcpstart=169.254.169.15' +
+        `,guestfwd=tcp:169.254.169.254:80-cmd:/bin/busybox nc 127.0.0.1 ${o.metadataPort}`;
     }
     if (o.sshPort !== undefined) user += `,hostfwd=tcp:127.0.0.1:${o.sshPort}-:22`;
     args.push('-netdev', user, '-device', 'virtio-net-pci,netdev=net0');
@@ -92,13 +118,24 @@ export function qemuArgs(o: TestVmOptions): string[] {
 export async function startTestVm(o: TestVmOptions): Promise<TestVm> {
   const serialLog = join(o.workDir, 'serial.log');
   const qmpSock = join(o.workDir, 'qmp.sock');
-  const child: ChildProcess = spawn('qemu-system-x86_64', qemuArgs(o), { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn('qemu-system-x86_64', qemuArgs(o), {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   const startedAt = Date.now();
   let stderr = '';
-  child.stderr!.on('data', (b: Buffer) => { stderr += b.toString('utf8'); });
+  child.stderr!.on('data', (b: Buffer) => {
+    stderr += b.toString('utf8');
+  });
   let exitCode: number | null | undefined;
-  const exited = new Promise<number | null>((res) => child.on('exit', (code) => { exitCode = code; res(code); }));
-  child.on('error', () => { exitCode = -1; });
+  const exited = new Promise<number | null>((res) =>
+    child.on('exit', (code) => {
+      exitCode = code;
+      res(code);
+    }),
+  );
+  child.on('error', () => {
+    exitCode = -1;
+  });
 
   const serial = (): string => (existsSync(serialLog) ? readFileSync(serialLog, 'latin1') : '');
 
@@ -110,8 +147,14 @@ export async function startTestVm(o: TestVmOptions): Promise<TestVm> {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         if (pattern.test(serial())) return Date.now() - startedAt;
-        if (exitCode !== undefined) throw new Error(`QEMU exited (${exitCode}) before ${pattern}: ${stderr.trim()}\n--- serial ---\n${serial().slice(-3000)}`);
-        if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${pattern}\n--- serial ---\n${serial().slice(-3000)}`);
+        if (exitCode !== undefined)
+          throw new Error(
+            `QEMU exited (${exitCode}) before ${pattern}: ${stderr.trim()}\n--- serial ---\n${serial().slice(-3000)}`,
+          );
+        if (Date.now() > deadline)
+          throw new Error(
+            `timed out after ${timeoutMs} ms waiting for ${pattern}\n--- serial ---\n${serial().slice(-3000)}`,
+          );
         await sleep(50);
       }
     },
@@ -129,14 +172,24 @@ export async function startTestVm(o: TestVmOptions): Promise<TestVm> {
 }
 
 /** One short QMP session: greeting, qmp_capabilities, the command; events are skipped. */
-async function qmpCommand(sock: string, execute: string, args?: Record<string, unknown>): Promise<unknown> {
+async function qmpCommand(
+  sock: string,
+  execute: string,
+  args?: Record<string, unknown>,
+): Promise<unknown> {
   for (let i = 0; i < 50 && !existsSync(sock); i++) await sleep(100);
   return new Promise((resolve, reject) => {
     const conn = createConnection(sock);
     let buf = '';
     let step = 0;
-    const timer = setTimeout(() => { conn.destroy(); reject(new Error(`QMP ${execute}: no answer`)); }, 10_000);
-    conn.on('error', (e) => { clearTimeout(timer); reject(e); });
+    const timer = setTimeout(() => {
+      conn.destroy();
+      reject(new Error(`QMP ${execute}: no answer`));
+    }, 10_000);
+    conn.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
     conn.on('data', (b) => {
       buf += b.toString('utf8');
       let nl: number;
@@ -144,12 +197,35 @@ async function qmpCommand(sock: string, execute: string, args?: Record<string, u
         const line = buf.slice(0, nl).trim();
         buf = buf.slice(nl + 1);
         if (!line) continue;
-        const msg = JSON.parse(line) as { QMP?: unknown; return?: unknown; error?: { desc?: string }; event?: string };
+        const msg = JSON.parse(line) as {
+          QMP?: unknown;
+          return?: unknown;
+          error?: { desc?: string };
+          event?: string;
+        };
         if (msg.event) continue;
-        if (msg.error) { clearTimeout(timer); conn.destroy(); reject(new Error(`QMP ${execute}: ${msg.error.desc ?? 'error'}`)); return; }
-        if (step === 0 && msg.QMP) { step = 1; conn.write(`${JSON.stringify({ execute: 'qmp_capabilities' })}\n`); continue; }
-        if (step === 1 && 'return' in msg) { step = 2; conn.write(`${JSON.stringify(args ? { execute, arguments: args } : { execute })}\n`); continue; }
-        if (step === 2 && 'return' in msg) { clearTimeout(timer); conn.end(); resolve(msg.return); return; }
+        if (msg.error) {
+          clearTimeout(timer);
+          conn.destroy();
+          reject(new Error(`QMP ${execute}: ${msg.error.desc ?? 'error'}`));
+          return;
+        }
+        if (step === 0 && msg.QMP) {
+          step = 1;
+          conn.write(`${JSON.stringify({ execute: 'qmp_capabilities' })}\n`);
+          continue;
+        }
+        if (step === 1 && 'return' in msg) {
+          step = 2;
+          conn.write(`${JSON.stringify(args ? { execute, arguments: args } : { execute })}\n`);
+          continue;
+        }
+        if (step === 2 && 'return' in msg) {
+          clearTimeout(timer);
+          conn.end();
+          resolve(msg.return);
+          return;
+        }
       }
     });
   });

@@ -8,7 +8,12 @@ import { delimiter, join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { exec } from '../exec.ts';
 import { buildDisk, planLayout, syslinuxConfig, toolEnv, BOOT_LABEL, DATA_LABEL } from './disk.ts';
-import { findHostInputs, MissingHostInput, type HostInputs, type HostPaths } from './host-inputs.ts';
+import {
+  findHostInputs,
+  MissingHostInput,
+  type HostInputs,
+  type HostPaths,
+} from './host-inputs.ts';
 import { guestTree, newcArchive, resolveTree, type ResolvedEntry } from './initramfs.ts';
 
 export interface TinyImage {
@@ -36,8 +41,14 @@ export interface BuildTinyImageOptions {
 /** Bump to force new images everywhere without touching the inputs (the builder's sources are hashed too). */
 const BUILDER_VERSION = 'nubes-tiny-builder/1';
 /** The builder's own sources: any change to how the bytes are made changes the version. */
-const BUILDER_SOURCES = ['build-tiny-image.ts', 'disk.ts', 'initramfs.ts', 'mbr.ts', 'kernel-modules.ts', 'host-inputs.ts']
-  .map((f) => new URL(`./${f}`, import.meta.url).pathname);
+const BUILDER_SOURCES = [
+  'build-tiny-image.ts',
+  'disk.ts',
+  'initramfs.ts',
+  'mbr.ts',
+  'kernel-modules.ts',
+  'host-inputs.ts',
+].map((f) => new URL(`./${f}`, import.meta.url).pathname);
 /** Every timestamp in the image: 2000-01-01T00:00:00Z (FAT cannot store times before 1980). */
 export const EPOCH = 946_684_800;
 /** 'NUBE': the FAT volume id and the MBR disk signature. */
@@ -45,7 +56,12 @@ const VOLUME_ID = 0x4e554245;
 /** tty0 for a VNC console, ttyS0 last so /dev/console (and the markers) go to the serial log. */
 export const KERNEL_CMDLINE = 'console=tty0 console=ttyS0,115200n8';
 
-const FILES = { disk: 'disk.qcow2', kernel: 'vmlinuz', ramdisk: 'initrd.gz', manifest: 'manifest.json' } as const;
+const FILES = {
+  disk: 'disk.qcow2',
+  kernel: 'vmlinuz',
+  ramdisk: 'initrd.gz',
+  manifest: 'manifest.json',
+} as const;
 
 /** Commands the build runs, and the Debian package of each. */
 const TOOLS: readonly (readonly [command: string, pkg: string])[] = [
@@ -66,7 +82,9 @@ function requireTools(inputs: HostInputs): void {
   if (missing.length > 0) {
     const pkgs = [...new Set(missing.map(([, p]) => p))];
     throw new MissingHostInput(
-      `missing ${missing.map(([c]) => c).join(', ')}; install: apt-get install --no-install-recommends ${pkgs.join(' ')}`, pkgs);
+      `missing ${missing.map(([c]) => c).join(', ')}; install: apt-get install --no-install-recommends ${pkgs.join(' ')}`,
+      pkgs,
+    );
   }
 }
 
@@ -82,11 +100,18 @@ function uuidFrom(seed: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
-function versionOf(tree: readonly ResolvedEntry[], kernel: Uint8Array, mbr: Uint8Array, syslinux: Uint8Array, builder: readonly Uint8Array[]): string {
+function versionOf(
+  tree: readonly ResolvedEntry[],
+  kernel: Uint8Array,
+  mbr: Uint8Array,
+  syslinux: Uint8Array,
+  builder: readonly Uint8Array[],
+): string {
   const h = createHash('sha256');
   h.update(`${BUILDER_VERSION}\n${KERNEL_CMDLINE}\n${EPOCH}\n${BOOT_LABEL}\n${DATA_LABEL}\n`);
   for (const src of builder) h.update(`builder ${sha256(src)}\n`);
-  for (const e of tree) h.update(`${e.path} ${e.mode.toString(8)} ${e.rdev?.join(':') ?? ''} ${sha256(e.data)}\n`);
+  for (const e of tree)
+    h.update(`${e.path} ${e.mode.toString(8)} ${e.rdev?.join(':') ?? ''} ${sha256(e.data)}\n`);
   h.update(`kernel ${sha256(kernel)}\nmbr ${sha256(mbr)}\nsyslinux ${sha256(syslinux)}\n`);
   return h.digest('hex').slice(0, 20);
 }
@@ -121,7 +146,12 @@ async function sweepStale(cacheDir: string): Promise<void> {
  * Moves a finished build to `final`. Without force, an existing complete version wins (another
  * builder finished first, with the same bytes); with force, the old one is moved aside and dropped.
  */
-async function commit(built: string, final: string, cacheDir: string, force: boolean): Promise<void> {
+async function commit(
+  built: string,
+  final: string,
+  cacheDir: string,
+  force: boolean,
+): Promise<void> {
   try {
     await rename(built, final);
     return;
@@ -140,7 +170,9 @@ async function commit(built: string, final: string, cacheDir: string, force: boo
 async function toolVersions(): Promise<Record<string, string>> {
   const env = toolEnv(EPOCH);
   const probe = async (cmd: readonly string[], pattern: RegExp): Promise<string> => {
-    const r = await exec(cmd, { env, timeoutMs: 10_000 }).catch((e: { fields?: { stderr?: string } }) => ({ stdout: '', stderr: e.fields?.stderr ?? '' }));
+    const r = await exec(cmd, { env, timeoutMs: 10_000 }).catch(
+      (e: { fields?: { stderr?: string } }) => ({ stdout: '', stderr: e.fields?.stderr ?? '' }),
+    );
     return pattern.exec(`${r.stdout}\n${r.stderr}`)?.[0] ?? 'unknown';
   };
   return {
@@ -162,7 +194,11 @@ export async function buildTinyImage(opts: BuildTinyImageOptions): Promise<TinyI
 
   const work = await mkdtemp(join(cacheDir, '.build-'));
   try {
-    const [kernel, mbr, syslinux] = await Promise.all([readFile(inputs.kernel), readFile(inputs.syslinuxMbr), readFile(inputs.syslinux)]);
+    const [kernel, mbr, syslinux] = await Promise.all([
+      readFile(inputs.kernel),
+      readFile(inputs.syslinuxMbr),
+      readFile(inputs.syslinux),
+    ]);
     const tree = await resolveTree(await guestTree(inputs), work);
     const builder = await Promise.all(BUILDER_SOURCES.map((f) => readFile(f)));
     const version = versionOf(tree, kernel, mbr, syslinux, builder);
@@ -173,17 +209,27 @@ export async function buildTinyImage(opts: BuildTinyImageOptions): Promise<TinyI
     }
 
     const started = Date.now();
-    log(`tiny image: building ${version} (kernel ${inputs.kernelRelease}, busybox ${inputs.busyboxVersion}, `
-      + `dropbear ${inputs.dropbearVersion}, syslinux ${inputs.syslinuxVersion}, ${inputs.modules.length} modules)`);
+    log(
+      `tiny image: building ${version} (kernel ${inputs.kernelRelease}, busybox ${inputs.busyboxVersion}, ` +
+        `dropbear ${inputs.dropbearVersion}, syslinux ${inputs.syslinuxVersion}, ${inputs.modules.length} modules)`,
+    );
     const out = join(work, 'out');
     await mkdir(out);
-    const versionFile: ResolvedEntry = { path: '/etc/nubes-tiny/version', mode: 0o100644, data: Buffer.from(`${version}\n`) };
-    const full = [...tree, versionFile].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    const versionFile: ResolvedEntry = {
+      path: '/etc/nubes-tiny/version',
+      mode: 0o100644,
+      data: Buffer.from(`${version}\n`),
+    };
+    const full = [...tree, versionFile].sort((a, b) =>
+      a.path < b.path ? -1 : a.path > b.path ? 1 : 0,
+    );
     // gzip from zlib: no name and no time in the header, so the same archive gives the same bytes.
     const ramdisk = gzipSync(newcArchive(full, EPOCH), { level: 9 });
     await writeFile(join(out, FILES.ramdisk), ramdisk);
     await writeFile(join(out, FILES.kernel), kernel);
-    log(`tiny image: initramfs ${(ramdisk.length / 1048576).toFixed(1)} MiB (${full.length} entries)`);
+    log(
+      `tiny image: initramfs ${(ramdisk.length / 1048576).toFixed(1)} MiB (${full.length} entries)`,
+    );
 
     const layout = planLayout(kernel.length, ramdisk.length);
     await buildDisk({
@@ -222,7 +268,9 @@ export async function buildTinyImage(opts: BuildTinyImageOptions): Promise<TinyI
     };
     await writeFile(join(out, FILES.manifest), `${JSON.stringify(manifest, null, 2)}\n`);
     await commit(out, final, cacheDir, opts.force === true);
-    log(`tiny image: built ${version} in ${((Date.now() - started) / 1000).toFixed(1)} s into ${final}`);
+    log(
+      `tiny image: built ${version} in ${((Date.now() - started) / 1000).toFixed(1)} s into ${final}`,
+    );
     return imageAt(final, version);
   } finally {
     await rm(work, { recursive: true, force: true });

@@ -23,7 +23,10 @@ const MIN_DATA_MiB = 32;
 
 /** A 128 MiB disk: a boot partition sized for kernel + initramfs with room to spare, the rest data. */
 export function planLayout(kernelBytes: number, initrdBytes: number): DiskLayout {
-  const bootMiB = Math.max(MIN_BOOT_MiB, Math.ceil(((kernelBytes + initrdBytes) * 1.3 + 2 * MiB) / (4 * MiB)) * 4);
+  const bootMiB = Math.max(
+    MIN_BOOT_MiB,
+    Math.ceil(((kernelBytes + initrdBytes) * 1.3 + 2 * MiB) / (4 * MiB)) * 4,
+  );
   const totalMiB = Math.max(TOTAL_MiB, 1 + bootMiB + MIN_DATA_MiB);
   const s = MiB / SECTOR;
   return {
@@ -85,7 +88,22 @@ async function buildBootFs(d: DiskInputs, file: string): Promise<void> {
   await truncate(file, d.layout.boot.sectors * SECTOR);
   const volid = d.volumeId.toString(16).padStart(8, '0');
   // -h: the partition's start, which syslinux's boot sector adds to every sector it reads.
-  await exec(['mkfs.vfat', '--invariant', '-F', '16', '-n', BOOT_LABEL, '-i', volid, '-h', String(d.layout.boot.start), file], { env });
+  await exec(
+    [
+      'mkfs.vfat',
+      '--invariant',
+      '-F',
+      '16',
+      '-n',
+      BOOT_LABEL,
+      '-i',
+      volid,
+      '-h',
+      String(d.layout.boot.start),
+      file,
+    ],
+    { env },
+  );
   await exec(['syslinux', '--install', file], { env });
   const files = join(d.workDir, 'boot-files');
   await mkdir(files, { recursive: true });
@@ -107,14 +125,33 @@ async function buildDataFs(d: DiskInputs, file: string): Promise<void> {
   await truncate(file, d.layout.data.sectors * SECTOR);
   // lazy_itable_init=0: mkfs zeroes the inode tables here (zeros cost nothing in qcow2) instead of
   // the guest kernel doing it in the background after the first mount, into every overlay.
-  await exec([
-    'mkfs.ext4', '-q', '-F', '-L', DATA_LABEL, '-U', d.dataUuid, '-m', '0', '-b', '4096',
-    '-E', `root_owner=0:0,hash_seed=${d.dataUuid},lazy_itable_init=0,nodiscard`, file,
-  ], { env });
+  await exec(
+    [
+      'mkfs.ext4',
+      '-q',
+      '-F',
+      '-L',
+      DATA_LABEL,
+      '-U',
+      d.dataUuid,
+      '-m',
+      '0',
+      '-b',
+      '4096',
+      '-E',
+      `root_owner=0:0,hash_seed=${d.dataUuid},lazy_itable_init=0,nodiscard`,
+      file,
+    ],
+    { env },
+  );
 }
 
 /** Copies `from` into `fd` at byte `offset`, skipping all-zero blocks so the raw file stays sparse. */
-async function place(fd: Awaited<ReturnType<typeof open>>, from: string, offset: number): Promise<void> {
+async function place(
+  fd: Awaited<ReturnType<typeof open>>,
+  from: string,
+  offset: number,
+): Promise<void> {
   const src = await open(from, 'r');
   try {
     const buf = Buffer.alloc(MiB);
@@ -140,10 +177,14 @@ export async function buildDisk(d: DiskInputs): Promise<void> {
   await buildDataFs(d, data);
 
   // syslinux's mbr.bin is exactly the 440 bytes of boot code before the disk signature.
-  const mbr = buildMbr(await readPrefix(d.mbrCode, 440), [
-    { start: d.layout.boot.start, sectors: d.layout.boot.sectors, type: 0x0e, bootable: true },
-    { start: d.layout.data.start, sectors: d.layout.data.sectors, type: 0x83 },
-  ], d.volumeId);
+  const mbr = buildMbr(
+    await readPrefix(d.mbrCode, 440),
+    [
+      { start: d.layout.boot.start, sectors: d.layout.boot.sectors, type: 0x0e, bootable: true },
+      { start: d.layout.data.start, sectors: d.layout.data.sectors, type: 0x83 },
+    ],
+    d.volumeId,
+  );
 
   await writeFile(raw, '');
   await truncate(raw, d.layout.totalSectors * SECTOR);
@@ -156,7 +197,10 @@ export async function buildDisk(d: DiskInputs): Promise<void> {
     await fd.close();
   }
   d.log('tiny image: qcow2');
-  await exec(['qemu-img', 'convert', '-q', '-f', 'raw', '-O', 'qcow2', raw, d.out], { env: toolEnv(d.epoch), timeoutMs: 120_000 });
+  await exec(['qemu-img', 'convert', '-q', '-f', 'raw', '-O', 'qcow2', raw, d.out], {
+    env: toolEnv(d.epoch),
+    timeoutMs: 120_000,
+  });
 }
 
 async function readPrefix(file: string, max: number): Promise<Buffer> {

@@ -4,7 +4,13 @@ import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { Unavailable } from '../../platform/errors.ts';
 import { exec } from '../exec.ts';
-import { GUEST_MODULES, moduleLoadOrder, parseModulesBuiltin, parseModulesDep, type ModuleEntry } from './kernel-modules.ts';
+import {
+  GUEST_MODULES,
+  moduleLoadOrder,
+  parseModulesBuiltin,
+  parseModulesDep,
+  type ModuleEntry,
+} from './kernel-modules.ts';
 
 /** Where Debian puts things; a test may point these elsewhere. */
 export interface HostPaths {
@@ -68,14 +74,20 @@ export class MissingHostInput extends Unavailable {
 }
 
 /** The newest "vmlinuz-<release>" in `bootDir` that also has a modules directory. */
-export function newestKernel(bootDir: string, modulesRoot: string): { release: string; path: string } {
+export function newestKernel(
+  bootDir: string,
+  modulesRoot: string,
+): { release: string; path: string } {
   const releases = (existsSync(bootDir) ? readdirSync(bootDir) : [])
     .filter((n) => n.startsWith('vmlinuz-'))
     .map((n) => n.slice('vmlinuz-'.length))
     .filter((r) => existsSync(join(modulesRoot, r, 'modules.dep')))
     .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
   const release = releases.at(-1);
-  if (!release) throw new MissingHostInput(`no kernel with modules in ${bootDir} and ${modulesRoot}`, [PACKAGE_OF.boot]);
+  if (!release)
+    throw new MissingHostInput(`no kernel with modules in ${bootDir} and ${modulesRoot}`, [
+      PACKAGE_OF.boot,
+    ]);
   return { release, path: join(bootDir, `vmlinuz-${release}`) };
 }
 
@@ -108,14 +120,18 @@ export function parseLdd(output: string): string[] {
   return libs;
 }
 
-async function sharedLibraries(binaries: readonly string[]): Promise<{ path: string; source: string }[]> {
+async function sharedLibraries(
+  binaries: readonly string[],
+): Promise<{ path: string; source: string }[]> {
   const seen = new Map<string, string>();
   for (const bin of binaries) {
     if (!isDynamicElf(readFileSync(bin))) continue;
     const { stdout } = await exec(['ldd', bin], { timeoutMs: 10_000 });
     for (const path of parseLdd(stdout)) seen.set(path, realpathSync(path));
   }
-  return [...seen].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([path, source]) => ({ path, source }));
+  return [...seen]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([path, source]) => ({ path, source }));
 }
 
 function requireFiles(paths: HostPaths, keys: readonly (keyof HostPaths)[]): void {
@@ -123,7 +139,9 @@ function requireFiles(paths: HostPaths, keys: readonly (keyof HostPaths)[]): voi
   if (missing.length > 0) {
     const pkgs = [...new Set(missing.map((k) => PACKAGE_OF[k]))];
     throw new MissingHostInput(
-      `missing ${missing.map((k) => paths[k]).join(', ')}; install: apt-get install --no-install-recommends ${pkgs.join(' ')}`, pkgs);
+      `missing ${missing.map((k) => paths[k]).join(', ')}; install: apt-get install --no-install-recommends ${pkgs.join(' ')}`,
+      pkgs,
+    );
   }
 }
 
@@ -134,19 +152,27 @@ export async function findHostInputs(paths: HostPaths = DEBIAN_PATHS): Promise<H
   const modulesDir = join(paths.modules, release);
   const dep = parseModulesDep(readFileSync(join(modulesDir, 'modules.dep'), 'utf8'));
   const builtinFile = join(modulesDir, 'modules.builtin');
-  const builtin = existsSync(builtinFile) ? parseModulesBuiltin(readFileSync(builtinFile, 'utf8')) : new Set<string>();
+  const builtin = existsSync(builtinFile)
+    ? parseModulesBuiltin(readFileSync(builtinFile, 'utf8'))
+    : new Set<string>();
   const modules = moduleLoadOrder(GUEST_MODULES, dep, builtin);
 
   if (isDynamicElf(readFileSync(paths.busybox))) {
-    throw new MissingHostInput(`${paths.busybox} is dynamically linked; the guest needs busybox-static`, ['busybox-static']);
+    throw new MissingHostInput(
+      `${paths.busybox} is dynamically linked; the guest needs busybox-static`,
+      ['busybox-static'],
+    );
   }
   const self = paths.busybox.replace(/^\//, '');
   const applets = (await exec([paths.busybox, '--list-full'], { timeoutMs: 10_000 })).stdout
-    .split('\n').map((l) => l.trim())
+    .split('\n')
+    .map((l) => l.trim())
     // Never link busybox to itself (ELOOP at boot); linuxrc is for the old initrd scheme.
     .filter((a) => a && a !== self && a !== 'bin/busybox' && a !== 'linuxrc')
     .sort();
-  const busyboxVersion = /BusyBox v(\S+)/.exec((await exec([paths.busybox], { timeoutMs: 10_000 })).stdout)?.[1] ?? 'unknown';
+  const busyboxVersion =
+    /BusyBox v(\S+)/.exec((await exec([paths.busybox], { timeoutMs: 10_000 })).stdout)?.[1] ??
+    'unknown';
   const dropbearVersion = await versionOf([paths.dropbear, '-V'], /Dropbear v(\S+)/);
   const syslinuxVersion = await versionOf([paths.syslinux, '--version'], /syslinux (\S+)/i);
 

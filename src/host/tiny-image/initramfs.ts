@@ -11,9 +11,20 @@ import type { HostInputs } from './host-inputs.ts';
 export type TreeEntry =
   | { readonly kind: 'dir'; readonly path: string; readonly mode: number }
   | { readonly kind: 'file'; readonly path: string; readonly mode: number; readonly source: string }
-  | { readonly kind: 'data'; readonly path: string; readonly mode: number; readonly content: string | Uint8Array }
+  | {
+      readonly kind: 'data';
+      readonly path: string;
+      readonly mode: number;
+      readonly content: string | Uint8Array;
+    }
   | { readonly kind: 'symlink'; readonly path: string; readonly target: string }
-  | { readonly kind: 'chardev'; readonly path: string; readonly mode: number; readonly major: number; readonly minor: number };
+  | {
+      readonly kind: 'chardev';
+      readonly path: string;
+      readonly mode: number;
+      readonly major: number;
+      readonly minor: number;
+    };
 
 /** Guest files (src/host/tiny-image/guest/) and where each lands in the image. */
 const GUEST_FILES: readonly (readonly [file: string, path: string, mode: number])[] = [
@@ -48,7 +59,9 @@ function plainModulePath(path: string): string {
  */
 export async function guestTree(inputs: HostInputs, guestDir = GUEST_DIR): Promise<TreeEntry[]> {
   const entries: TreeEntry[] = [
-    ...['/proc', '/sys', '/dev', '/run', '/data', '/mnt', '/var/log', '/etc/nubes-tiny'].map((path) => ({ kind: 'dir' as const, path, mode: 0o755 })),
+    ...['/proc', '/sys', '/dev', '/run', '/data', '/mnt', '/var/log', '/etc/nubes-tiny'].map(
+      (path) => ({ kind: 'dir' as const, path, mode: 0o755 }),
+    ),
     { kind: 'dir', path: '/root', mode: 0o700 },
     { kind: 'dir', path: '/tmp', mode: 0o1777 },
     // The kernel opens /dev/console for /init before any devtmpfs is mounted.
@@ -66,18 +79,32 @@ export async function guestTree(inputs: HostInputs, guestDir = GUEST_DIR): Promi
   }
 
   entries.push({ kind: 'file', path: '/bin/busybox', mode: 0o755, source: inputs.busybox });
-  for (const applet of inputs.applets) entries.push({ kind: 'symlink', path: `/${applet}`, target: '/bin/busybox' });
+  for (const applet of inputs.applets)
+    entries.push({ kind: 'symlink', path: `/${applet}`, target: '/bin/busybox' });
 
   entries.push({ kind: 'file', path: '/usr/sbin/dropbear', mode: 0o755, source: inputs.dropbear });
-  entries.push({ kind: 'file', path: '/usr/bin/dropbearkey', mode: 0o755, source: inputs.dropbearkey });
-  for (const lib of inputs.libraries) entries.push({ kind: 'file', path: lib.path, mode: 0o755, source: lib.source });
+  entries.push({
+    kind: 'file',
+    path: '/usr/bin/dropbearkey',
+    mode: 0o755,
+    source: inputs.dropbearkey,
+  });
+  for (const lib of inputs.libraries)
+    entries.push({ kind: 'file', path: lib.path, mode: 0o755, source: lib.source });
 
   const modRoot = `/lib/modules/${inputs.kernelRelease}`;
   for (const m of inputs.modules) {
-    entries.push({ kind: 'file', path: `${modRoot}/${plainModulePath(m.path)}`, mode: 0o644, source: join(inputs.modulesDir, m.path) });
+    entries.push({
+      kind: 'file',
+      path: `${modRoot}/${plainModulePath(m.path)}`,
+      mode: 0o644,
+      source: join(inputs.modulesDir, m.path),
+    });
   }
   entries.push({
-    kind: 'data', path: '/etc/nubes-tiny/modules', mode: 0o644,
+    kind: 'data',
+    path: '/etc/nubes-tiny/modules',
+    mode: 0o644,
     content: inputs.modules.map((m) => `${plainModulePath(m.path)}\n`).join(''),
   });
   return entries;
@@ -115,22 +142,49 @@ const S_IFLNK = 0o120000;
 const S_IFCHR = 0o020000;
 
 /** Reads every source and adds missing parent directories; the result is sorted by path. */
-export async function resolveTree(entries: readonly TreeEntry[], tmpDir: string): Promise<ResolvedEntry[]> {
+export async function resolveTree(
+  entries: readonly TreeEntry[],
+  tmpDir: string,
+): Promise<ResolvedEntry[]> {
   const out = new Map<string, ResolvedEntry>();
   for (const e of entries) {
     if (out.has(e.path)) throw new Error(`initramfs path ${e.path} listed twice`);
     switch (e.kind) {
-      case 'dir': out.set(e.path, { path: e.path, mode: S_IFDIR | e.mode, data: new Uint8Array() }); break;
-      case 'file': out.set(e.path, { path: e.path, mode: S_IFREG | e.mode, data: await readSource(e.source, tmpDir) }); break;
-      case 'data': out.set(e.path, { path: e.path, mode: S_IFREG | e.mode, data: typeof e.content === 'string' ? Buffer.from(e.content) : e.content }); break;
-      case 'symlink': out.set(e.path, { path: e.path, mode: S_IFLNK | 0o777, data: Buffer.from(e.target) }); break;
-      case 'chardev': out.set(e.path, { path: e.path, mode: S_IFCHR | e.mode, data: new Uint8Array(), rdev: [e.major, e.minor] }); break;
+      case 'dir':
+        out.set(e.path, { path: e.path, mode: S_IFDIR | e.mode, data: new Uint8Array() });
+        break;
+      case 'file':
+        out.set(e.path, {
+          path: e.path,
+          mode: S_IFREG | e.mode,
+          data: await readSource(e.source, tmpDir),
+        });
+        break;
+      case 'data':
+        out.set(e.path, {
+          path: e.path,
+          mode: S_IFREG | e.mode,
+          data: typeof e.content === 'string' ? Buffer.from(e.content) : e.content,
+        });
+        break;
+      case 'symlink':
+        out.set(e.path, { path: e.path, mode: S_IFLNK | 0o777, data: Buffer.from(e.target) });
+        break;
+      case 'chardev':
+        out.set(e.path, {
+          path: e.path,
+          mode: S_IFCHR | e.mode,
+          data: new Uint8Array(),
+          rdev: [e.major, e.minor],
+        });
+        break;
     }
   }
   for (const path of [...out.keys()]) {
     for (let p = path.slice(0, path.lastIndexOf('/')); p; p = p.slice(0, p.lastIndexOf('/'))) {
       if (!out.has(p)) out.set(p, { path: p, mode: S_IFDIR | 0o755, data: new Uint8Array() });
-      else if ((out.get(p)!.mode & S_IFDIR) !== S_IFDIR) throw new Error(`initramfs path ${p} is not a directory but ${path} is under it`);
+      else if ((out.get(p)!.mode & S_IFDIR) !== S_IFDIR)
+        throw new Error(`initramfs path ${p} is not a directory but ${path} is under it`);
     }
   }
   return [...out.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
@@ -144,7 +198,11 @@ function newcHeader(fields: readonly number[], name: string): Buffer {
   const nameBytes = Buffer.from(`${name}\0`);
   const head = `070701${fields.map((f) => (f >>> 0).toString(16).padStart(8, '0')).join('')}`;
   if (head.length !== 110) throw new Error('newc header must be 110 bytes');
-  return Buffer.concat([Buffer.from(head, 'ascii'), nameBytes, Buffer.alloc(pad4(110 + nameBytes.length))]);
+  return Buffer.concat([
+    Buffer.from(head, 'ascii'),
+    nameBytes,
+    Buffer.alloc(pad4(110 + nameBytes.length)),
+  ]);
 }
 
 /**
@@ -153,15 +211,37 @@ function newcHeader(fields: readonly number[], name: string): Buffer {
  */
 export function newcArchive(entries: readonly ResolvedEntry[], mtime: number): Buffer {
   const parts: Buffer[] = [];
-  const all: ResolvedEntry[] = [{ path: '', mode: S_IFDIR | 0o755, data: new Uint8Array() }, ...entries];
+  const all: ResolvedEntry[] = [
+    { path: '', mode: S_IFDIR | 0o755, data: new Uint8Array() },
+    ...entries,
+  ];
   all.forEach((e, i) => {
     const isDir = (e.mode & 0o170000) === S_IFDIR;
     const [rmaj, rmin] = e.rdev ?? [0, 0];
     // ino mode uid gid nlink mtime filesize devmajor devminor rdevmajor rdevminor namesize check
-    const fields = [i + 1, e.mode, 0, 0, isDir ? 2 : 1, mtime, e.data.length, 0, 0, rmaj, rmin, Buffer.byteLength(e.path === '' ? '.' : e.path.slice(1)) + 1, 0];
+    const fields = [
+      i + 1,
+      e.mode,
+      0,
+      0,
+      isDir ? 2 : 1,
+      mtime,
+      e.data.length,
+      0,
+      0,
+      rmaj,
+      rmin,
+      Buffer.byteLength(e.path === '' ? '.' : e.path.slice(1)) + 1,
+      0,
+    ];
     parts.push(newcHeader(fields, e.path === '' ? '.' : e.path.slice(1)));
-    parts.push(Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength), Buffer.alloc(pad4(e.data.length)));
+    parts.push(
+      Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength),
+      Buffer.alloc(pad4(e.data.length)),
+    );
   });
-  parts.push(newcHeader([0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 'TRAILER!!!'.length + 1, 0], 'TRAILER!!!'));
+  parts.push(
+    newcHeader([0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 'TRAILER!!!'.length + 1, 0], 'TRAILER!!!'),
+  );
   return Buffer.concat(parts);
 }

@@ -1,7 +1,12 @@
 // Unit tests of modules.dep parsing and insmod ordering (pure; the real kernel's list is exercised by the e2e test).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { moduleLoadOrder, moduleName, parseModulesBuiltin, parseModulesDep } from './kernel-modules.ts';
+import {
+  moduleLoadOrder,
+  moduleName,
+  parseModulesBuiltin,
+  parseModulesDep,
+} from './kernel-modules.ts';
 
 const DEP = [
   'kernel/drivers/virtio/virtio_pci.ko: kernel/drivers/virtio/virtio_pci_legacy_dev.ko kernel/drivers/virtio/virtio_pci_modern_dev.ko kernel/drivers/virtio/virtio.ko kernel/drivers/virtio/virtio_ring.ko',
@@ -27,10 +32,24 @@ test('module names drop the directory and compression suffix and use underscores
 });
 
 test('every module comes after all of its dependencies, each once, in the wanted order otherwise', () => {
-  const order = moduleLoadOrder(['virtio_pci', 'virtio_net', 'crc32c_generic', 'ext4'], parseModulesDep(DEP)).map((m) => m.name);
+  const order = moduleLoadOrder(
+    ['virtio_pci', 'virtio_net', 'crc32c_generic', 'ext4'],
+    parseModulesDep(DEP),
+  ).map((m) => m.name);
   assert.deepEqual(order, [
-    'virtio_pci_legacy_dev', 'virtio_pci_modern_dev', 'virtio_ring', 'virtio', 'virtio_pci',
-    'failover', 'net_failover', 'virtio_net', 'crc32c_generic', 'crc16', 'mbcache', 'jbd2', 'ext4',
+    'virtio_pci_legacy_dev',
+    'virtio_pci_modern_dev',
+    'virtio_ring',
+    'virtio',
+    'virtio_pci',
+    'failover',
+    'net_failover',
+    'virtio_net',
+    'crc32c_generic',
+    'crc16',
+    'mbcache',
+    'jbd2',
+    'ext4',
   ]);
   const pos = new Map(order.map((n, i) => [n, i]));
   for (const m of moduleLoadOrder(['virtio_net', 'ext4'], parseModulesDep(DEP))) {
@@ -46,8 +65,14 @@ test('compressed module paths are kept as modules.dep writes them', () => {
 test('built-in modules are skipped and unknown ones are an error naming who needs them', () => {
   const dep = parseModulesDep('kernel/fs/isofs/isofs.ko: kernel/drivers/cdrom/cdrom.ko\n');
   const builtin = parseModulesBuiltin('kernel/drivers/cdrom/cdrom.ko\nkernel/fs/vfat/vfat.ko\n');
-  assert.deepEqual(moduleLoadOrder(['isofs', 'vfat'], dep, builtin).map((m) => m.name), ['isofs']);
-  assert.throws(() => moduleLoadOrder(['isofs'], dep), /cdrom is neither in modules.dep nor built in \(needed by isofs\)/);
+  assert.deepEqual(
+    moduleLoadOrder(['isofs', 'vfat'], dep, builtin).map((m) => m.name),
+    ['isofs'],
+  );
+  assert.throws(
+    () => moduleLoadOrder(['isofs'], dep),
+    /cdrom is neither in modules.dep nor built in \(needed by isofs\)/,
+  );
   assert.throws(() => moduleLoadOrder(['nosuch'], dep), /nosuch is neither/);
 });
 

@@ -8,15 +8,30 @@
  */
 export const GUEST_MODULES = [
   // Buses and disks: virtio (the default), SCSI disks and the cdrom drivers for a config drive on IDE/SATA.
-  'virtio_pci', 'virtio_blk', 'virtio_scsi', 'sd_mod', 'ata_piix', 'ahci', 'sr_mod',
+  'virtio_pci',
+  'virtio_blk',
+  'virtio_scsi',
+  'sd_mod',
+  'ata_piix',
+  'ahci',
+  'sr_mod',
   // Network: virtio-net and the e1000 that many images and old flavors still ask for.
-  'virtio_net', 'e1000',
+  'virtio_net',
+  'e1000',
   // Filesystems: ext4 for /data, iso9660 and vfat for config drives.
-  'crc32c_generic', 'ext4', 'isofs', 'vfat', 'nls_cp437', 'nls_ascii', 'nls_utf8',
+  'crc32c_generic',
+  'ext4',
+  'isofs',
+  'vfat',
+  'nls_cp437',
+  'nls_ascii',
+  'nls_utf8',
   // ACPI power button as an input device (acpid reads /dev/input/event*).
-  'button', 'evdev',
+  'button',
+  'evdev',
   // Nice to have: entropy from the host and memory statistics for the balloon.
-  'virtio_rng', 'virtio_balloon',
+  'virtio_rng',
+  'virtio_balloon',
 ] as const;
 
 export interface ModuleEntry {
@@ -40,7 +55,12 @@ export function parseModulesDep(text: string): Map<string, ModuleEntry> {
     const colon = line.indexOf(':');
     if (colon <= 0) continue;
     const path = line.slice(0, colon).trim();
-    const deps = line.slice(colon + 1).trim().split(/\s+/).filter(Boolean).map(moduleName);
+    const deps = line
+      .slice(colon + 1)
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(moduleName);
     out.set(moduleName(path), { name: moduleName(path), path, deps });
   }
   return out;
@@ -65,11 +85,17 @@ export function moduleLoadOrder(
   const state = new Map<string, 'visiting' | 'done'>();
   const visit = (name: string, chain: readonly string[]): void => {
     if (state.get(name) === 'done') return;
-    if (state.get(name) === 'visiting') throw new Error(`module dependency cycle: ${[...chain, name].join(' -> ')}`);
+    if (state.get(name) === 'visiting')
+      throw new Error(`module dependency cycle: ${[...chain, name].join(' -> ')}`);
     const entry = dep.get(name);
     if (!entry) {
-      if (builtin.has(name)) { state.set(name, 'done'); return; }
-      throw new Error(`kernel module ${name} is neither in modules.dep nor built in${chain.length ? ` (needed by ${chain.at(-1)})` : ''}`);
+      if (builtin.has(name)) {
+        state.set(name, 'done');
+        return;
+      }
+      throw new Error(
+        `kernel module ${name} is neither in modules.dep nor built in${chain.length ? ` (needed by ${chain.at(-1)})` : ''}`,
+      );
     }
     state.set(name, 'visiting');
     for (const d of entry.deps) visit(d, [...chain, name]);

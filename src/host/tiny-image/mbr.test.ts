@@ -5,10 +5,14 @@ import { buildMbr } from './mbr.ts';
 
 test('boot code, disk signature, two partitions and 0x55AA land where the BIOS and Linux look', () => {
   const code = Buffer.alloc(440, 0xfa);
-  const mbr = buildMbr(code, [
-    { start: 2048, sectors: 65536, type: 0x0e, bootable: true },
-    { start: 67584, sectors: 194560, type: 0x83 },
-  ], 0x4e554245);
+  const mbr = buildMbr(
+    code,
+    [
+      { start: 2048, sectors: 65536, type: 0x0e, bootable: true },
+      { start: 67584, sectors: 194560, type: 0x83 },
+    ],
+    0x4e554245,
+  );
   assert.equal(mbr.length, 512);
   assert.deepEqual(mbr.subarray(0, 440), code);
   assert.equal(mbr.readUInt32LE(440), 0x4e554245);
@@ -30,5 +34,8 @@ test('CHS saturates past cylinder 1023 and oversize input is refused', () => {
   const mbr = buildMbr(Buffer.alloc(0), [{ start: 20_000_000, sectors: 100, type: 0x83 }], 1);
   assert.deepEqual([...mbr.subarray(447, 450)], [0xfe, 0xff, 0xff]);
   assert.throws(() => buildMbr(Buffer.alloc(441), [], 0), /more than 440/);
-  assert.throws(() => buildMbr(Buffer.alloc(0), new Array(5).fill({ start: 1, sectors: 1, type: 0x83 }), 0), /four/);
+  assert.throws(
+    () => buildMbr(Buffer.alloc(0), new Array(5).fill({ start: 1, sectors: 1, type: 0x83 }), 0),
+    /four/,
+  );
 });

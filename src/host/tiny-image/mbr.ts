@@ -26,8 +26,13 @@ function chs(lba: number): [number, number, number] {
  * Sector 0: `bootCode` (at most 440 bytes, syslinux mbr.bin), a fixed disk signature (so the bytes
  * are reproducible), up to four partition entries and the 0x55AA boot signature.
  */
-export function buildMbr(bootCode: Uint8Array, partitions: readonly MbrPartition[], diskSignature: number): Buffer {
-  if (bootCode.length > 440) throw new Error(`MBR boot code is ${bootCode.length} bytes, more than 440`);
+export function buildMbr(
+  bootCode: Uint8Array,
+  partitions: readonly MbrPartition[],
+  diskSignature: number,
+): Buffer {
+  if (bootCode.length > 440)
+    throw new Error(`MBR boot code is ${bootCode.length} bytes, more than 440`);
   if (partitions.length > 4) throw new Error('an MBR holds at most four primary partitions');
   const mbr = Buffer.alloc(SECTOR);
   mbr.set(bootCode, 0);

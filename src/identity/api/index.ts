@@ -2,7 +2,13 @@
 // token check on every non-public route, Keystone's fault format, and the resource routes.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Identity } from '../index.ts';
-import { installFaultHandlers, statusTitle, type Fault, type FaultFamilies, type FaultFamily } from '../../platform/http/faults.ts';
+import {
+  installFaultHandlers,
+  statusTitle,
+  type Fault,
+  type FaultFamilies,
+  type FaultFamily,
+} from '../../platform/http/faults.ts';
 import { installAuth } from '../../platform/http/auth-hook.ts';
 import { authRoutes } from './routes/auth.ts';
 import { directoryRoutes } from './routes/directory.ts';
@@ -19,9 +25,13 @@ export function renderIdentityFault(f: Fault) {
 
 function versionEntry(base: string) {
   return {
-    id: 'v3.14', status: 'stable', updated: '2020-04-07T00:00:00Z',
+    id: 'v3.14',
+    status: 'stable',
+    updated: '2020-04-07T00:00:00Z',
     links: [{ rel: 'self', href: `${base}/v3/` }],
-    'media-types': [{ base: 'application/json', type: 'application/vnd.openstack.identity-v3+json' }],
+    'media-types': [
+      { base: 'application/json', type: 'application/vnd.openstack.identity-v3+json' },
+    ],
   };
 }
 
@@ -31,23 +41,40 @@ export function identityVersions(base: string) {
 }
 
 export function requestBase(publicUrl: string | undefined): BaseUrl {
-  return (request: FastifyRequest) => `${publicUrl ?? `${request.protocol}://${request.host}`}${IDENTITY_PREFIX}`;
+  return (request: FastifyRequest) =>
+    `${publicUrl ?? `${request.protocol}://${request.host}`}${IDENTITY_PREFIX}`;
 }
 
-export function mountIdentityApi(app: FastifyInstance, identity: Identity, opts: { publicUrl?: string; faults: FaultFamilies }): void {
+export function mountIdentityApi(
+  app: FastifyInstance,
+  identity: Identity,
+  opts: { publicUrl?: string; faults: FaultFamilies },
+): void {
   const base = requestBase(opts.publicUrl);
-  const family: FaultFamily = { prefix: IDENTITY_PREFIX, render: renderIdentityFault, authenticate: (request) => `Keystone uri="${base(request)}"` };
+  const family: FaultFamily = {
+    prefix: IDENTITY_PREFIX,
+    render: renderIdentityFault,
+    authenticate: (request) => `Keystone uri="${base(request)}"`,
+  };
   opts.faults.add(family);
-  app.register(async (scope) => {
-    installFaultHandlers(scope, family);
-    installAuth(scope, identity.authenticate);
-    const versions = async (request: FastifyRequest, reply: import('fastify').FastifyReply) => reply.code(300).send(identityVersions(base(request)));
-    scope.get('/', { config: { public: true } }, versions);
-    scope.get('/v3', { config: { public: true } }, async (request) => ({ version: versionEntry(base(request)) }));
-    scope.get('/v3/', { config: { public: true } }, async (request) => ({ version: versionEntry(base(request)) }));
-    authRoutes(scope, identity, base);
-    directoryRoutes(scope, identity, base);
-    roleRoutes(scope, identity, base);
-    catalogRoutes(scope, identity, base);
-  }, { prefix: IDENTITY_PREFIX });
+  app.register(
+    async (scope) => {
+      installFaultHandlers(scope, family);
+      installAuth(scope, identity.authenticate);
+      const versions = async (request: FastifyRequest, reply: import('fastify').FastifyReply) =>
+        reply.code(300).send(identityVersions(base(request)));
+      scope.get('/', { config: { public: true } }, versions);
+      scope.get('/v3', { config: { public: true } }, async (request) => ({
+        version: versionEntry(base(request)),
+      }));
+      scope.get('/v3/', { config: { public: true } }, async (request) => ({
+        version: versionEntry(base(request)),
+      }));
+      authRoutes(scope, identity, base);
+      directoryRoutes(scope, identity, base);
+      roleRoutes(scope, identity, base);
+      catalogRoutes(scope, identity, base);
+    },
+    { prefix: IDENTITY_PREFIX },
+  );
 }

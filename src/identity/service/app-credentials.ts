@@ -13,42 +13,83 @@ import { BadRequest, Forbidden, NotFound } from '../../platform/errors.ts';
 import { hexId } from '../../platform/ids.ts';
 
 export interface AppCredInput {
-  readonly name: string; readonly secret?: string; readonly description?: string; readonly expiresAt?: number | null;
-  readonly roles?: readonly { readonly id?: string; readonly name?: string }[]; readonly unrestricted?: boolean;
+  readonly name: string;
+  readonly secret?: string;
+  readonly description?: string;
+  readonly expiresAt?: number | null;
+  readonly roles?: readonly { readonly id?: string; readonly name?: string }[];
+  readonly unrestricted?: boolean;
   readonly accessRules?: readonly unknown[];
 }
 
-export function createAppCredentialService(deps: { db: Kysely<DB>; policy: Policy; argon2: Argon2Params }) {
+export function createAppCredentialService(deps: {
+  db: Kysely<DB>;
+  policy: Policy;
+  argon2: Argon2Params;
+}) {
   const { db, policy, argon2 } = deps;
   const target = (userId: string) => ({ target: { user: { id: userId } } });
 
   async function requireOwned(userId: string, id: string): Promise<AppCredential> {
     const a = await creds.getAppCred(db, id);
-    if (!a || a.userId !== userId) throw new NotFound(`Could not find application credential: ${id}.`, 'application_credential_not_found');
+    if (!a || a.userId !== userId)
+      throw new NotFound(
+        `Could not find application credential: ${id}.`,
+        'application_credential_not_found',
+      );
     return a;
   }
 
   return {
-    async create(ctx: AuthContext, userId: string, input: AppCredInput): Promise<{ appCred: AppCredential; secret: string }> {
+    async create(
+      ctx: AuthContext,
+      userId: string,
+      input: AppCredInput,
+    ): Promise<{ appCred: AppCredential; secret: string }> {
       policy.enforce('identity:create_application_credential', ctx.credentials, target(userId));
-      if (ctx.scope.kind !== 'project') throw new BadRequest('Application credentials are created with a project-scoped token; authenticate with a project first.');
-      if (ctx.appCred?.restricted) throw new Forbidden('A restricted application credential cannot create application credentials; create it with unrestricted=true or use a password.');
-      if (input.expiresAt !== undefined && input.expiresAt !== null && input.expiresAt <= Date.now()) throw new BadRequest('expires_at is in the past.');
+      if (ctx.scope.kind !== 'project')
+        throw new BadRequest(
+          'Application credentials are created with a project-scoped token; authenticate with a project first.',
+        );
+      if (ctx.appCred?.restricted)
+        throw new Forbidden(
+          'A restricted application credential cannot create application credentials; create it with unrestricted=true or use a password.',
+        );
+      if (
+        input.expiresAt !== undefined &&
+        input.expiresAt !== null &&
+        input.expiresAt <= Date.now()
+      )
+        throw new BadRequest('expires_at is in the past.');
       // Only roles the caller holds on the project now may be delegated; none named means all of them.
       let delegated = ctx.roles;
       if (input.roles && input.roles.length > 0) {
         delegated = input.roles.map((want) => {
-          const held = ctx.roles.find((r) => (want.id !== undefined && r.id === want.id) || (want.id === undefined && r.name === want.name));
-          if (!held) throw new Forbidden(`You do not hold role ${want.id ?? want.name} on project ${ctx.scope.kind === 'project' ? ctx.scope.project.id : ''}, so you cannot delegate it.`);
+          const held = ctx.roles.find(
+            (r) =>
+              (want.id !== undefined && r.id === want.id) ||
+              (want.id === undefined && r.name === want.name),
+          );
+          if (!held)
+            throw new Forbidden(
+              `You do not hold role ${want.id ?? want.name} on project ${ctx.scope.kind === 'project' ? ctx.scope.project.id : ''}, so you cannot delegate it.`,
+            );
           return held;
         });
       }
       const roleRows = await roles.listRoles(db, { ids: delegated.map((r) => r.id) });
       const secret = input.secret ?? randomBytes(64).toString('base64url');
       const appCred = await creds.insertAppCred(db, {
-        id: hexId(), name: input.name, userId, projectId: ctx.scope.project.id, secretHash: await hashPassword(secret, argon2),
-        description: input.description ?? '', expiresAt: input.expiresAt ?? null, unrestricted: input.unrestricted ?? false,
-        roles: roleRows.map((r) => ({ id: r.id, name: r.name, domainId: r.domainId })), accessRules: input.accessRules ?? [],
+        id: hexId(),
+        name: input.name,
+        userId,
+        projectId: ctx.scope.project.id,
+        secretHash: await hashPassword(secret, argon2),
+        description: input.description ?? '',
+        expiresAt: input.expiresAt ?? null,
+        unrestricted: input.unrestricted ?? false,
+        roles: roleRows.map((r) => ({ id: r.id, name: r.name, domainId: r.domainId })),
+        accessRules: input.accessRules ?? [],
       });
       return { appCred, secret };
     },
@@ -63,7 +104,10 @@ export function createAppCredentialService(deps: { db: Kysely<DB>; policy: Polic
     async delete(ctx: AuthContext, userId: string, id: string): Promise<void> {
       policy.enforce('identity:delete_application_credential', ctx.credentials, target(userId));
       await requireOwned(userId, id);
-      if (ctx.appCred?.restricted) throw new Forbidden('A restricted application credential cannot delete application credentials.');
+      if (ctx.appCred?.restricted)
+        throw new Forbidden(
+          'A restricted application credential cannot delete application credentials.',
+        );
       await creds.deleteAppCred(db, id);
     },
   };

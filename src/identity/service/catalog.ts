@@ -9,8 +9,16 @@ import { BadRequest, Conflict, NotFound } from '../../platform/errors.ts';
 import { hexId } from '../../platform/ids.ts';
 
 export interface CatalogEntry {
-  readonly id: string; readonly type: string; readonly name: string;
-  readonly endpoints: readonly { readonly id: string; readonly interface: Interface; readonly region: string | null; readonly region_id: string | null; readonly url: string }[];
+  readonly id: string;
+  readonly type: string;
+  readonly name: string;
+  readonly endpoints: readonly {
+    readonly id: string;
+    readonly interface: Interface;
+    readonly region: string | null;
+    readonly region_id: string | null;
+    readonly url: string;
+  }[];
 }
 
 const CACHE_MS = 2000;
@@ -19,24 +27,44 @@ const INTERFACES: readonly string[] = ['public', 'internal', 'admin'];
 export function createCatalogService(deps: { db: Executor; policy: Policy }) {
   const { db, policy } = deps;
   let cached: { at: number; entries: readonly CatalogEntry[] } | undefined;
-  const invalidate = () => { cached = undefined; };
+  const invalidate = () => {
+    cached = undefined;
+  };
 
   async function build(): Promise<readonly CatalogEntry[]> {
-    const [services, endpoints] = await Promise.all([store.listServices(db, {}), store.listEndpoints(db, {})]);
-    return services.filter((s) => s.enabled).map((s) => ({
-      id: s.id, type: s.type, name: s.name,
-      endpoints: endpoints.filter((e) => e.serviceId === s.id && e.enabled)
-        .map((e) => ({ id: e.id, interface: e.interface, region: e.regionId, region_id: e.regionId, url: e.url })),
-    }));
+    const [services, endpoints] = await Promise.all([
+      store.listServices(db, {}),
+      store.listEndpoints(db, {}),
+    ]);
+    return services
+      .filter((s) => s.enabled)
+      .map((s) => ({
+        id: s.id,
+        type: s.type,
+        name: s.name,
+        endpoints: endpoints
+          .filter((e) => e.serviceId === s.id && e.enabled)
+          .map((e) => ({
+            id: e.id,
+            interface: e.interface,
+            region: e.regionId,
+            region_id: e.regionId,
+            url: e.url,
+          })),
+      }));
   }
 
   function checkInterface(i: string): Interface {
-    if (!INTERFACES.includes(i)) throw new BadRequest(`Invalid input for field 'interface': ${JSON.stringify(i)} is not one of public, internal, admin.`);
+    if (!INTERFACES.includes(i))
+      throw new BadRequest(
+        `Invalid input for field 'interface': ${JSON.stringify(i)} is not one of public, internal, admin.`,
+      );
     return i as Interface;
   }
 
   async function requireRegion(id: string | null): Promise<void> {
-    if (id !== null && !(await store.getRegion(db, id))) throw new BadRequest(`Could not find region: ${id}. Create the region first.`);
+    if (id !== null && !(await store.getRegion(db, id)))
+      throw new BadRequest(`Could not find region: ${id}. Create the region first.`);
   }
 
   return {
@@ -57,32 +85,58 @@ export function createCatalogService(deps: { db: Executor; policy: Policy }) {
       if (!r) throw new NotFound(`Could not find region: ${id}.`);
       return r;
     },
-    async createRegion(ctx: AuthContext, r: { id?: string; description?: string; parentRegionId?: string | null; extra: Record<string, unknown> }): Promise<Region> {
+    async createRegion(
+      ctx: AuthContext,
+      r: {
+        id?: string;
+        description?: string;
+        parentRegionId?: string | null;
+        extra: Record<string, unknown>;
+      },
+    ): Promise<Region> {
       policy.enforce('identity:create_region', ctx.credentials);
       await requireRegion(r.parentRegionId ?? null);
-      const region = await store.insertRegion(db, { id: r.id ?? hexId(), description: r.description ?? '', parentRegionId: r.parentRegionId ?? null, extra: r.extra });
+      const region = await store.insertRegion(db, {
+        id: r.id ?? hexId(),
+        description: r.description ?? '',
+        parentRegionId: r.parentRegionId ?? null,
+        extra: r.extra,
+      });
       invalidate();
       return region;
     },
-    async updateRegion(ctx: AuthContext, id: string, p: { description?: string; parentRegionId?: string | null; extra: Record<string, unknown> }): Promise<Region> {
+    async updateRegion(
+      ctx: AuthContext,
+      id: string,
+      p: { description?: string; parentRegionId?: string | null; extra: Record<string, unknown> },
+    ): Promise<Region> {
       policy.enforce('identity:update_region', ctx.credentials);
       const cur = await store.getRegion(db, id);
       if (!cur) throw new NotFound(`Could not find region: ${id}.`);
       if (p.parentRegionId === id) throw new BadRequest('A region cannot be its own parent.');
       if (p.parentRegionId !== undefined) await requireRegion(p.parentRegionId);
-      return store.updateRegion(db, { ...cur, ...(p.description !== undefined ? { description: p.description } : {}),
-        ...(p.parentRegionId !== undefined ? { parentRegionId: p.parentRegionId } : {}), extra: { ...cur.extra, ...p.extra } });
+      return store.updateRegion(db, {
+        ...cur,
+        ...(p.description !== undefined ? { description: p.description } : {}),
+        ...(p.parentRegionId !== undefined ? { parentRegionId: p.parentRegionId } : {}),
+        extra: { ...cur.extra, ...p.extra },
+      });
     },
     async deleteRegion(ctx: AuthContext, id: string): Promise<void> {
       policy.enforce('identity:delete_region', ctx.credentials);
       if (!(await store.getRegion(db, id))) throw new NotFound(`Could not find region: ${id}.`);
-      if ((await store.listRegions(db, { parentRegionId: id })).length > 0) throw new Conflict(`Region ${id} has child regions; delete them first.`);
-      if ((await store.listEndpoints(db, { regionId: id })).length > 0) throw new Conflict(`Region ${id} has endpoints; delete or move them first.`);
+      if ((await store.listRegions(db, { parentRegionId: id })).length > 0)
+        throw new Conflict(`Region ${id} has child regions; delete them first.`);
+      if ((await store.listEndpoints(db, { regionId: id })).length > 0)
+        throw new Conflict(`Region ${id} has endpoints; delete or move them first.`);
       await store.deleteRegion(db, id);
       invalidate();
     },
 
-    async listServices(ctx: AuthContext, f: { type?: string; name?: string }): Promise<CatalogService[]> {
+    async listServices(
+      ctx: AuthContext,
+      f: { type?: string; name?: string },
+    ): Promise<CatalogService[]> {
       policy.enforce('identity:list_services', ctx.credentials);
       return store.listServices(db, f);
     },
@@ -98,11 +152,19 @@ export function createCatalogService(deps: { db: Executor; policy: Policy }) {
       invalidate();
       return created;
     },
-    async updateService(ctx: AuthContext, id: string, p: Partial<Omit<CatalogService, 'id'>>): Promise<CatalogService> {
+    async updateService(
+      ctx: AuthContext,
+      id: string,
+      p: Partial<Omit<CatalogService, 'id'>>,
+    ): Promise<CatalogService> {
       policy.enforce('identity:update_service', ctx.credentials);
       const cur = await store.getService(db, id);
       if (!cur) throw new NotFound(`Could not find service: ${id}.`);
-      const updated = await store.updateService(db, { ...cur, ...p, extra: { ...cur.extra, ...(p.extra ?? {}) } });
+      const updated = await store.updateService(db, {
+        ...cur,
+        ...p,
+        extra: { ...cur.extra, ...(p.extra ?? {}) },
+      });
       invalidate();
       return updated;
     },
@@ -113,7 +175,10 @@ export function createCatalogService(deps: { db: Executor; policy: Policy }) {
       invalidate();
     },
 
-    async listEndpoints(ctx: AuthContext, f: { serviceId?: string; interface?: string; regionId?: string }): Promise<Endpoint[]> {
+    async listEndpoints(
+      ctx: AuthContext,
+      f: { serviceId?: string; interface?: string; regionId?: string },
+    ): Promise<Endpoint[]> {
       policy.enforce('identity:list_endpoints', ctx.credentials);
       return store.listEndpoints(db, f);
     },
@@ -123,19 +188,46 @@ export function createCatalogService(deps: { db: Executor; policy: Policy }) {
       if (!e) throw new NotFound(`Could not find endpoint: ${id}.`);
       return e;
     },
-    async createEndpoint(ctx: AuthContext, e: { serviceId: string; interface: string; regionId: string | null; url: string; enabled: boolean; extra: Record<string, unknown> }): Promise<Endpoint> {
+    async createEndpoint(
+      ctx: AuthContext,
+      e: {
+        serviceId: string;
+        interface: string;
+        regionId: string | null;
+        url: string;
+        enabled: boolean;
+        extra: Record<string, unknown>;
+      },
+    ): Promise<Endpoint> {
       policy.enforce('identity:create_endpoint', ctx.credentials);
-      if (!(await store.getService(db, e.serviceId))) throw new BadRequest(`Could not find service: ${e.serviceId}. Create the service first.`);
+      if (!(await store.getService(db, e.serviceId)))
+        throw new BadRequest(`Could not find service: ${e.serviceId}. Create the service first.`);
       await requireRegion(e.regionId);
-      const created = await store.insertEndpoint(db, { ...e, id: hexId(), interface: checkInterface(e.interface) });
+      const created = await store.insertEndpoint(db, {
+        ...e,
+        id: hexId(),
+        interface: checkInterface(e.interface),
+      });
       invalidate();
       return created;
     },
-    async updateEndpoint(ctx: AuthContext, id: string, p: { serviceId?: string; interface?: string; regionId?: string | null; url?: string; enabled?: boolean; extra: Record<string, unknown> }): Promise<Endpoint> {
+    async updateEndpoint(
+      ctx: AuthContext,
+      id: string,
+      p: {
+        serviceId?: string;
+        interface?: string;
+        regionId?: string | null;
+        url?: string;
+        enabled?: boolean;
+        extra: Record<string, unknown>;
+      },
+    ): Promise<Endpoint> {
       policy.enforce('identity:update_endpoint', ctx.credentials);
       const cur = await store.getEndpoint(db, id);
       if (!cur) throw new NotFound(`Could not find endpoint: ${id}.`);
-      if (p.serviceId !== undefined && !(await store.getService(db, p.serviceId))) throw new BadRequest(`Could not find service: ${p.serviceId}.`);
+      if (p.serviceId !== undefined && !(await store.getService(db, p.serviceId)))
+        throw new BadRequest(`Could not find service: ${p.serviceId}.`);
       if (p.regionId !== undefined) await requireRegion(p.regionId);
       const updated = await store.updateEndpoint(db, {
         ...cur,

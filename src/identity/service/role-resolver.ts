@@ -33,38 +33,61 @@ export async function withImplied(db: Executor, ids: ReadonlySet<string>): Promi
   while (grew) {
     grew = false;
     for (const r of rules) {
-      if (all.has(r.priorId) && !all.has(r.impliedId)) { all.add(r.impliedId); grew = true; }
+      if (all.has(r.priorId) && !all.has(r.impliedId)) {
+        all.add(r.impliedId);
+        grew = true;
+      }
     }
   }
   return all;
 }
 
 /** Role ids directly assigned (without implied ones) to the user on the scope. */
-export async function assignedRoleIds(db: Executor, userId: string, scope: RoleScope): Promise<Set<string>> {
+export async function assignedRoleIds(
+  db: Executor,
+  userId: string,
+  scope: RoleScope,
+): Promise<Set<string>> {
   const actors = [userId, ...(await users.groupIdsOfUser(db, userId))];
   const found = new Set<string>();
   if (scope.kind === 'project') {
     const direct = await roles.listAssignments(db, {
-      types: ['UserProject', 'GroupProject'], actorIds: actors, targetIds: [scope.project.id], inherited: false,
+      types: ['UserProject', 'GroupProject'],
+      actorIds: actors,
+      targetIds: [scope.project.id],
+      inherited: false,
     });
     const inherited = await roles.listAssignments(db, {
-      actorIds: actors, targetIds: [scope.project.domainId, ...(await ancestorIds(db, scope.project))], inherited: true,
+      actorIds: actors,
+      targetIds: [scope.project.domainId, ...(await ancestorIds(db, scope.project))],
+      inherited: true,
     });
     for (const a of [...direct, ...inherited]) found.add(a.roleId);
   } else if (scope.kind === 'domain') {
     for (const a of await roles.listAssignments(db, {
-      types: ['UserDomain', 'GroupDomain'], actorIds: actors, targetIds: [scope.domainId], inherited: false,
-    })) found.add(a.roleId);
+      types: ['UserDomain', 'GroupDomain'],
+      actorIds: actors,
+      targetIds: [scope.domainId],
+      inherited: false,
+    }))
+      found.add(a.roleId);
   } else {
     for (const a of await roles.listAssignments(db, {
-      types: ['UserSystem', 'GroupSystem'], actorIds: actors, targetIds: [SYSTEM_TARGET],
-    })) found.add(a.roleId);
+      types: ['UserSystem', 'GroupSystem'],
+      actorIds: actors,
+      targetIds: [SYSTEM_TARGET],
+    }))
+      found.add(a.roleId);
   }
   return found;
 }
 
 /** Effective roles of the user on the scope, implied roles included, sorted by name. */
-export async function effectiveRoles(db: Executor, userId: string, scope: RoleScope): Promise<Role[]> {
+export async function effectiveRoles(
+  db: Executor,
+  userId: string,
+  scope: RoleScope,
+): Promise<Role[]> {
   const ids = await withImplied(db, await assignedRoleIds(db, userId, scope));
   if (ids.size === 0) return [];
   return roles.listRoles(db, { ids: [...ids] });

@@ -3,8 +3,13 @@ import assert from 'node:assert/strict';
 import { TokenKeyRing, newTokenKey, newAuditId, type TokenClaims } from './token-format.ts';
 
 const claims: TokenClaims = {
-  userId: 'u'.repeat(32), methods: ['password', 'token'], scope: { kind: 'project', projectId: 'p'.repeat(32) },
-  issuedAt: 1_700_000_000_000, expiresAt: 1_700_003_600_000, auditIds: [newAuditId()], appCredId: null,
+  userId: 'u'.repeat(32),
+  methods: ['password', 'token'],
+  scope: { kind: 'project', projectId: 'p'.repeat(32) },
+  issuedAt: 1_700_000_000_000,
+  expiresAt: 1_700_003_600_000,
+  auditIds: [newAuditId()],
+  appCredId: null,
 };
 
 test('a sealed token opens to the same claims', () => {
@@ -12,8 +17,16 @@ test('a sealed token opens to the same claims', () => {
   const t = ring.seal(claims);
   assert.match(t, /^[A-Za-z0-9_-]+$/);
   assert.deepEqual(ring.open(t), claims);
-  for (const scope of [{ kind: 'unscoped' }, { kind: 'domain', domainId: 'd' }, { kind: 'system' }] as const) {
-    assert.deepEqual(ring.open(ring.seal({ ...claims, scope, appCredId: 'ac' })), { ...claims, scope, appCredId: 'ac' });
+  for (const scope of [
+    { kind: 'unscoped' },
+    { kind: 'domain', domainId: 'd' },
+    { kind: 'system' },
+  ] as const) {
+    assert.deepEqual(ring.open(ring.seal({ ...claims, scope, appCredId: 'ac' })), {
+      ...claims,
+      scope,
+      appCredId: 'ac',
+    });
   }
 });
 
@@ -31,7 +44,9 @@ test('tampering with any byte, or another ring, fails to open', () => {
 });
 
 test('rotation: seal with the primary, open with any key still in the ring', () => {
-  const k1 = newTokenKey(1), k2 = newTokenKey(2), k3 = newTokenKey(3);
+  const k1 = newTokenKey(1),
+    k2 = newTokenKey(2),
+    k3 = newTokenKey(3);
   const before = new TokenKeyRing([k1, k2]);
   assert.equal(before.primaryId, 1, 'the newest key is staged, not used to seal');
   const old = before.seal(claims);

@@ -22,7 +22,10 @@ export interface TokenClaims {
   readonly appCredId: string | null;
 }
 
-export interface TokenKey { readonly id: number; readonly key: Buffer; }
+export interface TokenKey {
+  readonly id: number;
+  readonly key: Buffer;
+}
 
 const VERSION = 1;
 const HEADER = 1 + 4 + 12;
@@ -39,8 +42,12 @@ export class TokenKeyRing {
     this.#keys = new Map(sorted.map((k) => [k.id, k.key]));
     this.#primary = sorted.length === 1 ? sorted[0]! : sorted[sorted.length - 2]!;
   }
-  get primaryId(): number { return this.#primary.id; }
-  has(id: number): boolean { return this.#keys.has(id); }
+  get primaryId(): number {
+    return this.#primary.id;
+  }
+  has(id: number): boolean {
+    return this.#keys.has(id);
+  }
 
   seal(claims: TokenClaims): string {
     const iv = randomBytes(12);
@@ -65,7 +72,10 @@ export class TokenKeyRing {
       const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(5, HEADER));
       decipher.setAAD(raw.subarray(0, HEADER));
       decipher.setAuthTag(raw.subarray(raw.length - TAG));
-      const plain = Buffer.concat([decipher.update(raw.subarray(HEADER, raw.length - TAG)), decipher.final()]);
+      const plain = Buffer.concat([
+        decipher.update(raw.subarray(HEADER, raw.length - TAG)),
+        decipher.final(),
+      ]);
       return decodeClaims(plain);
     } catch {
       return undefined;
@@ -87,23 +97,54 @@ const METHOD_CODES: readonly AuthMethod[] = ['password', 'token', 'application_c
 
 function encodeClaims(c: TokenClaims): Buffer {
   const s = c.scope;
-  return Buffer.from(JSON.stringify({
-    u: c.userId, m: c.methods.map((m) => METHOD_CODES.indexOf(m)), i: c.issuedAt, e: c.expiresAt, a: c.auditIds,
-    ...(s.kind === 'project' ? { p: s.projectId } : s.kind === 'domain' ? { d: s.domainId } : s.kind === 'system' ? { s: 1 } : {}),
-    ...(c.appCredId ? { c: c.appCredId } : {}),
-  }), 'utf8');
+  return Buffer.from(
+    JSON.stringify({
+      u: c.userId,
+      m: c.methods.map((m) => METHOD_CODES.indexOf(m)),
+      i: c.issuedAt,
+      e: c.expiresAt,
+      a: c.auditIds,
+      ...(s.kind === 'project'
+        ? { p: s.projectId }
+        : s.kind === 'domain'
+          ? { d: s.domainId }
+          : s.kind === 'system'
+            ? { s: 1 }
+            : {}),
+      ...(c.appCredId ? { c: c.appCredId } : {}),
+    }),
+    'utf8',
+  );
 }
 
 function decodeClaims(b: Buffer): TokenClaims | undefined {
   const o = JSON.parse(b.toString('utf8')) as Record<string, unknown>;
-  if (typeof o['u'] !== 'string' || typeof o['i'] !== 'number' || typeof o['e'] !== 'number' || !Array.isArray(o['a'])
-    || !Array.isArray(o['m'])) return undefined;
-  const methods = (o['m'] as number[]).map((n) => METHOD_CODES[n]).filter((m): m is AuthMethod => m !== undefined);
-  const scope: TokenScope = typeof o['p'] === 'string' ? { kind: 'project', projectId: o['p'] }
-    : typeof o['d'] === 'string' ? { kind: 'domain', domainId: o['d'] }
-      : o['s'] === 1 ? { kind: 'system' } : { kind: 'unscoped' };
+  if (
+    typeof o['u'] !== 'string' ||
+    typeof o['i'] !== 'number' ||
+    typeof o['e'] !== 'number' ||
+    !Array.isArray(o['a']) ||
+    !Array.isArray(o['m'])
+  )
+    return undefined;
+  const methods = (o['m'] as number[])
+    .map((n) => METHOD_CODES[n])
+    .filter((m): m is AuthMethod => m !== undefined);
+  const scope: TokenScope =
+    typeof o['p'] === 'string'
+      ? { kind: 'project', projectId: o['p'] }
+      : typeof o['d'] === 'string'
+        ? { kind: 'domain', domainId: o['d'] }
+        : o['s'] === 1
+          ? { kind: 'system' }
+          : { kind: 'unscoped' };
   return {
-    userId: o['u'], methods, scope, issuedAt: o['i'], expiresAt: o['e'], auditIds: o['a'] as string[],
+    userId: o['u'],
+    methods,
+    scope,
+    issuedAt: o['i'],
+    expiresAt: o['e'],
+    auditIds: o['a'] as string[],
     appCredId: typeof o['c'] === 'string' ? o['c'] : null,
   };
 }

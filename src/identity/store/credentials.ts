@@ -6,28 +6,70 @@ import { flag, parseJson, uniquely, type Executor } from '../../platform/db/stor
 import { hexId } from '../../platform/ids.ts';
 
 const toAppCred = (r: Selectable<AppCredentialTable>): AppCredential => ({
-  id: r.id, name: r.name, userId: r.user_id, projectId: r.project_id, secretHash: r.secret_hash, description: r.description,
-  expiresAt: r.expires_at, unrestricted: r.unrestricted === 1, roles: parseJson(r.roles, []), accessRules: parseJson(r.access_rules, []),
+  id: r.id,
+  name: r.name,
+  userId: r.user_id,
+  projectId: r.project_id,
+  secretHash: r.secret_hash,
+  description: r.description,
+  expiresAt: r.expires_at,
+  unrestricted: r.unrestricted === 1,
+  roles: parseJson(r.roles, []),
+  accessRules: parseJson(r.access_rules, []),
 });
 
 export async function insertAppCred(db: Executor, a: AppCredential): Promise<AppCredential> {
-  await uniquely(`Duplicate entry found with name ${a.name}.`, () => db.insertInto('app_credentials').values({
-    id: a.id, name: a.name, user_id: a.userId, project_id: a.projectId, secret_hash: a.secretHash, description: a.description,
-    expires_at: a.expiresAt, unrestricted: flag(a.unrestricted), roles: JSON.stringify(a.roles),
-    access_rules: JSON.stringify(a.accessRules), created_at: Date.now(),
-  }).execute());
+  await uniquely(`Duplicate entry found with name ${a.name}.`, () =>
+    db
+      .insertInto('app_credentials')
+      .values({
+        id: a.id,
+        name: a.name,
+        user_id: a.userId,
+        project_id: a.projectId,
+        secret_hash: a.secretHash,
+        description: a.description,
+        expires_at: a.expiresAt,
+        unrestricted: flag(a.unrestricted),
+        roles: JSON.stringify(a.roles),
+        access_rules: JSON.stringify(a.accessRules),
+        created_at: Date.now(),
+      })
+      .execute(),
+  );
   return a;
 }
 export async function getAppCred(db: Executor, id: string): Promise<AppCredential | undefined> {
-  const r = await db.selectFrom('app_credentials').selectAll().where('id', '=', id).executeTakeFirst();
+  const r = await db
+    .selectFrom('app_credentials')
+    .selectAll()
+    .where('id', '=', id)
+    .executeTakeFirst();
   return r && toAppCred(r);
 }
-export async function getAppCredByName(db: Executor, userId: string, name: string): Promise<AppCredential | undefined> {
-  const r = await db.selectFrom('app_credentials').selectAll().where('user_id', '=', userId).where('name', '=', name).executeTakeFirst();
+export async function getAppCredByName(
+  db: Executor,
+  userId: string,
+  name: string,
+): Promise<AppCredential | undefined> {
+  const r = await db
+    .selectFrom('app_credentials')
+    .selectAll()
+    .where('user_id', '=', userId)
+    .where('name', '=', name)
+    .executeTakeFirst();
   return r && toAppCred(r);
 }
-export async function listAppCreds(db: Executor, userId: string, name?: string): Promise<AppCredential[]> {
-  let q = db.selectFrom('app_credentials').selectAll().where('user_id', '=', userId).orderBy('name');
+export async function listAppCreds(
+  db: Executor,
+  userId: string,
+  name?: string,
+): Promise<AppCredential[]> {
+  let q = db
+    .selectFrom('app_credentials')
+    .selectAll()
+    .where('user_id', '=', userId)
+    .orderBy('name');
   if (name !== undefined) q = q.where('name', '=', name);
   return (await q.execute()).map(toAppCred);
 }
@@ -36,52 +78,93 @@ export async function deleteAppCred(db: Executor, id: string): Promise<void> {
 }
 
 export interface RevocationEvent {
-  readonly auditId?: string; readonly userId?: string; readonly projectId?: string; readonly domainId?: string;
+  readonly auditId?: string;
+  readonly userId?: string;
+  readonly projectId?: string;
+  readonly domainId?: string;
   readonly appCredId?: string;
   /** Tokens issued at or before this time (epoch ms) that match are revoked. */
   readonly issuedBefore: number;
 }
 
 export async function insertRevocation(db: Executor, e: RevocationEvent): Promise<void> {
-  await db.insertInto('revocation_events').values({
-    id: hexId(), audit_id: e.auditId ?? null, user_id: e.userId ?? null, project_id: e.projectId ?? null,
-    domain_id: e.domainId ?? null, app_cred_id: e.appCredId ?? null, issued_before: e.issuedBefore, revoked_at: Date.now(),
-  }).execute();
+  await db
+    .insertInto('revocation_events')
+    .values({
+      id: hexId(),
+      audit_id: e.auditId ?? null,
+      user_id: e.userId ?? null,
+      project_id: e.projectId ?? null,
+      domain_id: e.domainId ?? null,
+      app_cred_id: e.appCredId ?? null,
+      issued_before: e.issuedBefore,
+      revoked_at: Date.now(),
+    })
+    .execute();
 }
 
 export interface TokenFacts {
   /** Only the first (the token's own) audit id is matched, as Keystone does. */
-  readonly auditIds: readonly string[]; readonly userId: string; readonly projectId: string | null;
-  readonly domainId: string | null; readonly appCredId: string | null; readonly issuedAt: number;
+  readonly auditIds: readonly string[];
+  readonly userId: string;
+  readonly projectId: string | null;
+  readonly domainId: string | null;
+  readonly appCredId: string | null;
+  readonly issuedAt: number;
 }
 
 /** True when any revocation event matches the token (one indexed query on the validation path). */
 export async function isRevoked(db: Executor, t: TokenFacts): Promise<boolean> {
-  const r = await db.selectFrom('revocation_events').select('id').where((eb) => eb.or([
-    eb('audit_id', '=', t.auditIds[0] ?? ''),
-    eb.and([eb('user_id', '=', t.userId), eb('issued_before', '>=', t.issuedAt)]),
-    ...(t.projectId ? [eb.and([eb('project_id', '=', t.projectId), eb('issued_before', '>=', t.issuedAt)])] : []),
-    ...(t.domainId ? [eb.and([eb('domain_id', '=', t.domainId), eb('issued_before', '>=', t.issuedAt)])] : []),
-    ...(t.appCredId ? [eb.and([eb('app_cred_id', '=', t.appCredId), eb('issued_before', '>=', t.issuedAt)])] : []),
-  ])).limit(1).executeTakeFirst();
+  const r = await db
+    .selectFrom('revocation_events')
+    .select('id')
+    .where((eb) =>
+      eb.or([
+        eb('audit_id', '=', t.auditIds[0] ?? ''),
+        eb.and([eb('user_id', '=', t.userId), eb('issued_before', '>=', t.issuedAt)]),
+        ...(t.projectId
+          ? [eb.and([eb('project_id', '=', t.projectId), eb('issued_before', '>=', t.issuedAt)])]
+          : []),
+        ...(t.domainId
+          ? [eb.and([eb('domain_id', '=', t.domainId), eb('issued_before', '>=', t.issuedAt)])]
+          : []),
+        ...(t.appCredId
+          ? [eb.and([eb('app_cred_id', '=', t.appCredId), eb('issued_before', '>=', t.issuedAt)])]
+          : []),
+      ]),
+    )
+    .limit(1)
+    .executeTakeFirst();
   return r !== undefined;
 }
 
 /** Drops events older than any token they could match (tokens never outlive `maxTokenLifeMs`). */
 export async function pruneRevocations(db: Executor, maxTokenLifeMs: number): Promise<void> {
-  await db.deleteFrom('revocation_events').where('revoked_at', '<', Date.now() - maxTokenLifeMs).execute();
+  await db
+    .deleteFrom('revocation_events')
+    .where('revoked_at', '<', Date.now() - maxTokenLifeMs)
+    .execute();
 }
 
 export async function getMeta(db: Executor, key: string): Promise<string | undefined> {
-  return (await db.selectFrom('meta').select('value').where('key', '=', key).executeTakeFirst())?.value;
+  return (await db.selectFrom('meta').select('value').where('key', '=', key).executeTakeFirst())
+    ?.value;
 }
 
 export async function setMeta(db: Executor, key: string, value: string): Promise<void> {
-  await db.insertInto('meta').values({ key, value }).onConflict((oc) => oc.column('key').doUpdateSet({ value })).execute();
+  await db
+    .insertInto('meta')
+    .values({ key, value })
+    .onConflict((oc) => oc.column('key').doUpdateSet({ value }))
+    .execute();
 }
 
 /** Takes the row lock of a meta key until the transaction ends (a no-op write), so replicas doing
  * the same check-then-insert work at once take turns. SQLite transactions are serial anyway. */
 export async function lockMeta(tx: Executor, key: string): Promise<void> {
-  await tx.updateTable('meta').set((eb) => ({ value: eb.ref('value') })).where('key', '=', key).execute();
+  await tx
+    .updateTable('meta')
+    .set((eb) => ({ value: eb.ref('value') }))
+    .where('key', '=', key)
+    .execute();
 }

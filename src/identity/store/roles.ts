@@ -5,18 +5,35 @@ import type { Assignment, AssignmentType, Role } from '../model.ts';
 import { flag, parseJson, uniquely, type Executor } from '../../platform/db/store-helpers.ts';
 
 const toRole = (r: Selectable<RoleTable>): Role => ({
-  id: r.id, name: r.name, domainId: r.domain_id === '' ? null : r.domain_id, description: r.description,
-  options: parseJson(r.options, {}), extra: parseJson(r.extra, {}),
+  id: r.id,
+  name: r.name,
+  domainId: r.domain_id === '' ? null : r.domain_id,
+  description: r.description,
+  options: parseJson(r.options, {}),
+  extra: parseJson(r.extra, {}),
 });
 const toAssignment = (r: Selectable<AssignmentTable>): Assignment => ({
-  type: r.type, actorId: r.actor_id, targetId: r.target_id, roleId: r.role_id, inherited: r.inherited === 1,
+  type: r.type,
+  actorId: r.actor_id,
+  targetId: r.target_id,
+  roleId: r.role_id,
+  inherited: r.inherited === 1,
 });
 
 export async function insertRole(db: Executor, r: Role): Promise<Role> {
-  await uniquely(`Duplicate entry found with name ${r.name}.`, () => db.insertInto('roles').values({
-    id: r.id, name: r.name, domain_id: r.domainId ?? '', description: r.description,
-    options: JSON.stringify(r.options), extra: JSON.stringify(r.extra),
-  }).execute());
+  await uniquely(`Duplicate entry found with name ${r.name}.`, () =>
+    db
+      .insertInto('roles')
+      .values({
+        id: r.id,
+        name: r.name,
+        domain_id: r.domainId ?? '',
+        description: r.description,
+        options: JSON.stringify(r.options),
+        extra: JSON.stringify(r.extra),
+      })
+      .execute(),
+  );
   return r;
 }
 
@@ -25,23 +42,47 @@ export async function getRole(db: Executor, id: string): Promise<Role | undefine
   return r && toRole(r);
 }
 
-export async function getRoleByName(db: Executor, name: string, domainId: string | null): Promise<Role | undefined> {
-  const r = await db.selectFrom('roles').selectAll().where('name', '=', name).where('domain_id', '=', domainId ?? '').executeTakeFirst();
+export async function getRoleByName(
+  db: Executor,
+  name: string,
+  domainId: string | null,
+): Promise<Role | undefined> {
+  const r = await db
+    .selectFrom('roles')
+    .selectAll()
+    .where('name', '=', name)
+    .where('domain_id', '=', domainId ?? '')
+    .executeTakeFirst();
   return r && toRole(r);
 }
 
-export async function listRoles(db: Executor, f: { name?: string; domainId?: string | null; ids?: readonly string[] }): Promise<Role[]> {
+export async function listRoles(
+  db: Executor,
+  f: { name?: string; domainId?: string | null; ids?: readonly string[] },
+): Promise<Role[]> {
   let q = db.selectFrom('roles').selectAll().orderBy('name');
   if (f.name !== undefined) q = q.where('name', '=', f.name);
   if (f.domainId !== undefined) q = q.where('domain_id', '=', f.domainId ?? '');
-  if (f.ids) { if (f.ids.length === 0) return []; q = q.where('id', 'in', [...f.ids]); }
+  if (f.ids) {
+    if (f.ids.length === 0) return [];
+    q = q.where('id', 'in', [...f.ids]);
+  }
   return (await q.execute()).map(toRole);
 }
 
 export async function updateRole(db: Executor, r: Role): Promise<Role> {
-  await uniquely(`Duplicate entry found with name ${r.name}.`, () => db.updateTable('roles').set({
-    name: r.name, description: r.description, options: JSON.stringify(r.options), extra: JSON.stringify(r.extra),
-  }).where('id', '=', r.id).execute());
+  await uniquely(`Duplicate entry found with name ${r.name}.`, () =>
+    db
+      .updateTable('roles')
+      .set({
+        name: r.name,
+        description: r.description,
+        options: JSON.stringify(r.options),
+        extra: JSON.stringify(r.extra),
+      })
+      .where('id', '=', r.id)
+      .execute(),
+  );
   return r;
 }
 
@@ -49,31 +90,68 @@ export async function deleteRole(db: Executor, id: string): Promise<void> {
   await db.deleteFrom('roles').where('id', '=', id).execute();
 }
 
-export async function insertImplied(db: Executor, priorId: string, impliedId: string): Promise<void> {
-  await db.insertInto('implied_roles').values({ prior_role_id: priorId, implied_role_id: impliedId })
-    .onConflict((oc) => oc.columns(['prior_role_id', 'implied_role_id']).doNothing()).execute();
+export async function insertImplied(
+  db: Executor,
+  priorId: string,
+  impliedId: string,
+): Promise<void> {
+  await db
+    .insertInto('implied_roles')
+    .values({ prior_role_id: priorId, implied_role_id: impliedId })
+    .onConflict((oc) => oc.columns(['prior_role_id', 'implied_role_id']).doNothing())
+    .execute();
 }
 
-export async function deleteImplied(db: Executor, priorId: string, impliedId: string): Promise<boolean> {
-  const r = await db.deleteFrom('implied_roles').where('prior_role_id', '=', priorId).where('implied_role_id', '=', impliedId).executeTakeFirst();
+export async function deleteImplied(
+  db: Executor,
+  priorId: string,
+  impliedId: string,
+): Promise<boolean> {
+  const r = await db
+    .deleteFrom('implied_roles')
+    .where('prior_role_id', '=', priorId)
+    .where('implied_role_id', '=', impliedId)
+    .executeTakeFirst();
   return Number(r.numDeletedRows) > 0;
 }
 
-export async function listImplied(db: Executor, priorId?: string): Promise<{ priorId: string; impliedId: string }[]> {
+export async function listImplied(
+  db: Executor,
+  priorId?: string,
+): Promise<{ priorId: string; impliedId: string }[]> {
   let q = db.selectFrom('implied_roles').selectAll();
   if (priorId !== undefined) q = q.where('prior_role_id', '=', priorId);
-  return (await q.execute()).map((r) => ({ priorId: r.prior_role_id, impliedId: r.implied_role_id }));
+  return (await q.execute()).map((r) => ({
+    priorId: r.prior_role_id,
+    impliedId: r.implied_role_id,
+  }));
 }
 
 export async function insertAssignment(db: Executor, a: Assignment): Promise<void> {
-  await db.insertInto('assignments').values({
-    type: a.type, actor_id: a.actorId, target_id: a.targetId, role_id: a.roleId, inherited: flag(a.inherited),
-  }).onConflict((oc) => oc.columns(['type', 'actor_id', 'target_id', 'role_id', 'inherited']).doNothing()).execute();
+  await db
+    .insertInto('assignments')
+    .values({
+      type: a.type,
+      actor_id: a.actorId,
+      target_id: a.targetId,
+      role_id: a.roleId,
+      inherited: flag(a.inherited),
+    })
+    .onConflict((oc) =>
+      oc.columns(['type', 'actor_id', 'target_id', 'role_id', 'inherited']).doNothing(),
+    )
+    .execute();
 }
 
 export async function deleteAssignment(db: Executor, a: Assignment): Promise<boolean> {
-  const r = await db.deleteFrom('assignments').where('type', '=', a.type).where('actor_id', '=', a.actorId)
-    .where('target_id', '=', a.targetId).where('role_id', '=', a.roleId).where('inherited', '=', flag(a.inherited)).executeTakeFirst();
+  const r = await db
+    .deleteFrom('assignments')
+    .where('type', '=', a.type)
+    .where('actor_id', '=', a.actorId)
+    .where('target_id', '=', a.targetId)
+    .where('role_id', '=', a.roleId)
+    .where('inherited', '=', flag(a.inherited))
+    .executeTakeFirst();
   return Number(r.numDeletedRows) > 0;
 }
 
@@ -87,9 +165,18 @@ export interface AssignmentFilter {
 
 export async function listAssignments(db: Executor, f: AssignmentFilter): Promise<Assignment[]> {
   let q = db.selectFrom('assignments').selectAll();
-  if (f.types) { if (f.types.length === 0) return []; q = q.where('type', 'in', [...f.types]); }
-  if (f.actorIds) { if (f.actorIds.length === 0) return []; q = q.where('actor_id', 'in', [...f.actorIds]); }
-  if (f.targetIds) { if (f.targetIds.length === 0) return []; q = q.where('target_id', 'in', [...f.targetIds]); }
+  if (f.types) {
+    if (f.types.length === 0) return [];
+    q = q.where('type', 'in', [...f.types]);
+  }
+  if (f.actorIds) {
+    if (f.actorIds.length === 0) return [];
+    q = q.where('actor_id', 'in', [...f.actorIds]);
+  }
+  if (f.targetIds) {
+    if (f.targetIds.length === 0) return [];
+    q = q.where('target_id', 'in', [...f.targetIds]);
+  }
   if (f.roleId !== undefined) q = q.where('role_id', '=', f.roleId);
   if (f.inherited !== undefined) q = q.where('inherited', '=', flag(f.inherited));
   return (await q.execute()).map(toAssignment);
@@ -97,5 +184,8 @@ export async function listAssignments(db: Executor, f: AssignmentFilter): Promis
 
 /** Removes every assignment naming `id` as actor or target (user, group, project or domain deleted). */
 export async function deleteAssignmentsOf(db: Executor, id: string): Promise<void> {
-  await db.deleteFrom('assignments').where((eb) => eb.or([eb('actor_id', '=', id), eb('target_id', '=', id)])).execute();
+  await db
+    .deleteFrom('assignments')
+    .where((eb) => eb.or([eb('actor_id', '=', id), eb('target_id', '=', id)]))
+    .execute();
 }

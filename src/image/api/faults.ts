@@ -8,10 +8,15 @@ import { statusTitle, type Fault, type NegotiatedFault } from '../../platform/ht
 
 export function renderImageFault(f: Fault): unknown {
   if (f.status === 401) return { error: { code: 401, title: 'Unauthorized', message: f.message } };
-  return { message: f.message, code: `${f.status} ${statusTitle(f.status)}`, title: statusTitle(f.status) };
+  return {
+    message: f.message,
+    code: `${f.status} ${statusTitle(f.status)}`,
+    title: statusTitle(f.status),
+  };
 }
 
-const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#x${c.charCodeAt(0).toString(16)};`);
+const escapeHtml = (s: string) =>
+  s.replace(/[&<>"']/g, (c) => `&#x${c.charCodeAt(0).toString(16)};`);
 
 /** The media type webob would pick: the first of text/html and application/json the client accepts best. */
 function prefersHtml(accept: string | undefined): boolean {
@@ -22,13 +27,18 @@ function prefersHtml(accept: string | undefined): boolean {
     const [range, ...params] = part.trim().toLowerCase().split(';');
     const qParam = params.find((p) => p.trim().startsWith('q='));
     const q = qParam ? Number(qParam.split('=')[1]) : 1;
-    if (range === 'text/html' || range === 'text/*' || range === '*/*') html = Math.max(html, range === 'text/html' ? q : q - 0.001);
-    if (range === 'application/json' || range === 'application/*' || range === '*/*') json = Math.max(json, range === 'application/json' ? q : q - 0.002);
+    if (range === 'text/html' || range === 'text/*' || range === '*/*')
+      html = Math.max(html, range === 'text/html' ? q : q - 0.001);
+    if (range === 'application/json' || range === 'application/*' || range === '*/*')
+      json = Math.max(json, range === 'application/json' ? q : q - 0.002);
   }
   return html > 0 && html >= json;
 }
 
-export function negotiateImageFault(f: Fault, request: FastifyRequest): NegotiatedFault | undefined {
+export function negotiateImageFault(
+  f: Fault,
+  request: FastifyRequest,
+): NegotiatedFault | undefined {
   if (f.status === 401 || !prefersHtml(request.headers.accept)) return undefined;
   const status = `${f.status} ${statusTitle(f.status)}`;
   return {

@@ -4,7 +4,11 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ImageService } from '../index.ts';
 import type { Authenticate } from '../../platform/http/auth-hook.ts';
 import { installAuth } from '../../platform/http/auth-hook.ts';
-import { installFaultHandlers, type FaultFamilies, type FaultFamily } from '../../platform/http/faults.ts';
+import {
+  installFaultHandlers,
+  type FaultFamilies,
+  type FaultFamily,
+} from '../../platform/http/faults.ts';
 import { negotiateImageFault, renderImageFault } from './faults.ts';
 import { parseJsonBody } from '../../platform/http/server.ts';
 import { imageRoutes, JSON_PATCH_TYPES } from './routes/images.ts';
@@ -16,37 +20,83 @@ import { schemaRoutes } from './routes/schemas.ts';
 export const IMAGE_PREFIX = '/image';
 
 // Glance 2.16 (2023.1) is the API level whose behaviour we implement; older minors are the same API.
-const VERSIONS = ['2.16', '2.15', '2.14', '2.13', '2.12', '2.11', '2.10', '2.9', '2.8', '2.7', '2.6', '2.5', '2.4', '2.3', '2.2', '2.1', '2.0'];
+const VERSIONS = [
+  '2.16',
+  '2.15',
+  '2.14',
+  '2.13',
+  '2.12',
+  '2.11',
+  '2.10',
+  '2.9',
+  '2.8',
+  '2.7',
+  '2.6',
+  '2.5',
+  '2.4',
+  '2.3',
+  '2.2',
+  '2.1',
+  '2.0',
+];
 
 export function imageVersions(base: string) {
   return {
     versions: VERSIONS.map((v, i) => ({
-      id: `v${v}`, status: i === 0 ? 'CURRENT' : 'SUPPORTED', links: [{ rel: 'self', href: `${base}/v2/` }],
+      id: `v${v}`,
+      status: i === 0 ? 'CURRENT' : 'SUPPORTED',
+      links: [{ rel: 'self', href: `${base}/v2/` }],
     })),
   };
 }
 
-export function mountImageApi(app: FastifyInstance, image: ImageService, opts: { publicUrl?: string; faults: FaultFamilies; authenticate: Authenticate; identityUrl: string }): void {
-  const base = (request: FastifyRequest) => `${opts.publicUrl ?? `${request.protocol}://${request.host}`}${IMAGE_PREFIX}`;
+export function mountImageApi(
+  app: FastifyInstance,
+  image: ImageService,
+  opts: {
+    publicUrl?: string;
+    faults: FaultFamilies;
+    authenticate: Authenticate;
+    identityUrl: string;
+  },
+): void {
+  const base = (request: FastifyRequest) =>
+    `${opts.publicUrl ?? `${request.protocol}://${request.host}`}${IMAGE_PREFIX}`;
   const family: FaultFamily = {
-    prefix: IMAGE_PREFIX, render: renderImageFault, negotiate: negotiateImageFault, authenticate: () => `Keystone uri="${opts.identityUrl}"`,
+    prefix: IMAGE_PREFIX,
+    render: renderImageFault,
+    negotiate: negotiateImageFault,
+    authenticate: () => `Keystone uri="${opts.identityUrl}"`,
   };
   opts.faults.add(family);
-  app.register(async (scope) => {
-    installFaultHandlers(scope, family);
-    installAuth(scope, opts.authenticate);
-    // Image data is streamed to the handler untouched (never buffered), whatever its size.
-    scope.addContentTypeParser('application/octet-stream', (_request, payload, done) => done(null, payload));
-    for (const type of JSON_PATCH_TYPES) scope.addContentTypeParser(type, { parseAs: 'string', bodyLimit: 1024 * 1024 }, parseJsonBody);
-    const versions = async (request: FastifyRequest, reply: FastifyReply) => reply.code(300).send(imageVersions(base(request)));
-    scope.get('/', { config: { public: true } }, versions);
-    scope.get('/versions', { config: { public: true } }, async (request) => imageVersions(base(request)));
-    scope.get('/v2', { config: { public: true } }, versions);
-    scope.get('/v2/', { config: { public: true } }, versions);
-    imageRoutes(scope, image, base);
-    dataRoutes(scope, image);
-    memberRoutes(scope, image);
-    taskRoutes(scope, image);
-    schemaRoutes(scope);
-  }, { prefix: IMAGE_PREFIX });
+  app.register(
+    async (scope) => {
+      installFaultHandlers(scope, family);
+      installAuth(scope, opts.authenticate);
+      // Image data is streamed to the handler untouched (never buffered), whatever its size.
+      scope.addContentTypeParser('application/octet-stream', (_request, payload, done) =>
+        done(null, payload),
+      );
+      for (const type of JSON_PATCH_TYPES)
+        scope.addContentTypeParser(
+          type,
+          { parseAs: 'string', bodyLimit: 1024 * 1024 },
+          parseJsonBody,
+        );
+      const versions = async (request: FastifyRequest, reply: FastifyReply) =>
+        reply.code(300).send(imageVersions(base(request)));
+      scope.get('/', { config: { public: true } }, versions);
+      scope.get('/versions', { config: { public: true } }, async (request) =>
+        imageVersions(base(request)),
+      );
+      scope.get('/v2', { config: { public: true } }, versions);
+      scope.get('/v2/', { config: { public: true } }, versions);
+      imageRoutes(scope, image, base);
+      dataRoutes(scope, image);
+      memberRoutes(scope, image);
+      taskRoutes(scope, image);
+      schemaRoutes(scope);
+    },
+    { prefix: IMAGE_PREFIX },
+  );
 }

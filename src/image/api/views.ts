@@ -36,16 +36,31 @@ export function imageView(img: Image): Record<string, unknown> {
 
 export function memberView(m: ImageMember): Record<string, unknown> {
   return {
-    image_id: m.imageId, member_id: m.memberId, status: m.status,
-    created_at: isoTime(m.createdAt), updated_at: isoTime(m.updatedAt), schema: '/v2/schemas/member',
+    image_id: m.imageId,
+    member_id: m.memberId,
+    status: m.status,
+    created_at: isoTime(m.createdAt),
+    updated_at: isoTime(m.updatedAt),
+    schema: '/v2/schemas/member',
   };
 }
 
 export function taskView(t: ImageTask): Record<string, unknown> {
   return {
-    id: t.id, type: t.type, status: t.status, owner: t.owner, input: t.input, result: t.result, message: t.message,
-    image_id: t.imageId, request_id: null, user_id: null,
-    created_at: isoTime(t.createdAt), updated_at: isoTime(t.updatedAt), expires_at: t.expiresAt === null ? null : isoTime(t.expiresAt),
-    self: `/v2/tasks/${t.id}`, schema: '/v2/schemas/task',
+    id: t.id,
+    type: t.type,
+    status: t.status,
+    owner: t.owner,
+    input: t.input,
+    result: t.result,
+    message: t.message,
+    image_id: t.imageId,
+    request_id: null,
+    user_id: null,
+    created_at: isoTime(t.createdAt),
+    updated_at: isoTime(t.updatedAt),
+    expires_at: t.expiresAt === null ? null : isoTime(t.expiresAt),
+    self: `/v2/tasks/${t.id}`,
+    schema: '/v2/schemas/task',
   };
 }

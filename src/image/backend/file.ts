@@ -2,7 +2,14 @@
 // through a temp file and renamed when complete, so a reader never sees half an object. Data is
 // streamed and hashed in one pass; nothing is held whole in memory.
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import {
+  createReadStream,
+  createWriteStream,
+  mkdirSync,
+  readdirSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { open, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -40,7 +47,11 @@ class Meter extends Transform {
       this.#sha512.on('message', (m: { ack?: number; digest?: string }) => {
         if (m.ack !== undefined) {
           this.#inFlight -= m.ack;
-          if (this.#waiting && this.#inFlight <= MAX_IN_FLIGHT) { const go = this.#waiting; this.#waiting = null; go(); }
+          if (this.#waiting && this.#inFlight <= MAX_IN_FLIGHT) {
+            const go = this.#waiting;
+            this.#waiting = null;
+            go();
+          }
         }
         if (m.digest !== undefined) resolve(m.digest);
       });
@@ -52,14 +63,22 @@ class Meter extends Transform {
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     this.bytes += chunk.length;
     if (this.bytes > this.limit) {
-      done(new OverLimit(`The image data is larger than the ${this.limit} bytes this project may still store; delete images or ask an operator to raise the image storage quota.`, 'image_quota_exceeded'));
+      done(
+        new OverLimit(
+          `The image data is larger than the ${this.limit} bytes this project may still store; delete images or ask an operator to raise the image storage quota.`,
+          'image_quota_exceeded',
+        ),
+      );
       return;
     }
     this.md5.update(chunk);
     const copy = new Uint8Array(chunk).buffer as ArrayBuffer;
     this.#inFlight += copy.byteLength;
     this.#sha512.postMessage(copy, [copy]);
-    if (this.onProgress && this.bytes - this.#lastReport >= 64 * 1024 * 1024) { this.#lastReport = this.bytes; this.onProgress(this.bytes); }
+    if (this.onProgress && this.bytes - this.#lastReport >= 64 * 1024 * 1024) {
+      this.#lastReport = this.bytes;
+      this.onProgress(this.bytes);
+    }
     if (this.#inFlight > MAX_IN_FLIGHT) this.#waiting = () => done(null, chunk);
     else done(null, chunk);
   }
@@ -75,7 +94,9 @@ class Meter extends Transform {
   }
 
   /** Stops the worker when the write failed. */
-  async abandon(): Promise<void> { await this.#sha512.terminate(); }
+  async abandon(): Promise<void> {
+    await this.#sha512.terminate();
+  }
 }
 
 /** Temp files a stopped process left behind; a live writer touches its file far more often than this. */
@@ -90,7 +111,11 @@ export function createFileBackend(root: string): ImageBackend {
   }
   const pathOf = (key: string): string => {
     // Keys come from our database, but a key is still checked before it becomes a path.
-    if (!KEY.test(key)) throw new NotFound(`No image data with key ${JSON.stringify(key.slice(0, 64))}.`, 'image_data_not_found');
+    if (!KEY.test(key))
+      throw new NotFound(
+        `No image data with key ${JSON.stringify(key.slice(0, 64))}.`,
+        'image_data_not_found',
+      );
     return join(root, key);
   };
 
@@ -100,9 +125,17 @@ export function createFileBackend(root: string): ImageBackend {
     const meter = new Meter(opts.limit, opts.onProgress);
     let digests;
     try {
-      await pipeline(source, meter, createWriteStream(tmp, { mode: 0o600, highWaterMark: 1024 * 1024 }));
+      await pipeline(
+        source,
+        meter,
+        createWriteStream(tmp, { mode: 0o600, highWaterMark: 1024 * 1024 }),
+      );
       const fh = await open(tmp, 'r');
-      try { await fh.sync(); } finally { await fh.close(); }
+      try {
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
       digests = await meter.digests();
       await rename(tmp, pathOf(key));
     } catch (e) {
@@ -117,19 +150,36 @@ export function createFileBackend(root: string): ImageBackend {
     capabilities: { localFiles: true },
     write: store,
     async adopt(path) {
-      const facts = await store(createReadStream(path, { highWaterMark: 1024 * 1024 }), { limit: Number.MAX_SAFE_INTEGER });
+      const facts = await store(createReadStream(path, { highWaterMark: 1024 * 1024 }), {
+        limit: Number.MAX_SAFE_INTEGER,
+      });
       await rm(path, { force: true });
       return facts;
     },
     async read(key, range) {
       const path = pathOf(key);
       const st = await stat(path).catch(() => undefined);
-      if (!st) throw new NotFound('The image data is missing from the store; the image must be uploaded again.', 'image_data_not_found');
-      return createReadStream(path, { highWaterMark: 1024 * 1024, ...(range ? { start: range.start, end: range.end } : {}) });
+      if (!st)
+        throw new NotFound(
+          'The image data is missing from the store; the image must be uploaded again.',
+          'image_data_not_found',
+        );
+      return createReadStream(path, {
+        highWaterMark: 1024 * 1024,
+        ...(range ? { start: range.start, end: range.end } : {}),
+      });
     },
-    async localPath(key) { return pathOf(key); },
-    async size(key) { return (await stat(pathOf(key)).catch(() => undefined))?.size; },
-    async delete(key) { await rm(pathOf(key), { force: true }); },
-    scratchPath() { return join(root, `.tmp-${randomUUID().replaceAll('-', '')}`); },
+    async localPath(key) {
+      return pathOf(key);
+    },
+    async size(key) {
+      return (await stat(pathOf(key)).catch(() => undefined))?.size;
+    },
+    async delete(key) {
+      await rm(pathOf(key), { force: true });
+    },
+    scratchPath() {
+      return join(root, `.tmp-${randomUUID().replaceAll('-', '')}`);
+    },
   };
 }

@@ -15,5 +15,10 @@ export interface ImageConfig {
 }
 
 export const DEFAULT_IMAGE_CONFIG: ImageConfig = {
-  storageQuotaBytes: 0, imageCountQuota: 0, memberQuota: 128, tagQuota: 128, propertyQuota: 128, importConversionFormat: 'qcow2',
+  storageQuotaBytes: 0,
+  imageCountQuota: 0,
+  memberQuota: 128,
+  tagQuota: 128,
+  propertyQuota: 128,
+  importConversionFormat: 'qcow2',
 };

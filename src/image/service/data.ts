@@ -8,7 +8,14 @@ import type { DB } from '../../platform/db/schema.ts';
 import type { AuthContext } from '../../platform/auth/context.ts';
 import type { Policy } from '../../platform/policy/policy.ts';
 import type { Logger } from '../../platform/log.ts';
-import { BadRequest, Conflict, Forbidden, NotFound, NubesError, OverLimit } from '../../platform/errors.ts';
+import {
+  BadRequest,
+  Conflict,
+  Forbidden,
+  NotFound,
+  NubesError,
+  OverLimit,
+} from '../../platform/errors.ts';
 import * as images from '../store/images.ts';
 import * as tasks from '../store/tasks.ts';
 import type { Image, ImageTask } from '../model.ts';
@@ -40,22 +47,40 @@ export interface DataDeps {
 }
 
 /** Parses one HTTP byte range ("bytes=0-99", "bytes=100-", "bytes=-50") against `size`. */
-export function parseRange(header: string, size: number): { start: number; end: number } | 'unsatisfiable' | null {
+export function parseRange(
+  header: string,
+  size: number,
+): { start: number; end: number } | 'unsatisfiable' | null {
   const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
   if (!m || (m[1] === '' && m[2] === '')) return null;
   let start: number;
   let end: number;
-  if (m[1] === '') { const n = Number(m[2]); start = Math.max(0, size - n); end = size - 1; if (n === 0) return 'unsatisfiable'; }
-  else { start = Number(m[1]); end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1); }
+  if (m[1] === '') {
+    const n = Number(m[2]);
+    start = Math.max(0, size - n);
+    end = size - 1;
+    if (n === 0) return 'unsatisfiable';
+  } else {
+    start = Number(m[1]);
+    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  }
   if (start >= size || start > end) return 'unsatisfiable';
   return { start, end };
 }
 
 /** The columns that record stored data on an image (what every path to 'active' sets). */
-export function dataFields(stored: StoredData, virtualSize: number | null): images.TransitionFields {
+export function dataFields(
+  stored: StoredData,
+  virtualSize: number | null,
+): images.TransitionFields {
   return {
-    size: stored.size, virtual_size: virtualSize, checksum: stored.md5, os_hash_algo: 'sha512', os_hash_value: stored.sha512,
-    location: stored.key, pending_bytes: 0,
+    size: stored.size,
+    virtual_size: virtualSize,
+    checksum: stored.md5,
+    os_hash_algo: 'sha512',
+    os_hash_value: stored.sha512,
+    location: stored.key,
+    pending_bytes: 0,
   };
 }
 
@@ -67,29 +92,53 @@ export function createImageData(deps: DataDeps) {
   /** Bytes `owner` may still write, counting data already stored and in flight. */
   async function remainingQuota(owner: string | null): Promise<number> {
     if (config.storageQuotaBytes === 0 || owner === null) return Number.MAX_SAFE_INTEGER;
-    const left = config.storageQuotaBytes - await images.storageUsed(db, owner);
-    if (left <= 0) throw new OverLimit(`Project ${owner} has used its image storage quota of ${config.storageQuotaBytes} bytes; delete images or ask an operator to raise it.`, 'image_quota_exceeded');
+    const left = config.storageQuotaBytes - (await images.storageUsed(db, owner));
+    if (left <= 0)
+      throw new OverLimit(
+        `Project ${owner} has used its image storage quota of ${config.storageQuotaBytes} bytes; delete images or ask an operator to raise it.`,
+        'image_quota_exceeded',
+      );
     return left;
   }
 
   function requireFormats(img: Image): void {
     if (!img.diskFormat || !img.containerFormat) {
-      throw new BadRequest('Properties disk_format, container_format must be set prior to saving data.', 'image_formats_unset');
+      throw new BadRequest(
+        'Properties disk_format, container_format must be set prior to saving data.',
+        'image_formats_unset',
+      );
     }
   }
 
   /** Streams `source` into `store`, counting it against the quota while it is in flight. */
-  async function receive(img: Image, store: ImageBackend, source: Readable, declared: number | undefined): Promise<StoredData> {
+  async function receive(
+    img: Image,
+    store: ImageBackend,
+    source: Readable,
+    declared: number | undefined,
+  ): Promise<StoredData> {
     const limit = await remainingQuota(img.owner);
     if (declared !== undefined && declared > limit) {
       source.resume();
-      throw new OverLimit(`The upload is ${declared} bytes but project ${img.owner} may store only ${limit} more; delete images or ask an operator to raise the image storage quota.`, 'image_quota_exceeded');
+      throw new OverLimit(
+        `The upload is ${declared} bytes but project ${img.owner} may store only ${limit} more; delete images or ask an operator to raise the image storage quota.`,
+        'image_quota_exceeded',
+      );
     }
     await images.setPendingBytes(db, img.id, declared ?? 0, now());
-    return store.write(source, { limit, onProgress: (bytes) => { void images.setPendingBytes(db, img.id, Math.max(bytes, declared ?? 0), now()); } });
+    return store.write(source, {
+      limit,
+      onProgress: (bytes) => {
+        void images.setPendingBytes(db, img.id, Math.max(bytes, declared ?? 0), now());
+      },
+    });
   }
 
-  async function uploadable(ctx: AuthContext, id: string, action: 'upload_image' | 'stage_image'): Promise<Image> {
+  async function uploadable(
+    ctx: AuthContext,
+    id: string,
+    action: 'upload_image' | 'stage_image',
+  ): Promise<Image> {
     const img = await records.requireVisible(ctx, id);
     policy.enforce(action, ctx.credentials, imageTarget(img));
     return img;
@@ -97,10 +146,18 @@ export function createImageData(deps: DataDeps) {
 
   async function startTask(img: Image, ctx: AuthContext, method: string): Promise<ImageTask> {
     const task = await tasks.insertTask(db, {
-      id: crypto.randomUUID(), type: 'api_image_import', status: 'processing', owner: img.owner ?? viewerOf(ctx, policy).projectId ?? '',
-      imageId: img.id, input: { image_id: img.id, import_req: { method: { name: method } } }, createdAt: now(),
+      id: crypto.randomUUID(),
+      type: 'api_image_import',
+      status: 'processing',
+      owner: img.owner ?? viewerOf(ctx, policy).projectId ?? '',
+      imageId: img.id,
+      input: { image_id: img.id, import_req: { method: { name: method } } },
+      createdAt: now(),
     });
-    await images.updateImage(db, img.id, { setProperties: { os_glance_import_task: task.id }, now: now() });
+    await images.updateImage(db, img.id, {
+      setProperties: { os_glance_import_task: task.id },
+      now: now(),
+    });
     return task;
   }
 
@@ -122,7 +179,9 @@ export function createImageData(deps: DataDeps) {
         await report(`converting from ${diskFormat} to ${target}: 0%`);
         const out = backend.scratchPath();
         try {
-          await inspector.convert(path, diskFormat, out, target, (pct) => { void report(`converting from ${diskFormat} to ${target}: ${pct}%`); });
+          await inspector.convert(path, diskFormat, out, target, (pct) => {
+            void report(`converting from ${diskFormat} to ${target}: ${pct}%`);
+          });
           stored = await backend.adopt(out);
         } finally {
           await rm(out, { force: true });
@@ -133,18 +192,48 @@ export function createImageData(deps: DataDeps) {
         await report('moving the data into the store');
         stored = await backend.adopt(path);
       }
-      const virtualSize = diskFormat === img.diskFormat ? facts.virtualSize : (await inspector.inspect(await backend.localPath(stored.key), diskFormat)).virtualSize;
-      const done = await images.transition(db, img.id, 'finishImport', { ...dataFields(stored, virtualSize), stage_key: null, disk_format: diskFormat }, now());
-      if (!done) { await backend.delete(stored.key); throw new Conflict('The image was deleted during the import.', 'image_gone'); }
-      await tasks.updateTask(db, task.id, { status: 'success', message: 'Import complete', result: { image_id: img.id }, expiresAt: now() + 48 * 3600_000, now: now() });
+      const virtualSize =
+        diskFormat === img.diskFormat
+          ? facts.virtualSize
+          : (await inspector.inspect(await backend.localPath(stored.key), diskFormat)).virtualSize;
+      const done = await images.transition(
+        db,
+        img.id,
+        'finishImport',
+        { ...dataFields(stored, virtualSize), stage_key: null, disk_format: diskFormat },
+        now(),
+      );
+      if (!done) {
+        await backend.delete(stored.key);
+        throw new Conflict('The image was deleted during the import.', 'image_gone');
+      }
+      await tasks.updateTask(db, task.id, {
+        status: 'success',
+        message: 'Import complete',
+        result: { image_id: img.id },
+        expiresAt: now() + 48 * 3600_000,
+        now: now(),
+      });
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       log.warn({ image: img.id, task: task.id, err: e }, 'image import failed');
       if (stored) await backend.delete(stored.key);
       await staging.delete(stageKey);
-      await images.transition(db, img.id, 'failImport', { stage_key: null, pending_bytes: 0 }, now()).catch(() => undefined);
-      await images.updateImage(db, img.id, { setProperties: { os_glance_failed_import: 'glance-direct' }, now: now() }).catch(() => undefined);
-      await tasks.updateTask(db, task.id, { status: 'failure', message, expiresAt: now() + 48 * 3600_000, now: now() });
+      await images
+        .transition(db, img.id, 'failImport', { stage_key: null, pending_bytes: 0 }, now())
+        .catch(() => undefined);
+      await images
+        .updateImage(db, img.id, {
+          setProperties: { os_glance_failed_import: 'glance-direct' },
+          now: now(),
+        })
+        .catch(() => undefined);
+      await tasks.updateTask(db, task.id, {
+        status: 'failure',
+        message,
+        expiresAt: now() + 48 * 3600_000,
+        now: now(),
+      });
     }
   }
 
@@ -155,20 +244,38 @@ export function createImageData(deps: DataDeps) {
     try {
       stored = await receive(img, backend, source, declared);
       const facts = await inspector.inspect(await backend.localPath(stored.key), img.diskFormat!);
-      const done = await images.transition(db, img.id, 'finishUpload', dataFields(stored, facts.virtualSize), now());
-      if (!done) throw new NubesError('image_gone', 410, `Image ${img.id} was deleted while its data was being uploaded.`);
+      const done = await images.transition(
+        db,
+        img.id,
+        'finishUpload',
+        dataFields(stored, facts.virtualSize),
+        now(),
+      );
+      if (!done)
+        throw new NubesError(
+          'image_gone',
+          410,
+          `Image ${img.id} was deleted while its data was being uploaded.`,
+        );
       return done;
     } catch (e) {
       if (stored) await backend.delete(stored.key);
       // The data was refused: the image returns to 'queued' and may be filled again.
-      await images.transition(db, img.id, 'failUpload', { pending_bytes: 0 }, now()).catch(() => undefined);
+      await images
+        .transition(db, img.id, 'failUpload', { pending_bytes: 0 }, now())
+        .catch(() => undefined);
       throw e;
     }
   }
 
   return {
     /** PUT /v2/images/{id}/file: the image must be queued; it is active when this resolves. */
-    async upload(ctx: AuthContext, id: string, source: Readable, declared: number | undefined): Promise<Image> {
+    async upload(
+      ctx: AuthContext,
+      id: string,
+      source: Readable,
+      declared: number | undefined,
+    ): Promise<Image> {
       const img = await uploadable(ctx, id, 'upload_image');
       requireFormats(img);
       return fill(img, source, declared);
@@ -181,37 +288,68 @@ export function createImageData(deps: DataDeps) {
      */
     async storeTrusted(id: string, source: Readable, diskFormat: string): Promise<Image> {
       const img = await images.getImage(db, id);
-      if (!img) { source.resume(); throw new NotFound(`No image found with ID ${id}`, 'image_not_found'); }
-      return fill((await images.updateImage(db, id, { core: { diskFormat, containerFormat: img.containerFormat ?? 'bare' }, now: now() }))!, source, undefined);
+      if (!img) {
+        source.resume();
+        throw new NotFound(`No image found with ID ${id}`, 'image_not_found');
+      }
+      return fill(
+        (await images.updateImage(db, id, {
+          core: { diskFormat, containerFormat: img.containerFormat ?? 'bare' },
+          now: now(),
+        }))!,
+        source,
+        undefined,
+      );
     },
 
     /** `length` bytes of an active image from `offset` (agents read images over the bus in ranges). */
-    async readTrusted(id: string, offset: number, length: number): Promise<{ data: Buffer; eof: boolean }> {
+    async readTrusted(
+      id: string,
+      offset: number,
+      length: number,
+    ): Promise<{ data: Buffer; eof: boolean }> {
       const img = await images.getImage(db, id);
-      if (!img || img.status !== 'active' || img.location === null || img.size === null) throw new NotFound(`Image ${id} has no data to read.`, 'image_no_data');
-      if (offset >= img.size || length === 0) return { data: Buffer.alloc(0), eof: offset >= img.size };
+      if (!img || img.status !== 'active' || img.location === null || img.size === null)
+        throw new NotFound(`Image ${id} has no data to read.`, 'image_no_data');
+      if (offset >= img.size || length === 0)
+        return { data: Buffer.alloc(0), eof: offset >= img.size };
       const end = Math.min(offset + length, img.size) - 1;
       const parts: Buffer[] = [];
-      for await (const part of await backend.read(img.location, { start: offset, end })) parts.push(part as Buffer);
+      for await (const part of await backend.read(img.location, { start: offset, end }))
+        parts.push(part as Buffer);
       return { data: Buffer.concat(parts), eof: end + 1 >= img.size };
     },
 
     /** An active image's bytes, for a host's image cache (the build was already allowed). */
     async openTrusted(id: string): Promise<Readable> {
       const img = await images.getImage(db, id);
-      if (!img || img.status !== 'active' || img.location === null) throw new NotFound(`Image ${id} has no data to read.`, 'image_no_data');
+      if (!img || img.status !== 'active' || img.location === null)
+        throw new NotFound(`Image ${id} has no data to read.`, 'image_no_data');
       return backend.read(img.location);
     },
 
     /** GET /v2/images/{id}/file. `null` when the image has no data yet (Glance answers 204). */
-    async download(ctx: AuthContext, id: string, rangeHeader: string | undefined): Promise<Download | null | 'unsatisfiable'> {
+    async download(
+      ctx: AuthContext,
+      id: string,
+      rangeHeader: string | undefined,
+    ): Promise<Download | null | 'unsatisfiable'> {
       const img = await records.requireVisible(ctx, id);
       policy.enforce('download_image', ctx.credentials, imageTarget(img));
       if (img.status === 'deactivated' && !viewerOf(ctx, policy).isAdmin) {
-        throw new Forbidden('The requested image has been deactivated. Image data download is forbidden.', 'image_deactivated');
+        throw new Forbidden(
+          'The requested image has been deactivated. Image data download is forbidden.',
+          'image_deactivated',
+        );
       }
       if (!img.location || img.size === null) {
-        if (img.status === 'queued' || img.status === 'saving' || img.status === 'uploading' || img.status === 'importing') return null;
+        if (
+          img.status === 'queued' ||
+          img.status === 'saving' ||
+          img.status === 'uploading' ||
+          img.status === 'importing'
+        )
+          return null;
         throw new NotFound(`Image ${id} has no data.`, 'image_data_not_found');
       }
       const range = rangeHeader ? parseRange(rangeHeader, img.size) : null;
@@ -221,16 +359,28 @@ export function createImageData(deps: DataDeps) {
     },
 
     /** PUT /v2/images/{id}/stage: data for a later import; the image becomes 'uploading'. */
-    async stage(ctx: AuthContext, id: string, source: Readable, declared: number | undefined): Promise<void> {
+    async stage(
+      ctx: AuthContext,
+      id: string,
+      source: Readable,
+      declared: number | undefined,
+    ): Promise<void> {
       const img = await uploadable(ctx, id, 'stage_image');
       await images.transition(db, id, 'startStage', {}, now());
       let stored: StoredData | undefined;
       try {
         stored = await receive(img, staging, source, declared);
-        if (!(await images.setStageKey(db, id, stored.key, stored.size, now()))) throw new NubesError('image_gone', 410, `Image ${id} was deleted while its data was being staged.`);
+        if (!(await images.setStageKey(db, id, stored.key, stored.size, now())))
+          throw new NubesError(
+            'image_gone',
+            410,
+            `Image ${id} was deleted while its data was being staged.`,
+          );
       } catch (e) {
         if (stored) await staging.delete(stored.key);
-        await images.transition(db, id, 'failStage', { pending_bytes: 0, stage_key: null }, now()).catch(() => undefined);
+        await images
+          .transition(db, id, 'failStage', { pending_bytes: 0, stage_key: null }, now())
+          .catch(() => undefined);
         throw e;
       }
     },
@@ -240,13 +390,22 @@ export function createImageData(deps: DataDeps) {
       const img = await records.requireVisible(ctx, id);
       policy.enforce('import_image', ctx.credentials, imageTarget(img));
       if (!(IMPORT_METHODS as readonly string[]).includes(method)) {
-        throw new BadRequest(`Import method ${method} is not available; this cloud offers: ${IMPORT_METHODS.join(', ')} (see GET /v2/info/import).`, 'image_import_method');
+        throw new BadRequest(
+          `Import method ${method} is not available; this cloud offers: ${IMPORT_METHODS.join(', ')} (see GET /v2/info/import).`,
+          'image_import_method',
+        );
       }
       if (!img.diskFormat || !img.containerFormat) {
-        throw new Conflict(`'${img.diskFormat ? 'container_format' : 'disk_format'}' needs to be set before import.`, 'image_formats_unset');
+        throw new Conflict(
+          `'${img.diskFormat ? 'container_format' : 'disk_format'}' needs to be set before import.`,
+          'image_formats_unset',
+        );
       }
       if (img.status !== 'uploading' || !img.stageKey) {
-        throw new Conflict(`Image ${id} has no staged data (status '${img.status}'): stage it first with PUT /v2/images/${id}/stage.`, 'image_not_staged');
+        throw new Conflict(
+          `Image ${id} has no staged data (status '${img.status}'): stage it first with PUT /v2/images/${id}/stage.`,
+          'image_not_staged',
+        );
       }
       const started = await images.transition(db, id, 'startImport', {}, now());
       if (!started) throw new NotFound(`No image found with ID ${id}`, 'image_not_found');
@@ -258,16 +417,23 @@ export function createImageData(deps: DataDeps) {
 
     async getTask(ctx: AuthContext, id: string): Promise<ImageTask> {
       const t = await tasks.getTask(db, id);
-      if (!t) throw new NotFound(`Task with the given ID ${id} was not found.`, 'image_task_not_found');
+      if (!t)
+        throw new NotFound(`Task with the given ID ${id} was not found.`, 'image_task_not_found');
       policy.enforce('get_task', ctx.credentials, { owner: t.owner, project_id: t.owner });
       return t;
     },
 
-    async listTasks(ctx: AuthContext, f: { imageId?: string; limit: number }): Promise<ImageTask[]> {
+    async listTasks(
+      ctx: AuthContext,
+      f: { imageId?: string; limit: number },
+    ): Promise<ImageTask[]> {
       policy.enforce('get_tasks', ctx.credentials, {});
       const viewer = viewerOf(ctx, policy);
       if (f.imageId !== undefined) await records.get(ctx, f.imageId);
-      return tasks.listTasks(db, { ...f, ...(viewer.isAdmin ? {} : { owner: viewer.projectId ?? '' }) });
+      return tasks.listTasks(db, {
+        ...f,
+        ...(viewer.isAdmin ? {} : { owner: viewer.projectId ?? '' }),
+      });
     },
 
     /**
@@ -279,21 +445,33 @@ export function createImageData(deps: DataDeps) {
       let recovered = 0;
       for (const s of await images.listStalled(db, now() - stalledMs)) {
         const action = s.status === 'saving' ? 'failUpload' : 'failImport';
-        const moved = await images.transition(db, s.id, action, { pending_bytes: 0, stage_key: null }, now()).catch(() => undefined);
+        const moved = await images
+          .transition(db, s.id, action, { pending_bytes: 0, stage_key: null }, now())
+          .catch(() => undefined);
         if (!moved) continue;
         recovered++;
         if (s.stageKey) await staging.delete(s.stageKey);
         const taskId = moved.properties['os_glance_import_task'];
         if (action === 'failImport' && taskId) {
-          await tasks.updateTask(db, taskId, { status: 'failure', message: 'The import stopped with the api process that ran it; stage the data and import again.', now: now() });
+          await tasks.updateTask(db, taskId, {
+            status: 'failure',
+            message:
+              'The import stopped with the api process that ran it; stage the data and import again.',
+            now: now(),
+          });
         }
-        log.warn({ image: s.id, status: s.status }, 'stalled image upload or import returned to queued');
+        log.warn(
+          { image: s.id, status: s.status },
+          'stalled image upload or import returned to queued',
+        );
       }
       return recovered;
     },
 
     /** Waits for imports started by this process (shutdown and tests). */
-    async drain(): Promise<void> { await Promise.allSettled([...running]); },
+    async drain(): Promise<void> {
+      await Promise.allSettled([...running]);
+    },
   };
 }
 

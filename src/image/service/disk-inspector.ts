@@ -19,7 +19,13 @@ export interface DiskInspector {
   inspect(path: string, diskFormat: string): Promise<DiskFacts>;
   /** Whether data of this disk format can be converted. */
   convertible(diskFormat: string): boolean;
-  convert(src: string, diskFormat: string, dst: string, target: string, onProgress: (percent: number) => void): Promise<void>;
+  convert(
+    src: string,
+    diskFormat: string,
+    dst: string,
+    target: string,
+    onProgress: (percent: number) => void,
+  ): Promise<void>;
 }
 
 // Formats qemu-img reads and writes for us; ISO, kernels and ramdisks are kept as they are.
@@ -29,25 +35,38 @@ export function createDiskInspector(): DiskInspector {
   return {
     async inspect(path, diskFormat) {
       const found = await inspectImageFile(path);
-      if (found.unsafe) throw invalidData(`Image rejected: ${found.unsafe}. Such images can make the hypervisor read files of the host; upload a self-contained image (qemu-img convert -O ${diskFormat === 'vmdk' ? 'vmdk -o subformat=streamOptimized' : diskFormat} in out).`, 'image_unsafe');
+      if (found.unsafe)
+        throw invalidData(
+          `Image rejected: ${found.unsafe}. Such images can make the hypervisor read files of the host; upload a self-contained image (qemu-img convert -O ${diskFormat === 'vmdk' ? 'vmdk -o subformat=streamOptimized' : diskFormat} in out).`,
+          'image_unsafe',
+        );
       if (!formatMatches(diskFormat, found.format)) {
-        throw invalidData(`Image rejected: the data is ${found.format}, but disk_format is ${diskFormat}. Create the image with --disk-format ${found.format === 'iso' ? 'iso' : found.format} or upload ${diskFormat} data.`, 'image_format_mismatch');
+        throw invalidData(
+          `Image rejected: the data is ${found.format}, but disk_format is ${diskFormat}. Create the image with --disk-format ${found.format === 'iso' ? 'iso' : found.format} or upload ${diskFormat} data.`,
+          'image_format_mismatch',
+        );
       }
       if (!QEMU_DISKS.has(diskFormat) && diskFormat !== 'iso') return { virtualSize: null };
       let info;
       try {
         info = await qemuImgInfo(path, qemuFormat(diskFormat));
       } catch (e) {
-        throw invalidData(`Image rejected: qemu-img cannot read it as ${diskFormat} (${(e as Error).message.slice(0, 300)}).`, 'image_unreadable');
+        throw invalidData(
+          `Image rejected: qemu-img cannot read it as ${diskFormat} (${(e as Error).message.slice(0, 300)}).`,
+          'image_unreadable',
+        );
       }
       // Belt and braces: qemu must agree that nothing outside the file is referenced.
-      if (info.backingFile) throw invalidData('Image rejected: the image names a backing file.', 'image_unsafe');
-      if (info.dataFile) throw invalidData('Image rejected: the image uses an external data file.', 'image_unsafe');
+      if (info.backingFile)
+        throw invalidData('Image rejected: the image names a backing file.', 'image_unsafe');
+      if (info.dataFile)
+        throw invalidData('Image rejected: the image uses an external data file.', 'image_unsafe');
       // qemu rounds raw files up to whole sectors; the guest sees exactly the bytes uploaded.
       if (qemuFormat(diskFormat) === 'raw') return { virtualSize: (await stat(path)).size };
       return { virtualSize: info.virtualSize };
     },
     convertible: (diskFormat) => QEMU_DISKS.has(diskFormat),
-    convert: (src, diskFormat, dst, target, onProgress) => qemuImgConvert(src, qemuFormat(diskFormat), dst, target, onProgress),
+    convert: (src, diskFormat, dst, target, onProgress) =>
+      qemuImgConvert(src, qemuFormat(diskFormat), dst, target, onProgress),
   };
 }

@@ -5,7 +5,14 @@ import type { Kysely } from 'kysely';
 import type { DB } from '../../platform/db/schema.ts';
 import type { AuthContext } from '../../platform/auth/context.ts';
 import type { Policy } from '../../platform/policy/policy.ts';
-import { BadRequest, Conflict, Forbidden, InvalidState, NotFound, OverLimit } from '../../platform/errors.ts';
+import {
+  BadRequest,
+  Conflict,
+  Forbidden,
+  InvalidState,
+  NotFound,
+  OverLimit,
+} from '../../platform/errors.ts';
 import * as images from '../store/images.ts';
 import * as members from '../store/members.ts';
 import type { Image, ImageCore, ImageQuery } from '../model.ts';
@@ -23,8 +30,17 @@ export function viewerOf(ctx: AuthContext, policy: Policy): Viewer {
 }
 
 /** The policy target for an image: Glance's names for the fields rules refer to. */
-export function imageTarget(img: Pick<Image, 'owner' | 'visibility' | 'protected'>, extra: Record<string, unknown> = {}) {
-  return { owner: img.owner, project_id: img.owner, visibility: img.visibility, protected: img.protected, ...extra };
+export function imageTarget(
+  img: Pick<Image, 'owner' | 'visibility' | 'protected'>,
+  extra: Record<string, unknown> = {},
+) {
+  return {
+    owner: img.owner,
+    project_id: img.owner,
+    visibility: img.visibility,
+    protected: img.protected,
+    ...extra,
+  };
 }
 
 export interface NewImageInput extends Partial<ImageCore> {
@@ -34,43 +50,84 @@ export interface NewImageInput extends Partial<ImageCore> {
   readonly tags: readonly string[];
 }
 
-export function createImageRecords(deps: { db: Kysely<DB>; policy: Policy; backend: ImageBackend; staging: ImageBackend; config: ImageConfig; now?: () => number }) {
+export function createImageRecords(deps: {
+  db: Kysely<DB>;
+  policy: Policy;
+  backend: ImageBackend;
+  staging: ImageBackend;
+  config: ImageConfig;
+  now?: () => number;
+}) {
   const { db, policy, backend, staging, config } = deps;
   const now = deps.now ?? Date.now;
 
   /** Whether `viewer` may see `img` at all (a member sees a shared image whatever its member status). */
   async function canSee(viewer: Viewer, img: Image): Promise<boolean> {
-    if (viewer.isAdmin || img.visibility === 'public' || img.visibility === 'community') return true;
+    if (viewer.isAdmin || img.visibility === 'public' || img.visibility === 'community')
+      return true;
     if (viewer.projectId === null) return false;
     if (img.owner === viewer.projectId) return true;
-    if (img.visibility === 'shared') return (await members.getMember(db, img.id, viewer.projectId)) !== undefined;
+    if (img.visibility === 'shared')
+      return (await members.getMember(db, img.id, viewer.projectId)) !== undefined;
     return false;
   }
 
   /** The image if the caller may see it; otherwise the same 404 as for a missing one. */
   async function requireVisible(ctx: AuthContext, id: string): Promise<Image> {
     const img = await images.getImage(db, id);
-    if (!img || !(await canSee(viewerOf(ctx, policy), img))) throw new NotFound(`No image found with ID ${id}`, 'image_not_found');
+    if (!img || !(await canSee(viewerOf(ctx, policy), img)))
+      throw new NotFound(`No image found with ID ${id}`, 'image_not_found');
     return img;
   }
 
-  function enforce(ctx: AuthContext, action: string, img: Pick<Image, 'owner' | 'visibility' | 'protected'>, extra: Record<string, unknown> = {}) {
+  function enforce(
+    ctx: AuthContext,
+    action: string,
+    img: Pick<Image, 'owner' | 'visibility' | 'protected'>,
+    extra: Record<string, unknown> = {},
+  ) {
     policy.enforce(action, ctx.credentials, imageTarget(img, extra));
   }
 
-  function checkVisibilityChange(ctx: AuthContext, img: Pick<Image, 'owner' | 'visibility' | 'protected'>, visibility: string) {
-    if (visibility === 'public' && !policy.check('publicize_image', ctx.credentials, imageTarget(img))) {
-      throw new Forbidden('You are not authorized to complete publicize_image action: only an administrator may make an image public; use --community or --shared instead.', 'policy_denied');
+  function checkVisibilityChange(
+    ctx: AuthContext,
+    img: Pick<Image, 'owner' | 'visibility' | 'protected'>,
+    visibility: string,
+  ) {
+    if (
+      visibility === 'public' &&
+      !policy.check('publicize_image', ctx.credentials, imageTarget(img))
+    ) {
+      throw new Forbidden(
+        'You are not authorized to complete publicize_image action: only an administrator may make an image public; use --community or --shared instead.',
+        'policy_denied',
+      );
     }
-    if (visibility === 'community' && !policy.check('communitize_image', ctx.credentials, imageTarget(img))) {
-      throw new Forbidden('You are not authorized to complete communitize_image action.', 'policy_denied');
+    if (
+      visibility === 'community' &&
+      !policy.check('communitize_image', ctx.credentials, imageTarget(img))
+    ) {
+      throw new Forbidden(
+        'You are not authorized to complete communitize_image action.',
+        'policy_denied',
+      );
     }
   }
 
-  function checkLimits(img: { tags: readonly string[]; properties: Readonly<Record<string, string>> }) {
-    if (img.tags.length > config.tagQuota) throw new OverLimit(`Maximum number of tags exceeded: an image may have at most ${config.tagQuota} tags.`, 'image_tag_limit');
+  function checkLimits(img: {
+    tags: readonly string[];
+    properties: Readonly<Record<string, string>>;
+  }) {
+    if (img.tags.length > config.tagQuota)
+      throw new OverLimit(
+        `Maximum number of tags exceeded: an image may have at most ${config.tagQuota} tags.`,
+        'image_tag_limit',
+      );
     if (Object.keys(img.properties).length > config.propertyQuota) {
-      throw new OverLimit(`Maximum number of properties exceeded: an image may have at most ${config.propertyQuota} extra properties.`, 'image_property_limit');
+      throw new OverLimit(
+        `Maximum number of properties exceeded: an image may have at most ${config.propertyQuota} extra properties.`,
+        'image_property_limit',
+      );
     }
   }
 
@@ -84,20 +141,47 @@ export function createImageRecords(deps: { db: Kysely<DB>; policy: Policy; backe
       const viewer = viewerOf(ctx, policy);
       const owner = input.owner !== undefined ? input.owner : viewer.projectId;
       const core: ImageCore = {
-        name: input.name ?? null, visibility: input.visibility ?? 'shared', protected: input.protected ?? false,
-        osHidden: input.osHidden ?? false, diskFormat: input.diskFormat ?? null, containerFormat: input.containerFormat ?? null,
-        minDisk: input.minDisk ?? 0, minRam: input.minRam ?? 0,
+        name: input.name ?? null,
+        visibility: input.visibility ?? 'shared',
+        protected: input.protected ?? false,
+        osHidden: input.osHidden ?? false,
+        diskFormat: input.diskFormat ?? null,
+        containerFormat: input.containerFormat ?? null,
+        minDisk: input.minDisk ?? 0,
+        minRam: input.minRam ?? 0,
       };
-      if (owner === null) throw new BadRequest('An image belongs to a project: use a project-scoped token, or as an admin give "owner".', 'image_needs_project');
+      if (owner === null)
+        throw new BadRequest(
+          'An image belongs to a project: use a project-scoped token, or as an admin give "owner".',
+          'image_needs_project',
+        );
       const draft = { ...core, owner };
       policy.enforce('add_image', ctx.credentials, imageTarget(draft));
-      if (owner !== viewer.projectId && !viewer.isAdmin) throw new Forbidden('You are not permitted to create images owned by another project.', 'policy_denied');
+      if (owner !== viewer.projectId && !viewer.isAdmin)
+        throw new Forbidden(
+          'You are not permitted to create images owned by another project.',
+          'policy_denied',
+        );
       checkVisibilityChange(ctx, draft, core.visibility);
       checkLimits(input);
-      if (owner && config.imageCountQuota > 0 && (await images.countImages(db, owner)) >= config.imageCountQuota) {
-        throw new OverLimit(`Project ${owner} already has ${config.imageCountQuota} images, its quota; delete some first.`, 'image_count_quota');
+      if (
+        owner &&
+        config.imageCountQuota > 0 &&
+        (await images.countImages(db, owner)) >= config.imageCountQuota
+      ) {
+        throw new OverLimit(
+          `Project ${owner} already has ${config.imageCountQuota} images, its quota; delete some first.`,
+          'image_count_quota',
+        );
       }
-      return images.insertImage(db, { ...core, id: input.id ?? crypto.randomUUID(), owner, properties: input.properties, tags: input.tags, now: now() });
+      return images.insertImage(db, {
+        ...core,
+        id: input.id ?? crypto.randomUUID(),
+        owner,
+        properties: input.properties,
+        tags: input.tags,
+        now: now(),
+      });
     },
 
     async get(ctx: AuthContext, id: string): Promise<Image> {
@@ -106,13 +190,20 @@ export function createImageRecords(deps: { db: Kysely<DB>; policy: Policy; backe
       return img;
     },
 
-    async list(ctx: AuthContext, q: Omit<ImageQuery, 'viewer' | 'marker'> & { marker?: string }): Promise<Image[]> {
+    async list(
+      ctx: AuthContext,
+      q: Omit<ImageQuery, 'viewer' | 'marker'> & { marker?: string },
+    ): Promise<Image[]> {
       policy.enforce('get_images', ctx.credentials, {});
       const viewer = viewerOf(ctx, policy);
       let marker: Image | undefined;
       if (q.marker !== undefined) {
         marker = await images.getImage(db, q.marker);
-        if (!marker || !(await canSee(viewer, marker))) throw new BadRequest(`Invalid marker: no image with ID ${q.marker} was found.`, 'image_bad_marker');
+        if (!marker || !(await canSee(viewer, marker)))
+          throw new BadRequest(
+            `Invalid marker: no image with ID ${q.marker} was found.`,
+            'image_bad_marker',
+          );
       }
       const { marker: _m, ...rest } = q;
       return images.listImages(db, { ...rest, viewer, ...(marker ? { marker } : {}) });
@@ -123,12 +214,18 @@ export function createImageRecords(deps: { db: Kysely<DB>; policy: Policy; backe
       enforce(ctx, 'modify_image', img);
       const viewer = viewerOf(ctx, policy);
       const result = applyImagePatch(img, ops, { isAdmin: viewer.isAdmin });
-      if (result.core.visibility !== undefined && result.core.visibility !== img.visibility) checkVisibilityChange(ctx, img, result.core.visibility);
+      if (result.core.visibility !== undefined && result.core.visibility !== img.visibility)
+        checkVisibilityChange(ctx, img, result.core.visibility);
       checkLimits(result.next);
-      const updated = await db.transaction().execute((trx) => images.updateImage(trx, id, {
-        core: result.core, setProperties: result.setProperties, removeProperties: result.removeProperties,
-        ...(result.tags ? { tags: result.tags } : {}), now: now(),
-      }));
+      const updated = await db.transaction().execute((trx) =>
+        images.updateImage(trx, id, {
+          core: result.core,
+          setProperties: result.setProperties,
+          removeProperties: result.removeProperties,
+          ...(result.tags ? { tags: result.tags } : {}),
+          now: now(),
+        }),
+      );
       if (!updated) throw new NotFound(`No image found with ID ${id}`, 'image_not_found');
       return updated;
     },
@@ -136,7 +233,11 @@ export function createImageRecords(deps: { db: Kysely<DB>; policy: Policy; backe
     async remove(ctx: AuthContext, id: string): Promise<void> {
       const img = await requireVisible(ctx, id);
       enforce(ctx, 'delete_image', img);
-      if (img.protected) throw new Forbidden(`Image ${id} is protected and cannot be deleted; unset protection first (openstack image set --unprotected).`, 'image_protected');
+      if (img.protected)
+        throw new Forbidden(
+          `Image ${id} is protected and cannot be deleted; unset protection first (openstack image set --unprotected).`,
+          'image_protected',
+        );
       await images.deleteImage(db, id);
       // The row is gone first, so a concurrent download or upload sees the image as deleted; the
       // bytes go after (an upload in progress removes its own data when it finds the row missing).
@@ -147,35 +248,54 @@ export function createImageRecords(deps: { db: Kysely<DB>; policy: Policy; backe
     async addTag(ctx: AuthContext, id: string, tag: string): Promise<void> {
       const img = await requireVisible(ctx, id);
       enforce(ctx, 'modify_image', img);
-      if (tag.length > 255) throw new BadRequest('Tag is longer than 255 characters.', 'image_bad_tag');
-      if (!img.tags.includes(tag)) checkLimits({ tags: [...img.tags, tag], properties: img.properties });
+      if (tag.length > 255)
+        throw new BadRequest('Tag is longer than 255 characters.', 'image_bad_tag');
+      if (!img.tags.includes(tag))
+        checkLimits({ tags: [...img.tags, tag], properties: img.properties });
       await images.addTag(db, id, tag, now());
     },
 
     async removeTag(ctx: AuthContext, id: string, tag: string): Promise<void> {
       const img = await requireVisible(ctx, id);
       enforce(ctx, 'modify_image', img);
-      if (!(await images.removeTag(db, id, tag, now()))) throw new NotFound(`Tag ${tag} not found on image ${id}.`, 'image_tag_not_found');
+      if (!(await images.removeTag(db, id, tag, now())))
+        throw new NotFound(`Tag ${tag} not found on image ${id}.`, 'image_tag_not_found');
     },
 
     async setActive(ctx: AuthContext, id: string, active: boolean): Promise<void> {
       const img = await requireVisible(ctx, id);
       enforce(ctx, active ? 'reactivate' : 'deactivate', img);
       try {
-        if (!(await images.transition(db, id, active ? 'reactivate' : 'deactivate', {}, now()))) throw new NotFound(`No image found with ID ${id}`, 'image_not_found');
+        if (!(await images.transition(db, id, active ? 'reactivate' : 'deactivate', {}, now())))
+          throw new NotFound(`No image found with ID ${id}`, 'image_not_found');
       } catch (e) {
         // Glance answers a (de)activation in the wrong status with 403, not 409.
-        if (e instanceof InvalidState) throw new Forbidden(`Not allowed to ${active ? 'reactivate' : 'deactivate'} image in status '${String(e.fields['status'])}'.`, 'image_invalid_state');
+        if (e instanceof InvalidState)
+          throw new Forbidden(
+            `Not allowed to ${active ? 'reactivate' : 'deactivate'} image in status '${String(e.fields['status'])}'.`,
+            'image_invalid_state',
+          );
         throw e;
       }
     },
 
     /** Bytes stored by the caller's project, and its quota (0: unlimited). */
-    async usage(ctx: AuthContext): Promise<{ used: number; quota: number; count: number; countQuota: number }> {
+    async usage(
+      ctx: AuthContext,
+    ): Promise<{ used: number; quota: number; count: number; countQuota: number }> {
       policy.enforce('get_image_storage_usage', ctx.credentials, {});
       const project = viewerOf(ctx, policy).projectId;
-      if (!project) throw new Conflict('Image usage is per project; use a project-scoped token.', 'image_needs_project');
-      return { used: await images.storageUsed(db, project), quota: config.storageQuotaBytes, count: await images.countImages(db, project), countQuota: config.imageCountQuota };
+      if (!project)
+        throw new Conflict(
+          'Image usage is per project; use a project-scoped token.',
+          'image_needs_project',
+        );
+      return {
+        used: await images.storageUsed(db, project),
+        quota: config.storageQuotaBytes,
+        count: await images.countImages(db, project),
+        countQuota: config.imageCountQuota,
+      };
     },
   };
 }

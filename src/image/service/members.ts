@@ -10,7 +10,13 @@ import { MEMBER_STATUSES, type Image, type ImageMember, type MemberStatus } from
 import type { ImageConfig } from './config.ts';
 import { imageTarget, viewerOf, type ImageRecords } from './images.ts';
 
-export function createImageMembers(deps: { db: Kysely<DB>; policy: Policy; records: ImageRecords; config: ImageConfig; now?: () => number }) {
+export function createImageMembers(deps: {
+  db: Kysely<DB>;
+  policy: Policy;
+  records: ImageRecords;
+  config: ImageConfig;
+  now?: () => number;
+}) {
   const { db, policy, records, config } = deps;
   const now = deps.now ?? Date.now;
 
@@ -18,13 +24,20 @@ export function createImageMembers(deps: { db: Kysely<DB>; policy: Policy; recor
 
   function requireShared(img: Image): void {
     if (img.visibility !== 'shared') {
-      throw new Forbidden(`Only shared images have members; image ${img.id} is ${img.visibility}. Set it shared first (openstack image set --shared).`, 'image_not_shared');
+      throw new Forbidden(
+        `Only shared images have members; image ${img.id} is ${img.visibility}. Set it shared first (openstack image set --shared).`,
+        'image_not_shared',
+      );
     }
   }
 
   async function requireMember(imageId: string, memberId: string): Promise<ImageMember> {
     const m = await members.getMember(db, imageId, memberId);
-    if (!m) throw new NotFound(`${memberId} is not a member of image ${imageId}.`, 'image_member_not_found');
+    if (!m)
+      throw new NotFound(
+        `${memberId} is not a member of image ${imageId}.`,
+        'image_member_not_found',
+      );
     return m;
   }
 
@@ -36,7 +49,9 @@ export function createImageMembers(deps: { db: Kysely<DB>; policy: Policy; recor
       requireShared(img);
       const all = await members.listMembers(db, imageId);
       // A member sees only its own membership; the owner and admins see all of them.
-      return viewer.isAdmin || img.owner === viewer.projectId ? all : all.filter((m) => m.memberId === viewer.projectId);
+      return viewer.isAdmin || img.owner === viewer.projectId
+        ? all
+        : all.filter((m) => m.memberId === viewer.projectId);
     },
 
     async get(ctx: AuthContext, imageId: string, memberId: string): Promise<ImageMember> {
@@ -45,7 +60,10 @@ export function createImageMembers(deps: { db: Kysely<DB>; policy: Policy; recor
       policy.enforce('get_member', ctx.credentials, target(img, memberId));
       requireShared(img);
       if (!viewer.isAdmin && img.owner !== viewer.projectId && memberId !== viewer.projectId) {
-        throw new NotFound(`${memberId} is not a member of image ${imageId}.`, 'image_member_not_found');
+        throw new NotFound(
+          `${memberId} is not a member of image ${imageId}.`,
+          'image_member_not_found',
+        );
       }
       return requireMember(imageId, memberId);
     },
@@ -54,23 +72,42 @@ export function createImageMembers(deps: { db: Kysely<DB>; policy: Policy; recor
       const img = await records.requireVisible(ctx, imageId);
       policy.enforce('add_member', ctx.credentials, target(img, memberId));
       requireShared(img);
-      if (memberId === '' || memberId.length > 255) throw new BadRequest('The member must be a project id of at most 255 characters.', 'image_bad_member');
-      if (await members.countMembers(db, imageId) >= config.memberQuota) {
-        throw new OverLimit(`Maximum number of members exceeded: an image may be shared with at most ${config.memberQuota} projects.`, 'image_member_limit');
+      if (memberId === '' || memberId.length > 255)
+        throw new BadRequest(
+          'The member must be a project id of at most 255 characters.',
+          'image_bad_member',
+        );
+      if ((await members.countMembers(db, imageId)) >= config.memberQuota) {
+        throw new OverLimit(
+          `Maximum number of members exceeded: an image may be shared with at most ${config.memberQuota} projects.`,
+          'image_member_limit',
+        );
       }
       return members.insertMember(db, imageId, memberId, now());
     },
 
-    async setStatus(ctx: AuthContext, imageId: string, memberId: string, status: string): Promise<ImageMember> {
+    async setStatus(
+      ctx: AuthContext,
+      imageId: string,
+      memberId: string,
+      status: string,
+    ): Promise<ImageMember> {
       const img = await records.requireVisible(ctx, imageId);
       if (!(MEMBER_STATUSES as readonly string[]).includes(status)) {
-        throw new BadRequest(`Invalid status ${JSON.stringify(status)}: use one of ${MEMBER_STATUSES.join(', ')}.`, 'image_bad_member_status');
+        throw new BadRequest(
+          `Invalid status ${JSON.stringify(status)}: use one of ${MEMBER_STATUSES.join(', ')}.`,
+          'image_bad_member_status',
+        );
       }
       await requireMember(imageId, memberId);
       policy.enforce('modify_member', ctx.credentials, target(img, memberId));
       // Only the member itself decides whether it accepts, even an admin acting for it through policy.
       const viewer = viewerOf(ctx, policy);
-      if (viewer.projectId !== memberId && !viewer.isAdmin) throw new Forbidden(`Only project ${memberId} may change its own membership status.`, 'policy_denied');
+      if (viewer.projectId !== memberId && !viewer.isAdmin)
+        throw new Forbidden(
+          `Only project ${memberId} may change its own membership status.`,
+          'policy_denied',
+        );
       return (await members.setMemberStatus(db, imageId, memberId, status as MemberStatus, now()))!;
     },
 
@@ -78,7 +115,11 @@ export function createImageMembers(deps: { db: Kysely<DB>; policy: Policy; recor
       const img = await records.requireVisible(ctx, imageId);
       policy.enforce('delete_member', ctx.credentials, target(img, memberId));
       requireShared(img);
-      if (!(await members.deleteMember(db, imageId, memberId))) throw new NotFound(`${memberId} is not a member of image ${imageId}.`, 'image_member_not_found');
+      if (!(await members.deleteMember(db, imageId, memberId)))
+        throw new NotFound(
+          `${memberId} is not a member of image ${imageId}.`,
+          'image_member_not_found',
+        );
     },
   };
 }

@@ -25,7 +25,13 @@ export interface SystemImage {
   readonly minRam?: number;
 }
 
-export function createSystemImages(deps: { db: Kysely<DB>; backend: ImageBackend; staging: ImageBackend; inspector: DiskInspector; now?: () => number }) {
+export function createSystemImages(deps: {
+  db: Kysely<DB>;
+  backend: ImageBackend;
+  staging: ImageBackend;
+  inspector: DiskInspector;
+  now?: () => number;
+}) {
   const { db, backend, staging, inspector } = deps;
   const now = deps.now ?? Date.now;
 
@@ -41,21 +47,46 @@ export function createSystemImages(deps: { db: Kysely<DB>; backend: ImageBackend
     /** The active image named `s.name` of build `s.build`, registering it from `s.file` if needed. */
     async ensure(s: SystemImage): Promise<Image> {
       const found = await images.listImages(db, {
-        viewer: { projectId: null, isAdmin: true }, names: [s.name], properties: { nubes_build: s.build }, statuses: ['active'],
-        sort: [{ key: 'created_at', dir: 'desc' }, { key: 'id', dir: 'desc' }], limit: 1,
+        viewer: { projectId: null, isAdmin: true },
+        names: [s.name],
+        properties: { nubes_build: s.build },
+        statuses: ['active'],
+        sort: [
+          { key: 'created_at', dir: 'desc' },
+          { key: 'id', dir: 'desc' },
+        ],
+        limit: 1,
       });
       if (found[0]) return found[0];
       const img = await images.insertImage(db, {
-        id: crypto.randomUUID(), name: s.name, visibility: s.visibility, protected: false, osHidden: false,
-        diskFormat: s.diskFormat, containerFormat: s.containerFormat, minDisk: s.minDisk ?? 0, minRam: s.minRam ?? 0,
-        owner: s.owner, properties: { ...s.properties, nubes_build: s.build }, tags: [], now: now(),
+        id: crypto.randomUUID(),
+        name: s.name,
+        visibility: s.visibility,
+        protected: false,
+        osHidden: false,
+        diskFormat: s.diskFormat,
+        containerFormat: s.containerFormat,
+        minDisk: s.minDisk ?? 0,
+        minRam: s.minRam ?? 0,
+        owner: s.owner,
+        properties: { ...s.properties, nubes_build: s.build },
+        tags: [],
+        now: now(),
       });
       await images.transition(db, img.id, 'startUpload', {}, now());
       let stored: StoredData | undefined;
       try {
-        stored = await backend.write(createReadStream(s.file, { highWaterMark: 1024 * 1024 }), { limit: Number.MAX_SAFE_INTEGER });
+        stored = await backend.write(createReadStream(s.file, { highWaterMark: 1024 * 1024 }), {
+          limit: Number.MAX_SAFE_INTEGER,
+        });
         const facts = await inspector.inspect(await backend.localPath(stored.key), s.diskFormat);
-        return (await images.transition(db, img.id, 'finishUpload', dataFields(stored, facts.virtualSize), now()))!;
+        return (await images.transition(
+          db,
+          img.id,
+          'finishUpload',
+          dataFields(stored, facts.virtualSize),
+          now(),
+        ))!;
       } catch (e) {
         if (stored) await backend.delete(stored.key);
         await images.deleteImage(db, img.id);

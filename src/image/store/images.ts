@@ -6,18 +6,43 @@ import type { Selectable } from 'kysely';
 import { flag, uniquely, type Executor } from '../../platform/db/store-helpers.ts';
 import { InvalidState, assertNever } from '../../platform/errors.ts';
 import { imageTransitions, refusalMessage, type ImageAction, type ImageStatus } from '../states.ts';
-import type { Image, ImageCore, ImageQuery, MemberStatus, SortKey, SortSpec, TimeFilter, Visibility } from '../model.ts';
+import type {
+  Image,
+  ImageCore,
+  ImageQuery,
+  MemberStatus,
+  SortKey,
+  SortSpec,
+  TimeFilter,
+  Visibility,
+} from '../model.ts';
 
 type Row = Selectable<ImageTable>;
 
 function toImage(r: Row, props: Record<string, string>, tags: string[]): Image {
   return {
-    id: r.id, name: r.name, status: r.status as ImageStatus, visibility: r.visibility as Visibility,
-    protected: r.protected === 1, osHidden: r.os_hidden === 1, owner: r.owner,
-    diskFormat: r.disk_format, containerFormat: r.container_format, minDisk: Number(r.min_disk), minRam: Number(r.min_ram),
-    size: r.size === null ? null : Number(r.size), virtualSize: r.virtual_size === null ? null : Number(r.virtual_size),
-    checksum: r.checksum, osHashAlgo: r.os_hash_algo, osHashValue: r.os_hash_value, location: r.location, stageKey: r.stage_key,
-    createdAt: Number(r.created_at), updatedAt: Number(r.updated_at), tags, properties: props,
+    id: r.id,
+    name: r.name,
+    status: r.status as ImageStatus,
+    visibility: r.visibility as Visibility,
+    protected: r.protected === 1,
+    osHidden: r.os_hidden === 1,
+    owner: r.owner,
+    diskFormat: r.disk_format,
+    containerFormat: r.container_format,
+    minDisk: Number(r.min_disk),
+    minRam: Number(r.min_ram),
+    size: r.size === null ? null : Number(r.size),
+    virtualSize: r.virtual_size === null ? null : Number(r.virtual_size),
+    checksum: r.checksum,
+    osHashAlgo: r.os_hash_algo,
+    osHashValue: r.os_hash_value,
+    location: r.location,
+    stageKey: r.stage_key,
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+    tags,
+    properties: props,
   };
 }
 
@@ -25,12 +50,18 @@ async function hydrate(db: Executor, rows: readonly Row[]): Promise<Image[]> {
   if (rows.length === 0) return [];
   const ids = rows.map((r) => r.id);
   const [props, tags] = await Promise.all([
-    db.selectFrom('image_properties').selectAll().where('image_id', 'in', ids).orderBy('name').execute(),
+    db
+      .selectFrom('image_properties')
+      .selectAll()
+      .where('image_id', 'in', ids)
+      .orderBy('name')
+      .execute(),
     db.selectFrom('image_tags').selectAll().where('image_id', 'in', ids).orderBy('tag').execute(),
   ]);
   const p = new Map<string, Record<string, string>>();
   const t = new Map<string, string[]>();
-  for (const x of props) (p.get(x.image_id) ?? p.set(x.image_id, {}).get(x.image_id)!)[x.name] = x.value;
+  for (const x of props)
+    (p.get(x.image_id) ?? p.set(x.image_id, {}).get(x.image_id)!)[x.name] = x.value;
   for (const x of tags) (t.get(x.image_id) ?? t.set(x.image_id, []).get(x.image_id)!).push(x.tag);
   return rows.map((r) => toImage(r, p.get(r.id) ?? {}, t.get(r.id) ?? []));
 }
@@ -49,30 +80,71 @@ export interface NewImage extends ImageCore {
 }
 
 export async function insertImage(db: Executor, n: NewImage): Promise<Image> {
-  await uniquely(`Image with identifier ${n.id} already exists!`, () => db.insertInto('images').values({
-    id: n.id, name: n.name, status: 'queued', visibility: n.visibility, protected: flag(n.protected), os_hidden: flag(n.osHidden),
-    owner: n.owner, disk_format: n.diskFormat, container_format: n.containerFormat, min_disk: n.minDisk, min_ram: n.minRam,
-    size: null, virtual_size: null, checksum: null, os_hash_algo: null, os_hash_value: null, location: null, stage_key: null, pending_bytes: 0,
-    created_at: n.now, updated_at: n.now,
-  }).execute());
+  await uniquely(`Image with identifier ${n.id} already exists!`, () =>
+    db
+      .insertInto('images')
+      .values({
+        id: n.id,
+        name: n.name,
+        status: 'queued',
+        visibility: n.visibility,
+        protected: flag(n.protected),
+        os_hidden: flag(n.osHidden),
+        owner: n.owner,
+        disk_format: n.diskFormat,
+        container_format: n.containerFormat,
+        min_disk: n.minDisk,
+        min_ram: n.minRam,
+        size: null,
+        virtual_size: null,
+        checksum: null,
+        os_hash_algo: null,
+        os_hash_value: null,
+        location: null,
+        stage_key: null,
+        pending_bytes: 0,
+        created_at: n.now,
+        updated_at: n.now,
+      })
+      .execute(),
+  );
   await writeProperties(db, n.id, n.properties, []);
   await writeTags(db, n.id, n.tags);
   return (await getImage(db, n.id))!;
 }
 
-async function writeProperties(db: Executor, id: string, set: Readonly<Record<string, string>>, remove: readonly string[]): Promise<void> {
-  if (remove.length > 0) await db.deleteFrom('image_properties').where('image_id', '=', id).where('name', 'in', [...remove]).execute();
+async function writeProperties(
+  db: Executor,
+  id: string,
+  set: Readonly<Record<string, string>>,
+  remove: readonly string[],
+): Promise<void> {
+  if (remove.length > 0)
+    await db
+      .deleteFrom('image_properties')
+      .where('image_id', '=', id)
+      .where('name', 'in', [...remove])
+      .execute();
   const rows = Object.entries(set).map(([name, value]) => ({ image_id: id, name, value }));
   if (rows.length > 0) {
-    await db.insertInto('image_properties').values(rows)
-      .onConflict((oc) => oc.columns(['image_id', 'name']).doUpdateSet((eb) => ({ value: eb.ref('excluded.value') }))).execute();
+    await db
+      .insertInto('image_properties')
+      .values(rows)
+      .onConflict((oc) =>
+        oc.columns(['image_id', 'name']).doUpdateSet((eb) => ({ value: eb.ref('excluded.value') })),
+      )
+      .execute();
   }
 }
 
 async function writeTags(db: Executor, id: string, tags: readonly string[]): Promise<void> {
   await db.deleteFrom('image_tags').where('image_id', '=', id).execute();
   const unique = [...new Set(tags)];
-  if (unique.length > 0) await db.insertInto('image_tags').values(unique.map((tag) => ({ image_id: id, tag }))).execute();
+  if (unique.length > 0)
+    await db
+      .insertInto('image_tags')
+      .values(unique.map((tag) => ({ image_id: id, tag })))
+      .execute();
 }
 
 export interface ImageChanges {
@@ -84,7 +156,11 @@ export interface ImageChanges {
 }
 
 /** Applies user-made changes (never status); the caller runs it in a transaction. */
-export async function updateImage(db: Executor, id: string, c: ImageChanges): Promise<Image | undefined> {
+export async function updateImage(
+  db: Executor,
+  id: string,
+  c: ImageChanges,
+): Promise<Image | undefined> {
   const k = c.core ?? {};
   const set: Partial<Row> = { updated_at: c.now };
   if (k.name !== undefined) set.name = k.name;
@@ -104,52 +180,126 @@ export async function updateImage(db: Executor, id: string, c: ImageChanges): Pr
 }
 
 export async function addTag(db: Executor, id: string, tag: string, now: number): Promise<void> {
-  await db.insertInto('image_tags').values({ image_id: id, tag }).onConflict((oc) => oc.columns(['image_id', 'tag']).doNothing()).execute();
+  await db
+    .insertInto('image_tags')
+    .values({ image_id: id, tag })
+    .onConflict((oc) => oc.columns(['image_id', 'tag']).doNothing())
+    .execute();
   await db.updateTable('images').set({ updated_at: now }).where('id', '=', id).execute();
 }
 
-export async function removeTag(db: Executor, id: string, tag: string, now: number): Promise<boolean> {
-  const r = await db.deleteFrom('image_tags').where('image_id', '=', id).where('tag', '=', tag).executeTakeFirst();
+export async function removeTag(
+  db: Executor,
+  id: string,
+  tag: string,
+  now: number,
+): Promise<boolean> {
+  const r = await db
+    .deleteFrom('image_tags')
+    .where('image_id', '=', id)
+    .where('tag', '=', tag)
+    .executeTakeFirst();
   await db.updateTable('images').set({ updated_at: now }).where('id', '=', id).execute();
   return Number(r.numDeletedRows) > 0;
 }
 
 /** Columns a transition may set along with the status (data facts, the store key, pending bytes). */
-export type TransitionFields = Partial<Pick<Row, 'size' | 'virtual_size' | 'checksum' | 'os_hash_algo' | 'os_hash_value'
-  | 'location' | 'stage_key' | 'pending_bytes' | 'disk_format'>>;
+export type TransitionFields = Partial<
+  Pick<
+    Row,
+    | 'size'
+    | 'virtual_size'
+    | 'checksum'
+    | 'os_hash_algo'
+    | 'os_hash_value'
+    | 'location'
+    | 'stage_key'
+    | 'pending_bytes'
+    | 'disk_format'
+  >
+>;
 
 /**
  * Moves the image's status by `action` (states.ts) as one compare-and-swap UPDATE, with `fields`
  * set in the same statement. Throws InvalidState (409) if the image is in another status, or
  * returns undefined if it no longer exists.
  */
-export async function transition(db: Executor, id: string, action: ImageAction, fields: TransitionFields, now: number): Promise<Image | undefined> {
+export async function transition(
+  db: Executor,
+  id: string,
+  action: ImageAction,
+  fields: TransitionFields,
+  now: number,
+): Promise<Image | undefined> {
   const t = imageTransitions[action];
-  const r = await db.updateTable('images').set({ ...fields, status: t.to, updated_at: now })
-    .where('id', '=', id).where('status', 'in', [...t.from]).executeTakeFirst();
+  const r = await db
+    .updateTable('images')
+    .set({ ...fields, status: t.to, updated_at: now })
+    .where('id', '=', id)
+    .where('status', 'in', [...t.from])
+    .executeTakeFirst();
   if (Number(r.numUpdatedRows) === 0) {
-    const cur = await db.selectFrom('images').select('status').where('id', '=', id).executeTakeFirst();
+    const cur = await db
+      .selectFrom('images')
+      .select('status')
+      .where('id', '=', id)
+      .executeTakeFirst();
     if (!cur) return undefined;
-    throw new InvalidState(refusalMessage(action, cur.status), 'image_invalid_state', { status: cur.status, action });
+    throw new InvalidState(refusalMessage(action, cur.status), 'image_invalid_state', {
+      status: cur.status,
+      action,
+    });
   }
   return getImage(db, id);
 }
 
 /** Sets pending bytes (an upload's progress against the quota); `now` is the upload's heartbeat. */
-export async function setPendingBytes(db: Executor, id: string, bytes: number, now: number): Promise<void> {
-  await db.updateTable('images').set({ pending_bytes: bytes, updated_at: now }).where('id', '=', id).execute();
+export async function setPendingBytes(
+  db: Executor,
+  id: string,
+  bytes: number,
+  now: number,
+): Promise<void> {
+  await db
+    .updateTable('images')
+    .set({ pending_bytes: bytes, updated_at: now })
+    .where('id', '=', id)
+    .execute();
 }
 
 /** Images whose data is being written or imported and that have shown no progress since `before`. */
-export async function listStalled(db: Executor, before: number): Promise<{ id: string; status: string; location: string | null; stageKey: string | null }[]> {
-  const rows = await db.selectFrom('images').select(['id', 'status', 'location', 'stage_key', 'updated_at'])
-    .where('status', 'in', ['saving', 'importing']).where('updated_at', '<', before).execute();
-  return rows.map((r) => ({ id: r.id, status: r.status, location: r.location, stageKey: r.stage_key }));
+export async function listStalled(
+  db: Executor,
+  before: number,
+): Promise<{ id: string; status: string; location: string | null; stageKey: string | null }[]> {
+  const rows = await db
+    .selectFrom('images')
+    .select(['id', 'status', 'location', 'stage_key', 'updated_at'])
+    .where('status', 'in', ['saving', 'importing'])
+    .where('updated_at', '<', before)
+    .execute();
+  return rows.map((r) => ({
+    id: r.id,
+    status: r.status,
+    location: r.location,
+    stageKey: r.stage_key,
+  }));
 }
 
 /** Records staged data (and its bytes, for the quota) on an image still 'uploading'; false if it is not (deleted, say). */
-export async function setStageKey(db: Executor, id: string, key: string, bytes: number, now: number): Promise<boolean> {
-  const r = await db.updateTable('images').set({ stage_key: key, pending_bytes: bytes, updated_at: now }).where('id', '=', id).where('status', '=', 'uploading').executeTakeFirst();
+export async function setStageKey(
+  db: Executor,
+  id: string,
+  key: string,
+  bytes: number,
+  now: number,
+): Promise<boolean> {
+  const r = await db
+    .updateTable('images')
+    .set({ stage_key: key, pending_bytes: bytes, updated_at: now })
+    .where('id', '=', id)
+    .where('status', '=', 'uploading')
+    .executeTakeFirst();
   return Number(r.numUpdatedRows) > 0;
 }
 
@@ -165,40 +315,80 @@ export async function deleteImage(db: Executor, id: string): Promise<boolean> {
 
 /** Bytes the project holds: stored data plus uploads and staged data in progress. */
 export async function storageUsed(db: Executor, owner: string): Promise<number> {
-  const r = await db.selectFrom('images')
-    .select((eb) => eb.fn.coalesce(eb.fn.sum<number>(sql<number>`coalesce(size, 0) + pending_bytes`), sql<number>`0`).as('used'))
-    .where('owner', '=', owner).executeTakeFirst();
+  const r = await db
+    .selectFrom('images')
+    .select((eb) =>
+      eb.fn
+        .coalesce(eb.fn.sum<number>(sql<number>`coalesce(size, 0) + pending_bytes`), sql<number>`0`)
+        .as('used'),
+    )
+    .where('owner', '=', owner)
+    .executeTakeFirst();
   return Number(r?.used ?? 0);
 }
 
 export async function countImages(db: Executor, owner: string): Promise<number> {
-  const r = await db.selectFrom('images').select((eb) => eb.fn.countAll<number>().as('n')).where('owner', '=', owner).executeTakeFirst();
+  const r = await db
+    .selectFrom('images')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('owner', '=', owner)
+    .executeTakeFirst();
   return Number(r?.n ?? 0);
 }
 
 // --- listing
 
-const NUMERIC_KEYS = new Set<SortKey>(['created_at', 'updated_at', 'size', 'virtual_size', 'min_disk', 'min_ram', 'protected']);
+const NUMERIC_KEYS = new Set<SortKey>([
+  'created_at',
+  'updated_at',
+  'size',
+  'virtual_size',
+  'min_disk',
+  'min_ram',
+  'protected',
+]);
 
 type EB = ExpressionBuilder<DB, 'images'>;
 
 function sortValue(eb: EB, key: SortKey): Expression<unknown> {
   // Nulls sort as the lowest value on both dialects, so keyset comparisons never meet a NULL.
-  return NUMERIC_KEYS.has(key) ? sql`coalesce(${eb.ref(`images.${key}`)}, -1)` : sql`coalesce(${eb.ref(`images.${key}`)}, '')`;
+  return NUMERIC_KEYS.has(key)
+    ? sql`coalesce(${eb.ref(`images.${key}`)}, -1)`
+    : sql`coalesce(${eb.ref(`images.${key}`)}, '')`;
 }
 
 function markerValue(m: Image, key: SortKey): string | number {
-  const v = ({
-    created_at: m.createdAt, updated_at: m.updatedAt, id: m.id, name: m.name, status: m.status, container_format: m.containerFormat,
-    disk_format: m.diskFormat, size: m.size, virtual_size: m.virtualSize, min_disk: m.minDisk, min_ram: m.minRam, owner: m.owner,
-    visibility: m.visibility, protected: flag(m.protected),
-  } satisfies Record<SortKey, unknown>)[key];
+  const v = (
+    {
+      created_at: m.createdAt,
+      updated_at: m.updatedAt,
+      id: m.id,
+      name: m.name,
+      status: m.status,
+      container_format: m.containerFormat,
+      disk_format: m.diskFormat,
+      size: m.size,
+      virtual_size: m.virtualSize,
+      min_disk: m.minDisk,
+      min_ram: m.minRam,
+      owner: m.owner,
+      visibility: m.visibility,
+      protected: flag(m.protected),
+    } satisfies Record<SortKey, unknown>
+  )[key];
   return v ?? (NUMERIC_KEYS.has(key) ? -1 : '');
 }
 
-function memberClause(eb: EB, projectId: string, status: MemberStatus | 'all'): Expression<SqlBool> {
-  let q = eb.selectFrom('image_members').select('image_members.image_id')
-    .whereRef('image_members.image_id', '=', 'images.id').where('image_members.member_id', '=', projectId);
+function memberClause(
+  eb: EB,
+  projectId: string,
+  status: MemberStatus | 'all',
+): Expression<SqlBool> {
+  let q = eb
+    .selectFrom('image_members')
+    .select('image_members.image_id')
+    .whereRef('image_members.image_id', '=', 'images.id')
+    .where('image_members.member_id', '=', projectId);
   if (status !== 'all') q = q.where('image_members.status', '=', status);
   return eb.exists(q);
 }
@@ -207,7 +397,8 @@ function memberClause(eb: EB, projectId: string, status: MemberStatus | 'all'): 
 function visibleClause(eb: EB, q: ImageQuery): Expression<SqlBool> | null {
   const { projectId, isAdmin } = q.viewer;
   const own = projectId === null ? eb.lit(false) : eb('images.owner', '=', projectId);
-  const sharedWithMe = projectId === null ? eb.lit(false) : memberClause(eb, projectId, q.memberStatus ?? 'accepted');
+  const sharedWithMe =
+    projectId === null ? eb.lit(false) : memberClause(eb, projectId, q.memberStatus ?? 'accepted');
   const isShared = eb('images.visibility', '=', 'shared');
   switch (q.visibility) {
     case undefined:
@@ -216,20 +407,33 @@ function visibleClause(eb: EB, q: ImageQuery): Expression<SqlBool> | null {
       return eb.or([eb('images.visibility', '=', 'public'), own, eb.and([isShared, sharedWithMe])]);
     case 'all':
       if (isAdmin) return null;
-      return eb.or([eb('images.visibility', 'in', ['public', 'community']), own, eb.and([isShared, sharedWithMe])]);
+      return eb.or([
+        eb('images.visibility', 'in', ['public', 'community']),
+        own,
+        eb.and([isShared, sharedWithMe]),
+      ]);
     case 'public':
     case 'community':
       return eb('images.visibility', '=', q.visibility);
     case 'private':
-      return isAdmin ? eb('images.visibility', '=', 'private') : eb.and([eb('images.visibility', '=', 'private'), own]);
+      return isAdmin
+        ? eb('images.visibility', '=', 'private')
+        : eb.and([eb('images.visibility', '=', 'private'), own]);
     case 'shared':
-      return eb.and([isShared, isAdmin && !q.memberStatus ? eb.lit(true) : eb.or([own, sharedWithMe])]);
+      return eb.and([
+        isShared,
+        isAdmin && !q.memberStatus ? eb.lit(true) : eb.or([own, sharedWithMe]),
+      ]);
     default:
       return assertNever(q.visibility, 'visibility');
   }
 }
 
-function timeClause(eb: EB, column: 'images.created_at' | 'images.updated_at', f: TimeFilter): Expression<SqlBool> {
+function timeClause(
+  eb: EB,
+  column: 'images.created_at' | 'images.updated_at',
+  f: TimeFilter,
+): Expression<SqlBool> {
   const op = ({ eq: '=', neq: '!=', gt: '>', gte: '>=', lt: '<', lte: '<=' } as const)[f.op];
   return eb(column, op, f.at);
 }
@@ -255,11 +459,27 @@ export async function listImages(db: Executor, q: ImageQuery): Promise<Image[]> 
     for (const f of q.createdAt ?? []) all.push(timeClause(eb, 'images.created_at', f));
     for (const f of q.updatedAt ?? []) all.push(timeClause(eb, 'images.updated_at', f));
     for (const tag of q.tags ?? []) {
-      all.push(eb.exists(eb.selectFrom('image_tags').select('image_tags.image_id').whereRef('image_tags.image_id', '=', 'images.id').where('image_tags.tag', '=', tag)));
+      all.push(
+        eb.exists(
+          eb
+            .selectFrom('image_tags')
+            .select('image_tags.image_id')
+            .whereRef('image_tags.image_id', '=', 'images.id')
+            .where('image_tags.tag', '=', tag),
+        ),
+      );
     }
     for (const [name, value] of Object.entries(q.properties ?? {})) {
-      all.push(eb.exists(eb.selectFrom('image_properties').select('image_properties.image_id').whereRef('image_properties.image_id', '=', 'images.id')
-        .where('image_properties.name', '=', name).where('image_properties.value', '=', value)));
+      all.push(
+        eb.exists(
+          eb
+            .selectFrom('image_properties')
+            .select('image_properties.image_id')
+            .whereRef('image_properties.image_id', '=', 'images.id')
+            .where('image_properties.name', '=', name)
+            .where('image_properties.value', '=', value),
+        ),
+      );
     }
     if (q.marker) all.push(afterMarker(eb, q.sort, q.marker));
     return eb.and(all);
@@ -274,7 +494,10 @@ function afterMarker(eb: EB, sort: readonly SortSpec[], marker: Image): Expressi
   const ors: Expression<SqlBool>[] = [];
   for (let i = 0; i < sort.length; i++) {
     const ands: Expression<SqlBool>[] = [];
-    for (let j = 0; j < i; j++) ands.push(sql<SqlBool>`${sortValue(eb, sort[j]!.key)} = ${markerValue(marker, sort[j]!.key)}`);
+    for (let j = 0; j < i; j++)
+      ands.push(
+        sql<SqlBool>`${sortValue(eb, sort[j]!.key)} = ${markerValue(marker, sort[j]!.key)}`,
+      );
     const s = sort[i]!;
     const op = s.dir === 'asc' ? sql.raw('>') : sql.raw('<');
     ands.push(sql<SqlBool>`${sortValue(eb, s.key)} ${op} ${markerValue(marker, s.key)}`);

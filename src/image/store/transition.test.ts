@@ -14,18 +14,41 @@ describe('image status transitions', () => {
         for (const action of Object.keys(imageTransitions) as ImageAction[]) {
           const t = imageTransitions[action];
           const id = crypto.randomUUID();
-          await insertImage(db, { id, name: null, visibility: 'private', protected: false, osHidden: false, diskFormat: 'raw', containerFormat: 'bare',
-            minDisk: 0, minRam: 0, owner: 'p', properties: {}, tags: [], now: 1 });
+          await insertImage(db, {
+            id,
+            name: null,
+            visibility: 'private',
+            protected: false,
+            osHidden: false,
+            diskFormat: 'raw',
+            containerFormat: 'bare',
+            minDisk: 0,
+            minRam: 0,
+            owner: 'p',
+            properties: {},
+            tags: [],
+            now: 1,
+          });
           await db.updateTable('images').set({ status }).where('id', '=', id).execute();
           if ((t.from as readonly string[]).includes(status)) {
             const img = await transition(db, id, action, {}, 2);
             assert.equal(img?.status, t.to, `${action} from ${status}`);
           } else {
-            await assert.rejects(transition(db, id, action, {}, 2), (e: any) => e.status === 409 && e.fields.status === status, `${action} from ${status} must be refused`);
+            await assert.rejects(
+              transition(db, id, action, {}, 2),
+              (e: any) => e.status === 409 && e.fields.status === status,
+              `${action} from ${status} must be refused`,
+            );
           }
         }
       }
-      assert.equal(await transition(db, 'missing', 'startUpload', {}, 1), undefined, 'a missing image is undefined, not an error');
-    } finally { await close(); }
+      assert.equal(
+        await transition(db, 'missing', 'startUpload', {}, 1),
+        undefined,
+        'a missing image is undefined, not an error',
+      );
+    } finally {
+      await close();
+    }
   });
 });

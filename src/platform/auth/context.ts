@@ -2,9 +2,14 @@
 // services read it (through identity's index.ts) and hand its `credentials` to the policy engine.
 import type { Credentials } from '../policy/policy.ts';
 
-export interface NamedRef { readonly id: string; readonly name: string; }
+export interface NamedRef {
+  readonly id: string;
+  readonly name: string;
+}
 export interface DomainRef extends NamedRef {}
-export interface ProjectRef extends NamedRef { readonly domain: DomainRef; }
+export interface ProjectRef extends NamedRef {
+  readonly domain: DomainRef;
+}
 
 export type AuthScope =
   | { readonly kind: 'unscoped' }
@@ -14,7 +19,12 @@ export type AuthScope =
 
 export interface AuthContext {
   readonly token: string;
-  readonly user: { readonly id: string; readonly name: string; readonly domain: DomainRef; readonly passwordExpiresAt: number | null };
+  readonly user: {
+    readonly id: string;
+    readonly name: string;
+    readonly domain: DomainRef;
+    readonly passwordExpiresAt: number | null;
+  };
   readonly scope: AuthScope;
   /** Effective roles (implied roles included); empty for unscoped tokens. */
   readonly roles: readonly NamedRef[];
@@ -22,7 +32,11 @@ export interface AuthContext {
   readonly issuedAt: number;
   readonly expiresAt: number;
   readonly auditIds: readonly string[];
-  readonly appCred: { readonly id: string; readonly name: string; readonly restricted: boolean } | null;
+  readonly appCred: {
+    readonly id: string;
+    readonly name: string;
+    readonly restricted: boolean;
+  } | null;
   /** The same facts, shaped for policy checks. */
   readonly credentials: Credentials;
 }

@@ -28,6 +28,11 @@ test('the default parameters are the strong ones', async () => {
 
 test('many verifications at once all complete correctly (they queue, one per core)', async () => {
   const h = await hashPassword('right', CHEAP);
-  const results = await Promise.all(Array.from({ length: 24 }, (_, i) => verifyPassword(i % 3 === 0 ? 'right' : 'wrong', h)));
-  assert.deepEqual(results, Array.from({ length: 24 }, (_, i) => i % 3 === 0));
+  const results = await Promise.all(
+    Array.from({ length: 24 }, (_, i) => verifyPassword(i % 3 === 0 ? 'right' : 'wrong', h)),
+  );
+  assert.deepEqual(
+    results,
+    Array.from({ length: 24 }, (_, i) => i % 3 === 0),
+  );
 });

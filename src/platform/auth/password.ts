@@ -31,8 +31,12 @@ async function derive(password: string, salt: Buffer, p: Argon2Params): Promise<
   running++;
   try {
     return await argon2Async('argon2id', {
-      message: Buffer.from(password, 'utf8'), nonce: salt, parallelism: p.parallelism,
-      tagLength: TAG_LENGTH, memory: p.memoryKiB, passes: p.passes,
+      message: Buffer.from(password, 'utf8'),
+      nonce: salt,
+      parallelism: p.parallelism,
+      tagLength: TAG_LENGTH,
+      memory: p.memoryKiB,
+      passes: p.passes,
     });
   } finally {
     running--;
@@ -40,7 +44,10 @@ async function derive(password: string, salt: Buffer, p: Argon2Params): Promise<
   }
 }
 
-export async function hashPassword(password: string, p: Argon2Params = DEFAULT_ARGON2): Promise<string> {
+export async function hashPassword(
+  password: string,
+  p: Argon2Params = DEFAULT_ARGON2,
+): Promise<string> {
   const salt = randomBytes(16);
   const tag = await derive(password, salt, p);
   return `$argon2id$v=19$m=${p.memoryKiB},t=${p.passes},p=${p.parallelism}$${salt.toString('base64url')}$${tag.toString('base64url')}`;
@@ -60,7 +67,10 @@ export async function verifyPassword(password: string, stored: string): Promise<
 /** A hash of nothing useful that costs what a real verify costs, so an unknown user name takes as
  * long to reject as a wrong password (no user enumeration by timing). */
 let dummyHash: Promise<string> | undefined;
-export async function burnVerify(password: string, p: Argon2Params = DEFAULT_ARGON2): Promise<void> {
+export async function burnVerify(
+  password: string,
+  p: Argon2Params = DEFAULT_ARGON2,
+): Promise<void> {
   dummyHash ??= hashPassword('nubes-dummy-password', p);
   await verifyPassword(password, await dummyHash);
 }

@@ -13,7 +13,15 @@
 // with Unavailable, because their replies can no longer reach this process.
 import amqp from 'amqplib';
 import type { Channel, ChannelModel, ConsumeMessage, RecoveringChannelModel } from 'amqplib';
-import type { Bus, CallOptions, JsonValue, NotificationHandler, RpcHandler, SubscribeOptions, Subscription } from './bus.ts';
+import type {
+  Bus,
+  CallOptions,
+  JsonValue,
+  NotificationHandler,
+  RpcHandler,
+  SubscribeOptions,
+  Subscription,
+} from './bus.ts';
 import { BusClosed, BusTimeout } from './bus.ts';
 import { isNubesError, NubesError, Unavailable } from '../errors.ts';
 import { randomUUID } from 'node:crypto';
@@ -35,7 +43,13 @@ export interface AmqpBusOptions {
   readonly connectRetries?: number;
 }
 
-type WireError = { code: string; status: number; message: string; fields: Record<string, unknown>; name: string };
+type WireError = {
+  code: string;
+  status: number;
+  message: string;
+  fields: Record<string, unknown>;
+  name: string;
+};
 type Reply = { ok: JsonValue } | { err: WireError };
 
 /** The URL without its password, for messages and logs. */
@@ -43,14 +57,30 @@ export function redactUrl(url: string): string {
   return url.replace(/\/\/([^:@/]*)(:[^@/]*)?@/, (_m, user: string) => `//${user}@`);
 }
 
-function encode(v: unknown): Buffer { return Buffer.from(JSON.stringify(v ?? null)); }
-function decode(msg: ConsumeMessage): unknown { return JSON.parse(msg.content.toString('utf8')); }
+function encode(v: unknown): Buffer {
+  return Buffer.from(JSON.stringify(v ?? null));
+}
+function decode(msg: ConsumeMessage): unknown {
+  return JSON.parse(msg.content.toString('utf8'));
+}
 
 function toWire(e: unknown): WireError {
   if (isNubesError(e)) {
-    return { code: e.code, status: e.status, message: e.message, fields: JSON.parse(JSON.stringify(e.fields ?? {})) as Record<string, unknown>, name: e.name };
+    return {
+      code: e.code,
+      status: e.status,
+      message: e.message,
+      fields: JSON.parse(JSON.stringify(e.fields ?? {})) as Record<string, unknown>,
+      name: e.name,
+    };
   }
-  return { code: 'remote_error', status: 500, message: `the remote handler failed: ${e instanceof Error ? e.message : String(e)}`, fields: {}, name: 'NubesError' };
+  return {
+    code: 'remote_error',
+    status: 500,
+    message: `the remote handler failed: ${e instanceof Error ? e.message : String(e)}`,
+    fields: {},
+    name: 'NubesError',
+  };
 }
 
 function fromWire(w: WireError): NubesError {
@@ -59,9 +89,22 @@ function fromWire(w: WireError): NubesError {
   return err;
 }
 
-interface Server { readonly target: string; readonly handler: RpcHandler; tag?: string; }
-interface Subscriber { readonly topic: string; readonly handler: NotificationHandler; readonly group: string | undefined; tag?: string; queue?: string; }
-interface Waiter { readonly resolve: (r: Reply) => void; readonly fail: (e: Error) => void; }
+interface Server {
+  readonly target: string;
+  readonly handler: RpcHandler;
+  tag?: string;
+}
+interface Subscriber {
+  readonly topic: string;
+  readonly handler: NotificationHandler;
+  readonly group: string | undefined;
+  tag?: string;
+  queue?: string;
+}
+interface Waiter {
+  readonly resolve: (r: Reply) => void;
+  readonly fail: (e: Error) => void;
+}
 
 export async function createAmqpBus(opts: AmqpBusOptions): Promise<Bus> {
   const log = opts.log;
@@ -87,29 +130,52 @@ export async function createAmqpBus(opts: AmqpBusOptions): Promise<Bus> {
 
   async function startServer(ch: Channel, s: Server): Promise<void> {
     const q = await declareRpcQueue(ch, s.target);
-    const { consumerTag } = await ch.consume(q, (msg) => { if (msg) onRequest(ch, s, msg); }, { noAck: true });
+    const { consumerTag } = await ch.consume(
+      q,
+      (msg) => {
+        if (msg) onRequest(ch, s, msg);
+      },
+      { noAck: true },
+    );
     s.tag = consumerTag;
   }
 
   function onRequest(ch: Channel, s: Server, msg: ConsumeMessage): void {
     const method = msg.properties.type as string;
-    const { replyTo, correlationId } = msg.properties as { replyTo?: string; correlationId?: string };
+    const { replyTo, correlationId } = msg.properties as {
+      replyTo?: string;
+      correlationId?: string;
+    };
     let payload: JsonValue;
-    try { payload = decode(msg) as JsonValue; } catch (e) {
+    try {
+      payload = decode(msg) as JsonValue;
+    } catch (e) {
       log?.warn({ err: e, target: s.target }, 'dropped an rpc message that is not JSON');
       return;
     }
-    void Promise.resolve().then(() => s.handler(method, payload)).then(
-      (r): Reply => ({ ok: (r ?? null) as JsonValue }),
-      (e: unknown): Reply => {
-        if (!replyTo) log?.warn({ err: e, target: s.target, method }, 'cast handler failed');
-        return { err: toWire(e) };
-      },
-    ).then((reply) => {
-      if (!replyTo || closed) return;
-      try { ch.sendToQueue(replyTo, encode(reply), { correlationId: correlationId ?? '', contentType: 'application/json' }); }
-      catch (e) { log?.warn({ err: e, target: s.target, method }, 'could not send an rpc reply; the caller will time out'); }
-    });
+    void Promise.resolve()
+      .then(() => s.handler(method, payload))
+      .then(
+        (r): Reply => ({ ok: (r ?? null) as JsonValue }),
+        (e: unknown): Reply => {
+          if (!replyTo) log?.warn({ err: e, target: s.target, method }, 'cast handler failed');
+          return { err: toWire(e) };
+        },
+      )
+      .then((reply) => {
+        if (!replyTo || closed) return;
+        try {
+          ch.sendToQueue(replyTo, encode(reply), {
+            correlationId: correlationId ?? '',
+            contentType: 'application/json',
+          });
+        } catch (e) {
+          log?.warn(
+            { err: e, target: s.target, method },
+            'could not send an rpc reply; the caller will time out',
+          );
+        }
+      });
   }
 
   async function startSubscriber(ch: Channel, s: Subscriber): Promise<void> {
@@ -122,16 +188,25 @@ export async function createAmqpBus(opts: AmqpBusOptions): Promise<Bus> {
     }
     await ch.bindQueue(q, NOTIFY_EXCHANGE, s.topic);
     s.queue = q;
-    const { consumerTag } = await ch.consume(q, (msg) => {
-      if (!msg) return;
-      let body: { event: string; payload: JsonValue };
-      try { body = decode(msg) as typeof body; } catch (e) {
-        log?.warn({ err: e, topic: s.topic }, 'dropped a notification that is not JSON');
-        return;
-      }
-      void Promise.resolve().then(() => s.handler(body.event, body.payload))
-        .catch((err: unknown) => log?.warn({ err, topic: s.topic, event: body.event }, 'notification handler failed'));
-    }, { noAck: true });
+    const { consumerTag } = await ch.consume(
+      q,
+      (msg) => {
+        if (!msg) return;
+        let body: { event: string; payload: JsonValue };
+        try {
+          body = decode(msg) as typeof body;
+        } catch (e) {
+          log?.warn({ err: e, topic: s.topic }, 'dropped a notification that is not JSON');
+          return;
+        }
+        void Promise.resolve()
+          .then(() => s.handler(body.event, body.payload))
+          .catch((err: unknown) =>
+            log?.warn({ err, topic: s.topic, event: body.event }, 'notification handler failed'),
+          );
+      },
+      { noAck: true },
+    );
     s.tag = consumerTag;
   }
 
@@ -142,23 +217,39 @@ export async function createAmqpBus(opts: AmqpBusOptions): Promise<Bus> {
     ch.on('close', () => {
       if (channel !== ch) return;
       channel = undefined;
-      failWaiters(new Unavailable(`lost the connection to the message bus at ${where}; the call may or may not have run`, 'bus_disconnected'));
+      failWaiters(
+        new Unavailable(
+          `lost the connection to the message bus at ${where}; the call may or may not have run`,
+          'bus_disconnected',
+        ),
+      );
       // A channel can close on its own (a broker-side error) while the connection stays up. Wait a
       // second first, so an error that recurs on every attach does not spin.
       if (!closed) {
         setTimeout(() => {
-          if (!closed && !channel) void attach(model).catch((err: unknown) => log?.debug({ err }, 'channel re-open failed; waiting for reconnect'));
+          if (!closed && !channel)
+            void attach(model).catch((err: unknown) =>
+              log?.debug({ err }, 'channel re-open failed; waiting for reconnect'),
+            );
         }, 1000).unref();
       }
     });
     await ch.prefetch(PREFETCH);
     await ch.assertExchange(NOTIFY_EXCHANGE, 'topic', { durable: true });
-    await ch.consume(REPLY_TO, (msg) => {
-      if (!msg) return;
-      const w = waiters.get(msg.properties.correlationId as string);
-      if (!w) return; // the caller gave up (timeout) already
-      try { w.resolve(decode(msg) as Reply); } catch (e) { w.fail(e instanceof Error ? e : new Error(String(e))); }
-    }, { noAck: true });
+    await ch.consume(
+      REPLY_TO,
+      (msg) => {
+        if (!msg) return;
+        const w = waiters.get(msg.properties.correlationId as string);
+        if (!w) return; // the caller gave up (timeout) already
+        try {
+          w.resolve(decode(msg) as Reply);
+        } catch (e) {
+          w.fail(e instanceof Error ? e : new Error(String(e)));
+        }
+      },
+      { noAck: true },
+    );
     declared = new Set();
     for (const s of servers) await startServer(ch, s);
     for (const s of subscribers) await startSubscriber(ch, s);
@@ -172,7 +263,11 @@ export async function createAmqpBus(opts: AmqpBusOptions): Promise<Bus> {
 
   function live(): Channel {
     if (closed) throw new BusClosed();
-    if (!channel) throw new Unavailable(`the message bus at ${where} is not connected; it is reconnecting, retry shortly`, 'bus_disconnected');
+    if (!channel)
+      throw new Unavailable(
+        `the message bus at ${where} is not connected; it is reconnecting, retry shortly`,
+        'bus_disconnected',
+      );
     return channel;
   }
 
@@ -195,36 +290,73 @@ export async function createAmqpBus(opts: AmqpBusOptions): Promise<Bus> {
   conn.on('disconnect', (err: Error) => {
     channel = undefined;
     if (!closed) log?.warn({ err, bus: where }, 'lost the message bus connection; reconnecting');
-    failWaiters(new Unavailable(`lost the connection to the message bus at ${where}; the call may or may not have run`, 'bus_disconnected'));
+    failWaiters(
+      new Unavailable(
+        `lost the connection to the message bus at ${where}; the call may or may not have run`,
+        'bus_disconnected',
+      ),
+    );
   });
-  conn.on('reconnect-failed', (err: Error) => log?.error({ err, bus: where }, 'gave up reconnecting to the message bus'));
+  conn.on('reconnect-failed', (err: Error) =>
+    log?.error({ err, bus: where }, 'gave up reconnecting to the message bus'),
+  );
 
   async function stopConsumer(tag: string | undefined): Promise<void> {
     if (!tag || !channel) return;
-    try { await channel.cancel(tag); } catch { /* the channel is gone; nothing to cancel */ }
+    try {
+      await channel.cancel(tag);
+    } catch {
+      /* the channel is gone; nothing to cancel */
+    }
   }
 
   return {
-    async call<R extends JsonValue | void = JsonValue>(target: string, method: string, payload: JsonValue, o: CallOptions = {}): Promise<R> {
+    async call<R extends JsonValue | void = JsonValue>(
+      target: string,
+      method: string,
+      payload: JsonValue,
+      o: CallOptions = {},
+    ): Promise<R> {
       const ch = live();
       const timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
       const q = await declareRpcQueue(ch, target);
       const id = randomUUID();
       return new Promise<R>((resolve, reject) => {
-        const done = () => { clearTimeout(timer); waiters.delete(id); };
-        const timer = setTimeout(() => { done(); reject(new BusTimeout(target, method, timeoutMs)); }, timeoutMs);
+        const done = () => {
+          clearTimeout(timer);
+          waiters.delete(id);
+        };
+        const timer = setTimeout(() => {
+          done();
+          reject(new BusTimeout(target, method, timeoutMs));
+        }, timeoutMs);
         waiters.set(id, {
-          resolve: (r) => { done(); if ('err' in r) reject(fromWire(r.err)); else resolve(r.ok as R); },
-          fail: (e) => { done(); reject(e); },
+          resolve: (r) => {
+            done();
+            if ('err' in r) reject(fromWire(r.err));
+            else resolve(r.ok as R);
+          },
+          fail: (e) => {
+            done();
+            reject(e);
+          },
         });
         try {
           ch.sendToQueue(q, encode(payload), {
-            type: method, correlationId: id, replyTo: REPLY_TO, contentType: 'application/json',
+            type: method,
+            correlationId: id,
+            replyTo: REPLY_TO,
+            contentType: 'application/json',
             expiration: String(timeoutMs),
           });
         } catch (e) {
           done();
-          reject(new Unavailable(`could not send to the message bus at ${where}: ${e instanceof Error ? e.message : String(e)}`, 'bus_disconnected'));
+          reject(
+            new Unavailable(
+              `could not send to the message bus at ${where}: ${e instanceof Error ? e.message : String(e)}`,
+              'bus_disconnected',
+            ),
+          );
         }
       });
     },
@@ -232,7 +364,11 @@ export async function createAmqpBus(opts: AmqpBusOptions): Promise<Bus> {
     async cast(target: string, method: string, payload: JsonValue): Promise<void> {
       const ch = live();
       const q = await declareRpcQueue(ch, target);
-      ch.sendToQueue(q, encode(payload), { type: method, contentType: 'application/json', persistent: true });
+      ch.sendToQueue(q, encode(payload), {
+        type: method,
+        contentType: 'application/json',
+        persistent: true,
+      });
     },
 
     async serve(target: string, handler: RpcHandler): Promise<Subscription> {
@@ -249,10 +385,16 @@ export async function createAmqpBus(opts: AmqpBusOptions): Promise<Bus> {
     },
 
     async notify(topic: string, event: string, payload: JsonValue): Promise<void> {
-      live().publish(NOTIFY_EXCHANGE, topic, encode({ event, payload }), { contentType: 'application/json' });
+      live().publish(NOTIFY_EXCHANGE, topic, encode({ event, payload }), {
+        contentType: 'application/json',
+      });
     },
 
-    async subscribe(topic: string, handler: NotificationHandler, o: SubscribeOptions = {}): Promise<Subscription> {
+    async subscribe(
+      topic: string,
+      handler: NotificationHandler,
+      o: SubscribeOptions = {},
+    ): Promise<Subscription> {
       const ch = live();
       const s: Subscriber = { topic, handler, group: o.group };
       subscribers.add(s);
@@ -272,7 +414,11 @@ export async function createAmqpBus(opts: AmqpBusOptions): Promise<Bus> {
       servers.clear();
       subscribers.clear();
       channel = undefined;
-      try { await conn.close(); } catch { /* already gone */ }
+      try {
+        await conn.close();
+      } catch {
+        /* already gone */
+      }
     },
   };
 }

@@ -32,7 +32,12 @@ export interface SubscribeOptions {
 export interface Bus {
   /** Sends `method(payload)` to the target's server and resolves with its reply. Rejects with
    * BusTimeout when no reply arrives in time (including when nobody serves the target). */
-  call<R extends JsonValue | void = JsonValue>(target: string, method: string, payload: JsonValue, opts?: CallOptions): Promise<R>;
+  call<R extends JsonValue | void = JsonValue>(
+    target: string,
+    method: string,
+    payload: JsonValue,
+    opts?: CallOptions,
+  ): Promise<R>;
   /** Sends without waiting for a reply. Delivered at most once to one server of the target; queued
    * until one serves it (the memory bus holds it in memory, AMQP in a durable queue). */
   cast(target: string, method: string, payload: JsonValue): Promise<void>;
@@ -40,16 +45,24 @@ export interface Bus {
   serve(target: string, handler: RpcHandler): Promise<Subscription>;
   /** Publishes an event on a topic to every current subscriber (or group). Never waits for them. */
   notify(topic: string, event: string, payload: JsonValue): Promise<void>;
-  subscribe(topic: string, handler: NotificationHandler, opts?: SubscribeOptions): Promise<Subscription>;
+  subscribe(
+    topic: string,
+    handler: NotificationHandler,
+    opts?: SubscribeOptions,
+  ): Promise<Subscription>;
   /** Stops all servers and subscriptions and rejects calls still waiting with BusClosed. */
   close(): Promise<void>;
 }
 
-
 /** No reply arrived in time; the target may be down or overloaded. */
 export class BusTimeout extends NubesError {
   constructor(target: string, method: string, timeoutMs: number) {
-    super('bus_timeout', 504, `no reply from ${target} to ${method} within ${timeoutMs} ms; check that its agent is running`, { target, method, timeoutMs });
+    super(
+      'bus_timeout',
+      504,
+      `no reply from ${target} to ${method} within ${timeoutMs} ms; check that its agent is running`,
+      { target, method, timeoutMs },
+    );
     this.name = 'BusTimeout';
   }
 }

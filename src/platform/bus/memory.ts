@@ -2,7 +2,15 @@
 // casts queued until served, fan-out or grouped notifications), with no broker. A MemoryHub plays
 // the broker; each createMemoryBus() is one connection to it, so closing one connection (one
 // simulated host agent, say) leaves the others working, as with RabbitMQ.
-import type { Bus, CallOptions, JsonValue, NotificationHandler, RpcHandler, SubscribeOptions, Subscription } from './bus.ts';
+import type {
+  Bus,
+  CallOptions,
+  JsonValue,
+  NotificationHandler,
+  RpcHandler,
+  SubscribeOptions,
+  Subscription,
+} from './bus.ts';
 import { BusClosed, BusTimeout } from './bus.ts';
 import { isNubesError, NubesError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -15,11 +23,20 @@ const copy = (v: JsonValue): JsonValue => JSON.parse(JSON.stringify(v ?? null)) 
 /** What a handler's failure looks like to the caller, as it would after crossing a broker. */
 function remoteError(e: unknown): NubesError {
   if (isNubesError(e)) {
-    const err = new NubesError(e.code, e.status, e.message, JSON.parse(JSON.stringify(e.fields ?? {})) as Record<string, unknown>);
+    const err = new NubesError(
+      e.code,
+      e.status,
+      e.message,
+      JSON.parse(JSON.stringify(e.fields ?? {})) as Record<string, unknown>,
+    );
     err.name = e.name;
     return err;
   }
-  return new NubesError('remote_error', 500, `the remote handler failed: ${e instanceof Error ? e.message : String(e)}`);
+  return new NubesError(
+    'remote_error',
+    500,
+    `the remote handler failed: ${e instanceof Error ? e.message : String(e)}`,
+  );
 }
 
 type Outcome = { ok: JsonValue } | { err: NubesError };
@@ -31,8 +48,15 @@ interface Message {
   /** Calls only: false once the caller stopped waiting, so an undelivered call is dropped. */
   readonly wanted?: () => boolean;
 }
-interface Server { readonly handler: RpcHandler; readonly log: Logger | undefined; }
-interface Subscriber { readonly handler: NotificationHandler; readonly group: string | undefined; readonly log: Logger | undefined; }
+interface Server {
+  readonly handler: RpcHandler;
+  readonly log: Logger | undefined;
+}
+interface Subscriber {
+  readonly handler: NotificationHandler;
+  readonly group: string | undefined;
+  readonly log: Logger | undefined;
+}
 
 /** The broker of the in-process bus: queues, servers and subscribers shared by its connections. */
 export class MemoryHub {
@@ -53,13 +77,16 @@ export class MemoryHub {
     // Later, never in the sender's stack: a broker would not run the handler synchronously either.
     setImmediate(() => {
       if (m.wanted && !m.wanted()) return; // the call timed out before it was delivered
-      Promise.resolve().then(() => server.handler(m.method, copy(m.payload))).then(
-        (r) => m.reply?.({ ok: copy((r ?? null) as JsonValue) }),
-        (e: unknown) => {
-          if (!m.reply) server.log?.warn({ err: e, target, method: m.method }, 'cast handler failed');
-          m.reply?.({ err: remoteError(e) });
-        },
-      );
+      Promise.resolve()
+        .then(() => server.handler(m.method, copy(m.payload)))
+        .then(
+          (r) => m.reply?.({ ok: copy((r ?? null) as JsonValue) }),
+          (e: unknown) => {
+            if (!m.reply)
+              server.log?.warn({ err: e, target, method: m.method }, 'cast handler failed');
+            m.reply?.({ err: remoteError(e) });
+          },
+        );
     });
   }
 
@@ -71,7 +98,10 @@ export class MemoryHub {
   }
 
   removeServer(target: string, s: Server): void {
-    this.servers.set(target, (this.servers.get(target) ?? []).filter((x) => x !== s));
+    this.servers.set(
+      target,
+      (this.servers.get(target) ?? []).filter((x) => x !== s),
+    );
   }
 
   publish(topic: string, event: string, payload: JsonValue): void {
@@ -90,7 +120,11 @@ export class MemoryHub {
     for (const s of chosen) {
       const data = copy(payload);
       setImmediate(() => {
-        Promise.resolve().then(() => s.handler(event, data)).catch((err: unknown) => s.log?.warn({ err, topic, event }, 'notification handler failed'));
+        Promise.resolve()
+          .then(() => s.handler(event, data))
+          .catch((err: unknown) =>
+            s.log?.warn({ err, topic, event }, 'notification handler failed'),
+          );
       });
     }
   }
@@ -100,7 +134,10 @@ export class MemoryHub {
   }
 
   removeSubscriber(topic: string, s: Subscriber): void {
-    this.subscribers.set(topic, (this.subscribers.get(topic) ?? []).filter((x) => x !== s));
+    this.subscribers.set(
+      topic,
+      (this.subscribers.get(topic) ?? []).filter((x) => x !== s),
+    );
   }
 }
 
@@ -112,7 +149,9 @@ export function createMemoryBus(opts: { hub?: MemoryHub; log?: Logger } = {}): B
   const open = new Set<Subscription>();
   let closed = false;
 
-  const live = () => { if (closed) throw new BusClosed(); };
+  const live = () => {
+    if (closed) throw new BusClosed();
+  };
   function track(close: () => void): Subscription {
     let active = true;
     const sub: Subscription = {
@@ -128,7 +167,12 @@ export function createMemoryBus(opts: { hub?: MemoryHub; log?: Logger } = {}): B
   }
 
   return {
-    async call<R extends JsonValue | void = JsonValue>(target: string, method: string, payload: JsonValue, o: CallOptions = {}): Promise<R> {
+    async call<R extends JsonValue | void = JsonValue>(
+      target: string,
+      method: string,
+      payload: JsonValue,
+      o: CallOptions = {},
+    ): Promise<R> {
       live();
       const timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
       return new Promise<R>((resolve, reject) => {
@@ -144,7 +188,8 @@ export function createMemoryBus(opts: { hub?: MemoryHub; log?: Logger } = {}): B
         const timer = setTimeout(() => fail(new BusTimeout(target, method, timeoutMs)), timeoutMs);
         waiting.add(fail);
         hub.send(target, {
-          method, payload: copy(payload),
+          method,
+          payload: copy(payload),
           wanted: () => !settled,
           reply: (r) => settle(() => ('err' in r ? reject(r.err) : resolve(r.ok as R))),
         });
@@ -168,7 +213,11 @@ export function createMemoryBus(opts: { hub?: MemoryHub; log?: Logger } = {}): B
       hub.publish(topic, event, payload);
     },
 
-    async subscribe(topic: string, handler: NotificationHandler, o: SubscribeOptions = {}): Promise<Subscription> {
+    async subscribe(
+      topic: string,
+      handler: NotificationHandler,
+      o: SubscribeOptions = {},
+    ): Promise<Subscription> {
       live();
       const s: Subscriber = { handler, group: o.group, log };
       hub.addSubscriber(topic, s);

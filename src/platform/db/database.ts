@@ -35,7 +35,10 @@ export function isPostgresUrl(url: string): boolean {
   return url.startsWith('postgres://') || url.startsWith('postgresql://');
 }
 
-export async function openDatabase(url: string, opts: { poolSize?: number } = {}): Promise<Database> {
+export async function openDatabase(
+  url: string,
+  opts: { poolSize?: number } = {},
+): Promise<Database> {
   let db: Db;
   let dialect: DialectName;
   if (isPostgresUrl(url)) {
@@ -60,7 +63,9 @@ export async function openDatabase(url: string, opts: { poolSize?: number } = {}
   if (error) {
     await db.destroy();
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-    throw new Error(`database migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`);
+    throw new Error(
+      `database migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
   return { db, dialect, close: () => db.destroy() };
 }
@@ -69,12 +74,17 @@ export async function openDatabase(url: string, opts: { poolSize?: number } = {}
 export function isUniqueViolation(e: unknown): boolean {
   if (!(e instanceof Error)) return false;
   const code = (e as { code?: unknown }).code;
-  return code === '23505' || code === 'ERR_SQLITE_ERROR' && /UNIQUE constraint failed/.test(e.message)
-    || /UNIQUE constraint failed/.test(e.message);
+  return (
+    code === '23505' ||
+    (code === 'ERR_SQLITE_ERROR' && /UNIQUE constraint failed/.test(e.message)) ||
+    /UNIQUE constraint failed/.test(e.message)
+  );
 }
 
 /** True when `e` is a foreign-key violation on either dialect. */
 export function isForeignKeyViolation(e: unknown): boolean {
   if (!(e instanceof Error)) return false;
-  return (e as { code?: unknown }).code === '23503' || /FOREIGN KEY constraint failed/.test(e.message);
+  return (
+    (e as { code?: unknown }).code === '23503' || /FOREIGN KEY constraint failed/.test(e.message)
+  );
 }

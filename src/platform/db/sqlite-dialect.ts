@@ -3,8 +3,16 @@
 import { DatabaseSync, type StatementSync, type SQLInputValue } from 'node:sqlite';
 import { linearRegExp } from '../regex.ts';
 import {
-  CompiledQuery, SelectQueryNode, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler,
-  type DatabaseConnection, type Dialect, type Driver, type Kysely, type QueryResult,
+  CompiledQuery,
+  SelectQueryNode,
+  SqliteAdapter,
+  SqliteIntrospector,
+  SqliteQueryCompiler,
+  type DatabaseConnection,
+  type Dialect,
+  type Driver,
+  type Kysely,
+  type QueryResult,
 } from 'kysely';
 
 const STATEMENT_CACHE_SIZE = 256;
@@ -18,7 +26,9 @@ function bindable(v: unknown): SQLInputValue {
 class NodeSqliteConnection implements DatabaseConnection {
   readonly #db: DatabaseSync;
   readonly #statements = new Map<string, { stmt: StatementSync; reader: boolean }>();
-  constructor(db: DatabaseSync) { this.#db = db; }
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+  }
 
   #prepare(sql: string): { stmt: StatementSync; reader: boolean } {
     let entry = this.#statements.get(sql);
@@ -47,7 +57,8 @@ class NodeSqliteConnection implements DatabaseConnection {
   }
 
   async *streamQuery<R>(query: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
-    if (!SelectQueryNode.is(query.query)) throw new Error('node:sqlite streams only select queries');
+    if (!SelectQueryNode.is(query.query))
+      throw new Error('node:sqlite streams only select queries');
     const { stmt } = this.#prepare(query.sql);
     for (const row of stmt.iterate(...query.parameters.map(bindable))) yield { rows: [row as R] };
   }
@@ -73,21 +84,31 @@ class NodeSqliteDriver implements Driver {
   #queue: Promise<void> = Promise.resolve();
   #release: (() => void) | undefined;
 
-  constructor(path: string) { this.#path = path; }
+  constructor(path: string) {
+    this.#path = path;
+  }
 
   async init(): Promise<void> {
     this.#db = new DatabaseSync(this.#path, { timeout: 5000 });
     if (this.#path !== ':memory:') this.#db.exec('PRAGMA journal_mode = WAL');
-    this.#db.exec('PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000');
+    this.#db.exec(
+      'PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000',
+    );
     // `x REGEXP pattern`, as PostgreSQL's `~` (Nova filters server names by regular expression).
-    this.#db.function('regexp', { deterministic: true }, (pattern, value) => (typeof pattern === 'string' && typeof value === 'string' && compiled(pattern)?.test(value) ? 1 : 0));
+    this.#db.function('regexp', { deterministic: true }, (pattern, value) =>
+      typeof pattern === 'string' && typeof value === 'string' && compiled(pattern)?.test(value)
+        ? 1
+        : 0,
+    );
     this.#connection = new NodeSqliteConnection(this.#db);
   }
 
   async acquireConnection(): Promise<DatabaseConnection> {
     const previous = this.#queue;
     let release!: () => void;
-    this.#queue = new Promise<void>((resolve) => { release = resolve; });
+    this.#queue = new Promise<void>((resolve) => {
+      release = resolve;
+    });
     await previous;
     this.#release = release;
     if (!this.#connection) throw new Error('database is closed');
@@ -100,9 +121,15 @@ class NodeSqliteDriver implements Driver {
     release?.();
   }
 
-  async beginTransaction(c: DatabaseConnection): Promise<void> { await c.executeQuery(CompiledQuery.raw('begin immediate')); }
-  async commitTransaction(c: DatabaseConnection): Promise<void> { await c.executeQuery(CompiledQuery.raw('commit')); }
-  async rollbackTransaction(c: DatabaseConnection): Promise<void> { await c.executeQuery(CompiledQuery.raw('rollback')); }
+  async beginTransaction(c: DatabaseConnection): Promise<void> {
+    await c.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+  async commitTransaction(c: DatabaseConnection): Promise<void> {
+    await c.executeQuery(CompiledQuery.raw('commit'));
+  }
+  async rollbackTransaction(c: DatabaseConnection): Promise<void> {
+    await c.executeQuery(CompiledQuery.raw('rollback'));
+  }
 
   async destroy(): Promise<void> {
     this.#db?.close();
@@ -114,9 +141,19 @@ class NodeSqliteDriver implements Driver {
 /** A dialect for a SQLite file (or ':memory:') through node:sqlite. */
 export class NodeSqliteDialect implements Dialect {
   readonly #path: string;
-  constructor(path: string) { this.#path = path; }
-  createDriver(): Driver { return new NodeSqliteDriver(this.#path); }
-  createQueryCompiler() { return new SqliteQueryCompiler(); }
-  createAdapter() { return new SqliteAdapter(); }
-  createIntrospector(db: Kysely<any>) { return new SqliteIntrospector(db); }
+  constructor(path: string) {
+    this.#path = path;
+  }
+  createDriver(): Driver {
+    return new NodeSqliteDriver(this.#path);
+  }
+  createQueryCompiler() {
+    return new SqliteQueryCompiler();
+  }
+  createAdapter() {
+    return new SqliteAdapter();
+  }
+  createIntrospector(db: Kysely<any>) {
+    return new SqliteIntrospector(db);
+  }
 }

@@ -8,7 +8,11 @@ import { Conflict } from '../errors.ts';
 export type Executor = Kysely<DB> | Transaction<DB>;
 
 export function parseJson<T>(text: string, fallback: T): T {
-  try { return JSON.parse(text) as T; } catch { return fallback; }
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return fallback;
+  }
 }
 
 export const flag = (b: boolean): number => (b ? 1 : 0);
@@ -24,4 +28,5 @@ export async function uniquely<T>(message: string, work: () => Promise<T>): Prom
 }
 
 /** For the few queries whose SQL differs by dialect (regular expressions). */
-export const isPostgres = (db: Executor): boolean => db.getExecutor().adapter instanceof PostgresAdapter;
+export const isPostgres = (db: Executor): boolean =>
+  db.getExecutor().adapter instanceof PostgresAdapter;

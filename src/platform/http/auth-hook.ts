@@ -17,7 +17,8 @@ declare module 'fastify' {
 export type Authenticate = (token: string | undefined) => Promise<AuthContext>;
 
 export function installAuth(scope: FastifyInstance, authenticate: Authenticate): void {
-  if (!scope.hasRequestDecorator('auth')) scope.decorateRequest('auth', null as unknown as AuthContext);
+  if (!scope.hasRequestDecorator('auth'))
+    scope.decorateRequest('auth', null as unknown as AuthContext);
   scope.addHook('preHandler', async (request: FastifyRequest) => {
     if (request.routeOptions.config.public) return;
     const token = request.headers['x-auth-token'];
@@ -26,7 +27,10 @@ export function installAuth(scope: FastifyInstance, authenticate: Authenticate):
 }
 
 /** The caller if a valid token came with a public route, else undefined. */
-export async function optionalAuth(request: FastifyRequest, authenticate: Authenticate): Promise<AuthContext | undefined> {
+export async function optionalAuth(
+  request: FastifyRequest,
+  authenticate: Authenticate,
+): Promise<AuthContext | undefined> {
   const token = request.headers['x-auth-token'];
   return typeof token === 'string' ? authenticate(token) : undefined;
 }

@@ -21,26 +21,43 @@ export type AuthenticateHeader = (request: FastifyRequest) => string;
 function describeValidation(err: FastifyError): string {
   const v = err.validation?.[0];
   if (!v) return err.message;
-  const where = v.instancePath ? `'${v.instancePath.slice(1).replaceAll('/', '.')}'` : (err.validationContext ?? 'body');
+  const where = v.instancePath
+    ? `'${v.instancePath.slice(1).replaceAll('/', '.')}'`
+    : (err.validationContext ?? 'body');
   return `Invalid input for field ${where}: ${v.message ?? 'invalid'}.`;
 }
 
 /** Maps anything thrown in a handler to a fault. Never throws. */
 export function toFault(err: unknown): Fault {
-  if (isNubesError(err)) return { status: err.status, message: err.message, code: err.code, fields: err.fields };
+  if (isNubesError(err))
+    return { status: err.status, message: err.message, code: err.code, fields: err.fields };
   const fe = err as Partial<FastifyError> | undefined;
   if (fe && fe.validation) {
-    return { status: 400, message: describeValidation(fe as FastifyError), code: 'schema_validation', fields: {} };
+    return {
+      status: 400,
+      message: describeValidation(fe as FastifyError),
+      code: 'schema_validation',
+      fields: {},
+    };
   }
   if (fe && typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     let message = fe.message ?? 'Bad request';
-    if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') message = 'Request body is larger than the server accepts; send a smaller request.';
-    if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') message = 'Unsupported Content-Type; send application/json.';
-    if (fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') message = 'The request body is empty but Content-Type is application/json; send a JSON body.';
-    if (err instanceof SyntaxError || fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY') message = `Malformed JSON in request body: ${fe.message}`;
+    if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+      message = 'Request body is larger than the server accepts; send a smaller request.';
+    if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
+      message = 'Unsupported Content-Type; send application/json.';
+    if (fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY')
+      message = 'The request body is empty but Content-Type is application/json; send a JSON body.';
+    if (err instanceof SyntaxError || fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY')
+      message = `Malformed JSON in request body: ${fe.message}`;
     return { status: fe.statusCode, message, code: fe.code ?? 'bad_request', fields: {} };
   }
-  return { status: 500, message: 'An unexpected error prevented the server from fulfilling your request.', code: 'internal', fields: {} };
+  return {
+    status: 500,
+    message: 'An unexpected error prevented the server from fulfilling your request.',
+    code: 'internal',
+    fields: {},
+  };
 }
 
 export function statusTitle(status: number): string {
@@ -48,7 +65,10 @@ export function statusTitle(status: number): string {
 }
 
 /** A fault body in a media type the client asked for (Glance's webob negotiates on Accept). */
-export interface NegotiatedFault { readonly type: string; readonly body: string; }
+export interface NegotiatedFault {
+  readonly type: string;
+  readonly body: string;
+}
 
 /** One API family's fault format and 401 challenge, mounted under a path prefix. */
 export interface FaultFamily {
@@ -63,19 +83,34 @@ export interface FaultFamily {
  * over-long path) still answer in the format of the API the client called. */
 export class FaultFamilies {
   readonly #families: FaultFamily[] = [];
-  add(f: FaultFamily): void { this.#families.push(f); }
+  add(f: FaultFamily): void {
+    this.#families.push(f);
+  }
   forUrl(url: string): FaultFamily | undefined {
-    return this.#families.find((f) => url === f.prefix || url.startsWith(`${f.prefix}/`) || url.startsWith(`${f.prefix}?`));
+    return this.#families.find(
+      (f) => url === f.prefix || url.startsWith(`${f.prefix}/`) || url.startsWith(`${f.prefix}?`),
+    );
   }
   /** Renders `fault` for whichever family owns the request's URL (a plain body if none does). */
   send(request: FastifyRequest, reply: FastifyReply, fault: Fault) {
     const family = this.forUrl(request.url);
-    if (!family) return reply.code(fault.status).type('application/json').send({ error: { code: fault.status, title: statusTitle(fault.status), message: fault.message } });
+    if (!family)
+      return reply
+        .code(fault.status)
+        .type('application/json')
+        .send({
+          error: { code: fault.status, title: statusTitle(fault.status), message: fault.message },
+        });
     return sendFault(family, request, reply, fault);
   }
 }
 
-function sendFault(family: FaultFamily, request: FastifyRequest, reply: FastifyReply, fault: Fault) {
+function sendFault(
+  family: FaultFamily,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  fault: Fault,
+) {
   if (fault.status === 401) reply.header('www-authenticate', family.authenticate(request));
   const negotiated = family.negotiate?.(fault, request);
   if (negotiated) return reply.code(fault.status).type(negotiated.type).send(negotiated.body);
@@ -88,14 +123,24 @@ export function installFaultHandlers(scope: FastifyInstance, family: FaultFamily
     const fault = toFault(err);
     if (fault.status >= 500) {
       request.log.error({ err }, 'unexpected error');
-      return sendFault(family, request, reply, { ...fault, message: `${fault.message} (request id ${request.id})` });
+      return sendFault(family, request, reply, {
+        ...fault,
+        message: `${fault.message} (request id ${request.id})`,
+      });
     }
     request.log.info({ status: fault.status, code: fault.code }, fault.message);
     return sendFault(family, request, reply, fault);
   });
-  scope.setNotFoundHandler((request, reply) => sendFault(family, request, reply, routeNotFound(request)));
+  scope.setNotFoundHandler((request, reply) =>
+    sendFault(family, request, reply, routeNotFound(request)),
+  );
 }
 
 export function routeNotFound(request: FastifyRequest): Fault {
-  return { status: 404, code: 'route_not_found', fields: {}, message: `The resource could not be found: ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}` };
+  return {
+    status: 404,
+    code: 'route_not_found',
+    fields: {},
+    message: `The resource could not be found: ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}`,
+  };
 }

@@ -21,7 +21,10 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: opts.log as FastifyBaseLogger,
     // One access line per request comes from the onResponse hook below, not Fastify's two.
-    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
+    logController: new LogController({
+      disableRequestLogging: true,
+      requestIdLogLabel: 'request_id',
+    }),
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
     // Keep a caller's request id only when it is one of ours, so logs cannot be forged.
     requestIdHeader: 'x-openstack-request-id',
@@ -32,43 +35,81 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     return503OnClosing: true,
     // Long ids reach the handlers (and get a 404 in the API's format) instead of a router 414.
     routerOptions: { maxParamLength: 16 * 1024 },
-    frameworkErrors: (err, request, reply) => opts.faults.send(request, reply, {
-      status: 400, code: err.code, fields: {}, message: `Malformed request URL: ${err.message.slice(0, 200)}`,
-    }),
+    frameworkErrors: (err, request, reply) =>
+      opts.faults.send(request, reply, {
+        status: 400,
+        code: err.code,
+        fields: {},
+        message: `Malformed request URL: ${err.message.slice(0, 200)}`,
+      }),
     forceCloseConnections: 'idle',
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: false } },
+    ajv: {
+      customOptions: {
+        coerceTypes: false,
+        removeAdditional: false,
+        useDefaults: true,
+        allErrors: false,
+      },
+    },
   });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-openstack-request-id', request.id);
     // No name, id or filter of ours holds a NUL, and PostgreSQL cannot store one: refuse it here,
     // the same on every database, instead of failing deep inside a query.
-    if (NUL_IN_URL.test(request.url)) throw new BadRequest('The request URL contains a NUL character (%00), which no name or id may contain.', 'nul_character');
+    if (NUL_IN_URL.test(request.url))
+      throw new BadRequest(
+        'The request URL contains a NUL character (%00), which no name or id may contain.',
+        'nul_character',
+      );
   });
   app.addHook('onResponse', async (request, reply) => {
-    request.log.info({ method: request.method, url: request.url, status: reply.statusCode,
-      ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
+    request.log.info(
+      {
+        method: request.method,
+        url: request.url,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 10) / 10,
+      },
+      'request',
+    );
   });
-  app.setNotFoundHandler((request, reply) => opts.faults.send(request, reply, routeNotFound(request)));
+  app.setNotFoundHandler((request, reply) =>
+    opts.faults.send(request, reply, routeNotFound(request)),
+  );
   // JSON is the only body format our APIs take; an empty body with any content type is allowed
   // for requests that need none (DELETE, HEAD, actions without input).
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJsonBody);
-  app.addContentTypeParser(/^application\/[a-z0-9.+-]*\+json$/, { parseAs: 'string' }, parseJsonBody);
+  app.addContentTypeParser(
+    /^application\/[a-z0-9.+-]*\+json$/,
+    { parseAs: 'string' },
+    parseJsonBody,
+  );
   return app;
 }
 
 /** Fastify body parser for JSON (and JSON-based media types): strict, NUL-free, no __proto__. */
-export function parseJsonBody(_request: unknown, body: string | Buffer, done: (err: Error | null, body?: unknown) => void): void {
+export function parseJsonBody(
+  _request: unknown,
+  body: string | Buffer,
+  done: (err: Error | null, body?: unknown) => void,
+): void {
   const text = body.toString();
   if (text.trim() === '') return done(null, undefined);
   try {
-    done(null, JSON.parse(text, (k, v: unknown) => {
-      if (k === '__proto__') return undefined;
-      if (k.includes('\0') || (typeof v === 'string' && v.includes('\0'))) {
-        throw new BadRequest(`The request body contains a NUL character (\\u0000) in ${k ? `"${k.replaceAll('\0', '\\u0000').slice(0, 64)}"` : 'a string'}, which no field may contain.`, 'nul_character');
-      }
-      return v;
-    }));
+    done(
+      null,
+      JSON.parse(text, (k, v: unknown) => {
+        if (k === '__proto__') return undefined;
+        if (k.includes('\0') || (typeof v === 'string' && v.includes('\0'))) {
+          throw new BadRequest(
+            `The request body contains a NUL character (\\u0000) in ${k ? `"${k.replaceAll('\0', '\\u0000').slice(0, 64)}"` : 'a string'}, which no field may contain.`,
+            'nul_character',
+          );
+        }
+        return v;
+      }),
+    );
   } catch (e) {
     if (e instanceof BadRequest) return done(e, undefined);
     const err = e as Error & { statusCode?: number };

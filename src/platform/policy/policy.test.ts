@@ -4,17 +4,31 @@ import { Policy, type Credentials } from './policy.ts';
 import { parseRule, RuleSyntaxError } from './rule-parser.ts';
 
 const member: Credentials = {
-  user_id: 'u1', user_domain_id: 'default', project_id: 'p1', project_domain_id: 'default',
-  domain_id: null, system_scope: null, roles: ['member', 'reader'],
+  user_id: 'u1',
+  user_domain_id: 'default',
+  project_id: 'p1',
+  project_domain_id: 'default',
+  domain_id: null,
+  system_scope: null,
+  roles: ['member', 'reader'],
 };
-const sysReader: Credentials = { ...member, project_id: null, project_domain_id: null, system_scope: 'all', roles: ['reader'] };
+const sysReader: Credentials = {
+  ...member,
+  project_id: null,
+  project_domain_id: null,
+  system_scope: 'all',
+  roles: ['reader'],
+};
 
 function policy(): Policy {
   const p = new Policy();
   p.register([
     { name: 'admin_required', check: 'role:admin' },
     { name: 'system_reader', check: 'role:reader and system_scope:all' },
-    { name: 'op:get', check: 'rule:admin_required or rule:system_reader or user_id:%(target.user.id)s' },
+    {
+      name: 'op:get',
+      check: 'rule:admin_required or rule:system_reader or user_id:%(target.user.id)s',
+    },
     { name: 'op:open', check: '' },
     { name: 'op:never', check: '!' },
     { name: 'op:not', check: 'not role:admin' },
@@ -50,7 +64,10 @@ test('operator overrides win over defaults registered later', () => {
 });
 
 test('enforce throws a 403 naming the action', () => {
-  assert.throws(() => policy().enforce('op:never', member), (e: any) => e.status === 403 && /op:never/.test(e.message));
+  assert.throws(
+    () => policy().enforce('op:never', member),
+    (e: any) => e.status === 403 && /op:never/.test(e.message),
+  );
 });
 
 test('syntax errors are reported, precedence is and over or', () => {
@@ -58,6 +75,16 @@ test('syntax errors are reported, precedence is and over or', () => {
   assert.throws(() => parseRule('(role:admin'), RuleSyntaxError);
   assert.throws(() => parseRule('admin'), RuleSyntaxError);
   assert.deepEqual(parseRule('role:a or role:b and role:c'), {
-    kind: 'or', items: [{ kind: 'role', role: 'a' }, { kind: 'and', items: [{ kind: 'role', role: 'b' }, { kind: 'role', role: 'c' }] }],
+    kind: 'or',
+    items: [
+      { kind: 'role', role: 'a' },
+      {
+        kind: 'and',
+        items: [
+          { kind: 'role', role: 'b' },
+          { kind: 'role', role: 'c' },
+        ],
+      },
+    ],
   });
 });

@@ -57,9 +57,14 @@ export class Policy {
   /** Applies operator overrides, e.g. from /etc/nubes/policy.yaml: `"identity:list_users": "role:admin"`. */
   override(rules: Readonly<Record<string, string>>): void {
     for (const [name, check] of Object.entries(rules)) {
-      if (typeof check !== 'string') throw new Error(`policy override ${name}: the rule must be a string`);
+      if (typeof check !== 'string')
+        throw new Error(`policy override ${name}: the rule must be a string`);
       let parsed;
-      try { parsed = parseRule(check); } catch (e) { throw new Error(`policy override ${name}: ${(e as Error).message}`); }
+      try {
+        parsed = parseRule(check);
+      } catch (e) {
+        throw new Error(`policy override ${name}: ${(e as Error).message}`);
+      }
       this.#rules.set(name, parsed);
       this.#source.set(name, check);
       this.#overridden.add(name);
@@ -71,15 +76,21 @@ export class Policy {
     try {
       const doc = parseYaml(readFileSync(path, 'utf8')) as unknown;
       if (doc === null || doc === undefined) return;
-      if (typeof doc !== 'object' || Array.isArray(doc)) throw new Error('expected a mapping of rule names to rules');
+      if (typeof doc !== 'object' || Array.isArray(doc))
+        throw new Error('expected a mapping of rule names to rules');
       this.override(doc as Record<string, string>);
     } catch (e) {
-      const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'the file does not exist' : (e as Error).message;
+      const why =
+        (e as NodeJS.ErrnoException).code === 'ENOENT'
+          ? 'the file does not exist'
+          : (e as Error).message;
       throw new Error(`policy file ${path}: ${why}`);
     }
   }
 
-  ruleText(name: string): string | undefined { return this.#source.get(name); }
+  ruleText(name: string): string | undefined {
+    return this.#source.get(name);
+  }
 
   check(action: string, creds: Credentials, target: Target = {}): boolean {
     const rule = this.#rules.get(action);
@@ -91,24 +102,35 @@ export class Policy {
   /** Throws Forbidden (Keystone's wording) when the caller may not do `action` on `target`. */
   enforce(action: string, creds: Credentials, target: Target = {}): void {
     if (!this.check(action, creds, target)) {
-      throw new Forbidden(`You are not authorized to perform the requested action: ${action}.`, 'policy_denied', { action });
+      throw new Forbidden(
+        `You are not authorized to perform the requested action: ${action}.`,
+        'policy_denied',
+        { action },
+      );
     }
   }
 
   #eval(node: RuleNode, creds: Credentials, target: Target, depth: number): boolean {
     if (depth > 32) throw new Error('policy rules nest too deeply (a rule: cycle?)');
     switch (node.kind) {
-      case 'true': return true;
-      case 'false': return false;
-      case 'and': return node.items.every((n) => this.#eval(n, creds, target, depth + 1));
-      case 'or': return node.items.some((n) => this.#eval(n, creds, target, depth + 1));
-      case 'not': return !this.#eval(node.item, creds, target, depth + 1);
+      case 'true':
+        return true;
+      case 'false':
+        return false;
+      case 'and':
+        return node.items.every((n) => this.#eval(n, creds, target, depth + 1));
+      case 'or':
+        return node.items.some((n) => this.#eval(n, creds, target, depth + 1));
+      case 'not':
+        return !this.#eval(node.item, creds, target, depth + 1);
       case 'rule': {
         const r = this.#rules.get(node.name);
         return r !== undefined && this.#eval(r, creds, target, depth + 1);
       }
-      case 'role': return creds.roles.includes(node.role);
-      case 'generic': return this.#generic(node.left, node.right, creds, target);
+      case 'role':
+        return creds.roles.includes(node.role);
+      case 'generic':
+        return this.#generic(node.left, node.right, creds, target);
     }
   }
 
@@ -127,7 +149,8 @@ export class Policy {
     const quoted = /^'(.*)'$/.exec(left);
     const actual = quoted ? quoted[1] : lookup(creds, left);
     if (actual === undefined || actual === null) return false;
-    if (typeof expected === 'boolean') return actual === expected || String(actual) === String(expected);
+    if (typeof expected === 'boolean')
+      return actual === expected || String(actual) === String(expected);
     return String(actual) === String(expected);
   }
 }

@@ -26,9 +26,13 @@ function tokenize(rule: string): string[] {
   const tokens: string[] = [];
   for (let chunk of rule.split(/\s+/).filter(Boolean)) {
     const trailing: string[] = [];
-    while (chunk.startsWith('(')) { tokens.push('('); chunk = chunk.slice(1); }
+    while (chunk.startsWith('(')) {
+      tokens.push('(');
+      chunk = chunk.slice(1);
+    }
     while (chunk.endsWith(')')) {
-      trailing.push(')'); chunk = chunk.slice(0, -1);
+      trailing.push(')');
+      chunk = chunk.slice(0, -1);
     }
     if (chunk) tokens.push(chunk);
     tokens.push(...trailing);
@@ -45,16 +49,25 @@ export function parseRule(rule: string): RuleNode {
 
   function parseOr(): RuleNode {
     const items = [parseAnd()];
-    while (peek()?.toLowerCase() === 'or') { next(); items.push(parseAnd()); }
+    while (peek()?.toLowerCase() === 'or') {
+      next();
+      items.push(parseAnd());
+    }
     return items.length === 1 ? items[0]! : { kind: 'or', items };
   }
   function parseAnd(): RuleNode {
     const items = [parseNot()];
-    while (peek()?.toLowerCase() === 'and') { next(); items.push(parseNot()); }
+    while (peek()?.toLowerCase() === 'and') {
+      next();
+      items.push(parseNot());
+    }
     return items.length === 1 ? items[0]! : { kind: 'and', items };
   }
   function parseNot(): RuleNode {
-    if (peek()?.toLowerCase() === 'not') { next(); return { kind: 'not', item: parseNot() }; }
+    if (peek()?.toLowerCase() === 'not') {
+      next();
+      return { kind: 'not', item: parseNot() };
+    }
     return parseAtom();
   }
   function parseAtom(): RuleNode {
@@ -68,7 +81,8 @@ export function parseRule(rule: string): RuleNode {
     if (t === '@') return { kind: 'true' };
     if (t === '!') return { kind: 'false' };
     const colon = t.indexOf(':');
-    if (colon <= 0) throw new RuleSyntaxError(rule, `expected kind:match, got ${JSON.stringify(t)}`);
+    if (colon <= 0)
+      throw new RuleSyntaxError(rule, `expected kind:match, got ${JSON.stringify(t)}`);
     const kind = t.slice(0, colon);
     const match = t.slice(colon + 1);
     if (kind === 'rule') return { kind: 'rule', name: match };
@@ -77,6 +91,7 @@ export function parseRule(rule: string): RuleNode {
   }
 
   const tree = parseOr();
-  if (pos !== tokens.length) throw new RuleSyntaxError(rule, `unexpected ${JSON.stringify(tokens[pos])}`);
+  if (pos !== tokens.length)
+    throw new RuleSyntaxError(rule, `unexpected ${JSON.stringify(tokens[pos])}`);
   return tree;
 }

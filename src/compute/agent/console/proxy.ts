@@ -41,44 +41,94 @@ export interface ConsoleProxy {
 /** Token checks through the conductor on the bus, for the proxy of `host`. */
 export function busTokenCheck(bus: Bus, host: string): (token: string) => Promise<TokenCheck> {
   return async (token) => {
-    const r = await bus.call<{ instance_id?: string; refused?: string }>(CONDUCTOR, 'console.consume', { token, host }, { timeoutMs: 10_000 });
-    return typeof r.instance_id === 'string' ? { instanceId: r.instance_id } : { refused: r.refused ?? 'refused' };
+    const r = await bus.call<{ instance_id?: string; refused?: string }>(
+      CONDUCTOR,
+      'console.consume',
+      { token, host },
+      { timeoutMs: 10_000 },
+    );
+    return typeof r.instance_id === 'string'
+      ? { instanceId: r.instance_id }
+      : { refused: r.refused ?? 'refused' };
   };
 }
 
 /** Whether an Origin header names the host the request came to (host and port). */
 function sameHost(origin: string, host: string | undefined): boolean {
-  try { return host !== undefined && new URL(origin).host === host.toLowerCase(); } catch { return false; }
+  try {
+    return host !== undefined && new URL(origin).host === host.toLowerCase();
+  } catch {
+    return false;
+  }
 }
 
 /** Answers an upgrade request with a plain HTTP error and closes it. */
 function refuse(socket: Duplex, status: number, reason: string, body: string): void {
-  if (!socket.writable) { socket.destroy(); return; }
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body) + 1}\r\n\r\n${body}\n`);
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body) + 1}\r\n\r\n${body}\n`,
+  );
 }
 
 export function createConsoleProxy(deps: ConsoleProxyDeps): ConsoleProxy {
   const { log } = deps;
   // noVNC offers the 'binary' subprotocol in some versions and none in others; accept either.
   const wss = new WebSocketServer({
-    noServer: true, perMessageDeflate: false, maxPayload: 1 << 20,
+    noServer: true,
+    perMessageDeflate: false,
+    maxPayload: 1 << 20,
     handleProtocols: (protocols) => (protocols.has('binary') ? 'binary' : false),
   });
   const open = new Set<Socket>();
 
-  async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, token: string): Promise<void> {
+  async function upgrade(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    token: string,
+  ): Promise<void> {
     let check: TokenCheck;
-    try { check = await deps.consume(token); } catch (err) {
+    try {
+      check = await deps.consume(token);
+    } catch (err) {
       log.warn({ err }, 'console token could not be checked');
-      refuse(socket, 503, 'Service Unavailable', 'the console token could not be checked; try again'); return;
+      refuse(
+        socket,
+        503,
+        'Service Unavailable',
+        'the console token could not be checked; try again',
+      );
+      return;
     }
-    if ('refused' in check) { refuse(socket, 403, 'Forbidden', 'the console token is not valid (used, expired or unknown): ask for a new console URL'); return; }
+    if ('refused' in check) {
+      refuse(
+        socket,
+        403,
+        'Forbidden',
+        'the console token is not valid (used, expired or unknown): ask for a new console URL',
+      );
+      return;
+    }
     const path = deps.socketOf(check.instanceId);
-    if (path === null) { refuse(socket, 404, 'Not Found', 'this host has no console for that server'); return; }
+    if (path === null) {
+      refuse(socket, 404, 'Not Found', 'this host has no console for that server');
+      return;
+    }
     const vnc = connect(path);
     const unreachable = (err: Error) => {
-      log.warn({ instance: check.instanceId, err }, 'console: the guest\'s VNC server cannot be reached');
-      refuse(socket, 502, 'Bad Gateway', 'the server\'s VNC console cannot be reached (is it running?)');
+      log.warn(
+        { instance: check.instanceId, err },
+        "console: the guest's VNC server cannot be reached",
+      );
+      refuse(
+        socket,
+        502,
+        'Bad Gateway',
+        "the server's VNC console cannot be reached (is it running?)",
+      );
     };
     vnc.once('error', unreachable);
     vnc.once('connect', () => {
@@ -89,7 +139,11 @@ export function createConsoleProxy(deps: ConsoleProxyDeps): ConsoleProxy {
         log.info({ instance: check.instanceId }, 'console connected');
         const stream = createWebSocketStream(ws);
         // Either side ending ends both; one pipeline per direction so back-pressure holds each way.
-        const done = () => { open.delete(vnc); vnc.destroy(); stream.destroy(); };
+        const done = () => {
+          open.delete(vnc);
+          vnc.destroy();
+          stream.destroy();
+        };
         pipeline(stream, vnc, done);
         pipeline(vnc, stream, done);
       });
@@ -100,8 +154,16 @@ export function createConsoleProxy(deps: ConsoleProxyDeps): ConsoleProxy {
     handleRequest(req, res) {
       const path = (req.url ?? '').replace(/[?#].*$/, '');
       if (path !== CONSOLE_MOUNT && !path.startsWith(`${CONSOLE_MOUNT}/`)) return false;
-      if (path === CONSOLE_MOUNT) { res.writeHead(301, { location: `${CONSOLE_MOUNT}/` }).end(); return true; }
-      if (deps.filesDir === null) { res.writeHead(404, { 'content-type': 'text/plain' }).end('noVNC is not installed on this host: apt install novnc\n'); return true; }
+      if (path === CONSOLE_MOUNT) {
+        res.writeHead(301, { location: `${CONSOLE_MOUNT}/` }).end();
+        return true;
+      }
+      if (deps.filesDir === null) {
+        res
+          .writeHead(404, { 'content-type': 'text/plain' })
+          .end('noVNC is not installed on this host: apt install novnc\n');
+        return true;
+      }
       serveStatic(deps.filesDir, path.slice(CONSOLE_MOUNT.length + 1), req, res);
       return true;
     },
@@ -113,10 +175,19 @@ export function createConsoleProxy(deps: ConsoleProxyDeps): ConsoleProxy {
       // A browser always names the page's origin: a page from another site must not open the
       // console with a token it got hold of (cross-site websocket hijacking; Nova's proxy checks too).
       const origin = req.headers.origin;
-      if (origin !== undefined && !sameHost(origin, req.headers.host)) { refuse(socket, 403, 'Forbidden', 'the page\'s origin is not this console proxy'); return true; }
+      if (origin !== undefined && !sameHost(origin, req.headers.host)) {
+        refuse(socket, 403, 'Forbidden', "the page's origin is not this console proxy");
+        return true;
+      }
       const token = url.searchParams.get('token');
-      if (token === null || token === '' || token.length > 200) { refuse(socket, 400, 'Bad Request', 'a console token is required: ?token=...'); return true; }
-      upgrade(req, socket, head, token).catch((err: unknown) => { log.error({ err }, 'console upgrade failed'); socket.destroy(); });
+      if (token === null || token === '' || token.length > 200) {
+        refuse(socket, 400, 'Bad Request', 'a console token is required: ?token=...');
+        return true;
+      }
+      upgrade(req, socket, head, token).catch((err: unknown) => {
+        log.error({ err }, 'console upgrade failed');
+        socket.destroy();
+      });
       return true;
     },
     close() {

@@ -15,8 +15,22 @@ describe('console static files', () => {
     assert.equal(safeStaticPath(root, 'core/rfb.js'), '/srv/novnc/core/rfb.js');
     assert.equal(safeStaticPath(root, ''), '/srv/novnc/vnc_lite.html');
     assert.equal(safeStaticPath(root, 'core/my%20file.js'), '/srv/novnc/core/my file.js');
-    for (const bad of ['../etc/passwd', 'core/../../etc/passwd', '%2e%2e/etc/passwd', '..%2fetc%2fpasswd', '%2fetc%2fpasswd', '/etc/passwd',
-      'core//rfb.js', './vnc.html', 'core/..', '..\\x', '%5c..%5cx', 'a%00b', '%zz', 'core/']) {
+    for (const bad of [
+      '../etc/passwd',
+      'core/../../etc/passwd',
+      '%2e%2e/etc/passwd',
+      '..%2fetc%2fpasswd',
+      '%2fetc%2fpasswd',
+      '/etc/passwd',
+      'core//rfb.js',
+      './vnc.html',
+      'core/..',
+      '..\\x',
+      '%5c..%5cx',
+      'a%00b',
+      '%zz',
+      'core/',
+    ]) {
       assert.equal(safeStaticPath(root, bad), null, bad);
     }
   });
@@ -28,7 +42,9 @@ describe('console static files', () => {
     writeFileSync(join(root, 'vnc_lite.html'), '<html></html>');
     const secret = join(root, '..', `${root.split('/').at(-1)}-secret`);
     writeFileSync(secret, 'no');
-    const server = createServer((req, res) => serveStatic(root, (req.url ?? '').replace(/^\/console\//, '').replace(/\?.*$/, ''), req, res));
+    const server = createServer((req, res) =>
+      serveStatic(root, (req.url ?? '').replace(/^\/console\//, '').replace(/\?.*$/, ''), req, res),
+    );
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const base = `http://127.0.0.1:${(server.address() as { port: number }).port}/console/`;
     try {

@@ -11,9 +11,18 @@ export const NOVNC_DIR = '/usr/share/novnc';
 const INDEX = 'vnc_lite.html';
 
 const TYPES: Readonly<Record<string, string>> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json', '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon', '.ogg': 'audio/ogg',
-  '.mp3': 'audio/mpeg', '.woff': 'font/woff', '.woff2': 'font/woff2', '.ttf': 'font/ttf',
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.ogg': 'audio/ogg',
+  '.mp3': 'audio/mpeg',
+  '.woff': 'font/woff',
+  '.woff2': 'font/woff2',
+  '.ttf': 'font/ttf',
 };
 
 /**
@@ -22,7 +31,11 @@ const TYPES: Readonly<Record<string, string>> = {
  */
 export function safeStaticPath(root: string, relative: string): string | null {
   let decoded: string;
-  try { decoded = decodeURIComponent(relative); } catch { return null; }
+  try {
+    decoded = decodeURIComponent(relative);
+  } catch {
+    return null;
+  }
   if (decoded === '') decoded = INDEX;
   if (decoded.includes('\0') || decoded.includes('\\') || decoded.startsWith('/')) return null;
   const segments = decoded.split('/');
@@ -31,16 +44,36 @@ export function safeStaticPath(root: string, relative: string): string | null {
 }
 
 /** Answers a GET or HEAD for `relative` from `root`: 200 with the file, or 404/405. */
-export function serveStatic(root: string, relative: string, req: IncomingMessage, res: ServerResponse): void {
-  const fail = (status: number, text: string) => { res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' }).end(`${text}\n`); };
-  if (req.method !== 'GET' && req.method !== 'HEAD') { fail(405, 'only GET and HEAD'); return; }
+export function serveStatic(
+  root: string,
+  relative: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+): void {
+  const fail = (status: number, text: string) => {
+    res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' }).end(`${text}\n`);
+  };
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    fail(405, 'only GET and HEAD');
+    return;
+  }
   const file = safeStaticPath(root, relative);
   const st = file === null ? undefined : statSync(file, { throwIfNoEntry: false });
-  if (file === null || !st?.isFile()) { fail(404, 'not found'); return; }
+  if (file === null || !st?.isFile()) {
+    fail(404, 'not found');
+    return;
+  }
   res.writeHead(200, {
-    'content-type': TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream', 'content-length': st.size,
-    'cache-control': 'public, max-age=3600', 'x-content-type-options': 'nosniff',
+    'content-type': TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream',
+    'content-length': st.size,
+    'cache-control': 'public, max-age=3600',
+    'x-content-type-options': 'nosniff',
   });
-  if (req.method === 'HEAD') { res.end(); return; }
-  createReadStream(file).on('error', () => res.destroy()).pipe(res);
+  if (req.method === 'HEAD') {
+    res.end();
+    return;
+  }
+  createReadStream(file)
+    .on('error', () => res.destroy())
+    .pipe(res);
 }

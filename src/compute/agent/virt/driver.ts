@@ -3,7 +3,14 @@
 // never touch the database; they learn everything from the specs they are given.
 import type { Readable } from 'node:stream';
 
-export const POWER_STATES = ['nostate', 'running', 'paused', 'shutdown', 'crashed', 'suspended'] as const;
+export const POWER_STATES = [
+  'nostate',
+  'running',
+  'paused',
+  'shutdown',
+  'crashed',
+  'suspended',
+] as const;
 /** Nova's power_state values, by name. */
 export type PowerState = (typeof POWER_STATES)[number];
 
@@ -179,7 +186,10 @@ export interface VirtDriver {
   rescue(uuid: string, rescue: ImageSpec): Promise<void>;
   unrescue(uuid: string): Promise<void>;
   /** Streams a point-in-time copy of the root disk (qcow2) to `sink`; the guest keeps running. */
-  snapshot(uuid: string, sink: (data: Readable, diskFormat: string) => Promise<void>): Promise<void>;
+  snapshot(
+    uuid: string,
+    sink: (data: Readable, diskFormat: string) => Promise<void>,
+  ): Promise<void>;
   /** Gives the instance the new flavor's resources (restarting it); `revertResize` restores the old ones. */
   resize(uuid: string, flavor: FlavorSpec): Promise<void>;
   revertResize(uuid: string, flavor: FlavorSpec): Promise<void>;

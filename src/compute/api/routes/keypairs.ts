@@ -12,7 +12,11 @@ function userParam(request: FastifyRequest): string | undefined {
   return request.microversion.atLeast('2.10') && typeof u === 'string' && u !== '' ? u : undefined;
 }
 
-export function keypairRoutes(app: FastifyInstance, compute: ComputeService, base: (request: FastifyRequest) => string): void {
+export function keypairRoutes(
+  app: FastifyInstance,
+  compute: ComputeService,
+  base: (request: FastifyRequest) => string,
+): void {
   const svc = compute.keypairs;
 
   app.get('/os-keypairs', async (request) => {
@@ -20,12 +24,25 @@ export function keypairRoutes(app: FastifyInstance, compute: ComputeService, bas
     const q = request.query as { limit?: string; marker?: string };
     const paged = mv.atLeast('2.35');
     const limit = paged && q.limit !== undefined ? Number(q.limit) : 1000;
-    if (!Number.isInteger(limit) || limit < 0) throw new BadRequest(`Invalid limit ${q.limit}: a non-negative integer is required.`, 'keypair_bad_query');
+    if (!Number.isInteger(limit) || limit < 0)
+      throw new BadRequest(
+        `Invalid limit ${q.limit}: a non-negative integer is required.`,
+        'keypair_bad_query',
+      );
     const userId = userParam(request);
-    const found = await svc.list(request.auth, { limit: Math.min(limit, 1000), ...(userId ? { userId } : {}), ...(paged && q.marker ? { marker: q.marker } : {}) });
+    const found = await svc.list(request.auth, {
+      limit: Math.min(limit, 1000),
+      ...(userId ? { userId } : {}),
+      ...(paged && q.marker ? { marker: q.marker } : {}),
+    });
     const body: Record<string, unknown> = { keypairs: found.map((k) => keypairSummary(k, mv)) };
     if (paged && found.length > 0 && found.length === limit) {
-      body['keypairs_links'] = [{ rel: 'next', href: `${base(request)}/os-keypairs?limit=${limit}&marker=${encodeURIComponent(found.at(-1)!.name)}${userId ? `&user_id=${userId}` : ''}` }];
+      body['keypairs_links'] = [
+        {
+          rel: 'next',
+          href: `${base(request)}/os-keypairs?limit=${limit}&marker=${encodeURIComponent(found.at(-1)!.name)}${userId ? `&user_id=${userId}` : ''}`,
+        },
+      ];
     }
     return body;
   });
@@ -37,21 +54,52 @@ export function keypairRoutes(app: FastifyInstance, compute: ComputeService, bas
     // Nova's name rule; 2.92 added '@' and '.'.
     const pattern = mv.atLeast('2.92') ? /^[a-zA-Z0-9 @._-]+$/ : /^[a-zA-Z0-9 _-]+$/;
     if (typeof name !== 'string' || name.length < 1 || name.length > 255 || !pattern.test(name)) {
-      throw new BadRequest(`Keypair data is invalid: the name must be 1-255 characters of letters, digits, spaces, '_', '-'${mv.atLeast('2.92') ? ", '@' or '.'" : ''}.`, 'keypair_invalid');
+      throw new BadRequest(
+        `Keypair data is invalid: the name must be 1-255 characters of letters, digits, spaces, '_', '-'${mv.atLeast('2.92') ? ", '@' or '.'" : ''}.`,
+        'keypair_invalid',
+      );
     }
     const publicKey = k['public_key'];
-    if (publicKey !== undefined && (typeof publicKey !== 'string' || publicKey.trim() === '')) throw new BadRequest('Keypair data is invalid: public_key must be a non-empty string.', 'keypair_invalid');
-    if (publicKey === undefined && mv.atLeast('2.92')) throw new BadRequest("Invalid input for field/attribute keypair. Value: 'public_key' is a required property (since 2.92 the server no longer generates keys).", 'keypair_invalid');
+    if (publicKey !== undefined && (typeof publicKey !== 'string' || publicKey.trim() === ''))
+      throw new BadRequest(
+        'Keypair data is invalid: public_key must be a non-empty string.',
+        'keypair_invalid',
+      );
+    if (publicKey === undefined && mv.atLeast('2.92'))
+      throw new BadRequest(
+        "Invalid input for field/attribute keypair. Value: 'public_key' is a required property (since 2.92 the server no longer generates keys).",
+        'keypair_invalid',
+      );
     const type = k['type'] ?? 'ssh';
-    if (!mv.atLeast('2.2') && k['type'] !== undefined) throw new BadRequest('The key type needs microversion 2.2 or later.', 'keypair_invalid');
-    if (!(KEYPAIR_TYPES as readonly string[]).includes(type as string)) throw new BadRequest(`Invalid input for field/attribute type: use ssh or x509.`, 'keypair_invalid');
-    const userId = mv.atLeast('2.10') && typeof k['user_id'] === 'string' ? k['user_id'] : undefined;
-    const made = await svc.create(request.auth, { name, type: type as KeypairType, ...(publicKey !== undefined ? { publicKey: publicKey as string } : {}), ...(userId ? { userId } : {}) });
-    const body = { ...keypairSummary(made, mv).keypair as Record<string, unknown>, user_id: made.userId, ...(made.privateKey ? { private_key: made.privateKey } : {}) };
+    if (!mv.atLeast('2.2') && k['type'] !== undefined)
+      throw new BadRequest('The key type needs microversion 2.2 or later.', 'keypair_invalid');
+    if (!(KEYPAIR_TYPES as readonly string[]).includes(type as string))
+      throw new BadRequest(
+        `Invalid input for field/attribute type: use ssh or x509.`,
+        'keypair_invalid',
+      );
+    const userId =
+      mv.atLeast('2.10') && typeof k['user_id'] === 'string' ? k['user_id'] : undefined;
+    const made = await svc.create(request.auth, {
+      name,
+      type: type as KeypairType,
+      ...(publicKey !== undefined ? { publicKey: publicKey as string } : {}),
+      ...(userId ? { userId } : {}),
+    });
+    const body = {
+      ...(keypairSummary(made, mv).keypair as Record<string, unknown>),
+      user_id: made.userId,
+      ...(made.privateKey ? { private_key: made.privateKey } : {}),
+    };
     return reply.code(mv.atLeast('2.2') ? 201 : 200).send({ keypair: body });
   });
 
-  app.get('/os-keypairs/:name', async (request) => ({ keypair: keypairView(await svc.get(request.auth, (request.params as { name: string }).name, userParam(request)), request.microversion) }));
+  app.get('/os-keypairs/:name', async (request) => ({
+    keypair: keypairView(
+      await svc.get(request.auth, (request.params as { name: string }).name, userParam(request)),
+      request.microversion,
+    ),
+  }));
 
   app.delete('/os-keypairs/:name', async (request, reply) => {
     await svc.remove(request.auth, (request.params as { name: string }).name, userParam(request));

@@ -7,14 +7,27 @@ import { BadRequest } from '../../../platform/errors.ts';
 import { QUOTA_RESOURCES, type QuotaResource, type QuotaSet } from '../../service/quotas.ts';
 import { requireObject } from '../body.ts';
 
-const INJECTED: readonly QuotaResource[] = ['injected_files', 'injected_file_content_bytes', 'injected_file_path_bytes'];
-const NETWORK_KEYS = ['fixed_ips', 'floating_ips', 'security_group_rules', 'security_groups'] as const;
+const INJECTED: readonly QuotaResource[] = [
+  'injected_files',
+  'injected_file_content_bytes',
+  'injected_file_path_bytes',
+];
+const NETWORK_KEYS = [
+  'fixed_ips',
+  'floating_ips',
+  'security_group_rules',
+  'security_groups',
+] as const;
 
 function shown(mv: Microversion): QuotaResource[] {
   return QUOTA_RESOURCES.filter((r) => !(mv.atLeast('2.57') && INJECTED.includes(r)));
 }
 
-function quotaView<T>(mv: Microversion, value: (r: QuotaResource) => T, networkValue: T): Record<string, T> {
+function quotaView<T>(
+  mv: Microversion,
+  value: (r: QuotaResource) => T,
+  networkValue: T,
+): Record<string, T> {
   const out: Record<string, T> = Object.fromEntries(shown(mv).map((r) => [r, value(r)]));
   // Before 2.36 Nova still listed the network quotas (proxied to Neutron); unlimited here.
   if (!mv.atLeast('2.36')) for (const k of NETWORK_KEYS) out[k] = networkValue;
@@ -27,25 +40,50 @@ export function quotaRoutes(app: FastifyInstance, compute: ComputeService): void
 
   app.get('/os-quota-sets/:project', async (request) => {
     const set = await svc.show(request.auth, project(request));
-    return { quota_set: { id: project(request), ...quotaView(request.microversion, (r) => set[r], -1) } };
+    return {
+      quota_set: { id: project(request), ...quotaView(request.microversion, (r) => set[r], -1) },
+    };
   });
   app.get('/os-quota-sets/:project/detail', async (request) => {
     const { limits, usage } = await svc.detail(request.auth, project(request));
-    return { quota_set: { id: project(request), ...quotaView(request.microversion, (r) => ({ in_use: usage[r], limit: limits[r], reserved: 0 }), { in_use: 0, limit: -1, reserved: 0 }) } };
+    return {
+      quota_set: {
+        id: project(request),
+        ...quotaView(
+          request.microversion,
+          (r) => ({ in_use: usage[r], limit: limits[r], reserved: 0 }),
+          { in_use: 0, limit: -1, reserved: 0 },
+        ),
+      },
+    };
   });
   app.get('/os-quota-sets/:project/defaults', async (request) => {
     const set = svc.defaults(request.auth);
-    return { quota_set: { id: project(request), ...quotaView(request.microversion, (r) => set[r], -1) } };
+    return {
+      quota_set: { id: project(request), ...quotaView(request.microversion, (r) => set[r], -1) },
+    };
   });
   app.put('/os-quota-sets/:project', async (request) => {
     const body = requireObject(request.body, 'quota_set');
-    const allowed = new Set<string>([...shown(request.microversion), 'force', ...(request.microversion.atLeast('2.36') ? [] : NETWORK_KEYS)]);
+    const allowed = new Set<string>([
+      ...shown(request.microversion),
+      'force',
+      ...(request.microversion.atLeast('2.36') ? [] : NETWORK_KEYS),
+    ]);
     const changes: Partial<QuotaSet> = {};
     for (const [k, v] of Object.entries(body)) {
-      if (!allowed.has(k)) throw new BadRequest(`Invalid input for field/attribute quota_set. Additional properties are not allowed ('${k}' was unexpected)`, 'quota_bad_request');
+      if (!allowed.has(k))
+        throw new BadRequest(
+          `Invalid input for field/attribute quota_set. Additional properties are not allowed ('${k}' was unexpected)`,
+          'quota_bad_request',
+        );
       if (k === 'force' || (NETWORK_KEYS as readonly string[]).includes(k)) continue;
       const n = typeof v === 'string' && /^-?\d+$/.test(v) ? Number(v) : v;
-      if (typeof n !== 'number' || !Number.isInteger(n) || n < -1 || n > 2 ** 31 - 1) throw new BadRequest(`Invalid input for field/attribute ${k}. Value: ${JSON.stringify(v)}. It must be an integer of -1 (unlimited) or more.`, 'quota_bad_request');
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < -1 || n > 2 ** 31 - 1)
+        throw new BadRequest(
+          `Invalid input for field/attribute ${k}. Value: ${JSON.stringify(v)}. It must be an integer of -1 (unlimited) or more.`,
+          'quota_bad_request',
+        );
       changes[k as QuotaResource] = n;
     }
     const force = body['force'] === true || body['force'] === 'true';
@@ -62,14 +100,32 @@ export function quotaRoutes(app: FastifyInstance, compute: ComputeService): void
     const tenant = (request.query as { tenant_id?: string }).tenant_id;
     const { limits, usage } = await svc.limits(request.auth, tenant || undefined);
     const absolute: Record<string, number> = {
-      maxTotalInstances: limits.instances, maxTotalCores: limits.cores, maxTotalRAMSize: limits.ram, maxTotalKeypairs: limits.key_pairs,
-      maxServerMeta: limits.metadata_items, maxServerGroups: limits.server_groups, maxServerGroupMembers: limits.server_group_members,
-      totalInstancesUsed: usage.instances, totalCoresUsed: usage.cores, totalRAMUsed: usage.ram, totalServerGroupsUsed: usage.server_groups,
+      maxTotalInstances: limits.instances,
+      maxTotalCores: limits.cores,
+      maxTotalRAMSize: limits.ram,
+      maxTotalKeypairs: limits.key_pairs,
+      maxServerMeta: limits.metadata_items,
+      maxServerGroups: limits.server_groups,
+      maxServerGroupMembers: limits.server_group_members,
+      totalInstancesUsed: usage.instances,
+      totalCoresUsed: usage.cores,
+      totalRAMUsed: usage.ram,
+      totalServerGroupsUsed: usage.server_groups,
     };
-    if (!mv.atLeast('2.57')) Object.assign(absolute, { maxPersonality: limits.injected_files, maxPersonalitySize: limits.injected_file_content_bytes });
+    if (!mv.atLeast('2.57'))
+      Object.assign(absolute, {
+        maxPersonality: limits.injected_files,
+        maxPersonalitySize: limits.injected_file_content_bytes,
+      });
     if (!mv.atLeast('2.39')) absolute['maxImageMeta'] = 128;
     if (!mv.atLeast('2.36')) {
-      Object.assign(absolute, { maxSecurityGroups: -1, maxSecurityGroupRules: -1, maxTotalFloatingIps: -1, totalSecurityGroupsUsed: 0, totalFloatingIpsUsed: 0 });
+      Object.assign(absolute, {
+        maxSecurityGroups: -1,
+        maxSecurityGroupRules: -1,
+        maxTotalFloatingIps: -1,
+        totalSecurityGroupsUsed: 0,
+        totalFloatingIpsUsed: 0,
+      });
     }
     return { limits: { rate: [], absolute } };
   });

@@ -6,27 +6,57 @@ import { BadRequest, NotFound } from '../../../platform/errors.ts';
 import type { Microversion } from '../../../platform/http/microversion.ts';
 import { requireObject } from '../body.ts';
 
-const required = (field: string) => new BadRequest(`Invalid input for field/attribute ${field}. '${field}' is a required property.`, 'console_invalid');
+const required = (field: string) =>
+  new BadRequest(
+    `Invalid input for field/attribute ${field}. '${field}' is a required property.`,
+    'console_invalid',
+  );
 const text = (o: Record<string, unknown>, field: string): string => {
   const v = o[field];
   if (v === undefined) throw required(field);
-  if (typeof v !== 'string') throw new BadRequest(`Invalid input for field/attribute ${field}. It must be a string.`, 'console_invalid');
+  if (typeof v !== 'string')
+    throw new BadRequest(
+      `Invalid input for field/attribute ${field}. It must be a string.`,
+      'console_invalid',
+    );
   return v;
 };
 
 /** {"os-getVNCConsole": {"type": "novnc"}} → {"console": {"type", "url"}}; gone from 2.6, as in Nova. */
-export async function vncConsoleAction(compute: ComputeService, request: FastifyRequest, mv: Microversion): Promise<{ console: { type: string; url: string } }> {
-  if (mv.atLeast('2.6')) throw new NotFound('os-getVNCConsole is gone from microversion 2.6: use POST /servers/{server_id}/remote-consoles.', 'console_action_removed');
+export async function vncConsoleAction(
+  compute: ComputeService,
+  request: FastifyRequest,
+  mv: Microversion,
+): Promise<{ console: { type: string; url: string } }> {
+  if (mv.atLeast('2.6'))
+    throw new NotFound(
+      'os-getVNCConsole is gone from microversion 2.6: use POST /servers/{server_id}/remote-consoles.',
+      'console_action_removed',
+    );
   const type = text(requireObject(request.body, 'os-getVNCConsole'), 'type');
-  const c = await compute.consoles.create(request.auth, (request.params as { id: string }).id, 'vnc', type);
+  const c = await compute.consoles.create(
+    request.auth,
+    (request.params as { id: string }).id,
+    'vnc',
+    type,
+  );
   return { console: { type: c.type, url: c.url } };
 }
 
 export function remoteConsoleRoutes(app: FastifyInstance, compute: ComputeService): void {
   app.post('/servers/:id/remote-consoles', async (request) => {
-    if (!request.microversion.atLeast('2.6')) throw new NotFound('The resource could not be found: remote-consoles needs microversion 2.6 or later.', 'microversion_too_low');
+    if (!request.microversion.atLeast('2.6'))
+      throw new NotFound(
+        'The resource could not be found: remote-consoles needs microversion 2.6 or later.',
+        'microversion_too_low',
+      );
     const rc = requireObject(request.body, 'remote_console');
-    const c = await compute.consoles.create(request.auth, (request.params as { id: string }).id, text(rc, 'protocol'), text(rc, 'type'));
+    const c = await compute.consoles.create(
+      request.auth,
+      (request.params as { id: string }).id,
+      text(rc, 'protocol'),
+      text(rc, 'type'),
+    );
     return { remote_console: { protocol: c.protocol, type: c.type, url: c.url } };
   });
 }

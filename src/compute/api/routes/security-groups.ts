@@ -14,17 +14,32 @@ export function defaultGroupId(projectId: string): string {
 
 export function securityGroupRoutes(app: FastifyInstance, compute: ComputeService): void {
   const own = (request: FastifyRequest) => {
-    if (request.microversion.atLeast('2.36')) throw new NotFound('The security group proxy API is gone from microversion 2.36; use the network API.', 'proxy_api_removed');
+    if (request.microversion.atLeast('2.36'))
+      throw new NotFound(
+        'The security group proxy API is gone from microversion 2.36; use the network API.',
+        'proxy_api_removed',
+      );
     const s = request.auth.scope;
-    if (s.kind !== 'project') throw new BadRequest('Security groups belong to projects: use a project-scoped token.', 'security_groups_need_project');
+    if (s.kind !== 'project')
+      throw new BadRequest(
+        'Security groups belong to projects: use a project-scoped token.',
+        'security_groups_need_project',
+      );
     return s.project.id;
   };
-  const view = (projectId: string) => ({ id: defaultGroupId(projectId), name: 'default', description: 'Default security group', tenant_id: projectId, rules: [] });
+  const view = (projectId: string) => ({
+    id: defaultGroupId(projectId),
+    name: 'default',
+    description: 'Default security group',
+    tenant_id: projectId,
+    rules: [],
+  });
   app.get('/os-security-groups', async (request) => ({ security_groups: [view(own(request))] }));
   app.get('/os-security-groups/:id', async (request) => {
     const projectId = own(request);
     const id = (request.params as { id: string }).id;
-    if (id !== defaultGroupId(projectId)) throw new NotFound(`Security group ${id} not found.`, 'security_group_not_found');
+    if (id !== defaultGroupId(projectId))
+      throw new NotFound(`Security group ${id} not found.`, 'security_group_not_found');
     return { security_group: view(projectId) };
   });
   app.get('/servers/:id/os-security-groups', async (request) => {

@@ -18,31 +18,62 @@ function groupView(g: ServerGroup, mv: Microversion): Record<string, unknown> {
   return v;
 }
 
-function parseCreate(body: unknown, mv: Microversion): { name: string; policy: GroupPolicy; rules: { max_server_per_host?: number } } {
+function parseCreate(
+  body: unknown,
+  mv: Microversion,
+): { name: string; policy: GroupPolicy; rules: { max_server_per_host?: number } } {
   const g = requireObject(body, 'server_group');
   const name = g['name'];
-  if (typeof name !== 'string' || name.trim() === '' || name.length > 255) throw new BadRequest("Invalid input for field/attribute name: 1-255 characters are required.", 'server_group_invalid');
-  const allowed = mv.atLeast('2.15') ? ['affinity', 'anti-affinity', 'soft-affinity', 'soft-anti-affinity'] : ['affinity', 'anti-affinity'];
+  if (typeof name !== 'string' || name.trim() === '' || name.length > 255)
+    throw new BadRequest(
+      'Invalid input for field/attribute name: 1-255 characters are required.',
+      'server_group_invalid',
+    );
+  const allowed = mv.atLeast('2.15')
+    ? ['affinity', 'anti-affinity', 'soft-affinity', 'soft-anti-affinity']
+    : ['affinity', 'anti-affinity'];
   let policy: unknown;
   let rules: { max_server_per_host?: number } = {};
   if (mv.atLeast('2.64')) {
     policy = g['policy'];
-    if (g['policies'] !== undefined) throw new BadRequest("Invalid input for field/attribute server_group: 'policies' was replaced by 'policy' in 2.64.", 'server_group_invalid');
+    if (g['policies'] !== undefined)
+      throw new BadRequest(
+        "Invalid input for field/attribute server_group: 'policies' was replaced by 'policy' in 2.64.",
+        'server_group_invalid',
+      );
     if (g['rules'] !== undefined) {
       const r = requireObject(g['rules'], '');
       const m = r['max_server_per_host'];
-      if (Object.keys(r).some((k) => k !== 'max_server_per_host') || (m !== undefined && (!Number.isInteger(Number(m)) || Number(m) < 1))) {
-        throw new BadRequest('Invalid input for field/attribute rules: only max_server_per_host, a positive integer, is allowed.', 'server_group_invalid');
+      if (
+        Object.keys(r).some((k) => k !== 'max_server_per_host') ||
+        (m !== undefined && (!Number.isInteger(Number(m)) || Number(m) < 1))
+      ) {
+        throw new BadRequest(
+          'Invalid input for field/attribute rules: only max_server_per_host, a positive integer, is allowed.',
+          'server_group_invalid',
+        );
       }
-      if (m !== undefined && policy !== 'anti-affinity') throw new BadRequest('Only anti-affinity policy supports "max_server_per_host" rule.', 'server_group_invalid');
+      if (m !== undefined && policy !== 'anti-affinity')
+        throw new BadRequest(
+          'Only anti-affinity policy supports "max_server_per_host" rule.',
+          'server_group_invalid',
+        );
       if (m !== undefined) rules = { max_server_per_host: Number(m) };
     }
   } else {
     const p = g['policies'];
-    if (!Array.isArray(p) || p.length !== 1) throw new BadRequest('Invalid input for field/attribute policies: exactly one policy is required.', 'server_group_invalid');
+    if (!Array.isArray(p) || p.length !== 1)
+      throw new BadRequest(
+        'Invalid input for field/attribute policies: exactly one policy is required.',
+        'server_group_invalid',
+      );
     policy = p[0];
   }
-  if (typeof policy !== 'string' || !allowed.includes(policy)) throw new BadRequest(`Invalid input for field/attribute policy: use one of ${allowed.join(', ')}.`, 'server_group_invalid');
+  if (typeof policy !== 'string' || !allowed.includes(policy))
+    throw new BadRequest(
+      `Invalid input for field/attribute policy: use one of ${allowed.join(', ')}.`,
+      'server_group_invalid',
+    );
   return { name, policy: policy as GroupPolicy, rules };
 }
 
@@ -52,12 +83,31 @@ export function serverGroupRoutes(app: FastifyInstance, compute: ComputeService)
     const q = request.query as Record<string, string | undefined>;
     const limit = q['limit'] === undefined ? 1000 : Number(q['limit']);
     const offset = q['offset'] === undefined ? 0 : Number(q['offset']);
-    if (!Number.isInteger(limit) || limit < 1 || !Number.isInteger(offset) || offset < 0) throw new BadRequest('Invalid limit or offset: non-negative integers are required.', 'server_group_invalid');
-    const all = q['all_projects'] !== undefined && !['0', 'false', 'False'].includes(q['all_projects']);
-    const found = await svc.list(request.auth, { allProjects: all, limit: Math.min(limit, 1000), offset });
+    if (!Number.isInteger(limit) || limit < 1 || !Number.isInteger(offset) || offset < 0)
+      throw new BadRequest(
+        'Invalid limit or offset: non-negative integers are required.',
+        'server_group_invalid',
+      );
+    const all =
+      q['all_projects'] !== undefined && !['0', 'false', 'False'].includes(q['all_projects']);
+    const found = await svc.list(request.auth, {
+      allProjects: all,
+      limit: Math.min(limit, 1000),
+      offset,
+    });
     return { server_groups: found.map((g) => groupView(g, request.microversion)) };
   });
-  app.post('/os-server-groups', async (request) => ({ server_group: groupView(await svc.create(request.auth, parseCreate(request.body, request.microversion)), request.microversion) }));
-  app.get('/os-server-groups/:id', async (request) => ({ server_group: groupView(await svc.get(request.auth, id(request)), request.microversion) }));
-  app.delete('/os-server-groups/:id', async (request, reply) => { await svc.remove(request.auth, id(request)); return reply.code(204).send(); });
+  app.post('/os-server-groups', async (request) => ({
+    server_group: groupView(
+      await svc.create(request.auth, parseCreate(request.body, request.microversion)),
+      request.microversion,
+    ),
+  }));
+  app.get('/os-server-groups/:id', async (request) => ({
+    server_group: groupView(await svc.get(request.auth, id(request)), request.microversion),
+  }));
+  app.delete('/os-server-groups/:id', async (request, reply) => {
+    await svc.remove(request.auth, id(request));
+    return reply.code(204).send();
+  });
 }

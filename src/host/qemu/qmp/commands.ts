@@ -3,12 +3,28 @@
 import type { QmpMonitor } from './monitor.ts';
 
 /** QEMU's run states (query-status), the ones the driver tells apart. */
-export type RunState = 'running' | 'paused' | 'prelaunch' | 'shutdown' | 'suspended' | 'inmigrate' | 'postmigrate' | 'finish-migrate'
-  | 'guest-panicked' | 'internal-error' | 'io-error' | 'restore-vm' | 'save-vm' | 'watchdog' | 'colo' | 'debug';
+export type RunState =
+  | 'running'
+  | 'paused'
+  | 'prelaunch'
+  | 'shutdown'
+  | 'suspended'
+  | 'inmigrate'
+  | 'postmigrate'
+  | 'finish-migrate'
+  | 'guest-panicked'
+  | 'internal-error'
+  | 'io-error'
+  | 'restore-vm'
+  | 'save-vm'
+  | 'watchdog'
+  | 'colo'
+  | 'debug';
 
 export function qmpCommands(m: QmpMonitor) {
   return {
-    status: async (): Promise<RunState> => (await m.run<{ status: RunState }>('query-status')).status,
+    status: async (): Promise<RunState> =>
+      (await m.run<{ status: RunState }>('query-status')).status,
     /** ACPI power button: the guest decides whether and when to shut down. */
     powerdown: () => m.run('system_powerdown'),
     /** Hard reset, as the reset button. */

@@ -33,16 +33,23 @@ function parseAuth(body: AnyObj): AuthRequest {
 export function authRoutes(app: FastifyInstance, identity: Identity, base: BaseUrl): void {
   const { tokens, catalog } = identity;
 
-  app.post('/v3/auth/tokens', { config: { public: true }, schema: { body: authSchema } }, async (request, reply) => {
-    const ctx = await tokens.issue(parseAuth(request.body as AnyObj));
-    const cat = query(request, 'nocatalog') === undefined ? await catalog.catalog() : undefined;
-    return reply.code(201).header('x-subject-token', ctx.token).send(tokenView(ctx, cat));
-  });
+  app.post(
+    '/v3/auth/tokens',
+    { config: { public: true }, schema: { body: authSchema } },
+    async (request, reply) => {
+      const ctx = await tokens.issue(parseAuth(request.body as AnyObj));
+      const cat = query(request, 'nocatalog') === undefined ? await catalog.catalog() : undefined;
+      return reply.code(201).header('x-subject-token', ctx.token).send(tokenView(ctx, cat));
+    },
+  );
 
   app.get('/v3/auth/tokens', async (request, reply) => {
     const subject = request.headers['x-subject-token'];
-    const ctx = await tokens.validate(request.auth, typeof subject === 'string' ? subject : undefined,
-      request.method === 'HEAD' ? 'identity:check_token' : 'identity:validate_token');
+    const ctx = await tokens.validate(
+      request.auth,
+      typeof subject === 'string' ? subject : undefined,
+      request.method === 'HEAD' ? 'identity:check_token' : 'identity:validate_token',
+    );
     const cat = query(request, 'nocatalog') === undefined ? await catalog.catalog() : undefined;
     return reply.header('x-subject-token', ctx.token).send(tokenView(ctx, cat));
   });
@@ -55,21 +62,33 @@ export function authRoutes(app: FastifyInstance, identity: Identity, base: BaseU
 
   app.get('/v3/auth/catalog', async (request) => {
     const ctx = request.auth;
-    return { catalog: ctx.scope.kind === 'unscoped' ? [] : catalogView(await catalog.catalog()), links: { self: `${base(request)}/v3/auth/catalog`, previous: null, next: null } };
+    return {
+      catalog: ctx.scope.kind === 'unscoped' ? [] : catalogView(await catalog.catalog()),
+      links: { self: `${base(request)}/v3/auth/catalog`, previous: null, next: null },
+    };
   });
 
   app.get('/v3/auth/projects', async (request) => {
     const projects = await identity.directory.authProjects(request.auth);
-    return { projects: projects.map((p) => projectView(base(request), p)), links: { self: `${base(request)}/v3/auth/projects`, previous: null, next: null } };
+    return {
+      projects: projects.map((p) => projectView(base(request), p)),
+      links: { self: `${base(request)}/v3/auth/projects`, previous: null, next: null },
+    };
   });
 
   app.get('/v3/auth/domains', async (request) => {
     const domains = await identity.directory.authDomains(request.auth);
-    return { domains: domains.map((d) => domainView(base(request), d)), links: { self: `${base(request)}/v3/auth/domains`, previous: null, next: null } };
+    return {
+      domains: domains.map((d) => domainView(base(request), d)),
+      links: { self: `${base(request)}/v3/auth/domains`, previous: null, next: null },
+    };
   });
 
   app.get('/v3/auth/system', async (request) => {
     const system = await identity.directory.authSystem(request.auth);
-    return { system: system ? [{ all: true }] : [], links: { self: `${base(request)}/v3/auth/system`, previous: null, next: null } };
+    return {
+      system: system ? [{ all: true }] : [],
+      links: { self: `${base(request)}/v3/auth/system`, previous: null, next: null },
+    };
   });
 }

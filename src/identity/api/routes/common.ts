@@ -17,7 +17,9 @@ export function queryBool(request: FastifyRequest, name: string): boolean | unde
   const l = v.toLowerCase();
   if (['', 'true', '1', 'yes', 'on'].includes(l)) return true;
   if (['false', '0', 'no', 'off'].includes(l)) return false;
-  throw new BadRequest(`Invalid value for query parameter ${name}: ${JSON.stringify(v)}; use true or false.`);
+  throw new BadRequest(
+    `Invalid value for query parameter ${name}: ${JSON.stringify(v)}; use true or false.`,
+  );
 }
 
 export function inner<T = Record<string, unknown>>(request: FastifyRequest, key: string): T {
@@ -27,6 +29,10 @@ export function inner<T = Record<string, unknown>>(request: FastifyRequest, key:
 export const params = (request: FastifyRequest) => request.params as Record<string, string>;
 
 /** Only keys present in the object, so `exactOptionalPropertyTypes` patches carry no undefined. */
-export function present<T extends Record<string, unknown>>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
+export function present<T extends Record<string, unknown>>(
+  o: T,
+): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as {
+    [K in keyof T]?: Exclude<T[K], undefined>;
+  };
 }

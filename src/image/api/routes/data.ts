@@ -11,11 +11,20 @@ const id = (request: FastifyRequest) => (request.params as { id: string }).id;
 function octetStream(request: FastifyRequest): { source: Readable; declared: number | undefined } {
   const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'application/octet-stream') {
-    throw new NubesError('image_data_media_type', 415, `Unsupported Content-Type '${type}': send image data as application/octet-stream.`);
+    throw new NubesError(
+      'image_data_media_type',
+      415,
+      `Unsupported Content-Type '${type}': send image data as application/octet-stream.`,
+    );
   }
   // Glance's size header first: a chunked upload has no Content-Length but may say its size there.
-  const len = Number(request.headers['x-openstack-image-size'] ?? request.headers['content-length']);
-  return { source: request.body as Readable, declared: Number.isSafeInteger(len) && len >= 0 ? len : undefined };
+  const len = Number(
+    request.headers['x-openstack-image-size'] ?? request.headers['content-length'],
+  );
+  return {
+    source: request.body as Readable,
+    declared: Number.isSafeInteger(len) && len >= 0 ? len : undefined,
+  };
 }
 
 export function dataRoutes(app: FastifyInstance, image: ImageService): void {
@@ -29,15 +38,25 @@ export function dataRoutes(app: FastifyInstance, image: ImageService): void {
 
   app.get('/v2/images/:id/file', async (request, reply) => {
     const range = request.headers['range'] ?? request.headers['content-range'];
-    const d = await svc.download(request.auth, id(request), typeof range === 'string' ? range : undefined);
+    const d = await svc.download(
+      request.auth,
+      id(request),
+      typeof range === 'string' ? range : undefined,
+    );
     if (d === null) return reply.code(204).send();
     if (d === 'unsatisfiable') {
-      throw new NubesError('image_range_unsatisfiable', 416, `Requested range ${String(range)} is not satisfiable for this image.`);
+      throw new NubesError(
+        'image_range_unsatisfiable',
+        416,
+        `Requested range ${String(range)} is not satisfiable for this image.`,
+      );
     }
     reply.header('content-type', 'application/octet-stream');
     if (d.checksum) reply.header('content-md5', d.checksum);
     if (d.range) {
-      reply.code(206).header('content-range', `bytes ${d.range.start}-${d.range.end}/${d.size}`)
+      reply
+        .code(206)
+        .header('content-range', `bytes ${d.range.start}-${d.range.end}/${d.size}`)
         .header('content-length', d.range.end - d.range.start + 1);
     } else {
       reply.code(200).header('content-length', d.size);
@@ -54,21 +73,31 @@ export function dataRoutes(app: FastifyInstance, image: ImageService): void {
   app.post('/v2/images/:id/import', async (request, reply) => {
     const body = request.body as { method?: { name?: unknown } } | undefined;
     const name = body?.method?.name;
-    if (typeof name !== 'string') throw new BadRequest('The import request needs a method: {"method": {"name": "glance-direct"}}.', 'image_import_method');
+    if (typeof name !== 'string')
+      throw new BadRequest(
+        'The import request needs a method: {"method": {"name": "glance-direct"}}.',
+        'image_import_method',
+      );
     await svc.startImport(request.auth, id(request), name);
     return reply.code(202).send();
   });
 
   app.get('/v2/info/import', async () => ({
-    'import-methods': { description: 'Import methods available.', type: 'array', value: [...IMPORT_METHODS] },
+    'import-methods': {
+      description: 'Import methods available.',
+      type: 'array',
+      value: [...IMPORT_METHODS],
+    },
   }));
 
   app.get('/v2/info/usage', async (request) => {
     const u = await image.records.usage(request.auth);
     const limit = (n: number) => (n === 0 ? -1 : n);
-    return { usage: {
-      image_size_total: { limit: limit(u.quota), usage: u.used },
-      image_count_total: { limit: limit(u.countQuota), usage: u.count },
-    } };
+    return {
+      usage: {
+        image_size_total: { limit: limit(u.quota), usage: u.used },
+        image_count_total: { limit: limit(u.countQuota), usage: u.count },
+      },
+    };
   });
 }

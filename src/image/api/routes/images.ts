@@ -9,16 +9,25 @@ import { nextQuery, parseListQuery } from '../list-query.ts';
 import type { PatchOp } from '../../service/image-patch.ts';
 import { IMPORT_METHODS } from '../../service/data.ts';
 
-export const JSON_PATCH_TYPES = ['application/openstack-images-v2.1-json-patch', 'application/openstack-images-v2.0-json-patch'];
+export const JSON_PATCH_TYPES = [
+  'application/openstack-images-v2.1-json-patch',
+  'application/openstack-images-v2.0-json-patch',
+];
 
 const id = (request: FastifyRequest) => (request.params as { id: string }).id;
 
-export function imageRoutes(app: FastifyInstance, image: ImageService, base: (request: FastifyRequest) => string): void {
+export function imageRoutes(
+  app: FastifyInstance,
+  image: ImageService,
+  base: (request: FastifyRequest) => string,
+): void {
   const svc = image.records;
 
   app.post('/v2/images', async (request, reply) => {
     const img = await svc.create(request.auth, parseCreateBody(request.body));
-    return reply.code(201).header('location', `${base(request)}/v2/images/${img.id}`)
+    return reply
+      .code(201)
+      .header('location', `${base(request)}/v2/images/${img.id}`)
       .header('openstack-image-import-methods', IMPORT_METHODS.join(','))
       .send(imageView(img));
   });
@@ -35,7 +44,8 @@ export function imageRoutes(app: FastifyInstance, image: ImageService, base: (re
       first: `/v2/images${raw ? `?${raw}` : ''}`,
       schema: '/v2/schemas/images',
     };
-    if (list.length === parsed.limit && list.length > 0) body['next'] = `/v2/images?${nextQuery(q, list.at(-1)!.id, parsed.limit)}`;
+    if (list.length === parsed.limit && list.length > 0)
+      body['next'] = `/v2/images?${nextQuery(q, list.at(-1)!.id, parsed.limit)}`;
     return body;
   });
 
@@ -45,9 +55,17 @@ export function imageRoutes(app: FastifyInstance, image: ImageService, base: (re
     const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (!JSON_PATCH_TYPES.includes(type)) {
       reply.header('accept-patch', JSON_PATCH_TYPES.join(', '));
-      throw new NubesError('image_patch_media_type', 415, `Image PATCH expects Content-Type one of: ${JSON_PATCH_TYPES.join(', ')} (got '${type}').`);
+      throw new NubesError(
+        'image_patch_media_type',
+        415,
+        `Image PATCH expects Content-Type one of: ${JSON_PATCH_TYPES.join(', ')} (got '${type}').`,
+      );
     }
-    if (!Array.isArray(request.body)) throw new BadRequest('The request body must be a JSON array of changes ({"op": "replace", "path": "/name", "value": "x"}).', 'image_bad_patch');
+    if (!Array.isArray(request.body))
+      throw new BadRequest(
+        'The request body must be a JSON array of changes ({"op": "replace", "path": "/name", "value": "x"}).',
+        'image_bad_patch',
+      );
     return imageView(await svc.update(request.auth, id(request), request.body as PatchOp[]));
   });
 

@@ -3,7 +3,8 @@
 import type { Kysely } from 'kysely';
 
 export async function up(db: Kysely<any>): Promise<void> {
-  await db.schema.createTable('images')
+  await db.schema
+    .createTable('images')
     .addColumn('id', 'text', (c) => c.primaryKey())
     .addColumn('name', 'text')
     .addColumn('status', 'text', (c) => c.notNull())
@@ -27,33 +28,53 @@ export async function up(db: Kysely<any>): Promise<void> {
     // Bytes being written by an upload or held in staging, counted against the project's quota.
     .addColumn('pending_bytes', 'bigint', (c) => c.notNull().defaultTo(0))
     .addColumn('created_at', 'bigint', (c) => c.notNull())
-    .addColumn('updated_at', 'bigint', (c) => c.notNull()).execute();
+    .addColumn('updated_at', 'bigint', (c) => c.notNull())
+    .execute();
   await db.schema.createIndex('images_owner').on('images').column('owner').execute();
-  await db.schema.createIndex('images_created').on('images').columns(['created_at', 'id']).execute();
+  await db.schema
+    .createIndex('images_created')
+    .on('images')
+    .columns(['created_at', 'id'])
+    .execute();
 
-  await db.schema.createTable('image_properties')
+  await db.schema
+    .createTable('image_properties')
     .addColumn('image_id', 'text', (c) => c.notNull().references('images.id').onDelete('cascade'))
     .addColumn('name', 'text', (c) => c.notNull())
     .addColumn('value', 'text', (c) => c.notNull())
-    .addPrimaryKeyConstraint('image_properties_pk', ['image_id', 'name']).execute();
-  await db.schema.createIndex('image_properties_name').on('image_properties').columns(['name', 'value']).execute();
+    .addPrimaryKeyConstraint('image_properties_pk', ['image_id', 'name'])
+    .execute();
+  await db.schema
+    .createIndex('image_properties_name')
+    .on('image_properties')
+    .columns(['name', 'value'])
+    .execute();
 
-  await db.schema.createTable('image_tags')
+  await db.schema
+    .createTable('image_tags')
     .addColumn('image_id', 'text', (c) => c.notNull().references('images.id').onDelete('cascade'))
     .addColumn('tag', 'text', (c) => c.notNull())
-    .addPrimaryKeyConstraint('image_tags_pk', ['image_id', 'tag']).execute();
+    .addPrimaryKeyConstraint('image_tags_pk', ['image_id', 'tag'])
+    .execute();
   await db.schema.createIndex('image_tags_tag').on('image_tags').column('tag').execute();
 
-  await db.schema.createTable('image_members')
+  await db.schema
+    .createTable('image_members')
     .addColumn('image_id', 'text', (c) => c.notNull().references('images.id').onDelete('cascade'))
     .addColumn('member_id', 'text', (c) => c.notNull())
     .addColumn('status', 'text', (c) => c.notNull())
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .addColumn('updated_at', 'bigint', (c) => c.notNull())
-    .addPrimaryKeyConstraint('image_members_pk', ['image_id', 'member_id']).execute();
-  await db.schema.createIndex('image_members_member').on('image_members').column('member_id').execute();
+    .addPrimaryKeyConstraint('image_members_pk', ['image_id', 'member_id'])
+    .execute();
+  await db.schema
+    .createIndex('image_members_member')
+    .on('image_members')
+    .column('member_id')
+    .execute();
 
-  await db.schema.createTable('image_tasks')
+  await db.schema
+    .createTable('image_tasks')
     .addColumn('id', 'text', (c) => c.primaryKey())
     .addColumn('type', 'text', (c) => c.notNull())
     .addColumn('status', 'text', (c) => c.notNull())
@@ -64,5 +85,6 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('message', 'text', (c) => c.notNull().defaultTo(''))
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .addColumn('updated_at', 'bigint', (c) => c.notNull())
-    .addColumn('expires_at', 'bigint').execute();
+    .addColumn('expires_at', 'bigint')
+    .execute();
 }

@@ -6,16 +6,30 @@ import { FakeDriver } from './fake-driver.ts';
 import { instanceSpec, runVirtDriverContract, testImage } from '../driver.contract.ts';
 import { VirtError } from '../driver.ts';
 
-runVirtDriverContract('fake', async () => ({ driver: new FakeDriver(), image: testImage(), close: async () => {} }));
+runVirtDriverContract('fake', async () => ({
+  driver: new FakeDriver(),
+  image: testImage(),
+  close: async () => {},
+}));
 
 describe('fake driver', () => {
   it('accounts for the host like a real one: spawn fails, retryably, when resources run out', async () => {
     const d = new FakeDriver({ vcpus: 2, memoryMb: 512, diskGb: 10 });
-    const flavor = { vcpus: 1, memoryMb: 256, rootGb: 1, ephemeralGb: 0, swapMb: 0, extraSpecs: {} };
+    const flavor = {
+      vcpus: 1,
+      memoryMb: 256,
+      rootGb: 1,
+      ephemeralGb: 0,
+      swapMb: 0,
+      extraSpecs: {},
+    };
     await d.spawn(instanceSpec(testImage(), { flavor }));
     await d.spawn(instanceSpec(testImage(), { flavor }));
     assert.deepEqual(d.used(), { vcpus: 2, memoryMb: 512, diskGb: 2 });
-    await assert.rejects(d.spawn(instanceSpec(testImage(), { flavor })), (e: VirtError) => e.retryable && /not enough resources/.test(e.message));
+    await assert.rejects(
+      d.spawn(instanceSpec(testImage(), { flavor })),
+      (e: VirtError) => e.retryable && /not enough resources/.test(e.message),
+    );
     assert.equal((await d.hostResources()).vcpus, 2, 'the totals, not what is free');
   });
 
@@ -29,10 +43,20 @@ describe('fake driver', () => {
 
   it('writes what happened to the console log', async () => {
     const d = new FakeDriver();
-    const spec = instanceSpec(testImage(), { metadata: { publicKeys: { a: 'k' }, userData: '#!/bin/sh\necho hi', meta: {}, configDrive: false } });
+    const spec = instanceSpec(testImage(), {
+      metadata: {
+        publicKeys: { a: 'k' },
+        userData: '#!/bin/sh\necho hi',
+        meta: {},
+        configDrive: false,
+      },
+    });
     await d.spawn(spec);
     await d.reboot(spec.uuid, 'hard');
     const log = await d.consoleOutput(spec.uuid, 10_000);
-    assert.match(log, /fake: spawned vm1 from image image-1\nfake: ssh keys installed 1\nfake: user-data received\nfake: hard reboot\n/);
+    assert.match(
+      log,
+      /fake: spawned vm1 from image image-1\nfake: ssh keys installed 1\nfake: user-data received\nfake: hard reboot\n/,
+    );
   });
 });

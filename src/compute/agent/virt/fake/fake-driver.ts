@@ -3,9 +3,20 @@
 // they run out), keeps a console log per instance, and fails on purpose where options say so.
 import { Readable } from 'node:stream';
 import {
-  InstanceNotOnHost, VirtError,
-  type DriverCapabilities, type FlavorSpec, type HostResources, type ImageSpec, type InstanceInfo, type InstanceSpec, type LifecycleEvent, type MigrationTarget, type NicSpec,
-  type PowerState, type VirtDriver, type VolumeSpec,
+  InstanceNotOnHost,
+  VirtError,
+  type DriverCapabilities,
+  type FlavorSpec,
+  type HostResources,
+  type ImageSpec,
+  type InstanceInfo,
+  type InstanceSpec,
+  type LifecycleEvent,
+  type MigrationTarget,
+  type NicSpec,
+  type PowerState,
+  type VirtDriver,
+  type VolumeSpec,
 } from '../driver.ts';
 
 export interface FakeDriverOptions {
@@ -41,8 +52,15 @@ interface FakeInstance {
 const inFlight = new Map<string, { power: PowerState; console: string[] }>();
 
 const CAPABILITIES: DriverCapabilities = {
-  supportsPause: true, supportsSuspend: true, supportsRescue: true, supportsSnapshot: true, supportsResize: true,
-  supportsLiveMigration: true, supportsAttachInterface: true, supportsAttachVolume: true, supportsConsoleLog: true,
+  supportsPause: true,
+  supportsSuspend: true,
+  supportsRescue: true,
+  supportsSnapshot: true,
+  supportsResize: true,
+  supportsLiveMigration: true,
+  supportsAttachInterface: true,
+  supportsAttachVolume: true,
+  supportsConsoleLog: true,
   supportsVncConsole: false,
 };
 
@@ -58,7 +76,11 @@ export class FakeDriver implements VirtDriver {
   constructor(opts: FakeDriverOptions = {}) {
     this.#opts = opts;
     this.capabilities = { ...CAPABILITIES, supportsVncConsole: opts.vncSocket !== undefined };
-    this.#total = { vcpus: opts.vcpus ?? 16, memoryMb: opts.memoryMb ?? 32768, diskGb: opts.diskGb ?? 1024 };
+    this.#total = {
+      vcpus: opts.vcpus ?? 16,
+      memoryMb: opts.memoryMb ?? 32768,
+      diskGb: opts.diskGb ?? 1024,
+    };
   }
 
   #get(uuid: string): FakeInstance {
@@ -73,14 +95,19 @@ export class FakeDriver implements VirtDriver {
   }
 
   #require(i: FakeInstance, uuid: string, states: readonly PowerState[], what: string): void {
-    if (!states.includes(i.power)) throw new VirtError(`cannot ${what} instance ${uuid}: it is ${i.power}`);
+    if (!states.includes(i.power))
+      throw new VirtError(`cannot ${what} instance ${uuid}: it is ${i.power}`);
   }
 
   /** Resources the instances on this host hold now. */
   used(): { vcpus: number; memoryMb: number; diskGb: number } {
-    let vcpus = 0; let memoryMb = 0; let diskGb = 0;
+    let vcpus = 0;
+    let memoryMb = 0;
+    let diskGb = 0;
     for (const i of this.#instances.values()) {
-      vcpus += i.flavor.vcpus; memoryMb += i.flavor.memoryMb; diskGb += i.flavor.rootGb + i.flavor.ephemeralGb + Math.ceil(i.flavor.swapMb / 1024);
+      vcpus += i.flavor.vcpus;
+      memoryMb += i.flavor.memoryMb;
+      diskGb += i.flavor.rootGb + i.flavor.ephemeralGb + Math.ceil(i.flavor.swapMb / 1024);
     }
     return { vcpus, memoryMb, diskGb };
   }
@@ -88,23 +115,36 @@ export class FakeDriver implements VirtDriver {
   #fits(flavor: FlavorSpec, minus: FlavorSpec | null = null): boolean {
     const u = this.used();
     const less = minus ?? { vcpus: 0, memoryMb: 0, rootGb: 0, ephemeralGb: 0, swapMb: 0 };
-    return u.vcpus - less.vcpus + flavor.vcpus <= this.#total.vcpus * (this.#opts.cpuRatio ?? 4) && u.memoryMb - less.memoryMb + flavor.memoryMb <= this.#total.memoryMb
-      && u.diskGb - (less.rootGb + less.ephemeralGb) + flavor.rootGb + flavor.ephemeralGb <= this.#total.diskGb;
+    return (
+      u.vcpus - less.vcpus + flavor.vcpus <= this.#total.vcpus * (this.#opts.cpuRatio ?? 4) &&
+      u.memoryMb - less.memoryMb + flavor.memoryMb <= this.#total.memoryMb &&
+      u.diskGb - (less.rootGb + less.ephemeralGb) + flavor.rootGb + flavor.ephemeralGb <=
+        this.#total.diskGb
+    );
   }
 
   async hostResources(): Promise<HostResources> {
-    return { ...this.#total, hypervisorType: 'fake', hypervisorVersion: 1000, cpuInfo: '{"model": "fake"}' };
+    return {
+      ...this.#total,
+      hypervisorType: 'fake',
+      hypervisorVersion: 1000,
+      cpuInfo: '{"model": "fake"}',
+    };
   }
 
   async listInstances(): Promise<InstanceInfo[]> {
     return [...this.#instances].map(([uuid, i]) => ({ uuid, powerState: i.power }));
   }
 
-  async powerState(uuid: string): Promise<PowerState> { return this.#get(uuid).power; }
+  async powerState(uuid: string): Promise<PowerState> {
+    return this.#get(uuid).power;
+  }
 
   watch(handler: (e: LifecycleEvent) => void): () => void {
     this.#watchers.add(handler);
-    return () => { this.#watchers.delete(handler); };
+    return () => {
+      this.#watchers.delete(handler);
+    };
   }
 
   /**
@@ -112,7 +152,12 @@ export class FakeDriver implements VirtDriver {
    * or its process is killed (with the fault given). Watchers hear of it as they would from QEMU,
    * unless `silent` (a change nobody was watching: only the periodic power sync can find it).
    */
-  simulate(uuid: string, powerState: PowerState, fault: string | null, opts: { silent?: boolean } = {}): void {
+  simulate(
+    uuid: string,
+    powerState: PowerState,
+    fault: string | null,
+    opts: { silent?: boolean } = {},
+  ): void {
     const i = this.#get(uuid);
     i.power = powerState;
     this.#log(i, fault ?? `power is now ${powerState}`);
@@ -121,21 +166,41 @@ export class FakeDriver implements VirtDriver {
 
   async spawn(spec: InstanceSpec): Promise<void> {
     const n = ++this.#spawns;
-    if (this.#instances.has(spec.uuid)) throw new VirtError(`instance ${spec.uuid} already exists on this host`);
+    if (this.#instances.has(spec.uuid))
+      throw new VirtError(`instance ${spec.uuid} already exists on this host`);
     if (this.#opts.spawnDelayMs) await new Promise((r) => setTimeout(r, this.#opts.spawnDelayMs));
     const fail = this.#opts.failSpawn?.(spec, n);
-    if (fail !== undefined && fail !== false) throw new VirtError(`fake spawn failure (spawn #${n})`, { retryable: true });
-    if (!this.#fits(spec.flavor)) throw new VirtError(`not enough resources on this host for ${spec.flavor.vcpus} vCPU / ${spec.flavor.memoryMb} MB`, { retryable: true });
-    const i: FakeInstance = { flavor: spec.flavor, power: 'running', rescued: false, previousFlavor: null, nics: [...spec.nics], volumes: new Map(), console: [], incoming: false };
+    if (fail !== undefined && fail !== false)
+      throw new VirtError(`fake spawn failure (spawn #${n})`, { retryable: true });
+    if (!this.#fits(spec.flavor))
+      throw new VirtError(
+        `not enough resources on this host for ${spec.flavor.vcpus} vCPU / ${spec.flavor.memoryMb} MB`,
+        { retryable: true },
+      );
+    const i: FakeInstance = {
+      flavor: spec.flavor,
+      power: 'running',
+      rescued: false,
+      previousFlavor: null,
+      nics: [...spec.nics],
+      volumes: new Map(),
+      console: [],
+      incoming: false,
+    };
     this.#instances.set(spec.uuid, i);
     this.#log(i, `spawned ${spec.hostname} from image ${spec.image.id}`);
-    if (Object.keys(spec.metadata.publicKeys).length > 0) this.#log(i, `ssh keys installed ${Object.keys(spec.metadata.publicKeys).length}`);
+    if (Object.keys(spec.metadata.publicKeys).length > 0)
+      this.#log(i, `ssh keys installed ${Object.keys(spec.metadata.publicKeys).length}`);
     if (spec.metadata.userData !== null) this.#log(i, 'user-data received');
   }
 
-  async destroy(uuid: string): Promise<void> { this.#instances.delete(uuid); }
+  async destroy(uuid: string): Promise<void> {
+    this.#instances.delete(uuid);
+  }
   /** Fake hosts share no storage: forgetting is destroying. */
-  async forget(uuid: string): Promise<void> { await this.destroy(uuid); }
+  async forget(uuid: string): Promise<void> {
+    await this.destroy(uuid);
+  }
 
   async powerOff(uuid: string): Promise<void> {
     const i = this.#get(uuid);
@@ -159,26 +224,51 @@ export class FakeDriver implements VirtDriver {
     this.#log(i, `${kind} reboot`);
   }
 
-  async pause(uuid: string): Promise<void> { const i = this.#get(uuid); this.#require(i, uuid, ['running'], 'pause'); i.power = 'paused'; this.#log(i, 'paused'); }
-  async unpause(uuid: string): Promise<void> { const i = this.#get(uuid); this.#require(i, uuid, ['paused'], 'unpause'); i.power = 'running'; this.#log(i, 'unpaused'); }
-  async suspend(uuid: string): Promise<void> { const i = this.#get(uuid); this.#require(i, uuid, ['running', 'paused'], 'suspend'); i.power = 'suspended'; this.#log(i, 'suspended'); }
-  async resume(uuid: string): Promise<void> { const i = this.#get(uuid); this.#require(i, uuid, ['suspended'], 'resume'); i.power = 'running'; this.#log(i, 'resumed'); }
+  async pause(uuid: string): Promise<void> {
+    const i = this.#get(uuid);
+    this.#require(i, uuid, ['running'], 'pause');
+    i.power = 'paused';
+    this.#log(i, 'paused');
+  }
+  async unpause(uuid: string): Promise<void> {
+    const i = this.#get(uuid);
+    this.#require(i, uuid, ['paused'], 'unpause');
+    i.power = 'running';
+    this.#log(i, 'unpaused');
+  }
+  async suspend(uuid: string): Promise<void> {
+    const i = this.#get(uuid);
+    this.#require(i, uuid, ['running', 'paused'], 'suspend');
+    i.power = 'suspended';
+    this.#log(i, 'suspended');
+  }
+  async resume(uuid: string): Promise<void> {
+    const i = this.#get(uuid);
+    this.#require(i, uuid, ['suspended'], 'resume');
+    i.power = 'running';
+    this.#log(i, 'resumed');
+  }
 
   async rescue(uuid: string, rescue: ImageSpec): Promise<void> {
     const i = this.#get(uuid);
     if (i.rescued) throw new VirtError(`instance ${uuid} is already rescued`);
-    i.rescued = true; i.power = 'running';
+    i.rescued = true;
+    i.power = 'running';
     this.#log(i, `rescued with image ${rescue.id}`);
   }
 
   async unrescue(uuid: string): Promise<void> {
     const i = this.#get(uuid);
     if (!i.rescued) throw new VirtError(`instance ${uuid} is not rescued`);
-    i.rescued = false; i.power = 'running';
+    i.rescued = false;
+    i.power = 'running';
     this.#log(i, 'unrescued');
   }
 
-  async snapshot(uuid: string, sink: (data: Readable, diskFormat: string) => Promise<void>): Promise<void> {
+  async snapshot(
+    uuid: string,
+    sink: (data: Readable, diskFormat: string) => Promise<void>,
+  ): Promise<void> {
     const i = this.#get(uuid);
     // A tiny but real qcow2-looking payload would mislead; the fake snapshot is honest raw bytes.
     await sink(Readable.from([Buffer.from(`fake disk of ${uuid}\n`)]), 'raw');
@@ -187,14 +277,21 @@ export class FakeDriver implements VirtDriver {
 
   async resize(uuid: string, flavor: FlavorSpec): Promise<void> {
     const i = this.#get(uuid);
-    if (!this.#fits(flavor, i.flavor)) throw new VirtError(`not enough resources on this host to resize ${uuid}`, { retryable: true });
-    i.previousFlavor = i.flavor; i.flavor = flavor; i.power = 'running';
+    if (!this.#fits(flavor, i.flavor))
+      throw new VirtError(`not enough resources on this host to resize ${uuid}`, {
+        retryable: true,
+      });
+    i.previousFlavor = i.flavor;
+    i.flavor = flavor;
+    i.power = 'running';
     this.#log(i, `resized to ${flavor.vcpus} vCPU / ${flavor.memoryMb} MB`);
   }
 
   async revertResize(uuid: string, flavor: FlavorSpec): Promise<void> {
     const i = this.#get(uuid);
-    i.flavor = flavor; i.previousFlavor = null; i.power = 'running';
+    i.flavor = flavor;
+    i.previousFlavor = null;
+    i.power = 'running';
     this.#log(i, 'resize reverted');
   }
 
@@ -203,16 +300,21 @@ export class FakeDriver implements VirtDriver {
   }
 
   /** In-memory guests have no screen, unless a test serves one (vncSocket). */
-  consoleSocket(uuid: string): string | null { return this.#instances.has(uuid) ? this.#opts.vncSocket?.(uuid) ?? null : null; }
+  consoleSocket(uuid: string): string | null {
+    return this.#instances.has(uuid) ? (this.#opts.vncSocket?.(uuid) ?? null) : null;
+  }
 
   async consoleOutput(uuid: string, maxBytes: number): Promise<string> {
-    const text = this.#get(uuid).console.map((l) => `${l}\n`).join('');
+    const text = this.#get(uuid)
+      .console.map((l) => `${l}\n`)
+      .join('');
     return text.length > maxBytes ? text.slice(text.length - maxBytes) : text;
   }
 
   async attachInterface(uuid: string, nic: NicSpec): Promise<void> {
     const i = this.#get(uuid);
-    if (i.nics.some((n) => n.portId === nic.portId)) throw new VirtError(`port ${nic.portId} is already attached to ${uuid}`);
+    if (i.nics.some((n) => n.portId === nic.portId))
+      throw new VirtError(`port ${nic.portId} is already attached to ${uuid}`);
     i.nics.push(nic);
     this.#log(i, `interface ${nic.mac} attached`);
   }
@@ -227,10 +329,14 @@ export class FakeDriver implements VirtDriver {
 
   async attachVolume(uuid: string, volume: VolumeSpec): Promise<{ device: string }> {
     const i = this.#get(uuid);
-    if (i.volumes.has(volume.volumeId)) throw new VirtError(`volume ${volume.volumeId} is already attached to ${uuid}`);
+    if (i.volumes.has(volume.volumeId))
+      throw new VirtError(`volume ${volume.volumeId} is already attached to ${uuid}`);
     const taken = new Set(i.volumes.values());
-    const device = volume.device ?? [...'bcdefghijklmnopqrstuvwxyz'].map((c) => `vd${c}`).find((d) => !taken.has(d));
-    if (!device || taken.has(device)) throw new VirtError(`no free device for volume ${volume.volumeId} on ${uuid}`);
+    const device =
+      volume.device ??
+      [...'bcdefghijklmnopqrstuvwxyz'].map((c) => `vd${c}`).find((d) => !taken.has(d));
+    if (!device || taken.has(device))
+      throw new VirtError(`no free device for volume ${volume.volumeId} on ${uuid}`);
     i.volumes.set(volume.volumeId, device);
     this.#log(i, `volume ${volume.volumeId} attached as ${device}`);
     return { device };
@@ -238,24 +344,46 @@ export class FakeDriver implements VirtDriver {
 
   async detachVolume(uuid: string, volumeId: string): Promise<void> {
     const i = this.#get(uuid);
-    if (!i.volumes.delete(volumeId)) throw new VirtError(`volume ${volumeId} is not attached to ${uuid}`);
+    if (!i.volumes.delete(volumeId))
+      throw new VirtError(`volume ${volumeId} is not attached to ${uuid}`);
     this.#log(i, `volume ${volumeId} detached`);
   }
 
-  async prepareMigration(spec: InstanceSpec, opts: { block: boolean | 'auto' }): Promise<MigrationTarget> {
-    if (this.#opts.failMigration?.('prepare', spec.uuid)) throw new VirtError(`fake failure preparing to receive ${spec.uuid}`);
-    if (this.#instances.has(spec.uuid)) throw new VirtError(`instance ${spec.uuid} already exists on this host`);
-    if (!this.#fits(spec.flavor)) throw new VirtError(`not enough resources on this host to receive ${spec.uuid}`, { retryable: true });
-    this.#instances.set(spec.uuid, { flavor: spec.flavor, power: 'nostate', rescued: false, previousFlavor: null, nics: [...spec.nics], volumes: new Map(), console: [], incoming: true });
+  async prepareMigration(
+    spec: InstanceSpec,
+    opts: { block: boolean | 'auto' },
+  ): Promise<MigrationTarget> {
+    if (this.#opts.failMigration?.('prepare', spec.uuid))
+      throw new VirtError(`fake failure preparing to receive ${spec.uuid}`);
+    if (this.#instances.has(spec.uuid))
+      throw new VirtError(`instance ${spec.uuid} already exists on this host`);
+    if (!this.#fits(spec.flavor))
+      throw new VirtError(`not enough resources on this host to receive ${spec.uuid}`, {
+        retryable: true,
+      });
+    this.#instances.set(spec.uuid, {
+      flavor: spec.flavor,
+      power: 'nostate',
+      rescued: false,
+      previousFlavor: null,
+      nics: [...spec.nics],
+      volumes: new Map(),
+      console: [],
+      incoming: true,
+    });
     // Fake hosts have no disks to copy: shared storage and block migration are alike here.
-    return { uri: `fake://${this.#id}/${spec.uuid}`, disks: opts.block !== false ? `fake-disks://${this.#id}/${spec.uuid}` : null };
+    return {
+      uri: `fake://${this.#id}/${spec.uuid}`,
+      disks: opts.block !== false ? `fake-disks://${this.#id}/${spec.uuid}` : null,
+    };
   }
 
   async migrate(uuid: string, target: MigrationTarget): Promise<void> {
     const i = this.#get(uuid);
     if (i.incoming) throw new VirtError(`instance ${uuid} is itself arriving here`);
     this.#require(i, uuid, ['running', 'paused'], 'live-migrate');
-    if (this.#opts.failMigration?.('migrate', uuid)) throw new VirtError(`fake failure migrating ${uuid}`);
+    if (this.#opts.failMigration?.('migrate', uuid))
+      throw new VirtError(`fake failure migrating ${uuid}`);
     this.#log(i, `migrating to ${target.uri}`);
     inFlight.set(target.uri, { power: i.power, console: [...i.console] });
     this.#instances.delete(uuid);
@@ -264,8 +392,12 @@ export class FakeDriver implements VirtDriver {
   async sendDisks(uuid: string, target: MigrationTarget): Promise<void> {
     const i = this.#get(uuid);
     if (i.incoming) throw new VirtError(`instance ${uuid} is itself arriving here`);
-    if (this.#opts.failMigration?.('migrate', uuid)) throw new VirtError(`fake failure sending the disks of ${uuid}`);
-    if (i.power !== 'shutdown') { i.power = 'shutdown'; this.#log(i, 'shut down for a cold migration'); }
+    if (this.#opts.failMigration?.('migrate', uuid))
+      throw new VirtError(`fake failure sending the disks of ${uuid}`);
+    if (i.power !== 'shutdown') {
+      i.power = 'shutdown';
+      this.#log(i, 'shut down for a cold migration');
+    }
     this.#log(i, `disks sent to ${target.uri}`);
     inFlight.set(target.uri, { power: 'shutdown', console: [...i.console] });
   }
@@ -277,7 +409,10 @@ export class FakeDriver implements VirtDriver {
     const uri = `fake://${this.#id}/${uuid}`;
     const sent = inFlight.get(uri);
     inFlight.delete(uri);
-    if (!ok) { this.#instances.delete(uuid); return; }
+    if (!ok) {
+      this.#instances.delete(uuid);
+      return;
+    }
     // From another process the fake cannot carry state: the guest arrives running.
     i.incoming = false;
     i.power = sent?.power ?? 'running';

@@ -18,47 +18,88 @@ const REPRESS_MS = 5_000;
 function freePort(def: VmDefinition): string {
   const used = new Set([...def.disks.map((d) => d.port), ...def.nics.map((n) => n.port)]);
   for (let i = 1; i <= def.hotplugPorts; i++) if (!used.has(`hp${i}`)) return `hp${i}`;
-  throw new VirtError(`instance ${def.uuid} has no free hot-plug slot left (${def.hotplugPorts}); detach a volume or interface first`);
+  throw new VirtError(
+    `instance ${def.uuid} has no free hot-plug slot left (${def.hotplugPorts}); detach a volume or interface first`,
+  );
 }
 
 /** The guest device name the n-th virtio disk gets: vda, vdb, ... (a hint, as in Nova: the guest names its disks itself). */
-const diskName = (n: number) => `vd${n < 26 ? String.fromCharCode(97 + n) : `${String.fromCharCode(96 + Math.floor(n / 26))}${String.fromCharCode(97 + (n % 26))}`}`;
+const diskName = (n: number) =>
+  `vd${n < 26 ? String.fromCharCode(97 + n) : `${String.fromCharCode(96 + Math.floor(n / 26))}${String.fromCharCode(97 + (n % 26))}`}`;
 
 /** The definition with `volume` as one more disk, and the device name it is given. */
-export async function withVolume(def: VmDefinition, volume: VolumeSpec): Promise<{ def: VmDefinition; disk: VmDisk; device: string }> {
-  if (def.disks.some((d) => d.volumeId === volume.volumeId)) throw new VirtError(`volume ${volume.volumeId} is already attached to instance ${def.uuid}`);
+export async function withVolume(
+  def: VmDefinition,
+  volume: VolumeSpec,
+): Promise<{ def: VmDefinition; disk: VmDisk; device: string }> {
+  if (def.disks.some((d) => d.volumeId === volume.volumeId))
+    throw new VirtError(`volume ${volume.volumeId} is already attached to instance ${def.uuid}`);
   const info = await stat(volume.path).catch(() => null);
-  if (!info || (!info.isFile() && !info.isBlockDevice())) throw new VirtError(`volume ${volume.volumeId} is not at ${volume.path} on this host (no such file or block device)`);
+  if (!info || (!info.isFile() && !info.isBlockDevice()))
+    throw new VirtError(
+      `volume ${volume.volumeId} is not at ${volume.path} on this host (no such file or block device)`,
+    );
   const virtio = def.disks.filter((d) => d.bus === 'virtio');
   const taken = new Set(virtio.map((_, n) => diskName(n)));
   let n = 1;
   while (def.disks.some((d) => d.id === `vol${n}`)) n++;
   const disk: VmDisk = {
-    id: `vol${n}`, path: volume.path, format: volume.format, bus: 'virtio', readOnly: volume.readOnly, boot: false,
-    port: freePort(def), volumeId: volume.volumeId, blockDevice: info.isBlockDevice(),
+    id: `vol${n}`,
+    path: volume.path,
+    format: volume.format,
+    bus: 'virtio',
+    readOnly: volume.readOnly,
+    boot: false,
+    port: freePort(def),
+    volumeId: volume.volumeId,
+    blockDevice: info.isBlockDevice(),
   };
-  const device = volume.device !== null && !taken.has(volume.device) ? volume.device : diskName(virtio.length);
+  const device =
+    volume.device !== null && !taken.has(volume.device) ? volume.device : diskName(virtio.length);
   return { def: { ...def, disks: [...def.disks, disk] }, disk, device };
 }
 
 /** The definition with `nic` as one more NIC (no host backend yet: as at spawn, until the network service plugs taps). */
 export function withNic(def: VmDefinition, nic: NicSpec): { def: VmDefinition; added: VmNic } {
-  if (def.nics.some((n) => n.portId === nic.portId)) throw new VirtError(`port ${nic.portId} is already attached to instance ${def.uuid}`);
-  if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(nic.mac)) throw new VirtError(`port ${nic.portId} has no valid MAC address (${nic.mac})`);
+  if (def.nics.some((n) => n.portId === nic.portId))
+    throw new VirtError(`port ${nic.portId} is already attached to instance ${def.uuid}`);
+  if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(nic.mac))
+    throw new VirtError(`port ${nic.portId} has no valid MAC address (${nic.mac})`);
   let n = 0;
   while (def.nics.some((x) => x.id === `net${n}`)) n++;
-  const added: VmNic = { id: `net${n}`, mac: nic.mac, tap: null, port: freePort(def), portId: nic.portId };
+  const added: VmNic = {
+    id: `net${n}`,
+    mac: nic.mac,
+    tap: null,
+    port: freePort(def),
+    portId: nic.portId,
+  };
   return { def: { ...def, nics: [...def.nics, added] }, added };
 }
 
 /** Plugs the disk into the running QEMU; on failure nothing of it is left there. */
 export async function plugDisk(m: QmpMonitor, disk: VmDisk): Promise<void> {
   const ro = disk.readOnly;
-  await m.run('blockdev-add', { driver: disk.blockDevice ? 'host_device' : 'file', 'node-name': `${disk.id}-file`, filename: disk.path, 'read-only': ro });
+  await m.run('blockdev-add', {
+    driver: disk.blockDevice ? 'host_device' : 'file',
+    'node-name': `${disk.id}-file`,
+    filename: disk.path,
+    'read-only': ro,
+  });
   try {
-    await m.run('blockdev-add', { driver: disk.format, 'node-name': disk.id, file: `${disk.id}-file`, 'read-only': ro });
+    await m.run('blockdev-add', {
+      driver: disk.format,
+      'node-name': disk.id,
+      file: `${disk.id}-file`,
+      'read-only': ro,
+    });
     try {
-      await m.run('device_add', { driver: 'virtio-blk-pci', id: `${disk.id}-dev`, drive: disk.id, bus: disk.port });
+      await m.run('device_add', {
+        driver: 'virtio-blk-pci',
+        id: `${disk.id}-dev`,
+        drive: disk.id,
+        bus: disk.port,
+      });
     } catch (e) {
       await m.run('blockdev-del', { 'node-name': disk.id }).catch(() => undefined);
       throw e;
@@ -70,9 +111,16 @@ export async function plugDisk(m: QmpMonitor, disk: VmDisk): Promise<void> {
 }
 
 export async function plugNic(m: QmpMonitor, nic: VmNic): Promise<void> {
-  await m.run('device_add', { driver: 'virtio-net-pci', id: `${nic.id}-dev`, mac: nic.mac, bus: nic.port }).catch((e: Error) => {
-    throw new VirtError(`could not hot-plug a NIC into the guest: ${e.message}`);
-  });
+  await m
+    .run('device_add', {
+      driver: 'virtio-net-pci',
+      id: `${nic.id}-dev`,
+      mac: nic.mac,
+      bus: nic.port,
+    })
+    .catch((e: Error) => {
+      throw new VirtError(`could not hot-plug a NIC into the guest: ${e.message}`);
+    });
 }
 
 /**
@@ -84,8 +132,15 @@ export async function unplug(m: QmpMonitor, device: string): Promise<void> {
   let off = () => {};
   let done = false;
   const gone = new Promise<void>((ok, fail) => {
-    off = m.on((e) => { if (e.data?.['device'] === device) { done = true; ok(); } }, 'DEVICE_DELETED');
-    void m.closed.then(() => fail(new VirtError(`QEMU exited while ${device} was being unplugged`)));
+    off = m.on((e) => {
+      if (e.data?.['device'] === device) {
+        done = true;
+        ok();
+      }
+    }, 'DEVICE_DELETED');
+    void m.closed.then(() =>
+      fail(new VirtError(`QEMU exited while ${device} was being unplugged`)),
+    );
   });
   gone.catch(() => {});
   try {
@@ -95,11 +150,15 @@ export async function unplug(m: QmpMonitor, device: string): Promise<void> {
       } catch (e) {
         if (done) break;
         if (/not found/i.test((e as Error).message)) return;
-        if (!/in the process of unplug|already/i.test((e as Error).message)) throw new VirtError(`could not unplug ${device}: ${(e as Error).message}`);
+        if (!/in the process of unplug|already/i.test((e as Error).message))
+          throw new VirtError(`could not unplug ${device}: ${(e as Error).message}`);
       }
       await Promise.race([gone, sleep(REPRESS_MS)]);
     }
-    if (!done) throw new VirtError(`the guest did not release device ${device} within ${UNPLUG_TIMEOUT_MS / 1000} s (does its kernel do PCIe hot-plug?); try again, or detach it while the instance is stopped`);
+    if (!done)
+      throw new VirtError(
+        `the guest did not release device ${device} within ${UNPLUG_TIMEOUT_MS / 1000} s (does its kernel do PCIe hot-plug?); try again, or detach it while the instance is stopped`,
+      );
   } finally {
     off();
   }

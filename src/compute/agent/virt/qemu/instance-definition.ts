@@ -32,32 +32,77 @@ export async function defineInstance(spec: InstanceSpec, o: DefineOptions): Prom
   if (o.cache) {
     const base = await o.cache.ensure(spec.image);
     // The overlay is the flavor's root size, or the image's when the flavor says 0 (or is smaller).
-    await qemuImgCreate(root, 'qcow2', Math.max(spec.flavor.rootGb * GiB, base.virtualSize), { backing: base.path, backingFormat: base.format });
+    await qemuImgCreate(root, 'qcow2', Math.max(spec.flavor.rootGb * GiB, base.virtualSize), {
+      backing: base.path,
+      backingFormat: base.format,
+    });
   }
-  const disks: VmDisk[] = [{ id: 'root', path: root, format: 'qcow2', bus: 'virtio', readOnly: false, boot: true, limits: limits.disk }];
+  const disks: VmDisk[] = [
+    {
+      id: 'root',
+      path: root,
+      format: 'qcow2',
+      bus: 'virtio',
+      readOnly: false,
+      boot: true,
+      limits: limits.disk,
+    },
+  ];
   if (spec.flavor.ephemeralGb > 0) {
     const eph = join(disksDir, 'disk.eph0.raw');
     if (make) await makeEphemeralDisk(eph, spec.flavor.ephemeralGb * GiB);
-    disks.push({ id: 'eph0', path: eph, format: 'raw', bus: 'virtio', readOnly: false, boot: false, limits: limits.disk });
+    disks.push({
+      id: 'eph0',
+      path: eph,
+      format: 'raw',
+      bus: 'virtio',
+      readOnly: false,
+      boot: false,
+      limits: limits.disk,
+    });
   }
   if (spec.flavor.swapMb > 0) {
     const swap = join(disksDir, 'disk.swap.raw');
     if (make) await makeSwapDisk(swap, spec.flavor.swapMb * 2 ** 20);
-    disks.push({ id: 'swap', path: swap, format: 'raw', bus: 'virtio', readOnly: false, boot: false, limits: limits.disk });
+    disks.push({
+      id: 'swap',
+      path: swap,
+      format: 'raw',
+      bus: 'virtio',
+      readOnly: false,
+      boot: false,
+      limits: limits.disk,
+    });
   }
   // No metadata service yet: every guest gets a config drive (Nova's force_config_drive).
   const iso = join(disksDir, 'config.iso');
   if (make) {
     await buildConfigDrive(iso, {
-      uuid: spec.uuid, name: spec.name, hostname: spec.hostname, projectId: '', availabilityZone: null, launchIndex: 0,
-      publicKeys: spec.metadata.publicKeys, meta: spec.metadata.meta, userData: spec.metadata.userData,
+      uuid: spec.uuid,
+      name: spec.name,
+      hostname: spec.hostname,
+      projectId: '',
+      availabilityZone: null,
+      launchIndex: 0,
+      publicKeys: spec.metadata.publicKeys,
+      meta: spec.metadata.meta,
+      userData: spec.metadata.userData,
     });
   }
   disks.push({ id: 'config', path: iso, format: 'raw', bus: 'cdrom', readOnly: true, boot: false });
   return {
-    name: spec.name.replace(/[^\w.-]/g, '-').slice(0, 60) || spec.uuid, uuid: spec.uuid, accel: o.accel, vcpus: spec.flavor.vcpus,
-    memoryMb: spec.flavor.memoryMb, dir: o.dir, disks,
-    nics: spec.nics.map((n, i) => ({ id: `net${i}`, mac: n.mac, tap: null })), direct: null, hotplugPorts: 4, paused: false, incoming: null,
+    name: spec.name.replace(/[^\w.-]/g, '-').slice(0, 60) || spec.uuid,
+    uuid: spec.uuid,
+    accel: o.accel,
+    vcpus: spec.flavor.vcpus,
+    memoryMb: spec.flavor.memoryMb,
+    dir: o.dir,
+    disks,
+    nics: spec.nics.map((n, i) => ({ id: `net${i}`, mac: n.mac, tap: null })),
+    direct: null,
+    hotplugPorts: 4,
+    paused: false,
+    incoming: null,
     cpuLimits: limits.cpu,
   };
 }

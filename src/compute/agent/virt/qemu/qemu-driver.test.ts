@@ -3,7 +3,14 @@
 // reads its config drive (hostname, key, user data) and says so on its serial console.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createReadStream, createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import {
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+} from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,42 +22,69 @@ import { chooseAccelerator } from '../../../../host/qemu/accel.ts';
 import { haveCommand } from '../../../../host/exec.ts';
 import { cpuCgroupLayout } from '../../../../host/cgroups.ts';
 
-const missing = !(await haveCommand('qemu-system-x86_64')) ? 'qemu-system-x86_64 is not installed (bin/nubes installs qemu-system-x86)'
-  : !(await haveCommand('genisoimage')) ? 'genisoimage is not installed (bin/nubes installs it)' : false;
+const missing = !(await haveCommand('qemu-system-x86_64'))
+  ? 'qemu-system-x86_64 is not installed (bin/nubes installs qemu-system-x86)'
+  : !(await haveCommand('genisoimage'))
+    ? 'genisoimage is not installed (bin/nubes installs it)'
+    : false;
 const accel = chooseAccelerator().accel;
 const scratch = mkdtempSync(join(tmpdir(), 'nubes-qemu-driver-'));
 let tiny: TinyImage | undefined;
 const tinyImage = async (): Promise<ImageSpec> => {
   tiny ??= await buildTinyImage({ cacheDir: join(scratch, 'build-cache') });
   const disk = tiny.disk;
-  return { id: '0d5e8f3a-1b2c-4d5e-8f9a-0b1c2d3e4f50', diskFormat: 'qcow2', checksum: null, properties: {}, open: async () => createReadStream(disk) };
+  return {
+    id: '0d5e8f3a-1b2c-4d5e-8f9a-0b1c2d3e4f50',
+    diskFormat: 'qcow2',
+    checksum: null,
+    properties: {},
+    open: async () => createReadStream(disk),
+  };
 };
 process.on('exit', () => rmSync(scratch, { recursive: true, force: true }));
 
-runVirtDriverContract(`qemu (${accel})`, async () => {
-  const stateDir = mkdtempSync(join(scratch, 'state-'));
-  const driver = new QemuDriver({ stateDir, accel, shutdownTimeoutSeconds: 3 });
-  return {
-    driver, image: await tinyImage(),
-    async close() {
-      for (const i of await driver.listInstances()) await driver.destroy(i.uuid);
-      driver.close();
-      rmSync(stateDir, { recursive: true, force: true });
-    },
-  };
-}, { skip: missing });
+runVirtDriverContract(
+  `qemu (${accel})`,
+  async () => {
+    const stateDir = mkdtempSync(join(scratch, 'state-'));
+    const driver = new QemuDriver({ stateDir, accel, shutdownTimeoutSeconds: 3 });
+    return {
+      driver,
+      image: await tinyImage(),
+      async close() {
+        for (const i of await driver.listInstances()) await driver.destroy(i.uuid);
+        driver.close();
+        rmSync(stateDir, { recursive: true, force: true });
+      },
+    };
+  },
+  { skip: missing },
+);
 
 describe(`qemu driver boots nubes-tiny (${accel})`, { skip: missing }, () => {
   let driver: QemuDriver;
   let stateDir: string;
-  before(() => { stateDir = mkdtempSync(join(scratch, 'boot-')); driver = new QemuDriver({ stateDir, accel }); });
-  after(async () => { for (const i of await driver.listInstances()) await driver.destroy(i.uuid); driver.close(); });
+  before(() => {
+    stateDir = mkdtempSync(join(scratch, 'boot-'));
+    driver = new QemuDriver({ stateDir, accel });
+  });
+  after(async () => {
+    for (const i of await driver.listInstances()) await driver.destroy(i.uuid);
+    driver.close();
+  });
 
   it('boots from its overlay, reads the config drive and runs the user data', async () => {
     const spec = instanceSpec(await tinyImage(), {
-      hostname: 'qemu-guest', flavor: { vcpus: 1, memoryMb: 192, rootGb: 1, ephemeralGb: 0, swapMb: 0, extraSpecs: {} },
-      metadata: { publicKeys: { k1: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKJ8ll0DJ2dEyVFc7Qf9jTG0pTgK9mQ8fVq3r1nbWm1B test' }, meta: {},
-        userData: Buffer.from('#!/bin/sh\necho "NUBES-TEST user-data ran"\n').toString('base64'), configDrive: true },
+      hostname: 'qemu-guest',
+      flavor: { vcpus: 1, memoryMb: 192, rootGb: 1, ephemeralGb: 0, swapMb: 0, extraSpecs: {} },
+      metadata: {
+        publicKeys: {
+          k1: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKJ8ll0DJ2dEyVFc7Qf9jTG0pTgK9mQ8fVq3r1nbWm1B test',
+        },
+        meta: {},
+        userData: Buffer.from('#!/bin/sh\necho "NUBES-TEST user-data ran"\n').toString('base64'),
+        configDrive: true,
+      },
     });
     await driver.spawn(spec);
     const deadline = Date.now() + (accel === 'kvm' ? 60_000 : 120_000);
@@ -67,25 +101,57 @@ describe(`qemu driver boots nubes-tiny (${accel})`, { skip: missing }, () => {
     assert.deepEqual(await driver.listInstances(), []);
   });
 
-  it('caps a guest\'s CPU in a cgroup of its own and its disk I/O, from the flavor; refuses bad limits before making anything', async (t) => {
+  it("caps a guest's CPU in a cgroup of its own and its disk I/O, from the flavor; refuses bad limits before making anything", async (t) => {
     const layout = await cpuCgroupLayout();
-    if (!layout) { t.skip('this host has no cpu cgroup controller'); return; }
-    const spec = instanceSpec(await tinyImage(), { flavor: { vcpus: 1, memoryMb: 128, rootGb: 1, ephemeralGb: 0, swapMb: 0,
-      extraSpecs: { 'quota:cpu_quota': '50000', 'quota:cpu_period': '100000', 'quota:disk_total_iops_sec': '200' } } });
+    if (!layout) {
+      t.skip('this host has no cpu cgroup controller');
+      return;
+    }
+    const spec = instanceSpec(await tinyImage(), {
+      flavor: {
+        vcpus: 1,
+        memoryMb: 128,
+        rootGb: 1,
+        ephemeralGb: 0,
+        swapMb: 0,
+        extraSpecs: {
+          'quota:cpu_quota': '50000',
+          'quota:cpu_period': '100000',
+          'quota:disk_total_iops_sec': '200',
+        },
+      },
+    });
     await driver.spawn(spec);
     const dir = join(stateDir, 'instances', spec.uuid);
     const pid = readFileSync(join(dir, 'qemu.pid'), 'utf8').trim();
     const group = join(layout.root, 'nubes', spec.uuid);
-    assert.ok(readFileSync(join(group, 'cgroup.procs'), 'utf8').split('\n').includes(pid), 'QEMU runs in the guest\'s cgroup');
-    assert.equal(readFileSync(join(group, layout.version === 2 ? 'cpu.max' : 'cpu.cfs_quota_us'), 'utf8').trim(), layout.version === 2 ? '50000 100000' : '50000');
-    assert.match(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /throttle-group,id=root-tg,x-iops-total=200/);
+    assert.ok(
+      readFileSync(join(group, 'cgroup.procs'), 'utf8').split('\n').includes(pid),
+      "QEMU runs in the guest's cgroup",
+    );
+    assert.equal(
+      readFileSync(
+        join(group, layout.version === 2 ? 'cpu.max' : 'cpu.cfs_quota_us'),
+        'utf8',
+      ).trim(),
+      layout.version === 2 ? '50000 100000' : '50000',
+    );
+    assert.match(
+      readFileSync(`/proc/${pid}/cmdline`, 'utf8'),
+      /throttle-group,id=root-tg,x-iops-total=200/,
+    );
     await driver.powerOff(spec.uuid, 0);
     await driver.powerOn(spec.uuid);
     const again = readFileSync(join(dir, 'qemu.pid'), 'utf8').trim();
-    assert.ok(readFileSync(join(group, 'cgroup.procs'), 'utf8').split('\n').includes(again), 'a restarted QEMU goes back into it');
+    assert.ok(
+      readFileSync(join(group, 'cgroup.procs'), 'utf8').split('\n').includes(again),
+      'a restarted QEMU goes back into it',
+    );
     await driver.destroy(spec.uuid);
     assert.ok(!existsSync(group), 'destroy removes the cgroup');
-    const bad = instanceSpec(await tinyImage(), { flavor: { ...spec.flavor, extraSpecs: { 'quota:cpu_quota': 'half' } } });
+    const bad = instanceSpec(await tinyImage(), {
+      flavor: { ...spec.flavor, extraSpecs: { 'quota:cpu_quota': 'half' } },
+    });
     await assert.rejects(driver.spawn(bad), /quota:cpu_quota=half must be a whole number/);
     assert.ok(!existsSync(join(stateDir, 'instances', bad.uuid)));
   });
@@ -94,14 +160,28 @@ describe(`qemu driver boots nubes-tiny (${accel})`, { skip: missing }, () => {
     const waitFor = async (uuid: string, re: RegExp) => {
       const until = Date.now() + (accel === 'kvm' ? 60_000 : 120_000);
       let out = '';
-      while (Date.now() < until && !re.test(out)) { await new Promise((r) => setTimeout(r, 500)); out = await driver.consoleOutput(uuid, 1 << 20); }
+      while (Date.now() < until && !re.test(out)) {
+        await new Promise((r) => setTimeout(r, 500));
+        out = await driver.consoleOutput(uuid, 1 << 20);
+      }
       assert.match(out, re);
     };
-    const ud = (script: string) => Buffer.from(`#!/bin/sh
+    const ud = (script: string) =>
+      Buffer.from(
+        `#!/bin/sh
 ${script}
-`).toString('base64');
-    const first = instanceSpec(await tinyImage(), { metadata: { publicKeys: {}, meta: {}, configDrive: true,
-      userData: ud('echo "written by the first guest" > /data/note; sync; echo "NUBES-TEST wrote note"') } });
+`,
+      ).toString('base64');
+    const first = instanceSpec(await tinyImage(), {
+      metadata: {
+        publicKeys: {},
+        meta: {},
+        configDrive: true,
+        userData: ud(
+          'echo "written by the first guest" > /data/note; sync; echo "NUBES-TEST wrote note"',
+        ),
+      },
+    });
     await driver.spawn(first);
     await waitFor(first.uuid, /NUBES-TEST wrote note/);
     const snap = join(stateDir, 'snap.qcow2');
@@ -109,9 +189,26 @@ ${script}
       assert.equal(format, 'qcow2');
       await pipeline(data, createWriteStream(snap));
     });
-    assert.equal(await driver.powerState(first.uuid), 'running', 'the guest runs on after its snapshot');
-    const image: ImageSpec = { id: crypto.randomUUID(), diskFormat: 'qcow2', checksum: null, properties: {}, open: async () => createReadStream(snap) };
-    const second = instanceSpec(image, { metadata: { publicKeys: {}, meta: {}, configDrive: true, userData: ud('echo "NUBES-TEST found: $(cat /data/note)"') } });
+    assert.equal(
+      await driver.powerState(first.uuid),
+      'running',
+      'the guest runs on after its snapshot',
+    );
+    const image: ImageSpec = {
+      id: crypto.randomUUID(),
+      diskFormat: 'qcow2',
+      checksum: null,
+      properties: {},
+      open: async () => createReadStream(snap),
+    };
+    const second = instanceSpec(image, {
+      metadata: {
+        publicKeys: {},
+        meta: {},
+        configDrive: true,
+        userData: ud('echo "NUBES-TEST found: $(cat /data/note)"'),
+      },
+    });
     await driver.spawn(second);
     await waitFor(second.uuid, /NUBES-TEST found: written by the first guest/);
   });

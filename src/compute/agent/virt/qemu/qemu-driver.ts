@@ -10,13 +10,28 @@
 // and, unless instancesPath puts them on storage shared with other hosts, its disks
 // (instance-definition.ts): disk.qcow2 (an overlay on the cached image), disk.eph0.raw,
 // disk.swap.raw, config.iso, disk.pre-resize.qcow2.
-import { copyFile, mkdir, readFile, readdir, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import {
+  copyFile,
+  mkdir,
+  readFile,
+  readdir,
+  rename,
+  rm,
+  stat,
+  statfs,
+  writeFile,
+} from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
-import { qemuImgConvert, qemuImgCreate, qemuImgInfo, qemuImgResize } from '../../../../host/qemu-img.ts';
+import {
+  qemuImgConvert,
+  qemuImgCreate,
+  qemuImgInfo,
+  qemuImgResize,
+} from '../../../../host/qemu-img.ts';
 import { vmFiles, type VmDefinition } from '../../../../host/qemu/argv.ts';
 import { killQemu, qemuPid, startQemu, waitQemuExit } from '../../../../host/qemu/process.ts';
 import { qmpCommands, type RunState } from '../../../../host/qemu/qmp/commands.ts';
@@ -30,9 +45,20 @@ import { receiveToFile, sendFileTo } from './state-file.ts';
 import { listenForMigration, migrateOut, stopListening } from './live-migration.ts';
 import { dropDiskNodes, plugDisk, plugNic, unplug, withNic, withVolume } from './hotplug.ts';
 import {
-  InstanceNotOnHost, VirtError,
-  type DriverCapabilities, type FlavorSpec, type HostResources, type ImageSpec, type InstanceInfo, type InstanceSpec, type LifecycleEvent,
-  type MigrationTarget, type NicSpec, type PowerState, type VirtDriver, type VolumeSpec,
+  InstanceNotOnHost,
+  VirtError,
+  type DriverCapabilities,
+  type FlavorSpec,
+  type HostResources,
+  type ImageSpec,
+  type InstanceInfo,
+  type InstanceSpec,
+  type LifecycleEvent,
+  type MigrationTarget,
+  type NicSpec,
+  type PowerState,
+  type VirtDriver,
+  type VolumeSpec,
 } from '../driver.ts';
 
 export interface QemuDriverOptions {
@@ -56,8 +82,15 @@ export interface QemuDriverOptions {
 }
 
 const CAPABILITIES: DriverCapabilities = {
-  supportsPause: true, supportsSuspend: true, supportsRescue: true, supportsSnapshot: true, supportsResize: true,
-  supportsLiveMigration: true, supportsAttachInterface: true, supportsAttachVolume: true, supportsConsoleLog: true,
+  supportsPause: true,
+  supportsSuspend: true,
+  supportsRescue: true,
+  supportsSnapshot: true,
+  supportsResize: true,
+  supportsLiveMigration: true,
+  supportsAttachInterface: true,
+  supportsAttachVolume: true,
+  supportsConsoleLog: true,
   supportsVncConsole: true,
 };
 
@@ -66,11 +99,27 @@ const GiB = 2 ** 30;
 
 function powerOf(s: RunState): PowerState {
   switch (s) {
-    case 'running': return 'running';
-    case 'paused': case 'prelaunch': case 'inmigrate': case 'postmigrate': case 'finish-migrate': case 'restore-vm': case 'save-vm': case 'debug': case 'colo': return 'paused';
-    case 'suspended': return 'suspended';
-    case 'guest-panicked': case 'internal-error': case 'io-error': case 'watchdog': return 'crashed';
-    case 'shutdown': return 'shutdown';
+    case 'running':
+      return 'running';
+    case 'paused':
+    case 'prelaunch':
+    case 'inmigrate':
+    case 'postmigrate':
+    case 'finish-migrate':
+    case 'restore-vm':
+    case 'save-vm':
+    case 'debug':
+    case 'colo':
+      return 'paused';
+    case 'suspended':
+      return 'suspended';
+    case 'guest-panicked':
+    case 'internal-error':
+    case 'io-error':
+    case 'watchdog':
+      return 'crashed';
+    case 'shutdown':
+      return 'shutdown';
   }
 }
 
@@ -102,11 +151,22 @@ export class QemuDriver implements VirtDriver {
   }
 
   /** Whether the instance's disks are on storage other hosts see too (a destroy after it moved must leave them). */
-  #shared(): boolean { return this.#o.instancesPath !== undefined; }
+  #shared(): boolean {
+    return this.#o.instancesPath !== undefined;
+  }
 
-  #file(uuid: string, name: string): string { return join(this.#dir(uuid), name); }
-  #has(uuid: string, name: string): Promise<boolean> { return stat(this.#file(uuid, name)).then(() => true, () => false); }
-  #shutdownSeconds(): number { return this.#o.shutdownTimeoutSeconds ?? 60; }
+  #file(uuid: string, name: string): string {
+    return join(this.#dir(uuid), name);
+  }
+  #has(uuid: string, name: string): Promise<boolean> {
+    return stat(this.#file(uuid, name)).then(
+      () => true,
+      () => false,
+    );
+  }
+  #shutdownSeconds(): number {
+    return this.#o.shutdownTimeoutSeconds ?? 60;
+  }
 
   async #definition(uuid: string, name = 'vm.json'): Promise<VmDefinition> {
     if (!(await this.#has(uuid, 'vm.json'))) throw new InstanceNotOnHost(uuid);
@@ -132,12 +192,17 @@ export class QemuDriver implements VirtDriver {
     if (def.cpuLimits) {
       try {
         const layout = await this.#cgroups;
-        if (!layout) throw new VirtError('the flavor caps CPU time but this host has no cpu cgroup controller (see nubes doctor)');
+        if (!layout)
+          throw new VirtError(
+            'the flavor caps CPU time but this host has no cpu cgroup controller (see nubes doctor)',
+          );
         await limitCpu(layout, def.uuid, pid, def.cpuLimits);
       } catch (e) {
         // Never a guest running without the limits its flavor asks for.
         await killQemu(def.dir);
-        throw e instanceof VirtError ? e : new VirtError(`could not cap the CPU of instance ${def.uuid}: ${(e as Error).message}`);
+        throw e instanceof VirtError
+          ? e
+          : new VirtError(`could not cap the CPU of instance ${def.uuid}: ${(e as Error).message}`);
       }
     }
     if (this.#monitors.watched) await this.#monitors.get(def.uuid).catch(() => undefined);
@@ -150,10 +215,18 @@ export class QemuDriver implements VirtDriver {
     this.#monitors.expectExit(uuid);
     if (cleanSeconds > 0) {
       // A guest that handles the power button shuts down cleanly and QEMU exits.
-      try { await (await this.#qmp(uuid)).qmp.powerdown(); } catch { /* the hard stop below */ }
+      try {
+        await (await this.#qmp(uuid)).qmp.powerdown();
+      } catch {
+        /* the hard stop below */
+      }
       if (await waitQemuExit(dir, cleanSeconds * 1000)) return;
     }
-    try { await (await this.#qmp(uuid)).qmp.quit(); } catch { /* killed below */ }
+    try {
+      await (await this.#qmp(uuid)).qmp.quit();
+    } catch {
+      /* killed below */
+    }
     if (!(await waitQemuExit(dir, 5000))) await killQemu(dir);
   }
 
@@ -163,27 +236,38 @@ export class QemuDriver implements VirtDriver {
     await mkdir(disks, { recursive: true, mode: 0o700 });
     const fs = await statfs(disks);
     return {
-      vcpus: cpus().length, memoryMb: Math.floor(totalmem() / 2 ** 20), diskGb: Math.floor((fs.blocks * fs.bsize) / GiB),
-      hypervisorType: 'QEMU', hypervisorVersion: 7002000, cpuInfo: JSON.stringify({ arch: 'x86_64', accel: this.#o.accel, vendor: cpus()[0]?.model ?? 'unknown' }),
+      vcpus: cpus().length,
+      memoryMb: Math.floor(totalmem() / 2 ** 20),
+      diskGb: Math.floor((fs.blocks * fs.bsize) / GiB),
+      hypervisorType: 'QEMU',
+      hypervisorVersion: 7002000,
+      cpuInfo: JSON.stringify({
+        arch: 'x86_64',
+        accel: this.#o.accel,
+        vendor: cpus()[0]?.model ?? 'unknown',
+      }),
     };
   }
 
   async #uuids(): Promise<string[]> {
     const names = await readdir(join(this.#o.stateDir, 'instances')).catch(() => [] as string[]);
     const out: string[] = [];
-    for (const uuid of names.filter((n) => UUID.test(n))) if (await this.#has(uuid, 'vm.json')) out.push(uuid);
+    for (const uuid of names.filter((n) => UUID.test(n)))
+      if (await this.#has(uuid, 'vm.json')) out.push(uuid);
     return out;
   }
 
   async listInstances(): Promise<InstanceInfo[]> {
     const out: InstanceInfo[] = [];
-    for (const uuid of await this.#uuids()) out.push({ uuid, powerState: await this.powerState(uuid).catch(() => 'nostate' as const) });
+    for (const uuid of await this.#uuids())
+      out.push({ uuid, powerState: await this.powerState(uuid).catch(() => 'nostate' as const) });
     return out;
   }
 
   async powerState(uuid: string): Promise<PowerState> {
     if (!(await this.#has(uuid, 'vm.json'))) throw new InstanceNotOnHost(uuid);
-    if (qemuPid(this.#dir(uuid)) === null) return (await this.#has(uuid, 'memory.state')) ? 'suspended' : 'shutdown';
+    if (qemuPid(this.#dir(uuid)) === null)
+      return (await this.#has(uuid, 'memory.state')) ? 'suspended' : 'shutdown';
     try {
       return powerOf(await (await this.#qmp(uuid)).qmp.status());
     } catch {
@@ -194,12 +278,20 @@ export class QemuDriver implements VirtDriver {
   watch(handler: (e: LifecycleEvent) => void): () => void {
     const off = this.#monitors.watch(handler);
     if (!this.#watchTimer) {
-      const tick = () => { void this.#housekeep().finally(() => { if (this.#watchTimer) this.#watchTimer = setTimeout(tick, this.#o.watchIntervalMs ?? 2000).unref(); }); };
+      const tick = () => {
+        void this.#housekeep().finally(() => {
+          if (this.#watchTimer)
+            this.#watchTimer = setTimeout(tick, this.#o.watchIntervalMs ?? 2000).unref();
+        });
+      };
       this.#watchTimer = setTimeout(tick, 0).unref();
     }
     return () => {
       off();
-      if (!this.#monitors.watched) { clearTimeout(this.#watchTimer); this.#watchTimer = undefined; }
+      if (!this.#monitors.watched) {
+        clearTimeout(this.#watchTimer);
+        this.#watchTimer = undefined;
+      }
     };
   }
 
@@ -207,8 +299,11 @@ export class QemuDriver implements VirtDriver {
   async #housekeep(): Promise<void> {
     for (const uuid of await this.#uuids().catch(() => [])) {
       const dir = this.#dir(uuid);
-      if (qemuPid(dir) !== null && !this.#monitors.has(uuid)) await this.#monitors.get(uuid).catch(() => undefined);
-      await rotateSerialLog(vmFiles(dir).serial, this.#o.consoleBytes ?? 1 << 20).catch(() => false);
+      if (qemuPid(dir) !== null && !this.#monitors.has(uuid))
+        await this.#monitors.get(uuid).catch(() => undefined);
+      await rotateSerialLog(vmFiles(dir).serial, this.#o.consoleBytes ?? 1 << 20).catch(
+        () => false,
+      );
     }
   }
 
@@ -216,9 +311,14 @@ export class QemuDriver implements VirtDriver {
    * Makes the instance here and starts it with `start`; on any failure leaves nothing behind. With
    * `disksExist` its disks are another host's on shared storage: they are used, never made or removed.
    */
-  async #create(spec: InstanceSpec, start: (def: VmDefinition) => Promise<void>, opts: { disksExist?: boolean } = {}): Promise<void> {
+  async #create(
+    spec: InstanceSpec,
+    start: (def: VmDefinition) => Promise<void>,
+    opts: { disksExist?: boolean } = {},
+  ): Promise<void> {
     const dir = this.#dir(spec.uuid);
-    if (await this.#has(spec.uuid, 'vm.json')) throw new VirtError(`instance ${spec.uuid} already exists on this host`);
+    if (await this.#has(spec.uuid, 'vm.json'))
+      throw new VirtError(`instance ${spec.uuid} already exists on this host`);
     // Bad extra specs fail here, before anything is made, and would fail on any host.
     const limits = flavorLimits(spec.flavor.extraSpecs);
     const disksDir = this.#disks(spec.uuid);
@@ -226,7 +326,13 @@ export class QemuDriver implements VirtDriver {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     if (makeDisks) await mkdir(disksDir, { recursive: true, mode: 0o700 });
     try {
-      const def = await defineInstance(spec, { dir, disksDir, accel: this.#o.accel, limits, cache: makeDisks ? this.#cache : null });
+      const def = await defineInstance(spec, {
+        dir,
+        disksDir,
+        accel: this.#o.accel,
+        limits,
+        cache: makeDisks ? this.#cache : null,
+      });
       await this.#save(def);
       await start(def);
     } catch (e) {
@@ -234,7 +340,11 @@ export class QemuDriver implements VirtDriver {
       await killQemu(dir);
       await rm(dir, { recursive: true, force: true });
       if (makeDisks) await rm(disksDir, { recursive: true, force: true });
-      throw e instanceof VirtError ? e : new VirtError(`could not start instance ${spec.uuid}: ${(e as Error).message}`, { retryable: true });
+      throw e instanceof VirtError
+        ? e
+        : new VirtError(`could not start instance ${spec.uuid}: ${(e as Error).message}`, {
+            retryable: true,
+          });
     }
   }
 
@@ -266,7 +376,10 @@ export class QemuDriver implements VirtDriver {
   async powerOn(uuid: string): Promise<void> {
     const def = await this.#definition(uuid);
     if (qemuPid(def.dir) !== null) return;
-    if (await this.#has(uuid, 'memory.state')) { await this.resume(uuid); return; }
+    if (await this.#has(uuid, 'memory.state')) {
+      await this.resume(uuid);
+      return;
+    }
     await this.#start(def);
   }
 
@@ -275,13 +388,17 @@ export class QemuDriver implements VirtDriver {
     if (kind === 'hard') {
       // A hard reboot of a suspended guest boots it afresh: its saved memory goes.
       await rm(this.#file(uuid, 'memory.state'), { force: true });
-      if (qemuPid(def.dir) === null) { await this.#start(def); return; }
+      if (qemuPid(def.dir) === null) {
+        await this.#start(def);
+        return;
+      }
       const { qmp } = await this.#qmp(uuid);
-      if (await qmp.status() !== 'running') await qmp.cont();
+      if ((await qmp.status()) !== 'running') await qmp.cont();
       await qmp.reset();
       return;
     }
-    if (qemuPid(def.dir) === null) throw new VirtError(`cannot soft-reboot instance ${uuid}: it is shut down`);
+    if (qemuPid(def.dir) === null)
+      throw new VirtError(`cannot soft-reboot instance ${uuid}: it is shut down`);
     // Soft: a clean shutdown (hard stop after the timeout), then a fresh start, as Nova's libvirt driver.
     await this.#stop(uuid, this.#shutdownSeconds());
     await this.#start(def);
@@ -290,14 +407,16 @@ export class QemuDriver implements VirtDriver {
   async pause(uuid: string): Promise<void> {
     await this.#definition(uuid);
     const { qmp } = await this.#qmp(uuid);
-    if (await qmp.status() !== 'running') throw new VirtError(`cannot pause instance ${uuid}: it is not running`);
+    if ((await qmp.status()) !== 'running')
+      throw new VirtError(`cannot pause instance ${uuid}: it is not running`);
     await qmp.stop();
   }
 
   async unpause(uuid: string): Promise<void> {
     await this.#definition(uuid);
     const { qmp } = await this.#qmp(uuid);
-    if (await qmp.status() !== 'paused') throw new VirtError(`cannot unpause instance ${uuid}: it is not paused`);
+    if ((await qmp.status()) !== 'paused')
+      throw new VirtError(`cannot unpause instance ${uuid}: it is not paused`);
     await qmp.cont();
   }
 
@@ -307,7 +426,10 @@ export class QemuDriver implements VirtDriver {
     for (const until = Date.now() + timeoutMs; Date.now() < until; await sleep(50)) {
       const r = await monitor.run<{ status?: string; 'error-desc'?: string }>('query-migrate');
       if (r.status === 'completed') return;
-      if (r.status === 'failed' || r.status === 'cancelled') throw new VirtError(`QEMU's migration of ${uuid} ${r.status}: ${r['error-desc'] ?? 'no reason given'}`);
+      if (r.status === 'failed' || r.status === 'cancelled')
+        throw new VirtError(
+          `QEMU's migration of ${uuid} ${r.status}: ${r['error-desc'] ?? 'no reason given'}`,
+        );
     }
     throw new VirtError(`QEMU's migration of ${uuid} did not finish within ${timeoutMs / 1000} s`);
   }
@@ -328,8 +450,11 @@ export class QemuDriver implements VirtDriver {
       await rm(`${state}.partial`, { force: true });
       await rm(state, { force: true });
       // The guest stays where it was: running.
-      if (await qmp.status().catch(() => 'running') !== 'running') await qmp.cont().catch(() => undefined);
-      throw e instanceof VirtError ? e : new VirtError(`could not suspend instance ${uuid}: ${(e as Error).message}`);
+      if ((await qmp.status().catch(() => 'running')) !== 'running')
+        await qmp.cont().catch(() => undefined);
+      throw e instanceof VirtError
+        ? e
+        : new VirtError(`could not suspend instance ${uuid}: ${(e as Error).message}`);
     }
     await end.close();
     await this.#stop(uuid, 0);
@@ -338,8 +463,10 @@ export class QemuDriver implements VirtDriver {
   async resume(uuid: string): Promise<void> {
     const def = await this.#definition(uuid);
     const state = this.#file(uuid, 'memory.state');
-    if (!(await this.#has(uuid, 'memory.state'))) throw new VirtError(`cannot resume instance ${uuid}: it is not suspended`);
-    if (qemuPid(def.dir) !== null) throw new VirtError(`cannot resume instance ${uuid}: it is running`);
+    if (!(await this.#has(uuid, 'memory.state')))
+      throw new VirtError(`cannot resume instance ${uuid}: it is not suspended`);
+    if (qemuPid(def.dir) !== null)
+      throw new VirtError(`cannot resume instance ${uuid}: it is running`);
     const sock = this.#file(uuid, 'mig.sock');
     await rm(sock, { force: true });
     try {
@@ -349,11 +476,13 @@ export class QemuDriver implements VirtDriver {
       await monitor.run('migrate-incoming', { uri: `unix:${sock}` });
       await sendFileTo(sock, state);
       await this.#migrationDone(uuid, 10 * 60_000);
-      if (await qmp.status() !== 'running') await qmp.cont();
+      if ((await qmp.status()) !== 'running') await qmp.cont();
     } catch (e) {
       // The saved memory stays, so a resume can be tried again.
       await this.#stop(uuid, 0);
-      throw e instanceof VirtError ? e : new VirtError(`could not resume instance ${uuid}: ${(e as Error).message}`);
+      throw e instanceof VirtError
+        ? e
+        : new VirtError(`could not resume instance ${uuid}: ${(e as Error).message}`);
     } finally {
       await rm(sock, { force: true });
     }
@@ -362,16 +491,24 @@ export class QemuDriver implements VirtDriver {
 
   async rescue(uuid: string, image: ImageSpec): Promise<void> {
     const def = await this.#definition(uuid);
-    if (await this.#has(uuid, 'vm.normal.json')) throw new VirtError(`instance ${uuid} is already rescued`);
+    if (await this.#has(uuid, 'vm.normal.json'))
+      throw new VirtError(`instance ${uuid} is already rescued`);
     const base = await this.#cache.ensure(image);
     const disk = this.#file(uuid, 'disk.rescue.qcow2');
     await rm(disk, { force: true });
-    await qemuImgCreate(disk, 'qcow2', base.virtualSize, { backing: base.path, backingFormat: base.format });
+    await qemuImgCreate(disk, 'qcow2', base.virtualSize, {
+      backing: base.path,
+      backingFormat: base.format,
+    });
     await this.#stop(uuid, this.#shutdownSeconds());
     await rm(this.#file(uuid, 'memory.state'), { force: true });
     // The rescue system boots first; the instance's own disks follow it (its root as the second disk).
     const rescued: VmDefinition = {
-      ...def, disks: [{ id: 'rescue', path: disk, format: 'qcow2', bus: 'virtio', readOnly: false, boot: true }, ...def.disks.map((d) => ({ ...d, boot: false }))],
+      ...def,
+      disks: [
+        { id: 'rescue', path: disk, format: 'qcow2', bus: 'virtio', readOnly: false, boot: true },
+        ...def.disks.map((d) => ({ ...d, boot: false })),
+      ],
     };
     await this.#save(def, 'vm.normal.json');
     await this.#save(rescued);
@@ -380,7 +517,8 @@ export class QemuDriver implements VirtDriver {
 
   async unrescue(uuid: string): Promise<void> {
     await this.#definition(uuid);
-    if (!(await this.#has(uuid, 'vm.normal.json'))) throw new VirtError(`instance ${uuid} is not rescued`);
+    if (!(await this.#has(uuid, 'vm.normal.json')))
+      throw new VirtError(`instance ${uuid} is not rescued`);
     const normal = await this.#definition(uuid, 'vm.normal.json');
     await this.#stop(uuid, 0);
     await this.#save(normal);
@@ -389,12 +527,19 @@ export class QemuDriver implements VirtDriver {
     await this.#start(normal);
   }
 
-  async snapshot(uuid: string, sink: (data: Readable, diskFormat: string) => Promise<void>): Promise<void> {
-    const def = await this.#definition(uuid, (await this.#has(uuid, 'vm.normal.json')) ? 'vm.normal.json' : 'vm.json');
+  async snapshot(
+    uuid: string,
+    sink: (data: Readable, diskFormat: string) => Promise<void>,
+  ): Promise<void> {
+    const def = await this.#definition(
+      uuid,
+      (await this.#has(uuid, 'vm.normal.json')) ? 'vm.normal.json' : 'vm.json',
+    );
     const root = def.disks.find((d) => d.id === 'root');
     if (!root) throw new VirtError(`instance ${uuid} has no root disk to snapshot`);
     const out = join(def.dir, `snapshot-${Date.now()}.qcow2`);
-    const running = qemuPid(def.dir) !== null && (await (await this.#qmp(uuid)).qmp.status()) === 'running';
+    const running =
+      qemuPid(def.dir) !== null && (await (await this.#qmp(uuid)).qmp.status()) === 'running';
     try {
       // The guest is paused only for the copy of its overlay (with the image flattened in), not the upload.
       if (running) await (await this.#qmp(uuid)).qmp.stop();
@@ -411,7 +556,8 @@ export class QemuDriver implements VirtDriver {
 
   async resize(uuid: string, flavor: FlavorSpec): Promise<void> {
     const def = await this.#definition(uuid);
-    if (await this.#has(uuid, 'vm.pre-resize.json')) throw new VirtError(`instance ${uuid} has a resize to confirm or revert first`);
+    if (await this.#has(uuid, 'vm.pre-resize.json'))
+      throw new VirtError(`instance ${uuid} has a resize to confirm or revert first`);
     const root = def.disks.find((d) => d.id === 'root');
     if (!root) throw new VirtError(`instance ${uuid} has no root disk to resize`);
     // The new flavor's limits come with it (a revert restores the old definition, limits included).
@@ -421,10 +567,16 @@ export class QemuDriver implements VirtDriver {
     await copyFile(root.path, join(this.#disks(uuid), 'disk.pre-resize.qcow2'));
     await this.#save(def, 'vm.pre-resize.json');
     const size = (await qemuImgInfo(root.path, root.format)).virtualSize;
-    if (flavor.rootGb * GiB > size) await qemuImgResize(root.path, root.format, flavor.rootGb * GiB);
+    if (flavor.rootGb * GiB > size)
+      await qemuImgResize(root.path, root.format, flavor.rootGb * GiB);
     const resized: VmDefinition = {
-      ...def, vcpus: flavor.vcpus, memoryMb: flavor.memoryMb, cpuLimits: limits.cpu,
-      disks: def.disks.map((d) => (d.bus === 'virtio' && d.id !== 'rescue' ? { ...d, limits: limits.disk } : d)),
+      ...def,
+      vcpus: flavor.vcpus,
+      memoryMb: flavor.memoryMb,
+      cpuLimits: limits.cpu,
+      disks: def.disks.map((d) =>
+        d.bus === 'virtio' && d.id !== 'rescue' ? { ...d, limits: limits.disk } : d,
+      ),
     };
     await this.#save(resized);
     await this.#start(resized);
@@ -432,7 +584,8 @@ export class QemuDriver implements VirtDriver {
 
   async revertResize(uuid: string, _flavor: FlavorSpec): Promise<void> {
     await this.#definition(uuid);
-    if (!(await this.#has(uuid, 'vm.pre-resize.json'))) throw new VirtError(`instance ${uuid} has no resize to revert`);
+    if (!(await this.#has(uuid, 'vm.pre-resize.json')))
+      throw new VirtError(`instance ${uuid} has no resize to revert`);
     const old = await this.#definition(uuid, 'vm.pre-resize.json');
     const root = old.disks.find((d) => d.id === 'root')!;
     await this.#stop(uuid, this.#shutdownSeconds());
@@ -448,18 +601,25 @@ export class QemuDriver implements VirtDriver {
     await rm(this.#file(uuid, 'vm.pre-resize.json'), { force: true });
   }
 
-  consoleSocket(uuid: string): string | null { return vmFiles(this.#dir(uuid)).vnc; }
+  consoleSocket(uuid: string): string | null {
+    return vmFiles(this.#dir(uuid)).vnc;
+  }
 
   async consoleOutput(uuid: string, maxBytes: number): Promise<string> {
     await this.#definition(uuid);
-    return readSerialTail(vmFiles(this.#dir(uuid)).serial, Math.min(maxBytes, this.#o.consoleBytes ?? 1 << 20));
+    return readSerialTail(
+      vmFiles(this.#dir(uuid)).serial,
+      Math.min(maxBytes, this.#o.consoleBytes ?? 1 << 20),
+    );
   }
 
   /** The definition a hot-plug changes: not while rescued (the rescue definition is thrown away) or suspended (the saved devices must match). */
   async #pluggable(uuid: string, what: string): Promise<VmDefinition> {
     const def = await this.#definition(uuid);
-    if (await this.#has(uuid, 'vm.normal.json')) throw new VirtError(`cannot ${what} instance ${uuid} while it is rescued`);
-    if (await this.#has(uuid, 'memory.state')) throw new VirtError(`cannot ${what} instance ${uuid} while it is suspended; resume it first`);
+    if (await this.#has(uuid, 'vm.normal.json'))
+      throw new VirtError(`cannot ${what} instance ${uuid} while it is rescued`);
+    if (await this.#has(uuid, 'memory.state'))
+      throw new VirtError(`cannot ${what} instance ${uuid} while it is suspended; resume it first`);
     return def;
   }
 
@@ -478,7 +638,10 @@ export class QemuDriver implements VirtDriver {
   }
 
   async attachVolume(uuid: string, volume: VolumeSpec): Promise<{ device: string }> {
-    const { def, disk, device } = await withVolume(await this.#pluggable(uuid, 'attach a volume to'), volume);
+    const { def, disk, device } = await withVolume(
+      await this.#pluggable(uuid, 'attach a volume to'),
+      volume,
+    );
     if (qemuPid(def.dir) !== null) await plugDisk((await this.#qmp(uuid)).monitor, disk);
     await this.#save(def);
     return { device };
@@ -496,14 +659,34 @@ export class QemuDriver implements VirtDriver {
     await this.#save({ ...def, disks: def.disks.filter((d) => d !== disk) });
   }
 
-  async prepareMigration(spec: InstanceSpec, opts: { block: boolean | 'auto' }): Promise<MigrationTarget> {
+  async prepareMigration(
+    spec: InstanceSpec,
+    opts: { block: boolean | 'auto' },
+  ): Promise<MigrationTarget> {
     // Shared storage, as Nova checks it: the destination sees the disks the source made.
-    const shared = this.#shared() && await stat(join(this.#disks(spec.uuid), 'disk.qcow2')).then(() => true, () => false);
-    if (shared && opts.block === true) throw new VirtError(`instance ${spec.uuid} is on storage this host shares with its source; migrate it without block migration`);
-    if (!shared && opts.block === false) throw new VirtError(`this host does not see the disks of instance ${spec.uuid} (no shared instance storage with its source); migrate it with block migration`);
+    const shared =
+      this.#shared() &&
+      (await stat(join(this.#disks(spec.uuid), 'disk.qcow2')).then(
+        () => true,
+        () => false,
+      ));
+    if (shared && opts.block === true)
+      throw new VirtError(
+        `instance ${spec.uuid} is on storage this host shares with its source; migrate it without block migration`,
+      );
+    if (!shared && opts.block === false)
+      throw new VirtError(
+        `this host does not see the disks of instance ${spec.uuid} (no shared instance storage with its source); migrate it with block migration`,
+      );
     // On shared storage the disks are the source's, in use: only this host's part is made here.
     let target: MigrationTarget | undefined;
-    await this.#create(spec, async (def) => { target = await this.#awaitIncoming(def, !shared); }, { disksExist: shared });
+    await this.#create(
+      spec,
+      async (def) => {
+        target = await this.#awaitIncoming(def, !shared);
+      },
+      { disksExist: shared },
+    );
     return target!;
   }
 
@@ -511,7 +694,12 @@ export class QemuDriver implements VirtDriver {
   async #awaitIncoming(def: VmDefinition, disks: boolean): Promise<MigrationTarget> {
     // Autostarts once the guest is here if it ran on the source.
     await this.#start({ ...def, incoming: 'defer' });
-    const t = await listenForMigration((await this.#qmp(def.uuid)).monitor, def, this.#o.migrationAddress ?? '127.0.0.1', { disks });
+    const t = await listenForMigration(
+      (await this.#qmp(def.uuid)).monitor,
+      def,
+      this.#o.migrationAddress ?? '127.0.0.1',
+      { disks },
+    );
     await writeFile(this.#file(def.uuid, 'incoming'), `${JSON.stringify(t)}\n`);
     return t;
   }
@@ -519,9 +707,12 @@ export class QemuDriver implements VirtDriver {
   /** What a migration refuses: states it cannot carry, and devices the destination would not make from the spec. */
   async #movable(uuid: string, what: string): Promise<VmDefinition> {
     const def = await this.#definition(uuid);
-    if (await this.#has(uuid, 'vm.normal.json') || await this.#has(uuid, 'vm.pre-resize.json')) throw new VirtError(`cannot ${what} instance ${uuid} while it is rescued or resized`);
+    if ((await this.#has(uuid, 'vm.normal.json')) || (await this.#has(uuid, 'vm.pre-resize.json')))
+      throw new VirtError(`cannot ${what} instance ${uuid} while it is rescued or resized`);
     if (def.disks.some((d) => d.volumeId !== undefined) || def.nics.some((n) => n.port)) {
-      throw new VirtError(`cannot ${what} instance ${uuid} with hot-plugged volumes or interfaces yet; detach them first`);
+      throw new VirtError(
+        `cannot ${what} instance ${uuid} with hot-plugged volumes or interfaces yet; detach them first`,
+      );
     }
     return def;
   }
@@ -530,7 +721,8 @@ export class QemuDriver implements VirtDriver {
     const def = await this.#movable(uuid, 'live-migrate');
     const { monitor, qmp } = await this.#qmp(uuid);
     const s = await qmp.status();
-    if (s !== 'running' && s !== 'paused') throw new VirtError(`cannot live-migrate instance ${uuid}: it is ${s}`);
+    if (s !== 'running' && s !== 'paused')
+      throw new VirtError(`cannot live-migrate instance ${uuid}: it is ${s}`);
     await migrateOut(monitor, def, target);
     // The guest lives on the destination now: what was here goes (its disks too, unless they are shared and in use there).
     this.#monitors.expectExit(uuid);
@@ -556,14 +748,18 @@ export class QemuDriver implements VirtDriver {
 
   async finishMigration(uuid: string, ok: boolean): Promise<void> {
     // Given up: what was made here goes; shared disks stay with the source.
-    if (!ok) { await this.forget(uuid); return; }
-    if (!(await this.#has(uuid, 'incoming'))) throw new VirtError(`instance ${uuid} was not prepared for a migration here`);
+    if (!ok) {
+      await this.forget(uuid);
+      return;
+    }
+    if (!(await this.#has(uuid, 'incoming')))
+      throw new VirtError(`instance ${uuid} was not prepared for a migration here`);
     await this.#migrationDone(uuid, 60_000);
     const { monitor, qmp } = await this.#qmp(uuid);
     await stopListening(monitor);
     await rm(this.#file(uuid, 'incoming'), { force: true });
     // A machine never started (sendDisks) arrives in prelaunch: it is shut down here as it was there.
-    if (await qmp.status() === 'prelaunch') await this.#stop(uuid, 0);
+    if ((await qmp.status()) === 'prelaunch') await this.#stop(uuid, 0);
   }
 
   /** Stops watching and closes the monitor connections (the VMs keep running). */

@@ -11,7 +11,10 @@ const rotated = (path: string) => `${path}.1`;
  * (plus what the guest writes until the next rotation).
  */
 export async function rotateSerialLog(path: string, maxBytes: number): Promise<boolean> {
-  const size = await stat(path).then((s) => s.size, () => 0);
+  const size = await stat(path).then(
+    (s) => s.size,
+    () => 0,
+  );
   if (size <= maxBytes) return false;
   // Only the newest maxBytes move: a guest can write far more than the limit between two rotations
   // (a boot, a burst), and the older bytes are never read back (readSerialTail stops at maxBytes).
@@ -40,6 +43,7 @@ async function tail(path: string, maxBytes: number): Promise<Buffer> {
 /** The last `maxBytes` of the console, across a rotation (the older file first). */
 export async function readSerialTail(path: string, maxBytes: number): Promise<string> {
   const now = await tail(path, maxBytes);
-  const before = now.length < maxBytes ? await tail(rotated(path), maxBytes - now.length) : Buffer.alloc(0);
+  const before =
+    now.length < maxBytes ? await tail(rotated(path), maxBytes - now.length) : Buffer.alloc(0);
   return Buffer.concat([before, now]).toString('utf8');
 }

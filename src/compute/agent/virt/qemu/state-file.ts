@@ -18,16 +18,27 @@ export interface StreamEnd {
   close(): Promise<void>;
 }
 
-async function listenOnce(socketPath: string, onConnection: (s: Socket) => Promise<void>): Promise<StreamEnd> {
+async function listenOnce(
+  socketPath: string,
+  onConnection: (s: Socket) => Promise<void>,
+): Promise<StreamEnd> {
   await rm(socketPath, { force: true });
   let settle!: { ok: () => void; fail: (e: Error) => void };
-  const done = new Promise<void>((ok, fail) => { settle = { ok, fail }; });
+  const done = new Promise<void>((ok, fail) => {
+    settle = { ok, fail };
+  });
   done.catch(() => {});
   const server: Server = createServer({ allowHalfOpen: false }, (socket) => {
     server.close();
     onConnection(socket).then(settle.ok, settle.fail);
   });
-  await new Promise<void>((ok, fail) => { server.once('error', fail); server.listen(socketPath, () => { server.off('error', fail); ok(); }); });
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail);
+    server.listen(socketPath, () => {
+      server.off('error', fail);
+      ok();
+    });
+  });
   return {
     uri: `unix:${socketPath}`,
     done,
@@ -48,9 +59,15 @@ export function receiveToFile(socketPath: string, file: string): Promise<StreamE
 }
 
 /** Connects to the socket an incoming QEMU listens on (waiting up to `timeoutMs` for it) and sends `file`. */
-export async function sendFileTo(socketPath: string, file: string, timeoutMs = 10_000): Promise<void> {
+export async function sendFileTo(
+  socketPath: string,
+  file: string,
+  timeoutMs = 10_000,
+): Promise<void> {
   const socket = await connectWhenListening(socketPath, timeoutMs).catch((e: unknown) => {
-    throw new Error(`QEMU never listened on ${socketPath} for the incoming state: ${(e as Error).message}`);
+    throw new Error(
+      `QEMU never listened on ${socketPath} for the incoming state: ${(e as Error).message}`,
+    );
   });
   await pipeline(createReadStream(file, { highWaterMark: 1 << 20 }), socket);
 }

@@ -14,11 +14,33 @@ import type { LifecycleEvent } from '../driver.ts';
 function exitEvent(uuid: string, shutdown: QmpEvent | undefined): LifecycleEvent {
   const reason = typeof shutdown?.data?.['reason'] === 'string' ? shutdown.data['reason'] : null;
   switch (reason) {
-    case 'guest-shutdown': return { uuid, powerState: 'shutdown', fault: null };
-    case 'guest-panic': return { uuid, powerState: 'crashed', fault: 'The guest kernel panicked; QEMU stopped the instance.' };
-    case 'host-signal': return { uuid, powerState: 'shutdown', fault: 'The instance\'s QEMU process was stopped by a signal on its host.' };
-    case null: return { uuid, powerState: 'shutdown', fault: 'The instance\'s QEMU process exited unexpectedly (killed or crashed) without shutting the guest down.' };
-    default: return { uuid, powerState: 'shutdown', fault: `The instance's QEMU process exited (${reason}) without being asked to.` };
+    case 'guest-shutdown':
+      return { uuid, powerState: 'shutdown', fault: null };
+    case 'guest-panic':
+      return {
+        uuid,
+        powerState: 'crashed',
+        fault: 'The guest kernel panicked; QEMU stopped the instance.',
+      };
+    case 'host-signal':
+      return {
+        uuid,
+        powerState: 'shutdown',
+        fault: "The instance's QEMU process was stopped by a signal on its host.",
+      };
+    case null:
+      return {
+        uuid,
+        powerState: 'shutdown',
+        fault:
+          "The instance's QEMU process exited unexpectedly (killed or crashed) without shutting the guest down.",
+      };
+    default:
+      return {
+        uuid,
+        powerState: 'shutdown',
+        fault: `The instance's QEMU process exited (${reason}) without being asked to.`,
+      };
   }
 }
 
@@ -50,21 +72,36 @@ export class VmMonitors {
   }
 
   /** Whether a monitor is connected (the watch loop attaches to running guests that lack one). */
-  has(uuid: string): boolean { return this.#monitors.has(uuid) || this.#connecting.has(uuid); }
+  has(uuid: string): boolean {
+    return this.#monitors.has(uuid) || this.#connecting.has(uuid);
+  }
 
   async #connect(uuid: string): Promise<QmpMonitor> {
     const dir = this.#dirOf(uuid);
     const m = await connectQmp(vmFiles(dir).qmp);
     // Closed while this connection was being made: QEMU takes one monitor client, so let it go.
-    if (this.#closed) { this.#closedByUs.add(m); m.close(); throw new Error('the QEMU driver is closed'); }
+    if (this.#closed) {
+      this.#closedByUs.add(m);
+      m.close();
+      throw new Error('the QEMU driver is closed');
+    }
     const pid = qemuPid(dir);
     this.#monitors.set(uuid, m);
     let shutdown: QmpEvent | undefined;
-    m.on((e) => { shutdown = e; }, 'SHUTDOWN');
-    m.on(() => this.#emit({ uuid, powerState: 'crashed', fault: 'The guest kernel panicked.' }), 'GUEST_PANICKED');
+    m.on((e) => {
+      shutdown = e;
+    }, 'SHUTDOWN');
+    m.on(
+      () => this.#emit({ uuid, powerState: 'crashed', fault: 'The guest kernel panicked.' }),
+      'GUEST_PANICKED',
+    );
     m.on((e) => {
       if (e.data?.['status'] === 'io-error' || e.data?.['status'] === 'internal-error') {
-        this.#emit({ uuid, powerState: 'paused', fault: `QEMU paused the instance on an ${String(e.data['status'])}.` });
+        this.#emit({
+          uuid,
+          powerState: 'paused',
+          fault: `QEMU paused the instance on an ${String(e.data['status'])}.`,
+        });
       }
     }, 'RUN_STATE_CHANGE');
     void m.closed.then(async () => {
@@ -72,7 +109,10 @@ export class VmMonitors {
       // The socket closes a moment before the process is gone.
       for (let n = 0; n < 100 && qemuPid(dir) !== null; n++) await sleep(20);
       if (this.#closedByUs.has(m) || qemuPid(dir) !== null) return; // only the connection went: the watch loop reconnects
-      if (pid !== null && this.#expected.get(uuid) === pid) { this.#expected.delete(uuid); return; }
+      if (pid !== null && this.#expected.get(uuid) === pid) {
+        this.#expected.delete(uuid);
+        return;
+      }
       this.#emit(exitEvent(uuid, shutdown));
     });
     return m;
@@ -89,26 +129,40 @@ export class VmMonitors {
     const m = this.#monitors.get(uuid);
     this.#monitors.delete(uuid);
     this.#expected.delete(uuid);
-    if (m) { this.#closedByUs.add(m); m.close(); }
+    if (m) {
+      this.#closedByUs.add(m);
+      m.close();
+    }
   }
 
   watch(handler: (e: LifecycleEvent) => void): () => void {
     this.#handlers.add(handler);
-    return () => { this.#handlers.delete(handler); };
+    return () => {
+      this.#handlers.delete(handler);
+    };
   }
 
-  get watched(): boolean { return this.#handlers.size > 0; }
+  get watched(): boolean {
+    return this.#handlers.size > 0;
+  }
 
   #emit(e: LifecycleEvent): void {
     for (const h of this.#handlers) {
-      try { h(e); } catch { /* a handler's failure is its own business */ }
+      try {
+        h(e);
+      } catch {
+        /* a handler's failure is its own business */
+      }
     }
   }
 
   /** Closes every connection; the VMs keep running. */
   close(): void {
     this.#closed = true;
-    for (const m of this.#monitors.values()) { this.#closedByUs.add(m); m.close(); }
+    for (const m of this.#monitors.values()) {
+      this.#closedByUs.add(m);
+      m.close();
+    }
     this.#monitors.clear();
   }
 }
