@@ -7,15 +7,9 @@
 import type { Bus, Subscription } from '../../platform/bus/bus.ts';
 import type { Logger } from '../../platform/log.ts';
 import type { VirtDriver } from './virt/driver.ts';
-import {
-  CONDUCTOR,
-  createInstanceWorker,
-  NO_IMAGE_TRANSFER,
-  type ImageTransfer,
-} from './instance-work.ts';
-import { parseHostWork, toJson, type PowerReport } from './protocol.ts';
-
-export const agentTarget = (host: string) => `compute.${host}`;
+import { serveRpc } from '../../platform/bus/rpc.ts';
+import { createInstanceWorker, NO_IMAGE_TRANSFER, type ImageTransfer } from './instance-work.ts';
+import { AGENT_PROTOCOL, agentTarget, conductorClient, type PowerReport } from './protocol.ts';
 
 export interface HostAgent {
   readonly host: string;
@@ -62,72 +56,51 @@ export async function startHostAgent(deps: HostAgentDeps): Promise<HostAgent> {
   // Served only once the host is registered and reconciled: work queued for the host meanwhile
   // waits on the bus, so reconcile never races a build that is starting.
   const serve = () =>
-    bus.serve(agentTarget(host), async (method, payload) => {
-      switch (method) {
-        case 'ping':
-          return { host, version, uptime_ms: Date.now() - startedAt };
-        // Cast: answered later by an instance.result cast to the conductor. Not awaited, so work on
-        // different instances runs side by side.
-        case 'instance.work':
-          void worker.submit(parseHostWork(payload));
-          return;
-        case 'instance.console': {
-          const p = payload as { uuid?: unknown; max_bytes?: unknown };
-          if (typeof p.uuid !== 'string') throw new Error('instance.console needs a uuid');
-          return {
-            output: await driver.consoleOutput(
-              p.uuid,
-              typeof p.max_bytes === 'number' ? p.max_bytes : 1 << 20,
-            ),
-          };
-        }
-        default:
-          throw new Error(`agent ${host} does not handle ${method}`);
-      }
+    serveRpc(bus, agentTarget(host), AGENT_PROTOCOL, {
+      ping: () => ({ host, version, uptime_ms: Date.now() - startedAt }),
+      // Answered later by an instance.result cast to the conductor. Not awaited, so work on
+      // different instances runs side by side.
+      'instance.work': (w) => {
+        void worker.submit(w);
+      },
+      'instance.console': async (r) => ({
+        output: await driver.consoleOutput(r.uuid, r.max_bytes),
+      }),
     });
+  const conductor = conductorClient(bus);
 
   async function report(): Promise<void> {
     const r = await driver.hostResources();
-    await bus.call(
-      CONDUCTOR,
-      'host.report',
-      {
-        host,
-        hypervisor_type: r.hypervisorType,
-        hypervisor_version: r.hypervisorVersion,
-        cpu_info: r.cpuInfo,
-        host_ip: null,
-        vcpus: r.vcpus,
-        memory_mb: r.memoryMb,
-        disk_gb: r.diskGb,
-        agent_version: version,
-        console_url: deps.console?.url ?? null,
-        console_note: deps.console?.note ?? 'the agent runs no console proxy',
-        cpu_allocation_ratio: deps.ratios?.cpu ?? null,
-        ram_allocation_ratio: deps.ratios?.ram ?? null,
-        disk_allocation_ratio: deps.ratios?.disk ?? null,
-      },
-      { timeoutMs: 10_000 },
-    );
+    await conductor.call('host.report', {
+      host,
+      hypervisor_type: r.hypervisorType,
+      hypervisor_version: r.hypervisorVersion,
+      cpu_info: r.cpuInfo,
+      host_ip: null,
+      vcpus: r.vcpus,
+      memory_mb: r.memoryMb,
+      disk_gb: r.diskGb,
+      agent_version: version,
+      console_url: deps.console?.url ?? null,
+      console_note: deps.console?.note ?? 'the agent runs no console proxy',
+      cpu_allocation_ratio: deps.ratios?.cpu ?? null,
+      ram_allocation_ratio: deps.ratios?.ram ?? null,
+      disk_allocation_ratio: deps.ratios?.disk ?? null,
+    });
   }
 
   /** Tells the conductor what the hypervisor has; destroys what the cloud no longer knows, forgets what it has elsewhere. */
   async function reconcile(): Promise<void> {
     const present = await driver.listInstances();
-    const r = await bus.call<{ destroy: string[]; forget?: string[] }>(
-      CONDUCTOR,
-      'host.reconcile',
-      {
-        host,
-        instances: present.map((i) => ({ uuid: i.uuid, power_state: i.powerState })),
-      },
-      { timeoutMs: 60_000 },
-    );
+    const r = await conductor.call('host.reconcile', {
+      host,
+      instances: present.map((i) => ({ uuid: i.uuid, power_state: i.powerState })),
+    });
     for (const uuid of r.destroy) {
       log.warn({ host, instance: uuid }, 'destroying an instance the cloud does not know');
       await driver.destroy(uuid);
     }
-    for (const uuid of r.forget ?? []) {
+    for (const uuid of r.forget) {
       log.warn(
         { host, instance: uuid },
         'removing a copy of an instance the cloud has on another host',
@@ -141,12 +114,7 @@ export async function startHostAgent(deps: HostAgentDeps): Promise<HostAgent> {
     // Work under way reports the power state with its result; a report now would race it.
     const quiet = reports.filter((r) => !worker.busy(r.uuid));
     if (quiet.length === 0) return;
-    const r = await bus.call<{ stop: string[] }>(
-      CONDUCTOR,
-      'host.power',
-      { host, instances: toJson(quiet) },
-      { timeoutMs: 30_000 },
-    );
+    const r = await conductor.call('host.power', { host, instances: quiet });
     for (const uuid of r.stop) {
       log.warn(
         { host, instance: uuid },
@@ -208,13 +176,8 @@ export async function startHostAgent(deps: HostAgentDeps): Promise<HostAgent> {
   });
 
   const beat = setInterval(() => {
-    bus
-      .call<{ known: boolean; reconcile?: boolean }>(
-        CONDUCTOR,
-        'host.heartbeat',
-        { host },
-        { timeoutMs: 10_000 },
-      )
+    conductor
+      .call('host.heartbeat', { host })
       // Forgotten by the cloud (an admin deleted the service): register again. Forgotten or counted
       // down (servers may have been deleted without us meanwhile): reconcile.
       .then(async (r) => {

@@ -4,22 +4,21 @@
 import { Readable } from 'node:stream';
 import type { Bus } from '../../platform/bus/bus.ts';
 import type { ImageTransfer } from './instance-work.ts';
-import { CONDUCTOR } from './instance-work.ts';
+import { conductorClient } from './protocol.ts';
 
 const CHUNK = 1024 * 1024;
-const TIMEOUT = { timeoutMs: 60_000 };
 
 export function busImageTransfer(bus: Bus): ImageTransfer {
+  const conductor = conductorClient(bus);
   return {
     async open(imageId) {
       async function* chunks(): AsyncGenerator<Buffer> {
         for (let offset = 0; ;) {
-          const r = await bus.call<{ data: string; eof: boolean }>(
-            CONDUCTOR,
-            'image.read',
-            { image_id: imageId, offset, length: CHUNK },
-            TIMEOUT,
-          );
+          const r = await conductor.call('image.read', {
+            image_id: imageId,
+            offset,
+            length: CHUNK,
+          });
           const data = Buffer.from(r.data, 'base64');
           if (data.length > 0) yield data;
           offset += data.length;
@@ -37,12 +36,11 @@ export function busImageTransfer(bus: Bus): ImageTransfer {
       const flush = async () => {
         if (size === 0) return;
         const chunk = Buffer.concat(pending, size);
-        await bus.call(
-          CONDUCTOR,
-          'image.upload.chunk',
-          { upload_id: uploadId, offset, data: chunk.toString('base64') },
-          TIMEOUT,
-        );
+        await conductor.call('image.upload.chunk', {
+          upload_id: uploadId,
+          offset,
+          data: chunk.toString('base64'),
+        });
         offset += chunk.length;
         pending = [];
         size = 0;
@@ -53,12 +51,11 @@ export function busImageTransfer(bus: Bus): ImageTransfer {
         if (size >= CHUNK) await flush();
       }
       await flush();
-      await bus.call(
-        CONDUCTOR,
-        'image.upload.finish',
-        { upload_id: uploadId, image_id: imageId, disk_format: diskFormat },
-        { timeoutMs: 600_000 },
-      );
+      await conductor.call('image.upload.finish', {
+        upload_id: uploadId,
+        image_id: imageId,
+        disk_format: diskFormat,
+      });
     },
   };
 }

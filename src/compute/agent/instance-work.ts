@@ -12,15 +12,13 @@ import {
   type VirtDriver,
 } from './virt/driver.ts';
 import {
-  toJson,
+  conductorClient,
   type HostWork,
   type HostWorkResult,
   type WireImage,
   type WireInstance,
   type WireMigrationTarget,
 } from './protocol.ts';
-
-export const CONDUCTOR = 'compute.conductor';
 
 /** Image bytes for the driver (and snapshot data back), however this agent reaches the image store. */
 export interface ImageTransfer {
@@ -45,7 +43,8 @@ export function createInstanceWorker(deps: {
   images: ImageTransfer;
   log: Logger;
 }) {
-  const { bus, host, driver, images, log } = deps;
+  const { host, driver, images, log } = deps;
+  const conductor = conductorClient(deps.bus);
   const chains = new Map<string, Promise<void>>();
 
   const imageSpec = (w: WireImage): ImageSpec => ({
@@ -214,7 +213,7 @@ export function createInstanceWorker(deps: {
         retryable: e instanceof VirtError && e.retryable,
       };
     }
-    await bus.cast(CONDUCTOR, 'instance.result', toJson(result));
+    await conductor.cast('instance.result', result);
   }
 
   /** Queues `fn` behind whatever this instance is already doing. */

@@ -1,7 +1,8 @@
 // The conductor: what host agents tell the cloud arrives here, on the bus target
 // 'compute.conductor' that every api process serves (they compete for its messages). Agents never
 // touch the database; the conductor writes for them.
-import type { Bus, JsonValue, Subscription } from '../../platform/bus/bus.ts';
+import type { Bus, Subscription } from '../../platform/bus/bus.ts';
+import { serveRpc } from '../../platform/bus/rpc.ts';
 import { BadRequest } from '../../platform/errors.ts';
 import type { Logger } from '../../platform/log.ts';
 import type { HostReport } from '../model.ts';
@@ -9,47 +10,25 @@ import type { HostService } from './hosts.ts';
 import type { Lifecycle } from './lifecycle.ts';
 import type { Consoles } from './consoles.ts';
 import type { ImageDataPort } from './ports.ts';
-import { parseHostWorkResult, parsePowerReports, type HostWorkResult } from '../agent/protocol.ts';
+import { CONDUCTOR_PROTOCOL, CONDUCTOR_TARGET, type WireHostReport } from '../agent/protocol.ts';
 
-export const CONDUCTOR_TARGET = 'compute.conductor';
-
-/** An optional text field of a report: a string of at most 2000 characters, else null. */
-const optionalText = (v: JsonValue | undefined): string | null =>
-  typeof v === 'string' && v !== '' && v.length <= 2000 ? v : null;
-
-function parseReport(p: JsonValue): HostReport {
-  const o = (p ?? {}) as Record<string, JsonValue>;
-  const str = (k: string) => {
-    if (typeof o[k] !== 'string' || o[k] === '')
-      throw new BadRequest(`host report: ${k} must be a string`);
-    return o[k] as string;
-  };
-  // The ratios the host's configuration sets; absent or null ones are the cloud's defaults.
+/** The report as the host service takes it (camelCase; absent ratios are the cloud's defaults). */
+function hostReport(r: WireHostReport): HostReport {
   const ratios: { cpu?: number; ram?: number; disk?: number } = {};
-  for (const r of ['cpu', 'ram', 'disk'] as const) {
-    const k = `${r}_allocation_ratio`;
-    const v = o[k];
-    if (v === undefined || v === null) continue;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > 1000)
-      throw new BadRequest(`host report: ${k} must be a number above 0`);
-    ratios[r] = v;
-  }
-  const int = (k: string) => {
-    if (typeof o[k] !== 'number' || !Number.isInteger(o[k]) || (o[k] as number) < 0)
-      throw new BadRequest(`host report: ${k} must be a count`);
-    return o[k] as number;
-  };
+  if (r.cpu_allocation_ratio !== null) ratios.cpu = r.cpu_allocation_ratio;
+  if (r.ram_allocation_ratio !== null) ratios.ram = r.ram_allocation_ratio;
+  if (r.disk_allocation_ratio !== null) ratios.disk = r.disk_allocation_ratio;
   return {
-    host: str('host'),
-    hypervisorType: str('hypervisor_type'),
-    hypervisorVersion: int('hypervisor_version'),
-    cpuInfo: str('cpu_info'),
-    hostIp: typeof o['host_ip'] === 'string' ? o['host_ip'] : null,
-    vcpus: int('vcpus'),
-    memoryMb: int('memory_mb'),
-    diskGb: int('disk_gb'),
-    agentVersion: str('agent_version'),
-    console: { url: optionalText(o['console_url']), note: optionalText(o['console_note']) },
+    host: r.host,
+    hypervisorType: r.hypervisor_type,
+    hypervisorVersion: r.hypervisor_version,
+    cpuInfo: r.cpu_info,
+    hostIp: r.host_ip,
+    vcpus: r.vcpus,
+    memoryMb: r.memory_mb,
+    diskGb: r.disk_gb,
+    agentVersion: r.agent_version,
+    console: { url: r.console_url, note: r.console_note },
     ratios,
   };
 }
@@ -58,19 +37,6 @@ function parseReport(p: JsonValue): HostReport {
 const STALLED_SCHEDULING_MS = 60_000;
 /** Host work without a result for this long was lost (a snapshot of a large disk is the slowest). */
 const ABANDONED_TASK_MS = 30 * 60_000;
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-function uuidField(p: JsonValue, k: string): string {
-  const v = (p as Record<string, JsonValue> | null)?.[k];
-  if (typeof v !== 'string' || !UUID.test(v)) throw new BadRequest(`${k} must be a UUID`);
-  return v;
-}
-function countField(p: JsonValue, k: string): number {
-  const v = (p as Record<string, JsonValue> | null)?.[k];
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
-    throw new BadRequest(`${k} must be a count`);
-  return v;
-}
 
 export async function serveConductor(deps: {
   bus: Bus;
@@ -99,97 +65,47 @@ export async function serveConductor(deps: {
       .catch((err: unknown) => log.error({ err }, 'sweeping expired console tokens failed'));
   }, deps.sweepEveryMs ?? 30_000);
   sweeper.unref();
-  const served = await bus.serve(CONDUCTOR_TARGET, async (method, payload) => {
-    switch (method) {
-      case 'host.report': {
-        const h = await hosts.report(parseReport(payload));
-        log.info(
-          { host: h.host, vcpus: h.vcpus, memoryMb: h.memoryMb, diskGb: h.diskGb },
-          'host reported',
-        );
-        return {
-          host: h.host,
-          hypervisor_id: h.hypervisorId,
-          availability_zone: h.availabilityZone,
-        };
-      }
-      case 'host.heartbeat': {
-        const host = (payload as { host?: unknown } | null)?.host;
-        if (typeof host !== 'string') throw new BadRequest('host heartbeat: host must be a string');
-        // An unknown host (deleted by an admin) is told to report again.
-        const beat = await hosts.heartbeat(host);
-        return { known: beat.known, reconcile: beat.wasDown };
-      }
-      case 'instance.result':
-        await lifecycle.onResult(parseHostWorkResult(payload));
-        return;
-      case 'host.power': {
-        const p = (payload ?? {}) as { host?: unknown; instances?: JsonValue };
-        if (typeof p.host !== 'string') throw new BadRequest('host power: host is required');
-        return { stop: await lifecycle.syncPower(p.host, parsePowerReports(p.instances ?? null)) };
-      }
-      case 'host.reconcile': {
-        const p = (payload ?? {}) as { host?: unknown; instances?: unknown };
-        if (typeof p.host !== 'string' || !Array.isArray(p.instances))
-          throw new BadRequest('host reconcile: host and instances are required');
-        const r = await lifecycle.reconcile(
-          p.host,
-          p.instances as { uuid: string; power_state: HostWorkResult['power_state'] }[],
-        );
-        log.info(
-          {
-            host: p.host,
-            present: p.instances.length,
-            destroy: r.destroy.length,
-            forget: r.forget.length,
-          },
-          'host reconciled',
-        );
-        return r;
-      }
-      // A host's console proxy presents a token: it is consumed whatever the answer (one-time).
-      case 'console.consume': {
-        const p = (payload ?? {}) as { token?: unknown; host?: unknown };
-        if (typeof p.token !== 'string' || p.token.length > 200 || typeof p.host !== 'string')
-          throw new BadRequest('console.consume needs a token and a host');
-        const r = await deps.consoles.consume(p.token, p.host);
-        if (!r.ok) log.info({ host: p.host, why: r.why }, 'console token refused');
-        return r.ok ? { instance_id: r.instanceId } : { refused: r.why };
-      }
-      // Image bytes for agents in other processes (image-over-bus.ts).
-      case 'image.read': {
-        const length = Math.min(countField(payload, 'length'), 4 * 1024 * 1024);
-        const r = await imageData().read(
-          uuidField(payload, 'image_id'),
-          countField(payload, 'offset'),
-          length,
-        );
-        return { data: r.data.toString('base64'), eof: r.eof };
-      }
-      case 'image.upload.chunk': {
-        const data = (payload as { data?: unknown } | null)?.data;
-        if (typeof data !== 'string') throw new BadRequest('image.upload.chunk needs data');
-        await imageData().writeChunk(
-          uuidField(payload, 'upload_id'),
-          countField(payload, 'offset'),
-          Buffer.from(data, 'base64'),
-        );
-        return;
-      }
-      case 'image.upload.finish': {
-        const format = (payload as { disk_format?: unknown } | null)?.disk_format;
-        if (typeof format !== 'string' || !/^[a-z0-9]{1,16}$/.test(format))
-          throw new BadRequest('image.upload.finish needs a disk_format');
-        await imageData().finish(
-          uuidField(payload, 'upload_id'),
-          uuidField(payload, 'image_id'),
-          format,
-        );
-        return;
-      }
-      default:
-        throw new BadRequest(`the conductor does not handle ${method}`);
-    }
+  const served = await serveRpc(bus, CONDUCTOR_TARGET, CONDUCTOR_PROTOCOL, {
+    'host.report': async (r) => {
+      const h = await hosts.report(hostReport(r));
+      log.info(
+        { host: h.host, vcpus: h.vcpus, memoryMb: h.memoryMb, diskGb: h.diskGb },
+        'host reported',
+      );
+      return { host: h.host, hypervisor_id: h.hypervisorId, availability_zone: h.availabilityZone };
+    },
+    // An unknown host (deleted by an admin) is told to report again.
+    'host.heartbeat': async ({ host }) => {
+      const beat = await hosts.heartbeat(host);
+      return { known: beat.known, reconcile: beat.wasDown };
+    },
+    'instance.result': (r) => lifecycle.onResult(r),
+    'host.power': async (p) => ({ stop: await lifecycle.syncPower(p.host, p.instances) }),
+    'host.reconcile': async (p) => {
+      const r = await lifecycle.reconcile(p.host, p.instances);
+      log.info(
+        {
+          host: p.host,
+          present: p.instances.length,
+          destroy: r.destroy.length,
+          forget: r.forget.length,
+        },
+        'host reconciled',
+      );
+      return r;
+    },
+    'console.consume': async (p) => {
+      const r = await deps.consoles.consume(p.token, p.host);
+      if (!r.ok) log.info({ host: p.host, why: r.why }, 'console token refused');
+      return r.ok ? { instance_id: r.instanceId } : { refused: r.why };
+    },
+    'image.read': async (p) => {
+      const r = await imageData().read(p.image_id, p.offset, Math.min(p.length, 4 * 1024 * 1024));
+      return { data: r.data.toString('base64'), eof: r.eof };
+    },
+    'image.upload.chunk': (p) =>
+      imageData().writeChunk(p.upload_id, p.offset, Buffer.from(p.data, 'base64')),
+    'image.upload.finish': (p) => imageData().finish(p.upload_id, p.image_id, p.disk_format),
   });
   return {
     async close() {

@@ -13,7 +13,7 @@ import * as actions from '../store/instance-actions.ts';
 import { flavorDiskGb } from '../scheduler/host-selection.ts';
 import { releaseAllocations, setAllocation } from '../store/claims.ts';
 import { getHost } from '../store/hosts.ts';
-import { agentTarget } from '../agent/host-agent.ts';
+import { agentClient } from '../agent/protocol.ts';
 import type { InstanceAction } from '../states.ts';
 import type { HostOp } from '../agent/protocol.ts';
 import type { Instance, InstanceFlavor, Migration } from '../model.ts';
@@ -567,12 +567,10 @@ export function createServerActions(deps: {
         throw new Conflict(`Instance ${i.id} is not running on a host yet.`, 'instance_not_ready');
       let output: string;
       try {
-        ({ output } = await bus.call<{ output: string }>(
-          agentTarget(i.host),
-          'instance.console',
-          { uuid: i.id, max_bytes: 1 << 20 },
-          { timeoutMs: 30_000 },
-        ));
+        ({ output } = await agentClient(bus, i.host).call('instance.console', {
+          uuid: i.id,
+          max_bytes: 1 << 20,
+        }));
       } catch (e) {
         throw new Unavailable(
           `The console of instance ${i.id} could not be read from host ${i.host}: ${(e as Error).message}`,

@@ -10,7 +10,7 @@ import { pipeline } from 'node:stream';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import type { Logger } from '../../../platform/log.ts';
 import type { Bus } from '../../../platform/bus/bus.ts';
-import { CONDUCTOR } from '../instance-work.ts';
+import { conductorClient } from '../protocol.ts';
 import { serveStatic } from './static-files.ts';
 
 export const CONSOLE_MOUNT = '/console';
@@ -40,16 +40,10 @@ export interface ConsoleProxy {
 
 /** Token checks through the conductor on the bus, for the proxy of `host`. */
 export function busTokenCheck(bus: Bus, host: string): (token: string) => Promise<TokenCheck> {
+  const conductor = conductorClient(bus);
   return async (token) => {
-    const r = await bus.call<{ instance_id?: string; refused?: string }>(
-      CONDUCTOR,
-      'console.consume',
-      { token, host },
-      { timeoutMs: 10_000 },
-    );
-    return typeof r.instance_id === 'string'
-      ? { instanceId: r.instance_id }
-      : { refused: r.refused ?? 'refused' };
+    const r = await conductor.call('console.consume', { token, host });
+    return 'instance_id' in r ? { instanceId: r.instance_id } : { refused: r.refused };
   };
 }
 
