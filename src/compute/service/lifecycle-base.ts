@@ -15,6 +15,7 @@ import { agentClient, type HostOp, type HostWork, type WireInstance } from '../a
 import { POWER_STATE_CODES, type InstanceAction } from '../states.ts';
 import type { Instance, InstanceFault } from '../model.ts';
 import type { ImagePort } from './ports.ts';
+import { createInstanceNotifications } from './notifications.ts';
 
 /** Nova's event names for host work (os-instance-actions events). */
 export const EVENT_NAMES: Readonly<Record<HostOp, string>> = {
@@ -61,6 +62,7 @@ export interface LifecycleBaseDeps {
 export function createLifecycleBase(deps: LifecycleBaseDeps) {
   const { db, log, now } = deps;
   let bus: Bus | undefined;
+  const notifications = createInstanceNotifications({ bus: () => bus, log, now });
 
   function requireBus(): Bus {
     if (!bus)
@@ -125,9 +127,11 @@ export function createLifecycleBase(deps: LifecycleBaseDeps) {
     });
   }
 
-  /** Casts work on the instance to `host` and records the start of its event. */
+  /** Casts work on the instance to `host`, recording and announcing its start (a delete's start is
+   * announced by the delete itself, which may not reach a host). */
   async function castTo(host: string, i: Instance, work: Omit<HostWork, 'uuid'>): Promise<void> {
     await event(work.action_id, work.op, host);
+    if (work.op !== 'destroy') await notifications.started(work.op, i, host);
     await agentClient(requireBus(), host).cast('instance.work', { ...work, uuid: i.id });
   }
 
@@ -189,6 +193,7 @@ export function createLifecycleBase(deps: LifecycleBaseDeps) {
       await releaseAllocations(db, id);
       await deleteInstanceTokens(db, id);
     }
+    if (done) await notifications.emit('instance.delete.end', done, done.host);
     // A server deleted while shelved takes its shelved disk image with it, as in Nova.
     if (done?.shelvedImageId) await removeShelvedImage(done.shelvedImageId);
   }
@@ -198,6 +203,7 @@ export function createLifecycleBase(deps: LifecycleBaseDeps) {
       bus = b;
     },
     requireBus,
+    notifications,
     wireInstance,
     fault,
     event,

@@ -44,6 +44,7 @@ export function createLifecycle(deps: LifecycleDeps) {
   const now = deps.now ?? Date.now;
   const base = createLifecycleBase({ db, log, now, images: deps.images });
   const { settle, fault, event, cast, wireInstance, isGone, finishDelete, removeOrphan } = base;
+  const { notifications } = base;
 
   async function buildFailed(
     i: Instance,
@@ -51,16 +52,13 @@ export function createLifecycle(deps: LifecycleDeps) {
     message: string,
     details = '',
   ): Promise<void> {
+    const failed = await settle(i.id, 'buildFailed', {
+      fault: fault(message, details),
+      power_state: POWER_STATE_CODES.nostate,
+    });
     // A build that lost to a delete leaves its claim to the delete, which releases it.
-    if (
-      (await settle(i.id, 'buildFailed', {
-        fault: fault(message, details),
-        power_state: POWER_STATE_CODES.nostate,
-      })) ||
-      (await isGone(i.id))
-    ) {
-      await releaseAllocations(db, i.id);
-    }
+    if (failed || (await isGone(i.id))) await releaseAllocations(db, i.id);
+    if (failed) await notifications.emit('instance.create.error', failed, failed.host);
     await event(actionId, 'build', i.host, { ok: false, message: details || message });
   }
 
@@ -110,6 +108,7 @@ export function createLifecycle(deps: LifecycleDeps) {
 
   /** Deletes an instance already in 'deleting': on its host when it has a live one, else here. */
   async function destroy(i: Instance, actionId: string | null): Promise<void> {
+    await notifications.emit('instance.delete.start', i, i.host);
     // A cold migration's other copy (the source's kept for a revert, or one being prepared) goes too.
     const m = i.migration;
     const other =
@@ -127,12 +126,12 @@ export function createLifecycle(deps: LifecycleDeps) {
     if (r.ok) {
       // Deleted while it was being built (the delete may even have reached the host first): the
       // guest that just came up belongs to nobody, so it goes.
-      if (
-        !(await settle(i.id, 'spawned', {
-          power_state: powerCode(r.power_state),
-          launched_at: now(),
-        }))
-      ) {
+      const spawned = await settle(i.id, 'spawned', {
+        power_state: powerCode(r.power_state),
+        launched_at: now(),
+      });
+      if (spawned) await notifications.emit('instance.create.end', spawned, r.host);
+      else {
         const current = await instances.getInstance(db, i.id);
         if (!current || current.taskState === 'deleting') await removeOrphan(r);
       }
@@ -159,6 +158,54 @@ export function createLifecycle(deps: LifecycleDeps) {
       request_spec: JSON.stringify({ ...i.request, tried }),
     });
     if (again) await schedule([again], new Map(r.action_id ? [[i.id, r.action_id]] : []));
+  }
+
+  /** An agent's report of work done or failed. */
+  async function handleResult(r: HostWorkResult): Promise<void> {
+    const i = await instances.getInstance(db, r.uuid);
+    if (!i) {
+      log.info({ instance: r.uuid, op: r.op }, 'result for an instance already gone');
+      if (r.ok && (r.op === 'build' || r.op === 'unshelve' || r.op === 'rebuild'))
+        await removeOrphan(r);
+      return;
+    }
+    if (r.op === 'build') {
+      await onBuildResult(r, i);
+      return;
+    }
+    if (isMigrationOp(r.op)) {
+      await migrations.onResult({ ...r, op: r.op }, i);
+      return;
+    }
+    if (r.op === 'destroy') {
+      if (r.ok) await finishDelete(i.id);
+      else
+        await settle(i.id, 'taskErrored', {
+          fault: fault(
+            `Deleting instance ${i.id} failed: ${r.message ?? 'unknown error'}`,
+            `host ${r.host}`,
+          ),
+        });
+      await event(r.action_id, r.op, r.host, outcomeOf(r));
+      return;
+    }
+    const fields: instances.InstanceFields = reportedPower(r);
+    const c = completion(db, base.removeShelvedImage, i, r);
+    const settled = r.ok
+      ? await settle(i.id, COMPLETES[r.op as Exclude<HostOp, MigrationOp>], {
+          ...fields,
+          ...c.fields,
+        })
+      : await settle(i.id, 'taskFailed', {
+          ...fields,
+          ...c.fields,
+          fault: fault(
+            `${r.op} of instance ${i.id} failed: ${r.message ?? 'unknown error'}`,
+            `host ${r.host}`,
+          ),
+        });
+    if (settled) await c.claims();
+    await event(r.action_id, r.op, r.host, outcomeOf(r));
   }
 
   const migrations = createMigrations({
@@ -218,52 +265,13 @@ export function createLifecycle(deps: LifecycleDeps) {
 
     destroy,
 
-    /** An agent's report of work done or failed. */
+    /** An agent's report of work done or failed, then its .end (or .error) announced. */
     async onResult(r: HostWorkResult): Promise<void> {
-      const i = await instances.getInstance(db, r.uuid);
-      if (!i) {
-        log.info({ instance: r.uuid, op: r.op }, 'result for an instance already gone');
-        if (r.ok && (r.op === 'build' || r.op === 'unshelve' || r.op === 'rebuild'))
-          await removeOrphan(r);
-        return;
-      }
-      if (r.op === 'build') {
-        await onBuildResult(r, i);
-        return;
-      }
-      if (isMigrationOp(r.op)) {
-        await migrations.onResult({ ...r, op: r.op }, i);
-        return;
-      }
-      if (r.op === 'destroy') {
-        if (r.ok) await finishDelete(i.id);
-        else
-          await settle(i.id, 'taskErrored', {
-            fault: fault(
-              `Deleting instance ${i.id} failed: ${r.message ?? 'unknown error'}`,
-              `host ${r.host}`,
-            ),
-          });
-        await event(r.action_id, r.op, r.host, outcomeOf(r));
-        return;
-      }
-      const fields: instances.InstanceFields = reportedPower(r);
-      const c = completion(db, base.removeShelvedImage, i, r);
-      const settled = r.ok
-        ? await settle(i.id, COMPLETES[r.op as Exclude<HostOp, MigrationOp>], {
-            ...fields,
-            ...c.fields,
-          })
-        : await settle(i.id, 'taskFailed', {
-            ...fields,
-            ...c.fields,
-            fault: fault(
-              `${r.op} of instance ${i.id} failed: ${r.message ?? 'unknown error'}`,
-              `host ${r.host}`,
-            ),
-          });
-      if (settled) await c.claims();
-      await event(r.action_id, r.op, r.host, outcomeOf(r));
+      await handleResult(r);
+      // Builds and deletes announce their own ends (a build retried elsewhere has not ended).
+      if (r.op === 'build' || r.op === 'destroy') return;
+      const after = await instances.getInstance(db, r.uuid);
+      if (after) await notifications.finished(r.op, r.ok, after, r.host);
     },
   };
 }
