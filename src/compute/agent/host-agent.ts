@@ -9,7 +9,13 @@ import type { Logger } from '../../platform/log.ts';
 import type { VirtDriver } from './virt/driver.ts';
 import { serveRpc } from '../../platform/bus/rpc.ts';
 import { createInstanceWorker, NO_IMAGE_TRANSFER, type ImageTransfer } from './instance-work.ts';
-import { AGENT_PROTOCOL, agentTarget, conductorClient, type PowerReport } from './protocol.ts';
+import {
+  AGENT_PROTOCOL,
+  agentTarget,
+  announceAgentUp,
+  conductorClient,
+  type PowerReport,
+} from './protocol.ts';
 
 export interface HostAgent {
   readonly host: string;
@@ -162,7 +168,7 @@ export async function startHostAgent(deps: HostAgentDeps): Promise<HostAgent> {
             syncPower().catch((err: unknown) => log.warn({ host, err }, 'power sync failed'));
           }, deps.powerSyncMs ?? 60_000);
           powerSync.unref();
-          await bus.notify('compute', 'agent.up', { host, version });
+          await announceAgentUp(bus, { host, version });
           log.info({ host }, 'host agent serving');
           resolve();
         },

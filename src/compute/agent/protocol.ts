@@ -2,7 +2,8 @@
 // place: the two targets (each host's agent, and the conductor every api process serves), the
 // table of every method each one serves with its request and reply types, and their parsers.
 // Both ends go through platform/bus/rpc.ts, so the server parses each request and the caller each
-// reply; a method not in a table is refused. Notifications are in notifications.ts.
+// reply; a method not in a table is refused. The instance notifications the service announces
+// are in service/notifications.ts; the agents' own announcement is agent.up below.
 import type { Bus, JsonValue } from '../../platform/bus/bus.ts';
 import { call, cast, rpcClient } from '../../platform/bus/rpc.ts';
 import { fields, nothing } from '../../platform/bus/wire.ts';
@@ -433,3 +434,13 @@ export const agentClient = (bus: Bus, host: string) =>
   rpcClient(bus, agentTarget(host), AGENT_PROTOCOL);
 /** The client of the conductor (whichever api process takes the message). */
 export const conductorClient = (bus: Bus) => rpcClient(bus, CONDUCTOR_TARGET, CONDUCTOR_PROTOCOL);
+
+/** The topic agents announce themselves on; `agent.up` once an agent serves its target. The payload
+ * goes bare (no notification envelope), as subscribers of this topic read `host` from it. */
+export const AGENT_TOPIC = 'compute';
+export interface AgentUp {
+  readonly host: string;
+  readonly version: string;
+}
+export const announceAgentUp = (bus: Bus, up: AgentUp): Promise<void> =>
+  bus.notify(AGENT_TOPIC, 'agent.up', { host: up.host, version: up.version });
