@@ -26,15 +26,19 @@ export interface PlatformConfig {
   readonly agentHost: string;
 }
 
+/** Read before the others: it decides where the default config file is, and it is the context
+ * every section's defaults are made in (SectionContext.dataDir). */
+const DATA_DIR = {
+  key: 'data_dir',
+  env: 'NUBES_DATA_DIR',
+  flag: '--data-dir',
+  kind: 'string',
+  help: 'where the database, keys, logs and clouds.yaml live',
+} as const;
+
 export const platformSection = defineSection({
   settings: [
-    {
-      key: 'data_dir',
-      env: 'NUBES_DATA_DIR',
-      flag: '--data-dir',
-      kind: 'string',
-      help: 'where the database, keys, logs and clouds.yaml live',
-    },
+    DATA_DIR,
     {
       key: 'listen',
       env: 'NUBES_LISTEN',
@@ -99,6 +103,7 @@ export const platformSection = defineSection({
     },
   ],
   resolve(v, { dataDir }): PlatformConfig {
+    // data_dir itself was resolved first (dataDirOf), as every section's context.
     const listen = v.listen ?? { host: '127.0.0.1', port: 5000 };
     const publicUrl = baseUrl('public_url', v.public_url ?? urlOfListener(listen));
     const bus = v.bus ?? 'memory';
@@ -121,7 +126,7 @@ export const platformSection = defineSection({
 
 /** The data_dir the values name (relative to the working directory), or the default one. */
 export function dataDirOf(values: ReadonlyMap<string, unknown>, env: NodeJS.ProcessEnv): string {
-  return resolve((values.get('data_dir') as string | undefined) ?? defaultDataDir(env));
+  return resolve((values.get(DATA_DIR.key) as string | undefined) ?? defaultDataDir(env));
 }
 
 /** The config files tried when none is named: <data-dir>/nubes.yaml, then /etc/nubes/nubes.yaml.
@@ -130,6 +135,6 @@ export function defaultConfigFiles(
   flags: Readonly<Record<string, string>>,
   env: NodeJS.ProcessEnv,
 ): string[] {
-  const early = flags['--data-dir'] ?? env['NUBES_DATA_DIR'];
+  const early = flags[DATA_DIR.flag] ?? env[DATA_DIR.env];
   return [join(early ? early : defaultDataDir(env), 'nubes.yaml'), '/etc/nubes/nubes.yaml'];
 }
