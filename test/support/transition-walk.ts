@@ -21,6 +21,8 @@ export interface Walk<S extends StateShape, A extends string> {
   readonly fields: Row;
   /** The updated_at the store is given. */
   readonly now: number;
+  /** How many states to walk at once (default 1). */
+  readonly concurrency?: number;
   /** Checks the store's refusal names the state the row was found in. */
   refused(e: unknown, state: S, action: A): boolean;
 }
@@ -32,17 +34,17 @@ export async function walkTransitions<S extends StateShape, A extends string>(
   const actions = Object.keys(w.table) as A[];
   let allowed = 0;
   let refused = 0;
-  for (const state of w.states) {
+  async function walk(state: S): Promise<void> {
     const ids = await w.make(state, actions.length);
     const before = await w.rows(ids);
-    const outcomes = await Promise.all(
-      actions.map((action, i) =>
-        w.apply(ids[i]!, action).then(
+    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    for (const [i, action] of actions.entries())
+      outcomes.push(
+        await w.apply(ids[i]!, action).then(
           (value) => ({ ok: true as const, value }),
           (error: unknown) => ({ ok: false as const, error }),
         ),
-      ),
-    );
+      );
     const after = await w.rows(ids);
     actions.forEach((action, i) => {
       const t = w.table[action];
@@ -76,5 +78,10 @@ export async function walkTransitions<S extends StateShape, A extends string>(
       }
     });
   }
+  // Rows of different states at once on a server database, where round trips overlap; one at a
+  // time on SQLite, where they would only queue for its one connection.
+  const width = w.concurrency ?? 1;
+  for (let at = 0; at < w.states.length; at += width)
+    await Promise.all(w.states.slice(at, at + width).map(walk));
   return { allowed, refused };
 }

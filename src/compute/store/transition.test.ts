@@ -73,7 +73,7 @@ const ALL_STATES: InstanceState[] = VM_STATES.flatMap((vm_state) =>
 for (const variant of storeDatabases()) {
   describe(`instance state transitions (${variant.name})`, () => {
     it('every action changes a row exactly from the states the table lists', async () => {
-      const { db, close } = await variant.open();
+      const { db, dialect, close } = await variant.open();
       try {
         const { allowed, refused } = await walkTransitions<InstanceState, InstanceAction>({
           states: ALL_STATES,
@@ -88,6 +88,7 @@ for (const variant of storeDatabases()) {
             ),
           fields: { host: 'walked' },
           now: 2,
+          concurrency: dialect === 'postgres' ? 8 : 1,
           refused: (e: any, state, action) =>
             e.status === 409 &&
             e.code === 'instance_invalid_state' &&
