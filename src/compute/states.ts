@@ -1,7 +1,8 @@
 // The instance state machine, after Nova's vm_states/task_states: the one table that says from
 // which (vm_state, task_state) each action may start and what it leaves, and the total map from
-// those two to the API `status` (Nova's _STATE_MAP). The instance store applies transitions as one
-// compare-and-swap UPDATE (Nova's expected_task_state), so a racing action gets a 409, not a mix.
+// those two to the API `status` (Nova's _STATE_MAP). The table has platform/db/transitions.ts's
+// shape; the store applies it as one compare-and-swap UPDATE (Nova's expected_task_state), so a
+// racing action gets a 409, not a mix. store/transition.test.ts walks every pair through it.
 import {
   allows as allowsFrom,
   type Transition,
