@@ -1,7 +1,13 @@
 // The instance state machine, after Nova's vm_states/task_states: the one table that says from
 // which (vm_state, task_state) each action may start and what it leaves, and the total map from
-// those two to the API `status` (Nova's _STATE_MAP). The instance store applies transitions as one
-// compare-and-swap UPDATE (Nova's expected_task_state), so a racing action gets a 409, not a mix.
+// those two to the API `status` (Nova's _STATE_MAP). The table has platform/db/transitions.ts's
+// shape; the store applies it as one compare-and-swap UPDATE (Nova's expected_task_state), so a
+// racing action gets a 409, not a mix. store/transition.test.ts walks every pair through it.
+import {
+  allows as allowsFrom,
+  type Transition,
+  type TransitionTable,
+} from '../platform/db/transitions.ts';
 
 export const VM_STATES = [
   'building',
@@ -58,14 +64,14 @@ export const POWER_STATE_CODES = {
   suspended: 7,
 } as const;
 
-export interface InstanceTransition {
-  /** The vm_states the action may start from, and the task_states (null: no task running). */
-  readonly from: { readonly vm: readonly VmState[]; readonly task: readonly (TaskState | null)[] };
-  /** The task_state while the action runs (null when the action completes a task). */
-  readonly task: TaskState | null;
-  /** The vm_state it sets, when it sets one. */
-  readonly vm?: VmState;
-}
+/** An instance's state columns: (vm_state, task_state), the task null while none runs. */
+export type InstanceState = { readonly vm_state: VmState; readonly task_state: TaskState | null };
+
+/** From which (vm_state, task_state) an action may start; every action sets task_state (null when
+ * it completes a task) and may set vm_state. */
+export type InstanceTransition = Transition<InstanceState> & {
+  readonly to: { readonly task_state: TaskState | null };
+};
 
 const IDLE = [null] as const;
 const RUNNING_LIKE: readonly VmState[] = [
@@ -83,187 +89,259 @@ const RUNNING_LIKE: readonly VmState[] = [
 /** User actions (they start a task) and completions (the agent reports the task done or failed). */
 export const instanceTransitions = {
   // --- build
-  schedule: { from: { vm: ['building'], task: ['scheduling'] }, task: 'networking' },
-  spawn: { from: { vm: ['building'], task: ['networking'] }, task: 'spawning' },
-  spawned: { from: { vm: ['building'], task: ['spawning'] }, task: null, vm: 'active' },
+  schedule: {
+    from: { vm_state: ['building'], task_state: ['scheduling'] },
+    to: { task_state: 'networking' },
+  },
+  spawn: {
+    from: { vm_state: ['building'], task_state: ['networking'] },
+    to: { task_state: 'spawning' },
+  },
+  spawned: {
+    from: { vm_state: ['building'], task_state: ['spawning'] },
+    to: { task_state: null, vm_state: 'active' },
+  },
   buildFailed: {
-    from: { vm: ['building'], task: ['scheduling', 'networking', 'spawning'] },
-    task: null,
-    vm: 'error',
+    from: { vm_state: ['building'], task_state: ['scheduling', 'networking', 'spawning'] },
+    to: { task_state: null, vm_state: 'error' },
   },
   // A build that failed on its host goes back to the scheduler (another host, bounded attempts).
-  reschedule: { from: { vm: ['building'], task: ['networking', 'spawning'] }, task: 'scheduling' },
+  reschedule: {
+    from: { vm_state: ['building'], task_state: ['networking', 'spawning'] },
+    to: { task_state: 'scheduling' },
+  },
   // --- power
-  stop: { from: { vm: ['active', 'error'], task: IDLE }, task: 'powering-off' },
-  stopped: { from: { vm: ['active', 'error'], task: ['powering-off'] }, task: null, vm: 'stopped' },
-  start: { from: { vm: ['stopped'], task: IDLE }, task: 'powering-on' },
-  started: { from: { vm: ['stopped'], task: ['powering-on'] }, task: null, vm: 'active' },
-  reboot: { from: { vm: ['active'], task: IDLE }, task: 'rebooting' },
+  stop: {
+    from: { vm_state: ['active', 'error'], task_state: IDLE },
+    to: { task_state: 'powering-off' },
+  },
+  stopped: {
+    from: { vm_state: ['active', 'error'], task_state: ['powering-off'] },
+    to: { task_state: null, vm_state: 'stopped' },
+  },
+  start: { from: { vm_state: ['stopped'], task_state: IDLE }, to: { task_state: 'powering-on' } },
+  started: {
+    from: { vm_state: ['stopped'], task_state: ['powering-on'] },
+    to: { task_state: null, vm_state: 'active' },
+  },
+  reboot: { from: { vm_state: ['active'], task_state: IDLE }, to: { task_state: 'rebooting' } },
   rebootHard: {
-    from: { vm: ['active', 'stopped', 'paused', 'suspended', 'error'], task: [null, 'rebooting'] },
-    task: 'rebooting_hard',
+    from: {
+      vm_state: ['active', 'stopped', 'paused', 'suspended', 'error'],
+      task_state: [null, 'rebooting'],
+    },
+    to: { task_state: 'rebooting_hard' },
   },
   rebooted: {
     from: {
-      vm: ['active', 'stopped', 'paused', 'suspended', 'error'],
-      task: ['rebooting', 'rebooting_hard'],
+      vm_state: ['active', 'stopped', 'paused', 'suspended', 'error'],
+      task_state: ['rebooting', 'rebooting_hard'],
     },
-    task: null,
-    vm: 'active',
+    to: { task_state: null, vm_state: 'active' },
   },
-  pause: { from: { vm: ['active'], task: IDLE }, task: 'pausing' },
-  paused: { from: { vm: ['active'], task: ['pausing'] }, task: null, vm: 'paused' },
-  unpause: { from: { vm: ['paused'], task: IDLE }, task: 'unpausing' },
-  unpaused: { from: { vm: ['paused'], task: ['unpausing'] }, task: null, vm: 'active' },
-  suspend: { from: { vm: ['active'], task: IDLE }, task: 'suspending' },
-  suspended: { from: { vm: ['active'], task: ['suspending'] }, task: null, vm: 'suspended' },
-  resume: { from: { vm: ['suspended'], task: IDLE }, task: 'resuming' },
-  resumed: { from: { vm: ['suspended'], task: ['resuming'] }, task: null, vm: 'active' },
+  pause: { from: { vm_state: ['active'], task_state: IDLE }, to: { task_state: 'pausing' } },
+  paused: {
+    from: { vm_state: ['active'], task_state: ['pausing'] },
+    to: { task_state: null, vm_state: 'paused' },
+  },
+  unpause: { from: { vm_state: ['paused'], task_state: IDLE }, to: { task_state: 'unpausing' } },
+  unpaused: {
+    from: { vm_state: ['paused'], task_state: ['unpausing'] },
+    to: { task_state: null, vm_state: 'active' },
+  },
+  suspend: { from: { vm_state: ['active'], task_state: IDLE }, to: { task_state: 'suspending' } },
+  suspended: {
+    from: { vm_state: ['active'], task_state: ['suspending'] },
+    to: { task_state: null, vm_state: 'suspended' },
+  },
+  resume: { from: { vm_state: ['suspended'], task_state: IDLE }, to: { task_state: 'resuming' } },
+  resumed: {
+    from: { vm_state: ['suspended'], task_state: ['resuming'] },
+    to: { task_state: null, vm_state: 'active' },
+  },
   // --- rescue, rebuild, snapshot
-  rescue: { from: { vm: ['active', 'stopped', 'error'], task: IDLE }, task: 'rescuing' },
-  rescued: {
-    from: { vm: ['active', 'stopped', 'error'], task: ['rescuing'] },
-    task: null,
-    vm: 'rescued',
+  rescue: {
+    from: { vm_state: ['active', 'stopped', 'error'], task_state: IDLE },
+    to: { task_state: 'rescuing' },
   },
-  unrescue: { from: { vm: ['rescued'], task: IDLE }, task: 'unrescuing' },
-  unrescued: { from: { vm: ['rescued'], task: ['unrescuing'] }, task: null, vm: 'active' },
-  rebuild: { from: { vm: ['active', 'stopped', 'error'], task: IDLE }, task: 'rebuilding' },
+  rescued: {
+    from: { vm_state: ['active', 'stopped', 'error'], task_state: ['rescuing'] },
+    to: { task_state: null, vm_state: 'rescued' },
+  },
+  unrescue: { from: { vm_state: ['rescued'], task_state: IDLE }, to: { task_state: 'unrescuing' } },
+  unrescued: {
+    from: { vm_state: ['rescued'], task_state: ['unrescuing'] },
+    to: { task_state: null, vm_state: 'active' },
+  },
+  rebuild: {
+    from: { vm_state: ['active', 'stopped', 'error'], task_state: IDLE },
+    to: { task_state: 'rebuilding' },
+  },
   rebuilt: {
-    from: { vm: ['active', 'stopped', 'error'], task: ['rebuilding'] },
-    task: null,
-    vm: 'active',
+    from: { vm_state: ['active', 'stopped', 'error'], task_state: ['rebuilding'] },
+    to: { task_state: null, vm_state: 'active' },
   },
   snapshot: {
-    from: { vm: ['active', 'stopped', 'paused', 'suspended'], task: IDLE },
-    task: 'image_snapshot',
+    from: { vm_state: ['active', 'stopped', 'paused', 'suspended'], task_state: IDLE },
+    to: { task_state: 'image_snapshot' },
   },
   snapshotUploading: {
-    from: { vm: ['active', 'stopped', 'paused', 'suspended'], task: ['image_snapshot'] },
-    task: 'image_uploading',
+    from: {
+      vm_state: ['active', 'stopped', 'paused', 'suspended'],
+      task_state: ['image_snapshot'],
+    },
+    to: { task_state: 'image_uploading' },
   },
   snapshotDone: {
     from: {
-      vm: ['active', 'stopped', 'paused', 'suspended'],
-      task: ['image_snapshot', 'image_uploading'],
+      vm_state: ['active', 'stopped', 'paused', 'suspended'],
+      task_state: ['image_snapshot', 'image_uploading'],
     },
-    task: null,
+    to: { task_state: null },
   },
   // --- resize
-  resize: { from: { vm: ['active', 'stopped'], task: IDLE }, task: 'resize_prep' },
+  resize: {
+    from: { vm_state: ['active', 'stopped'], task_state: IDLE },
+    to: { task_state: 'resize_prep' },
+  },
   resizeMigrating: {
-    from: { vm: ['active', 'stopped'], task: ['resize_prep'] },
-    task: 'resize_migrating',
+    from: { vm_state: ['active', 'stopped'], task_state: ['resize_prep'] },
+    to: { task_state: 'resize_migrating' },
   },
   resizeFinish: {
-    from: { vm: ['active', 'stopped'], task: ['resize_migrating'] },
-    task: 'resize_finish',
+    from: { vm_state: ['active', 'stopped'], task_state: ['resize_migrating'] },
+    to: { task_state: 'resize_finish' },
   },
   resized: {
-    from: { vm: ['active', 'stopped'], task: ['resize_migrating', 'resize_finish'] },
-    task: null,
-    vm: 'resized',
+    from: { vm_state: ['active', 'stopped'], task_state: ['resize_migrating', 'resize_finish'] },
+    to: { task_state: null, vm_state: 'resized' },
   },
-  confirmResize: { from: { vm: ['resized'], task: IDLE }, task: 'resize_confirming' },
+  confirmResize: {
+    from: { vm_state: ['resized'], task_state: IDLE },
+    to: { task_state: 'resize_confirming' },
+  },
   resizeConfirmed: {
-    from: { vm: ['resized'], task: ['resize_confirming'] },
-    task: null,
-    vm: 'active',
+    from: { vm_state: ['resized'], task_state: ['resize_confirming'] },
+    to: { task_state: null, vm_state: 'active' },
   },
-  revertResize: { from: { vm: ['resized'], task: IDLE }, task: 'resize_reverting' },
+  revertResize: {
+    from: { vm_state: ['resized'], task_state: IDLE },
+    to: { task_state: 'resize_reverting' },
+  },
   resizeReverted: {
-    from: { vm: ['resized'], task: ['resize_reverting'] },
-    task: null,
-    vm: 'active',
+    from: { vm_state: ['resized'], task_state: ['resize_reverting'] },
+    to: { task_state: null, vm_state: 'active' },
   },
   // A cold migration of a stopped instance ends stopped, confirmed or reverted (Nova's confirm looks at the power state).
   resizeConfirmedStopped: {
-    from: { vm: ['resized'], task: ['resize_confirming'] },
-    task: null,
-    vm: 'stopped',
+    from: { vm_state: ['resized'], task_state: ['resize_confirming'] },
+    to: { task_state: null, vm_state: 'stopped' },
   },
   resizeRevertedStopped: {
-    from: { vm: ['resized'], task: ['resize_reverting'] },
-    task: null,
-    vm: 'stopped',
+    from: { vm_state: ['resized'], task_state: ['resize_reverting'] },
+    to: { task_state: null, vm_state: 'stopped' },
   },
   // --- shelve
   shelve: {
-    from: { vm: ['active', 'stopped', 'paused', 'suspended'], task: IDLE },
-    task: 'shelving',
+    from: { vm_state: ['active', 'stopped', 'paused', 'suspended'], task_state: IDLE },
+    to: { task_state: 'shelving' },
   },
   shelved: {
-    from: { vm: ['active', 'stopped', 'paused', 'suspended'], task: ['shelving'] },
-    task: null,
-    vm: 'shelved',
+    from: { vm_state: ['active', 'stopped', 'paused', 'suspended'], task_state: ['shelving'] },
+    to: { task_state: null, vm_state: 'shelved' },
   },
-  shelveOffload: { from: { vm: ['shelved'], task: IDLE }, task: 'shelving_offloading' },
+  shelveOffload: {
+    from: { vm_state: ['shelved'], task_state: IDLE },
+    to: { task_state: 'shelving_offloading' },
+  },
   shelveOffloaded: {
     from: {
-      vm: ['shelved', 'active', 'stopped', 'paused', 'suspended'],
-      task: ['shelving', 'shelving_offloading'],
+      vm_state: ['shelved', 'active', 'stopped', 'paused', 'suspended'],
+      task_state: ['shelving', 'shelving_offloading'],
     },
-    task: null,
-    vm: 'shelved_offloaded',
+    to: { task_state: null, vm_state: 'shelved_offloaded' },
   },
-  unshelve: { from: { vm: ['shelved', 'shelved_offloaded'], task: IDLE }, task: 'unshelving' },
+  unshelve: {
+    from: { vm_state: ['shelved', 'shelved_offloaded'], task_state: IDLE },
+    to: { task_state: 'unshelving' },
+  },
   unshelved: {
-    from: { vm: ['shelved', 'shelved_offloaded'], task: ['unshelving'] },
-    task: null,
-    vm: 'active',
+    from: { vm_state: ['shelved', 'shelved_offloaded'], task_state: ['unshelving'] },
+    to: { task_state: null, vm_state: 'active' },
   },
   // --- migrate and delete
-  migrate: { from: { vm: ['active', 'paused'], task: IDLE }, task: 'migrating' },
-  migrated: { from: { vm: ['active', 'paused'], task: ['migrating'] }, task: null },
+  migrate: {
+    from: { vm_state: ['active', 'paused'], task_state: IDLE },
+    to: { task_state: 'migrating' },
+  },
+  migrated: {
+    from: { vm_state: ['active', 'paused'], task_state: ['migrating'] },
+    to: { task_state: null },
+  },
   delete: {
     from: {
-      vm: [...VM_STATES.filter((v) => v !== 'deleted')],
-      task: [null, ...TASK_STATES.filter((t) => t !== 'deleting')],
+      vm_state: [...VM_STATES.filter((v) => v !== 'deleted')],
+      task_state: [null, ...TASK_STATES.filter((t) => t !== 'deleting')],
     },
-    task: 'deleting',
+    to: { task_state: 'deleting' },
   },
   deleted: {
-    from: { vm: [...VM_STATES.filter((v) => v !== 'deleted')], task: ['deleting'] },
-    task: null,
-    vm: 'deleted',
+    from: { vm_state: [...VM_STATES.filter((v) => v !== 'deleted')], task_state: ['deleting'] },
+    to: { task_state: null, vm_state: 'deleted' },
   },
   // --- a task failed on the host: the instance keeps its vm_state (or goes to error), the task clears
   taskFailed: {
-    from: { vm: RUNNING_LIKE, task: [...TASK_STATES.filter((t) => t !== 'deleting')] },
-    task: null,
+    from: { vm_state: RUNNING_LIKE, task_state: [...TASK_STATES.filter((t) => t !== 'deleting')] },
+    to: { task_state: null },
   },
-  taskErrored: { from: { vm: RUNNING_LIKE, task: [...TASK_STATES] }, task: null, vm: 'error' },
+  taskErrored: {
+    from: { vm_state: RUNNING_LIKE, task_state: [...TASK_STATES] },
+    to: { task_state: null, vm_state: 'error' },
+  },
   // An admin's os-resetState: any live state, any task, to active or error.
   resetToActive: {
-    from: { vm: [...VM_STATES.filter((v) => v !== 'deleted')], task: [null, ...TASK_STATES] },
-    task: null,
-    vm: 'active',
+    from: {
+      vm_state: [...VM_STATES.filter((v) => v !== 'deleted')],
+      task_state: [null, ...TASK_STATES],
+    },
+    to: { task_state: null, vm_state: 'active' },
   },
   resetToError: {
-    from: { vm: [...VM_STATES.filter((v) => v !== 'deleted')], task: [null, ...TASK_STATES] },
-    task: null,
-    vm: 'error',
+    from: {
+      vm_state: [...VM_STATES.filter((v) => v !== 'deleted')],
+      task_state: [null, ...TASK_STATES],
+    },
+    to: { task_state: null, vm_state: 'error' },
   },
   // The power sync found the guest off without anyone asking (it shut itself down, crashed, or its
   // process died): the cloud records it stopped, as Nova's _sync_power_states does.
-  powerLost: { from: { vm: ['active', 'paused'], task: IDLE }, task: null, vm: 'stopped' },
+  powerLost: {
+    from: { vm_state: ['active', 'paused'], task_state: IDLE },
+    to: { task_state: null, vm_state: 'stopped' },
+  },
   // A restarted host no longer has the instance (a fake host, a wiped disk): it is in error.
   vanished: {
-    from: { vm: RUNNING_LIKE, task: [null, ...TASK_STATES.filter((t) => t !== 'deleting')] },
-    task: null,
-    vm: 'error',
+    from: {
+      vm_state: RUNNING_LIKE,
+      task_state: [null, ...TASK_STATES.filter((t) => t !== 'deleting')],
+    },
+    to: { task_state: null, vm_state: 'error' },
   },
-} as const satisfies Record<string, InstanceTransition>;
+} as const satisfies TransitionTable<InstanceState, string, InstanceTransition>;
 
 export type InstanceAction = keyof typeof instanceTransitions;
 
 /** Whether `action` may start from this state. */
 export function allows(action: InstanceAction, vm: VmState, task: TaskState | null): boolean {
-  const t: InstanceTransition = instanceTransitions[action];
-  return t.from.vm.includes(vm) && t.from.task.includes(task);
+  return allowsFrom(instanceTransitions[action], { vm_state: vm, task_state: task });
 }
 
-/** Nova's API status for a (vm_state, task_state) pair: a total function (status-map.test.ts). */
+/** What to tell a user whose `action` found instance `id` in another state. */
+export function refusalMessage(action: InstanceAction, id: string, current: InstanceState): string {
+  return `Cannot '${action}' instance ${id} while it is in vm_state ${current.vm_state}${current.task_state ? ` and task_state ${current.task_state}` : ''}.`;
+}
+
+/** Nova's API status for a (vm_state, task_state) pair: a total function (states.test.ts walks it). */
 export function apiStatus(vm: VmState, task: TaskState | null): string {
   const resizing =
     task === 'resize_prep' || task === 'resize_migrating' || task === 'resize_finish';

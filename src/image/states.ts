@@ -1,5 +1,6 @@
 // The image status machine, after Glance's: the only table that says which status an action may
 // start from and which it leads to. store/images.ts applies it as one compare-and-swap UPDATE.
+import type { Transition, TransitionTable } from '../platform/db/transitions.ts';
 
 export const IMAGE_STATUSES = [
   'queued',
@@ -27,30 +28,33 @@ export type ImageAction =
   | 'deactivate'
   | 'reactivate';
 
-export interface ImageTransition {
-  readonly from: readonly ImageStatus[];
-  readonly to: ImageStatus;
-}
+/** An image's one state column. */
+export type ImageState = { readonly status: ImageStatus };
+
+/** From which statuses an action may start, and the status it leads to (always one). */
+export type ImageTransition = Transition<ImageState> & {
+  readonly to: { readonly status: ImageStatus };
+};
 
 export const imageTransitions = {
   // PUT /file: data is only accepted into an empty image.
-  startUpload: { from: ['queued'], to: 'saving' },
-  finishUpload: { from: ['saving'], to: 'active' },
+  startUpload: { from: { status: ['queued'] }, to: { status: 'saving' } },
+  finishUpload: { from: { status: ['saving'] }, to: { status: 'active' } },
   // The client's data was refused (wrong format, quota, disconnect): the image may be uploaded again.
-  failUpload: { from: ['saving'], to: 'queued' },
+  failUpload: { from: { status: ['saving'] }, to: { status: 'queued' } },
   // The store failed underneath us: like Glance, the image is unusable and can only be deleted.
-  killUpload: { from: ['saving'], to: 'killed' },
+  killUpload: { from: { status: ['saving'] }, to: { status: 'killed' } },
   // PUT /stage (interoperable import, step 1); the image stays 'uploading' until the import starts.
-  startStage: { from: ['queued'], to: 'uploading' },
-  failStage: { from: ['uploading'], to: 'queued' },
+  startStage: { from: { status: ['queued'] }, to: { status: 'uploading' } },
+  failStage: { from: { status: ['uploading'] }, to: { status: 'queued' } },
   // POST /import: glance-direct takes staged data.
-  startImport: { from: ['uploading'], to: 'importing' },
-  finishImport: { from: ['importing'], to: 'active' },
-  failImport: { from: ['importing'], to: 'queued' },
+  startImport: { from: { status: ['uploading'] }, to: { status: 'importing' } },
+  finishImport: { from: { status: ['importing'] }, to: { status: 'active' } },
+  failImport: { from: { status: ['importing'] }, to: { status: 'queued' } },
   // Deactivation hides the data from non-admins; both directions are idempotent, as in Glance.
-  deactivate: { from: ['active', 'deactivated'], to: 'deactivated' },
-  reactivate: { from: ['deactivated', 'active'], to: 'active' },
-} as const satisfies Record<ImageAction, ImageTransition>;
+  deactivate: { from: { status: ['active', 'deactivated'] }, to: { status: 'deactivated' } },
+  reactivate: { from: { status: ['deactivated', 'active'] }, to: { status: 'active' } },
+} as const satisfies TransitionTable<ImageState, ImageAction, ImageTransition>;
 
 /** What to tell a user who tried `action` while the image was in `status`. */
 export function refusalMessage(action: ImageAction, status: string): string {

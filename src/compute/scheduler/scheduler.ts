@@ -8,12 +8,8 @@ import type { Logger } from '../../platform/log.ts';
 import { claim, fits, hostUsage, releaseAllocations } from '../store/claims.ts';
 import { schedulableHosts, type SchedulableHost } from '../store/host-states.ts';
 import { memberHosts, getGroup } from '../store/server-groups.ts';
-import {
-  flavorDiskGb,
-  selectHosts,
-  type RequestSpec,
-  type SchedulerConfig,
-} from './host-selection.ts';
+import { selectHosts, type SchedulerConfig } from './host-selection.ts';
+import { flavorDiskGb, type RequestSpec } from './host-state.ts';
 import type { Instance } from '../model.ts';
 
 export type Placement =

@@ -5,8 +5,10 @@ import { sql, type ExpressionBuilder, type Selectable } from 'kysely';
 import type { DB, InstanceTable } from '../../platform/db/schema.ts';
 import { isPostgres, parseJson, type Executor } from '../../platform/db/store-helpers.ts';
 import { InvalidState } from '../../platform/errors.ts';
+import { compareAndSwap } from '../../platform/db/transitions.ts';
 import {
   instanceTransitions,
+  refusalMessage,
   type InstanceAction,
   type InstanceTransition,
   type TaskState,
@@ -412,7 +414,8 @@ export type InstanceFields = Partial<
 >;
 
 /**
- * Applies `action` as one UPDATE that matches only the states the table allows it from. Throws
+ * Applies `action` (states.ts) as one compare-and-swap UPDATE that matches only the states the
+ * table allows it from, with `fields` set in the same statement. Throws
  * InvalidState (409) naming the current state when another action got there first; returns
  * undefined when the instance is gone.
  */
@@ -424,34 +427,17 @@ export async function transition(
   now: number,
 ): Promise<Instance | undefined> {
   const t: InstanceTransition = instanceTransitions[action];
-  const tasks = t.from.task.filter((x): x is TaskState => x !== null);
-  const r = await db
-    .updateTable('instances')
-    .set({ ...fields, task_state: t.task, ...(t.vm ? { vm_state: t.vm } : {}), updated_at: now })
-    .where('id', '=', id)
-    .where('deleted_at', 'is', null)
-    .where('vm_state', 'in', [...t.from.vm])
-    .where((eb) =>
-      eb.or([
-        ...(tasks.length > 0 ? [eb('task_state', 'in', tasks)] : []),
-        ...(t.from.task.includes(null) ? [eb('task_state', 'is', null)] : []),
-      ]),
-    )
-    .executeTakeFirst();
-  if (Number(r.numUpdatedRows) === 0) {
-    const cur = await db
-      .selectFrom('instances')
-      .select(['vm_state', 'task_state'])
-      .where('id', '=', id)
-      .where('deleted_at', 'is', null)
-      .executeTakeFirst();
-    if (!cur) return undefined;
-    throw new InvalidState(
-      `Cannot '${action}' instance ${id} while it is in vm_state ${cur.vm_state}${cur.task_state ? ` and task_state ${cur.task_state}` : ''}.`,
-      'instance_invalid_state',
-      { vmState: cur.vm_state, taskState: cur.task_state, action },
-    );
-  }
+  const changed = await compareAndSwap(db, 'instances', 'id', id, t, {
+    set: { ...fields, updated_at: now },
+    scope: { deleted_at: null },
+    refuse: (cur) =>
+      new InvalidState(refusalMessage(action, id, cur), 'instance_invalid_state', {
+        vmState: cur.vm_state,
+        taskState: cur.task_state,
+        action,
+      }),
+  });
+  if (!changed) return undefined;
   return getInstance(db, id, { withDeleted: true });
 }
 

@@ -5,7 +5,14 @@ import type { DB, ImageTable } from '../../platform/db/schema.ts';
 import type { Selectable } from 'kysely';
 import { flag, uniquely, type Executor } from '../../platform/db/store-helpers.ts';
 import { InvalidState, assertNever } from '../../platform/errors.ts';
-import { imageTransitions, refusalMessage, type ImageAction, type ImageStatus } from '../states.ts';
+import { compareAndSwap } from '../../platform/db/transitions.ts';
+import {
+  imageTransitions,
+  refusalMessage,
+  type ImageAction,
+  type ImageStatus,
+  type ImageTransition,
+} from '../states.ts';
 import type {
   Image,
   ImageCore,
@@ -231,25 +238,16 @@ export async function transition(
   fields: TransitionFields,
   now: number,
 ): Promise<Image | undefined> {
-  const t = imageTransitions[action];
-  const r = await db
-    .updateTable('images')
-    .set({ ...fields, status: t.to, updated_at: now })
-    .where('id', '=', id)
-    .where('status', 'in', [...t.from])
-    .executeTakeFirst();
-  if (Number(r.numUpdatedRows) === 0) {
-    const cur = await db
-      .selectFrom('images')
-      .select('status')
-      .where('id', '=', id)
-      .executeTakeFirst();
-    if (!cur) return undefined;
-    throw new InvalidState(refusalMessage(action, cur.status), 'image_invalid_state', {
-      status: cur.status,
-      action,
-    });
-  }
+  const t: ImageTransition = imageTransitions[action];
+  const changed = await compareAndSwap(db, 'images', 'id', id, t, {
+    set: { ...fields, updated_at: now },
+    refuse: (cur) =>
+      new InvalidState(refusalMessage(action, cur.status), 'image_invalid_state', {
+        status: cur.status,
+        action,
+      }),
+  });
+  if (!changed) return undefined;
   return getImage(db, id);
 }
 
