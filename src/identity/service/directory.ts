@@ -1,7 +1,6 @@
 // Use cases for domains, projects, users and groups: policy, validation beyond the schema,
 // cascades and token revocation when access is taken away.
-import type { Kysely } from 'kysely';
-import type { DB } from '../../platform/db/schema.ts';
+import { inTransaction, type DbHandle } from '../../platform/db/database.ts';
 import * as dirs from '../store/domains.ts';
 import * as users from '../store/users.ts';
 import * as roles from '../store/roles.ts';
@@ -48,7 +47,7 @@ const notFound = (kind: string, id: string) =>
   new NotFound(`Could not find ${kind}: ${id}.`, `${kind}_not_found`);
 
 export function createDirectoryService(deps: {
-  db: Kysely<DB>;
+  db: DbHandle;
   policy: Policy;
   tokens: TokenServiceApi;
   argon2: Argon2Params;
@@ -148,7 +147,7 @@ export function createDirectoryService(deps: {
           `Cannot delete a domain that is enabled, please disable it first: openstack domain set --disable ${d.name}`,
         );
       // Keystone deletes what the domain owns along with it.
-      await db.transaction().execute(async (tx) => {
+      await inTransaction(db, async (tx) => {
         for (const u of await users.listUsers(tx, { domainId: id })) {
           await roles.deleteAssignmentsOf(tx, u.id);
           await users.deleteUser(tx, u.id);
@@ -238,7 +237,7 @@ export function createDirectoryService(deps: {
         throw new Forbidden(
           `Cannot delete project ${id}: it has child projects; delete them first.`,
         );
-      await db.transaction().execute(async (tx) => {
+      await inTransaction(db, async (tx) => {
         await roles.deleteAssignmentsOf(tx, id);
         await dirs.deleteProject(tx, id);
       });
@@ -351,7 +350,7 @@ export function createDirectoryService(deps: {
         target: { user: { id, domain_id: cur?.domainId ?? null } },
       });
       if (!cur) throw notFound('user', id);
-      await db.transaction().execute(async (tx) => {
+      await inTransaction(db, async (tx) => {
         await roles.deleteAssignmentsOf(tx, id);
         await users.deleteUser(tx, id);
       });
@@ -429,7 +428,7 @@ export function createDirectoryService(deps: {
         target: { group: { id, domain_id: cur?.domainId ?? null } },
       });
       if (!cur) throw notFound('group', id);
-      await db.transaction().execute(async (tx) => {
+      await inTransaction(db, async (tx) => {
         await roles.deleteAssignmentsOf(tx, id);
         await users.deleteGroup(tx, id);
       });
@@ -486,7 +485,7 @@ export function createDirectoryService(deps: {
 }
 
 /** Projects on which the user holds any role, directly, through a group, or inherited. */
-export async function projectsOf(db: Kysely<DB>, userId: string): Promise<Project[]> {
+export async function projectsOf(db: DbHandle, userId: string): Promise<Project[]> {
   const actors = [userId, ...(await users.groupIdsOfUser(db, userId))];
   const direct = await roles.listAssignments(db, {
     types: ['UserProject', 'GroupProject'],
@@ -503,7 +502,7 @@ export async function projectsOf(db: Kysely<DB>, userId: string): Promise<Projec
   return (await dirs.listProjects(db, { ids: [...ids] })).filter((p) => p.enabled);
 }
 
-export async function descendants(db: Kysely<DB>, projectId: string): Promise<Project[]> {
+export async function descendants(db: DbHandle, projectId: string): Promise<Project[]> {
   const out: Project[] = [];
   let frontier = [projectId];
   while (frontier.length > 0 && out.length < 10_000) {

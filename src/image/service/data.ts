@@ -1,10 +1,9 @@
 // Use cases for image data: upload (PUT /file), download (GET /file, with ranges), staging and the
 // interoperable import (glance-direct, with conversion). Data is streamed into the store, hashed in
 // the same pass, then inspected before the image becomes active; refused data leaves nothing behind.
+import type { DbHandle } from '../../platform/db/database.ts';
 import { rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import type { Kysely } from 'kysely';
-import type { DB } from '../../platform/db/schema.ts';
 import type { AuthContext } from '../../platform/auth/context.ts';
 import type { Policy } from '../../platform/policy/policy.ts';
 import type { Logger } from '../../platform/log.ts';
@@ -35,7 +34,7 @@ export interface Download {
 }
 
 export interface DataDeps {
-  readonly db: Kysely<DB>;
+  readonly db: DbHandle;
   readonly policy: Policy;
   readonly records: ImageRecords;
   readonly backend: ImageBackend;

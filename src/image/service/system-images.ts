@@ -2,9 +2,8 @@
 // file, owned by the admin project, with no caller and so no policy. The same inspection as an
 // upload applies. Idempotent: an active image with the same name and `nubes_build` is reused.
 // It also deletes images compute made for itself (a shelved disk once unshelved).
+import type { DbHandle } from '../../platform/db/database.ts';
 import { createReadStream } from 'node:fs';
-import type { Kysely } from 'kysely';
-import type { DB } from '../../platform/db/schema.ts';
 import * as images from '../store/images.ts';
 import type { Image, Visibility } from '../model.ts';
 import type { ImageBackend, StoredData } from '../backend/driver.ts';
@@ -26,7 +25,7 @@ export interface SystemImage {
 }
 
 export function createSystemImages(deps: {
-  db: Kysely<DB>;
+  db: DbHandle;
   backend: ImageBackend;
   staging: ImageBackend;
   inspector: DiskInspector;
