@@ -1,4 +1,4 @@
-// The architecture lint (STYLE.md): imports flow api -> service -> store|bus, never back (service
+// The architecture lint: imports flow api -> service -> store|bus, never back (service
 // -> api, store -> service/scheduler); only store modules and platform/db use Kysely and the table
 // types; agents and drivers never reach the database; only src/host/ runs commands; services meet
 // only through index.ts; no import cycles. Prints each violation with file and import, and exits 1
