@@ -6,7 +6,8 @@ import type { DbHandle } from '../../platform/db/database.ts';
 import { createReadStream } from 'node:fs';
 import * as images from '../store/images.ts';
 import type { Image, Visibility } from '../model.ts';
-import type { ImageBackend, StoredData } from '../backend/driver.ts';
+import type { ImageBackend } from '../backend/driver.ts';
+import { writeHashed, type StoredData } from './hashing.ts';
 import type { DiskInspector } from './disk-inspector.ts';
 import { dataFields } from './data.ts';
 
@@ -75,9 +76,11 @@ export function createSystemImages(deps: {
       await images.transition(db, img.id, 'startUpload', {}, now());
       let stored: StoredData | undefined;
       try {
-        stored = await backend.write(createReadStream(s.file, { highWaterMark: 1024 * 1024 }), {
-          limit: Number.MAX_SAFE_INTEGER,
-        });
+        stored = await writeHashed(
+          backend,
+          createReadStream(s.file, { highWaterMark: 1024 * 1024 }),
+          { limit: Number.MAX_SAFE_INTEGER },
+        );
         const facts = await inspector.inspect(await backend.localPath(stored.key), s.diskFormat);
         return (await images.transition(
           db,
