@@ -11,9 +11,9 @@ const SRC = join(ROOT, 'src');
 
 // TEMPORARY (issue 14): compute's services, scheduler and index still hold Kysely<DB> and name the
 // table types, and two compute stores take types from the scheduler, while another branch
-// rewrites compute. These files, exactly the ones that break the new rules today, are exempt from
-// the rule named beside them only; the lint fails once a listed file no longer needs its entry, so the
-// list can only shrink. Remove it after that branch merges.
+// rewrites compute. These files, exactly the ones that break the new rules today, are exempt
+// from the rule named beside them only; the lint fails once a listed file no longer needs its
+// entry, so the list can only shrink. Remove it after that branch merges.
 type ExemptRule = 'database' | 'store-up';
 const TEMPORARY_EXEMPT: Readonly<Record<string, ExemptRule>> = {
   'compute/index.ts': 'database',

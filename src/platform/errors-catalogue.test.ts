@@ -2,7 +2,8 @@
 // finds every code: the code argument of each NubesError-family constructor (`new X(...)`, and the
 // `super(...)` of subclasses such as BusTimeout), a fault object's `code: '...'`, and the Fastify
 // codes faults.ts names. The test fails naming each code missing from the catalogue, each
-// catalogued code nothing produces, each status the table does not give, and each code it cannot read.
+// catalogued code nothing produces, each status the table does not give, and each code it cannot
+// read.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
@@ -11,7 +12,7 @@ import { join, relative } from 'node:path';
 const ROOT = new URL('../..', import.meta.url).pathname;
 const SERVICES = new Set(['identity', 'image', 'compute']);
 
-/** Where a family's constructor takes its code and status, and what it uses when no code is given. */
+/** Where a family's constructor takes its code and status, and its code when none is given. */
 interface ErrorClass {
   readonly codeArg: number;
   readonly defaultCode?: string;
@@ -145,7 +146,7 @@ export function producedCodes(): { produced: Produced[]; unreadable: string[] } 
   const unreadable: string[] = [];
   const lineOf = (text: string, at: number) => text.slice(0, at).split('\n').length;
 
-  /** Records the codes of one constructor call; `resolve` reads a code argument that is not literal. */
+  /** Records the codes of one constructor call; `resolve` reads a non-literal code argument. */
   const record = (
     cls: ErrorClass,
     args: string[],
@@ -225,7 +226,7 @@ export function producedCodes(): { produced: Produced[]; unreadable: string[] } 
   };
 
   // Subclasses outside errors.ts (BusTimeout, HostCommandFailed, ...): their super() call is the
-  // constructor call that names the code. Repeat until no new subclass turns up (subclasses of those).
+  // constructor call that names the code. Repeat until no new subclass (of those) turns up.
   for (let grew = true; grew;) {
     grew = false;
     for (const { rel, text } of files)
@@ -282,7 +283,8 @@ interface Entry {
 
 /**
  * docs/errors.md's tables: each backquoted code in a row's first column, with the statuses of its
- * second. A section headed "## Identity ..." holds identity's codes; "## Every API" the common ones.
+ * second. A section headed "## Identity ..." holds identity's codes, "## Every API" the common
+ * ones.
  */
 export function catalogue(): Map<string, Entry[]> {
   const text = readFileSync(join(ROOT, 'docs/errors.md'), 'utf8');
@@ -307,7 +309,7 @@ function serviceOf(where: string): string | null {
   return SERVICES.has(dir) ? dir : null;
 }
 
-/** The catalogue's rows that cover a code produced at `where`: its service's section or the common one. */
+/** The rows that cover a code produced at `where`: its service's section or the common one. */
 function rowsFor(documented: Map<string, Entry[]>, p: Produced): Entry[] {
   const svc = serviceOf(p.where);
   return (documented.get(p.code) ?? []).filter(

@@ -1,5 +1,5 @@
-// The architecture lint (scripts/lint-imports.ts) run on small trees made here: a clean tree passes,
-// and each layering rule fails on one planted import, naming the file and the import.
+// The architecture lint (scripts/lint-imports.ts) run on small trees made here: a clean tree
+// passes, and each layering rule fails on one planted import, naming the file and the import.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';

@@ -19,7 +19,7 @@ export interface StoredData extends StoredObject {
 }
 
 export interface HashedWriteOptions {
-  /** Most bytes accepted; the write fails with OverLimit (413) past it and leaves nothing behind. */
+  /** Most bytes accepted; past it the write fails with OverLimit (413) and leaves nothing. */
   readonly limit: number;
   /** Called now and then with the bytes written so far. */
   readonly onProgress?: (bytes: number) => void;
@@ -137,7 +137,7 @@ export async function writeHashed(
   }
 }
 
-/** Moves a finished local file (e.g. a conversion's output) into `backend`, hashing it on the way. */
+/** Moves a finished local file (a conversion's output) into `backend`, hashing it on the way. */
 export async function adoptFile(backend: ImageBackend, path: string): Promise<StoredData> {
   const stored = await writeHashed(
     backend,

@@ -1,6 +1,6 @@
 // Opens the database named by a URL (a SQLite path, 'sqlite::memory:' or postgres://...), runs the
-// migrations, and hands out one typed Kysely instance. Store modules (src/<svc>/store/) query through
-// it; services hold it as an opaque DbHandle and run transactions with inTransaction().
+// migrations, and hands out one typed Kysely instance. Store modules (src/<svc>/store/) query
+// through it; services hold it as an opaque DbHandle and run transactions with inTransaction().
 import { Kysely, PostgresDialect, type Transaction } from 'kysely';
 import { Migrator, type Migration, type MigrationProvider } from 'kysely/migration';
 import { NodeSqliteDialect } from './sqlite-dialect.ts';

@@ -11,7 +11,7 @@ import { BadRequest, NotFound } from '../../../platform/errors.ts';
 import { DEFAULT_DOMAIN_ID } from '../../../platform/ids.ts';
 import type { TokenServiceApi } from '../tokens.ts';
 
-/** What every directory use case shares: the store handle, policy, and the lookups with their 404s. */
+/** What every directory use case needs: the database handle, policy, tokens and hashing. */
 export interface DirectoryDeps {
   readonly db: DbHandle;
   readonly policy: Policy;
