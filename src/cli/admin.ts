@@ -8,7 +8,7 @@ export async function runRotateKeys(config: Config): Promise<number> {
   const database = await openDatabase(config.database);
   try {
     const identity = createIdentity({
-      db: database.db,
+      db: database.handle,
       policy: new Policy(),
       config: config.identity,
     });

@@ -68,15 +68,15 @@ export async function buildCloud(
   try {
     const policy = new Policy();
     if (config.policyFile) policy.loadOverrideFile(config.policyFile);
-    const identity = createIdentity({ db: database.db, policy, config: config.identity });
-    const bootstrap = await bootstrapIdentity(database.db, {
+    const identity = createIdentity({ db: database.handle, policy, config: config.identity });
+    const bootstrap = await bootstrapIdentity(database.handle, {
       adminPassword: opts.adminPassword,
       region: config.region,
       services: servedServices(config.publicUrl),
       argon2: config.identity.argon2,
     });
     const image = createImageService({
-      db: database.db,
+      db: database.handle,
       policy,
       log: log.child({ svc: 'image' }),
       config: config.image,

@@ -2,13 +2,12 @@
 // the admin/member/reader roles (admin implies member implies reader), the admin user with admin
 // on the project and the system, a region, and the catalog entries of the services Nubes serves.
 // Idempotent: every later start only reconciles the catalog URLs with the current public URL.
-import type { Kysely } from 'kysely';
-import type { DB } from '../platform/db/schema.ts';
+import { inTransaction, type DbHandle } from '../platform/db/database.ts';
 import * as dirs from './store/domains.ts';
 import * as users from './store/users.ts';
 import * as roles from './store/roles.ts';
 import * as catalog from './store/catalog.ts';
-import { getMeta, lockMeta, setMeta } from './store/credentials.ts';
+import { getMeta, lockMeta, setMeta } from './store/meta.ts';
 import { hashPassword, type Argon2Params } from '../platform/auth/password.ts';
 import { DEFAULT_DOMAIN_ID, hexId } from '../platform/ids.ts';
 import { SYSTEM_TARGET, type Interface } from './model.ts';
@@ -37,7 +36,7 @@ export interface BootstrapResult {
 const BOOTSTRAPPED = 'bootstrapped';
 const INTERFACES: readonly Interface[] = ['public', 'internal', 'admin'];
 
-async function ensureRole(db: Kysely<DB>, name: string): Promise<string> {
+async function ensureRole(db: DbHandle, name: string): Promise<string> {
   const found = await roles.getRoleByName(db, name, null);
   if (found) return found.id;
   return (
@@ -53,7 +52,7 @@ async function ensureRole(db: Kysely<DB>, name: string): Promise<string> {
 }
 
 /** The result of an earlier bootstrap, or undefined on an empty database. */
-async function bootstrapped(db: Kysely<DB>): Promise<BootstrapResult | undefined> {
+async function bootstrapped(db: DbHandle): Promise<BootstrapResult | undefined> {
   const done = await getMeta(db, BOOTSTRAPPED);
   return done
     ? {
@@ -64,7 +63,7 @@ async function bootstrapped(db: Kysely<DB>): Promise<BootstrapResult | undefined
 }
 
 export async function bootstrapIdentity(
-  db: Kysely<DB>,
+  db: DbHandle,
   input: BootstrapInput,
 ): Promise<BootstrapResult> {
   const result =
@@ -80,8 +79,8 @@ export async function bootstrapIdentity(
   return result;
 }
 
-async function firstBootstrap(db: Kysely<DB>, input: BootstrapInput): Promise<BootstrapResult> {
-  return db.transaction().execute(async (tx) => {
+async function firstBootstrap(db: DbHandle, input: BootstrapInput): Promise<BootstrapResult> {
+  return inTransaction(db, async (tx) => {
     if (!(await dirs.getDomain(tx, DEFAULT_DOMAIN_ID))) {
       await dirs.insertDomain(tx, {
         id: DEFAULT_DOMAIN_ID,
@@ -161,8 +160,8 @@ async function firstBootstrap(db: Kysely<DB>, input: BootstrapInput): Promise<Bo
 }
 
 /** Makes the catalog entries of Nubes' own services match the URLs this start serves them at. */
-async function reconcileCatalog(db: Kysely<DB>, input: BootstrapInput): Promise<void> {
-  await db.transaction().execute(async (tx) => {
+async function reconcileCatalog(db: DbHandle, input: BootstrapInput): Promise<void> {
+  await inTransaction(db, async (tx) => {
     // Services have no unique key (Keystone allows two of one type): replicas starting together
     // take turns here, or each would add its own.
     await lockMeta(tx, BOOTSTRAPPED);

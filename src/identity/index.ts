@@ -1,7 +1,6 @@
 // The identity service as the rest of the program sees it: one factory that wires its use cases,
 // and the typed entry points other services call (authenticate a token, read the catalog).
-import type { Kysely } from 'kysely';
-import type { DB } from '../platform/db/schema.ts';
+import type { DbHandle } from '../platform/db/database.ts';
 import type { Policy } from '../platform/policy/policy.ts';
 import type { Argon2Params } from '../platform/auth/password.ts';
 import type { AuthContext } from '../platform/auth/context.ts';
@@ -21,7 +20,7 @@ export interface IdentityConfig {
   readonly argon2: Argon2Params;
 }
 
-export function createIdentity(deps: { db: Kysely<DB>; policy: Policy; config: IdentityConfig }) {
+export function createIdentity(deps: { db: DbHandle; policy: Policy; config: IdentityConfig }) {
   const { db, policy, config } = deps;
   policy.register(identityPolicies);
   const tokens = createTokenService({

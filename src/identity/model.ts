@@ -1,6 +1,5 @@
 // Identity's domain records, as the store returns them and the service and views use them.
 // camelCase, readonly, no database types.
-import type { AssignmentType } from '../platform/db/schema.ts';
 
 export type Extra = Readonly<Record<string, unknown>>;
 
@@ -47,7 +46,9 @@ export interface Role {
   readonly options: Extra;
   readonly extra: Extra;
 }
-export type { AssignmentType };
+/** Who holds a role where (the assignment table's `type` column; store/roles.ts checks they agree). */
+export type AssignmentType =
+  'UserProject' | 'GroupProject' | 'UserDomain' | 'GroupDomain' | 'UserSystem' | 'GroupSystem';
 export interface Assignment {
   readonly type: AssignmentType;
   readonly actorId: string;

@@ -1,7 +1,6 @@
 // The image service as the rest of the program sees it: one factory wiring its use cases, and
 // the typed entry points other services call (compute reads an image and its data for a boot).
-import type { Kysely } from 'kysely';
-import type { DB } from '../platform/db/schema.ts';
+import type { DbHandle } from '../platform/db/database.ts';
 import type { Policy } from '../platform/policy/policy.ts';
 import type { Logger } from '../platform/log.ts';
 import { imagePolicies } from './policies.ts';
@@ -19,7 +18,7 @@ export type { Image } from './model.ts';
 export type { SystemImage } from './service/system-images.ts';
 
 export interface ImageDeps {
-  readonly db: Kysely<DB>;
+  readonly db: DbHandle;
   readonly policy: Policy;
   readonly backend: ImageBackend;
   readonly staging: ImageBackend;

@@ -1,6 +1,6 @@
 // Which accelerator QEMU should use on this host. KVM only when /dev/kvm opens AND the CPU
-// advertises vmx or svm: a PVM host (see HOST-NOTES.md) has a /dev/kvm that starts QEMU but cannot
-// run a stock guest kernel. Everything else runs on TCG, and says why.
+// advertises vmx or svm: a PVM host (KVM without hardware virtualisation, whose guests need a
+// PVM-enabled kernel) has a /dev/kvm that starts QEMU but cannot run a stock guest kernel. Everything else runs on TCG, and says why.
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 
 export interface AccelChoice {

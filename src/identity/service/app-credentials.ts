@@ -1,8 +1,7 @@
 // Application credentials: a user delegates some of their roles on one project to a secret that
 // an application can authenticate with, without the user's password.
-import type { Kysely } from 'kysely';
+import type { DbHandle } from '../../platform/db/database.ts';
 import { randomBytes } from 'node:crypto';
-import type { DB } from '../../platform/db/schema.ts';
 import * as creds from '../store/credentials.ts';
 import * as roles from '../store/roles.ts';
 import type { AppCredential } from '../model.ts';
@@ -23,7 +22,7 @@ export interface AppCredInput {
 }
 
 export function createAppCredentialService(deps: {
-  db: Kysely<DB>;
+  db: DbHandle;
   policy: Policy;
   argon2: Argon2Params;
 }) {

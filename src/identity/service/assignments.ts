@@ -1,7 +1,6 @@
 // GET /v3/role_assignments: lists assignments as stored, or effective ones (groups expanded to
 // their users, inherited assignments expanded onto projects, implied roles added), with names.
-import type { Kysely } from 'kysely';
-import type { DB } from '../../platform/db/schema.ts';
+import type { DbHandle } from '../../platform/db/database.ts';
 import * as roles from '../store/roles.ts';
 import * as users from '../store/users.ts';
 import * as dirs from '../store/domains.ts';
@@ -56,7 +55,7 @@ const listed = (a: Assignment): ListedAssignment => ({
   via: { source: a },
 });
 
-export function createAssignmentLister(deps: { db: Kysely<DB>; policy: Policy }) {
+export function createAssignmentLister(deps: { db: DbHandle; policy: Policy }) {
   const { db, policy } = deps;
 
   async function expand(rows: readonly Assignment[]): Promise<ListedAssignment[]> {

@@ -1,6 +1,6 @@
 // The service catalog: regions, services and endpoints with policy, and the catalog document put
 // in tokens (cached briefly; every replica rebuilds it within CACHE_MS of a change elsewhere).
-import type { Executor } from '../../platform/db/store-helpers.ts';
+import type { DbHandle } from '../../platform/db/database.ts';
 import * as store from '../store/catalog.ts';
 import type { CatalogService, Endpoint, Interface, Region } from '../model.ts';
 import type { AuthContext } from '../../platform/auth/context.ts';
@@ -24,7 +24,7 @@ export interface CatalogEntry {
 const CACHE_MS = 2000;
 const INTERFACES: readonly string[] = ['public', 'internal', 'admin'];
 
-export function createCatalogService(deps: { db: Executor; policy: Policy }) {
+export function createCatalogService(deps: { db: DbHandle; policy: Policy }) {
   const { db, policy } = deps;
   let cached: { at: number; entries: readonly CatalogEntry[] } | undefined;
   const invalidate = () => {

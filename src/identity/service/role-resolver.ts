@@ -1,6 +1,6 @@
 // Computes a user's effective roles on a scope: direct and group assignments, assignments
 // inherited from the domain and parent projects, then implied roles, transitively.
-import type { Executor } from '../../platform/db/store-helpers.ts';
+import type { DbHandle } from '../../platform/db/database.ts';
 import * as users from '../store/users.ts';
 import * as roles from '../store/roles.ts';
 import * as dirs from '../store/domains.ts';
@@ -13,7 +13,7 @@ export type RoleScope =
   | { readonly kind: 'system' };
 
 /** The ids of `project`'s ancestors, nearest first (bounded against a corrupt cycle). */
-export async function ancestorIds(db: Executor, project: Project): Promise<string[]> {
+export async function ancestorIds(db: DbHandle, project: Project): Promise<string[]> {
   const out: string[] = [];
   let parent = project.parentId;
   while (parent && out.length < 32 && !out.includes(parent)) {
@@ -24,7 +24,7 @@ export async function ancestorIds(db: Executor, project: Project): Promise<strin
 }
 
 /** Adds every role implied by `ids`, transitively (Keystone's implied roles). */
-export async function withImplied(db: Executor, ids: ReadonlySet<string>): Promise<Set<string>> {
+export async function withImplied(db: DbHandle, ids: ReadonlySet<string>): Promise<Set<string>> {
   const all = new Set(ids);
   if (all.size === 0) return all;
   const rules = await roles.listImplied(db);
@@ -44,7 +44,7 @@ export async function withImplied(db: Executor, ids: ReadonlySet<string>): Promi
 
 /** Role ids directly assigned (without implied ones) to the user on the scope. */
 export async function assignedRoleIds(
-  db: Executor,
+  db: DbHandle,
   userId: string,
   scope: RoleScope,
 ): Promise<Set<string>> {
@@ -84,7 +84,7 @@ export async function assignedRoleIds(
 
 /** Effective roles of the user on the scope, implied roles included, sorted by name. */
 export async function effectiveRoles(
-  db: Executor,
+  db: DbHandle,
   userId: string,
   scope: RoleScope,
 ): Promise<Role[]> {

@@ -1,7 +1,6 @@
 // Use cases for roles, implied roles and grants (role assignments on projects, domains and the
 // system, optionally inherited to projects).
-import type { Kysely } from 'kysely';
-import type { DB } from '../../platform/db/schema.ts';
+import type { DbHandle } from '../../platform/db/database.ts';
 import * as roles from '../store/roles.ts';
 import type { Assignment, AssignmentType, Extra, Role } from '../model.ts';
 import { SYSTEM_TARGET } from '../model.ts';
@@ -28,7 +27,7 @@ export function assignmentType(actor: GrantActor, target: GrantTarget): Assignme
 }
 
 export function createRoleService(deps: {
-  db: Kysely<DB>;
+  db: DbHandle;
   policy: Policy;
   directory: DirectoryServiceApi;
 }) {

@@ -1,10 +1,11 @@
 // Authentication and tokens: password, token (re-scope) and application-credential methods;
 // project, domain and system scope; validation on every request; revocation; key rotation.
 // Tokens carry no database row: validation re-checks the user, the scope and the roles each time.
-import type { Executor } from '../../platform/db/store-helpers.ts';
+import type { DbHandle } from '../../platform/db/database.ts';
 import * as dirs from '../store/domains.ts';
 import * as users from '../store/users.ts';
 import * as creds from '../store/credentials.ts';
+import * as meta from '../store/meta.ts';
 import type { AppCredential, Domain, Project, User } from '../model.ts';
 import type { AuthContext, AuthScope, NamedRef } from '../../platform/auth/context.ts';
 import { credentialsOf } from '../../platform/auth/context.ts';
@@ -77,21 +78,17 @@ function decodeKeys(text: string): TokenKey[] {
   }));
 }
 
-export function createTokenService(deps: { db: Executor; policy: Policy; config: TokenConfig }) {
+export function createTokenService(deps: { db: DbHandle; policy: Policy; config: TokenConfig }) {
   const { db, policy, config } = deps;
   let ring: TokenKeyRing | undefined;
   let ringLoadedAt = 0;
 
   async function loadRing(): Promise<TokenKeyRing> {
-    let text = await creds.getMeta(db, KEYS_META);
+    let text = await meta.getMeta(db, KEYS_META);
     if (!text) {
       // First start: a primary and a staged key, like keystone-manage fernet_setup.
-      await db
-        .insertInto('meta')
-        .values({ key: KEYS_META, value: encodeKeys([newTokenKey(1), newTokenKey(2)]) })
-        .onConflict((oc) => oc.column('key').doNothing())
-        .execute();
-      text = (await creds.getMeta(db, KEYS_META))!;
+      await meta.insertMetaIfAbsent(db, KEYS_META, encodeKeys([newTokenKey(1), newTokenKey(2)]));
+      text = (await meta.getMeta(db, KEYS_META))!;
     }
     ring = new TokenKeyRing(decodeKeys(text));
     ringLoadedAt = Date.now();
@@ -450,12 +447,12 @@ export function createTokenService(deps: { db: Executor; policy: Policy; config:
 
     /** Makes a new staged key, promotes the old staged one to primary, drops the oldest beyond the limit. */
     async rotateKeys(): Promise<{ primary: number; keys: number[] }> {
-      const current = decodeKeys((await creds.getMeta(db, KEYS_META)) ?? encodeKeys([]));
+      const current = decodeKeys((await meta.getMeta(db, KEYS_META)) ?? encodeKeys([]));
       const nextId = Math.max(0, ...current.map((k) => k.id)) + 1;
       const keys = [...current, newTokenKey(nextId)]
         .sort((a, b) => a.id - b.id)
         .slice(-Math.max(3, config.maxActiveKeys));
-      await creds.setMeta(db, KEYS_META, encodeKeys(keys));
+      await meta.setMeta(db, KEYS_META, encodeKeys(keys));
       const r = await loadRing();
       return { primary: r.primaryId, keys: keys.map((k) => k.id) };
     },

@@ -1,4 +1,5 @@
-// SQL for application credentials, token revocation events, token encryption keys and meta facts.
+// SQL for application credentials and token revocation events (the token keys and other meta
+// facts are in meta.ts).
 import type { Selectable } from 'kysely';
 import type { AppCredentialTable } from '../../platform/db/schema.ts';
 import type { AppCredential } from '../model.ts';
@@ -143,28 +144,5 @@ export async function pruneRevocations(db: Executor, maxTokenLifeMs: number): Pr
   await db
     .deleteFrom('revocation_events')
     .where('revoked_at', '<', Date.now() - maxTokenLifeMs)
-    .execute();
-}
-
-export async function getMeta(db: Executor, key: string): Promise<string | undefined> {
-  return (await db.selectFrom('meta').select('value').where('key', '=', key).executeTakeFirst())
-    ?.value;
-}
-
-export async function setMeta(db: Executor, key: string, value: string): Promise<void> {
-  await db
-    .insertInto('meta')
-    .values({ key, value })
-    .onConflict((oc) => oc.column('key').doUpdateSet({ value }))
-    .execute();
-}
-
-/** Takes the row lock of a meta key until the transaction ends (a no-op write), so replicas doing
- * the same check-then-insert work at once take turns. SQLite transactions are serial anyway. */
-export async function lockMeta(tx: Executor, key: string): Promise<void> {
-  await tx
-    .updateTable('meta')
-    .set((eb) => ({ value: eb.ref('value') }))
-    .where('key', '=', key)
     .execute();
 }

@@ -1,8 +1,21 @@
 // SQL for roles, implied roles and role assignments.
 import type { Selectable } from 'kysely';
-import type { AssignmentTable, RoleTable } from '../../platform/db/schema.ts';
+import type {
+  AssignmentTable,
+  AssignmentType as AssignmentColumn,
+  RoleTable,
+} from '../../platform/db/schema.ts';
 import type { Assignment, AssignmentType, Role } from '../model.ts';
 import { flag, parseJson, uniquely, type Executor } from '../../platform/db/store-helpers.ts';
+
+// The model's AssignmentType and the column's are one union: this fails to compile if they drift.
+const sameAssignmentTypes: [AssignmentType, AssignmentColumn] extends [
+  AssignmentColumn,
+  AssignmentType,
+]
+  ? true
+  : never = true;
+void sameAssignmentTypes;
 
 const toRole = (r: Selectable<RoleTable>): Role => ({
   id: r.id,

@@ -1,23 +1,14 @@
 // The image store seam: where image data lives. The file driver (file.ts) keeps it in the data
-// directory; an S3-compatible driver can come later behind the same interface.
+// directory; an S3-compatible driver can come later behind the same interface. A backend only
+// stores bytes: hashing, quota and progress are a stream stage above it (service/hashing.ts).
+// backend.contract.ts checks every driver against the promises below.
 import type { Readable } from 'node:stream';
 
-/** What the store learnt while writing data, in one pass over the bytes. */
-export interface StoredData {
+/** An object the backend wrote. */
+export interface StoredObject {
   /** The store's key; opaque to callers, never shown to users. */
   readonly key: string;
   readonly size: number;
-  /** Hex MD5 (Glance's legacy `checksum`). */
-  readonly md5: string;
-  /** Hex SHA-512 (`os_hash_value` with `os_hash_algo` 'sha512'). */
-  readonly sha512: string;
-}
-
-export interface WriteOptions {
-  /** Most bytes accepted; the write fails with OverLimit (413) past it and leaves nothing behind. */
-  readonly limit: number;
-  /** Called now and then with the bytes written so far. */
-  readonly onProgress?: (bytes: number) => void;
 }
 
 export interface ImageBackend {
@@ -26,12 +17,11 @@ export interface ImageBackend {
     readonly localFiles: boolean;
   };
   /**
-   * Streams `source` into a new object and resolves with its facts. The data is complete and
-   * durable when this resolves; on any failure (source error, limit, disk full) nothing is left.
+   * Streams `source` into a new object under a new key. The data is complete and durable when
+   * this resolves; when the source fails (or anything else does), it rejects with that error and
+   * nothing is left behind, not even a partial object.
    */
-  write(source: Readable, opts: WriteOptions): Promise<StoredData>;
-  /** Moves a finished local file (e.g. a conversion's output) into the store; hashes it on the way. */
-  adopt(path: string): Promise<StoredData>;
+  write(source: Readable): Promise<StoredObject>;
   /** Reads bytes [start, end] inclusive (the whole object without a range). Missing → NotFound. */
   read(key: string, range?: { readonly start: number; readonly end: number }): Promise<Readable>;
   /** A path on this host where the object's bytes can be read, for inspection with qemu-img. */

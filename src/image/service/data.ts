@@ -1,10 +1,10 @@
 // Use cases for image data: upload (PUT /file), download (GET /file, with ranges), staging and the
-// interoperable import (glance-direct, with conversion). Data is streamed into the store, hashed in
-// the same pass, then inspected before the image becomes active; refused data leaves nothing behind.
+// interoperable import (glance-direct, with conversion). Data is streamed into the store through the
+// hashing stage (hashing.ts), then inspected before the image becomes active; refused data leaves
+// nothing behind.
+import type { DbHandle } from '../../platform/db/database.ts';
 import { rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import type { Kysely } from 'kysely';
-import type { DB } from '../../platform/db/schema.ts';
 import type { AuthContext } from '../../platform/auth/context.ts';
 import type { Policy } from '../../platform/policy/policy.ts';
 import type { Logger } from '../../platform/log.ts';
@@ -19,7 +19,8 @@ import {
 import * as images from '../store/images.ts';
 import * as tasks from '../store/tasks.ts';
 import type { Image, ImageTask } from '../model.ts';
-import type { ImageBackend, StoredData } from '../backend/driver.ts';
+import type { ImageBackend } from '../backend/driver.ts';
+import { adoptFile, writeHashed, type StoredData } from './hashing.ts';
 import type { ImageConfig } from './config.ts';
 import { imageTarget, viewerOf, type ImageRecords } from './images.ts';
 import type { DiskInspector } from './disk-inspector.ts';
@@ -35,7 +36,7 @@ export interface Download {
 }
 
 export interface DataDeps {
-  readonly db: Kysely<DB>;
+  readonly db: DbHandle;
   readonly policy: Policy;
   readonly records: ImageRecords;
   readonly backend: ImageBackend;
@@ -126,7 +127,7 @@ export function createImageData(deps: DataDeps) {
       );
     }
     await images.setPendingBytes(db, img.id, declared ?? 0, now());
-    return store.write(source, {
+    return writeHashed(store, source, {
       limit,
       onProgress: (bytes) => {
         void images.setPendingBytes(db, img.id, Math.max(bytes, declared ?? 0), now());
@@ -182,7 +183,7 @@ export function createImageData(deps: DataDeps) {
           await inspector.convert(path, diskFormat, out, target, (pct) => {
             void report(`converting from ${diskFormat} to ${target}: ${pct}%`);
           });
-          stored = await backend.adopt(out);
+          stored = await adoptFile(backend, out);
         } finally {
           await rm(out, { force: true });
         }
@@ -190,7 +191,7 @@ export function createImageData(deps: DataDeps) {
         await staging.delete(stageKey);
       } else {
         await report('moving the data into the store');
-        stored = await backend.adopt(path);
+        stored = await adoptFile(backend, path);
       }
       const virtualSize =
         diskFormat === img.diskFormat

@@ -1,8 +1,7 @@
 // Use cases for image records: create, show, list, update (JSON patch), delete, tags, and
 // deactivation. Enforces Glance's visibility rules (who may see an image at all) and policy (who
 // may do what); data upload, download and import live in data.ts.
-import type { Kysely } from 'kysely';
-import type { DB } from '../../platform/db/schema.ts';
+import { inTransaction, type DbHandle } from '../../platform/db/database.ts';
 import type { AuthContext } from '../../platform/auth/context.ts';
 import type { Policy } from '../../platform/policy/policy.ts';
 import {
@@ -51,7 +50,7 @@ export interface NewImageInput extends Partial<ImageCore> {
 }
 
 export function createImageRecords(deps: {
-  db: Kysely<DB>;
+  db: DbHandle;
   policy: Policy;
   backend: ImageBackend;
   staging: ImageBackend;
@@ -217,7 +216,7 @@ export function createImageRecords(deps: {
       if (result.core.visibility !== undefined && result.core.visibility !== img.visibility)
         checkVisibilityChange(ctx, img, result.core.visibility);
       checkLimits(result.next);
-      const updated = await db.transaction().execute((trx) =>
+      const updated = await inTransaction(db, (trx) =>
         images.updateImage(trx, id, {
           core: result.core,
           setProperties: result.setProperties,

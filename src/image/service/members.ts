@@ -1,7 +1,6 @@
 // Use cases for image members: the owner offers a 'shared' image to other projects, and each of
 // them accepts or rejects it (which decides whether it shows in their image list).
-import type { Kysely } from 'kysely';
-import type { DB } from '../../platform/db/schema.ts';
+import type { DbHandle } from '../../platform/db/database.ts';
 import type { AuthContext } from '../../platform/auth/context.ts';
 import type { Policy } from '../../platform/policy/policy.ts';
 import { BadRequest, Forbidden, NotFound, OverLimit } from '../../platform/errors.ts';
@@ -11,7 +10,7 @@ import type { ImageConfig } from './config.ts';
 import { imageTarget, viewerOf, type ImageRecords } from './images.ts';
 
 export function createImageMembers(deps: {
-  db: Kysely<DB>;
+  db: DbHandle;
   policy: Policy;
   records: ImageRecords;
   config: ImageConfig;

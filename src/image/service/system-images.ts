@@ -2,12 +2,12 @@
 // file, owned by the admin project, with no caller and so no policy. The same inspection as an
 // upload applies. Idempotent: an active image with the same name and `nubes_build` is reused.
 // It also deletes images compute made for itself (a shelved disk once unshelved).
+import type { DbHandle } from '../../platform/db/database.ts';
 import { createReadStream } from 'node:fs';
-import type { Kysely } from 'kysely';
-import type { DB } from '../../platform/db/schema.ts';
 import * as images from '../store/images.ts';
 import type { Image, Visibility } from '../model.ts';
-import type { ImageBackend, StoredData } from '../backend/driver.ts';
+import type { ImageBackend } from '../backend/driver.ts';
+import { writeHashed, type StoredData } from './hashing.ts';
 import type { DiskInspector } from './disk-inspector.ts';
 import { dataFields } from './data.ts';
 
@@ -26,7 +26,7 @@ export interface SystemImage {
 }
 
 export function createSystemImages(deps: {
-  db: Kysely<DB>;
+  db: DbHandle;
   backend: ImageBackend;
   staging: ImageBackend;
   inspector: DiskInspector;
@@ -76,9 +76,11 @@ export function createSystemImages(deps: {
       await images.transition(db, img.id, 'startUpload', {}, now());
       let stored: StoredData | undefined;
       try {
-        stored = await backend.write(createReadStream(s.file, { highWaterMark: 1024 * 1024 }), {
-          limit: Number.MAX_SAFE_INTEGER,
-        });
+        stored = await writeHashed(
+          backend,
+          createReadStream(s.file, { highWaterMark: 1024 * 1024 }),
+          { limit: Number.MAX_SAFE_INTEGER },
+        );
         const facts = await inspector.inspect(await backend.localPath(stored.key), s.diskFormat);
         return (await images.transition(
           db,

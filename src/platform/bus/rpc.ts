@@ -3,7 +3,7 @@
 // replies and a server whose handlers are exhaustive and receive parsed requests. The server
 // parses every request and the caller every reply, so neither end trusts the other's shape.
 import type { Bus, CallOptions, JsonValue, Subscription } from './bus.ts';
-import { BadRequest, isNubesError, NubesError } from '../errors.ts';
+import { BadRequest, NubesError } from '../errors.ts';
 import type { WireObject } from './wire.ts';
 
 /** Checks a received JSON value and returns it typed; throws a BadRequest saying what is wrong. */
@@ -143,11 +143,10 @@ export async function serveRpc<P extends Protocol>(
     try {
       req = spec.request(payload);
     } catch (e) {
-      throw new BadRequest(
-        `malformed ${method} request to ${target}: ${why(e)}`,
-        isNubesError(e) ? e.code : 'bad_request',
-        { target, method },
-      );
+      throw new BadRequest(`malformed ${method} request to ${target}: ${why(e)}`, 'bad_request', {
+        target,
+        method,
+      });
     }
     const rep = await table[method]!(req);
     return spec.kind === 'call' && rep !== undefined ? (rep as JsonValue) : undefined;

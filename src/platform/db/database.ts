@@ -1,6 +1,7 @@
 // Opens the database named by a URL (a SQLite path, 'sqlite::memory:' or postgres://...), runs the
-// migrations, and hands out one typed Kysely instance. Only store.ts files query through it.
-import { Kysely, PostgresDialect } from 'kysely';
+// migrations, and hands out one typed Kysely instance. Store modules (src/<svc>/store/) query
+// through it; services hold it as an opaque DbHandle and run transactions with inTransaction().
+import { Kysely, PostgresDialect, type Transaction } from 'kysely';
 import { Migrator, type Migration, type MigrationProvider } from 'kysely/migration';
 import { NodeSqliteDialect } from './sqlite-dialect.ts';
 import type { DB } from './schema.ts';
@@ -14,8 +15,38 @@ import * as m0006 from './migrations/0006-console-tokens.ts';
 export type Db = Kysely<DB>;
 export type DialectName = 'sqlite' | 'postgres';
 
+declare const dbHandle: unique symbol;
+
+/**
+ * The database as a service holds it: it hands it to its store's functions (a DbHandle is a
+ * store-helpers `Executor`) and runs transactions with `inTransaction`, but every Kysely method is
+ * typed `never` on it, so a service cannot build a query. Only store modules write SQL.
+ */
+export type DbHandle = (Kysely<DB> | Transaction<DB>) & {
+  readonly [K in keyof Kysely<DB>]: never;
+} & { readonly [dbHandle]: 'DbHandle' };
+
+/** The handle services get for `db` (the same object; only its type hides the query builder). */
+export const handleOf = (db: Db): DbHandle => db as unknown as DbHandle;
+
+/**
+ * Runs `work` in one transaction and hands it the transaction as a handle for store calls; commits
+ * when `work` resolves, rolls back when it throws. Called inside a transaction, it joins that one.
+ */
+export async function inTransaction<T>(
+  handle: DbHandle,
+  work: (tx: DbHandle) => Promise<T>,
+): Promise<T> {
+  const db = handle as unknown as Kysely<DB> | Transaction<DB>;
+  if (db.isTransaction) return work(handle);
+  return db.transaction().execute((tx) => work(tx as unknown as DbHandle));
+}
+
 export interface Database {
+  /** For store modules and for services not moved to `handle` yet (compute). */
   readonly db: Db;
+  /** What the composition root hands to a service. */
+  readonly handle: DbHandle;
   readonly dialect: DialectName;
   close(): Promise<void>;
 }
@@ -67,7 +98,7 @@ export async function openDatabase(
       `database migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`,
     );
   }
-  return { db, dialect, close: () => db.destroy() };
+  return { db, handle: handleOf(db), dialect, close: () => db.destroy() };
 }
 
 /** True when `e` is a unique-constraint violation on either dialect. */

@@ -1,5 +1,6 @@
 // Helpers every service's store modules share: the executor type, JSON columns, 0/1 flags, and
-// unique-violation translation into a 409. Only store files import this.
+// unique-violation translation into a 409. Only store modules (src/<svc>/store/) and platform/db
+// import this, as scripts/lint-imports.ts checks; services hold a DbHandle (database.ts) instead.
 import { PostgresAdapter, type Kysely, type Transaction } from 'kysely';
 import type { DB } from './schema.ts';
 import { isUniqueViolation } from './database.ts';
