@@ -18,13 +18,36 @@ export type FaultRenderer = (fault: Fault) => unknown;
 /** The WWW-Authenticate value for 401s; every family points clients at the identity endpoint. */
 export type AuthenticateHeader = (request: FastifyRequest) => string;
 
+const TYPE_NAMES: Readonly<Record<string, string>> = {
+  object: 'an object',
+  array: 'an array',
+  string: 'a string',
+  integer: 'an integer',
+  number: 'a number',
+  boolean: 'a boolean',
+  null: 'null',
+};
+
+/** One sentence naming the field and what it must be, from the first schema error. */
 function describeValidation(err: FastifyError): string {
   const v = err.validation?.[0];
   if (!v) return err.message;
-  const where = v.instancePath
-    ? `'${v.instancePath.slice(1).replaceAll('/', '.')}'`
-    : (err.validationContext ?? 'body');
-  return `Invalid input for field ${where}: ${v.message ?? 'invalid'}.`;
+  const context = err.validationContext ?? 'body';
+  const path = v.instancePath.slice(1).replaceAll('/', '.');
+  const p = v.params as { missingProperty?: unknown; type?: unknown };
+  if (v.keyword === 'required' && typeof p.missingProperty === 'string') {
+    const field = path ? `${path}.${p.missingProperty}` : p.missingProperty;
+    return `Invalid input: the ${context} needs '${field}'.`;
+  }
+  // ajv names one type as a string and several (a nullable field) as a list.
+  const types =
+    typeof p.type === 'string' ? p.type.split(',') : Array.isArray(p.type) ? p.type : [];
+  const what =
+    v.keyword === 'type' && types.length > 0
+      ? `must be ${types.map((t) => TYPE_NAMES[String(t)] ?? String(t)).join(' or ')}`
+      : (v.message ?? 'is invalid');
+  if (!path) return `Invalid input: the ${context} ${what}.`;
+  return `Invalid input for field '${path}': ${what}.`;
 }
 
 /** Maps anything thrown in a handler to a fault. Never throws. */
