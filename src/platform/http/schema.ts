@@ -95,6 +95,8 @@ export const query: Schema<Readonly<Record<string, string | string[]>>> = s.reco
   s.oneOf(s.string(), s.array(s.string())),
 );
 
+export type Query = Static<typeof query>;
+
 /** The first value of a query key (clients that repeat a single-valued key get the first). */
 export function first(value: string | readonly string[] | undefined): string | undefined {
   return typeof value === 'string' ? value : value?.[0];

@@ -1,11 +1,8 @@
 // Small helpers shared by identity's route files: reading query filters and the base URL type.
 import { BadRequest } from '../../../platform/errors.ts';
-import { first } from '../../../platform/http/schema.ts';
+import { first, type Query } from '../../../platform/http/schema.ts';
 
 export type { BaseUrl } from '../../../platform/http/mount.ts';
-
-/** A parsed query string (the `query` schema of platform/http/schema.ts). */
-type Query = Readonly<Record<string, string | string[]>>;
 
 export function query(request: { query: Query }, name: string): string | undefined {
   return first(request.query[name]);

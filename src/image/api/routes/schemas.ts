@@ -171,16 +171,16 @@ const collection = (name: string, item: unknown) => ({
 });
 
 export function schemaRoutes(app: FastifyInstance): void {
-  app.get('/v2/schemas/image', async () => imageSchema);
-  app.get('/v2/schemas/images', async () => collection('images', imageSchema));
-  app.get('/v2/schemas/member', async () => memberSchema);
-  app.get('/v2/schemas/members', async () => ({
+  app.get('/schemas/image', async () => imageSchema);
+  app.get('/schemas/images', async () => collection('images', imageSchema));
+  app.get('/schemas/member', async () => memberSchema);
+  app.get('/schemas/members', async () => ({
     name: 'members',
     properties: { members: { type: 'array', items: memberSchema }, schema: { type: 'string' } },
     links: [{ rel: 'describedby', href: '{schema}' }],
   }));
-  app.get('/v2/schemas/task', async () => taskSchema);
-  app.get('/v2/schemas/tasks', async () =>
+  app.get('/schemas/task', async () => taskSchema);
+  app.get('/schemas/tasks', async () =>
     collection('tasks', { name: 'task', properties: taskSchema.properties }),
   );
 }
