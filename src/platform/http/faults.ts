@@ -28,7 +28,7 @@ const TYPE_NAMES: Readonly<Record<string, string>> = {
   null: 'null',
 };
 
-/** A field as a reader writes it: ['server', 'networks', '0', 'uuid'] → server.networks[0].uuid. */
+/** A field as a reader writes it: ['server', 'networks', '0', 'id'] → server.networks[0].id. */
 function fieldName(segments: readonly string[]): string {
   return segments.reduce(
     (out, s) => (/^\d+$/.test(s) ? `${out}[${s}]` : out ? `${out}.${s}` : s),

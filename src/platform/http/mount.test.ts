@@ -78,7 +78,7 @@ const put = (
   });
 
 describe('mountService', () => {
-  it('serves the version documents, public, with the base URL of the request or the configured one', async () => {
+  it('serves public version documents with the base URL of the request or the configured one', async () => {
     const app = await cloud();
     const root = await app.inject({ url: '/thing', headers: { host: 'h.example:5000' } });
     assert.equal(root.statusCode, 300);

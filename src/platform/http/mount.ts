@@ -48,6 +48,20 @@ export interface VersionDocument {
   readonly body: (base: string) => unknown;
 }
 
+/**
+ * What a service fills in to be served. A new one (network, say) looks like:
+ *
+ *   mountService(app, {
+ *     prefix: '/network', publicUrl, faults, authenticate,
+ *     fault: { render: renderNetworkFault },
+ *     challenge: () => `Keystone uri="${identityUrl}"`,
+ *     discovery: { '/': { body: networkVersions } },
+ *     version: { path: '/v2.0', document: { body: v20 }, routes: (api) => portRoutes(api, net) },
+ *   });
+ *
+ * and its routes declare `schema: { params, querystring, body }` with the builders of schema.ts,
+ * so handlers read request.params/query/body typed, and shape errors answer in its fault format.
+ */
 export interface ServiceApi {
   /** Where the service lives on the shared listener, e.g. '/compute'. */
   readonly prefix: string;

@@ -5,7 +5,7 @@ import type { FastifyTypeProvider } from 'fastify';
 
 declare const typeOf: unique symbol;
 
-/** A JSON Schema whose valid instances have type T (the symbol key exists only for the compiler). */
+/** A JSON Schema whose valid instances have type T (the symbol key is for the compiler only). */
 export interface Schema<T = unknown> {
   readonly [typeOf]?: T;
   readonly [keyword: string]: unknown;
@@ -14,7 +14,7 @@ export interface Schema<T = unknown> {
 /** The type of a value that validated against S. */
 export type Static<S> = S extends Schema<infer T> ? T : unknown;
 
-/** Fastify's type provider for these schemas: a route's request.params/query/body get Static<schema>. */
+/** Fastify's type provider for these schemas: request.params/query/body get Static<schema>. */
 export interface SchemaTypes extends FastifyTypeProvider {
   readonly validator: this['schema'] extends Schema<infer T> ? T : unknown;
   readonly serializer: unknown;
@@ -22,10 +22,10 @@ export interface SchemaTypes extends FastifyTypeProvider {
 
 type Props = Readonly<Record<string, Schema>>;
 type Simplify<T> = { [K in keyof T]: T[K] } & {};
-type ObjectOf<P extends Props, R extends keyof P, Open extends boolean> = Simplify<
+/** The named properties (required or optional) and, as JSON Schema allows by default, others. */
+type ObjectOf<P extends Props, R extends keyof P> = Simplify<
   { [K in R]: Static<P[K]> } & { [K in Exclude<keyof P, R>]?: Static<P[K]> }
-> &
-  (Open extends true ? { readonly [extra: string]: unknown } : unknown);
+> & { readonly [extra: string]: unknown };
 
 interface StringOptions {
   readonly minLength?: number;
@@ -36,11 +36,8 @@ interface NumberOptions {
   readonly minimum?: number;
   readonly maximum?: number;
 }
-interface ObjectOptions<R, Open extends boolean> {
+interface ObjectOptions<R> {
   readonly required?: readonly R[];
-  /** JSON Schema's default (true) keeps unknown keys; false refuses them. */
-  readonly additionalProperties?: Open;
-  readonly minProperties?: number;
   readonly maxProperties?: number;
 }
 
@@ -68,10 +65,10 @@ export const s = {
   },
   array: <T>(items: Schema<T>, o: { minItems?: number; maxItems?: number } = {}): Schema<T[]> =>
     schema({ type: 'array', items, ...o }),
-  object: <const P extends Props, R extends keyof P & string = never, Open extends boolean = true>(
+  object: <const P extends Props, R extends keyof P & string = never>(
     properties: P,
-    o: ObjectOptions<R, Open> = {},
-  ): Schema<ObjectOf<P, R, Open>> => schema({ type: 'object', properties, ...o }),
+    o: ObjectOptions<R> = {},
+  ): Schema<ObjectOf<P, R>> => schema({ type: 'object', properties, ...o }),
   /** An object of any keys whose values all match `values`. */
   record: <T>(values: Schema<T>): Schema<Record<string, T>> =>
     schema({ type: 'object', additionalProperties: values }),

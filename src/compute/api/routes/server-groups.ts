@@ -9,7 +9,7 @@ import type { GroupPolicy } from '../../scheduler/host-selection.ts';
 import type { ServerGroup } from '../../service/server-groups.ts';
 
 const byId = { schema: { params: params('id') } };
-/** The create body's shape; which fields a microversion allows, and their values, parseCreate checks. */
+/** The create body's shape; the fields each microversion allows, and values, parseCreate checks. */
 const createBody = s.object(
   { server_group: s.object({ rules: s.record(s.unknown()) }) },
   { required: ['server_group'] },
