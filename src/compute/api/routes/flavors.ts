@@ -156,9 +156,11 @@ export function flavorRoutes(
   app.get('/flavors/:id/os-flavor-access', byId, async (request) =>
     accessView(request.params.id, await svc.access(request.auth, request.params.id)),
   );
+  // One action per body (checked below with Nova's message), its argument an object.
+  const accessAction = s.object({ addTenantAccess: object, removeTenantAccess: object });
   app.post(
     '/flavors/:id/action',
-    { schema: { params: params('id'), body: object } },
+    { schema: { params: params('id'), body: accessAction } },
     async (request) => {
       const body = request.body;
       const [action, ...more] = Object.keys(body);
@@ -168,7 +170,7 @@ export function flavorRoutes(
           'flavor_bad_action',
         );
       }
-      const tenant = (body[action] as { tenant?: unknown } | null)?.tenant;
+      const tenant = body[action]?.['tenant'];
       if (typeof tenant !== 'string' || tenant === '' || tenant.length > 255)
         throw new BadRequest(
           `Invalid input for field/attribute ${action}: "tenant" must be a project id.`,
