@@ -1,6 +1,6 @@
 // /v2/schemas/*: the JSON Schema documents Glance publishes for its resources (python-glanceclient
 // reads them to build its commands). Generated from the same vocabularies the API enforces.
-import type { FastifyInstance } from 'fastify';
+import type { Api } from '../../../platform/http/mount.ts';
 import {
   CONTAINER_FORMATS,
   DISK_FORMATS,
@@ -170,7 +170,7 @@ const collection = (name: string, item: unknown) => ({
   ],
 });
 
-export function schemaRoutes(app: FastifyInstance): void {
+export function schemaRoutes(app: Api): void {
   app.get('/schemas/image', async () => imageSchema);
   app.get('/schemas/images', async () => collection('images', imageSchema));
   app.get('/schemas/member', async () => memberSchema);
