@@ -1,6 +1,6 @@
 // Reads flavor requests as Nova's schemas do: POST /flavors bodies and the list query.
 import { BadRequest } from '../../platform/errors.ts';
-import { requireObject } from './body.ts';
+import { s, type Static } from '../../platform/http/schema.ts';
 import type { Microversion } from '../../platform/http/microversion.ts';
 import type { NewFlavor } from '../model.ts';
 import type { FlavorListQuery } from '../service/flavors.ts';
@@ -9,7 +9,12 @@ const bad = (message: string): never => {
   throw new BadRequest(message, 'flavor_bad_request');
 };
 
-function int(f: Record<string, unknown>, key: string, min: number, fallback?: number): number {
+function int(
+  f: Readonly<Record<string, unknown>>,
+  key: string,
+  min: number,
+  fallback?: number,
+): number {
   const raw = f[key] ?? fallback;
   if (raw === undefined)
     bad(`Invalid input for field/attribute flavor. Value: ${key} is a required property.`);
@@ -23,8 +28,17 @@ function int(f: Record<string, unknown>, key: string, min: number, fallback?: nu
   return v as number;
 }
 
-export function parseFlavorCreate(body: unknown, mv: Microversion): NewFlavor {
-  const f = requireObject(body, 'flavor');
+/** The create body's shape; each field's rules (Nova's messages) are parseFlavorCreate's. */
+export const flavorCreateBody = s.object(
+  { flavor: s.record(s.unknown()) },
+  { required: ['flavor'] },
+);
+
+export function parseFlavorCreate(
+  body: Static<typeof flavorCreateBody>,
+  mv: Microversion,
+): NewFlavor {
+  const f = body.flavor;
   const allowed = new Set([
     'name',
     'id',
@@ -96,7 +110,10 @@ const SORT_KEYS = [
  * (is_public is ignored); admins get that too by default, everything with is_public=none, and
  * only private flavors with is_public=false.
  */
-export function parseFlavorQuery(q: Record<string, unknown>, isAdmin: boolean): FlavorListQuery {
+export function parseFlavorQuery(
+  q: Readonly<Record<string, unknown>>,
+  isAdmin: boolean,
+): FlavorListQuery {
   const one = (k: string) => {
     const v = q[k];
     return Array.isArray(v) ? String(v.at(-1)) : v === undefined ? undefined : String(v);

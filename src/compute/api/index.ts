@@ -3,13 +3,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ComputeService } from '../index.ts';
 import type { Authenticate } from '../../platform/http/auth-hook.ts';
-import { installAuth } from '../../platform/http/auth-hook.ts';
-import {
-  installFaultHandlers,
-  type FaultFamilies,
-  type FaultFamily,
-} from '../../platform/http/faults.ts';
-import { installMicroversions } from '../../platform/http/microversion.ts';
+import type { FaultFamilies } from '../../platform/http/faults.ts';
+import { mountService } from '../../platform/http/mount.ts';
 import { renderComputeFault } from './faults.ts';
 import { flavorRoutes } from './routes/flavors.ts';
 import { keypairRoutes } from './routes/keypairs.ts';
@@ -55,69 +50,64 @@ export function mountComputeApi(
     identityUrl: string;
   },
 ): void {
-  const base = (request: FastifyRequest) =>
-    `${opts.publicUrl ?? `${request.protocol}://${request.host}`}${COMPUTE_PREFIX}`;
-  const v21 = (request: FastifyRequest) => `${base(request)}/v2.1`;
-  const links =
-    (request: FastifyRequest): Links =>
-    (path) => [
-      { rel: 'self', href: `${v21(request)}/${path}` },
-      { rel: 'bookmark', href: `${base(request)}/${path}` },
-    ];
-  const family: FaultFamily = {
+  mountService(app, {
     prefix: COMPUTE_PREFIX,
-    render: renderComputeFault,
-    authenticate: () => `Keystone uri="${opts.identityUrl}"`,
-  };
-  opts.faults.add(family);
-  app.register(
-    async (scope) => {
-      installFaultHandlers(scope, family);
+    publicUrl: opts.publicUrl,
+    faults: opts.faults,
+    fault: { render: renderComputeFault },
+    challenge: () => `Keystone uri="${opts.identityUrl}"`,
+    authenticate: opts.authenticate,
+    discovery: {
       // Nova answers its root with 200 and both API versions (v2.0 is the legacy one, not served here).
-      scope.get('/', { config: { public: true } }, async (request) => ({
-        versions: [
-          {
-            id: 'v2.0',
-            status: 'SUPPORTED',
-            version: '',
-            min_version: '',
-            updated: '2011-01-21T11:33:21Z',
-            links: [{ rel: 'self', href: `${base(request)}/v2/` }],
-          },
-          (({ 'media-types': _m, ...v }) => v)(versionEntry(base(request))),
-        ],
-      }));
-      installAuth(scope, opts.authenticate);
-      scope.register(
-        async (api) => {
-          installMicroversions(api, {
-            service: 'compute',
-            legacyHeader: 'X-OpenStack-Nova-API-Version',
-            min: COMPUTE_MIN_MICROVERSION,
-            max: COMPUTE_MAX_MICROVERSION,
-          });
-          // Nova also names the request id in its own header.
-          api.addHook('onRequest', async (request, reply) => {
-            reply.header('x-compute-request-id', request.id);
-          });
-          api.get('/', { config: { public: true } }, async (request) => ({
-            version: versionEntry(base(request)),
-          }));
-          flavorRoutes(api, compute, links, v21);
-          keypairRoutes(api, compute, v21);
-          hostRoutes(api, compute);
-          quotaRoutes(api, compute);
-          serverRoutes(api, compute, links, v21);
-          serverGroupRoutes(api, compute);
-          serverActionRoutes(api, compute, links, v21);
-          remoteConsoleRoutes(api, compute);
-          aggregateRoutes(api, compute);
-          usageRoutes(api, compute);
-          securityGroupRoutes(api, compute);
-        },
-        { prefix: '/v2.1' },
-      );
+      '/': {
+        body: (base) => ({
+          versions: [
+            {
+              id: 'v2.0',
+              status: 'SUPPORTED',
+              version: '',
+              min_version: '',
+              updated: '2011-01-21T11:33:21Z',
+              links: [{ rel: 'self', href: `${base}/v2/` }],
+            },
+            (({ 'media-types': _m, ...v }) => v)(versionEntry(base)),
+          ],
+        }),
+      },
     },
-    { prefix: COMPUTE_PREFIX },
-  );
+    version: {
+      path: '/v2.1',
+      document: { body: (base) => ({ version: versionEntry(base) }) },
+      microversions: {
+        service: 'compute',
+        legacyHeader: 'X-OpenStack-Nova-API-Version',
+        min: COMPUTE_MIN_MICROVERSION,
+        max: COMPUTE_MAX_MICROVERSION,
+      },
+      routes: (api, base) => {
+        // Nova also names the request id in its own header.
+        api.addHook('onRequest', async (request, reply) => {
+          reply.header('x-compute-request-id', request.id);
+        });
+        const v21 = (request: FastifyRequest) => `${base(request)}/v2.1`;
+        const links =
+          (request: FastifyRequest): Links =>
+          (path) => [
+            { rel: 'self', href: `${v21(request)}/${path}` },
+            { rel: 'bookmark', href: `${base(request)}/${path}` },
+          ];
+        flavorRoutes(api, compute, links, v21);
+        keypairRoutes(api, compute, v21);
+        hostRoutes(api, compute);
+        quotaRoutes(api, compute);
+        serverRoutes(api, compute, links, v21);
+        serverGroupRoutes(api, compute);
+        serverActionRoutes(api, compute, links, v21);
+        remoteConsoleRoutes(api, compute);
+        aggregateRoutes(api, compute);
+        usageRoutes(api, compute);
+        securityGroupRoutes(api, compute);
+      },
+    },
+  });
 }

@@ -8,7 +8,8 @@ import { apiStatus, TASK_STATES, VM_STATES, type TaskState, type VmState } from 
 import type { InstanceQuery, SortColumn } from '../service/servers.ts';
 import type { RequestedNetworks } from '../model.ts';
 import type { ServerCreate, ServerListQuery } from '../service/servers.ts';
-import { requireObject } from './body.ts';
+import { s, type Static } from '../../platform/http/schema.ts';
+import { isObject } from './body.ts';
 import { parseNovaTime } from './views.ts';
 
 const invalid = (field: string, why: string) =>
@@ -16,7 +17,7 @@ const invalid = (field: string, why: string) =>
 const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 
 function str(
-  o: Record<string, unknown>,
+  o: Readonly<Record<string, unknown>>,
   k: string,
   opts: { max?: number; min?: number; nullable?: boolean } = {},
 ): string | null | undefined {
@@ -84,8 +85,9 @@ function networks(v: unknown, mv: Microversion): RequestedNetworks {
     return v;
   }
   if (!Array.isArray(v)) throw invalid('networks', 'It must be a list, "auto" or "none".');
-  return v.map((n: unknown) => {
-    const o = requireObject(n, '');
+  return v.map((o: unknown) => {
+    if (!isObject(o))
+      throw invalid('networks', 'Each network must be an object with a uuid or a port.');
     const uuid = str(o, 'uuid', { max: 36 }) ?? undefined;
     const port = str(o, 'port', { max: 36, nullable: true }) ?? undefined;
     const fixedIp = str(o, 'fixed_ip', { max: 45 }) ?? undefined;
@@ -127,8 +129,23 @@ export interface ParsedCreate extends Omit<ServerCreate, 'hints'> {
   readonly returnReservationId: boolean;
 }
 
-export function parseServerCreate(body: unknown, mv: Microversion): ParsedCreate {
-  const s = requireObject(body, 'server');
+const object = s.record(s.unknown());
+
+/** The create body's shape; every field's own rules (Nova's messages) are parseServerCreate's. */
+export const serverCreateBody = s.object(
+  {
+    server: s.object({ security_groups: s.array(object) }),
+    'os:scheduler_hints': object,
+    'OS-SCH-HNT:scheduler_hints': object,
+  },
+  { required: ['server'] },
+);
+
+export function parseServerCreate(
+  body: Static<typeof serverCreateBody>,
+  mv: Microversion,
+): ParsedCreate {
+  const s = body.server;
   const name = serverName(s['name']);
   const flavorRef = s['flavorRef'];
   if (typeof flavorRef !== 'string' && typeof flavorRef !== 'number')
@@ -170,18 +187,13 @@ export function parseServerCreate(body: unknown, mv: Microversion): ParsedCreate
   const sgs = s['security_groups'];
   let securityGroups: string[] = ['default'];
   if (sgs !== undefined) {
-    if (!Array.isArray(sgs))
-      throw invalid('security_groups', 'It must be a list of {"name": ...}.');
-    securityGroups = sgs.map((g: unknown) => {
-      const n = requireObject(g, '')['name'];
+    securityGroups = sgs.map((g) => {
+      const n = g['name'];
       if (typeof n !== 'string' || n === '') throw invalid('security_groups', 'Each needs a name.');
       return n;
     });
   }
-  const hintsRaw =
-    (body as Record<string, unknown>)['os:scheduler_hints'] ??
-    (body as Record<string, unknown>)['OS-SCH-HNT:scheduler_hints'];
-  const hints = hintsRaw === undefined ? {} : requireObject(hintsRaw, '');
+  const hints = body['os:scheduler_hints'] ?? body['OS-SCH-HNT:scheduler_hints'] ?? {};
   const group = hints['group'];
   if (group !== undefined && (typeof group !== 'string' || !UUID.test(group)))
     throw invalid('os:scheduler_hints.group', 'It must be a server group UUID.');
@@ -220,8 +232,11 @@ export function parseServerCreate(body: unknown, mv: Microversion): ParsedCreate
   };
 }
 
+/** The update body's shape; which keys a microversion allows is parseServerUpdate's. */
+export const serverUpdateBody = s.object({ server: object }, { required: ['server'] });
+
 export function parseServerUpdate(
-  body: unknown,
+  body: Static<typeof serverUpdateBody>,
   mv: Microversion,
 ): {
   name?: string;
@@ -230,7 +245,7 @@ export function parseServerUpdate(
   accessIpv4?: string | null;
   accessIpv6?: string | null;
 } {
-  const s = requireObject(body, 'server');
+  const s = body.server;
   const out: {
     name?: string;
     description?: string | null;

@@ -64,14 +64,11 @@ function nonNegative(key: string, v: unknown): number {
   return v;
 }
 
-export function parseCreateBody(body: unknown): NewImageInput {
-  if (body === undefined) body = {};
-  if (body === null || typeof body !== 'object' || Array.isArray(body))
-    bad('The request body must be a JSON object describing the image.');
+export function parseCreateBody(body: Readonly<Record<string, unknown>>): NewImageInput {
   const out: Record<string, unknown> = {};
   const properties: Record<string, string> = {};
   let tags: string[] = [];
-  for (const [key, v] of Object.entries(body as Record<string, unknown>)) {
+  for (const [key, v] of Object.entries(body)) {
     if (READ_ONLY.has(key))
       throw new Forbidden(`Attribute '${key}' is read-only.`, 'image_read_only');
     if (isReservedProperty(key))

@@ -1,14 +1,10 @@
 // Mounts Image v2 (Glance) under /image: version discovery as Glance answers it, the token check
 // on every non-public route, Glance's fault format, its media types, and the resource routes.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { ImageService } from '../index.ts';
 import type { Authenticate } from '../../platform/http/auth-hook.ts';
-import { installAuth } from '../../platform/http/auth-hook.ts';
-import {
-  installFaultHandlers,
-  type FaultFamilies,
-  type FaultFamily,
-} from '../../platform/http/faults.ts';
+import type { FaultFamilies } from '../../platform/http/faults.ts';
+import { mountService, type VersionDocument } from '../../platform/http/mount.ts';
 import { negotiateImageFault, renderImageFault } from './faults.ts';
 import { parseJsonBody } from '../../platform/http/server.ts';
 import { imageRoutes, JSON_PATCH_TYPES } from './routes/images.ts';
@@ -60,43 +56,36 @@ export function mountImageApi(
     identityUrl: string;
   },
 ): void {
-  const base = (request: FastifyRequest) =>
-    `${opts.publicUrl ?? `${request.protocol}://${request.host}`}${IMAGE_PREFIX}`;
-  const family: FaultFamily = {
+  // Glance answers its root and its v2 root alike, with the multiple-choices document.
+  const versions: VersionDocument = { status: 300, body: imageVersions };
+  mountService(app, {
     prefix: IMAGE_PREFIX,
-    render: renderImageFault,
-    negotiate: negotiateImageFault,
-    authenticate: () => `Keystone uri="${opts.identityUrl}"`,
-  };
-  opts.faults.add(family);
-  app.register(
-    async (scope) => {
-      installFaultHandlers(scope, family);
-      installAuth(scope, opts.authenticate);
-      // Image data is streamed to the handler untouched (never buffered), whatever its size.
-      scope.addContentTypeParser('application/octet-stream', (_request, payload, done) =>
-        done(null, payload),
-      );
-      for (const type of JSON_PATCH_TYPES)
-        scope.addContentTypeParser(
-          type,
-          { parseAs: 'string', bodyLimit: 1024 * 1024 },
-          parseJsonBody,
+    publicUrl: opts.publicUrl,
+    faults: opts.faults,
+    fault: { render: renderImageFault, negotiate: negotiateImageFault },
+    challenge: () => `Keystone uri="${opts.identityUrl}"`,
+    authenticate: opts.authenticate,
+    discovery: { '/': versions, '/versions': { body: imageVersions } },
+    version: {
+      path: '/v2',
+      document: versions,
+      routes: (api, base) => {
+        // Image data is streamed to the handler untouched (never buffered), whatever its size.
+        api.addContentTypeParser('application/octet-stream', (_request, payload, done) =>
+          done(null, payload),
         );
-      const versions = async (request: FastifyRequest, reply: FastifyReply) =>
-        reply.code(300).send(imageVersions(base(request)));
-      scope.get('/', { config: { public: true } }, versions);
-      scope.get('/versions', { config: { public: true } }, async (request) =>
-        imageVersions(base(request)),
-      );
-      scope.get('/v2', { config: { public: true } }, versions);
-      scope.get('/v2/', { config: { public: true } }, versions);
-      imageRoutes(scope, image, base);
-      dataRoutes(scope, image);
-      memberRoutes(scope, image);
-      taskRoutes(scope, image);
-      schemaRoutes(scope);
+        for (const type of JSON_PATCH_TYPES)
+          api.addContentTypeParser(
+            type,
+            { parseAs: 'string', bodyLimit: 1024 * 1024 },
+            parseJsonBody,
+          );
+        imageRoutes(api, image, base);
+        dataRoutes(api, image);
+        memberRoutes(api, image);
+        taskRoutes(api, image);
+        schemaRoutes(api);
+      },
     },
-    { prefix: IMAGE_PREFIX },
-  );
+  });
 }

@@ -19,7 +19,8 @@ export type Authenticate = (token: string | undefined) => Promise<AuthContext>;
 export function installAuth(scope: FastifyInstance, authenticate: Authenticate): void {
   if (!scope.hasRequestDecorator('auth'))
     scope.decorateRequest('auth', null as unknown as AuthContext);
-  scope.addHook('preHandler', async (request: FastifyRequest) => {
+  // Before schema validation, so a caller without a valid token learns that first (401, not 400).
+  scope.addHook('preValidation', async (request: FastifyRequest) => {
     if (request.routeOptions.config.public) return;
     const token = request.headers['x-auth-token'];
     request.auth = await authenticate(typeof token === 'string' ? token : undefined);

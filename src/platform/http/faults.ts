@@ -18,13 +18,49 @@ export type FaultRenderer = (fault: Fault) => unknown;
 /** The WWW-Authenticate value for 401s; every family points clients at the identity endpoint. */
 export type AuthenticateHeader = (request: FastifyRequest) => string;
 
+const TYPE_NAMES: Readonly<Record<string, string>> = {
+  object: 'an object',
+  array: 'an array',
+  string: 'a string',
+  integer: 'an integer',
+  number: 'a number',
+  boolean: 'a boolean',
+  null: 'null',
+};
+
+/** A field as a reader writes it: ['server', 'networks', '0', 'id'] → server.networks[0].id. */
+function fieldName(segments: readonly string[]): string {
+  return segments.reduce(
+    (out, s) => (/^\d+$/.test(s) ? `${out}[${s}]` : out ? `${out}.${s}` : s),
+    '',
+  );
+}
+
+/** The segments of a JSON Pointer such as ajv's instancePath (/server/networks/0). */
+const pointerSegments = (pointer: string) =>
+  pointer
+    .split('/')
+    .slice(1)
+    .map((s) => s.replaceAll('~1', '/').replaceAll('~0', '~'));
+
+/** One sentence naming the field and what it must be, from the first schema error. */
 function describeValidation(err: FastifyError): string {
   const v = err.validation?.[0];
   if (!v) return err.message;
-  const where = v.instancePath
-    ? `'${v.instancePath.slice(1).replaceAll('/', '.')}'`
-    : (err.validationContext ?? 'body');
-  return `Invalid input for field ${where}: ${v.message ?? 'invalid'}.`;
+  const context = err.validationContext ?? 'body';
+  const segments = pointerSegments(v.instancePath);
+  const p = v.params as { missingProperty?: unknown; type?: unknown };
+  if (v.keyword === 'required' && typeof p.missingProperty === 'string')
+    return `Invalid input: the ${context} needs '${fieldName([...segments, p.missingProperty])}'.`;
+  // ajv names one type as a string and several (a nullable field) as a list.
+  const types =
+    typeof p.type === 'string' ? p.type.split(',') : Array.isArray(p.type) ? p.type : [];
+  const what =
+    v.keyword === 'type' && types.length > 0
+      ? `must be ${types.map((t) => TYPE_NAMES[String(t)] ?? String(t)).join(' or ')}`
+      : (v.message ?? 'is invalid');
+  if (segments.length === 0) return `Invalid input: the ${context} ${what}.`;
+  return `Invalid input for field '${fieldName(segments)}': ${what}.`;
 }
 
 /** Maps anything thrown in a handler to a fault. Never throws. */

@@ -1,13 +1,23 @@
 // /os-aggregates: host aggregates (admin), with the add_host, remove_host and set_metadata actions.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
+import type { Api } from '../../../platform/http/mount.ts';
+import { params, s } from '../../../platform/http/schema.ts';
 import type { ComputeService } from '../../index.ts';
 import type { Microversion } from '../../../platform/http/microversion.ts';
 import { BadRequest } from '../../../platform/errors.ts';
 import type { Aggregate } from '../../service/aggregates.ts';
-import { requireObject } from '../body.ts';
 import { novaTime } from '../views.ts';
 
-const id = (request: FastifyRequest) => Number((request.params as { id: string }).id);
+const byId = { schema: { params: params('id') } };
+const object = s.record(s.unknown());
+/** `{"aggregate": {...}}`; its fields' rules are name() and zone()'s. */
+const aggregateBody = s.object({ aggregate: object }, { required: ['aggregate'] });
+/** One action per body (counted in the handler), each with its argument object. */
+const actionBody = s.object({
+  add_host: object,
+  remove_host: object,
+  set_metadata: s.object({ metadata: object }, { required: ['metadata'] }),
+});
 
 export function aggregateView(a: Aggregate, mv: Microversion): Record<string, unknown> {
   return {
@@ -38,7 +48,7 @@ function name(v: unknown, field = 'name'): string {
 const zone = (v: unknown): string | null =>
   v === undefined || v === null ? null : name(v, 'availability_zone');
 
-export function aggregateRoutes(app: FastifyInstance, compute: ComputeService): void {
+export function aggregateRoutes(app: Api, compute: ComputeService): void {
   const svc = compute.aggregates;
   const one = (request: FastifyRequest, a: Aggregate) => ({
     aggregate: aggregateView(a, request.microversion),
@@ -46,8 +56,8 @@ export function aggregateRoutes(app: FastifyInstance, compute: ComputeService): 
   app.get('/os-aggregates', async (request) => ({
     aggregates: (await svc.list(request.auth)).map((a) => aggregateView(a, request.microversion)),
   }));
-  app.post('/os-aggregates', async (request) => {
-    const b = requireObject(request.body, 'aggregate');
+  app.post('/os-aggregates', { schema: { body: aggregateBody } }, async (request) => {
+    const b = request.body.aggregate;
     return one(
       request,
       await svc.create(request.auth, {
@@ -56,16 +66,17 @@ export function aggregateRoutes(app: FastifyInstance, compute: ComputeService): 
       }),
     );
   });
-  app.get('/os-aggregates/:id', async (request) =>
-    one(request, await svc.get(request.auth, id(request))),
+  app.get('/os-aggregates/:id', byId, async (request) =>
+    one(request, await svc.get(request.auth, Number(request.params.id))),
   );
-  app.put('/os-aggregates/:id', async (request) => {
-    const b = requireObject(request.body, 'aggregate');
+  const update = { schema: { params: params('id'), body: aggregateBody } };
+  app.put('/os-aggregates/:id', update, async (request) => {
+    const b = request.body.aggregate;
     if (b['name'] === undefined && b['availability_zone'] === undefined)
       throw new BadRequest('Invalid input: give name or availability_zone.', 'aggregate_invalid');
     return one(
       request,
-      await svc.update(request.auth, id(request), {
+      await svc.update(request.auth, Number(request.params.id), {
         ...(b['name'] !== undefined ? { name: name(b['name']) } : {}),
         ...(b['availability_zone'] !== undefined
           ? { availabilityZone: zone(b['availability_zone']) }
@@ -73,32 +84,40 @@ export function aggregateRoutes(app: FastifyInstance, compute: ComputeService): 
       }),
     );
   });
-  app.delete('/os-aggregates/:id', async (request, reply) => {
-    await svc.remove(request.auth, id(request));
+  app.delete('/os-aggregates/:id', byId, async (request, reply) => {
+    await svc.remove(request.auth, Number(request.params.id));
     return reply.code(200).send();
   });
-  app.post('/os-aggregates/:id/action', async (request) => {
-    const b = requireObject(request.body, '');
+  const action = { schema: { params: params('id'), body: actionBody } };
+  app.post('/os-aggregates/:id/action', action, async (request) => {
+    const b = request.body;
     const [key] = Object.keys(b);
     if (Object.keys(b).length !== 1)
       throw new BadRequest(
         'There is either no action or more than one action in the request body.',
         'aggregate_invalid',
       );
-    const arg = requireObject(b[key!], '');
     switch (key) {
       case 'add_host':
         return one(
           request,
-          await svc.addHost(request.auth, id(request), name(arg['host'], 'host')),
+          await svc.addHost(
+            request.auth,
+            Number(request.params.id),
+            name(b.add_host!['host'], 'host'),
+          ),
         );
       case 'remove_host':
         return one(
           request,
-          await svc.removeHost(request.auth, id(request), name(arg['host'], 'host')),
+          await svc.removeHost(
+            request.auth,
+            Number(request.params.id),
+            name(b.remove_host!['host'], 'host'),
+          ),
         );
       case 'set_metadata': {
-        const m = requireObject(arg['metadata'], '');
+        const m = b.set_metadata!.metadata;
         for (const [k, v] of Object.entries(m)) {
           if (
             k.length < 1 ||
@@ -112,7 +131,11 @@ export function aggregateRoutes(app: FastifyInstance, compute: ComputeService): 
         }
         return one(
           request,
-          await svc.setMetadata(request.auth, id(request), m as Record<string, string | null>),
+          await svc.setMetadata(
+            request.auth,
+            Number(request.params.id),
+            m as Record<string, string | null>,
+          ),
         );
       }
       default:

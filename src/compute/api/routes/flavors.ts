@@ -1,28 +1,29 @@
 // /flavors: list (summary and detail, with Nova's filters, sorting and paging), show, create,
 // update (2.55), delete; extra specs (/os-extra_specs) and private-flavor access (/os-flavor-access
 // and the addTenantAccess/removeTenantAccess actions).
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
+import type { Api, Req } from '../../../platform/http/mount.ts';
+import { params, query, s } from '../../../platform/http/schema.ts';
 import type { ComputeService } from '../../index.ts';
 import { BadRequest } from '../../../platform/errors.ts';
 import { flavorSummary, flavorView, type Links } from '../views.ts';
-import { parseFlavorCreate, parseFlavorQuery } from '../flavor-body.ts';
-import { requireObject } from '../body.ts';
+import { flavorCreateBody, parseFlavorCreate, parseFlavorQuery } from '../flavor-body.ts';
 
-const id = (request: FastifyRequest) => (request.params as { id: string }).id;
+const byId = { schema: { params: params('id') } };
+const byKey = { schema: { params: params('id', 'key') } };
+const listSchema = { querystring: query };
+const object = s.record(s.unknown());
 
 export function flavorRoutes(
-  app: FastifyInstance,
+  app: Api,
   compute: ComputeService,
   links: (request: FastifyRequest) => Links,
   base: (request: FastifyRequest) => string,
 ): void {
   const svc = compute.flavors;
 
-  const list = (detail: boolean) => async (request: FastifyRequest) => {
-    const q = parseFlavorQuery(
-      request.query as Record<string, unknown>,
-      compute.isAdmin(request.auth),
-    );
+  const list = (detail: boolean) => async (request: Req<typeof listSchema>) => {
+    const q = parseFlavorQuery(request.query, compute.isAdmin(request.auth));
     const found = await svc.list(request.auth, q);
     const mv = request.microversion;
     const body: Record<string, unknown> = {
@@ -33,38 +34,43 @@ export function flavorRoutes(
       ),
     };
     if (found.length === q.limit && found.length > 0) {
-      const params = new URLSearchParams(request.query as Record<string, string>);
-      params.set('marker', found.at(-1)!.id);
+      const next = new URLSearchParams(
+        Object.entries(request.query).map(([k, v]) => [k, String(v)]),
+      );
+      next.set('marker', found.at(-1)!.id);
       body['flavors_links'] = [
-        { rel: 'next', href: `${base(request)}/flavors${detail ? '/detail' : ''}?${params}` },
+        { rel: 'next', href: `${base(request)}/flavors${detail ? '/detail' : ''}?${next}` },
       ];
     }
     return body;
   };
-  app.get('/flavors', list(false));
-  app.get('/flavors/detail', list(true));
+  app.get('/flavors', { schema: listSchema }, list(false));
+  app.get('/flavors/detail', { schema: listSchema }, list(true));
 
-  app.get('/flavors/:id', async (request) => ({
+  app.get('/flavors/:id', byId, async (request) => ({
     flavor: flavorView(
-      await svc.get(request.auth, id(request)),
+      await svc.get(request.auth, request.params.id),
       request.microversion,
       links(request),
       { extraSpecs: true },
     ),
   }));
 
-  app.post('/flavors', async (request) => {
+  app.post('/flavors', { schema: { body: flavorCreateBody } }, async (request) => {
     const f = await svc.create(request.auth, parseFlavorCreate(request.body, request.microversion));
     return { flavor: flavorView(f, request.microversion, links(request), { extraSpecs: true }) };
   });
 
-  app.put('/flavors/:id', async (request) => {
+  const update = {
+    schema: { params: params('id'), body: s.object({ flavor: object }, { required: ['flavor'] }) },
+  };
+  app.put('/flavors/:id', update, async (request) => {
     if (!request.microversion.atLeast('2.55'))
       throw new BadRequest(
         'Updating a flavor needs microversion 2.55 or later.',
         'microversion_too_low',
       );
-    const flavor = requireObject(request.body, 'flavor');
+    const flavor = request.body.flavor;
     const description = flavor['description'];
     if (
       Object.keys(flavor).some((k) => k !== 'description') ||
@@ -75,18 +81,21 @@ export function flavorRoutes(
         'flavor_bad_update',
       );
     }
-    const f = await svc.setDescription(request.auth, id(request), description as string | null);
+    const f = await svc.setDescription(
+      request.auth,
+      request.params.id,
+      description as string | null,
+    );
     return { flavor: flavorView(f, request.microversion, links(request), { extraSpecs: true }) };
   });
 
-  app.delete('/flavors/:id', async (request, reply) => {
-    await svc.remove(request.auth, id(request));
+  app.delete('/flavors/:id', byId, async (request, reply) => {
+    await svc.remove(request.auth, request.params.id);
     return reply.code(202).send();
   });
 
   // --- extra specs
-  const specsBody = (body: unknown, key: string): Record<string, string> => {
-    const specs = requireObject(body, key);
+  const specsBody = (specs: Readonly<Record<string, unknown>>): Record<string, string> => {
     for (const [k, v] of Object.entries(specs)) {
       if (!/^[a-zA-Z0-9-_:. ]{1,255}$/.test(k))
         throw new BadRequest(
@@ -106,31 +115,37 @@ export function flavorRoutes(
     }
     return Object.fromEntries(Object.entries(specs).map(([k, v]) => [k, String(v)]));
   };
-  const key = (request: FastifyRequest) => (request.params as { key: string }).key;
 
-  app.get('/flavors/:id/os-extra_specs', async (request) => ({
-    extra_specs: await svc.extraSpecs(request.auth, id(request)),
+  app.get('/flavors/:id/os-extra_specs', byId, async (request) => ({
+    extra_specs: await svc.extraSpecs(request.auth, request.params.id),
   }));
-  app.post('/flavors/:id/os-extra_specs', async (request) => {
-    const specs = specsBody(request.body, 'extra_specs');
-    await svc.setExtraSpecs(request.auth, id(request), specs, 'create');
+  const setSpecs = {
+    schema: {
+      params: params('id'),
+      body: s.object({ extra_specs: object }, { required: ['extra_specs'] }),
+    },
+  };
+  app.post('/flavors/:id/os-extra_specs', setSpecs, async (request) => {
+    const specs = specsBody(request.body.extra_specs);
+    await svc.setExtraSpecs(request.auth, request.params.id, specs, 'create');
     return { extra_specs: specs };
   });
-  app.get('/flavors/:id/os-extra_specs/:key', async (request) => ({
-    [key(request)]: await svc.extraSpec(request.auth, id(request), key(request)),
+  app.get('/flavors/:id/os-extra_specs/:key', byKey, async (request) => ({
+    [request.params.key]: await svc.extraSpec(request.auth, request.params.id, request.params.key),
   }));
-  app.put('/flavors/:id/os-extra_specs/:key', async (request) => {
-    const body = specsBody(request.body, '');
-    if (Object.keys(body).length !== 1 || !(key(request) in body))
+  const setSpec = { schema: { params: params('id', 'key'), body: object } };
+  app.put('/flavors/:id/os-extra_specs/:key', setSpec, async (request) => {
+    const body = specsBody(request.body);
+    if (Object.keys(body).length !== 1 || !(request.params.key in body))
       throw new BadRequest(
         'Request body and URI mismatch: send {"<key>": "<value>"} for the key in the URL.',
         'flavor_bad_extra_spec',
       );
-    await svc.setExtraSpecs(request.auth, id(request), body, 'update');
+    await svc.setExtraSpecs(request.auth, request.params.id, body, 'update');
     return body;
   });
-  app.delete('/flavors/:id/os-extra_specs/:key', async (request, reply) => {
-    await svc.deleteExtraSpec(request.auth, id(request), key(request));
+  app.delete('/flavors/:id/os-extra_specs/:key', byKey, async (request, reply) => {
+    await svc.deleteExtraSpec(request.auth, request.params.id, request.params.key);
     return reply.code(200).send();
   });
 
@@ -138,33 +153,39 @@ export function flavorRoutes(
   const accessView = (flavorId: string, projects: string[]) => ({
     flavor_access: projects.map((p) => ({ flavor_id: flavorId, tenant_id: p })),
   });
-  app.get('/flavors/:id/os-flavor-access', async (request) =>
-    accessView(id(request), await svc.access(request.auth, id(request))),
+  app.get('/flavors/:id/os-flavor-access', byId, async (request) =>
+    accessView(request.params.id, await svc.access(request.auth, request.params.id)),
   );
-  app.post('/flavors/:id/action', async (request) => {
-    const body = requireObject(request.body, '');
-    const [action, ...more] = Object.keys(body);
-    if (more.length > 0 || (action !== 'addTenantAccess' && action !== 'removeTenantAccess')) {
-      throw new BadRequest(
-        'There is no such action: send {"addTenantAccess": {"tenant": "<project id>"}} or removeTenantAccess.',
-        'flavor_bad_action',
-      );
-    }
-    const tenant = (body[action] as { tenant?: unknown } | null)?.tenant;
-    if (typeof tenant !== 'string' || tenant === '' || tenant.length > 255)
-      throw new BadRequest(
-        `Invalid input for field/attribute ${action}: "tenant" must be a project id.`,
-        'flavor_bad_action',
-      );
-    const projects =
-      action === 'addTenantAccess'
-        ? await svc.addAccess(
-            request.auth,
-            id(request),
-            tenant,
-            request.microversion.atLeast('2.7'),
-          )
-        : await svc.removeAccess(request.auth, id(request), tenant);
-    return accessView(id(request), projects);
-  });
+  // One action per body (checked below with Nova's message), its argument an object.
+  const accessAction = s.object({ addTenantAccess: object, removeTenantAccess: object });
+  app.post(
+    '/flavors/:id/action',
+    { schema: { params: params('id'), body: accessAction } },
+    async (request) => {
+      const body = request.body;
+      const [action, ...more] = Object.keys(body);
+      if (more.length > 0 || (action !== 'addTenantAccess' && action !== 'removeTenantAccess')) {
+        throw new BadRequest(
+          'There is no such action: send {"addTenantAccess": {"tenant": "<project id>"}} or removeTenantAccess.',
+          'flavor_bad_action',
+        );
+      }
+      const tenant = body[action]?.['tenant'];
+      if (typeof tenant !== 'string' || tenant === '' || tenant.length > 255)
+        throw new BadRequest(
+          `Invalid input for field/attribute ${action}: "tenant" must be a project id.`,
+          'flavor_bad_action',
+        );
+      const projects =
+        action === 'addTenantAccess'
+          ? await svc.addAccess(
+              request.auth,
+              request.params.id,
+              tenant,
+              request.microversion.atLeast('2.7'),
+            )
+          : await svc.removeAccess(request.auth, request.params.id, tenant);
+      return accessView(request.params.id, projects);
+    },
+  );
 }

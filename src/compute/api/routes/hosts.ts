@@ -1,17 +1,17 @@
 // /os-services, /os-hypervisors and /os-availability-zone: the hosts agents reported, as Nova shows
 // them at each microversion (integer ids before 2.53, UUIDs after; counters dropped at 2.88).
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Api, Req } from '../../../platform/http/mount.ts';
+import { first, params, query, s } from '../../../platform/http/schema.ts';
 import type { ComputeService } from '../../index.ts';
 import type { ComputeHost } from '../../model.ts';
 import type { Microversion } from '../../../platform/http/microversion.ts';
 import { BadRequest } from '../../../platform/errors.ts';
-import { requireObject } from '../body.ts';
 import { novaTime } from '../views.ts';
 
 /** The integer id older microversions show: stable, derived from the UUID. */
 const legacyId = (uuid: string) => parseInt(uuid.replaceAll('-', '').slice(0, 7), 16);
 
-export function hostRoutes(app: FastifyInstance, compute: ComputeService): void {
+export function hostRoutes(app: Api, compute: ComputeService): void {
   const svc = compute.hosts;
   const up = (h: ComputeHost) => (svc.isUp(h) ? 'up' : 'down');
 
@@ -27,19 +27,22 @@ export function hostRoutes(app: FastifyInstance, compute: ComputeService): void 
     ...(mv.atLeast('2.11') ? { forced_down: h.forcedDown } : {}),
   });
 
-  app.get('/os-services', async (request) => {
-    const q = request.query as { host?: string; binary?: string };
+  app.get('/os-services', { schema: { querystring: query } }, async (request) => {
+    const host = first(request.query['host']);
+    const binary = first(request.query['binary']);
     const found = await svc.services(request.auth, {
-      ...(q.host ? { host: q.host } : {}),
-      ...(q.binary ? { binary: q.binary } : {}),
+      ...(host ? { host } : {}),
+      ...(binary ? { binary } : {}),
     });
     return { services: found.map((h) => serviceView(h, request.microversion)) };
   });
 
-  app.put('/os-services/:id', async (request) => {
+  // The fields' rules depend on the microversion (an action on a named host before 2.53).
+  const update = { schema: { params: params('id'), body: s.record(s.unknown()) } };
+  app.put('/os-services/:id', update, async (request) => {
     const mv = request.microversion;
-    const id = (request.params as { id: string }).id;
-    const body = requireObject(request.body, '');
+    const id = request.params.id;
+    const body = request.body;
     if (!mv.atLeast('2.53')) {
       // Before 2.53 the "id" is an action on a host named in the body.
       const host = body['host'];
@@ -112,8 +115,9 @@ export function hostRoutes(app: FastifyInstance, compute: ComputeService): void 
     return { service: serviceView(after, mv) };
   });
 
-  app.delete('/os-services/:id', async (request, reply) => {
-    await svc.deleteService(request.auth, (request.params as { id: string }).id);
+  const byId = { schema: { params: params('id') } };
+  app.delete('/os-services/:id', byId, async (request, reply) => {
+    await svc.deleteService(request.auth, request.params.id);
     return reply.code(204).send();
   });
 
@@ -152,8 +156,8 @@ export function hostRoutes(app: FastifyInstance, compute: ComputeService): void 
           cpu_info: mv.atLeast('2.28') ? (JSON.parse(h.cpuInfo) as unknown) : h.cpuInfo,
         }),
   });
-  const resolve = async (request: FastifyRequest) => {
-    const id = (request.params as { id: string }).id;
+  const resolve = async (request: Req<typeof byId.schema>) => {
+    const id = request.params.id;
     if (request.microversion.atLeast('2.53')) return svc.hypervisor(request.auth, id);
     const found = (await svc.hypervisors(request.auth, true)).find(
       (h) => String(legacyId(h.hypervisorId)) === id,
@@ -161,9 +165,8 @@ export function hostRoutes(app: FastifyInstance, compute: ComputeService): void 
     return found ?? svc.hypervisor(request.auth, id);
   };
 
-  app.get('/os-hypervisors', async (request) => {
-    const like = (request.query as { hypervisor_hostname_pattern?: string })
-      .hypervisor_hostname_pattern;
+  app.get('/os-hypervisors', { schema: { querystring: query } }, async (request) => {
+    const like = first(request.query['hypervisor_hostname_pattern']);
     return {
       hypervisors: (await svc.hypervisors(request.auth, false, like ? { hostLike: like } : {})).map(
         (h) => hypervisorSummary(h, request.microversion),
@@ -177,7 +180,7 @@ export function hostRoutes(app: FastifyInstance, compute: ComputeService): void 
       hypervisors: list.map((h) => hypervisorDetail(h, request.microversion, used.get(h.host))),
     };
   });
-  app.get('/os-hypervisors/:id', async (request) => {
+  app.get('/os-hypervisors/:id', byId, async (request) => {
     const h = await resolve(request);
     return {
       hypervisor: hypervisorDetail(
@@ -187,7 +190,7 @@ export function hostRoutes(app: FastifyInstance, compute: ComputeService): void 
       ),
     };
   });
-  app.get('/os-hypervisors/:id/uptime', async (request) => {
+  app.get('/os-hypervisors/:id/uptime', byId, async (request) => {
     const h = await resolve(request);
     return {
       hypervisor: {
@@ -197,7 +200,7 @@ export function hostRoutes(app: FastifyInstance, compute: ComputeService): void 
     };
   });
 
-  const zoneList = (detail: boolean) => async (request: FastifyRequest) => ({
+  const zoneList = (detail: boolean) => async (request: Req) => ({
     availabilityZoneInfo: (await svc.zones(request.auth, detail)).map((z) => ({
       zoneName: z.name,
       zoneState: { available: z.available },

@@ -1,11 +1,11 @@
 // /os-quota-sets (show, detail, defaults, update, delete) and /limits, with the keys each
 // microversion shows (network keys until 2.36, injected files until 2.57, image meta until 2.39).
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Api } from '../../../platform/http/mount.ts';
+import { first, params, query, s } from '../../../platform/http/schema.ts';
 import type { ComputeService } from '../../index.ts';
 import type { Microversion } from '../../../platform/http/microversion.ts';
 import { BadRequest } from '../../../platform/errors.ts';
 import { QUOTA_RESOURCES, type QuotaResource, type QuotaSet } from '../../service/quotas.ts';
-import { requireObject } from '../body.ts';
 
 const INJECTED: readonly QuotaResource[] = [
   'injected_files',
@@ -34,21 +34,24 @@ function quotaView<T>(
   return out;
 }
 
-export function quotaRoutes(app: FastifyInstance, compute: ComputeService): void {
+export function quotaRoutes(app: Api, compute: ComputeService): void {
   const svc = compute.quotas;
-  const project = (request: FastifyRequest) => (request.params as { project: string }).project;
+  const byProject = { schema: { params: params('project') } };
 
-  app.get('/os-quota-sets/:project', async (request) => {
-    const set = await svc.show(request.auth, project(request));
-    return {
-      quota_set: { id: project(request), ...quotaView(request.microversion, (r) => set[r], -1) },
-    };
-  });
-  app.get('/os-quota-sets/:project/detail', async (request) => {
-    const { limits, usage } = await svc.detail(request.auth, project(request));
+  app.get('/os-quota-sets/:project', byProject, async (request) => {
+    const set = await svc.show(request.auth, request.params.project);
     return {
       quota_set: {
-        id: project(request),
+        id: request.params.project,
+        ...quotaView(request.microversion, (r) => set[r], -1),
+      },
+    };
+  });
+  app.get('/os-quota-sets/:project/detail', byProject, async (request) => {
+    const { limits, usage } = await svc.detail(request.auth, request.params.project);
+    return {
+      quota_set: {
+        id: request.params.project,
         ...quotaView(
           request.microversion,
           (r) => ({ in_use: usage[r], limit: limits[r], reserved: 0 }),
@@ -57,14 +60,24 @@ export function quotaRoutes(app: FastifyInstance, compute: ComputeService): void
       },
     };
   });
-  app.get('/os-quota-sets/:project/defaults', async (request) => {
+  app.get('/os-quota-sets/:project/defaults', byProject, async (request) => {
     const set = svc.defaults(request.auth);
     return {
-      quota_set: { id: project(request), ...quotaView(request.microversion, (r) => set[r], -1) },
+      quota_set: {
+        id: request.params.project,
+        ...quotaView(request.microversion, (r) => set[r], -1),
+      },
     };
   });
-  app.put('/os-quota-sets/:project', async (request) => {
-    const body = requireObject(request.body, 'quota_set');
+  // Which keys a microversion allows, and their values, are checked below with Nova's messages.
+  const update = {
+    schema: {
+      params: params('project'),
+      body: s.object({ quota_set: s.record(s.unknown()) }, { required: ['quota_set'] }),
+    },
+  };
+  app.put('/os-quota-sets/:project', update, async (request) => {
+    const body = request.body.quota_set;
     const allowed = new Set<string>([
       ...shown(request.microversion),
       'force',
@@ -87,17 +100,17 @@ export function quotaRoutes(app: FastifyInstance, compute: ComputeService): void
       changes[k as QuotaResource] = n;
     }
     const force = body['force'] === true || body['force'] === 'true';
-    const set = await svc.update(request.auth, project(request), changes, force);
+    const set = await svc.update(request.auth, request.params.project, changes, force);
     return { quota_set: quotaView(request.microversion, (r) => set[r], -1) };
   });
-  app.delete('/os-quota-sets/:project', async (request, reply) => {
-    await svc.reset(request.auth, project(request));
+  app.delete('/os-quota-sets/:project', byProject, async (request, reply) => {
+    await svc.reset(request.auth, request.params.project);
     return reply.code(202).send();
   });
 
-  app.get('/limits', async (request) => {
+  app.get('/limits', { schema: { querystring: query } }, async (request) => {
     const mv = request.microversion;
-    const tenant = (request.query as { tenant_id?: string }).tenant_id;
+    const tenant = first(request.query['tenant_id']);
     const { limits, usage } = await svc.limits(request.auth, tenant || undefined);
     const absolute: Record<string, number> = {
       maxTotalInstances: limits.instances,

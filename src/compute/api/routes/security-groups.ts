@@ -2,7 +2,9 @@
 // names when the cloud has no network endpoint. Until the network service exists every project has
 // one group, `default`, with a stable id; servers are created in it.
 import { createHash } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
+import type { Api } from '../../../platform/http/mount.ts';
+import { params } from '../../../platform/http/schema.ts';
 import type { ComputeService } from '../../index.ts';
 import { BadRequest, NotFound } from '../../../platform/errors.ts';
 
@@ -12,7 +14,7 @@ export function defaultGroupId(projectId: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
-export function securityGroupRoutes(app: FastifyInstance, compute: ComputeService): void {
+export function securityGroupRoutes(app: Api, compute: ComputeService): void {
   const own = (request: FastifyRequest) => {
     if (request.microversion.atLeast('2.36'))
       throw new NotFound(
@@ -35,15 +37,16 @@ export function securityGroupRoutes(app: FastifyInstance, compute: ComputeServic
     rules: [],
   });
   app.get('/os-security-groups', async (request) => ({ security_groups: [view(own(request))] }));
-  app.get('/os-security-groups/:id', async (request) => {
+  const byId = { schema: { params: params('id') } };
+  app.get('/os-security-groups/:id', byId, async (request) => {
     const projectId = own(request);
-    const id = (request.params as { id: string }).id;
+    const id = request.params.id;
     if (id !== defaultGroupId(projectId))
       throw new NotFound(`Security group ${id} not found.`, 'security_group_not_found');
     return { security_group: view(projectId) };
   });
-  app.get('/servers/:id/os-security-groups', async (request) => {
-    const i = await compute.servers.get(request.auth, (request.params as { id: string }).id);
+  app.get('/servers/:id/os-security-groups', byId, async (request) => {
+    const i = await compute.servers.get(request.auth, request.params.id);
     return { security_groups: i.securityGroups.map(() => view(i.projectId)) };
   });
 }

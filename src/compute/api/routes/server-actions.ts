@@ -1,27 +1,45 @@
 // POST /servers/{id}/action (one key per body, as Nova's action names), the console output, and
 // /servers/{id}/os-instance-actions (the action log with its events).
 import { randomBytes } from 'node:crypto';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
+import type { Api } from '../../../platform/http/mount.ts';
+import { first, params, query, s, type Static } from '../../../platform/http/schema.ts';
 import type { ComputeService } from '../../index.ts';
 import type { Microversion } from '../../../platform/http/microversion.ts';
 import { BadRequest } from '../../../platform/errors.ts';
 import type { ServerAction } from '../../service/server-actions.ts';
-import { requireObject } from '../body.ts';
 import { parseMetadata } from '../server-body.ts';
 import { serverView } from '../server-views.ts';
 import { novaTime, parseNovaTime, type Links } from '../views.ts';
 import { vncConsoleAction } from './remote-consoles.ts';
 
-const id = (request: FastifyRequest) => (request.params as { id: string }).id;
-/** Actions whose body may be null ("lock": null) or an object of options. */
-const optionalObject = (v: unknown): Record<string, unknown> =>
-  v === null || v === undefined ? {} : requireObject(v, '');
+const arg = s.record(s.unknown());
+/** Actions whose argument may be null ("lock": null) or an object of options. */
+const optionalArg = s.nullable(arg);
+/**
+ * An action body: one key (counted by parseAction, with Nova's message), the action's name, whose
+ * argument has the shape given here; its fields' rules are parseAction's. Unknown names pass the
+ * schema and get Nova's "not supported".
+ */
+const actionBody = s.object({
+  reboot: arg,
+  lock: optionalArg,
+  rescue: optionalArg,
+  rebuild: arg,
+  resize: arg,
+  createImage: arg,
+  'os-resetState': arg,
+  'os-migrateLive': arg,
+  migrate: optionalArg,
+  'os-getConsoleOutput': optionalArg,
+  'os-getVNCConsole': arg,
+});
+type ActionBody = Static<typeof actionBody>;
+
 const password = () => randomBytes(9).toString('base64url');
 /** The adminPass the caller chose for a rescue or rebuild, if any (Nova returns it as given). */
-const suppliedPassword = (body: unknown, action: string): string | undefined => {
-  const p = ((body as Record<string, unknown>)[action] as Record<string, unknown> | null)?.[
-    'adminPass'
-  ];
+const suppliedPassword = (o: Readonly<Record<string, unknown>> | null | undefined) => {
+  const p = o?.['adminPass'];
   return typeof p === 'string' && p !== '' ? p : undefined;
 };
 const bad = (field: string, why: string) =>
@@ -34,10 +52,9 @@ function imageRef(v: unknown, field: string): string {
 
 /** The body's one action, parsed; `null` for the console output (a read, not an action). */
 function parseAction(
-  body: unknown,
+  b: ActionBody,
   mv: Microversion,
 ): ServerAction | { kind: 'console'; lines: number | null } {
-  const b = requireObject(body, '');
   const keys = Object.keys(b);
   if (keys.length !== 1)
     throw new BadRequest(
@@ -45,7 +62,7 @@ function parseAction(
       'server_action_invalid',
     );
   const key = keys[0]!;
-  const v = b[key];
+  // In each case below the body's one key is that action's, so its argument is present.
   switch (key) {
     case 'os-stop':
       return { kind: 'stop' };
@@ -64,13 +81,13 @@ function parseAction(
     case 'unshelve':
       return { kind: 'unshelve' };
     case 'reboot': {
-      const t = requireObject(v, '')['type'];
+      const t = b.reboot!['type'];
       if (typeof t !== 'string' || !['SOFT', 'HARD'].includes(t.toUpperCase()))
         throw bad('type', 'It must be SOFT or HARD.');
       return { kind: 'reboot', hard: t.toUpperCase() === 'HARD' };
     }
     case 'lock': {
-      const o = optionalObject(v);
+      const o = b.lock ?? {};
       const r = mv.atLeast('2.73') ? o['locked_reason'] : undefined;
       if (r !== undefined && (typeof r !== 'string' || r.length > 255))
         throw bad('locked_reason', 'It must be a string of at most 255 characters.');
@@ -79,7 +96,7 @@ function parseAction(
     case 'unlock':
       return { kind: 'unlock' };
     case 'rescue': {
-      const o = optionalObject(v);
+      const o = b.rescue ?? {};
       return {
         kind: 'rescue',
         imageId:
@@ -89,7 +106,7 @@ function parseAction(
       };
     }
     case 'rebuild': {
-      const o = requireObject(v, '');
+      const o = b.rebuild!;
       const name = o['name'];
       if (
         name !== undefined &&
@@ -107,13 +124,13 @@ function parseAction(
       };
     }
     case 'resize': {
-      const f = requireObject(v, '')['flavorRef'];
+      const f = b.resize!['flavorRef'];
       if (typeof f !== 'string' && typeof f !== 'number')
         throw bad('flavorRef', "'flavorRef' is a required property.");
       return { kind: 'resize', flavorId: String(f).split('/').at(-1)! };
     }
     case 'createImage': {
-      const o = requireObject(v, '');
+      const o = b.createImage!;
       if (typeof o['name'] !== 'string' || o['name'].trim() === '' || o['name'].length > 255)
         throw bad('name', 'An image name of 1-255 characters is required.');
       return {
@@ -123,20 +140,21 @@ function parseAction(
       };
     }
     case 'os-resetState': {
-      const s = requireObject(v, '')['state'];
-      if (s !== 'active' && s !== 'error') throw bad('state', 'It must be active or error.');
-      return { kind: 'resetState', state: s };
+      const state = b['os-resetState']!['state'];
+      if (state !== 'active' && state !== 'error')
+        throw bad('state', 'It must be active or error.');
+      return { kind: 'resetState', state };
     }
     case 'os-migrateLive':
-      return parseLiveMigrate(requireObject(v, ''), mv);
+      return parseLiveMigrate(b['os-migrateLive']!, mv);
     case 'migrate': {
       // A body of null, or from 2.56 {"host": name-or-null}.
-      const o = optionalObject(v);
+      const o = b.migrate ?? {};
       onlyProperties(o, mv.atLeast('2.56') ? ['host'] : [], 'migrate');
       return { kind: 'migrate', host: hostName(o['host'] ?? null) };
     }
     case 'os-getConsoleOutput': {
-      const l = optionalObject(v)['length'];
+      const l = (b['os-getConsoleOutput'] ?? {})['length'];
       if (l === undefined || l === null || l === -1 || l === '-1')
         return { kind: 'console', lines: null };
       const n = typeof l === 'string' && /^\d+$/.test(l) ? Number(l) : l;
@@ -154,7 +172,7 @@ function parseAction(
 
 /** Refuses properties an action's body may not have (Nova's additionalProperties: false). */
 function onlyProperties(
-  o: Record<string, unknown>,
+  o: Readonly<Record<string, unknown>>,
   allowed: readonly string[],
   action: string,
 ): void {
@@ -174,7 +192,7 @@ function hostName(v: unknown): string | null {
 }
 
 /** os-migrateLive's body by microversion: disk_over_commit until 2.24, block_migration 'auto' from 2.25, force from 2.30 to 2.67. */
-function parseLiveMigrate(o: Record<string, unknown>, mv: Microversion): ServerAction {
+function parseLiveMigrate(o: Readonly<Record<string, unknown>>, mv: Microversion): ServerAction {
   onlyProperties(
     o,
     [
@@ -207,32 +225,31 @@ function parseLiveMigrate(o: Record<string, unknown>, mv: Microversion): ServerA
 }
 
 export function serverActionRoutes(
-  app: FastifyInstance,
+  app: Api,
   compute: ComputeService,
   links: (request: FastifyRequest) => Links,
   base: (request: FastifyRequest) => string,
 ): void {
   const svc = compute.serverActions;
 
-  app.post('/servers/:id/action', async (request: FastifyRequest, reply: FastifyReply) => {
+  const action = { schema: { params: params('id'), body: actionBody } };
+  app.post('/servers/:id/action', action, async (request, reply) => {
     const mv = request.microversion;
+    const vnc = request.body['os-getVNCConsole'];
     // A read, not an action on the instance's state (Nova's remote_consoles controller).
-    if (
-      Object.keys(requireObject(request.body, '')).length === 1 &&
-      'os-getVNCConsole' in (request.body as object)
-    )
-      return vncConsoleAction(compute, request, mv);
+    if (Object.keys(request.body).length === 1 && vnc !== undefined)
+      return vncConsoleAction(compute, request.auth, request.params.id, vnc, mv);
     const a = parseAction(request.body, mv);
     if (a.kind === 'console')
-      return { output: await svc.consoleOutput(request.auth, id(request), a.lines) };
-    const r = await svc.act(request.auth, id(request), a, request.id);
+      return { output: await svc.consoleOutput(request.auth, request.params.id, a.lines) };
+    const r = await svc.act(request.auth, request.params.id, a, request.id);
     switch (a.kind) {
       case 'confirmResize':
         return reply.code(204).send();
       case 'rescue':
         return reply
           .code(200)
-          .send({ adminPass: suppliedPassword(request.body, 'rescue') ?? password() });
+          .send({ adminPass: suppliedPassword(request.body.rescue) ?? password() });
       case 'rebuild': {
         const view = serverView(r.instance, mv, links(request), {
           extended: compute.isAdmin(request.auth),
@@ -240,7 +257,7 @@ export function serverActionRoutes(
           flavorExtraSpecs: true,
         });
         return reply.code(202).send({
-          server: { ...view, adminPass: suppliedPassword(request.body, 'rebuild') ?? password() },
+          server: { ...view, adminPass: suppliedPassword(request.body.rebuild) ?? password() },
         });
       }
       case 'createImage':
@@ -258,20 +275,22 @@ export function serverActionRoutes(
     }
   });
 
-  app.get('/servers/:id/os-instance-actions', async (request) => {
+  const actions = { schema: { params: params('id'), querystring: query } };
+  app.get('/servers/:id/os-instance-actions', actions, async (request) => {
     const mv = request.microversion;
-    const q = request.query as Record<string, string | undefined>;
-    const limit = mv.atLeast('2.58') && q['limit'] !== undefined ? Number(q['limit']) : 1000;
+    const q = (k: string) => first(request.query[k]);
+    const marker = q('marker');
+    const limit = mv.atLeast('2.58') && q('limit') !== undefined ? Number(q('limit')) : 1000;
     if (!Number.isInteger(limit) || limit < 0)
       throw bad('limit', 'It must be a non-negative integer.');
     const time = (v: string | undefined) => (v === undefined ? undefined : parseNovaTime(v));
-    const since = mv.atLeast('2.58') ? time(q['changes-since']) : undefined;
-    const before = mv.atLeast('2.66') ? time(q['changes-before']) : undefined;
+    const since = mv.atLeast('2.58') ? time(q('changes-since')) : undefined;
+    const before = mv.atLeast('2.66') ? time(q('changes-before')) : undefined;
     if (Number.isNaN(since) || Number.isNaN(before))
       throw bad('changes-since', 'It must be an ISO 8601 time.');
-    const list = await svc.listActions(request.auth, id(request), {
+    const list = await svc.listActions(request.auth, request.params.id, {
       limit: Math.min(limit, 1000),
-      ...(mv.atLeast('2.58') && q['marker'] ? { marker: q['marker'] } : {}),
+      ...(mv.atLeast('2.58') && marker ? { marker } : {}),
       ...(since !== undefined ? { changesSince: since } : {}),
       ...(before !== undefined ? { changesBefore: before } : {}),
     });
@@ -280,20 +299,17 @@ export function serverActionRoutes(
       body['links'] = [
         {
           rel: 'next',
-          href: `${base(request)}/servers/${id(request)}/os-instance-actions?limit=${limit}&marker=${list.at(-1)!.requestId}`,
+          href: `${base(request)}/servers/${request.params.id}/os-instance-actions?limit=${limit}&marker=${list.at(-1)!.requestId}`,
         },
       ];
     }
     return body;
   });
 
-  app.get('/servers/:id/os-instance-actions/:requestId', async (request) => {
+  const oneAction = { schema: { params: params('id', 'requestId') } };
+  app.get('/servers/:id/os-instance-actions/:requestId', oneAction, async (request) => {
     const mv = request.microversion;
-    const found = await svc.getAction(
-      request.auth,
-      id(request),
-      (request.params as { requestId: string }).requestId,
-    );
+    const found = await svc.getAction(request.auth, request.params.id, request.params.requestId);
     const v = actionView(found.action, mv);
     // Events: for admins always, for everyone from 2.51 (tracebacks stay with admins).
     if (found.privileged || mv.atLeast('2.51')) {

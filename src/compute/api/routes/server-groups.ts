@@ -1,14 +1,19 @@
 // /os-server-groups: create (policies list before 2.64, policy and rules from it), list (own or
 // all projects, offset paging), show, delete.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Api } from '../../../platform/http/mount.ts';
+import { first, params, query, s, type Static } from '../../../platform/http/schema.ts';
 import type { ComputeService } from '../../index.ts';
 import type { Microversion } from '../../../platform/http/microversion.ts';
 import { BadRequest } from '../../../platform/errors.ts';
 import type { GroupPolicy } from '../../scheduler/host-selection.ts';
 import type { ServerGroup } from '../../service/server-groups.ts';
-import { requireObject } from '../body.ts';
 
-const id = (request: FastifyRequest) => (request.params as { id: string }).id;
+const byId = { schema: { params: params('id') } };
+/** The create body's shape; the fields each microversion allows, and values, parseCreate checks. */
+const createBody = s.object(
+  { server_group: s.object({ rules: s.record(s.unknown()) }) },
+  { required: ['server_group'] },
+);
 
 function groupView(g: ServerGroup, mv: Microversion): Record<string, unknown> {
   const v: Record<string, unknown> = { id: g.id, name: g.name, members: [...g.members] };
@@ -19,10 +24,10 @@ function groupView(g: ServerGroup, mv: Microversion): Record<string, unknown> {
 }
 
 function parseCreate(
-  body: unknown,
+  body: Static<typeof createBody>,
   mv: Microversion,
 ): { name: string; policy: GroupPolicy; rules: { max_server_per_host?: number } } {
-  const g = requireObject(body, 'server_group');
+  const g = body.server_group;
   const name = g['name'];
   if (typeof name !== 'string' || name.trim() === '' || name.length > 255)
     throw new BadRequest(
@@ -42,7 +47,7 @@ function parseCreate(
         'server_group_invalid',
       );
     if (g['rules'] !== undefined) {
-      const r = requireObject(g['rules'], '');
+      const r = g.rules;
       const m = r['max_server_per_host'];
       if (
         Object.keys(r).some((k) => k !== 'max_server_per_host') ||
@@ -77,10 +82,14 @@ function parseCreate(
   return { name, policy: policy as GroupPolicy, rules };
 }
 
-export function serverGroupRoutes(app: FastifyInstance, compute: ComputeService): void {
+export function serverGroupRoutes(app: Api, compute: ComputeService): void {
   const svc = compute.serverGroups;
-  app.get('/os-server-groups', async (request) => {
-    const q = request.query as Record<string, string | undefined>;
+  app.get('/os-server-groups', { schema: { querystring: query } }, async (request) => {
+    const q = {
+      limit: first(request.query['limit']),
+      offset: first(request.query['offset']),
+      all_projects: first(request.query['all_projects']),
+    };
     const limit = q['limit'] === undefined ? 1000 : Number(q['limit']);
     const offset = q['offset'] === undefined ? 0 : Number(q['offset']);
     if (!Number.isInteger(limit) || limit < 1 || !Number.isInteger(offset) || offset < 0)
@@ -97,17 +106,17 @@ export function serverGroupRoutes(app: FastifyInstance, compute: ComputeService)
     });
     return { server_groups: found.map((g) => groupView(g, request.microversion)) };
   });
-  app.post('/os-server-groups', async (request) => ({
+  app.post('/os-server-groups', { schema: { body: createBody } }, async (request) => ({
     server_group: groupView(
       await svc.create(request.auth, parseCreate(request.body, request.microversion)),
       request.microversion,
     ),
   }));
-  app.get('/os-server-groups/:id', async (request) => ({
-    server_group: groupView(await svc.get(request.auth, id(request)), request.microversion),
+  app.get('/os-server-groups/:id', byId, async (request) => ({
+    server_group: groupView(await svc.get(request.auth, request.params.id), request.microversion),
   }));
-  app.delete('/os-server-groups/:id', async (request, reply) => {
-    await svc.remove(request.auth, id(request));
+  app.delete('/os-server-groups/:id', byId, async (request, reply) => {
+    await svc.remove(request.auth, request.params.id);
     return reply.code(204).send();
   });
 }

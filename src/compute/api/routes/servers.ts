@@ -1,25 +1,32 @@
 // /servers: create (one or many), list (summary and detail, with Nova's filters, sorting, paging
 // and changes-since), show, update, delete, and /servers/{id}/metadata.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
+import type { Api, Req } from '../../../platform/http/mount.ts';
+import { params, query, s } from '../../../platform/http/schema.ts';
 import type { ComputeService } from '../../index.ts';
 import type { Instance } from '../../model.ts';
-import { requireObject } from '../body.ts';
 import {
   parseMetadata,
   parseServerCreate,
   parseServerQuery,
   parseServerUpdate,
+  serverCreateBody,
+  serverUpdateBody,
 } from '../server-body.ts';
 import { serverSummary, serverView, type ServerViewOptions } from '../server-views.ts';
 import type { Links } from '../views.ts';
 import { BadRequest, NotFound } from '../../../platform/errors.ts';
 
-const id = (request: FastifyRequest) => (request.params as { id: string }).id;
 /** Nova's [api] max_limit. */
 const MAX_LIMIT = 1000;
+const byId = { schema: { params: params('id') } };
+const listSchema = { querystring: query };
+// The values' rules (strings of at most 255 characters) are parseMetadata's, with Nova's message.
+const metadataBody = s.object({ metadata: s.unknown() }, { required: ['metadata'] });
+const metaBody = s.object({ meta: s.unknown() }, { required: ['meta'] });
 
 export function serverRoutes(
-  app: FastifyInstance,
+  app: Api,
   compute: ComputeService,
   links: (request: FastifyRequest) => Links,
   base: (request: FastifyRequest) => string,
@@ -54,8 +61,8 @@ export function serverRoutes(
     return serverView(i, request.microversion, links(request), o);
   }
 
-  const list = (detail: boolean) => async (request: FastifyRequest) => {
-    const query = request.query as Record<string, unknown>;
+  const list = (detail: boolean) => async (request: Req<typeof listSchema>) => {
+    const query = request.query;
     const q = parseServerQuery(
       query,
       request.microversion,
@@ -89,10 +96,10 @@ export function serverRoutes(
     }
     return body;
   };
-  app.get('/servers', list(false));
-  app.get('/servers/detail', list(true));
+  app.get('/servers', { schema: listSchema }, list(false));
+  app.get('/servers/detail', { schema: listSchema }, list(true));
 
-  app.post('/servers', async (request, reply) => {
+  app.post('/servers', { schema: { body: serverCreateBody } }, async (request, reply) => {
     const mv = request.microversion;
     const c = parseServerCreate(request.body, mv);
     const made = await svc.create(request.auth, c, request.id);
@@ -111,68 +118,76 @@ export function serverRoutes(
       .send({ server });
   });
 
-  app.get('/servers/:id', async (request) => ({
-    server: await full(request, await svc.get(request.auth, id(request)), true),
+  app.get('/servers/:id', byId, async (request) => ({
+    server: await full(request, await svc.get(request.auth, request.params.id), true),
   }));
 
-  app.put('/servers/:id', async (request) => {
+  const update = { schema: { params: params('id'), body: serverUpdateBody } };
+  app.put('/servers/:id', update, async (request) => {
     const i = await svc.update(
       request.auth,
-      id(request),
+      request.params.id,
       parseServerUpdate(request.body, request.microversion),
     );
     return { server: await full(request, i, true) };
   });
 
-  app.delete('/servers/:id', async (request, reply) => {
-    await svc.remove(request.auth, id(request), request.id);
+  app.delete('/servers/:id', byId, async (request, reply) => {
+    await svc.remove(request.auth, request.params.id, request.id);
     return reply.code(204).send();
   });
 
   // --- metadata
   const meta = (i: Instance) => ({ metadata: { ...i.metadata } });
-  app.get('/servers/:id/metadata', async (request) =>
-    meta(await svc.visible(request.auth, id(request), 'os_compute_api:server-metadata:index')),
+  app.get('/servers/:id/metadata', byId, async (request) =>
+    meta(
+      await svc.visible(request.auth, request.params.id, 'os_compute_api:server-metadata:index'),
+    ),
   );
-  app.post('/servers/:id/metadata', async (request) =>
+  const metadata = { schema: { params: params('id'), body: metadataBody } };
+  app.post('/servers/:id/metadata', metadata, async (request) =>
     meta(
       await svc.setMetadata(
         request.auth,
-        id(request),
-        { merge: parseMetadata(requireObject(request.body, '')['metadata']) },
+        request.params.id,
+        { merge: parseMetadata(request.body.metadata) },
         true,
       ),
     ),
   );
-  app.put('/servers/:id/metadata', async (request) =>
+  app.put('/servers/:id/metadata', metadata, async (request) =>
     meta(
-      await svc.setMetadata(request.auth, id(request), {
-        replace: parseMetadata(requireObject(request.body, '')['metadata']),
+      await svc.setMetadata(request.auth, request.params.id, {
+        replace: parseMetadata(request.body.metadata),
       }),
     ),
   );
-  app.get('/servers/:id/metadata/:key', async (request) => {
-    const { key } = request.params as { key: string };
-    const i = await svc.visible(request.auth, id(request), 'os_compute_api:server-metadata:show');
+  const byKey = { schema: { params: params('id', 'key') } };
+  app.get('/servers/:id/metadata/:key', byKey, async (request) => {
+    const { key } = request.params;
+    const i = await svc.visible(
+      request.auth,
+      request.params.id,
+      'os_compute_api:server-metadata:show',
+    );
     if (!(key in i.metadata))
       throw new NotFound(`Metadata item was not found: ${key}`, 'metadata_not_found');
     return { meta: { [key]: i.metadata[key] } };
   });
-  app.put('/servers/:id/metadata/:key', async (request) => {
-    const { key } = request.params as { key: string };
-    const m = parseMetadata(requireObject(request.body, '')['meta'], 'meta');
+  const item = { schema: { params: params('id', 'key'), body: metaBody } };
+  app.put('/servers/:id/metadata/:key', item, async (request) => {
+    const { key } = request.params;
+    const m = parseMetadata(request.body.meta, 'meta');
     if (Object.keys(m).length !== 1 || !(key in m))
       throw new BadRequest(
         'Request body and URI mismatch: the body must set exactly the key in the URI.',
         'metadata_mismatch',
       );
-    const i = await svc.setMetadata(request.auth, id(request), { merge: m });
+    const i = await svc.setMetadata(request.auth, request.params.id, { merge: m });
     return { meta: { [key]: i.metadata[key] } };
   });
-  app.delete('/servers/:id/metadata/:key', async (request, reply) => {
-    await svc.setMetadata(request.auth, id(request), {
-      remove: (request.params as { key: string }).key,
-    });
+  app.delete('/servers/:id/metadata/:key', byKey, async (request, reply) => {
+    await svc.setMetadata(request.auth, request.params.id, { remove: request.params.key });
     return reply.code(204).send();
   });
 }

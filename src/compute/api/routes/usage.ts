@@ -1,14 +1,14 @@
 // /os-simple-tenant-usage: usage of all projects (admin) or one, over ?start=&end= (Nova's format,
 // "2012-10-08T21:10:44.587336" or without the fraction), with per-server detail.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Api } from '../../../platform/http/mount.ts';
+import { first, params, query, type Query } from '../../../platform/http/schema.ts';
 import type { ComputeService } from '../../index.ts';
 import { BadRequest } from '../../../platform/errors.ts';
 import type { ProjectUsage } from '../../service/usage.ts';
 import { serverStatus } from '../server-views.ts';
 import { novaTime, parseNovaTime } from '../views.ts';
 
-function period(request: FastifyRequest): { start: number; end: number } {
-  const q = request.query as Record<string, string | undefined>;
+function period(q: Query): { start: number; end: number } {
   const parse = (v: string | undefined, fallback: number, field: string) => {
     if (v === undefined || v === '') return fallback;
     const t = parseNovaTime(v);
@@ -19,8 +19,8 @@ function period(request: FastifyRequest): { start: number; end: number } {
       );
     return t;
   };
-  const end = parse(q['end'], Date.now(), 'end');
-  const start = parse(q['start'], end, 'start');
+  const end = parse(first(q['end']), Date.now(), 'end');
+  const start = parse(first(q['start']), end, 'start');
   if (start > end)
     throw new BadRequest(
       'Invalid start time. The start time cannot occur after the end time.',
@@ -65,21 +65,20 @@ function usageView(
   };
 }
 
-export function usageRoutes(app: FastifyInstance, compute: ComputeService): void {
-  app.get('/os-simple-tenant-usage', async (request) => {
-    const { start, end } = period(request);
-    const detailed = ['1', 'true', 'True'].includes(
-      (request.query as Record<string, string>)['detailed'] ?? '',
-    );
+export function usageRoutes(app: Api, compute: ComputeService): void {
+  app.get('/os-simple-tenant-usage', { schema: { querystring: query } }, async (request) => {
+    const { start, end } = period(request.query);
+    const detailed = ['1', 'true', 'True'].includes(first(request.query['detailed']) ?? '');
     return {
       tenant_usages: (await compute.usage.list(request.auth, start, end)).map((u) =>
         usageView(u, start, end, detailed),
       ),
     };
   });
-  app.get('/os-simple-tenant-usage/:project', async (request) => {
-    const { start, end } = period(request);
-    const project = (request.params as { project: string }).project;
+  const one = { schema: { params: params('project'), querystring: query } };
+  app.get('/os-simple-tenant-usage/:project', one, async (request) => {
+    const { start, end } = period(request.query);
+    const project = request.params.project;
     const u = await compute.usage.show(request.auth, project, start, end);
     return { tenant_usage: u ? usageView(u, start, end, true) : {} };
   });

@@ -1,49 +1,47 @@
 // /v3/auth/*: issue, validate, check and revoke tokens; the token's catalog, projects, domains.
-import type { FastifyInstance } from 'fastify';
+import type { Api } from '../../../platform/http/mount.ts';
+import { query as anyQuery, type Static } from '../../../platform/http/schema.ts';
 import type { Identity } from '../../index.ts';
 import type { AuthRequest, ScopeRequest } from '../../service/tokens.ts';
 import { authSchema } from '../schemas.ts';
 import { catalogView, domainView, projectView, tokenView } from '../views.ts';
 import { query, type BaseUrl } from './common.ts';
 
-type AnyObj = Record<string, any>;
+type AuthBody = Static<typeof authSchema>['auth'];
 
-function parseScope(scope: unknown): ScopeRequest {
+function parseScope(scope: AuthBody['scope']): ScopeRequest {
   if (scope === undefined) return { kind: 'default' };
   if (scope === 'unscoped') return { kind: 'unscoped' };
-  const s = scope as AnyObj;
-  if (s['project']) return { kind: 'project', ...s['project'] };
-  if (s['domain']) return { kind: 'domain', ...s['domain'] };
-  if (s['system']) return { kind: 'system' };
+  if (scope.project) return { kind: 'project', ...scope.project };
+  if (scope.domain) return { kind: 'domain', ...scope.domain };
+  if (scope.system) return { kind: 'system' };
   return { kind: 'default' };
 }
 
-function parseAuth(body: AnyObj): AuthRequest {
-  const a = body['auth'] as AnyObj;
-  const i = a['identity'] as AnyObj;
+function parseAuth({ identity: i, scope }: AuthBody): AuthRequest {
   return {
-    methods: i['methods'],
-    ...(i['password'] ? { password: i['password'] } : {}),
-    ...(i['token'] ? { token: i['token'] } : {}),
-    ...(i['application_credential'] ? { applicationCredential: i['application_credential'] } : {}),
-    scope: parseScope(a['scope']),
+    methods: i.methods,
+    ...(i.password ? { password: i.password } : {}),
+    ...(i.token ? { token: i.token } : {}),
+    ...(i.application_credential ? { applicationCredential: i.application_credential } : {}),
+    scope: parseScope(scope),
   };
 }
 
-export function authRoutes(app: FastifyInstance, identity: Identity, base: BaseUrl): void {
+export function authRoutes(app: Api, identity: Identity, base: BaseUrl): void {
   const { tokens, catalog } = identity;
 
   app.post(
-    '/v3/auth/tokens',
-    { config: { public: true }, schema: { body: authSchema } },
+    '/auth/tokens',
+    { config: { public: true }, schema: { body: authSchema, querystring: anyQuery } },
     async (request, reply) => {
-      const ctx = await tokens.issue(parseAuth(request.body as AnyObj));
+      const ctx = await tokens.issue(parseAuth(request.body.auth));
       const cat = query(request, 'nocatalog') === undefined ? await catalog.catalog() : undefined;
       return reply.code(201).header('x-subject-token', ctx.token).send(tokenView(ctx, cat));
     },
   );
 
-  app.get('/v3/auth/tokens', async (request, reply) => {
+  app.get('/auth/tokens', { schema: { querystring: anyQuery } }, async (request, reply) => {
     const subject = request.headers['x-subject-token'];
     const ctx = await tokens.validate(
       request.auth,
@@ -54,13 +52,13 @@ export function authRoutes(app: FastifyInstance, identity: Identity, base: BaseU
     return reply.header('x-subject-token', ctx.token).send(tokenView(ctx, cat));
   });
 
-  app.delete('/v3/auth/tokens', async (request, reply) => {
+  app.delete('/auth/tokens', async (request, reply) => {
     const subject = request.headers['x-subject-token'];
     await tokens.revoke(request.auth, typeof subject === 'string' ? subject : undefined);
     return reply.code(204).send();
   });
 
-  app.get('/v3/auth/catalog', async (request) => {
+  app.get('/auth/catalog', async (request) => {
     const ctx = request.auth;
     return {
       catalog: ctx.scope.kind === 'unscoped' ? [] : catalogView(await catalog.catalog()),
@@ -68,7 +66,7 @@ export function authRoutes(app: FastifyInstance, identity: Identity, base: BaseU
     };
   });
 
-  app.get('/v3/auth/projects', async (request) => {
+  app.get('/auth/projects', async (request) => {
     const projects = await identity.directory.authProjects(request.auth);
     return {
       projects: projects.map((p) => projectView(base(request), p)),
@@ -76,7 +74,7 @@ export function authRoutes(app: FastifyInstance, identity: Identity, base: BaseU
     };
   });
 
-  app.get('/v3/auth/domains', async (request) => {
+  app.get('/auth/domains', async (request) => {
     const domains = await identity.directory.authDomains(request.auth);
     return {
       domains: domains.map((d) => domainView(base(request), d)),
@@ -84,7 +82,7 @@ export function authRoutes(app: FastifyInstance, identity: Identity, base: BaseU
     };
   });
 
-  app.get('/v3/auth/system', async (request) => {
+  app.get('/auth/system', async (request) => {
     const system = await identity.directory.authSystem(request.auth);
     return {
       system: system ? [{ all: true }] : [],

@@ -1,17 +1,15 @@
-// Small helpers shared by identity's route files: reading query filters and bodies.
-import type { FastifyRequest } from 'fastify';
+// Small helpers shared by identity's route files: reading query filters and the base URL type.
 import { BadRequest } from '../../../platform/errors.ts';
+import { first, type Query } from '../../../platform/http/schema.ts';
 
-export type BaseUrl = (request: FastifyRequest) => string;
+export type { BaseUrl } from '../../../platform/http/mount.ts';
 
-export function query(request: FastifyRequest, name: string): string | undefined {
-  const v = (request.query as Record<string, unknown> | undefined)?.[name];
-  if (Array.isArray(v)) return typeof v[0] === 'string' ? v[0] : undefined;
-  return typeof v === 'string' ? v : undefined;
+export function query(request: { query: Query }, name: string): string | undefined {
+  return first(request.query[name]);
 }
 
 /** Keystone's boolean query values: a bare `?enabled` or true/1/yes mean true. */
-export function queryBool(request: FastifyRequest, name: string): boolean | undefined {
+export function queryBool(request: { query: Query }, name: string): boolean | undefined {
   const v = query(request, name);
   if (v === undefined) return undefined;
   const l = v.toLowerCase();
@@ -21,12 +19,6 @@ export function queryBool(request: FastifyRequest, name: string): boolean | unde
     `Invalid value for query parameter ${name}: ${JSON.stringify(v)}; use true or false.`,
   );
 }
-
-export function inner<T = Record<string, unknown>>(request: FastifyRequest, key: string): T {
-  return (request.body as Record<string, unknown>)[key] as T;
-}
-
-export const params = (request: FastifyRequest) => request.params as Record<string, string>;
 
 /** Only keys present in the object, so `exactOptionalPropertyTypes` patches carry no undefined. */
 export function present<T extends Record<string, unknown>>(

@@ -1,12 +1,14 @@
 // Image data: PUT/GET /v2/images/{id}/file (streamed both ways, with Range), PUT .../stage and
 // POST .../import (interoperable import), and the discovery documents under /v2/info.
 import type { Readable } from 'node:stream';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
+import type { Api } from '../../../platform/http/mount.ts';
+import { params, s } from '../../../platform/http/schema.ts';
 import type { ImageService } from '../../index.ts';
-import { BadRequest, NubesError } from '../../../platform/errors.ts';
+import { NubesError } from '../../../platform/errors.ts';
 import { IMPORT_METHODS } from '../../service/data.ts';
 
-const id = (request: FastifyRequest) => (request.params as { id: string }).id;
+const byId = { schema: { params: params('id') } };
 
 function octetStream(request: FastifyRequest): { source: Readable; declared: number | undefined } {
   const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
@@ -22,25 +24,26 @@ function octetStream(request: FastifyRequest): { source: Readable; declared: num
     request.headers['x-openstack-image-size'] ?? request.headers['content-length'],
   );
   return {
-    source: request.body as Readable,
+    // The octet-stream parser hands the request stream over unread: the body is request.raw.
+    source: request.raw,
     declared: Number.isSafeInteger(len) && len >= 0 ? len : undefined,
   };
 }
 
-export function dataRoutes(app: FastifyInstance, image: ImageService): void {
+export function dataRoutes(app: Api, image: ImageService): void {
   const svc = image.data;
 
-  app.put('/v2/images/:id/file', async (request, reply) => {
+  app.put('/images/:id/file', byId, async (request, reply) => {
     const { source, declared } = octetStream(request);
-    await svc.upload(request.auth, id(request), source, declared);
+    await svc.upload(request.auth, request.params.id, source, declared);
     return reply.code(204).send();
   });
 
-  app.get('/v2/images/:id/file', async (request, reply) => {
+  app.get('/images/:id/file', byId, async (request, reply) => {
     const range = request.headers['range'] ?? request.headers['content-range'];
     const d = await svc.download(
       request.auth,
-      id(request),
+      request.params.id,
       typeof range === 'string' ? range : undefined,
     );
     if (d === null) return reply.code(204).send();
@@ -64,25 +67,23 @@ export function dataRoutes(app: FastifyInstance, image: ImageService): void {
     return reply.send(d.stream);
   });
 
-  app.put('/v2/images/:id/stage', async (request, reply) => {
+  app.put('/images/:id/stage', byId, async (request, reply) => {
     const { source, declared } = octetStream(request);
-    await svc.stage(request.auth, id(request), source, declared);
+    await svc.stage(request.auth, request.params.id, source, declared);
     return reply.code(204).send();
   });
 
-  app.post('/v2/images/:id/import', async (request, reply) => {
-    const body = request.body as { method?: { name?: unknown } } | undefined;
-    const name = body?.method?.name;
-    if (typeof name !== 'string')
-      throw new BadRequest(
-        'The import request needs a method: {"method": {"name": "glance-direct"}}.',
-        'image_import_method',
-      );
-    await svc.startImport(request.auth, id(request), name);
+  const importBody = s.object(
+    { method: s.object({ name: s.string() }, { required: ['name'] }) },
+    { required: ['method'] },
+  );
+  const importOpts = { schema: { params: params('id'), body: importBody } };
+  app.post('/images/:id/import', importOpts, async (request, reply) => {
+    await svc.startImport(request.auth, request.params.id, request.body.method.name);
     return reply.code(202).send();
   });
 
-  app.get('/v2/info/import', async () => ({
+  app.get('/info/import', async () => ({
     'import-methods': {
       description: 'Import methods available.',
       type: 'array',
@@ -90,7 +91,7 @@ export function dataRoutes(app: FastifyInstance, image: ImageService): void {
     },
   }));
 
-  app.get('/v2/info/usage', async (request) => {
+  app.get('/info/usage', async (request) => {
     const u = await image.records.usage(request.auth);
     const limit = (n: number) => (n === 0 ? -1 : n);
     return {

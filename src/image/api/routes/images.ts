@@ -1,12 +1,13 @@
 // /v2/images: create, list, show, JSON-patch update, delete, tags, and the deactivate/reactivate
 // actions.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Api, BaseUrl } from '../../../platform/http/mount.ts';
+import { params, query, s } from '../../../platform/http/schema.ts';
 import type { ImageService } from '../../index.ts';
-import { BadRequest, NubesError } from '../../../platform/errors.ts';
+import { NubesError } from '../../../platform/errors.ts';
 import { imageView } from '../views.ts';
 import { parseCreateBody } from '../create-body.ts';
 import { nextQuery, parseListQuery } from '../list-query.ts';
-import type { PatchOp } from '../../service/image-patch.ts';
 import { IMPORT_METHODS } from '../../service/data.ts';
 
 export const JSON_PATCH_TYPES = [
@@ -14,16 +15,37 @@ export const JSON_PATCH_TYPES = [
   'application/openstack-images-v2.0-json-patch',
 ];
 
-const id = (request: FastifyRequest) => (request.params as { id: string }).id;
+const byId = { schema: { params: params('id') } };
+const byTag = { schema: { params: params('id', 'tag') } };
 
-export function imageRoutes(
-  app: FastifyInstance,
-  image: ImageService,
-  base: (request: FastifyRequest) => string,
-): void {
+/** Glance reads a POST without a body as an empty image description. */
+async function emptyBodyIsObject(request: FastifyRequest) {
+  request.body ??= {};
+}
+
+/** A JSON patch must say it is one (415 with Accept-Patch), checked before the body's shape. */
+async function jsonPatchOnly(request: FastifyRequest, reply: FastifyReply) {
+  const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (!JSON_PATCH_TYPES.includes(type)) {
+    reply.header('accept-patch', JSON_PATCH_TYPES.join(', '));
+    throw new NubesError(
+      'image_patch_media_type',
+      415,
+      `Image PATCH expects Content-Type one of: ${JSON_PATCH_TYPES.join(', ')} (got '${type}').`,
+    );
+  }
+}
+
+/** The changes' shape; what each op may do to which attribute is the patch service's to check. */
+const patchBody = s.array(
+  s.object({ op: s.string(), path: s.string(), value: s.unknown() }, { required: ['op', 'path'] }),
+);
+
+export function imageRoutes(app: Api, image: ImageService, base: BaseUrl): void {
   const svc = image.records;
 
-  app.post('/v2/images', async (request, reply) => {
+  const create = { preValidation: emptyBodyIsObject, schema: { body: s.record(s.unknown()) } };
+  app.post('/images', create, async (request, reply) => {
     const img = await svc.create(request.auth, parseCreateBody(request.body));
     return reply
       .code(201)
@@ -32,8 +54,8 @@ export function imageRoutes(
       .send(imageView(img));
   });
 
-  app.get('/v2/images', async (request) => {
-    const q = request.query as Record<string, string | string[] | undefined>;
+  app.get('/images', { schema: { querystring: query } }, async (request) => {
+    const q = request.query;
     const parsed = parseListQuery(q);
     const list = await svc.list(request.auth, parsed);
     const firstQuery = new URLSearchParams(request.url.split('?')[1] ?? '');
@@ -49,46 +71,36 @@ export function imageRoutes(
     return body;
   });
 
-  app.get('/v2/images/:id', async (request) => imageView(await svc.get(request.auth, id(request))));
+  app.get('/images/:id', byId, async (request) =>
+    imageView(await svc.get(request.auth, request.params.id)),
+  );
 
-  app.patch('/v2/images/:id', async (request, reply) => {
-    const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-    if (!JSON_PATCH_TYPES.includes(type)) {
-      reply.header('accept-patch', JSON_PATCH_TYPES.join(', '));
-      throw new NubesError(
-        'image_patch_media_type',
-        415,
-        `Image PATCH expects Content-Type one of: ${JSON_PATCH_TYPES.join(', ')} (got '${type}').`,
-      );
-    }
-    if (!Array.isArray(request.body))
-      throw new BadRequest(
-        'The request body must be a JSON array of changes ({"op": "replace", "path": "/name", "value": "x"}).',
-        'image_bad_patch',
-      );
-    return imageView(await svc.update(request.auth, id(request), request.body as PatchOp[]));
-  });
+  app.patch(
+    '/images/:id',
+    { preValidation: jsonPatchOnly, schema: { params: params('id'), body: patchBody } },
+    async (request) => imageView(await svc.update(request.auth, request.params.id, request.body)),
+  );
 
-  app.delete('/v2/images/:id', async (request, reply) => {
-    await svc.remove(request.auth, id(request));
+  app.delete('/images/:id', byId, async (request, reply) => {
+    await svc.remove(request.auth, request.params.id);
     return reply.code(204).send();
   });
 
-  app.put('/v2/images/:id/tags/:tag', async (request, reply) => {
-    await svc.addTag(request.auth, id(request), (request.params as { tag: string }).tag);
+  app.put('/images/:id/tags/:tag', byTag, async (request, reply) => {
+    await svc.addTag(request.auth, request.params.id, request.params.tag);
     return reply.code(204).send();
   });
-  app.delete('/v2/images/:id/tags/:tag', async (request, reply) => {
-    await svc.removeTag(request.auth, id(request), (request.params as { tag: string }).tag);
+  app.delete('/images/:id/tags/:tag', byTag, async (request, reply) => {
+    await svc.removeTag(request.auth, request.params.id, request.params.tag);
     return reply.code(204).send();
   });
 
-  app.post('/v2/images/:id/actions/deactivate', async (request, reply) => {
-    await svc.setActive(request.auth, id(request), false);
+  app.post('/images/:id/actions/deactivate', byId, async (request, reply) => {
+    await svc.setActive(request.auth, request.params.id, false);
     return reply.code(204).send();
   });
-  app.post('/v2/images/:id/actions/reactivate', async (request, reply) => {
-    await svc.setActive(request.auth, id(request), true);
+  app.post('/images/:id/actions/reactivate', byId, async (request, reply) => {
+    await svc.setActive(request.auth, request.params.id, true);
     return reply.code(204).send();
   });
 }

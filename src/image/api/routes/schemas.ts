@@ -1,6 +1,6 @@
 // /v2/schemas/*: the JSON Schema documents Glance publishes for its resources (python-glanceclient
 // reads them to build its commands). Generated from the same vocabularies the API enforces.
-import type { FastifyInstance } from 'fastify';
+import type { Api } from '../../../platform/http/mount.ts';
 import {
   CONTAINER_FORMATS,
   DISK_FORMATS,
@@ -170,17 +170,17 @@ const collection = (name: string, item: unknown) => ({
   ],
 });
 
-export function schemaRoutes(app: FastifyInstance): void {
-  app.get('/v2/schemas/image', async () => imageSchema);
-  app.get('/v2/schemas/images', async () => collection('images', imageSchema));
-  app.get('/v2/schemas/member', async () => memberSchema);
-  app.get('/v2/schemas/members', async () => ({
+export function schemaRoutes(app: Api): void {
+  app.get('/schemas/image', async () => imageSchema);
+  app.get('/schemas/images', async () => collection('images', imageSchema));
+  app.get('/schemas/member', async () => memberSchema);
+  app.get('/schemas/members', async () => ({
     name: 'members',
     properties: { members: { type: 'array', items: memberSchema }, schema: { type: 'string' } },
     links: [{ rel: 'describedby', href: '{schema}' }],
   }));
-  app.get('/v2/schemas/task', async () => taskSchema);
-  app.get('/v2/schemas/tasks', async () =>
+  app.get('/schemas/task', async () => taskSchema);
+  app.get('/schemas/tasks', async () =>
     collection('tasks', { name: 'task', properties: taskSchema.properties }),
   );
 }
