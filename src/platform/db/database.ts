@@ -23,9 +23,10 @@ type Untabled = Kysely<object> | Transaction<object>;
  * The database as a service holds it: it hands it to its store's functions and runs transactions
  * with `inTransaction`, but every Kysely method is typed `never` on it, so a service cannot build a
  * query. The handle names no tables: a store function declares its own service's executor
- * (`ComputeExecutor`, ...) and the handle passes there because Kysely does not compare table types
- * on assignment (its methods are generic over the tables they name); what a store may name is
- * fixed by the executor type it declares. Only store modules write SQL.
+ * (`ComputeExecutor`, ...) and the handle passes there, with no cast, because TypeScript does not
+ * reject one Kysely table type for another on assignment (Kysely's methods are generic over the
+ * tables a query names). So what a store may name is fixed by the executor type it declares, and
+ * that the tables exist is the migrations' promise (one set, for every service), not the type's.
  */
 export type DbHandle = Untabled & {
   readonly [K in keyof Kysely<object>]: never;
@@ -49,7 +50,7 @@ export async function inTransaction<T>(
 
 /** An open database over the tables `T` (the caller's choice: the whole cloud's, or a test's own). */
 export interface Database<T> {
-  /** The query builder, for store tests and test fixtures; services get `handle` instead. */
+  /** The query builder, for store tests, fixtures and benchmarks; services get `handle` instead. */
   readonly db: Kysely<T>;
   /** What the composition root hands to a service. */
   readonly handle: DbHandle;
