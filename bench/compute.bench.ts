@@ -15,6 +15,7 @@ import {
   type RequestSpec,
 } from '../src/compute/scheduler/host-selection.ts';
 import { openDatabase } from '../src/platform/db/database.ts';
+import type { ComputeTables } from '../src/compute/store/tables.ts';
 import { createScheduler } from '../src/compute/scheduler/scheduler.ts';
 import { upsertReport } from '../src/compute/store/hosts.ts';
 import { insertInstances } from '../src/compute/store/instances.ts';
@@ -81,7 +82,7 @@ function pureDecisions(hosts: number, seconds: number): number {
 
 /** Placements with their claims, through the scheduler on a SQLite database of 1,000 hosts. */
 async function placementsWithClaims(hosts: number, count: number): Promise<number> {
-  const database = await openDatabase('sqlite::memory:');
+  const database = await openDatabase<ComputeTables>('sqlite::memory:');
   try {
     const { db } = database;
     const now = Date.now();
@@ -140,7 +141,7 @@ async function placementsWithClaims(hosts: number, count: number): Promise<numbe
     }));
     await insertInstances(db, rows);
     const scheduler = createScheduler({
-      db,
+      db: database.handle,
       config: DEFAULT_SCHEDULER_CONFIG,
       downAfterMs: 60_000,
       log: silentLogger(),

@@ -1,44 +1,15 @@
-// The architecture lint: imports flow api -> service -> store|bus, never back (service
-// -> api, store -> service/scheduler); only store modules and platform/db use Kysely and the table
-// types; agents and drivers never reach the database; only src/host/ runs commands; services meet
-// only through index.ts; no import cycles. Prints each violation with file and import, and exits 1
-// if there is any. `node scripts/lint-imports.ts [root]` lints root/src (the repository's default).
+// The architecture lint: imports flow api -> service -> store|bus, never back (service -> api,
+// store -> service/scheduler); only store modules and platform/db use Kysely, the table types and
+// the store helpers (a service's src/<svc>/store/tables.ts also the composition root, src/cli/,
+// which joins them); agents and drivers never reach the database; only src/host/ runs commands;
+// services meet only through index.ts; no import cycles. Prints each violation with file and
+// import, and exits 1 if there is any. `node scripts/lint-imports.ts [root]` lints root/src.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
 const ROOT = resolve(process.argv[2] ?? join(dirname(new URL(import.meta.url).pathname), '..'));
 const SRC = join(ROOT, 'src');
 
-// TEMPORARY (issue 14): compute's services, scheduler and index still hold Kysely<DB> and name the
-// table types, and two compute stores take types from the scheduler, while another branch
-// rewrites compute. These files, exactly the ones that break the new rules today, are exempt
-// from the rule named beside them only; the lint fails once a listed file no longer needs its
-// entry, so the list can only shrink. Remove it after that branch merges.
-type ExemptRule = 'database' | 'store-up';
-const TEMPORARY_EXEMPT: Readonly<Record<string, ExemptRule>> = {
-  'compute/index.ts': 'database',
-  'compute/scheduler/scheduler.ts': 'database',
-  'compute/service/aggregates.ts': 'database',
-  'compute/service/consoles.ts': 'database',
-  'compute/service/default-flavors.ts': 'database',
-  'compute/service/flavors.ts': 'database',
-  'compute/service/hosts.ts': 'database',
-  'compute/service/keypairs.ts': 'database',
-  'compute/service/completions.ts': 'database',
-  'compute/service/host-sync.ts': 'database',
-  'compute/service/lifecycle.ts': 'database',
-  'compute/service/lifecycle-base.ts': 'database',
-  'compute/service/recovery.ts': 'database',
-  'compute/service/migrations.ts': 'database',
-  'compute/service/quotas.ts': 'database',
-  'compute/service/server-actions.ts': 'database',
-  'compute/service/server-groups.ts': 'database',
-  'compute/service/servers.ts': 'database',
-  'compute/service/usage.ts': 'database',
-  'compute/store/host-states.ts': 'store-up',
-  'compute/store/server-groups.ts': 'store-up',
-};
-const exemptionsUsed = new Set<string>();
 const SERVICES = new Set([
   'identity',
   'image',
@@ -79,18 +50,13 @@ for (const file of files) {
   const edges: string[] = [];
   for (const spec of importsOf(file)) {
     const bad = (why: string) => problems.push(`src/${rel}: imports ${spec}: ${why}`);
-    const badUnlessExempt = (rule: ExemptRule, why: string) => {
-      if (TEMPORARY_EXEMPT[rel] === rule) exemptionsUsed.add(rel);
-      else bad(why);
-    };
     if (spec === 'node:child_process' || spec === 'child_process') {
       if (parts[0] !== 'host') bad('only src/host/ may run commands');
       continue;
     }
     if (spec === 'kysely' || spec.startsWith('kysely/')) {
       if (!mayUseDatabaseTypes)
-        badUnlessExempt(
-          'database',
+        bad(
           'only store modules (src/<service>/store/) and src/platform/db/ use Kysely; a service holds a DbHandle (platform/db/database.ts)',
         );
       continue;
@@ -116,12 +82,17 @@ for (const file of files) {
       (target === 'platform/db/schema.ts' || target === 'platform/db/store-helpers.ts') &&
       !mayUseDatabaseTypes
     )
-      badUnlessExempt(
-        'database',
-        'only store modules and src/platform/db/ use the table types and store helpers',
-      );
+      bad('only store modules and src/platform/db/ use the table types and store helpers');
     const tservice = SERVICES.has(tparts[0]!) ? tparts[0]! : null;
     const tlayer = tservice && tparts.length > 2 ? tparts[1]! : null;
+    // A service's tables type: its stores name it, and the composition root joins them all.
+    if (
+      tlayer === 'store' &&
+      tparts.at(-1) === 'tables.ts' &&
+      !mayUseDatabaseTypes &&
+      parts[0] !== 'cli'
+    )
+      bad("only store modules and the composition root (src/cli/) use a service's table types");
     if (layer === 'service' && tservice === service && tlayer === 'api')
       bad('a service never imports its api (data flows api -> service)');
     if (
@@ -129,24 +100,13 @@ for (const file of files) {
       tservice === service &&
       (tlayer === 'service' || tlayer === 'scheduler')
     )
-      badUnlessExempt(
-        'store-up',
-        'a store never imports its service or scheduler (data flows service -> store)',
-      );
+      bad('a store never imports its service or scheduler (data flows service -> store)');
     if (service && tservice && tservice !== service && tparts.slice(1).join('/') !== 'index.ts')
       bad(`services meet only through src/${tservice}/index.ts`);
     if (parts[0] === 'platform' && tservice) bad('platform code must not depend on a service');
   }
   graph.set(rel, edges);
 }
-
-// A listed file that is gone can grant nothing; one that is here must still need its exemption.
-const linted = new Set(files.map((f) => relative(SRC, f)));
-for (const [rel, rule] of Object.entries(TEMPORARY_EXEMPT))
-  if (linted.has(rel) && !exemptionsUsed.has(rel))
-    problems.push(
-      `src/${rel}: is on the TEMPORARY_EXEMPT list for '${rule}' but no longer breaks that rule: remove it from the list`,
-    );
 
 // Cycle detection (depth-first, three colours).
 const state = new Map<string, 1 | 2>();

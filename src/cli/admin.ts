@@ -1,11 +1,12 @@
 // `nubes admin ...`: operator maintenance commands that run against the configured database.
 import type { Config } from './config.ts';
 import { openDatabase } from '../platform/db/database.ts';
+import type { CloudTables } from './tables.ts';
 import { Policy } from '../platform/policy/policy.ts';
 import { createIdentity } from '../identity/index.ts';
 
 export async function runRotateKeys(config: Config): Promise<number> {
-  const database = await openDatabase(config.database);
+  const database = await openDatabase<CloudTables>(config.database);
   try {
     const identity = createIdentity({
       db: database.handle,

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.ts';
 import type { Logger } from '../platform/log.ts';
 import { openDatabase, type Database } from '../platform/db/database.ts';
+import type { CloudTables } from './tables.ts';
 import { createHttpServer } from '../platform/http/server.ts';
 import { FaultFamilies } from '../platform/http/faults.ts';
 import { Policy } from '../platform/policy/policy.ts';
@@ -29,7 +30,7 @@ export interface Cloud {
   readonly identity: Identity;
   readonly image: ImageService;
   readonly compute: ComputeService;
-  readonly database: Database;
+  readonly database: Database<CloudTables>;
   readonly bootstrap: BootstrapResult;
   close(): Promise<void>;
 }
@@ -64,7 +65,7 @@ export async function buildCloud(
   log: Logger,
   opts: { adminPassword: string; mount?: (app: FastifyInstance) => void },
 ): Promise<Cloud> {
-  const database = await openDatabase(config.database);
+  const database = await openDatabase<CloudTables>(config.database);
   try {
     const policy = new Policy();
     if (config.policyFile) policy.loadOverrideFile(config.policyFile);
@@ -87,7 +88,7 @@ export async function buildCloud(
     // Uploads and imports cut off by a stop of the process that ran them go back to 'queued'.
     await image.data.recoverStalled(15 * 60_000);
     const compute = createComputeService({
-      db: database.db,
+      db: database.handle,
       policy,
       config: DEFAULT_COMPUTE_CONFIG,
       images: imagePortOf(image),

@@ -1,8 +1,7 @@
 // The compute service as the rest of the program sees it: one factory wiring its use cases
 // (flavors, key pairs, hosts, quotas, servers and their actions, server groups), the scheduler,
 // the lifecycle between api and hosts, and the conductor agents report to.
-import type { Kysely } from 'kysely';
-import type { DB } from '../platform/db/schema.ts';
+import type { DbHandle } from '../platform/db/database.ts';
 import type { Policy } from '../platform/policy/policy.ts';
 import type { AuthContext } from '../platform/auth/context.ts';
 import { computePolicies } from './policies.ts';
@@ -43,7 +42,7 @@ export const DEFAULT_COMPUTE_CONFIG: ComputeConfig = {
 };
 
 export function createComputeService(deps: {
-  db: Kysely<DB>;
+  db: DbHandle;
   policy: Policy;
   config: ComputeConfig;
   images: ImagePort;

@@ -165,3 +165,22 @@ export interface Allocation {
   readonly memoryMb: number;
   readonly diskGb: number;
 }
+
+/** What the scheduler's filters and weighers see of one host (after Nova's HostState); the store's
+ * schedulableHosts builds it. */
+export interface HostState {
+  readonly host: string;
+  readonly availabilityZone: string;
+  readonly enabled: boolean;
+  readonly up: boolean;
+  readonly hypervisorType: string;
+  readonly capacity: { readonly vcpus: number; readonly memoryMb: number; readonly diskGb: number };
+  readonly used: { readonly vcpus: number; readonly memoryMb: number; readonly diskGb: number };
+  /** Recent builds that failed on this host (BuildFailureWeigher). */
+  readonly failedBuilds: number;
+  /** Metadata of the host aggregates the host is in (AggregateInstanceExtraSpecsFilter). */
+  readonly aggregateMetadata: Readonly<Record<string, readonly string[]>>;
+}
+
+/** A server group's placement policy. */
+export type GroupPolicy = 'affinity' | 'anti-affinity' | 'soft-affinity' | 'soft-anti-affinity';

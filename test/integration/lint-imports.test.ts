@@ -10,13 +10,17 @@ import { promisify } from 'node:util';
 
 const LINT = new URL('../../scripts/lint-imports.ts', import.meta.url).pathname;
 
-/** A tree that follows the rules: api -> service -> store, Kysely only in the store. */
+/** A tree that follows the rules: api -> service -> store, Kysely and the table types only in the
+ * store (and the composition root joining the tables). */
 const CLEAN: Readonly<Record<string, string>> = {
   'src/platform/db/database.ts': "import { Kysely } from 'kysely';\nexport type DbHandle = {};\n",
-  'src/platform/db/schema.ts': 'export interface DB {}\n',
-  'src/platform/db/store-helpers.ts': "import type { DB } from './schema.ts';\n",
+  'src/platform/db/schema.ts': 'export interface PlatformTables {}\n',
+  'src/platform/db/store-helpers.ts': "import type { Kysely } from 'kysely';\n",
+  'src/image/store/tables.ts':
+    "import type { Executor } from '../../platform/db/store-helpers.ts';\nimport type { PlatformTables } from '../../platform/db/schema.ts';\n",
   'src/image/store/images.ts':
-    "import type { Kysely } from 'kysely';\nimport type { DB } from '../../platform/db/schema.ts';\n",
+    "import type { Kysely } from 'kysely';\nimport type { ImageExecutor } from './tables.ts';\n",
+  'src/cli/tables.ts': "import type { ImageTables } from '../image/store/tables.ts';\n",
   'src/image/service/images.ts':
     "import type { DbHandle } from '../../platform/db/database.ts';\nimport * as images from '../store/images.ts';\n",
   'src/image/api/routes.ts': "import { createImages } from '../service/images.ts';\n",
@@ -69,6 +73,24 @@ describe('scripts/lint-imports.ts', () => {
       'a service importing Kysely types',
       { 'src/image/service/images.ts': "import type { Kysely } from 'kysely';\n" },
       /src\/image\/service\/images\.ts: imports kysely: only store modules/,
+    ],
+    [
+      'a compute service importing Kysely types',
+      { 'src/compute/service/servers.ts': "import type { Kysely } from 'kysely';\n" },
+      /src\/compute\/service\/servers\.ts: imports kysely: only store modules/,
+    ],
+    [
+      "a service importing its service's table types",
+      { 'src/image/service/images.ts': "import type { ImageTables } from '../store/tables.ts';\n" },
+      /src\/image\/service\/images\.ts: imports \.\.\/store\/tables\.ts: only store modules and the composition root/,
+    ],
+    [
+      "a store importing another service's table types",
+      {
+        'src/compute/store/claims.ts':
+          "import type { IdentityTables } from '../../identity/store/tables.ts';\n",
+      },
+      /src\/compute\/store\/claims\.ts: imports \.\.\/\.\.\/identity\/store\/tables\.ts: services meet only through/,
     ],
     [
       'a service index importing Kysely',

@@ -3,20 +3,23 @@
 import { openDatabase, type Database } from '../../src/platform/db/database.ts';
 import { freshPostgres } from './databases.ts';
 
-export interface StoreDatabase {
+export interface StoreDatabase<T> {
   readonly name: string;
-  open(): Promise<Database>;
+  open(): Promise<Database<T>>;
 }
 
-export function storeDatabases(): StoreDatabase[] {
-  const list: StoreDatabase[] = [{ name: 'SQLite', open: () => openDatabase('sqlite::memory:') }];
+/** `T`: the tables the test's queries name (a service's own, as its stores do). */
+export function storeDatabases<T extends object>(): StoreDatabase<T>[] {
+  const list: StoreDatabase<T>[] = [
+    { name: 'SQLite', open: () => openDatabase<T>('sqlite::memory:') },
+  ];
   const url = process.env['NUBES_TEST_DATABASE_URL'];
   if (url)
     list.push({
       name: 'PostgreSQL',
       open: async () => {
         const scratch = await freshPostgres(url);
-        const d = await openDatabase(scratch.url);
+        const d = await openDatabase<T>(scratch.url);
         return {
           ...d,
           close: async () => {

@@ -1,22 +1,9 @@
 // What the filters and weighers see, after Nova's HostState and RequestSpec: one host's snapshot
 // (capacity, usage, zone, aggregates) and what the instance asks for; and the two plug-in shapes.
-import type { InstanceFlavor } from '../model.ts';
+import type { GroupPolicy, HostState, InstanceFlavor } from '../model.ts';
 
-export interface HostState {
-  readonly host: string;
-  readonly availabilityZone: string;
-  readonly enabled: boolean;
-  readonly up: boolean;
-  readonly hypervisorType: string;
-  readonly capacity: { readonly vcpus: number; readonly memoryMb: number; readonly diskGb: number };
-  readonly used: { readonly vcpus: number; readonly memoryMb: number; readonly diskGb: number };
-  /** Recent builds that failed on this host (BuildFailureWeigher). */
-  readonly failedBuilds: number;
-  /** Metadata of the host aggregates the host is in (AggregateInstanceExtraSpecsFilter). */
-  readonly aggregateMetadata: Readonly<Record<string, readonly string[]>>;
-}
-
-export type GroupPolicy = 'affinity' | 'anti-affinity' | 'soft-affinity' | 'soft-anti-affinity';
+// A host's snapshot and the group policies live in the model: the store builds them too.
+export type { GroupPolicy, HostState } from '../model.ts';
 
 export interface RequestSpec {
   readonly flavor: InstanceFlavor;

@@ -2,8 +2,7 @@
 // snapshot of all hosts read at most once a second (a thousand-host cloud does not pay a full read
 // per instance), each made to stick by an atomic claim against the host's generation. A claim that
 // loses a race (another replica, a stale snapshot) re-reads that host and decides again.
-import type { Kysely } from 'kysely';
-import type { DB } from '../../platform/db/schema.ts';
+import type { DbHandle } from '../../platform/db/database.ts';
 import type { Logger } from '../../platform/log.ts';
 import { claim, fits, hostUsage, releaseAllocations } from '../store/claims.ts';
 import { schedulableHosts, type SchedulableHost } from '../store/host-states.ts';
@@ -17,7 +16,7 @@ export type Placement =
   | { readonly ok: false; readonly reason: string };
 
 export interface SchedulerDeps {
-  readonly db: Kysely<DB>;
+  readonly db: DbHandle;
   readonly config: SchedulerConfig;
   readonly downAfterMs: number;
   readonly log: Logger;

@@ -1,18 +1,16 @@
 // Use cases for host aggregates (admin only): create, rename, zone, hosts, metadata. An aggregate
 // with an availability zone puts its hosts in that zone, as in Nova; a host is in one zone only.
-import type { Kysely } from 'kysely';
-import type { DB } from '../../platform/db/schema.ts';
 import type { AuthContext } from '../../platform/auth/context.ts';
 import type { Policy } from '../../platform/policy/policy.ts';
 import { BadRequest, Conflict, NotFound } from '../../platform/errors.ts';
-import { isUniqueViolation } from '../../platform/db/database.ts';
+import { isUniqueViolation, type DbHandle } from '../../platform/db/database.ts';
 import * as aggregates from '../store/aggregates.ts';
 import * as hostStore from '../store/hosts.ts';
 
 export type { Aggregate } from '../store/aggregates.ts';
 
 export function createAggregateService(deps: {
-  db: Kysely<DB>;
+  db: DbHandle;
   policy: Policy;
   defaultZone: string;
   now?: () => number;

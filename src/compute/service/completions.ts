@@ -1,8 +1,7 @@
 // What completing a piece of host work changes besides the instance's state: the transition that
 // ends each op, the flavor a resize leaves, the host a shelve takes away, and the claims to adjust
 // once that state change has won. Pure decisions over the instance and the agent's result.
-import type { Kysely } from 'kysely';
-import type { DB } from '../../platform/db/schema.ts';
+import type { DbHandle } from '../../platform/db/database.ts';
 import type * as instances from '../store/instances.ts';
 import { releaseAllocations, setAllocation } from '../store/claims.ts';
 import { flavorDiskGb } from '../scheduler/host-selection.ts';
@@ -54,7 +53,7 @@ export interface Completion {
 
 /** What completing `r` changes besides the state, and the claims to adjust once that change has won. */
 export function completion(
-  db: Kysely<DB>,
+  db: DbHandle,
   removeShelvedImage: (id: string) => Promise<void>,
   i: Instance,
   r: HostWorkResult,

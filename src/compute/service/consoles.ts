@@ -3,8 +3,7 @@
 // stored, and the host's proxy consumes it through the conductor (consume) before piping the
 // websocket to the guest's VNC server.
 import { randomBytes } from 'node:crypto';
-import type { Kysely } from 'kysely';
-import type { DB } from '../../platform/db/schema.ts';
+import type { DbHandle } from '../../platform/db/database.ts';
 import type { AuthContext } from '../../platform/auth/context.ts';
 import { BadRequest, Conflict } from '../../platform/errors.ts';
 import * as tokens from '../store/console-tokens.ts';
@@ -24,11 +23,7 @@ export interface ConsoleUrl {
   readonly url: string;
 }
 
-export function createConsoles(deps: {
-  db: Kysely<DB>;
-  servers: ServerService;
-  now?: () => number;
-}) {
+export function createConsoles(deps: { db: DbHandle; servers: ServerService; now?: () => number }) {
   const { db, servers } = deps;
   const now = deps.now ?? Date.now;
   return {

@@ -1,7 +1,6 @@
 // The flavors a new cloud starts with: Nova's classic public m1.* set, plus m1.nano sized for the
 // nubes-tiny guest image. Created once per deployment; an admin may delete or change them after.
-import type { Kysely } from 'kysely';
-import type { DB } from '../../platform/db/schema.ts';
+import type { DbHandle } from '../../platform/db/database.ts';
 import * as flavors from '../store/flavors.ts';
 import type { NewFlavor } from '../model.ts';
 
@@ -34,7 +33,7 @@ export const DEFAULT_FLAVORS: readonly NewFlavor[] = [
 ];
 
 /** Creates the default flavors on the first start of a deployment; true if it did. */
-export function seedDefaultFlavors(db: Kysely<DB>, now = Date.now()): Promise<boolean> {
+export function seedDefaultFlavors(db: DbHandle, now = Date.now()): Promise<boolean> {
   return flavors.once(db, 'compute.default_flavors', async (trx) => {
     for (const f of DEFAULT_FLAVORS) {
       // A flavor an operator made with the same name or id first is left alone.

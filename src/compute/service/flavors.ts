@@ -1,7 +1,6 @@
 // Use cases for flavors: the catalogue of instance sizes. Admins create and delete them, set
 // extra specs and open private flavors to projects; everyone lists what they may use.
-import type { Kysely } from 'kysely';
-import type { DB } from '../../platform/db/schema.ts';
+import type { DbHandle } from '../../platform/db/database.ts';
 import type { AuthContext } from '../../platform/auth/context.ts';
 import type { Policy } from '../../platform/policy/policy.ts';
 import { BadRequest, Conflict, NotFound } from '../../platform/errors.ts';
@@ -10,7 +9,7 @@ import type { Flavor, NewFlavor } from '../model.ts';
 
 export type FlavorListQuery = Omit<flavors.FlavorQuery, 'project' | 'marker'> & { marker?: string };
 
-export function createFlavorService(deps: { db: Kysely<DB>; policy: Policy; now?: () => number }) {
+export function createFlavorService(deps: { db: DbHandle; policy: Policy; now?: () => number }) {
   const { db, policy } = deps;
   const now = deps.now ?? Date.now;
   const isAdmin = (ctx: AuthContext) => policy.check('context_is_admin', ctx.credentials, {});

@@ -1,8 +1,7 @@
 // Keeping the cloud's view of a host in step with what its hypervisor has: the power states an
 // agent reports (its driver's events and periodic sync, after Nova's _sync_power_states), and the
 // inventory a (re)started agent sends, which settles instances the host lost or never should have.
-import type { Kysely } from 'kysely';
-import type { DB } from '../../platform/db/schema.ts';
+import { inTransaction, type DbHandle } from '../../platform/db/database.ts';
 import type { Logger } from '../../platform/log.ts';
 import { InvalidState } from '../../platform/errors.ts';
 import * as instances from '../store/instances.ts';
@@ -15,7 +14,7 @@ import { EVENT_NAMES, type LifecycleBase } from './lifecycle-base.ts';
 import { powerCode } from './host-results.ts';
 
 export interface HostSyncDeps {
-  readonly db: Kysely<DB>;
+  readonly db: DbHandle;
   readonly log: Logger;
   readonly now: () => number;
   readonly base: Pick<LifecycleBase, 'settle' | 'fault' | 'finishDelete'>;
@@ -48,45 +47,42 @@ export function createHostSync(deps: HostSyncDeps) {
         if (off && (i.vmState === 'active' || i.vmState === 'paused')) {
           // The stop and its action in one transaction: whoever sees SHUTOFF also finds why.
           const actionId = crypto.randomUUID();
-          const done = await db
-            .transaction()
-            .execute(async (trx) => {
-              const t = await instances.transition(
-                trx,
-                i.id,
-                'powerLost',
-                {
-                  power_state: code,
-                  ...(r.fault !== null ? { fault: fault(r.fault, `host ${host}`) } : {}),
-                },
-                now(),
-              );
-              if (!t) return false;
-              await actions.startActions(trx, [
-                {
-                  id: actionId,
-                  instanceId: i.id,
-                  requestId: newRequestId(),
-                  action: 'stop',
-                  projectId: i.projectId,
-                  userId: '',
-                  startTime: now(),
-                },
-              ]);
-              await actions.recordEvent(trx, actionId, {
-                event: EVENT_NAMES.stop,
-                host,
-                start: now(),
-                finish: now(),
-                result: r.fault === null ? 'Success' : 'Error',
-                ...(r.fault !== null ? { traceback: r.fault } : {}),
-              });
-              return true;
-            })
-            .catch((e: unknown) => {
-              if (e instanceof InvalidState) return false;
-              throw e;
+          const done = await inTransaction(db, async (trx) => {
+            const t = await instances.transition(
+              trx,
+              i.id,
+              'powerLost',
+              {
+                power_state: code,
+                ...(r.fault !== null ? { fault: fault(r.fault, `host ${host}`) } : {}),
+              },
+              now(),
+            );
+            if (!t) return false;
+            await actions.startActions(trx, [
+              {
+                id: actionId,
+                instanceId: i.id,
+                requestId: newRequestId(),
+                action: 'stop',
+                projectId: i.projectId,
+                userId: '',
+                startTime: now(),
+              },
+            ]);
+            await actions.recordEvent(trx, actionId, {
+              event: EVENT_NAMES.stop,
+              host,
+              start: now(),
+              finish: now(),
+              result: r.fault === null ? 'Success' : 'Error',
+              ...(r.fault !== null ? { traceback: r.fault } : {}),
             });
+            return true;
+          }).catch((e: unknown) => {
+            if (e instanceof InvalidState) return false;
+            throw e;
+          });
           if (done)
             log.warn(
               { instance: i.id, host, power: r.power_state, fault: r.fault },

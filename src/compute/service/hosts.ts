@@ -1,8 +1,7 @@
 // Use cases for hypervisor hosts: agents report their inventory and heartbeat (through the
 // conductor, never to the database directly); admins list them as services and hypervisors,
 // enable, disable or force them down; everyone lists availability zones.
-import type { Kysely } from 'kysely';
-import type { DB } from '../../platform/db/schema.ts';
+import type { DbHandle } from '../../platform/db/database.ts';
 import type { AuthContext } from '../../platform/auth/context.ts';
 import type { Policy } from '../../platform/policy/policy.ts';
 import { Conflict, NotFound } from '../../platform/errors.ts';
@@ -26,7 +25,7 @@ export const DEFAULT_HOST_CONFIG: HostConfig = {
 };
 
 export function createHostService(deps: {
-  db: Kysely<DB>;
+  db: DbHandle;
   policy: Policy;
   config: HostConfig;
   now?: () => number;

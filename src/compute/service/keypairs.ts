@@ -1,8 +1,6 @@
 // Use cases for key pairs: a user's named public keys, injected into the instances they boot.
 // They belong to the user, not the project; admins may manage other users' pairs (2.10).
-import type { Kysely } from 'kysely';
-import type { DB } from '../../platform/db/schema.ts';
-import type { Executor } from '../../platform/db/store-helpers.ts';
+import type { DbHandle } from '../../platform/db/database.ts';
 import type { AuthContext } from '../../platform/auth/context.ts';
 import type { Policy } from '../../platform/policy/policy.ts';
 import { Forbidden, NotFound } from '../../platform/errors.ts';
@@ -11,12 +9,12 @@ import type { Keypair, KeypairType } from '../model.ts';
 import { generateSshKeypair, sshFingerprint, x509Fingerprint } from './ssh-keys.ts';
 
 export function createKeypairService(deps: {
-  db: Kysely<DB>;
+  db: DbHandle;
   policy: Policy;
   quota: (ctx: AuthContext) => Promise<number>;
   now?: () => number;
   /** Runs the count and the insert under the user's quota lock (quotas.withLock). */
-  withLock: <T>(key: string, work: (trx: Executor) => Promise<T>) => Promise<T>;
+  withLock: <T>(key: string, work: (trx: DbHandle) => Promise<T>) => Promise<T>;
 }) {
   const { db, policy } = deps;
   const now = deps.now ?? Date.now;

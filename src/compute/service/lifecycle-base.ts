@@ -2,8 +2,7 @@
 // host's agent on the bus, recording each piece of host work as an event of its instance action,
 // state changes that lose quietly to a delete, faults as Nova records them, and the end of a delete.
 // Holds no policy of its own: each caller decides what to do with these steps.
-import type { Kysely } from 'kysely';
-import type { DB } from '../../platform/db/schema.ts';
+import type { DbHandle } from '../../platform/db/database.ts';
 import type { Bus } from '../../platform/bus/bus.ts';
 import type { Logger } from '../../platform/log.ts';
 import { InvalidState, Unavailable } from '../../platform/errors.ts';
@@ -53,7 +52,7 @@ export const EVENT_NAMES: Readonly<Record<HostOp, string>> = {
 };
 
 export interface LifecycleBaseDeps {
-  readonly db: Kysely<DB>;
+  readonly db: DbHandle;
   readonly log: Logger;
   readonly now: () => number;
   readonly images: ImagePort;

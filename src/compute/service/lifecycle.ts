@@ -3,8 +3,7 @@
 // failed and retried elsewhere, an action done, an instance destroyed). Every state change goes
 // through states.ts; every piece of host work is recorded as an event of its instance action.
 // The recovery sweeps (recovery.ts) and the host sync (host-sync.ts) are part of its interface.
-import type { Kysely } from 'kysely';
-import type { DB } from '../../platform/db/schema.ts';
+import type { DbHandle } from '../../platform/db/database.ts';
 import type { Logger } from '../../platform/log.ts';
 import * as instances from '../store/instances.ts';
 import { releaseAllocations } from '../store/claims.ts';
@@ -30,7 +29,7 @@ import type { ImagePort } from './ports.ts';
 export const MAX_BUILD_ATTEMPTS = 3;
 
 export interface LifecycleDeps {
-  readonly db: Kysely<DB>;
+  readonly db: DbHandle;
   readonly scheduler: Scheduler;
   readonly log: Logger;
   readonly now?: () => number;

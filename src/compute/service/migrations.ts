@@ -7,8 +7,7 @@
 //          removes the source's copy, a revert the destination's and starts the source's again.
 // A step that fails before the instance is the destination's leaves it where it was, with the
 // fault, and removes what the destination had prepared. Every step is an event of the action.
-import type { Kysely } from 'kysely';
-import type { DB } from '../../platform/db/schema.ts';
+import type { DbHandle } from '../../platform/db/database.ts';
 import type { Logger } from '../../platform/log.ts';
 import { InvalidState } from '../../platform/errors.ts';
 import * as instances from '../store/instances.ts';
@@ -26,7 +25,7 @@ import type { Instance, Migration } from '../model.ts';
 
 /** What the lifecycle lends the migrations: its way to change state, record events and reach hosts. */
 export interface MigrationDeps {
-  readonly db: Kysely<DB>;
+  readonly db: DbHandle;
   readonly log: Logger;
   settle(
     id: string,

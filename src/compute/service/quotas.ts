@@ -1,9 +1,7 @@
 // Compute quotas, as Nova keeps them: per-project limits (defaults unless an admin set one), usage
 // counted from what exists, `quota show/set` and `limits show`. Enforcement at server create uses
 // `check` (issue 5's build path).
-import type { Kysely } from 'kysely';
-import type { DB } from '../../platform/db/schema.ts';
-import type { Executor } from '../../platform/db/store-helpers.ts';
+import { inTransaction, type DbHandle } from '../../platform/db/database.ts';
 import type { AuthContext } from '../../platform/auth/context.ts';
 import type { Policy } from '../../platform/policy/policy.ts';
 import { BadRequest } from '../../platform/errors.ts';
@@ -28,14 +26,14 @@ export const QUOTA_RESOURCES = Object.keys(QUOTA_DEFAULTS) as QuotaResource[];
 
 export type QuotaSet = Record<QuotaResource, number>;
 
-export function createQuotaService(deps: { db: Kysely<DB>; policy: Policy }) {
+export function createQuotaService(deps: { db: DbHandle; policy: Policy }) {
   const { db, policy } = deps;
 
-  async function limitsOf(projectId: string, ex: Executor = db): Promise<QuotaSet> {
+  async function limitsOf(projectId: string, ex: DbHandle = db): Promise<QuotaSet> {
     return { ...QUOTA_DEFAULTS, ...(await quotas.projectLimits(ex, projectId)) } as QuotaSet;
   }
 
-  async function usageOf(projectId: string, userId: string, ex: Executor = db): Promise<QuotaSet> {
+  async function usageOf(projectId: string, userId: string, ex: DbHandle = db): Promise<QuotaSet> {
     const u = await quotas.projectUsage(ex, projectId);
     const zero = Object.fromEntries(QUOTA_RESOURCES.map((r) => [r, 0])) as QuotaSet;
     return {
@@ -52,11 +50,11 @@ export function createQuotaService(deps: { db: Kysely<DB>; policy: Policy }) {
     usageOf,
     /**
      * Runs `work` in a transaction holding the quota lock of `key` (a project id, or `user:<id>`
-     * for key pairs): usage read through the executor it gets includes every create committed
+     * for key pairs): usage read through the handle it gets includes every create committed
      * before, and none of the same key can commit meanwhile, on any api replica.
      */
-    withLock<T>(key: string, work: (trx: Executor) => Promise<T>): Promise<T> {
-      return db.transaction().execute(async (trx) => {
+    withLock<T>(key: string, work: (trx: DbHandle) => Promise<T>): Promise<T> {
+      return inTransaction(db, async (trx) => {
         await quotas.lockQuota(trx, key);
         return work(trx);
       });

@@ -1,8 +1,7 @@
 // The sweeps that every api process runs (the conductor starts them) so that no server stays in a
 // task nobody is doing: builds an api process left in 'scheduling' when it stopped, and host work
 // whose result never came. Each instance is taken over by one replica before it is touched.
-import type { Kysely } from 'kysely';
-import type { DB } from '../../platform/db/schema.ts';
+import type { DbHandle } from '../../platform/db/database.ts';
 import type { Logger } from '../../platform/log.ts';
 import * as instances from '../store/instances.ts';
 import { hasAllocation, releaseAllocations } from '../store/claims.ts';
@@ -11,7 +10,7 @@ import type { Instance } from '../model.ts';
 import type { LifecycleBase } from './lifecycle-base.ts';
 
 export interface RecoveryDeps {
-  readonly db: Kysely<DB>;
+  readonly db: DbHandle;
   readonly log: Logger;
   readonly now: () => number;
   readonly base: Pick<LifecycleBase, 'settle' | 'fault'>;

@@ -1,8 +1,7 @@
 // Server actions (POST /servers/{id}/action and friends): each checks policy and the lock, starts
 // its transition (a racing action gets a 409 naming the state), records an instance action, and
 // casts the work to the instance's host. The agent's result completes it (lifecycle.ts).
-import type { Kysely } from 'kysely';
-import type { DB } from '../../platform/db/schema.ts';
+import type { DbHandle } from '../../platform/db/database.ts';
 import type { AuthContext } from '../../platform/auth/context.ts';
 import type { Policy } from '../../platform/policy/policy.ts';
 import type { Bus } from '../../platform/bus/bus.ts';
@@ -129,7 +128,7 @@ const OTHER_RULES: Readonly<Record<string, string>> = {
 };
 
 export function createServerActions(deps: {
-  db: Kysely<DB>;
+  db: DbHandle;
   policy: Policy;
   servers: ServerService;
   lifecycle: Lifecycle;

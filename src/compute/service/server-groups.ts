@@ -1,7 +1,6 @@
 // Use cases for server groups (os-server-groups): a named policy (affinity, anti-affinity and the
 // soft kinds) that the scheduler applies to the group's members; quota on groups per project.
-import type { Kysely } from 'kysely';
-import type { DB } from '../../platform/db/schema.ts';
+import type { DbHandle } from '../../platform/db/database.ts';
 import type { AuthContext } from '../../platform/auth/context.ts';
 import type { Policy } from '../../platform/policy/policy.ts';
 import { Forbidden, NotFound } from '../../platform/errors.ts';
@@ -12,7 +11,7 @@ import type { QuotaService } from './quotas.ts';
 export type { ServerGroup } from '../store/server-groups.ts';
 
 export function createServerGroupService(deps: {
-  db: Kysely<DB>;
+  db: DbHandle;
   policy: Policy;
   quotas: QuotaService;
   now?: () => number;

@@ -4,9 +4,7 @@
 // list and show with Nova's visibility rules, update, metadata, and delete. Scheduling and host
 // work go through the lifecycle (lifecycle.ts); actions live in server-actions.ts.
 import { randomBytes } from 'node:crypto';
-import type { Kysely } from 'kysely';
-import type { DB } from '../../platform/db/schema.ts';
-import type { Executor } from '../../platform/db/store-helpers.ts';
+import type { DbHandle } from '../../platform/db/database.ts';
 import type { AuthContext } from '../../platform/auth/context.ts';
 import type { Policy } from '../../platform/policy/policy.ts';
 import type { Logger } from '../../platform/log.ts';
@@ -81,7 +79,7 @@ const randomString = (n: number, alphabet: string) =>
   [...randomBytes(n)].map((b) => alphabet[b % alphabet.length]).join('');
 
 export function createServerService(deps: {
-  db: Kysely<DB>;
+  db: DbHandle;
   policy: Policy;
   quotas: QuotaService;
   lifecycle: Lifecycle;
@@ -212,7 +210,7 @@ export function createServerService(deps: {
 
   /** How many of the requested instances fit the quota; 403 when fewer than `min` do. */
   async function allowedCount(
-    ex: Executor,
+    ex: DbHandle,
     projectId: string,
     flavor: InstanceFlavor,
     min: number,

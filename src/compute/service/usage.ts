@@ -1,7 +1,6 @@
 // os-simple-tenant-usage: what each project's instances used over a period, in hours of vCPU,
 // RAM and disk, counted from launch to termination (or the period's end), as Nova counts it.
-import type { Kysely } from 'kysely';
-import type { DB } from '../../platform/db/schema.ts';
+import type { DbHandle } from '../../platform/db/database.ts';
 import type { AuthContext } from '../../platform/auth/context.ts';
 import type { Policy } from '../../platform/policy/policy.ts';
 import { instancesRunningIn } from '../store/instances.ts';
@@ -24,7 +23,7 @@ export interface ProjectUsage {
   readonly servers: readonly ServerUsage[];
 }
 
-export function createUsageService(deps: { db: Kysely<DB>; policy: Policy }) {
+export function createUsageService(deps: { db: DbHandle; policy: Policy }) {
   const { db, policy } = deps;
 
   function summarise(list: readonly Instance[], start: number, end: number): ProjectUsage[] {

@@ -1,6 +1,6 @@
 // SQL for host aggregates: named sets of hosts with metadata (the scheduler's
 // AggregateInstanceExtraSpecsFilter reads it) and optionally an availability zone.
-import type { Executor } from '../../platform/db/store-helpers.ts';
+import type { ComputeExecutor } from './tables.ts';
 
 export interface Aggregate {
   readonly id: number;
@@ -14,7 +14,7 @@ export interface Aggregate {
 }
 
 async function hydrate(
-  db: Executor,
+  db: ComputeExecutor,
   rows: readonly {
     id: number;
     uuid: string;
@@ -52,7 +52,7 @@ async function hydrate(
 }
 
 export async function listAggregates(
-  db: Executor,
+  db: ComputeExecutor,
   f: { host?: string } = {},
 ): Promise<Aggregate[]> {
   let q = db.selectFrom('aggregates').selectAll().orderBy('id');
@@ -65,14 +65,17 @@ export async function listAggregates(
   return hydrate(db, await q.execute());
 }
 
-export async function getAggregate(db: Executor, id: number): Promise<Aggregate | undefined> {
+export async function getAggregate(
+  db: ComputeExecutor,
+  id: number,
+): Promise<Aggregate | undefined> {
   return (
     await hydrate(db, await db.selectFrom('aggregates').selectAll().where('id', '=', id).execute())
   )[0];
 }
 
 export async function insertAggregate(
-  db: Executor,
+  db: ComputeExecutor,
   a: { uuid: string; name: string; availabilityZone: string | null; createdAt: number },
 ): Promise<number> {
   // max + 1, again when another replica took that id first; a taken name is the caller's conflict.
@@ -100,7 +103,7 @@ export async function insertAggregate(
 }
 
 export async function updateAggregate(
-  db: Executor,
+  db: ComputeExecutor,
   id: number,
   u: { name?: string; availabilityZone?: string | null },
   now: number,
@@ -116,15 +119,15 @@ export async function updateAggregate(
     .execute();
 }
 
-export async function deleteAggregate(db: Executor, id: number): Promise<void> {
+export async function deleteAggregate(db: ComputeExecutor, id: number): Promise<void> {
   await db.deleteFrom('aggregates').where('id', '=', id).execute();
 }
 
-export async function addHost(db: Executor, id: number, host: string): Promise<void> {
+export async function addHost(db: ComputeExecutor, id: number, host: string): Promise<void> {
   await db.insertInto('aggregate_hosts').values({ aggregate_id: id, host }).execute();
 }
 
-export async function removeHost(db: Executor, id: number, host: string): Promise<boolean> {
+export async function removeHost(db: ComputeExecutor, id: number, host: string): Promise<boolean> {
   const r = await db
     .deleteFrom('aggregate_hosts')
     .where('aggregate_id', '=', id)
@@ -135,7 +138,7 @@ export async function removeHost(db: Executor, id: number, host: string): Promis
 
 /** Sets keys (null deletes one). */
 export async function setMetadata(
-  db: Executor,
+  db: ComputeExecutor,
   id: number,
   changes: Readonly<Record<string, string | null>>,
 ): Promise<void> {
@@ -157,7 +160,7 @@ export async function setMetadata(
 
 /** Sets the zone hosts are in (aggregates with a zone decide it; without one, the default). */
 export async function setHostZone(
-  db: Executor,
+  db: ComputeExecutor,
   hosts: readonly string[],
   zone: string,
 ): Promise<void> {

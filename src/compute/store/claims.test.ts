@@ -4,16 +4,18 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { openDatabase, type Database } from '../../platform/db/database.ts';
+import type { ComputeTables } from './tables.ts';
 import { upsertReport } from './hosts.ts';
 import { claim, hostUsage, releaseAllocations } from './claims.ts';
 import { insertInstances, transition } from './instances.ts';
 
 async function databases(): Promise<
-  { name: string; open: () => Promise<Database & { drop?: () => Promise<void> }> }[]
+  { name: string; open: () => Promise<Database<ComputeTables> & { drop?: () => Promise<void> }> }[]
 > {
-  const list: { name: string; open: () => Promise<Database & { drop?: () => Promise<void> }> }[] = [
-    { name: 'SQLite', open: () => openDatabase('sqlite::memory:') },
-  ];
+  const list: {
+    name: string;
+    open: () => Promise<Database<ComputeTables> & { drop?: () => Promise<void> }>;
+  }[] = [{ name: 'SQLite', open: () => openDatabase<ComputeTables>('sqlite::memory:') }];
   const pg = process.env['NUBES_TEST_DATABASE_URL'];
   if (pg) {
     const { freshPostgres } = await import('../../../test/support/databases.ts');
@@ -21,7 +23,7 @@ async function databases(): Promise<
       name: 'PostgreSQL',
       open: async () => {
         const f = await freshPostgres(pg);
-        const d = await openDatabase(f.url);
+        const d = await openDatabase<ComputeTables>(f.url);
         return {
           ...d,
           close: async () => {
@@ -47,7 +49,10 @@ const report = (host: string, vcpus: number) => ({
   agentVersion: 't',
 });
 
-async function newInstance(db: Database['db'], id = crypto.randomUUID()): Promise<string> {
+async function newInstance(
+  db: Database<ComputeTables>['db'],
+  id = crypto.randomUUID(),
+): Promise<string> {
   await insertInstances(db, [
     {
       id,

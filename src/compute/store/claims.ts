@@ -3,8 +3,8 @@
 // generation is still the one the caller saw. Two schedulers racing for the last room on a host:
 // one claim wins, the other sees the generation moved and retries with fresh numbers.
 import type { Kysely } from 'kysely';
-import type { DB } from '../../platform/db/schema.ts';
-import type { Executor } from '../../platform/db/store-helpers.ts';
+import type { ComputeTables, ComputeExecutor } from './tables.ts';
+
 import type { Allocation } from '../model.ts';
 
 export interface HostUsage {
@@ -15,7 +15,10 @@ export interface HostUsage {
 }
 
 /** Every host's capacity (inventory × ratio) and what allocations use of it, with its generation. */
-export async function hostUsage(db: Executor, hosts?: readonly string[]): Promise<HostUsage[]> {
+export async function hostUsage(
+  db: ComputeExecutor,
+  hosts?: readonly string[],
+): Promise<HostUsage[]> {
   let q = db
     .selectFrom('compute_hosts')
     .leftJoin('allocations', 'allocations.host', 'compute_hosts.host')
@@ -71,9 +74,15 @@ export const fits = (u: HostUsage, a: Omit<Allocation, 'instanceId' | 'host'>): 
 /**
  * Claims `a` on its host if the host still has generation `seen` and room for it: one transaction
  * that bumps the generation (compare-and-swap) and inserts the allocation. False when the host
- * moved on or is full; the caller re-reads usage and tries again (or another host).
+ * moved on or is full; the caller re-reads usage and tries again (or another host). `db` is the
+ * database, never a caller's transaction: the claim commits on its own (Kysely refuses to open a
+ * transaction inside one, so a handle from inTransaction fails loudly rather than joining).
  */
-export async function claim(db: Kysely<DB>, a: Allocation, seen: number): Promise<boolean> {
+export async function claim(
+  db: Kysely<ComputeTables>,
+  a: Allocation,
+  seen: number,
+): Promise<boolean> {
   return db
     .transaction()
     .execute(async (trx) => {
@@ -117,7 +126,7 @@ export async function claim(db: Kysely<DB>, a: Allocation, seen: number): Promis
 class ClaimRefused extends Error {}
 
 export async function releaseAllocations(
-  db: Executor,
+  db: ComputeExecutor,
   instanceId: string,
   host?: string,
 ): Promise<void> {
@@ -127,7 +136,7 @@ export async function releaseAllocations(
 }
 
 /** Sets what an instance holds on a host to exactly `a` (a resize confirmed or reverted shrinks its claim). */
-export async function setAllocation(db: Executor, a: Allocation): Promise<void> {
+export async function setAllocation(db: ComputeExecutor, a: Allocation): Promise<void> {
   await db
     .updateTable('allocations')
     .set({ vcpus: a.vcpus, memory_mb: a.memoryMb, disk_gb: a.diskGb })
@@ -136,7 +145,7 @@ export async function setAllocation(db: Executor, a: Allocation): Promise<void> 
     .execute();
 }
 
-export async function hasAllocation(db: Executor, instanceId: string): Promise<boolean> {
+export async function hasAllocation(db: ComputeExecutor, instanceId: string): Promise<boolean> {
   return (
     (await db
       .selectFrom('allocations')

@@ -4,11 +4,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { openDatabase, type Database } from '../../platform/db/database.ts';
+import type { ComputeTables } from './tables.ts';
 import { addToken, consumeToken, hashToken, sweepTokens } from './console-tokens.ts';
 
-async function databases(): Promise<{ name: string; open: () => Promise<Database> }[]> {
-  const list: { name: string; open: () => Promise<Database> }[] = [
-    { name: 'SQLite', open: () => openDatabase('sqlite::memory:') },
+async function databases(): Promise<
+  { name: string; open: () => Promise<Database<ComputeTables>> }[]
+> {
+  const list: { name: string; open: () => Promise<Database<ComputeTables>> }[] = [
+    { name: 'SQLite', open: () => openDatabase<ComputeTables>('sqlite::memory:') },
   ];
   const pg = process.env['NUBES_TEST_DATABASE_URL'];
   if (pg) {
@@ -17,7 +20,7 @@ async function databases(): Promise<{ name: string; open: () => Promise<Database
       name: 'PostgreSQL',
       open: async () => {
         const f = await freshPostgres(pg);
-        const d = await openDatabase(f.url);
+        const d = await openDatabase<ComputeTables>(f.url);
         return {
           ...d,
           close: async () => {

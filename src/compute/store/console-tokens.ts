@@ -1,13 +1,13 @@
 // SQL for console tokens: only a token's SHA-256 is stored, and consuming one deletes it in the same
 // statement that finds it, so two proxies racing on one token cannot both win.
 import { createHash } from 'node:crypto';
-import type { Executor } from '../../platform/db/store-helpers.ts';
+import type { ComputeExecutor } from './tables.ts';
 
 export const hashToken = (token: string): string =>
   createHash('sha256').update(token).digest('hex');
 
 export async function addToken(
-  db: Executor,
+  db: ComputeExecutor,
   t: { token: string; instanceId: string; host: string; expiresAt: number },
   now: number,
 ): Promise<void> {
@@ -32,7 +32,7 @@ export type Consumed =
  * host: a token that was shown to the wrong proxy is not trusted again).
  */
 export async function consumeToken(
-  db: Executor,
+  db: ComputeExecutor,
   token: string,
   host: string,
   now: number,
@@ -49,12 +49,12 @@ export async function consumeToken(
 }
 
 /** Deletes expired tokens (the conductor's sweep); returns how many went. */
-export async function sweepTokens(db: Executor, now: number): Promise<number> {
+export async function sweepTokens(db: ComputeExecutor, now: number): Promise<number> {
   const r = await db.deleteFrom('console_tokens').where('expires_at', '<=', now).executeTakeFirst();
   return Number(r.numDeletedRows);
 }
 
 /** Deletes every token of an instance (it is deleted: its consoles go with it, as Nova's). */
-export async function deleteInstanceTokens(db: Executor, instanceId: string): Promise<void> {
+export async function deleteInstanceTokens(db: ComputeExecutor, instanceId: string): Promise<void> {
   await db.deleteFrom('console_tokens').where('instance_id', '=', instanceId).execute();
 }

@@ -1,7 +1,7 @@
 // SQL for flavors, their extra specs and the projects a private flavor is open to.
 import type { Kysely, Selectable } from 'kysely';
-import type { DB, FlavorTable } from '../../platform/db/schema.ts';
-import { flag, uniquely, type Executor } from '../../platform/db/store-helpers.ts';
+import type { ComputeTables, FlavorTable, ComputeExecutor } from './tables.ts';
+import { flag, uniquely } from '../../platform/db/store-helpers.ts';
 import type { Flavor, NewFlavor } from '../model.ts';
 import { Conflict } from '../../platform/errors.ts';
 
@@ -23,7 +23,10 @@ function toFlavor(r: Selectable<FlavorTable>, specs: Record<string, string>): Fl
   };
 }
 
-async function hydrate(db: Executor, rows: readonly Selectable<FlavorTable>[]): Promise<Flavor[]> {
+async function hydrate(
+  db: ComputeExecutor,
+  rows: readonly Selectable<FlavorTable>[],
+): Promise<Flavor[]> {
   if (rows.length === 0) return [];
   const specs = await db
     .selectFrom('flavor_extra_specs')
@@ -41,7 +44,11 @@ async function hydrate(db: Executor, rows: readonly Selectable<FlavorTable>[]): 
   return rows.map((r) => toFlavor(r, by.get(r.id) ?? {}));
 }
 
-export async function insertFlavor(db: Executor, f: NewFlavor, now: number): Promise<Flavor> {
+export async function insertFlavor(
+  db: ComputeExecutor,
+  f: NewFlavor,
+  now: number,
+): Promise<Flavor> {
   // Nova names which of the two unique fields clashed; the name index backs this check under races.
   if (await db.selectFrom('flavors').select('id').where('name', '=', f.name).executeTakeFirst())
     throw new Conflict(`Flavor with name ${f.name} already exists.`, 'flavor_exists');
@@ -68,7 +75,11 @@ export async function insertFlavor(db: Executor, f: NewFlavor, now: number): Pro
 }
 
 /** Whether a flavor has this id or this name. */
-export async function flavorExists(db: Executor, id: string, name: string): Promise<boolean> {
+export async function flavorExists(
+  db: ComputeExecutor,
+  id: string,
+  name: string,
+): Promise<boolean> {
   return (
     (await db
       .selectFrom('flavors')
@@ -78,7 +89,7 @@ export async function flavorExists(db: Executor, id: string, name: string): Prom
   );
 }
 
-export async function getFlavor(db: Executor, id: string): Promise<Flavor | undefined> {
+export async function getFlavor(db: ComputeExecutor, id: string): Promise<Flavor | undefined> {
   const r = await db.selectFrom('flavors').selectAll().where('id', '=', id).executeTakeFirst();
   return r ? (await hydrate(db, [r]))[0] : undefined;
 }
@@ -105,7 +116,7 @@ const SORT_COLUMNS = {
   created_at: 'created_at',
 } as const;
 
-export async function listFlavors(db: Executor, q: FlavorQuery): Promise<Flavor[]> {
+export async function listFlavors(db: ComputeExecutor, q: FlavorQuery): Promise<Flavor[]> {
   const col = SORT_COLUMNS[q.sortKey];
   let query = db.selectFrom('flavors').selectAll();
   if (q.scope === 'private') query = query.where('is_public', '=', 0);
@@ -152,20 +163,20 @@ export async function listFlavors(db: Executor, q: FlavorQuery): Promise<Flavor[
 }
 
 export async function updateFlavorDescription(
-  db: Executor,
+  db: ComputeExecutor,
   id: string,
   description: string | null,
 ): Promise<void> {
   await db.updateTable('flavors').set({ description }).where('id', '=', id).execute();
 }
 
-export async function deleteFlavor(db: Executor, id: string): Promise<boolean> {
+export async function deleteFlavor(db: ComputeExecutor, id: string): Promise<boolean> {
   const r = await db.deleteFrom('flavors').where('id', '=', id).executeTakeFirst();
   return Number(r.numDeletedRows) > 0;
 }
 
 export async function setExtraSpecs(
-  db: Executor,
+  db: ComputeExecutor,
   id: string,
   specs: Readonly<Record<string, string>>,
 ): Promise<void> {
@@ -180,7 +191,11 @@ export async function setExtraSpecs(
     .execute();
 }
 
-export async function deleteExtraSpec(db: Executor, id: string, key: string): Promise<boolean> {
+export async function deleteExtraSpec(
+  db: ComputeExecutor,
+  id: string,
+  key: string,
+): Promise<boolean> {
   const r = await db
     .deleteFrom('flavor_extra_specs')
     .where('flavor_id', '=', id)
@@ -189,7 +204,7 @@ export async function deleteExtraSpec(db: Executor, id: string, key: string): Pr
   return Number(r.numDeletedRows) > 0;
 }
 
-export async function listAccess(db: Executor, id: string): Promise<string[]> {
+export async function listAccess(db: ComputeExecutor, id: string): Promise<string[]> {
   return (
     await db
       .selectFrom('flavor_projects')
@@ -200,14 +215,18 @@ export async function listAccess(db: Executor, id: string): Promise<string[]> {
   ).map((r) => r.project_id);
 }
 
-export async function addAccess(db: Executor, id: string, project: string): Promise<void> {
+export async function addAccess(db: ComputeExecutor, id: string, project: string): Promise<void> {
   await uniquely(
     `Flavor access already exists for flavor ${id} and project ${project} combination.`,
     () => db.insertInto('flavor_projects').values({ flavor_id: id, project_id: project }).execute(),
   );
 }
 
-export async function removeAccess(db: Executor, id: string, project: string): Promise<boolean> {
+export async function removeAccess(
+  db: ComputeExecutor,
+  id: string,
+  project: string,
+): Promise<boolean> {
   const r = await db
     .deleteFrom('flavor_projects')
     .where('flavor_id', '=', id)
@@ -216,7 +235,11 @@ export async function removeAccess(db: Executor, id: string, project: string): P
   return Number(r.numDeletedRows) > 0;
 }
 
-export async function hasAccess(db: Executor, id: string, project: string): Promise<boolean> {
+export async function hasAccess(
+  db: ComputeExecutor,
+  id: string,
+  project: string,
+): Promise<boolean> {
   return (
     (await db
       .selectFrom('flavor_projects')
@@ -229,12 +252,13 @@ export async function hasAccess(db: Executor, id: string, project: string): Prom
 
 /**
  * Runs `seed` once per deployment: the first caller to record `marker` in the meta table does the
- * work in the same transaction; concurrent starts and later ones do nothing.
+ * work in the same transaction; concurrent starts and later ones do nothing. `db` is the database,
+ * not a transaction: the marker and the seed commit together, on their own.
  */
 export async function once(
-  db: Kysely<DB>,
+  db: Kysely<ComputeTables>,
   marker: string,
-  seed: (trx: Executor) => Promise<void>,
+  seed: (trx: ComputeExecutor) => Promise<void>,
 ): Promise<boolean> {
   return db.transaction().execute(async (trx) => {
     // Whoever's token is stored won; read back rather than trust each driver's affected-row count.

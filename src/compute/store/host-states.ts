@@ -1,8 +1,8 @@
 // The scheduler's snapshot of every host in one pass: inventory × ratios, what allocations use,
 // service state, recent build failures and aggregate metadata, with the generation a claim
 // compares against. Two queries, whatever the number of hosts.
-import type { Executor } from '../../platform/db/store-helpers.ts';
-import type { HostState } from '../scheduler/host-selection.ts';
+import type { ComputeExecutor } from './tables.ts';
+import type { HostState } from '../model.ts';
 import { hostUsage } from './claims.ts';
 
 export interface SchedulableHost extends HostState {
@@ -10,7 +10,7 @@ export interface SchedulableHost extends HostState {
 }
 
 export async function schedulableHosts(
-  db: Executor,
+  db: ComputeExecutor,
   opts: { now: number; downAfterMs: number; hosts?: readonly string[] },
 ): Promise<SchedulableHost[]> {
   const usage = await hostUsage(db, opts.hosts);
@@ -64,7 +64,11 @@ export async function schedulableHosts(
 }
 
 /** Nova's BuildFailureWeigher input: a failed build counts against the host until one succeeds there. */
-export async function noteBuildResult(db: Executor, host: string, ok: boolean): Promise<void> {
+export async function noteBuildResult(
+  db: ComputeExecutor,
+  host: string,
+  ok: boolean,
+): Promise<void> {
   let q = db
     .updateTable('compute_hosts')
     .set((eb) => ({ failed_builds: ok ? 0 : eb('failed_builds', '+', 1) }))

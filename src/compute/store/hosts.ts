@@ -1,8 +1,8 @@
 // SQL for compute hosts: the inventory agents report, their heartbeat, and the service status an
 // admin sets. `generation` changes with every inventory change, for the scheduler's claims.
 import type { Selectable } from 'kysely';
-import type { ComputeHostTable } from '../../platform/db/schema.ts';
-import { flag, type Executor } from '../../platform/db/store-helpers.ts';
+import type { ComputeHostTable, ComputeExecutor } from './tables.ts';
+import { flag } from '../../platform/db/store-helpers.ts';
 import type { ComputeHost, HostReport } from '../model.ts';
 
 const toHost = (r: Selectable<ComputeHostTable>): ComputeHost => ({
@@ -44,7 +44,7 @@ const RATIO_COLUMNS = {
 
 /** Records an agent's report: a new host row, or the same host's new inventory (bumping its generation if it changed). */
 export async function upsertReport(
-  db: Executor,
+  db: ComputeExecutor,
   r: HostReport,
   defaults: { availabilityZone: string; ratios: Ratios },
   now: number,
@@ -118,7 +118,7 @@ export async function upsertReport(
 }
 
 /** The agent is alive; false when the host is unknown (it must report first). */
-export async function heartbeat(db: Executor, host: string, now: number): Promise<boolean> {
+export async function heartbeat(db: ComputeExecutor, host: string, now: number): Promise<boolean> {
   const r = await db
     .updateTable('compute_hosts')
     .set({ last_seen: now })
@@ -127,7 +127,7 @@ export async function heartbeat(db: Executor, host: string, now: number): Promis
   return Number(r.numUpdatedRows) > 0;
 }
 
-export async function getHost(db: Executor, host: string): Promise<ComputeHost | undefined> {
+export async function getHost(db: ComputeExecutor, host: string): Promise<ComputeHost | undefined> {
   const r = await db
     .selectFrom('compute_hosts')
     .selectAll()
@@ -137,7 +137,7 @@ export async function getHost(db: Executor, host: string): Promise<ComputeHost |
 }
 
 export async function findHost(
-  db: Executor,
+  db: ComputeExecutor,
   by: { hypervisorId?: string; serviceId?: string },
 ): Promise<ComputeHost | undefined> {
   let q = db.selectFrom('compute_hosts').selectAll();
@@ -148,7 +148,7 @@ export async function findHost(
 }
 
 export async function listHosts(
-  db: Executor,
+  db: ComputeExecutor,
   f: { host?: string; hostLike?: string; zone?: string } = {},
 ): Promise<ComputeHost[]> {
   let q = db.selectFrom('compute_hosts').selectAll().orderBy('host');
@@ -160,7 +160,7 @@ export async function listHosts(
 }
 
 export async function setServiceStatus(
-  db: Executor,
+  db: ComputeExecutor,
   host: string,
   s: { enabled?: boolean; disabledReason?: string | null; forcedDown?: boolean },
   now: number,
@@ -177,7 +177,7 @@ export async function setServiceStatus(
     .execute();
 }
 
-export async function deleteHost(db: Executor, host: string): Promise<boolean> {
+export async function deleteHost(db: ComputeExecutor, host: string): Promise<boolean> {
   const r = await db.deleteFrom('compute_hosts').where('host', '=', host).executeTakeFirst();
   return Number(r.numDeletedRows) > 0;
 }

@@ -1,8 +1,7 @@
 // SQL for the instance action log (os-instance-actions): one row per user action on a server, and
 // the events of the work it caused (compute_build_and_run_instance, compute_stop_instance, ...).
 import type { Selectable } from 'kysely';
-import type { InstanceActionTable } from '../../platform/db/schema.ts';
-import type { Executor } from '../../platform/db/store-helpers.ts';
+import type { InstanceActionTable, ComputeExecutor } from './tables.ts';
 
 export interface InstanceActionEvent {
   readonly event: string;
@@ -40,7 +39,7 @@ const toAction = (r: Selectable<InstanceActionTable>): InstanceAction => ({
 });
 
 export async function startActions(
-  db: Executor,
+  db: ComputeExecutor,
   list: readonly Omit<InstanceAction, 'message' | 'finishTime' | 'updatedAt'>[],
 ): Promise<void> {
   // In chunks, under SQLite's bound-parameter limit, for a large multi-create.
@@ -67,7 +66,7 @@ export async function startActions(
 
 /** Records an event's start (result null) or its end; an event's row is keyed by (action, event). */
 export async function recordEvent(
-  db: Executor,
+  db: ComputeExecutor,
   actionId: string,
   e: {
     event: string;
@@ -111,7 +110,7 @@ export async function recordEvent(
 }
 
 export async function listActions(
-  db: Executor,
+  db: ComputeExecutor,
   instanceId: string,
   f: { limit: number; changesSince?: number; changesBefore?: number; before?: InstanceAction },
 ): Promise<InstanceAction[]> {
@@ -132,7 +131,7 @@ export async function listActions(
 }
 
 export async function getActionByRequest(
-  db: Executor,
+  db: ComputeExecutor,
   instanceId: string,
   requestId: string,
 ): Promise<{ action: InstanceAction; events: InstanceActionEvent[] } | undefined> {

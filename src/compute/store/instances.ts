@@ -2,8 +2,8 @@
 // changes-since), and the one writer of vm_state/task_state (transition), which applies states.ts
 // as a compare-and-swap UPDATE, like Nova's expected_task_state.
 import { sql, type ExpressionBuilder, type Selectable } from 'kysely';
-import type { DB, InstanceTable } from '../../platform/db/schema.ts';
-import { isPostgres, parseJson, type Executor } from '../../platform/db/store-helpers.ts';
+import type { ComputeTables, InstanceTable, ComputeExecutor } from './tables.ts';
+import { isPostgres, parseJson } from '../../platform/db/store-helpers.ts';
 import { InvalidState } from '../../platform/errors.ts';
 import { compareAndSwap } from '../../platform/db/transitions.ts';
 import {
@@ -113,12 +113,15 @@ export type NewInstance = Pick<
 >;
 
 /** New instances start building, waiting for the scheduler; a multi-create in few statements. */
-export async function insertInstances(db: Executor, list: readonly NewInstance[]): Promise<void> {
+export async function insertInstances(
+  db: ComputeExecutor,
+  list: readonly NewInstance[],
+): Promise<void> {
   // Chunks keep each statement under SQLite's 32,766 bound parameters (~40 per row).
   for (let at = 0; at < list.length; at += 200) await insertChunk(db, list.slice(at, at + 200));
 }
 
-async function insertChunk(db: Executor, list: readonly NewInstance[]): Promise<void> {
+async function insertChunk(db: ComputeExecutor, list: readonly NewInstance[]): Promise<void> {
   if (list.length === 0) return;
   await db
     .insertInto('instances')
@@ -169,7 +172,7 @@ async function insertChunk(db: Executor, list: readonly NewInstance[]): Promise<
 }
 
 export async function getInstance(
-  db: Executor,
+  db: ComputeExecutor,
   id: string,
   opts: { withDeleted?: boolean } = {},
 ): Promise<Instance | undefined> {
@@ -179,7 +182,10 @@ export async function getInstance(
   return r && toInstance(r);
 }
 
-export async function getInstances(db: Executor, ids: readonly string[]): Promise<Instance[]> {
+export async function getInstances(
+  db: ComputeExecutor,
+  ids: readonly string[],
+): Promise<Instance[]> {
   if (ids.length === 0) return [];
   return (
     await db
@@ -192,7 +198,7 @@ export async function getInstances(db: Executor, ids: readonly string[]): Promis
 }
 
 /** Live instances placed on a host (an agent reconciling, a service delete). */
-export async function instancesOnHost(db: Executor, host: string): Promise<Instance[]> {
+export async function instancesOnHost(db: ComputeExecutor, host: string): Promise<Instance[]> {
   return (
     await db
       .selectFrom('instances')
@@ -205,7 +211,7 @@ export async function instancesOnHost(db: Executor, host: string): Promise<Insta
 
 /** Instances stuck in `task` since before `before` (a process stopped between two steps). */
 export async function stalledInstances(
-  db: Executor,
+  db: ComputeExecutor,
   tasks: readonly TaskState[],
   before: number,
   limit: number,
@@ -283,7 +289,7 @@ export interface InstanceQuery {
   readonly marker?: Instance;
 }
 
-type EB = ExpressionBuilder<DB, 'instances'>;
+type EB = ExpressionBuilder<ComputeTables, 'instances'>;
 // Nullable sort columns compare as '' or 0, so marker paging has a total order.
 const sortExpr = (eb: EB, c: SortColumn) =>
   eb.fn.coalesce(eb.ref(c), eb.val(NUMERIC.has(c) ? 0 : '') as never);
@@ -313,7 +319,7 @@ function markerValue(m: Instance, c: SortColumn): string | number {
   return v[c] ?? (NUMERIC.has(c) ? 0 : '');
 }
 
-export async function listInstances(db: Executor, q: InstanceQuery): Promise<Instance[]> {
+export async function listInstances(db: ComputeExecutor, q: InstanceQuery): Promise<Instance[]> {
   // The id ends every ordering so that equal keys still page deterministically.
   const sort = q.sort.some((s) => s.column === 'id')
     ? q.sort
@@ -420,7 +426,7 @@ export type InstanceFields = Partial<
  * undefined when the instance is gone.
  */
 export async function transition(
-  db: Executor,
+  db: ComputeExecutor,
   id: string,
   action: InstanceAction,
   fields: InstanceFields,
@@ -443,7 +449,7 @@ export async function transition(
 
 /** Fields that are not state: name, description, metadata, lock, access IPs; the host and migration an action's work targets. */
 export async function updateInstance(
-  db: Executor,
+  db: ComputeExecutor,
   id: string,
   fields: Partial<
     Pick<
@@ -477,7 +483,7 @@ export async function updateInstance(
 
 /** Instances that ran at some point in [start, end) (os-simple-tenant-usage), deleted ones included. */
 export async function instancesRunningIn(
-  db: Executor,
+  db: ComputeExecutor,
   f: { start: number; end: number; projectId?: string },
 ): Promise<Instance[]> {
   let q = db
@@ -494,7 +500,7 @@ export async function instancesRunningIn(
 
 /** Live instances per host (hypervisor running_vms, service delete). */
 export async function countByHost(
-  db: Executor,
+  db: ComputeExecutor,
   hosts?: readonly string[],
 ): Promise<Map<string, number>> {
   let q = db
@@ -515,7 +521,7 @@ export async function countByHost(
  * of several api replicas sweeping at once exactly one picks it up.
  */
 export async function takeOver(
-  db: Executor,
+  db: ComputeExecutor,
   id: string,
   seen: number,
   now: number,

@@ -1,7 +1,7 @@
 // SQL for key pairs, which belong to a user (not a project), unique by name per user.
 import type { Selectable } from 'kysely';
-import type { KeypairTable } from '../../platform/db/schema.ts';
-import { uniquely, type Executor } from '../../platform/db/store-helpers.ts';
+import type { KeypairTable, ComputeExecutor } from './tables.ts';
+import { uniquely } from '../../platform/db/store-helpers.ts';
 import type { Keypair, KeypairType } from '../model.ts';
 
 const toKeypair = (r: Selectable<KeypairTable>): Keypair => ({
@@ -13,7 +13,7 @@ const toKeypair = (r: Selectable<KeypairTable>): Keypair => ({
   createdAt: Number(r.created_at),
 });
 
-export async function insertKeypair(db: Executor, k: Keypair): Promise<Keypair> {
+export async function insertKeypair(db: ComputeExecutor, k: Keypair): Promise<Keypair> {
   await uniquely(`Key pair '${k.name}' already exists.`, () =>
     db
       .insertInto('keypairs')
@@ -31,7 +31,7 @@ export async function insertKeypair(db: Executor, k: Keypair): Promise<Keypair> 
 }
 
 export async function getKeypair(
-  db: Executor,
+  db: ComputeExecutor,
   userId: string,
   name: string,
 ): Promise<Keypair | undefined> {
@@ -45,7 +45,7 @@ export async function getKeypair(
 }
 
 export async function listKeypairs(
-  db: Executor,
+  db: ComputeExecutor,
   userId: string,
   page: { limit: number; marker?: string },
 ): Promise<Keypair[]> {
@@ -59,7 +59,7 @@ export async function listKeypairs(
   return (await q.execute()).map(toKeypair);
 }
 
-export async function countKeypairs(db: Executor, userId: string): Promise<number> {
+export async function countKeypairs(db: ComputeExecutor, userId: string): Promise<number> {
   const r = await db
     .selectFrom('keypairs')
     .select((eb) => eb.fn.countAll<number>().as('n'))
@@ -68,7 +68,11 @@ export async function countKeypairs(db: Executor, userId: string): Promise<numbe
   return Number(r?.n ?? 0);
 }
 
-export async function deleteKeypair(db: Executor, userId: string, name: string): Promise<boolean> {
+export async function deleteKeypair(
+  db: ComputeExecutor,
+  userId: string,
+  name: string,
+): Promise<boolean> {
   const r = await db
     .deleteFrom('keypairs')
     .where('user_id', '=', userId)

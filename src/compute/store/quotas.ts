@@ -1,9 +1,9 @@
 // SQL for compute quotas: the limits an admin set per project, and what a project uses now
 // (instances, cores and RAM from its instances; key pairs are per user and counted by their store).
-import type { Executor } from '../../platform/db/store-helpers.ts';
+import type { ComputeExecutor } from './tables.ts';
 
 export async function projectLimits(
-  db: Executor,
+  db: ComputeExecutor,
   projectId: string,
 ): Promise<Record<string, number>> {
   const rows = await db
@@ -15,7 +15,7 @@ export async function projectLimits(
 }
 
 export async function setProjectLimits(
-  db: Executor,
+  db: ComputeExecutor,
   projectId: string,
   limits: Readonly<Record<string, number>>,
 ): Promise<void> {
@@ -36,13 +36,13 @@ export async function setProjectLimits(
     .execute();
 }
 
-export async function clearProjectLimits(db: Executor, projectId: string): Promise<void> {
+export async function clearProjectLimits(db: ComputeExecutor, projectId: string): Promise<void> {
   await db.deleteFrom('compute_quotas').where('project_id', '=', projectId).execute();
 }
 
 /** Instances, vCPUs and MB of RAM a project's live instances hold. */
 export async function projectUsage(
-  db: Executor,
+  db: ComputeExecutor,
   projectId: string,
 ): Promise<{ instances: number; cores: number; ram: number }> {
   const r = await db
@@ -62,7 +62,7 @@ export async function projectUsage(
  * Takes the quota lock of `key` (a project, or a user's key pairs) for the rest of the transaction
  * `trx`: a create that counts usage and inserts under it cannot interleave with another of the same key.
  */
-export async function lockQuota(trx: Executor, key: string): Promise<void> {
+export async function lockQuota(trx: ComputeExecutor, key: string): Promise<void> {
   await trx
     .insertInto('compute_project_locks')
     .values({ project_id: key })

@@ -1,8 +1,8 @@
 // SQL for server groups and their members (an instance is in at most one group).
 import type { Selectable } from 'kysely';
-import type { ServerGroupTable } from '../../platform/db/schema.ts';
-import { parseJson, type Executor } from '../../platform/db/store-helpers.ts';
-import type { GroupPolicy } from '../scheduler/host-selection.ts';
+import type { ServerGroupTable, ComputeExecutor } from './tables.ts';
+import { parseJson } from '../../platform/db/store-helpers.ts';
+import type { GroupPolicy } from '../model.ts';
 
 export interface ServerGroup {
   readonly id: string;
@@ -26,7 +26,10 @@ const toGroup = (r: Selectable<ServerGroupTable>, members: readonly string[]): S
   createdAt: Number(r.created_at),
 });
 
-export async function insertGroup(db: Executor, g: Omit<ServerGroup, 'members'>): Promise<void> {
+export async function insertGroup(
+  db: ComputeExecutor,
+  g: Omit<ServerGroup, 'members'>,
+): Promise<void> {
   await db
     .insertInto('server_groups')
     .values({
@@ -41,7 +44,10 @@ export async function insertGroup(db: Executor, g: Omit<ServerGroup, 'members'>)
     .execute();
 }
 
-async function membersOf(db: Executor, ids: readonly string[]): Promise<Map<string, string[]>> {
+async function membersOf(
+  db: ComputeExecutor,
+  ids: readonly string[],
+): Promise<Map<string, string[]>> {
   const by = new Map<string, string[]>(ids.map((id) => [id, []]));
   if (ids.length === 0) return by;
   // Members are live instances only: a deleted instance leaves its group.
@@ -57,7 +63,7 @@ async function membersOf(db: Executor, ids: readonly string[]): Promise<Map<stri
   return by;
 }
 
-export async function getGroup(db: Executor, id: string): Promise<ServerGroup | undefined> {
+export async function getGroup(db: ComputeExecutor, id: string): Promise<ServerGroup | undefined> {
   const r = await db
     .selectFrom('server_groups')
     .selectAll()
@@ -67,7 +73,7 @@ export async function getGroup(db: Executor, id: string): Promise<ServerGroup | 
 }
 
 export async function listGroups(
-  db: Executor,
+  db: ComputeExecutor,
   f: { projectId?: string; limit: number; offset: number },
 ): Promise<ServerGroup[]> {
   let q = db.selectFrom('server_groups').selectAll().orderBy('created_at').orderBy('id');
@@ -80,12 +86,12 @@ export async function listGroups(
   return rows.map((r) => toGroup(r, members.get(r.id) ?? []));
 }
 
-export async function deleteGroup(db: Executor, id: string): Promise<boolean> {
+export async function deleteGroup(db: ComputeExecutor, id: string): Promise<boolean> {
   const r = await db.deleteFrom('server_groups').where('id', '=', id).executeTakeFirst();
   return Number(r.numDeletedRows) > 0;
 }
 
-export async function countGroups(db: Executor, projectId: string): Promise<number> {
+export async function countGroups(db: ComputeExecutor, projectId: string): Promise<number> {
   const r = await db
     .selectFrom('server_groups')
     .select((eb) => eb.fn.countAll<number>().as('n'))
@@ -95,7 +101,7 @@ export async function countGroups(db: Executor, projectId: string): Promise<numb
 }
 
 export async function addMembers(
-  db: Executor,
+  db: ComputeExecutor,
   groupId: string,
   instanceIds: readonly string[],
 ): Promise<void> {
@@ -109,7 +115,10 @@ export async function addMembers(
   }
 }
 
-export async function groupOf(db: Executor, instanceId: string): Promise<string | undefined> {
+export async function groupOf(
+  db: ComputeExecutor,
+  instanceId: string,
+): Promise<string | undefined> {
   return (
     await db
       .selectFrom('server_group_members')
@@ -125,7 +134,7 @@ export async function groupOf(db: Executor, instanceId: string): Promise<string 
  * api replica) made it, before the instance row says where it went.
  */
 export async function memberHosts(
-  db: Executor,
+  db: ComputeExecutor,
   groupId: string,
   except: string,
 ): Promise<string[]> {

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { storeDatabases } from '../../../test/support/store-databases.ts';
 import { walkTransitions } from '../../../test/support/transition-walk.ts';
-import type { Executor } from '../../platform/db/store-helpers.ts';
+import type { ComputeExecutor, ComputeTables } from './tables.ts';
 import {
   TASK_STATES,
   VM_STATES,
@@ -59,7 +59,7 @@ const newInstance = (id: string): NewInstance => ({
   },
 });
 
-async function make(db: Executor, state: InstanceState, count: number): Promise<string[]> {
+async function make(db: ComputeExecutor, state: InstanceState, count: number): Promise<string[]> {
   const ids = Array.from({ length: count }, () => crypto.randomUUID());
   await insertInstances(db, ids.map(newInstance));
   await db.updateTable('instances').set(state).where('id', 'in', ids).execute();
@@ -70,7 +70,7 @@ const ALL_STATES: InstanceState[] = VM_STATES.flatMap((vm_state) =>
   [null, ...TASK_STATES].map((task_state) => ({ vm_state, task_state })),
 );
 
-for (const variant of storeDatabases()) {
+for (const variant of storeDatabases<ComputeTables>()) {
   describe(`instance state transitions (${variant.name})`, () => {
     it('every action changes a row exactly from the states the table lists', async () => {
       const { db, dialect, close } = await variant.open();

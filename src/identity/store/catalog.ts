@@ -1,8 +1,8 @@
 // SQL for regions, services and endpoints (the service catalog).
 import type { Selectable } from 'kysely';
-import type { EndpointTable, RegionTable, ServiceTable } from '../../platform/db/schema.ts';
+import type { EndpointTable, RegionTable, ServiceTable, IdentityExecutor } from './tables.ts';
 import type { CatalogService, Endpoint, Interface, Region } from '../model.ts';
-import { flag, parseJson, uniquely, type Executor } from '../../platform/db/store-helpers.ts';
+import { flag, parseJson, uniquely } from '../../platform/db/store-helpers.ts';
 
 const toRegion = (r: Selectable<RegionTable>): Region => ({
   id: r.id,
@@ -28,7 +28,7 @@ const toEndpoint = (r: Selectable<EndpointTable>): Endpoint => ({
   extra: parseJson(r.extra, {}),
 });
 
-export async function insertRegion(db: Executor, r: Region): Promise<Region> {
+export async function insertRegion(db: IdentityExecutor, r: Region): Promise<Region> {
   await uniquely(`Duplicate ID, ${r.id}.`, () =>
     db
       .insertInto('regions')
@@ -42,16 +42,19 @@ export async function insertRegion(db: Executor, r: Region): Promise<Region> {
   );
   return r;
 }
-export async function getRegion(db: Executor, id: string): Promise<Region | undefined> {
+export async function getRegion(db: IdentityExecutor, id: string): Promise<Region | undefined> {
   const r = await db.selectFrom('regions').selectAll().where('id', '=', id).executeTakeFirst();
   return r && toRegion(r);
 }
-export async function listRegions(db: Executor, f: { parentRegionId?: string }): Promise<Region[]> {
+export async function listRegions(
+  db: IdentityExecutor,
+  f: { parentRegionId?: string },
+): Promise<Region[]> {
   let q = db.selectFrom('regions').selectAll().orderBy('id');
   if (f.parentRegionId !== undefined) q = q.where('parent_region_id', '=', f.parentRegionId);
   return (await q.execute()).map(toRegion);
 }
-export async function updateRegion(db: Executor, r: Region): Promise<Region> {
+export async function updateRegion(db: IdentityExecutor, r: Region): Promise<Region> {
   await db
     .updateTable('regions')
     .set({
@@ -63,11 +66,14 @@ export async function updateRegion(db: Executor, r: Region): Promise<Region> {
     .execute();
   return r;
 }
-export async function deleteRegion(db: Executor, id: string): Promise<void> {
+export async function deleteRegion(db: IdentityExecutor, id: string): Promise<void> {
   await db.deleteFrom('regions').where('id', '=', id).execute();
 }
 
-export async function insertService(db: Executor, s: CatalogService): Promise<CatalogService> {
+export async function insertService(
+  db: IdentityExecutor,
+  s: CatalogService,
+): Promise<CatalogService> {
   await db
     .insertInto('services')
     .values({
@@ -81,12 +87,15 @@ export async function insertService(db: Executor, s: CatalogService): Promise<Ca
     .execute();
   return s;
 }
-export async function getService(db: Executor, id: string): Promise<CatalogService | undefined> {
+export async function getService(
+  db: IdentityExecutor,
+  id: string,
+): Promise<CatalogService | undefined> {
   const r = await db.selectFrom('services').selectAll().where('id', '=', id).executeTakeFirst();
   return r && toService(r);
 }
 export async function listServices(
-  db: Executor,
+  db: IdentityExecutor,
   f: { type?: string; name?: string },
 ): Promise<CatalogService[]> {
   let q = db.selectFrom('services').selectAll().orderBy('type');
@@ -94,7 +103,10 @@ export async function listServices(
   if (f.name !== undefined) q = q.where('name', '=', f.name);
   return (await q.execute()).map(toService);
 }
-export async function updateService(db: Executor, s: CatalogService): Promise<CatalogService> {
+export async function updateService(
+  db: IdentityExecutor,
+  s: CatalogService,
+): Promise<CatalogService> {
   await db
     .updateTable('services')
     .set({
@@ -108,11 +120,11 @@ export async function updateService(db: Executor, s: CatalogService): Promise<Ca
     .execute();
   return s;
 }
-export async function deleteService(db: Executor, id: string): Promise<void> {
+export async function deleteService(db: IdentityExecutor, id: string): Promise<void> {
   await db.deleteFrom('services').where('id', '=', id).execute();
 }
 
-export async function insertEndpoint(db: Executor, e: Endpoint): Promise<Endpoint> {
+export async function insertEndpoint(db: IdentityExecutor, e: Endpoint): Promise<Endpoint> {
   await db
     .insertInto('endpoints')
     .values({
@@ -127,12 +139,12 @@ export async function insertEndpoint(db: Executor, e: Endpoint): Promise<Endpoin
     .execute();
   return e;
 }
-export async function getEndpoint(db: Executor, id: string): Promise<Endpoint | undefined> {
+export async function getEndpoint(db: IdentityExecutor, id: string): Promise<Endpoint | undefined> {
   const r = await db.selectFrom('endpoints').selectAll().where('id', '=', id).executeTakeFirst();
   return r && toEndpoint(r);
 }
 export async function listEndpoints(
-  db: Executor,
+  db: IdentityExecutor,
   f: { serviceId?: string; interface?: string; regionId?: string },
 ): Promise<Endpoint[]> {
   let q = db.selectFrom('endpoints').selectAll().orderBy('service_id').orderBy('interface');
@@ -141,7 +153,7 @@ export async function listEndpoints(
   if (f.regionId !== undefined) q = q.where('region_id', '=', f.regionId);
   return (await q.execute()).map(toEndpoint);
 }
-export async function updateEndpoint(db: Executor, e: Endpoint): Promise<Endpoint> {
+export async function updateEndpoint(db: IdentityExecutor, e: Endpoint): Promise<Endpoint> {
   await db
     .updateTable('endpoints')
     .set({
@@ -156,6 +168,6 @@ export async function updateEndpoint(db: Executor, e: Endpoint): Promise<Endpoin
     .execute();
   return e;
 }
-export async function deleteEndpoint(db: Executor, id: string): Promise<void> {
+export async function deleteEndpoint(db: IdentityExecutor, id: string): Promise<void> {
   await db.deleteFrom('endpoints').where('id', '=', id).execute();
 }

@@ -1,9 +1,9 @@
 // SQL for application credentials and token revocation events (the token keys and other meta
 // facts are in meta.ts).
 import type { Selectable } from 'kysely';
-import type { AppCredentialTable } from '../../platform/db/schema.ts';
+import type { AppCredentialTable, IdentityExecutor } from './tables.ts';
 import type { AppCredential } from '../model.ts';
-import { flag, parseJson, uniquely, type Executor } from '../../platform/db/store-helpers.ts';
+import { flag, parseJson, uniquely } from '../../platform/db/store-helpers.ts';
 import { hexId } from '../../platform/ids.ts';
 
 const toAppCred = (r: Selectable<AppCredentialTable>): AppCredential => ({
@@ -19,7 +19,10 @@ const toAppCred = (r: Selectable<AppCredentialTable>): AppCredential => ({
   accessRules: parseJson(r.access_rules, []),
 });
 
-export async function insertAppCred(db: Executor, a: AppCredential): Promise<AppCredential> {
+export async function insertAppCred(
+  db: IdentityExecutor,
+  a: AppCredential,
+): Promise<AppCredential> {
   await uniquely(`Duplicate entry found with name ${a.name}.`, () =>
     db
       .insertInto('app_credentials')
@@ -40,7 +43,10 @@ export async function insertAppCred(db: Executor, a: AppCredential): Promise<App
   );
   return a;
 }
-export async function getAppCred(db: Executor, id: string): Promise<AppCredential | undefined> {
+export async function getAppCred(
+  db: IdentityExecutor,
+  id: string,
+): Promise<AppCredential | undefined> {
   const r = await db
     .selectFrom('app_credentials')
     .selectAll()
@@ -49,7 +55,7 @@ export async function getAppCred(db: Executor, id: string): Promise<AppCredentia
   return r && toAppCred(r);
 }
 export async function getAppCredByName(
-  db: Executor,
+  db: IdentityExecutor,
   userId: string,
   name: string,
 ): Promise<AppCredential | undefined> {
@@ -62,7 +68,7 @@ export async function getAppCredByName(
   return r && toAppCred(r);
 }
 export async function listAppCreds(
-  db: Executor,
+  db: IdentityExecutor,
   userId: string,
   name?: string,
 ): Promise<AppCredential[]> {
@@ -74,7 +80,7 @@ export async function listAppCreds(
   if (name !== undefined) q = q.where('name', '=', name);
   return (await q.execute()).map(toAppCred);
 }
-export async function deleteAppCred(db: Executor, id: string): Promise<void> {
+export async function deleteAppCred(db: IdentityExecutor, id: string): Promise<void> {
   await db.deleteFrom('app_credentials').where('id', '=', id).execute();
 }
 
@@ -88,7 +94,7 @@ export interface RevocationEvent {
   readonly issuedBefore: number;
 }
 
-export async function insertRevocation(db: Executor, e: RevocationEvent): Promise<void> {
+export async function insertRevocation(db: IdentityExecutor, e: RevocationEvent): Promise<void> {
   await db
     .insertInto('revocation_events')
     .values({
@@ -115,7 +121,7 @@ export interface TokenFacts {
 }
 
 /** True when any revocation event matches the token (one indexed query on the validation path). */
-export async function isRevoked(db: Executor, t: TokenFacts): Promise<boolean> {
+export async function isRevoked(db: IdentityExecutor, t: TokenFacts): Promise<boolean> {
   const r = await db
     .selectFrom('revocation_events')
     .select('id')
@@ -140,7 +146,10 @@ export async function isRevoked(db: Executor, t: TokenFacts): Promise<boolean> {
 }
 
 /** Drops events older than any token they could match (tokens never outlive `maxTokenLifeMs`). */
-export async function pruneRevocations(db: Executor, maxTokenLifeMs: number): Promise<void> {
+export async function pruneRevocations(
+  db: IdentityExecutor,
+  maxTokenLifeMs: number,
+): Promise<void> {
   await db
     .deleteFrom('revocation_events')
     .where('revoked_at', '<', Date.now() - maxTokenLifeMs)

@@ -1,8 +1,8 @@
 // SQL for domains and projects. Returns identity model records; knows nothing of policy or HTTP.
 import type { Selectable } from 'kysely';
-import type { DomainTable, ProjectTable } from '../../platform/db/schema.ts';
+import type { DomainTable, ProjectTable, IdentityExecutor } from './tables.ts';
 import type { Domain, Project } from '../model.ts';
-import { flag, parseJson, uniquely, type Executor } from '../../platform/db/store-helpers.ts';
+import { flag, parseJson, uniquely } from '../../platform/db/store-helpers.ts';
 
 const toDomain = (r: Selectable<DomainTable>): Domain => ({
   id: r.id,
@@ -22,7 +22,7 @@ const toProject = (r: Selectable<ProjectTable>): Project => ({
   extra: parseJson(r.extra, {}),
 });
 
-export async function insertDomain(db: Executor, d: Domain): Promise<Domain> {
+export async function insertDomain(db: IdentityExecutor, d: Domain): Promise<Domain> {
   await uniquely(`Duplicate entry found with name ${d.name} at domain level.`, () =>
     db
       .insertInto('domains')
@@ -39,18 +39,21 @@ export async function insertDomain(db: Executor, d: Domain): Promise<Domain> {
   return d;
 }
 
-export async function getDomain(db: Executor, id: string): Promise<Domain | undefined> {
+export async function getDomain(db: IdentityExecutor, id: string): Promise<Domain | undefined> {
   const r = await db.selectFrom('domains').selectAll().where('id', '=', id).executeTakeFirst();
   return r && toDomain(r);
 }
 
-export async function getDomainByName(db: Executor, name: string): Promise<Domain | undefined> {
+export async function getDomainByName(
+  db: IdentityExecutor,
+  name: string,
+): Promise<Domain | undefined> {
   const r = await db.selectFrom('domains').selectAll().where('name', '=', name).executeTakeFirst();
   return r && toDomain(r);
 }
 
 export async function listDomains(
-  db: Executor,
+  db: IdentityExecutor,
   f: { name?: string; enabled?: boolean; ids?: readonly string[] },
 ): Promise<Domain[]> {
   let q = db.selectFrom('domains').selectAll().orderBy('name');
@@ -63,7 +66,7 @@ export async function listDomains(
   return (await q.execute()).map(toDomain);
 }
 
-export async function updateDomain(db: Executor, d: Domain): Promise<Domain> {
+export async function updateDomain(db: IdentityExecutor, d: Domain): Promise<Domain> {
   await uniquely(`Duplicate entry found with name ${d.name} at domain level.`, () =>
     db
       .updateTable('domains')
@@ -79,11 +82,11 @@ export async function updateDomain(db: Executor, d: Domain): Promise<Domain> {
   return d;
 }
 
-export async function deleteDomain(db: Executor, id: string): Promise<void> {
+export async function deleteDomain(db: IdentityExecutor, id: string): Promise<void> {
   await db.deleteFrom('domains').where('id', '=', id).execute();
 }
 
-export async function insertProject(db: Executor, p: Project): Promise<Project> {
+export async function insertProject(db: IdentityExecutor, p: Project): Promise<Project> {
   await uniquely(
     `Duplicate entry found with name ${p.name} at project level in domain ${p.domainId}.`,
     () =>
@@ -106,13 +109,13 @@ export async function insertProject(db: Executor, p: Project): Promise<Project> 
   return p;
 }
 
-export async function getProject(db: Executor, id: string): Promise<Project | undefined> {
+export async function getProject(db: IdentityExecutor, id: string): Promise<Project | undefined> {
   const r = await db.selectFrom('projects').selectAll().where('id', '=', id).executeTakeFirst();
   return r && toProject(r);
 }
 
 export async function getProjectByName(
-  db: Executor,
+  db: IdentityExecutor,
   domainId: string,
   name: string,
 ): Promise<Project | undefined> {
@@ -133,7 +136,7 @@ export interface ProjectFilter {
   readonly ids?: readonly string[];
 }
 
-export async function listProjects(db: Executor, f: ProjectFilter): Promise<Project[]> {
+export async function listProjects(db: IdentityExecutor, f: ProjectFilter): Promise<Project[]> {
   let q = db.selectFrom('projects').selectAll().orderBy('name');
   if (f.name !== undefined) q = q.where('name', '=', f.name);
   if (f.domainId !== undefined) q = q.where('domain_id', '=', f.domainId);
@@ -146,7 +149,7 @@ export async function listProjects(db: Executor, f: ProjectFilter): Promise<Proj
   return (await q.execute()).map(toProject);
 }
 
-export async function updateProject(db: Executor, p: Project): Promise<Project> {
+export async function updateProject(db: IdentityExecutor, p: Project): Promise<Project> {
   await uniquely(
     `Duplicate entry found with name ${p.name} at project level in domain ${p.domainId}.`,
     () =>
@@ -165,11 +168,11 @@ export async function updateProject(db: Executor, p: Project): Promise<Project> 
   return p;
 }
 
-export async function deleteProject(db: Executor, id: string): Promise<void> {
+export async function deleteProject(db: IdentityExecutor, id: string): Promise<void> {
   await db.deleteFrom('projects').where('id', '=', id).execute();
 }
 
-export async function countChildren(db: Executor, projectId: string): Promise<number> {
+export async function countChildren(db: IdentityExecutor, projectId: string): Promise<number> {
   const r = await db
     .selectFrom('projects')
     .select((eb) => eb.fn.countAll<number>().as('n'))
@@ -178,7 +181,7 @@ export async function countChildren(db: Executor, projectId: string): Promise<nu
   return Number(r?.n ?? 0);
 }
 
-export async function countInDomain(db: Executor, domainId: string): Promise<number> {
+export async function countInDomain(db: IdentityExecutor, domainId: string): Promise<number> {
   const tables = ['projects', 'users', 'groups'] as const;
   let n = 0;
   for (const t of tables) {

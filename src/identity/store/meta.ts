@@ -1,14 +1,18 @@
 // SQL for the `meta` table: identity's named facts (the token key ring, whether bootstrap ran), one
 // JSON text value per key.
-import type { Executor } from '../../platform/db/store-helpers.ts';
+import type { IdentityExecutor } from './tables.ts';
 
-export async function getMeta(db: Executor, key: string): Promise<string | undefined> {
+export async function getMeta(db: IdentityExecutor, key: string): Promise<string | undefined> {
   return (await db.selectFrom('meta').select('value').where('key', '=', key).executeTakeFirst())
     ?.value;
 }
 
 /** Writes `value` under `key` unless the key exists (the first of several replicas wins). */
-export async function insertMetaIfAbsent(db: Executor, key: string, value: string): Promise<void> {
+export async function insertMetaIfAbsent(
+  db: IdentityExecutor,
+  key: string,
+  value: string,
+): Promise<void> {
   await db
     .insertInto('meta')
     .values({ key, value })
@@ -16,7 +20,7 @@ export async function insertMetaIfAbsent(db: Executor, key: string, value: strin
     .execute();
 }
 
-export async function setMeta(db: Executor, key: string, value: string): Promise<void> {
+export async function setMeta(db: IdentityExecutor, key: string, value: string): Promise<void> {
   await db
     .insertInto('meta')
     .values({ key, value })
@@ -26,7 +30,7 @@ export async function setMeta(db: Executor, key: string, value: string): Promise
 
 /** Takes the row lock of a meta key until the transaction ends (a no-op write), so replicas doing
  * the same check-then-insert work at once take turns. SQLite transactions are serial anyway. */
-export async function lockMeta(tx: Executor, key: string): Promise<void> {
+export async function lockMeta(tx: IdentityExecutor, key: string): Promise<void> {
   await tx
     .updateTable('meta')
     .set((eb) => ({ value: eb.ref('value') }))

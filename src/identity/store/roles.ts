@@ -4,9 +4,10 @@ import type {
   AssignmentTable,
   AssignmentType as AssignmentColumn,
   RoleTable,
-} from '../../platform/db/schema.ts';
+  IdentityExecutor,
+} from './tables.ts';
 import type { Assignment, AssignmentType, Role } from '../model.ts';
-import { flag, parseJson, uniquely, type Executor } from '../../platform/db/store-helpers.ts';
+import { flag, parseJson, uniquely } from '../../platform/db/store-helpers.ts';
 
 // The model's AssignmentType and the column's are one union: this fails to compile if they drift.
 const sameAssignmentTypes: [AssignmentType, AssignmentColumn] extends [
@@ -33,7 +34,7 @@ const toAssignment = (r: Selectable<AssignmentTable>): Assignment => ({
   inherited: r.inherited === 1,
 });
 
-export async function insertRole(db: Executor, r: Role): Promise<Role> {
+export async function insertRole(db: IdentityExecutor, r: Role): Promise<Role> {
   await uniquely(`Duplicate entry found with name ${r.name}.`, () =>
     db
       .insertInto('roles')
@@ -50,13 +51,13 @@ export async function insertRole(db: Executor, r: Role): Promise<Role> {
   return r;
 }
 
-export async function getRole(db: Executor, id: string): Promise<Role | undefined> {
+export async function getRole(db: IdentityExecutor, id: string): Promise<Role | undefined> {
   const r = await db.selectFrom('roles').selectAll().where('id', '=', id).executeTakeFirst();
   return r && toRole(r);
 }
 
 export async function getRoleByName(
-  db: Executor,
+  db: IdentityExecutor,
   name: string,
   domainId: string | null,
 ): Promise<Role | undefined> {
@@ -70,7 +71,7 @@ export async function getRoleByName(
 }
 
 export async function listRoles(
-  db: Executor,
+  db: IdentityExecutor,
   f: { name?: string; domainId?: string | null; ids?: readonly string[] },
 ): Promise<Role[]> {
   let q = db.selectFrom('roles').selectAll().orderBy('name');
@@ -83,7 +84,7 @@ export async function listRoles(
   return (await q.execute()).map(toRole);
 }
 
-export async function updateRole(db: Executor, r: Role): Promise<Role> {
+export async function updateRole(db: IdentityExecutor, r: Role): Promise<Role> {
   await uniquely(`Duplicate entry found with name ${r.name}.`, () =>
     db
       .updateTable('roles')
@@ -99,12 +100,12 @@ export async function updateRole(db: Executor, r: Role): Promise<Role> {
   return r;
 }
 
-export async function deleteRole(db: Executor, id: string): Promise<void> {
+export async function deleteRole(db: IdentityExecutor, id: string): Promise<void> {
   await db.deleteFrom('roles').where('id', '=', id).execute();
 }
 
 export async function insertImplied(
-  db: Executor,
+  db: IdentityExecutor,
   priorId: string,
   impliedId: string,
 ): Promise<void> {
@@ -116,7 +117,7 @@ export async function insertImplied(
 }
 
 export async function deleteImplied(
-  db: Executor,
+  db: IdentityExecutor,
   priorId: string,
   impliedId: string,
 ): Promise<boolean> {
@@ -129,7 +130,7 @@ export async function deleteImplied(
 }
 
 export async function listImplied(
-  db: Executor,
+  db: IdentityExecutor,
   priorId?: string,
 ): Promise<{ priorId: string; impliedId: string }[]> {
   let q = db.selectFrom('implied_roles').selectAll();
@@ -140,7 +141,7 @@ export async function listImplied(
   }));
 }
 
-export async function insertAssignment(db: Executor, a: Assignment): Promise<void> {
+export async function insertAssignment(db: IdentityExecutor, a: Assignment): Promise<void> {
   await db
     .insertInto('assignments')
     .values({
@@ -156,7 +157,7 @@ export async function insertAssignment(db: Executor, a: Assignment): Promise<voi
     .execute();
 }
 
-export async function deleteAssignment(db: Executor, a: Assignment): Promise<boolean> {
+export async function deleteAssignment(db: IdentityExecutor, a: Assignment): Promise<boolean> {
   const r = await db
     .deleteFrom('assignments')
     .where('type', '=', a.type)
@@ -176,7 +177,10 @@ export interface AssignmentFilter {
   readonly inherited?: boolean;
 }
 
-export async function listAssignments(db: Executor, f: AssignmentFilter): Promise<Assignment[]> {
+export async function listAssignments(
+  db: IdentityExecutor,
+  f: AssignmentFilter,
+): Promise<Assignment[]> {
   let q = db.selectFrom('assignments').selectAll();
   if (f.types) {
     if (f.types.length === 0) return [];
@@ -196,7 +200,7 @@ export async function listAssignments(db: Executor, f: AssignmentFilter): Promis
 }
 
 /** Removes every assignment naming `id` as actor or target (user, group, project or domain deleted). */
-export async function deleteAssignmentsOf(db: Executor, id: string): Promise<void> {
+export async function deleteAssignmentsOf(db: IdentityExecutor, id: string): Promise<void> {
   await db
     .deleteFrom('assignments')
     .where((eb) => eb.or([eb('actor_id', '=', id), eb('target_id', '=', id)]))

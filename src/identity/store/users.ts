@@ -1,8 +1,8 @@
 // SQL for users, groups and group membership.
 import type { Selectable } from 'kysely';
-import type { GroupTable, UserTable } from '../../platform/db/schema.ts';
+import type { GroupTable, UserTable, IdentityExecutor } from './tables.ts';
 import type { Group, User } from '../model.ts';
-import { flag, parseJson, uniquely, type Executor } from '../../platform/db/store-helpers.ts';
+import { flag, parseJson, uniquely } from '../../platform/db/store-helpers.ts';
 
 const toUser = (r: Selectable<UserTable>): User => ({
   id: r.id,
@@ -25,7 +25,7 @@ const toGroup = (r: Selectable<GroupTable>): Group => ({
 const dupUser = (u: { name: string; domainId: string }) =>
   `Duplicate entry found with name ${u.name} at user level in domain ${u.domainId}.`;
 
-export async function insertUser(db: Executor, u: User): Promise<User> {
+export async function insertUser(db: IdentityExecutor, u: User): Promise<User> {
   const now = Date.now();
   await uniquely(dupUser(u), () =>
     db
@@ -47,13 +47,13 @@ export async function insertUser(db: Executor, u: User): Promise<User> {
   return u;
 }
 
-export async function getUser(db: Executor, id: string): Promise<User | undefined> {
+export async function getUser(db: IdentityExecutor, id: string): Promise<User | undefined> {
   const r = await db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
   return r && toUser(r);
 }
 
 export async function getUserByName(
-  db: Executor,
+  db: IdentityExecutor,
   domainId: string,
   name: string,
 ): Promise<User | undefined> {
@@ -67,7 +67,7 @@ export async function getUserByName(
 }
 
 export async function listUsers(
-  db: Executor,
+  db: IdentityExecutor,
   f: { name?: string; domainId?: string; enabled?: boolean; ids?: readonly string[] },
 ): Promise<User[]> {
   let q = db.selectFrom('users').selectAll().orderBy('name');
@@ -81,7 +81,11 @@ export async function listUsers(
   return (await q.execute()).map(toUser);
 }
 
-export async function updateUser(db: Executor, u: User, passwordChanged: boolean): Promise<User> {
+export async function updateUser(
+  db: IdentityExecutor,
+  u: User,
+  passwordChanged: boolean,
+): Promise<User> {
   await uniquely(dupUser(u), () =>
     db
       .updateTable('users')
@@ -104,11 +108,11 @@ export async function updateUser(db: Executor, u: User, passwordChanged: boolean
   return u;
 }
 
-export async function deleteUser(db: Executor, id: string): Promise<void> {
+export async function deleteUser(db: IdentityExecutor, id: string): Promise<void> {
   await db.deleteFrom('users').where('id', '=', id).execute();
 }
 
-export async function insertGroup(db: Executor, g: Group): Promise<Group> {
+export async function insertGroup(db: IdentityExecutor, g: Group): Promise<Group> {
   await uniquely(
     `Duplicate entry found with name ${g.name} at group level in domain ${g.domainId}.`,
     () =>
@@ -127,13 +131,13 @@ export async function insertGroup(db: Executor, g: Group): Promise<Group> {
   return g;
 }
 
-export async function getGroup(db: Executor, id: string): Promise<Group | undefined> {
+export async function getGroup(db: IdentityExecutor, id: string): Promise<Group | undefined> {
   const r = await db.selectFrom('groups').selectAll().where('id', '=', id).executeTakeFirst();
   return r && toGroup(r);
 }
 
 export async function listGroups(
-  db: Executor,
+  db: IdentityExecutor,
   f: { name?: string; domainId?: string; ids?: readonly string[] },
 ): Promise<Group[]> {
   let q = db.selectFrom('groups').selectAll().orderBy('name');
@@ -146,7 +150,7 @@ export async function listGroups(
   return (await q.execute()).map(toGroup);
 }
 
-export async function updateGroup(db: Executor, g: Group): Promise<Group> {
+export async function updateGroup(db: IdentityExecutor, g: Group): Promise<Group> {
   await uniquely(
     `Duplicate entry found with name ${g.name} at group level in domain ${g.domainId}.`,
     () =>
@@ -163,11 +167,15 @@ export async function updateGroup(db: Executor, g: Group): Promise<Group> {
   return g;
 }
 
-export async function deleteGroup(db: Executor, id: string): Promise<void> {
+export async function deleteGroup(db: IdentityExecutor, id: string): Promise<void> {
   await db.deleteFrom('groups').where('id', '=', id).execute();
 }
 
-export async function addMember(db: Executor, groupId: string, userId: string): Promise<void> {
+export async function addMember(
+  db: IdentityExecutor,
+  groupId: string,
+  userId: string,
+): Promise<void> {
   await db
     .insertInto('user_groups')
     .values({ group_id: groupId, user_id: userId })
@@ -176,7 +184,7 @@ export async function addMember(db: Executor, groupId: string, userId: string): 
 }
 
 export async function removeMember(
-  db: Executor,
+  db: IdentityExecutor,
   groupId: string,
   userId: string,
 ): Promise<boolean> {
@@ -188,7 +196,11 @@ export async function removeMember(
   return Number(r.numDeletedRows) > 0;
 }
 
-export async function isMember(db: Executor, groupId: string, userId: string): Promise<boolean> {
+export async function isMember(
+  db: IdentityExecutor,
+  groupId: string,
+  userId: string,
+): Promise<boolean> {
   return (
     (await db
       .selectFrom('user_groups')
@@ -199,13 +211,13 @@ export async function isMember(db: Executor, groupId: string, userId: string): P
   );
 }
 
-export async function groupIdsOfUser(db: Executor, userId: string): Promise<string[]> {
+export async function groupIdsOfUser(db: IdentityExecutor, userId: string): Promise<string[]> {
   return (
     await db.selectFrom('user_groups').select('group_id').where('user_id', '=', userId).execute()
   ).map((r) => r.group_id);
 }
 
-export async function userIdsInGroup(db: Executor, groupId: string): Promise<string[]> {
+export async function userIdsInGroup(db: IdentityExecutor, groupId: string): Promise<string[]> {
   return (
     await db.selectFrom('user_groups').select('user_id').where('group_id', '=', groupId).execute()
   ).map((r) => r.user_id);

@@ -1,9 +1,9 @@
 // SQL for images, their extra properties and tags: reads, the visibility-aware list with keyset
 // pagination, updates, and the one writer of `status` (transition), which applies states.ts.
 import { sql, type Expression, type ExpressionBuilder, type SqlBool } from 'kysely';
-import type { DB, ImageTable } from '../../platform/db/schema.ts';
+import type { ImageTables, ImageTable, ImageExecutor } from './tables.ts';
 import type { Selectable } from 'kysely';
-import { flag, uniquely, type Executor } from '../../platform/db/store-helpers.ts';
+import { flag, uniquely } from '../../platform/db/store-helpers.ts';
 import { InvalidState, assertNever } from '../../platform/errors.ts';
 import { compareAndSwap } from '../../platform/db/transitions.ts';
 import {
@@ -53,7 +53,7 @@ function toImage(r: Row, props: Record<string, string>, tags: string[]): Image {
   };
 }
 
-async function hydrate(db: Executor, rows: readonly Row[]): Promise<Image[]> {
+async function hydrate(db: ImageExecutor, rows: readonly Row[]): Promise<Image[]> {
   if (rows.length === 0) return [];
   const ids = rows.map((r) => r.id);
   const [props, tags] = await Promise.all([
@@ -73,7 +73,7 @@ async function hydrate(db: Executor, rows: readonly Row[]): Promise<Image[]> {
   return rows.map((r) => toImage(r, p.get(r.id) ?? {}, t.get(r.id) ?? []));
 }
 
-export async function getImage(db: Executor, id: string): Promise<Image | undefined> {
+export async function getImage(db: ImageExecutor, id: string): Promise<Image | undefined> {
   const r = await db.selectFrom('images').selectAll().where('id', '=', id).executeTakeFirst();
   return r ? (await hydrate(db, [r]))[0] : undefined;
 }
@@ -86,7 +86,7 @@ export interface NewImage extends ImageCore {
   readonly now: number;
 }
 
-export async function insertImage(db: Executor, n: NewImage): Promise<Image> {
+export async function insertImage(db: ImageExecutor, n: NewImage): Promise<Image> {
   await uniquely(`Image with identifier ${n.id} already exists!`, () =>
     db
       .insertInto('images')
@@ -121,7 +121,7 @@ export async function insertImage(db: Executor, n: NewImage): Promise<Image> {
 }
 
 async function writeProperties(
-  db: Executor,
+  db: ImageExecutor,
   id: string,
   set: Readonly<Record<string, string>>,
   remove: readonly string[],
@@ -144,7 +144,7 @@ async function writeProperties(
   }
 }
 
-async function writeTags(db: Executor, id: string, tags: readonly string[]): Promise<void> {
+async function writeTags(db: ImageExecutor, id: string, tags: readonly string[]): Promise<void> {
   await db.deleteFrom('image_tags').where('image_id', '=', id).execute();
   const unique = [...new Set(tags)];
   if (unique.length > 0)
@@ -164,7 +164,7 @@ export interface ImageChanges {
 
 /** Applies user-made changes (never status); the caller runs it in a transaction. */
 export async function updateImage(
-  db: Executor,
+  db: ImageExecutor,
   id: string,
   c: ImageChanges,
 ): Promise<Image | undefined> {
@@ -186,7 +186,12 @@ export async function updateImage(
   return getImage(db, id);
 }
 
-export async function addTag(db: Executor, id: string, tag: string, now: number): Promise<void> {
+export async function addTag(
+  db: ImageExecutor,
+  id: string,
+  tag: string,
+  now: number,
+): Promise<void> {
   await db
     .insertInto('image_tags')
     .values({ image_id: id, tag })
@@ -196,7 +201,7 @@ export async function addTag(db: Executor, id: string, tag: string, now: number)
 }
 
 export async function removeTag(
-  db: Executor,
+  db: ImageExecutor,
   id: string,
   tag: string,
   now: number,
@@ -232,7 +237,7 @@ export type TransitionFields = Partial<
  * returns undefined if it no longer exists.
  */
 export async function transition(
-  db: Executor,
+  db: ImageExecutor,
   id: string,
   action: ImageAction,
   fields: TransitionFields,
@@ -253,7 +258,7 @@ export async function transition(
 
 /** Sets pending bytes (an upload's progress against the quota); `now` is the upload's heartbeat. */
 export async function setPendingBytes(
-  db: Executor,
+  db: ImageExecutor,
   id: string,
   bytes: number,
   now: number,
@@ -267,7 +272,7 @@ export async function setPendingBytes(
 
 /** Images whose data is being written or imported and that have shown no progress since `before`. */
 export async function listStalled(
-  db: Executor,
+  db: ImageExecutor,
   before: number,
 ): Promise<{ id: string; status: string; location: string | null; stageKey: string | null }[]> {
   const rows = await db
@@ -286,7 +291,7 @@ export async function listStalled(
 
 /** Records staged data (and its bytes, for the quota) on an image still 'uploading'; false if it is not (deleted, say). */
 export async function setStageKey(
-  db: Executor,
+  db: ImageExecutor,
   id: string,
   key: string,
   bytes: number,
@@ -302,17 +307,17 @@ export async function setStageKey(
 }
 
 /** Marks progress on long work (an import) without changing anything else: its heartbeat. */
-export async function touch(db: Executor, id: string, now: number): Promise<void> {
+export async function touch(db: ImageExecutor, id: string, now: number): Promise<void> {
   await db.updateTable('images').set({ updated_at: now }).where('id', '=', id).execute();
 }
 
-export async function deleteImage(db: Executor, id: string): Promise<boolean> {
+export async function deleteImage(db: ImageExecutor, id: string): Promise<boolean> {
   const r = await db.deleteFrom('images').where('id', '=', id).executeTakeFirst();
   return Number(r.numDeletedRows) > 0;
 }
 
 /** Bytes the project holds: stored data plus uploads and staged data in progress. */
-export async function storageUsed(db: Executor, owner: string): Promise<number> {
+export async function storageUsed(db: ImageExecutor, owner: string): Promise<number> {
   const r = await db
     .selectFrom('images')
     .select((eb) =>
@@ -325,7 +330,7 @@ export async function storageUsed(db: Executor, owner: string): Promise<number> 
   return Number(r?.used ?? 0);
 }
 
-export async function countImages(db: Executor, owner: string): Promise<number> {
+export async function countImages(db: ImageExecutor, owner: string): Promise<number> {
   const r = await db
     .selectFrom('images')
     .select((eb) => eb.fn.countAll<number>().as('n'))
@@ -346,7 +351,7 @@ const NUMERIC_KEYS = new Set<SortKey>([
   'protected',
 ]);
 
-type EB = ExpressionBuilder<DB, 'images'>;
+type EB = ExpressionBuilder<ImageTables, 'images'>;
 
 function sortValue(eb: EB, key: SortKey): Expression<unknown> {
   // Nulls sort as the lowest value on both dialects, so keyset comparisons never meet a NULL.
@@ -436,7 +441,7 @@ function timeClause(
   return eb(column, op, f.at);
 }
 
-export async function listImages(db: Executor, q: ImageQuery): Promise<Image[]> {
+export async function listImages(db: ImageExecutor, q: ImageQuery): Promise<Image[]> {
   let query = db.selectFrom('images').selectAll('images');
   query = query.where((eb) => {
     const all: Expression<SqlBool>[] = [];

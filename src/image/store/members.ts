@@ -1,7 +1,7 @@
 // SQL for image members: the projects an image with visibility 'shared' is offered to.
 import type { Selectable } from 'kysely';
-import type { ImageMemberTable } from '../../platform/db/schema.ts';
-import { uniquely, type Executor } from '../../platform/db/store-helpers.ts';
+import type { ImageMemberTable, ImageExecutor } from './tables.ts';
+import { uniquely } from '../../platform/db/store-helpers.ts';
 import type { ImageMember, MemberStatus } from '../model.ts';
 
 const toMember = (r: Selectable<ImageMemberTable>): ImageMember => ({
@@ -13,7 +13,7 @@ const toMember = (r: Selectable<ImageMemberTable>): ImageMember => ({
 });
 
 export async function insertMember(
-  db: Executor,
+  db: ImageExecutor,
   imageId: string,
   memberId: string,
   now: number,
@@ -32,7 +32,7 @@ export async function insertMember(
 }
 
 export async function getMember(
-  db: Executor,
+  db: ImageExecutor,
   imageId: string,
   memberId: string,
 ): Promise<ImageMember | undefined> {
@@ -45,7 +45,7 @@ export async function getMember(
   return r && toMember(r);
 }
 
-export async function listMembers(db: Executor, imageId: string): Promise<ImageMember[]> {
+export async function listMembers(db: ImageExecutor, imageId: string): Promise<ImageMember[]> {
   const rows = await db
     .selectFrom('image_members')
     .selectAll()
@@ -56,7 +56,7 @@ export async function listMembers(db: Executor, imageId: string): Promise<ImageM
   return rows.map(toMember);
 }
 
-export async function countMembers(db: Executor, imageId: string): Promise<number> {
+export async function countMembers(db: ImageExecutor, imageId: string): Promise<number> {
   const r = await db
     .selectFrom('image_members')
     .select((eb) => eb.fn.countAll<number>().as('n'))
@@ -66,7 +66,7 @@ export async function countMembers(db: Executor, imageId: string): Promise<numbe
 }
 
 export async function setMemberStatus(
-  db: Executor,
+  db: ImageExecutor,
   imageId: string,
   memberId: string,
   status: MemberStatus,
@@ -82,7 +82,7 @@ export async function setMemberStatus(
 }
 
 export async function deleteMember(
-  db: Executor,
+  db: ImageExecutor,
   imageId: string,
   memberId: string,
 ): Promise<boolean> {

@@ -1,7 +1,7 @@
 // SQL for image tasks: the record of an asynchronous import, its progress and its result.
 import type { Selectable } from 'kysely';
-import type { ImageTaskTable } from '../../platform/db/schema.ts';
-import { parseJson, type Executor } from '../../platform/db/store-helpers.ts';
+import type { ImageTaskTable, ImageExecutor } from './tables.ts';
+import { parseJson } from '../../platform/db/store-helpers.ts';
 import type { ImageTask, TaskStatus } from '../model.ts';
 
 const toTask = (r: Selectable<ImageTaskTable>): ImageTask => ({
@@ -19,7 +19,7 @@ const toTask = (r: Selectable<ImageTaskTable>): ImageTask => ({
 });
 
 export async function insertTask(
-  db: Executor,
+  db: ImageExecutor,
   t: Omit<ImageTask, 'result' | 'message' | 'expiresAt' | 'updatedAt'>,
 ): Promise<ImageTask> {
   await db
@@ -41,13 +41,13 @@ export async function insertTask(
   return (await getTask(db, t.id))!;
 }
 
-export async function getTask(db: Executor, id: string): Promise<ImageTask | undefined> {
+export async function getTask(db: ImageExecutor, id: string): Promise<ImageTask | undefined> {
   const r = await db.selectFrom('image_tasks').selectAll().where('id', '=', id).executeTakeFirst();
   return r && toTask(r);
 }
 
 export async function listTasks(
-  db: Executor,
+  db: ImageExecutor,
   f: { owner?: string; imageId?: string; limit: number },
 ): Promise<ImageTask[]> {
   let q = db
@@ -62,7 +62,7 @@ export async function listTasks(
 }
 
 export async function updateTask(
-  db: Executor,
+  db: ImageExecutor,
   id: string,
   u: {
     status?: TaskStatus;

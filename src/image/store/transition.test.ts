@@ -5,11 +5,11 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { storeDatabases } from '../../../test/support/store-databases.ts';
 import { walkTransitions } from '../../../test/support/transition-walk.ts';
-import type { Executor } from '../../platform/db/store-helpers.ts';
+import type { ImageExecutor, ImageTables } from './tables.ts';
 import { IMAGE_STATUSES, imageTransitions, type ImageAction, type ImageState } from '../states.ts';
 import { insertImage, transition } from './images.ts';
 
-async function make(db: Executor, state: ImageState, count: number): Promise<string[]> {
+async function make(db: ImageExecutor, state: ImageState, count: number): Promise<string[]> {
   const ids = Array.from({ length: count }, () => crypto.randomUUID());
   for (const id of ids)
     await insertImage(db, {
@@ -31,7 +31,7 @@ async function make(db: Executor, state: ImageState, count: number): Promise<str
   return ids;
 }
 
-for (const variant of storeDatabases()) {
+for (const variant of storeDatabases<ImageTables>()) {
   describe(`image status transitions (${variant.name})`, () => {
     it('every action succeeds exactly from its listed statuses', async () => {
       const { db, dialect, close } = await variant.open();

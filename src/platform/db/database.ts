@@ -1,10 +1,10 @@
 // Opens the database named by a URL (a SQLite path, 'sqlite::memory:' or postgres://...), runs the
-// migrations, and hands out one typed Kysely instance. Store modules (src/<svc>/store/) query
-// through it; services hold it as an opaque DbHandle and run transactions with inTransaction().
+// migrations, and hands out one Kysely instance typed by the tables the caller names (the
+// composition root names every service's, src/cli/tables.ts). Store modules (src/<svc>/store/)
+// query through it; services hold it as an opaque DbHandle and run transactions with inTransaction().
 import { Kysely, PostgresDialect, type Transaction } from 'kysely';
 import { Migrator, type Migration, type MigrationProvider } from 'kysely/migration';
 import { NodeSqliteDialect } from './sqlite-dialect.ts';
-import type { DB } from './schema.ts';
 import * as m0001 from './migrations/0001-identity.ts';
 import * as m0002 from './migrations/0002-image.ts';
 import * as m0003 from './migrations/0003-compute.ts';
@@ -12,22 +12,28 @@ import * as m0004 from './migrations/0004-servers.ts';
 import * as m0005 from './migrations/0005-shelved-image.ts';
 import * as m0006 from './migrations/0006-console-tokens.ts';
 
-export type Db = Kysely<DB>;
 export type DialectName = 'sqlite' | 'postgres';
 
 declare const dbHandle: unique symbol;
 
+/** A database whose tables the type does not name: what the platform sees behind a handle. */
+type Untabled = Kysely<object> | Transaction<object>;
+
 /**
- * The database as a service holds it: it hands it to its store's functions (a DbHandle is a
- * store-helpers `Executor`) and runs transactions with `inTransaction`, but every Kysely method is
- * typed `never` on it, so a service cannot build a query. Only store modules write SQL.
+ * The database as a service holds it: it hands it to its store's functions and runs transactions
+ * with `inTransaction`, but every Kysely method is typed `never` on it, so a service cannot build a
+ * query. The handle names no tables: a store function declares its own service's executor
+ * (`ComputeExecutor`, ...) and the handle passes there, with no cast, because TypeScript does not
+ * reject one Kysely table type for another on assignment (Kysely's methods are generic over the
+ * tables a query names). So what a store may name is fixed by the executor type it declares, and
+ * that the tables exist is the migrations' promise (one set, for every service), not the type's.
  */
-export type DbHandle = (Kysely<DB> | Transaction<DB>) & {
-  readonly [K in keyof Kysely<DB>]: never;
+export type DbHandle = Untabled & {
+  readonly [K in keyof Kysely<object>]: never;
 } & { readonly [dbHandle]: 'DbHandle' };
 
 /** The handle services get for `db` (the same object; only its type hides the query builder). */
-export const handleOf = (db: Db): DbHandle => db as unknown as DbHandle;
+export const handleOf = <T>(db: Kysely<T>): DbHandle => db as unknown as DbHandle;
 
 /**
  * Runs `work` in one transaction and hands it the transaction as a handle for store calls; commits
@@ -37,14 +43,15 @@ export async function inTransaction<T>(
   handle: DbHandle,
   work: (tx: DbHandle) => Promise<T>,
 ): Promise<T> {
-  const db = handle as unknown as Kysely<DB> | Transaction<DB>;
+  const db = handle as unknown as Untabled;
   if (db.isTransaction) return work(handle);
   return db.transaction().execute((tx) => work(tx as unknown as DbHandle));
 }
 
-export interface Database {
-  /** For store modules and for services not moved to `handle` yet (compute). */
-  readonly db: Db;
+/** An open database over the tables `T` (the caller's choice: the whole cloud's, or a test's own). */
+export interface Database<T> {
+  /** The query builder, for store tests, fixtures and benchmarks; services get `handle` instead. */
+  readonly db: Kysely<T>;
   /** What the composition root hands to a service. */
   readonly handle: DbHandle;
   readonly dialect: DialectName;
@@ -66,11 +73,15 @@ export function isPostgresUrl(url: string): boolean {
   return url.startsWith('postgres://') || url.startsWith('postgresql://');
 }
 
-export async function openDatabase(
+/**
+ * Opens and migrates the database at `url`. `T` only types the returned query builder: the
+ * migrations (one numbered set for every service) create all the tables whatever `T` names.
+ */
+export async function openDatabase<T extends object>(
   url: string,
   opts: { poolSize?: number } = {},
-): Promise<Database> {
-  let db: Db;
+): Promise<Database<T>> {
+  let db: Kysely<T>;
   let dialect: DialectName;
   if (isPostgresUrl(url)) {
     dialect = 'postgres';
@@ -83,11 +94,11 @@ export async function openDatabase(
     // database) is an 'error' event with no query to fail; unheard, it would crash the process.
     // The pool has already discarded that client and opens a new one for the next query.
     pool.on('error', () => {});
-    db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+    db = new Kysely<T>({ dialect: new PostgresDialect({ pool }) });
   } else {
     dialect = 'sqlite';
     const path = url === 'sqlite::memory:' ? ':memory:' : url.replace(/^sqlite:(\/\/)?/, '');
-    db = new Kysely<DB>({ dialect: new NodeSqliteDialect(path) });
+    db = new Kysely<T>({ dialect: new NodeSqliteDialect(path) });
   }
   const migrator = new Migrator({ db, provider: staticProvider });
   const { error, results } = await migrator.migrateToLatest();

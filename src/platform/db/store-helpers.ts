@@ -2,11 +2,12 @@
 // unique-violation translation into a 409. Only store modules (src/<svc>/store/) and platform/db
 // import this, as scripts/lint-imports.ts checks; services hold a DbHandle (database.ts) instead.
 import { PostgresAdapter, type Kysely, type Transaction } from 'kysely';
-import type { DB } from './schema.ts';
 import { isUniqueViolation } from './database.ts';
 import { Conflict } from '../errors.ts';
 
-export type Executor = Kysely<DB> | Transaction<DB>;
+/** The database or a transaction over the tables `T`: a store names its own service's, as in
+ * src/compute/store/tables.ts (`ComputeExecutor`). */
+export type Executor<T> = Kysely<T> | Transaction<T>;
 
 export function parseJson<T>(text: string, fallback: T): T {
   try {
@@ -29,5 +30,5 @@ export async function uniquely<T>(message: string, work: () => Promise<T>): Prom
 }
 
 /** For the few queries whose SQL differs by dialect (regular expressions). */
-export const isPostgres = (db: Executor): boolean =>
+export const isPostgres = <T>(db: Executor<T>): boolean =>
   db.getExecutor().adapter instanceof PostgresAdapter;

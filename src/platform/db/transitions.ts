@@ -3,7 +3,6 @@
 // compareAndSwap applies one action as a single guarded UPDATE, so of two racing actions one finds
 // no row to change and gets a 409, never a mix of both.
 import type { Kysely } from 'kysely';
-import type { DB } from './schema.ts';
 import type { Executor } from './store-helpers.ts';
 import type { InvalidState } from '../errors.ts';
 
@@ -31,19 +30,19 @@ export function allows<S extends StateShape>(t: Transition<S>, state: S): boolea
   );
 }
 
-type Columns<T extends keyof DB> = keyof DB[T] & string;
+type Columns<DB, T extends keyof DB> = keyof DB[T] & string;
 
-export interface SwapOptions<T extends keyof DB, S extends StateShape> {
+export interface SwapOptions<DB, T extends keyof DB, S extends StateShape> {
   /** Other columns written by the same UPDATE (the host chosen, a checksum, updated_at, ...). */
-  readonly set?: { readonly [C in Columns<T>]?: DB[T][C] };
+  readonly set?: { readonly [C in Columns<DB, T>]?: DB[T][C] };
   /** Equalities a row must also meet to count as there at all (null: IS NULL), e.g. not deleted. */
-  readonly scope?: { readonly [C in Columns<T>]?: DB[T][C] | null };
+  readonly scope?: { readonly [C in Columns<DB, T>]?: DB[T][C] | null };
   /** The resource's refusal, built from the state the row was found in. */
   refuse(current: S): InvalidState;
 }
 
-// The builder is typed per table; this helper is generic over tables, so its queries go through
-// an untyped view of the same executor. The signature above keeps callers to real column names.
+// The builder is typed per table; this helper is generic over tables (and over the service's
+// tables type `DB`), so its queries go through an untyped view of the same executor. The signature above keeps callers to real column names.
 type Untyped = Kysely<Record<string, Record<string, unknown>>>;
 
 /**
@@ -52,16 +51,19 @@ type Untyped = Kysely<Record<string, Record<string, unknown>>>;
  * `scope`); throws `refuse(current state)` when the row is in a state `t` does not start from.
  */
 export async function compareAndSwap<
+  DB,
   T extends keyof DB & string,
   // State columns must be columns of `table`.
-  S extends StateShape & { readonly [C in keyof S]: C extends Columns<T> ? string | null : never },
+  S extends StateShape & {
+    readonly [C in keyof S]: C extends Columns<DB, T> ? string | null : never;
+  },
 >(
-  db: Executor,
+  db: Executor<DB>,
   table: T,
-  idColumn: Columns<T>,
+  idColumn: Columns<DB, T>,
   id: string,
   t: Transition<S>,
-  opts: SwapOptions<T, S>,
+  opts: SwapOptions<DB, T, S>,
 ): Promise<boolean> {
   const q = db as unknown as Untyped;
   const scope = Object.entries(opts.scope ?? {});
