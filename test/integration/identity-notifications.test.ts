@@ -191,6 +191,20 @@ describe('identity notifications', () => {
     assert.deepEqual(skipped, []);
   });
 
+  it('still answers when the bus cannot take a notification', async () => {
+    const dead = createMemoryBus();
+    await dead.close(); // every send now fails
+    cloud.identity.notifyOn(dead, 'note-host');
+    try {
+      const p = await admin.post('/projects', { project: { name: 'unheard' } });
+      assert.equal(p.status, 201);
+      await assert.rejects(new Api(cloud.app).login('admin', WRONG_PASSWORD));
+      assert.equal((await admin.del(`/projects/${p.body.project.id}`)).status, 204);
+    } finally {
+      cloud.identity.notifyOn(bus, 'note-host');
+    }
+  });
+
   it('announces a domain delete with what it took along', async () => {
     heard.length = 0;
     const domain = (await admin.post('/domains', { domain: { name: 'gone' } })).body.domain;

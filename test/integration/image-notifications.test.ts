@@ -151,6 +151,27 @@ describe('image notifications', () => {
     assert.deepEqual(skipped, []);
   });
 
+  it('still answers when the bus cannot take a notification', async () => {
+    const dead = createMemoryBus();
+    await dead.close(); // every send now fails
+    cloud.image.notifyOn(dead, 'note-host');
+    try {
+      const r = await alice.post('/v2/images', {
+        name: 'unheard',
+        disk_format: 'raw',
+        container_format: 'bare',
+      });
+      assert.equal(r.status, 201);
+      assert.equal(
+        (await alice.req('PUT', `/v2/images/${r.body.id}/file`, randomBytes(512))).status,
+        204,
+      );
+      assert.equal((await alice.del(`/v2/images/${r.body.id}`)).status, 204);
+    } finally {
+      cloud.image.notifyOn(bus, 'note-host');
+    }
+  });
+
   it('announces a member offered, accepted and removed', async () => {
     const img = (
       await alice.post('/v2/images', {
