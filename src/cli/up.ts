@@ -67,6 +67,8 @@ export async function runUp(config: Config): Promise<number> {
     });
     bus = await openBus(config.bus, log);
     conductor = await cloud.compute.serveConductor(bus);
+    cloud.image.notifyOn(bus, config.agentHost);
+    cloud.identity.notifyOn(bus, config.agentHost, log);
     const files = novncDir();
     for (const [n, host] of agentHosts(config).entries()) {
       const driver = makeVirtDriver(config, log);
@@ -166,6 +168,8 @@ export async function runServeApi(config: Config): Promise<number> {
     // The API reaches the host agents over the bus; opening it here makes a wrong --bus fail at start.
     bus = await openBus(config.bus, log);
     conductor = await cloud.compute.serveConductor(bus);
+    cloud.image.notifyOn(bus, config.agentHost);
+    cloud.identity.notifyOn(bus, config.agentHost, log);
   } catch (e) {
     process.stderr.write(`nubes: failed to start the API: ${(e as Error).message}\n`);
     await cloud?.close();

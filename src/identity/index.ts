@@ -11,6 +11,17 @@ import { createDirectoryService } from './service/directory.ts';
 import { createRoleService } from './service/roles.ts';
 import { createAssignmentLister } from './service/assignments.ts';
 import { createAppCredentialService } from './service/app-credentials.ts';
+import { createIdentityNotifications } from './service/notifications.ts';
+import type { Bus } from '../platform/bus/bus.ts';
+import type { Logger } from '../platform/log.ts';
+
+export {
+  IDENTITY_NOTIFICATIONS,
+  IDENTITY_NOTIFICATION_TOPIC,
+  type BasicPayload,
+  type CadfPayload,
+  type IdentityCatalogue,
+} from './service/notifications.ts';
 
 export interface IdentityConfig {
   /** Lifetime of a new token (Keystone's [token] expiration, default 3600). */
@@ -23,20 +34,37 @@ export interface IdentityConfig {
 export function createIdentity(deps: { db: DbHandle; policy: Policy; config: IdentityConfig }) {
   const { db, policy, config } = deps;
   policy.register(identityPolicies);
+  const notifications = createIdentityNotifications({
+    now: Date.now,
+    // The CADF observer is the identity service as the catalog lists it, as in Keystone.
+    observerId: async () => (await catalog.catalog()).find((e) => e.type === 'identity')?.id,
+  });
   const tokens = createTokenService({
     db,
     policy,
+    notifications,
     config: {
       ttlSeconds: config.tokenTtlSeconds,
       maxActiveKeys: config.maxActiveKeys,
       argon2: config.argon2,
     },
   });
-  const catalog = createCatalogService({ db, policy });
-  const directory = createDirectoryService({ db, policy, tokens, argon2: config.argon2 });
-  const roles = createRoleService({ db, policy, directory });
+  const catalog = createCatalogService({ db, policy, notifications });
+  const directory = createDirectoryService({
+    db,
+    policy,
+    tokens,
+    argon2: config.argon2,
+    notifications,
+  });
+  const roles = createRoleService({ db, policy, directory, notifications });
   const assignments = createAssignmentLister({ db, policy });
-  const appCreds = createAppCredentialService({ db, policy, argon2: config.argon2 });
+  const appCreds = createAppCredentialService({
+    db,
+    policy,
+    argon2: config.argon2,
+    notifications,
+  });
   return {
     tokens,
     catalog,
@@ -44,6 +72,8 @@ export function createIdentity(deps: { db: DbHandle; policy: Policy; config: Ide
     roles,
     assignments,
     appCreds,
+    /** Announces identity.* on `bus` as identity.<host> from now on; send failures go to `log`. */
+    notifyOn: (bus: Bus, host: string, log?: Logger): void => notifications.attach(bus, host, log),
     /** Validates a caller's X-Auth-Token for any service: the context, or a 401. */
     authenticate: (token: string | undefined): Promise<AuthContext> => tokens.authenticate(token),
   };

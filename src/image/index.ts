@@ -3,6 +3,7 @@
 import type { DbHandle } from '../platform/db/database.ts';
 import type { Policy } from '../platform/policy/policy.ts';
 import type { Logger } from '../platform/log.ts';
+import type { Bus } from '../platform/bus/bus.ts';
 import { imagePolicies } from './policies.ts';
 import { createImageRecords } from './service/images.ts';
 import { createImageData } from './service/data.ts';
@@ -11,11 +12,21 @@ import { createSystemImages } from './service/system-images.ts';
 import type { ImageBackend } from './backend/driver.ts';
 import type { DiskInspector } from './service/disk-inspector.ts';
 import type { ImageConfig } from './service/config.ts';
+import { createImageNotifications } from './service/notifications.ts';
 
 export type { ImageConfig } from './service/config.ts';
 export { DEFAULT_IMAGE_CONFIG } from './service/config.ts';
 export type { Image } from './model.ts';
 export type { SystemImage } from './service/system-images.ts';
+export {
+  IMAGE_NOTIFICATIONS,
+  IMAGE_NOTIFICATION_TOPIC,
+  type ImageCatalogue,
+  type ImagePayload,
+  type MemberPayload,
+  type SendPayload,
+  type TaskPayload,
+} from './service/notifications.ts';
 
 export interface ImageDeps {
   readonly db: DbHandle;
@@ -29,11 +40,20 @@ export interface ImageDeps {
 
 export function createImageService(deps: ImageDeps) {
   deps.policy.register(imagePolicies);
-  const records = createImageRecords(deps);
-  const data = createImageData({ ...deps, records });
-  const members = createImageMembers({ ...deps, records });
+  const notifications = createImageNotifications({ log: deps.log, now: Date.now });
+  const records = createImageRecords({ ...deps, notifications });
+  const data = createImageData({ ...deps, records, notifications });
+  const members = createImageMembers({ ...deps, records, notifications });
   const system = createSystemImages(deps);
-  return { records, data, members, system, config: deps.config };
+  return {
+    records,
+    data,
+    members,
+    system,
+    config: deps.config,
+    /** Announces image.*, image.member.* and task.* on `bus` as image.<host> from now on. */
+    notifyOn: (bus: Bus, host: string): void => notifications.attach(bus, host),
+  };
 }
 
 export type ImageService = ReturnType<typeof createImageService>;

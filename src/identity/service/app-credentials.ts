@@ -10,6 +10,7 @@ import type { Policy } from '../../platform/policy/policy.ts';
 import { hashPassword, type Argon2Params } from '../../platform/auth/password.ts';
 import { BadRequest, Forbidden, NotFound } from '../../platform/errors.ts';
 import { hexId } from '../../platform/ids.ts';
+import type { IdentityNotifications } from './notifications.ts';
 
 export interface AppCredInput {
   readonly name: string;
@@ -25,8 +26,9 @@ export function createAppCredentialService(deps: {
   db: DbHandle;
   policy: Policy;
   argon2: Argon2Params;
+  notifications: IdentityNotifications;
 }) {
-  const { db, policy, argon2 } = deps;
+  const { db, policy, argon2, notifications } = deps;
   const target = (userId: string) => ({ target: { user: { id: userId } } });
 
   async function requireOwned(userId: string, id: string): Promise<AppCredential> {
@@ -90,6 +92,7 @@ export function createAppCredentialService(deps: {
         roles: roleRows.map((r) => ({ id: r.id, name: r.name, domainId: r.domainId })),
         accessRules: input.accessRules ?? [],
       });
+      await notifications.resource('application_credential', 'created', appCred.id);
       return { appCred, secret };
     },
     async list(ctx: AuthContext, userId: string, name?: string): Promise<AppCredential[]> {
@@ -108,6 +111,7 @@ export function createAppCredentialService(deps: {
           'A restricted application credential cannot delete application credentials.',
         );
       await creds.deleteAppCred(db, id);
+      await notifications.resource('application_credential', 'deleted', id);
     },
   };
 }

@@ -7,6 +7,7 @@ import type { AuthContext } from '../../platform/auth/context.ts';
 import type { Policy } from '../../platform/policy/policy.ts';
 import { BadRequest, Conflict, NotFound } from '../../platform/errors.ts';
 import { hexId } from '../../platform/ids.ts';
+import type { IdentityNotifications } from './notifications.ts';
 
 export interface CatalogEntry {
   readonly id: string;
@@ -24,8 +25,13 @@ export interface CatalogEntry {
 const CACHE_MS = 2000;
 const INTERFACES: readonly string[] = ['public', 'internal', 'admin'];
 
-export function createCatalogService(deps: { db: DbHandle; policy: Policy }) {
+export function createCatalogService(deps: {
+  db: DbHandle;
+  policy: Policy;
+  notifications?: IdentityNotifications;
+}) {
   const { db, policy } = deps;
+  const announce = deps.notifications?.resource ?? (async () => undefined);
   let cached: { at: number; entries: readonly CatalogEntry[] } | undefined;
   const invalidate = () => {
     cached = undefined;
@@ -103,6 +109,7 @@ export function createCatalogService(deps: { db: DbHandle; policy: Policy }) {
         extra: r.extra,
       });
       invalidate();
+      await announce('region', 'created', region.id);
       return region;
     },
     async updateRegion(
@@ -115,12 +122,14 @@ export function createCatalogService(deps: { db: DbHandle; policy: Policy }) {
       if (!cur) throw new NotFound(`Could not find region: ${id}.`);
       if (p.parentRegionId === id) throw new BadRequest('A region cannot be its own parent.');
       if (p.parentRegionId !== undefined) await requireRegion(p.parentRegionId);
-      return store.updateRegion(db, {
+      const updated = await store.updateRegion(db, {
         ...cur,
         ...(p.description !== undefined ? { description: p.description } : {}),
         ...(p.parentRegionId !== undefined ? { parentRegionId: p.parentRegionId } : {}),
         extra: { ...cur.extra, ...p.extra },
       });
+      await announce('region', 'updated', id);
+      return updated;
     },
     async deleteRegion(ctx: AuthContext, id: string): Promise<void> {
       policy.enforce('identity:delete_region', ctx.credentials);
@@ -131,6 +140,7 @@ export function createCatalogService(deps: { db: DbHandle; policy: Policy }) {
         throw new Conflict(`Region ${id} has endpoints; delete or move them first.`);
       await store.deleteRegion(db, id);
       invalidate();
+      await announce('region', 'deleted', id);
     },
 
     async listServices(
@@ -150,6 +160,7 @@ export function createCatalogService(deps: { db: DbHandle; policy: Policy }) {
       policy.enforce('identity:create_service', ctx.credentials);
       const created = await store.insertService(db, { ...s, id: hexId() });
       invalidate();
+      await announce('service', 'created', created.id);
       return created;
     },
     async updateService(
@@ -166,6 +177,7 @@ export function createCatalogService(deps: { db: DbHandle; policy: Policy }) {
         extra: { ...cur.extra, ...(p.extra ?? {}) },
       });
       invalidate();
+      await announce('service', 'updated', id);
       return updated;
     },
     async deleteService(ctx: AuthContext, id: string): Promise<void> {
@@ -173,6 +185,7 @@ export function createCatalogService(deps: { db: DbHandle; policy: Policy }) {
       if (!(await store.getService(db, id))) throw new NotFound(`Could not find service: ${id}.`);
       await store.deleteService(db, id);
       invalidate();
+      await announce('service', 'deleted', id);
     },
 
     async listEndpoints(
@@ -209,6 +222,7 @@ export function createCatalogService(deps: { db: DbHandle; policy: Policy }) {
         interface: checkInterface(e.interface),
       });
       invalidate();
+      await announce('endpoint', 'created', created.id);
       return created;
     },
     async updateEndpoint(
@@ -239,6 +253,7 @@ export function createCatalogService(deps: { db: DbHandle; policy: Policy }) {
         extra: { ...cur.extra, ...p.extra },
       });
       invalidate();
+      await announce('endpoint', 'updated', id);
       return updated;
     },
     async deleteEndpoint(ctx: AuthContext, id: string): Promise<void> {
@@ -246,6 +261,7 @@ export function createCatalogService(deps: { db: DbHandle; policy: Policy }) {
       if (!(await store.getEndpoint(db, id))) throw new NotFound(`Could not find endpoint: ${id}.`);
       await store.deleteEndpoint(db, id);
       invalidate();
+      await announce('endpoint', 'deleted', id);
     },
   };
 }

@@ -9,6 +9,7 @@ import type { Policy } from '../../platform/policy/policy.ts';
 import { BadRequest, Conflict, Forbidden, NotFound } from '../../platform/errors.ts';
 import { hexId } from '../../platform/ids.ts';
 import { defined, type DirectoryServiceApi } from './directory.ts';
+import type { AssignmentFacts, IdentityNotifications } from './notifications.ts';
 
 export type GrantTarget =
   { readonly kind: 'project' | 'domain'; readonly id: string } | { readonly kind: 'system' };
@@ -30,8 +31,9 @@ export function createRoleService(deps: {
   db: DbHandle;
   policy: Policy;
   directory: DirectoryServiceApi;
+  notifications: IdentityNotifications;
 }) {
-  const { db, policy, directory } = deps;
+  const { db, policy, directory, notifications } = deps;
   const enforce = (ctx: AuthContext, action: string, target: Record<string, unknown> = {}) =>
     policy.enforce(action, ctx.credentials, target);
 
@@ -101,7 +103,7 @@ export function createRoleService(deps: {
         await directory.requireDomain(input.domainId).catch(() => {
           throw new BadRequest(`Could not find domain: ${input.domainId}.`);
         });
-      return roles.insertRole(db, {
+      const created = await roles.insertRole(db, {
         id: hexId(),
         name: input.name,
         domainId: input.domainId ?? null,
@@ -109,6 +111,8 @@ export function createRoleService(deps: {
         options: input.options ?? {},
         extra: input.extra,
       });
+      await notifications.resource('role', 'created', created.id);
+      return created;
     },
     async updateRole(
       ctx: AuthContext,
@@ -127,11 +131,13 @@ export function createRoleService(deps: {
         throw new BadRequest('Update of `domain_id` is not allowed.');
       if (cur.options['immutable'] === true && p.options?.['immutable'] !== false)
         throw new Forbidden(`Role ${id} is immutable; unset the immutable option first.`);
-      return roles.updateRole(db, {
+      const updated = await roles.updateRole(db, {
         ...cur,
         ...defined({ name: p.name, description: p.description, options: p.options }),
         extra: { ...cur.extra, ...p.extra },
       });
+      await notifications.resource('role', 'updated', id);
+      return updated;
     },
     async deleteRole(ctx: AuthContext, id: string): Promise<void> {
       enforce(ctx, 'identity:delete_role');
@@ -139,6 +145,7 @@ export function createRoleService(deps: {
       if (cur.options['immutable'] === true)
         throw new Forbidden(`Role ${id} is immutable; unset the immutable option first.`);
       await roles.deleteRole(db, id);
+      await notifications.resource('role', 'deleted', id);
     },
 
     async createImplied(
@@ -215,6 +222,8 @@ export function createRoleService(deps: {
         domain_id: domainId,
       });
       await roles.insertAssignment(db, toAssignment(g));
+      const facts = assignmentFacts(g);
+      if (facts) await notifications.roleAssignment('created', ctx, facts);
     },
     async revoke(ctx: AuthContext, g: Grant): Promise<void> {
       const { domainId } = await checkGrant(g);
@@ -228,6 +237,8 @@ export function createRoleService(deps: {
           'assignment_not_found',
         );
       }
+      const facts = assignmentFacts(g);
+      if (facts) await notifications.roleAssignment('deleted', ctx, facts);
     },
     async checkGrant(ctx: AuthContext, g: Grant): Promise<void> {
       const { domainId } = await checkGrant(g);
@@ -267,6 +278,18 @@ export function createRoleService(deps: {
       );
       return roles.listRoles(db, { ids: found.map((a) => a.roleId) });
     },
+  };
+}
+
+/** What a role assignment notification names; none for system grants, which Keystone does not announce. */
+function assignmentFacts(g: Grant): AssignmentFacts | undefined {
+  const t = g.target;
+  if (t.kind === 'system') return undefined;
+  return {
+    roleId: g.roleId,
+    actor: g.actor,
+    target: { kind: t.kind, id: t.id },
+    inherited: g.inherited,
   };
 }
 

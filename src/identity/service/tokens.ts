@@ -13,6 +13,7 @@ import type { Policy } from '../../platform/policy/policy.ts';
 import { burnVerify, verifyPassword, type Argon2Params } from '../../platform/auth/password.ts';
 import { Forbidden, NotFound, Unauthorized } from '../../platform/errors.ts';
 import { effectiveRoles } from './role-resolver.ts';
+import type { IdentityNotifications } from './notifications.ts';
 import {
   TokenKeyRing,
   newAuditId,
@@ -78,7 +79,12 @@ function decodeKeys(text: string): TokenKey[] {
   }));
 }
 
-export function createTokenService(deps: { db: DbHandle; policy: Policy; config: TokenConfig }) {
+export function createTokenService(deps: {
+  db: DbHandle;
+  policy: Policy;
+  config: TokenConfig;
+  notifications?: IdentityNotifications;
+}) {
   const { db, policy, config } = deps;
   let ring: TokenKeyRing | undefined;
   let ringLoadedAt = 0;
@@ -129,17 +135,31 @@ export function createTokenService(deps: { db: DbHandle; policy: Policy; config:
     return { user, domain };
   }
 
+  /** The password method. Like Keystone, a check of a known user is announced, whatever its outcome. */
   async function byPassword(req: NonNullable<AuthRequest['password']>): Promise<User> {
     const user = await findUser(req.user);
-    if (!user?.passwordHash) {
+    if (!user) {
       await burnVerify(req.user.password, config.argon2);
       throw unauthorized();
     }
-    if (!(await verifyPassword(req.user.password, user.passwordHash))) throw unauthorized();
-    if (user.passwordExpiresAt !== null && user.passwordExpiresAt <= Date.now()) {
-      throw unauthorized(`The password is expired and needs to be changed for user: ${user.id}.`);
+    let ok = false;
+    let reason: string | undefined;
+    try {
+      if (!user.passwordHash) {
+        await burnVerify(req.user.password, config.argon2);
+        throw unauthorized();
+      }
+      if (!(await verifyPassword(req.user.password, user.passwordHash))) throw unauthorized();
+      if (user.passwordExpiresAt !== null && user.passwordExpiresAt <= Date.now()) {
+        reason = `The password is expired and needs to be changed for user: ${user.id}.`;
+        throw unauthorized(reason);
+      }
+      const usable = (await checkUsable(user)).user;
+      ok = true;
+      return usable;
+    } finally {
+      await deps.notifications?.authenticated(user.id, ok, reason);
     }
-    return (await checkUsable(user)).user;
   }
 
   async function byAppCred(

@@ -24,6 +24,7 @@ import { adoptFile, writeHashed, type StoredData } from './hashing.ts';
 import type { ImageConfig } from './config.ts';
 import { imageTarget, viewerOf, type ImageRecords } from './images.ts';
 import type { DiskInspector } from './disk-inspector.ts';
+import { countingSent, type ImageNotifications } from './notifications.ts';
 
 export const IMPORT_METHODS = ['glance-direct'] as const;
 
@@ -44,6 +45,7 @@ export interface DataDeps {
   readonly inspector: DiskInspector;
   readonly config: ImageConfig;
   readonly log: Logger;
+  readonly notifications: ImageNotifications;
   readonly now?: () => number;
 }
 
@@ -86,7 +88,7 @@ export function dataFields(
 }
 
 export function createImageData(deps: DataDeps) {
-  const { db, policy, records, backend, staging, inspector, config, log } = deps;
+  const { db, policy, records, backend, staging, inspector, config, log, notifications } = deps;
   const now = deps.now ?? Date.now;
   const running = new Set<Promise<void>>();
 
@@ -159,6 +161,8 @@ export function createImageData(deps: DataDeps) {
       setProperties: { os_glance_import_task: task.id },
       now: now(),
     });
+    await notifications.task('task.create', task);
+    await notifications.task('task.processing', task);
     return task;
   }
 
@@ -171,6 +175,7 @@ export function createImageData(deps: DataDeps) {
     };
     const stageKey = img.stageKey!;
     let stored: StoredData | undefined;
+    await notifications.image('image.prepare', img);
     try {
       const path = await staging.localPath(stageKey);
       const facts = await inspector.inspect(path, img.diskFormat!);
@@ -208,6 +213,7 @@ export function createImageData(deps: DataDeps) {
         await backend.delete(stored.key);
         throw new Conflict('The image was deleted during the import.', 'image_gone');
       }
+      await announceStored(done);
       await tasks.updateTask(db, task.id, {
         status: 'success',
         message: 'Import complete',
@@ -215,6 +221,7 @@ export function createImageData(deps: DataDeps) {
         expiresAt: now() + 48 * 3600_000,
         now: now(),
       });
+      await announceTask('task.success', task.id);
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       log.warn({ image: img.id, task: task.id, err: e }, 'image import failed');
@@ -235,12 +242,25 @@ export function createImageData(deps: DataDeps) {
         expiresAt: now() + 48 * 3600_000,
         now: now(),
       });
+      await announceTask('task.failure', task.id);
     }
+  }
+
+  /** Data stored and the image active: Glance's image.upload, then image.activate. */
+  async function announceStored(img: Image): Promise<void> {
+    await notifications.image('image.upload', img);
+    await notifications.image('image.activate', img);
+  }
+
+  async function announceTask(e: 'task.success' | 'task.failure', id: string): Promise<void> {
+    const t = await tasks.getTask(db, id);
+    if (t) await notifications.task(e, t);
   }
 
   /** Streams `source` into a queued image and makes it active once inspected; refused data leaves nothing. */
   async function fill(img: Image, source: Readable, declared: number | undefined): Promise<Image> {
-    await images.transition(db, img.id, 'startUpload', {}, now());
+    const saving = await images.transition(db, img.id, 'startUpload', {}, now());
+    await notifications.image('image.prepare', saving ?? img);
     let stored: StoredData | undefined;
     try {
       stored = await receive(img, backend, source, declared);
@@ -258,6 +278,7 @@ export function createImageData(deps: DataDeps) {
           410,
           `Image ${img.id} was deleted while its data was being uploaded.`,
         );
+      await announceStored(done);
       return done;
     } catch (e) {
       if (stored) await backend.delete(stored.key);
@@ -355,7 +376,8 @@ export function createImageData(deps: DataDeps) {
       }
       const range = rangeHeader ? parseRange(rangeHeader, img.size) : null;
       if (range === 'unsatisfiable') return 'unsatisfiable';
-      const stream = await backend.read(img.location, range ?? undefined);
+      const data = await backend.read(img.location, range ?? undefined);
+      const stream = countingSent(data, (sent) => void notifications.sent(img, ctx, sent));
       return { stream, size: img.size, checksum: img.checksum, range };
     },
 

@@ -18,6 +18,7 @@ import type { Image, ImageCore, ImageQuery } from '../model.ts';
 import type { ImageBackend } from '../backend/driver.ts';
 import { applyImagePatch, type PatchOp } from './image-patch.ts';
 import type { ImageConfig } from './config.ts';
+import type { ImageNotifications } from './notifications.ts';
 
 export type Viewer = { readonly projectId: string | null; readonly isAdmin: boolean };
 
@@ -55,9 +56,10 @@ export function createImageRecords(deps: {
   backend: ImageBackend;
   staging: ImageBackend;
   config: ImageConfig;
+  notifications: ImageNotifications;
   now?: () => number;
 }) {
-  const { db, policy, backend, staging, config } = deps;
+  const { db, policy, backend, staging, config, notifications } = deps;
   const now = deps.now ?? Date.now;
 
   /** Whether `viewer` may see `img` at all (a member sees a shared image whatever its member status). */
@@ -130,6 +132,12 @@ export function createImageRecords(deps: {
     }
   }
 
+  /** A tag change is an update of the image, as Glance announces it. */
+  async function announceUpdate(id: string): Promise<void> {
+    const img = await images.getImage(db, id);
+    if (img) await notifications.image('image.update', img);
+  }
+
   return {
     requireVisible,
     canSee,
@@ -173,7 +181,7 @@ export function createImageRecords(deps: {
           'image_count_quota',
         );
       }
-      return images.insertImage(db, {
+      const created = await images.insertImage(db, {
         ...core,
         id: input.id ?? crypto.randomUUID(),
         owner,
@@ -181,6 +189,8 @@ export function createImageRecords(deps: {
         tags: input.tags,
         now: now(),
       });
+      await notifications.image('image.create', created);
+      return created;
     },
 
     async get(ctx: AuthContext, id: string): Promise<Image> {
@@ -226,6 +236,7 @@ export function createImageRecords(deps: {
         }),
       );
       if (!updated) throw new NotFound(`No image found with ID ${id}`, 'image_not_found');
+      await notifications.image('image.update', updated);
       return updated;
     },
 
@@ -242,6 +253,7 @@ export function createImageRecords(deps: {
       // bytes go after (an upload in progress removes its own data when it finds the row missing).
       if (img.location) await backend.delete(img.location);
       if (img.stageKey) await staging.delete(img.stageKey);
+      await notifications.deleted(img);
     },
 
     async addTag(ctx: AuthContext, id: string, tag: string): Promise<void> {
@@ -252,6 +264,7 @@ export function createImageRecords(deps: {
       if (!img.tags.includes(tag))
         checkLimits({ tags: [...img.tags, tag], properties: img.properties });
       await images.addTag(db, id, tag, now());
+      await announceUpdate(id);
     },
 
     async removeTag(ctx: AuthContext, id: string, tag: string): Promise<void> {
@@ -259,14 +272,22 @@ export function createImageRecords(deps: {
       enforce(ctx, 'modify_image', img);
       if (!(await images.removeTag(db, id, tag, now())))
         throw new NotFound(`Tag ${tag} not found on image ${id}.`, 'image_tag_not_found');
+      await announceUpdate(id);
     },
 
     async setActive(ctx: AuthContext, id: string, active: boolean): Promise<void> {
       const img = await requireVisible(ctx, id);
       enforce(ctx, active ? 'reactivate' : 'deactivate', img);
       try {
-        if (!(await images.transition(db, id, active ? 'reactivate' : 'deactivate', {}, now())))
-          throw new NotFound(`No image found with ID ${id}`, 'image_not_found');
+        const moved = await images.transition(
+          db,
+          id,
+          active ? 'reactivate' : 'deactivate',
+          {},
+          now(),
+        );
+        if (!moved) throw new NotFound(`No image found with ID ${id}`, 'image_not_found');
+        await notifications.image('image.update', moved);
       } catch (e) {
         // Glance answers a (de)activation in the wrong status with 403, not 409.
         if (e instanceof InvalidState)

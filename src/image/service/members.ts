@@ -7,6 +7,7 @@ import { BadRequest, Forbidden, NotFound, OverLimit } from '../../platform/error
 import * as members from '../store/members.ts';
 import { MEMBER_STATUSES, type Image, type ImageMember, type MemberStatus } from '../model.ts';
 import type { ImageConfig } from './config.ts';
+import type { ImageNotifications } from './notifications.ts';
 import { imageTarget, viewerOf, type ImageRecords } from './images.ts';
 
 export function createImageMembers(deps: {
@@ -14,9 +15,10 @@ export function createImageMembers(deps: {
   policy: Policy;
   records: ImageRecords;
   config: ImageConfig;
+  notifications: ImageNotifications;
   now?: () => number;
 }) {
-  const { db, policy, records, config } = deps;
+  const { db, policy, records, config, notifications } = deps;
   const now = deps.now ?? Date.now;
 
   const target = (img: Image, memberId: string | null) => imageTarget(img, { member_id: memberId });
@@ -82,7 +84,9 @@ export function createImageMembers(deps: {
           'image_member_limit',
         );
       }
-      return members.insertMember(db, imageId, memberId, now());
+      const added = await members.insertMember(db, imageId, memberId, now());
+      await notifications.member('image.member.create', added);
+      return added;
     },
 
     async setStatus(
@@ -107,18 +111,28 @@ export function createImageMembers(deps: {
           `Only project ${memberId} may change its own membership status.`,
           'policy_denied',
         );
-      return (await members.setMemberStatus(db, imageId, memberId, status as MemberStatus, now()))!;
+      const set = (await members.setMemberStatus(
+        db,
+        imageId,
+        memberId,
+        status as MemberStatus,
+        now(),
+      ))!;
+      await notifications.member('image.member.update', set);
+      return set;
     },
 
     async remove(ctx: AuthContext, imageId: string, memberId: string): Promise<void> {
       const img = await records.requireVisible(ctx, imageId);
       policy.enforce('delete_member', ctx.credentials, target(img, memberId));
       requireShared(img);
-      if (!(await members.deleteMember(db, imageId, memberId)))
+      const m = await members.getMember(db, imageId, memberId);
+      if (!m || !(await members.deleteMember(db, imageId, memberId)))
         throw new NotFound(
           `${memberId} is not a member of image ${imageId}.`,
           'image_member_not_found',
         );
+      await notifications.memberDeleted(m);
     },
   };
 }

@@ -10,6 +10,7 @@ import type { Argon2Params } from '../../../platform/auth/password.ts';
 import { BadRequest, NotFound } from '../../../platform/errors.ts';
 import { DEFAULT_DOMAIN_ID } from '../../../platform/ids.ts';
 import type { TokenServiceApi } from '../tokens.ts';
+import type { IdentityNotifications } from '../notifications.ts';
 
 /** What every directory use case needs: the database handle, policy, tokens and hashing. */
 export interface DirectoryDeps {
@@ -17,6 +18,7 @@ export interface DirectoryDeps {
   readonly policy: Policy;
   readonly tokens: TokenServiceApi;
   readonly argon2: Argon2Params;
+  readonly notifications: IdentityNotifications;
 }
 
 export interface DomainInput {

@@ -9,7 +9,7 @@ import { hexId } from '../../../platform/ids.ts';
 import { defined, notFound, type DirectoryCore, type Patch, type GroupInput } from './common.ts';
 
 export function groupUseCases(core: DirectoryCore) {
-  const { db, enforce, impliedDomain, requireUser, bodyDomain } = core;
+  const { db, enforce, impliedDomain, requireUser, bodyDomain, notifications } = core;
   return {
     async listGroups(ctx: AuthContext, f: { name?: string; domainId?: string }): Promise<Group[]> {
       enforce(ctx, 'identity:list_groups', {
@@ -30,13 +30,15 @@ export function groupUseCases(core: DirectoryCore) {
       const domainId = input.domainId ?? impliedDomain(ctx);
       enforce(ctx, 'identity:create_group', { target: { group: { domain_id: domainId } } });
       await bodyDomain(domainId);
-      return users.insertGroup(db, {
+      const created = await users.insertGroup(db, {
         id: hexId(),
         name: input.name,
         domainId,
         description: input.description ?? '',
         extra: input.extra,
       });
+      await notifications.resource('group', 'created', created.id);
+      return created;
     },
     async updateGroup(ctx: AuthContext, id: string, p: Patch<GroupInput>): Promise<Group> {
       const cur = await users.getGroup(db, id);
@@ -46,11 +48,13 @@ export function groupUseCases(core: DirectoryCore) {
       if (!cur) throw notFound('group', id);
       if (p.domainId !== undefined && p.domainId !== cur.domainId)
         throw new BadRequest('Update of `domain_id` is not allowed.');
-      return users.updateGroup(db, {
+      const updated = await users.updateGroup(db, {
         ...cur,
         ...defined({ name: p.name, description: p.description }),
         extra: { ...cur.extra, ...p.extra },
       });
+      await notifications.resource('group', 'updated', id);
+      return updated;
     },
     async deleteGroup(ctx: AuthContext, id: string): Promise<void> {
       const cur = await users.getGroup(db, id);
@@ -62,6 +66,7 @@ export function groupUseCases(core: DirectoryCore) {
         await roles.deleteAssignmentsOf(tx, id);
         await users.deleteGroup(tx, id);
       });
+      await notifications.resource('group', 'deleted', id);
     },
     async listGroupUsers(ctx: AuthContext, groupId: string): Promise<User[]> {
       const g = await users.getGroup(db, groupId);
@@ -95,7 +100,10 @@ export function groupUseCases(core: DirectoryCore) {
       enforce(ctx, action, { target: { group: { id: groupId, domain_id: g?.domainId ?? null } } });
       if (!g) throw notFound('group', groupId);
       await requireUser(userId);
-      if (op === 'add') return users.addMember(db, groupId, userId);
+      if (op === 'add') {
+        await users.addMember(db, groupId, userId);
+        return notifications.membership(groupId, userId, 'added');
+      }
       const present =
         op === 'remove'
           ? await users.removeMember(db, groupId, userId)
@@ -105,6 +113,7 @@ export function groupUseCases(core: DirectoryCore) {
           `User ${userId} is not a member of group ${groupId}.`,
           'membership_not_found',
         );
+      if (op === 'remove') await notifications.membership(groupId, userId, 'removed');
     },
   };
 }

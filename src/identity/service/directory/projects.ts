@@ -10,7 +10,7 @@ import { hexId } from '../../../platform/ids.ts';
 import { defined, notFound, type DirectoryCore, type Patch, type ProjectInput } from './common.ts';
 
 export function projectUseCases(core: DirectoryCore) {
-  const { db, tokens, enforce, impliedDomain, bodyDomain } = core;
+  const { db, tokens, enforce, impliedDomain, bodyDomain, notifications } = core;
   return {
     async listProjects(ctx: AuthContext, f: dirs.ProjectFilter): Promise<Project[]> {
       enforce(ctx, 'identity:list_projects', {
@@ -41,7 +41,7 @@ export function projectUseCases(core: DirectoryCore) {
       domainId ??= impliedDomain(ctx);
       enforce(ctx, 'identity:create_project', { target: { project: { domain_id: domainId } } });
       await bodyDomain(domainId);
-      return dirs.insertProject(db, {
+      const created = await dirs.insertProject(db, {
         id: hexId(),
         name: input.name,
         domainId,
@@ -51,6 +51,8 @@ export function projectUseCases(core: DirectoryCore) {
         tags: input.tags ?? [],
         extra: input.extra,
       });
+      await notifications.resource('project', 'created', created.id);
+      return created;
     },
     async updateProject(ctx: AuthContext, id: string, p: Patch<ProjectInput>): Promise<Project> {
       const cur = await dirs.getProject(db, id);
@@ -68,6 +70,7 @@ export function projectUseCases(core: DirectoryCore) {
         extra: { ...cur.extra, ...p.extra },
       });
       if (cur.enabled && !next.enabled) await tokens.revokeProjectTokens(id);
+      await notifications.resource('project', 'updated', id);
       return next;
     },
     async deleteProject(ctx: AuthContext, id: string): Promise<void> {
@@ -85,6 +88,7 @@ export function projectUseCases(core: DirectoryCore) {
         await dirs.deleteProject(tx, id);
       });
       await tokens.revokeProjectTokens(id);
+      await notifications.resource('project', 'deleted', id);
     },
   };
 }

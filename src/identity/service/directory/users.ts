@@ -11,6 +11,7 @@ import { defined, notFound, type DirectoryCore, type Patch, type UserInput } fro
 
 export function userUseCases(core: DirectoryCore) {
   const { db, tokens, argon2, enforce, impliedDomain, bodyDomain, requireBodyProject } = core;
+  const { notifications } = core;
   return {
     async listUsers(
       ctx: AuthContext,
@@ -35,7 +36,7 @@ export function userUseCases(core: DirectoryCore) {
       enforce(ctx, 'identity:create_user', { target: { user: { domain_id: domainId } } });
       await bodyDomain(domainId);
       if (input.defaultProjectId) await requireBodyProject(input.defaultProjectId);
-      return users.insertUser(db, {
+      const created = await users.insertUser(db, {
         id: hexId(),
         name: input.name,
         domainId,
@@ -45,6 +46,8 @@ export function userUseCases(core: DirectoryCore) {
         passwordExpiresAt: null,
         extra: input.extra,
       });
+      await notifications.resource('user', 'created', created.id);
+      return created;
     },
     async updateUser(ctx: AuthContext, id: string, p: Patch<UserInput>): Promise<User> {
       const cur = await users.getUser(db, id);
@@ -72,6 +75,7 @@ export function userUseCases(core: DirectoryCore) {
         passwordChanged,
       );
       if (passwordChanged || (cur.enabled && !next.enabled)) await tokens.revokeUserTokens(id);
+      await notifications.resource('user', 'updated', id);
       return next;
     },
     async deleteUser(ctx: AuthContext, id: string): Promise<void> {
@@ -85,6 +89,7 @@ export function userUseCases(core: DirectoryCore) {
         await users.deleteUser(tx, id);
       });
       await tokens.revokeUserTokens(id);
+      await notifications.resource('user', 'deleted', id);
     },
     /** A user changes their own password, proving the original (Keystone's POST /v3/users/{id}/password). */
     async changePassword(
@@ -108,6 +113,7 @@ export function userUseCases(core: DirectoryCore) {
         true,
       );
       await tokens.revokeUserTokens(id);
+      await notifications.resource('user', 'updated', id);
     },
   };
 }
