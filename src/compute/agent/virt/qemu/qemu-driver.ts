@@ -94,7 +94,7 @@ export interface QemuDriverOptions {
    */
   readonly instancesPath?: string;
   /** Where an undo that failed after a failed operation is told (what it left behind). */
-  readonly log?: Logger;
+  readonly log?: Pick<Logger, 'warn'>;
 }
 
 const CAPABILITIES: DriverCapabilities = {
@@ -366,9 +366,13 @@ export class QemuDriver implements VirtDriver {
     try {
       await using undo = this.#undo(spec.uuid);
       await mkdir(join(this.#o.stateDir, 'instances'), { recursive: true, mode: 0o700 });
-      // The directory is the instance's alone (QEMU's pidfile, sockets and console log go in it too).
-      if ((await mkdir(dir, { recursive: true, mode: 0o700 })) !== undefined)
-        undo.push(`remove ${dir}`, () => rm(dir, { recursive: true, force: true }));
+      if ((await mkdir(dir, { recursive: true, mode: 0o700 })) !== undefined) {
+        undo.push(`remove ${dir}`, async () => {
+          // What QEMU wrote there (pidfile, sockets, console log); all else went with its own undo.
+          for (const f of Object.values(vmFiles(dir))) await rm(f, { force: true });
+          await rmdir(dir);
+        });
+      }
       if (makeDisks && disksDir !== dir) {
         await mkdir(dirname(disksDir), { recursive: true, mode: 0o700 });
         // On shared storage: emptied by the disks' own undos, then removed (never with what it holds).
