@@ -231,7 +231,7 @@ function runsFrom(path: string): boolean {
   return false;
 }
 
-describe(`qemu driver undoes what a failed spawn made (${accel})`, { skip: missing }, () => {
+describe(`qemu driver undoes what a failed step made (${accel})`, { skip: missing }, () => {
   it('leaves nothing of the instance, in its directory or on shared storage, when a step fails midway', async () => {
     const stateDir = mkdtempSync(join(scratch, 'undo-'));
     const shared = mkdtempSync(join(scratch, 'shared-'));
@@ -273,6 +273,29 @@ describe(`qemu driver undoes what a failed spawn made (${accel})`, { skip: missi
       assert.deepEqual(undoFailures, [], 'every undo worked');
       // What was shared by every instance stays: the image cache.
       assert.deepEqual(readdirSync(shared), ['image-cache']);
+    } finally {
+      for (const i of await driver.listInstances()) await driver.destroy(i.uuid);
+      driver.close();
+    }
+  });
+
+  it('a resize whose new QEMU cannot start leaves the instance running as it was, with nothing to revert', async () => {
+    const stateDir = mkdtempSync(join(scratch, 'undo-resize-'));
+    const driver = new QemuDriver({ stateDir, accel, shutdownTimeoutSeconds: 1 });
+    try {
+      const spec = instanceSpec(await tinyImage());
+      await driver.spawn(spec);
+      await assert.rejects(driver.resize(spec.uuid, { ...spec.flavor, vcpus: 9999 }));
+      assert.equal(await driver.powerState(spec.uuid), 'running', 'started again as it was');
+      const dir = join(stateDir, 'instances', spec.uuid);
+      const def = JSON.parse(readFileSync(join(dir, 'vm.json'), 'utf8')) as { vcpus: number };
+      assert.equal(def.vcpus, 1, 'its own definition');
+      assert.ok(
+        !existsSync(join(dir, 'vm.pre-resize.json')) &&
+          !existsSync(join(dir, 'disk.pre-resize.qcow2')),
+        'nothing to revert: a new resize may go ahead',
+      );
+      await assert.rejects(driver.revertResize(spec.uuid, spec.flavor), /no resize to revert/);
     } finally {
       for (const i of await driver.listInstances()) await driver.destroy(i.uuid);
       driver.close();
