@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { renderArgv, vmFiles, type VmDefinition } from './argv.ts';
 import { chooseAccelerator } from './accel.ts';
 import { connectQmp } from './qmp/monitor.ts';
-import { qmpCommands } from './qmp/commands.ts';
+import { qmpCommands, qomGet, queryUuid } from './qmp/commands.ts';
+import { queryNamedBlockNodes } from './qmp/block.ts';
 import { exec, haveCommand } from '../exec.ts';
 
 const base = (dir: string, over: Partial<VmDefinition> = {}): VmDefinition => ({
@@ -164,18 +165,13 @@ describe(
         const m = await connectQmp(vmFiles(dir).qmp);
         const qmp = qmpCommands(m);
         assert.equal(await qmp.status(), 'running');
-        const uuid = await m.run<{ UUID: string }>('query-uuid');
-        assert.equal(uuid.UUID, base(dir).uuid);
-        const nodes =
-          await m.run<{ 'node-name': string; drv: string }[]>('query-named-block-nodes');
+        assert.equal(await queryUuid(m), base(dir).uuid);
+        const nodes = await queryNamedBlockNodes(m);
         assert.ok(
-          nodes.some((n) => n['node-name'] === 'root-thr' && n.drv === 'throttle'),
+          nodes.some((n) => n.nodeName === 'root-thr' && n.driver === 'throttle'),
           "the guest's disk goes through the throttle node",
         );
-        const limits = await m.run<Record<string, number>>('qom-get', {
-          path: '/objects/root-tg',
-          property: 'limits',
-        });
+        const limits = (await qomGet(m, '/objects/root-tg', 'limits')) as Record<string, number>;
         assert.equal(limits['iops-total'], 100);
         await qmp.quit();
         await m.closed;

@@ -1,18 +1,64 @@
 // The virt driver contract (driver.ts), one suite for every driver: run on `fake` always and on
-// `qemu` where QEMU can boot (issue 6). A driver that lacks a capability skips those cases, saying so.
-import { describe, it } from 'node:test';
+// `qemu` where QEMU can boot (issue 6). A driver that lacks a capability skips those cases, and
+// every skip says why.
+import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InstanceNotOnHost, type ImageSpec, type InstanceSpec, type VirtDriver } from './driver.ts';
+import {
+  InstanceNotOnHost,
+  type DriverCapabilities,
+  type ImageSpec,
+  type InstanceSpec,
+  type LifecycleEvent,
+  type VirtDriver,
+} from './driver.ts';
 
 export interface ContractSubject {
   readonly driver: VirtDriver;
   /** The image every case boots. */
   readonly image: ImageSpec;
+  /**
+   * Makes the instance's hypervisor process die behind the driver's back, as `kill -9` on its host
+   * would (for the watch case); a subject that cannot skips that case.
+   */
+  readonly crash?: (uuid: string) => Promise<void>;
   close(): Promise<void>;
+}
+
+/** A skip reason when the driver lacks `capability`, else false (for `{ skip }` and `t.skip`). */
+const lacks = (driver: VirtDriver, capability: keyof DriverCapabilities): string | false =>
+  driver.capabilities[capability]
+    ? false
+    : `the driver does not support it (${capability} is false)`;
+
+/** Skips the test, saying why, when `reason` is one; true when it did. */
+function skipped(t: TestContext, reason: string | false): boolean {
+  if (reason === false) return false;
+  t.skip(reason);
+  return true;
+}
+
+/** Resolves with the first event `pred` accepts, or rejects after `ms`. */
+function nextEvent(
+  driver: VirtDriver,
+  pred: (e: LifecycleEvent) => boolean,
+  ms: number,
+): Promise<LifecycleEvent> {
+  return new Promise((ok, fail) => {
+    const timer = setTimeout(() => {
+      off();
+      fail(new Error(`no lifecycle event within ${ms / 1000} s`));
+    }, ms);
+    const off = driver.watch((e) => {
+      if (!pred(e)) return;
+      clearTimeout(timer);
+      off();
+      ok(e);
+    });
+  });
 }
 
 export function testImage(id = 'image-1', bytes: Buffer = Buffer.from('image bytes')): ImageSpec {
@@ -50,14 +96,29 @@ export function runVirtDriverContract(
   opts: { skip?: string | false } = {},
 ): void {
   describe(`virt driver contract: ${name}`, { skip: opts.skip ?? false }, () => {
-    const withDriver = (fn: (s: ContractSubject) => Promise<void>) => async () => {
-      const s = await make();
-      try {
-        await fn(s);
-      } finally {
-        await s.close();
-      }
-    };
+    const withDriver =
+      (fn: (s: ContractSubject, t: TestContext) => Promise<void>) => async (t: TestContext) => {
+        const s = await make();
+        try {
+          await fn(s, t);
+        } finally {
+          await s.close();
+        }
+      };
+    /** Two hosts, for the migration cases. */
+    const withTwo =
+      (fn: (a: ContractSubject, b: ContractSubject, t: TestContext) => Promise<void>) =>
+      async (t: TestContext) => {
+        const [a, b] = [await make(), await make()];
+        try {
+          await fn(a, b, t);
+        } finally {
+          await a.close();
+          await b.close();
+        }
+      };
+    const listed = async (driver: VirtDriver, uuid: string) =>
+      (await driver.listInstances()).some((i) => i.uuid === uuid);
 
     it(
       'spawns a running instance that the host lists, and refuses the same uuid twice',
@@ -70,6 +131,7 @@ export function runVirtDriverContract(
           { uuid: spec.uuid, powerState: 'running' },
         );
         await assert.rejects(driver.spawn(spec), /already exists/);
+        assert.equal(await driver.powerState(spec.uuid), 'running', 'the refusal changed nothing');
         await driver.destroy(spec.uuid);
       }),
     );
@@ -80,9 +142,26 @@ export function runVirtDriverContract(
         const spec = instanceSpec(image);
         await driver.spawn(spec);
         await driver.destroy(spec.uuid);
-        assert.ok(!(await driver.listInstances()).some((i) => i.uuid === spec.uuid));
+        assert.ok(!(await listed(driver, spec.uuid)));
         await driver.destroy(spec.uuid);
         await assert.rejects(driver.powerState(spec.uuid), InstanceNotOnHost);
+      }),
+    );
+
+    it(
+      'forgets an instance (without shared storage, as destroy), and forgetting what is not there succeeds',
+      withDriver(async ({ driver, image }) => {
+        const spec = instanceSpec(image);
+        await driver.spawn(spec);
+        await driver.forget(spec.uuid);
+        assert.ok(!(await listed(driver, spec.uuid)), 'no longer listed');
+        await assert.rejects(driver.powerState(spec.uuid), InstanceNotOnHost);
+        await driver.forget(spec.uuid);
+        await driver.forget(crypto.randomUUID());
+        // Nothing of it is left to stop the same instance coming back here later.
+        await driver.spawn(spec);
+        assert.equal(await driver.powerState(spec.uuid), 'running');
+        await driver.destroy(spec.uuid);
       }),
     );
 
@@ -106,8 +185,8 @@ export function runVirtDriverContract(
 
     it(
       'pauses and unpauses, suspends and resumes',
-      withDriver(async ({ driver, image }) => {
-        if (!driver.capabilities.supportsPause || !driver.capabilities.supportsSuspend) return;
+      withDriver(async ({ driver, image }, t) => {
+        if (skipped(t, lacks(driver, 'supportsPause') || lacks(driver, 'supportsSuspend'))) return;
         const spec = instanceSpec(image);
         await driver.spawn(spec);
         await driver.pause(spec.uuid);
@@ -123,36 +202,39 @@ export function runVirtDriverContract(
 
     it(
       'rescues and unrescues, snapshots, resizes and reverts',
-      withDriver(async ({ driver, image }) => {
+      withDriver(async ({ driver, image }, t) => {
         const spec = instanceSpec(image);
         await driver.spawn(spec);
-        if (driver.capabilities.supportsRescue) {
+        await t.test('rescue and unrescue', { skip: lacks(driver, 'supportsRescue') }, async () => {
           await driver.rescue(spec.uuid, image);
+          assert.equal(await driver.powerState(spec.uuid), 'running');
+          await assert.rejects(driver.rescue(spec.uuid, image), /already rescued/);
           await driver.unrescue(spec.uuid);
-        }
-        if (driver.capabilities.supportsSnapshot) {
+          await assert.rejects(driver.unrescue(spec.uuid), /not rescued/);
+        });
+        await t.test('snapshot', { skip: lacks(driver, 'supportsSnapshot') }, async () => {
           let bytes = 0;
           await driver.snapshot(spec.uuid, async (data) => {
             for await (const c of data) bytes += (c as Buffer).length;
           });
           assert.ok(bytes > 0, 'a snapshot has data');
-        }
-        if (driver.capabilities.supportsResize) {
+        });
+        await t.test('resize and revert', { skip: lacks(driver, 'supportsResize') }, async () => {
           const bigger = { ...spec.flavor, vcpus: 2, memoryMb: 256 };
           await driver.resize(spec.uuid, bigger);
           await driver.revertResize(spec.uuid, spec.flavor);
           assert.equal(await driver.powerState(spec.uuid), 'running');
-        }
+        });
         await driver.destroy(spec.uuid);
       }),
     );
 
     it(
       'keeps a bounded console log and attaches and detaches interfaces',
-      withDriver(async ({ driver, image }) => {
+      withDriver(async ({ driver, image }, t) => {
         const spec = instanceSpec(image);
         await driver.spawn(spec);
-        if (driver.capabilities.supportsConsoleLog) {
+        await t.test('console log', { skip: lacks(driver, 'supportsConsoleLog') }, async () => {
           // A real guest writes its console as it boots: give it time to say something.
           let out = '';
           for (const until = Date.now() + 120_000; out.length === 0 && Date.now() < until;) {
@@ -161,30 +243,22 @@ export function runVirtDriverContract(
           }
           assert.ok(out.length > 0);
           assert.ok((await driver.consoleOutput(spec.uuid, 5)).length <= 5);
-        }
-        if (driver.capabilities.supportsAttachInterface) {
-          await driver.attachInterface(spec.uuid, {
-            portId: 'p1',
-            mac: 'fa:16:3e:00:00:01',
-            bridge: null,
-          });
-          await assert.rejects(
-            driver.attachInterface(spec.uuid, {
-              portId: 'p1',
-              mac: 'fa:16:3e:00:00:01',
-              bridge: null,
-            }),
-          );
+        });
+        await t.test('interfaces', { skip: lacks(driver, 'supportsAttachInterface') }, async () => {
+          const nic = { portId: 'p1', mac: 'fa:16:3e:00:00:01', bridge: null };
+          await driver.attachInterface(spec.uuid, nic);
+          await assert.rejects(driver.attachInterface(spec.uuid, nic), /already attached/);
           await driver.detachInterface(spec.uuid, 'p1');
-        }
+          await assert.rejects(driver.detachInterface(spec.uuid, 'p1'), /not attached/);
+        });
         await driver.destroy(spec.uuid);
       }),
     );
 
     it(
       'attaches and detaches volumes, each once',
-      withDriver(async ({ driver, image }) => {
-        if (!driver.capabilities.supportsAttachVolume) return;
+      withDriver(async ({ driver, image }, t) => {
+        if (skipped(t, lacks(driver, 'supportsAttachVolume'))) return;
         const spec = instanceSpec(image);
         await driver.spawn(spec);
         // Two small raw files stand for volumes the volume service connected to this host.
@@ -218,32 +292,88 @@ export function runVirtDriverContract(
       }),
     );
 
-    it('live-migrates a running instance to another host, and an aborted migration leaves nothing there', async () => {
-      const [a, b] = [await make(), await make()];
-      try {
-        if (!a.driver.capabilities.supportsLiveMigration) return;
+    it(
+      'watches: reports a hypervisor process killed behind its back, not what it was asked to do, and stops when told',
+      withDriver(async ({ driver, image, crash }, t) => {
+        if (skipped(t, crash ? false : 'this subject cannot kill a guest behind the driver'))
+          return;
+        const [asked, killed, later] = [
+          instanceSpec(image),
+          instanceSpec(image),
+          instanceSpec(image),
+        ];
+        await driver.spawn(asked);
+        await driver.spawn(killed);
+        const seen: LifecycleEvent[] = [];
+        const unwatch = driver.watch((e) => seen.push(e));
+        try {
+          // Guests already running when the watch starts are watched too (an agent restarted); the
+          // watch attaches to them in the background, which the contract gives a moment.
+          await new Promise((r) => setTimeout(r, 1500));
+          const event = nextEvent(driver, (e) => e.uuid === killed.uuid, 30_000);
+          await driver.powerOff(asked.uuid, 0);
+          await driver.spawn(later);
+          await crash!(killed.uuid);
+          const e = await event;
+          assert.ok(e.fault !== null && e.fault.length > 0, 'a killed process is a fault');
+          assert.ok(['shutdown', 'crashed'].includes(e.powerState), e.powerState);
+          assert.equal(await driver.powerState(killed.uuid), e.powerState);
+          assert.deepEqual(
+            seen.filter((x) => x.uuid !== killed.uuid),
+            [],
+            'a power-off or spawn the driver was asked for is no event',
+          );
+        } finally {
+          unwatch();
+        }
+        await crash!(later.uuid);
+        await new Promise((r) => setTimeout(r, 3000));
+        assert.ok(!seen.some((x) => x.uuid === later.uuid), 'no events once unwatched');
+        for (const s of [asked, killed, later]) await driver.destroy(s.uuid);
+      }),
+    );
+
+    it(
+      'live-migrates a running instance to another host; a failed send leaves it running here, an aborted migration nothing there',
+      withTwo(async (a, b, t) => {
+        if (skipped(t, lacks(a.driver, 'supportsLiveMigration'))) return;
         const spec = instanceSpec(a.image);
         await a.driver.spawn(spec);
+        await assert.rejects(a.driver.migrate(spec.uuid, { uri: 'nowhere', disks: 'nowhere' }));
+        assert.equal(await a.driver.powerState(spec.uuid), 'running', 'it runs on at the source');
         const target = await b.driver.prepareMigration(spec, { block: true });
         await a.driver.migrate(spec.uuid, target);
         await b.driver.finishMigration(spec.uuid, true);
-        assert.ok(
-          !(await a.driver.listInstances()).some((i) => i.uuid === spec.uuid),
-          'gone from the source',
-        );
+        assert.ok(!(await listed(a.driver, spec.uuid)), 'gone from the source');
         assert.equal(await b.driver.powerState(spec.uuid), 'running');
         const other = instanceSpec(a.image);
         await b.driver.prepareMigration(other, { block: true });
         await b.driver.finishMigration(other.uuid, false);
-        assert.ok(
-          !(await b.driver.listInstances()).some((i) => i.uuid === other.uuid),
-          'nothing left of the aborted one',
-        );
+        assert.ok(!(await listed(b.driver, other.uuid)), 'nothing left of the aborted one');
+        await b.driver.finishMigration(other.uuid, false);
         await b.driver.destroy(spec.uuid);
-      } finally {
-        await a.close();
-        await b.close();
-      }
-    });
+      }),
+    );
+
+    it(
+      'cold-migrates: sendDisks shuts the instance down and sends its disks, which arrive shut down; a failed send leaves it as it was',
+      withTwo(async (a, b) => {
+        const spec = instanceSpec(a.image);
+        await a.driver.spawn(spec);
+        await assert.rejects(a.driver.sendDisks(spec.uuid, { uri: 'nowhere', disks: 'nowhere' }));
+        assert.equal(await a.driver.powerState(spec.uuid), 'running', 'as it was: running');
+        const target = await b.driver.prepareMigration(spec, { block: true });
+        await a.driver.sendDisks(spec.uuid, target);
+        // The source keeps it, shut down, until the move is confirmed (a revert starts it there).
+        assert.equal(await a.driver.powerState(spec.uuid), 'shutdown');
+        await b.driver.finishMigration(spec.uuid, true);
+        assert.equal(await b.driver.powerState(spec.uuid), 'shutdown', 'it arrives as it left');
+        await b.driver.powerOn(spec.uuid);
+        assert.equal(await b.driver.powerState(spec.uuid), 'running');
+        await a.driver.destroy(spec.uuid);
+        assert.ok(!(await listed(a.driver, spec.uuid)));
+        await b.driver.destroy(spec.uuid);
+      }),
+    );
   });
 }

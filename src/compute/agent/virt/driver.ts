@@ -143,8 +143,10 @@ export interface VirtDriver {
 
   /**
    * From now on calls `handler` for each lifecycle event of every instance on this host, including
-   * those already running when the watch starts (an agent restarted): a killed hypervisor process
-   * is reported within seconds. Returns the function that stops watching.
+   * those already running when the watch starts (an agent restarted; the driver may take a second
+   * to attach to them): a killed hypervisor process is reported within seconds. What the driver
+   * itself was asked to do (a power-off, a destroy) is no event. Returns the function that stops
+   * watching; after it, the handler hears nothing more.
    */
   watch(handler: (e: LifecycleEvent) => void): () => void;
 

@@ -6,11 +6,16 @@ import { FakeDriver } from './fake-driver.ts';
 import { instanceSpec, runVirtDriverContract, testImage } from '../driver.contract.ts';
 import { VirtError } from '../driver.ts';
 
-runVirtDriverContract('fake', async () => ({
-  driver: new FakeDriver(),
-  image: testImage(),
-  close: async () => {},
-}));
+runVirtDriverContract('fake', async () => {
+  const driver = new FakeDriver();
+  return {
+    driver,
+    image: testImage(),
+    // What a killed hypervisor process looks like to the fake's watchers.
+    crash: async (uuid) => driver.simulate(uuid, 'shutdown', 'the fake guest was killed'),
+    close: async () => {},
+  };
+});
 
 describe('fake driver', () => {
   it('accounts for the host like a real one: spawn fails, retryably, when resources run out', async () => {

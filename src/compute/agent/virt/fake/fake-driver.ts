@@ -378,10 +378,19 @@ export class FakeDriver implements VirtDriver {
     };
   }
 
+  /** A fake host reaches only what another fake's prepareMigration answered for this instance. */
+  #reachable(uuid: string, target: MigrationTarget): void {
+    if (!/^fake:\/\/[0-9a-f-]+\/(.+)$/.test(target.uri) || !target.uri.endsWith(`/${uuid}`))
+      throw new VirtError(
+        `cannot migrate instance ${uuid} to ${target.uri}: no fake host prepared to receive it there`,
+      );
+  }
+
   async migrate(uuid: string, target: MigrationTarget): Promise<void> {
     const i = this.#get(uuid);
     if (i.incoming) throw new VirtError(`instance ${uuid} is itself arriving here`);
     this.#require(i, uuid, ['running', 'paused'], 'live-migrate');
+    this.#reachable(uuid, target);
     if (this.#opts.failMigration?.('migrate', uuid))
       throw new VirtError(`fake failure migrating ${uuid}`);
     this.#log(i, `migrating to ${target.uri}`);
@@ -392,6 +401,7 @@ export class FakeDriver implements VirtDriver {
   async sendDisks(uuid: string, target: MigrationTarget): Promise<void> {
     const i = this.#get(uuid);
     if (i.incoming) throw new VirtError(`instance ${uuid} is itself arriving here`);
+    this.#reachable(uuid, target);
     if (this.#opts.failMigration?.('migrate', uuid))
       throw new VirtError(`fake failure sending the disks of ${uuid}`);
     if (i.power !== 'shutdown') {

@@ -6,6 +6,9 @@
 import { stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { QmpMonitor } from '../../../../host/qemu/qmp/monitor.ts';
+import { blockdevAdd, blockdevDel } from '../../../../host/qemu/qmp/block.ts';
+import { deviceAdd, deviceDel } from '../../../../host/qemu/qmp/devices.ts';
+import { Undo } from '../../../../host/undo.ts';
 import type { VmDefinition, VmDisk, VmNic } from '../../../../host/qemu/argv.ts';
 import { VirtError, type NicSpec, type VolumeSpec } from '../driver.ts';
 
@@ -77,50 +80,48 @@ export function withNic(def: VmDefinition, nic: NicSpec): { def: VmDefinition; a
   return { def: { ...def, nics: [...def.nics, added] }, added };
 }
 
+/** The root port a device made by withVolume or withNic sits on. */
+function slotOf(d: VmDisk | VmNic): string {
+  if (!d.port) throw new VirtError(`device ${d.id} has no hot-plug slot`);
+  return d.port;
+}
+
 /** Plugs the disk into the running QEMU; on failure nothing of it is left there. */
 export async function plugDisk(m: QmpMonitor, disk: VmDisk): Promise<void> {
-  const ro = disk.readOnly;
-  await m.run('blockdev-add', {
-    driver: disk.blockDevice ? 'host_device' : 'file',
-    'node-name': `${disk.id}-file`,
-    filename: disk.path,
-    'read-only': ro,
-  });
   try {
-    await m.run('blockdev-add', {
-      driver: disk.format,
-      'node-name': disk.id,
-      file: `${disk.id}-file`,
-      'read-only': ro,
+    await using undo = new Undo();
+    const ro = disk.readOnly;
+    const file = `${disk.id}-file`;
+    await blockdevAdd(m, {
+      driver: disk.blockDevice ? 'host_device' : 'file',
+      nodeName: file,
+      filename: disk.path,
+      readOnly: ro,
     });
-    try {
-      await m.run('device_add', {
-        driver: 'virtio-blk-pci',
-        id: `${disk.id}-dev`,
-        drive: disk.id,
-        bus: disk.port,
-      });
-    } catch (e) {
-      await m.run('blockdev-del', { 'node-name': disk.id }).catch(() => undefined);
-      throw e;
-    }
+    undo.push(`remove block node ${file}`, () => blockdevDel(m, file));
+    await blockdevAdd(m, { driver: disk.format, nodeName: disk.id, file, readOnly: ro });
+    undo.push(`remove block node ${disk.id}`, () => blockdevDel(m, disk.id));
+    await deviceAdd(m, {
+      driver: 'virtio-blk-pci',
+      id: `${disk.id}-dev`,
+      drive: disk.id,
+      bus: slotOf(disk),
+    });
+    undo.keep();
   } catch (e) {
-    await m.run('blockdev-del', { 'node-name': `${disk.id}-file` }).catch(() => undefined);
     throw new VirtError(`could not hot-plug ${disk.path} into the guest: ${(e as Error).message}`);
   }
 }
 
 export async function plugNic(m: QmpMonitor, nic: VmNic): Promise<void> {
-  await m
-    .run('device_add', {
-      driver: 'virtio-net-pci',
-      id: `${nic.id}-dev`,
-      mac: nic.mac,
-      bus: nic.port,
-    })
-    .catch((e: Error) => {
-      throw new VirtError(`could not hot-plug a NIC into the guest: ${e.message}`);
-    });
+  await deviceAdd(m, {
+    driver: 'virtio-net-pci',
+    id: `${nic.id}-dev`,
+    mac: nic.mac,
+    bus: slotOf(nic),
+  }).catch((e: Error) => {
+    throw new VirtError(`could not hot-plug a NIC into the guest: ${e.message}`);
+  });
 }
 
 /**
@@ -146,7 +147,7 @@ export async function unplug(m: QmpMonitor, device: string): Promise<void> {
   try {
     for (const until = Date.now() + UNPLUG_TIMEOUT_MS; !done && Date.now() < until;) {
       try {
-        await m.run('device_del', { id: device });
+        await deviceDel(m, device);
       } catch (e) {
         if (done) break;
         if (/not found/i.test((e as Error).message)) return;
@@ -166,6 +167,6 @@ export async function unplug(m: QmpMonitor, device: string): Promise<void> {
 
 /** After its device is gone: the disk's block nodes go too. */
 export async function dropDiskNodes(m: QmpMonitor, disk: VmDisk): Promise<void> {
-  await m.run('blockdev-del', { 'node-name': disk.id });
-  await m.run('blockdev-del', { 'node-name': `${disk.id}-file` });
+  await blockdevDel(m, disk.id);
+  await blockdevDel(m, `${disk.id}-file`);
 }

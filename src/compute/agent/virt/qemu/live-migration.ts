@@ -13,7 +13,28 @@
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { QmpMonitor } from '../../../../host/qemu/qmp/monitor.ts';
+import { qmpCommands } from '../../../../host/qemu/qmp/commands.ts';
+import {
+  blockdevAdd,
+  blockdevDel,
+  blockdevMirror,
+  blockExportAdd,
+  blockJobCancel,
+  nbdServerStart,
+  nbdServerStop,
+  queryBlockJobs,
+} from '../../../../host/qemu/qmp/block.ts';
+import {
+  migrate,
+  migrateCancel,
+  migrateContinue,
+  migrateIncoming,
+  migrateSetCapabilities,
+  migrateSetMaxBandwidth,
+  queryMigrate,
+} from '../../../../host/qemu/qmp/migration.ts';
 import type { VmDefinition, VmDisk } from '../../../../host/qemu/argv.ts';
+import { Undo } from '../../../../host/undo.ts';
 import { VirtError } from '../driver.ts';
 
 /** How long one migration may take end to end before it is cancelled (memory and disks). */
@@ -38,47 +59,39 @@ export async function freePort(host: string): Promise<number> {
 
 const hostOf = (h: string) => (h.includes(':') ? `[${h}]` : h);
 
-/** On the destination QEMU (started with -incoming defer): exports the disks (unless shared storage brings them) and listens for the memory. */
+/**
+ * On the destination QEMU (started with -incoming defer): exports the disks (unless shared storage
+ * brings them) and listens for the memory. What it starts is pushed on `undo`.
+ */
 export async function listenForMigration(
   m: QmpMonitor,
   def: VmDefinition,
   address: string,
   opts: { disks: boolean },
+  undo: Undo,
 ): Promise<{ uri: string; disks: string | null }> {
   let disks: string | null = null;
   if (opts.disks) {
     const nbdPort = await freePort(address);
-    await m.run('nbd-server-start', {
-      addr: { type: 'inet', data: { host: address, port: String(nbdPort) } },
-    });
+    await nbdServerStart(m, address, nbdPort);
+    // Its exports go with the server.
+    undo.push('stop the NBD server', () => nbdServerStop(m));
     for (const d of migratedDisks(def))
-      await m.run('block-export-add', {
-        type: 'nbd',
-        id: `mig-${d.id}`,
-        'node-name': d.id,
-        name: d.id,
-        writable: true,
-      });
+      await blockExportAdd(m, { id: `mig-${d.id}`, nodeName: d.id, name: d.id, writable: true });
     disks = `nbd:${hostOf(address)}:${nbdPort}`;
   }
   const memPort = await freePort(address);
-  await m.run('migrate-incoming', { uri: `tcp:${hostOf(address)}:${memPort}` });
+  await migrateIncoming(m, `tcp:${hostOf(address)}:${memPort}`);
   return { uri: `tcp:${hostOf(address)}:${memPort}`, disks };
 }
 
 /** On the destination, once the guest is here (or the migration given up): the NBD server goes. */
 export async function stopListening(m: QmpMonitor): Promise<void> {
-  await m.run('nbd-server-stop').catch(() => undefined);
+  await nbdServerStop(m).catch(() => undefined);
 }
 
-interface JobInfo {
-  readonly device: string;
-  readonly ready: boolean;
-  readonly status: string;
-  readonly error?: string;
-}
 const jobs = async (m: QmpMonitor) =>
-  (await m.run<JobInfo[]>('query-block-jobs')).filter((j) => j.device.startsWith('mig-'));
+  (await queryBlockJobs(m)).filter((j) => j.device.startsWith('mig-'));
 
 async function waitFor(what: string, until: number, check: () => Promise<boolean>): Promise<void> {
   for (; Date.now() < until; await sleep(50)) if (await check()) return;
@@ -87,15 +100,11 @@ async function waitFor(what: string, until: number, check: () => Promise<boolean
   );
 }
 
-interface MigrateInfo {
-  readonly status?: string;
-  readonly 'error-desc'?: string;
-}
-
 /**
  * On the source: mirrors the disks to `disks` (an `nbd:host:port` the destination answered), then
- * migrates the memory to `uri`. Resolves once the destination has everything; on failure the
- * mirrors are cancelled and the guest runs on here as before.
+ * migrates the memory to `uri`. Resolves once the destination has everything; on failure each step
+ * is undone (the migration cancelled, the mirrors stopped, their targets removed) and the guest runs
+ * on here as before.
  */
 export async function migrateOut(
   m: QmpMonitor,
@@ -108,21 +117,31 @@ export async function migrateOut(
   const nbd = target.disks === null ? null : /^nbd:(\[[^\]]+\]|[^:]+):(\d+)$/.exec(target.disks);
   if (target.disks !== null && !nbd)
     throw new VirtError(`live migration: ${target.disks} is not an NBD address`);
-  const added: string[] = [];
   try {
+    await using undo = new Undo();
+    // Undone last: a migration that failed after the pause left the guest stopped; it runs on here.
+    undo.push('run the guest on here', async () => {
+      const qmp = qmpCommands(m);
+      const s = await qmp.status();
+      if (s === 'postmigrate' || s === 'finish-migrate') await qmp.cont();
+    });
     for (const d of disks) {
-      await m.run('blockdev-add', {
+      const node = `mig-${d.id}-dst`;
+      const job = `mig-${d.id}`;
+      await blockdevAdd(m, {
         driver: 'nbd',
-        'node-name': `mig-${d.id}-dst`,
+        nodeName: node,
         export: d.id,
-        server: { type: 'inet', host: nbd![1]!.replace(/^\[|\]$/g, ''), port: nbd![2]! },
+        host: nbd![1]!.replace(/^\[|\]$/g, ''),
+        port: nbd![2]!,
       });
-      added.push(`mig-${d.id}-dst`);
+      undo.push(`remove block node ${node}`, () => blockdevDel(m, node));
       // The root's image is on both hosts: only the overlay's own clusters travel. Other disks are whole.
-      await m.run('blockdev-mirror', {
-        'job-id': `mig-${d.id}`,
+      undo.push(`stop mirror ${job}`, () => stopJob(m, job));
+      await blockdevMirror(m, {
+        jobId: job,
         device: d.id,
-        target: `mig-${d.id}-dst`,
+        target: node,
         sync: d.id === 'root' ? 'top' : 'full',
       });
     }
@@ -135,53 +154,44 @@ export async function migrateOut(
         );
       return js.length === disks.length && js.every((j) => j.ready);
     });
-    await m.run('migrate-set-capabilities', {
-      capabilities: [
-        { capability: 'pause-before-switchover', state: true },
-        { capability: 'events', state: true },
-      ],
-    });
+    await migrateSetCapabilities(m, { 'pause-before-switchover': true, events: true });
     // Nova's default: no bandwidth cap (QEMU's own default is 32 MiB/s).
-    await m.run('migrate-set-parameters', { 'max-bandwidth': 16 * GiB });
-    await m.run('migrate', { uri: target.uri });
+    await migrateSetMaxBandwidth(m, 16 * GiB);
+    undo.push('cancel the migration', () => migrateCancel(m));
+    await migrate(m, target.uri);
     let switched = false;
     await waitFor('the memory copy', until, async () => {
-      const r = await m.run<MigrateInfo & { ram?: { total?: number; remaining?: number } }>(
-        'query-migrate',
-      );
+      const r = await queryMigrate(m);
       if (r.status === 'failed' || r.status === 'cancelled')
-        throw new VirtError(`live migration failed in QEMU: ${r['error-desc'] ?? r.status}`);
-      if (r.ram?.total)
-        opts.onProgress?.(Math.floor(100 * (1 - (r.ram.remaining ?? 0) / r.ram.total)));
+        throw new VirtError(`live migration failed in QEMU: ${r.errorDesc ?? r.status}`);
+      if (r.ram?.total) opts.onProgress?.(Math.floor(100 * (1 - r.ram.remaining / r.ram.total)));
       if (r.status === 'pre-switchover' && !switched) {
         // The guest is stopped here: the disks' last writes go now, before the devices move.
-        for (const d of disks) await m.run('block-job-cancel', { device: `mig-${d.id}` });
+        for (const d of disks) await blockJobCancel(m, `mig-${d.id}`);
         await waitFor(
           'completing the disk mirrors',
           until,
           async () => (await jobs(m)).length === 0,
         );
-        await m.run('migrate-continue', { state: 'pre-switchover' });
+        await migrateContinue(m);
         switched = true;
       }
       return r.status === 'completed';
     });
+    undo.keep();
   } catch (e) {
-    await m.run('migrate_cancel').catch(() => undefined);
-    for (const j of await jobs(m).catch(() => []))
-      await m.run('block-job-cancel', { device: j.device, force: true }).catch(() => undefined);
-    await waitFor(
-      'cancelling the disk mirrors',
-      Date.now() + 30_000,
-      async () => (await jobs(m).catch(() => [])).length === 0,
-    ).catch(() => undefined);
-    for (const n of added) await m.run('blockdev-del', { 'node-name': n }).catch(() => undefined);
-    // A migration that failed after the pause leaves the guest stopped; it runs on here.
-    const s = await m.run<{ status: string }>('query-status').catch(() => ({ status: 'running' }));
-    if (s.status === 'postmigrate' || s.status === 'finish-migrate')
-      await m.run('cont').catch(() => undefined);
     throw e instanceof VirtError
       ? e
       : new VirtError(`live migration failed: ${(e as Error).message}`);
   }
+}
+
+/** Stops a mirror job at once (if it still runs) and waits until QEMU has let it go (up to 30 s). */
+async function stopJob(m: QmpMonitor, job: string): Promise<void> {
+  const present = async () => (await queryBlockJobs(m)).some((j) => j.device === job);
+  if (!(await present())) return;
+  await blockJobCancel(m, job, true).catch(() => undefined);
+  for (const until = Date.now() + 30_000; Date.now() < until; await sleep(50))
+    if (!(await present())) return;
+  throw new VirtError(`the disk mirror ${job} did not stop within 30 s`);
 }

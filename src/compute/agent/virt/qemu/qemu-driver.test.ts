@@ -8,6 +8,7 @@ import {
   createWriteStream,
   existsSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
 } from 'node:fs';
@@ -51,6 +52,10 @@ runVirtDriverContract(
     return {
       driver,
       image: await tinyImage(),
+      async crash(uuid) {
+        const pid = Number(readFileSync(join(stateDir, 'instances', uuid, 'qemu.pid'), 'utf8'));
+        process.kill(pid, 'SIGKILL');
+      },
       async close() {
         for (const i of await driver.listInstances()) await driver.destroy(i.uuid);
         driver.close();
@@ -211,5 +216,89 @@ ${script}
     });
     await driver.spawn(second);
     await waitFor(second.uuid, /NUBES-TEST found: written by the first guest/);
+  });
+});
+
+/** Whether any process runs with `path` in its command line (a QEMU of that instance directory). */
+function runsFrom(path: string): boolean {
+  for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(path)) return true;
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return false;
+}
+
+describe(`qemu driver undoes what a failed step made (${accel})`, { skip: missing }, () => {
+  it('leaves nothing of the instance, in its directory or on shared storage, when a step fails midway', async () => {
+    const stateDir = mkdtempSync(join(scratch, 'undo-'));
+    const shared = mkdtempSync(join(scratch, 'shared-'));
+    // An address not on this host: the destination's QEMU runs before listening on it fails.
+    const undoFailures: unknown[] = [];
+    const driver = new QemuDriver({
+      stateDir,
+      accel,
+      instancesPath: shared,
+      migrationAddress: '203.0.113.1',
+      log: { warn: (...a: unknown[]) => void undoFailures.push(a) },
+    });
+    try {
+      const image = await tinyImage();
+      // QEMU refuses to start: the disks and the config drive were made by then.
+      const tooBig = instanceSpec(image, {
+        flavor: {
+          vcpus: 9999,
+          memoryMb: 128,
+          rootGb: 1,
+          ephemeralGb: 1,
+          swapMb: 64,
+          extraSpecs: {},
+        },
+      });
+      await assert.rejects(driver.spawn(tooBig), /could not start instance/);
+      // QEMU runs, waiting for the guest, when the step after it fails.
+      const incoming = instanceSpec(image);
+      await assert.rejects(
+        driver.prepareMigration(incoming, { block: true }),
+        /could not start instance .*203\.0\.113\.1/,
+      );
+      for (const spec of [tooBig, incoming]) {
+        assert.ok(!existsSync(join(stateDir, 'instances', spec.uuid)), 'no instance directory');
+        assert.ok(!existsSync(join(shared, spec.uuid)), 'no disks on the shared storage');
+        assert.ok(!runsFrom(join(stateDir, 'instances', spec.uuid)), 'no QEMU left running');
+      }
+      assert.deepEqual(await driver.listInstances(), []);
+      assert.deepEqual(undoFailures, [], 'every undo worked');
+      // What was shared by every instance stays: the image cache.
+      assert.deepEqual(readdirSync(shared), ['image-cache']);
+    } finally {
+      for (const i of await driver.listInstances()) await driver.destroy(i.uuid);
+      driver.close();
+    }
+  });
+
+  it('a resize whose new QEMU cannot start leaves the instance running as it was, with nothing to revert', async () => {
+    const stateDir = mkdtempSync(join(scratch, 'undo-resize-'));
+    const driver = new QemuDriver({ stateDir, accel, shutdownTimeoutSeconds: 1 });
+    try {
+      const spec = instanceSpec(await tinyImage());
+      await driver.spawn(spec);
+      await assert.rejects(driver.resize(spec.uuid, { ...spec.flavor, vcpus: 9999 }));
+      assert.equal(await driver.powerState(spec.uuid), 'running', 'started again as it was');
+      const dir = join(stateDir, 'instances', spec.uuid);
+      const def = JSON.parse(readFileSync(join(dir, 'vm.json'), 'utf8')) as { vcpus: number };
+      assert.equal(def.vcpus, 1, 'its own definition');
+      assert.ok(
+        !existsSync(join(dir, 'vm.pre-resize.json')) &&
+          !existsSync(join(dir, 'disk.pre-resize.qcow2')),
+        'nothing to revert: a new resize may go ahead',
+      );
+      await assert.rejects(driver.revertResize(spec.uuid, spec.flavor), /no resize to revert/);
+    } finally {
+      for (const i of await driver.listInstances()) await driver.destroy(i.uuid);
+      driver.close();
+    }
   });
 });

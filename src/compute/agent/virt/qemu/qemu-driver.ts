@@ -17,13 +17,14 @@ import {
   readdir,
   rename,
   rm,
+  rmdir,
   stat,
   statfs,
   writeFile,
 } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
 import {
@@ -35,11 +36,24 @@ import {
 import { vmFiles, type VmDefinition } from '../../../../host/qemu/argv.ts';
 import { killQemu, qemuPid, startQemu, waitQemuExit } from '../../../../host/qemu/process.ts';
 import { qmpCommands, type RunState } from '../../../../host/qemu/qmp/commands.ts';
+import {
+  migrate,
+  migrateIncoming,
+  migrateSetMaxBandwidth,
+  queryMigrate,
+} from '../../../../host/qemu/qmp/migration.ts';
+import { Undo } from '../../../../host/undo.ts';
+import type { Logger } from '../../../../platform/log.ts';
 import { createImageCache, type ImageCache } from './image-cache.ts';
 import { defineInstance } from './instance-definition.ts';
 import { VmMonitors } from './vm-monitors.ts';
 import { flavorLimits } from './flavor-limits.ts';
-import { cpuCgroupLayout, limitCpu, removeCgroup } from '../../../../host/cgroups.ts';
+import {
+  cpuCgroupLayout,
+  limitCpu,
+  removeCgroup,
+  type CgroupLayout,
+} from '../../../../host/cgroups.ts';
 import { readSerialTail, rotateSerialLog } from './serial-log.ts';
 import { receiveToFile, sendFileTo } from './state-file.ts';
 import { listenForMigration, migrateOut, stopListening } from './live-migration.ts';
@@ -79,6 +93,8 @@ export interface QemuDriverOptions {
    * disks there moves only its memory. Default: this host's own state directory.
    */
   readonly instancesPath?: string;
+  /** Where an undo that failed after a failed operation is told (what it left behind). */
+  readonly log?: Pick<Logger, 'warn'>;
 }
 
 const CAPABILITIES: DriverCapabilities = {
@@ -186,26 +202,49 @@ export class QemuDriver implements VirtDriver {
     return { monitor: m, qmp: qmpCommands(m) };
   }
 
-  /** Starts QEMU (in its CPU cgroup when the flavor caps CPU) and, when someone watches, attaches the monitor at once so a death is noticed. */
-  async #start(def: VmDefinition): Promise<void> {
-    const pid = await startQemu(def);
+  /** An undo stack whose failed undos are logged: they leave something behind on the host. */
+  #undo(uuid: string): Undo {
+    return new Undo({
+      onFailure: (what, err) =>
+        this.#o.log?.warn({ instance: uuid, err }, `could not undo a failed step: ${what}`),
+    });
+  }
+
+  /**
+   * Starts QEMU (in its CPU cgroup when the flavor caps CPU) and, when someone watches, attaches
+   * the monitor at once so a death is noticed. On failure no QEMU is left running; with `undo`,
+   * stopping this QEMU again is pushed there (for a caller whose later step fails).
+   */
+  async #start(def: VmDefinition, undo?: Undo): Promise<void> {
+    await using started = this.#undo(def.uuid);
+    let layout: CgroupLayout | null = null;
     if (def.cpuLimits) {
-      try {
-        const layout = await this.#cgroups;
-        if (!layout)
-          throw new VirtError(
-            'the flavor caps CPU time but this host has no cpu cgroup controller (see nubes doctor)',
-          );
-        await limitCpu(layout, def.uuid, pid, def.cpuLimits);
-      } catch (e) {
-        // Never a guest running without the limits its flavor asks for.
-        await killQemu(def.dir);
-        throw e instanceof VirtError
-          ? e
-          : new VirtError(`could not cap the CPU of instance ${def.uuid}: ${(e as Error).message}`);
-      }
+      layout = await this.#cgroups;
+      if (!layout)
+        throw new VirtError(
+          'the flavor caps CPU time but this host has no cpu cgroup controller (see nubes doctor)',
+        );
+      // Pushed before QEMU's own undo so that it runs after it: a group empties when QEMU is gone.
+      const group = layout;
+      started.push(`remove the cgroup of ${def.uuid}`, () => removeCgroup(group, def.uuid));
+    }
+    // QEMU may have daemonized before a failure is seen: the undo kills whatever runs.
+    started.push(`stop the QEMU of ${def.uuid}`, async () => {
+      this.#monitors.forget(def.uuid);
+      await killQemu(def.dir);
+    });
+    const pid = await startQemu(def);
+    if (def.cpuLimits && layout) {
+      // Never a guest running without the limits its flavor asks for.
+      await limitCpu(layout, def.uuid, pid, def.cpuLimits).catch((e: unknown) => {
+        throw new VirtError(
+          `could not cap the CPU of instance ${def.uuid}: ${(e as Error).message}`,
+        );
+      });
     }
     if (this.#monitors.watched) await this.#monitors.get(def.uuid).catch(() => undefined);
+    if (undo) undo.adopt(started);
+    else started.keep();
   }
 
   /** Stops the instance's QEMU: ACPI first (for `cleanSeconds`, 0 skips it), then quit, then SIGKILL. */
@@ -308,12 +347,13 @@ export class QemuDriver implements VirtDriver {
   }
 
   /**
-   * Makes the instance here and starts it with `start`; on any failure leaves nothing behind. With
-   * `disksExist` its disks are another host's on shared storage: they are used, never made or removed.
+   * Makes the instance here and starts it with `start`; on any failure leaves nothing behind: each
+   * step pushes its undo, and only success keeps them. With `disksExist` its disks are another
+   * host's on shared storage: they are used, never made or removed.
    */
   async #create(
     spec: InstanceSpec,
-    start: (def: VmDefinition) => Promise<void>,
+    start: (def: VmDefinition, undo: Undo) => Promise<void>,
     opts: { disksExist?: boolean } = {},
   ): Promise<void> {
     const dir = this.#dir(spec.uuid);
@@ -323,23 +363,37 @@ export class QemuDriver implements VirtDriver {
     const limits = flavorLimits(spec.flavor.extraSpecs);
     const disksDir = this.#disks(spec.uuid);
     const makeDisks = !opts.disksExist;
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    if (makeDisks) await mkdir(disksDir, { recursive: true, mode: 0o700 });
     try {
+      await using undo = this.#undo(spec.uuid);
+      await mkdir(join(this.#o.stateDir, 'instances'), { recursive: true, mode: 0o700 });
+      if ((await mkdir(dir, { recursive: true, mode: 0o700 })) !== undefined) {
+        undo.push(`remove ${dir}`, async () => {
+          // What QEMU wrote there (pidfile, sockets, console log); all else went with its own undo.
+          for (const f of Object.values(vmFiles(dir))) await rm(f, { force: true });
+          await rmdir(dir);
+        });
+      }
+      if (makeDisks && disksDir !== dir) {
+        await mkdir(dirname(disksDir), { recursive: true, mode: 0o700 });
+        // On shared storage: emptied by the disks' own undos, then removed (never with what it holds).
+        if ((await mkdir(disksDir, { recursive: true, mode: 0o700 })) !== undefined)
+          undo.push(`remove ${disksDir}`, () => rmdir(disksDir));
+      }
       const def = await defineInstance(spec, {
         dir,
         disksDir,
         accel: this.#o.accel,
         limits,
         cache: makeDisks ? this.#cache : null,
+        undo,
       });
       await this.#save(def);
-      await start(def);
+      undo.push(`remove ${spec.uuid}'s definition`, () =>
+        rm(this.#file(spec.uuid, 'vm.json'), { force: true }),
+      );
+      await start(def, undo);
+      undo.keep();
     } catch (e) {
-      this.#monitors.forget(spec.uuid);
-      await killQemu(dir);
-      await rm(dir, { recursive: true, force: true });
-      if (makeDisks) await rm(disksDir, { recursive: true, force: true });
       throw e instanceof VirtError
         ? e
         : new VirtError(`could not start instance ${spec.uuid}: ${(e as Error).message}`, {
@@ -349,7 +403,7 @@ export class QemuDriver implements VirtDriver {
   }
 
   async spawn(spec: InstanceSpec): Promise<void> {
-    await this.#create(spec, (def) => this.#start(def));
+    await this.#create(spec, (def, undo) => this.#start(def, undo));
   }
 
   async destroy(uuid: string): Promise<void> {
@@ -424,11 +478,11 @@ export class QemuDriver implements VirtDriver {
   async #migrationDone(uuid: string, timeoutMs: number): Promise<void> {
     const { monitor } = await this.#qmp(uuid);
     for (const until = Date.now() + timeoutMs; Date.now() < until; await sleep(50)) {
-      const r = await monitor.run<{ status?: string; 'error-desc'?: string }>('query-migrate');
+      const r = await queryMigrate(monitor);
       if (r.status === 'completed') return;
       if (r.status === 'failed' || r.status === 'cancelled')
         throw new VirtError(
-          `QEMU's migration of ${uuid} ${r.status}: ${r['error-desc'] ?? 'no reason given'}`,
+          `QEMU's migration of ${uuid} ${r.status}: ${r.errorDesc ?? 'no reason given'}`,
         );
     }
     throw new VirtError(`QEMU's migration of ${uuid} did not finish within ${timeoutMs / 1000} s`);
@@ -438,25 +492,28 @@ export class QemuDriver implements VirtDriver {
     await this.#definition(uuid);
     const { monitor, qmp } = await this.#qmp(uuid);
     const state = this.#file(uuid, 'memory.state');
-    const end = await receiveToFile(this.#file(uuid, 'mig.sock'), state);
     try {
+      await using undo = this.#undo(uuid);
+      // Undone last: the guest stays where it was, running.
+      undo.push(`run ${uuid} again`, async () => {
+        if ((await qmp.status()) !== 'running') await qmp.cont();
+      });
+      undo.push(`remove ${state}`, () => rm(state, { force: true }));
+      undo.push(`remove ${state}.partial`, () => rm(`${state}.partial`, { force: true }));
+      const end = await receiveToFile(this.#file(uuid, 'mig.sock'), state);
+      // Closed whether the suspend works or not: it serves one stream.
+      await using _listener = { [Symbol.asyncDispose]: () => end.close() };
       // Memory to a local file: no reason to hold QEMU to its default network bandwidth.
-      await monitor.run('migrate-set-parameters', { 'max-bandwidth': 16 * GiB });
-      await monitor.run('migrate', { uri: end.uri });
+      await migrateSetMaxBandwidth(monitor, 16 * GiB);
+      await migrate(monitor, end.uri);
       await this.#migrationDone(uuid, 10 * 60_000);
       await end.done;
+      undo.keep();
     } catch (e) {
-      await end.close();
-      await rm(`${state}.partial`, { force: true });
-      await rm(state, { force: true });
-      // The guest stays where it was: running.
-      if ((await qmp.status().catch(() => 'running')) !== 'running')
-        await qmp.cont().catch(() => undefined);
       throw e instanceof VirtError
         ? e
         : new VirtError(`could not suspend instance ${uuid}: ${(e as Error).message}`);
     }
-    await end.close();
     await this.#stop(uuid, 0);
   }
 
@@ -470,16 +527,18 @@ export class QemuDriver implements VirtDriver {
     const sock = this.#file(uuid, 'mig.sock');
     await rm(sock, { force: true });
     try {
-      await this.#start({ ...def, incoming: 'defer' });
+      // The saved memory stays until the guest runs from it, so a resume can be tried again.
+      await using undo = this.#undo(uuid);
+      undo.push(`remove ${sock}`, () => rm(sock, { force: true }));
+      await this.#start({ ...def, incoming: 'defer' }, undo);
       const { monitor, qmp } = await this.#qmp(uuid);
       // The incoming QEMU listens; the driver connects and feeds it the saved memory.
-      await monitor.run('migrate-incoming', { uri: `unix:${sock}` });
+      await migrateIncoming(monitor, `unix:${sock}`);
       await sendFileTo(sock, state);
       await this.#migrationDone(uuid, 10 * 60_000);
       if ((await qmp.status()) !== 'running') await qmp.cont();
+      undo.keep();
     } catch (e) {
-      // The saved memory stays, so a resume can be tried again.
-      await this.#stop(uuid, 0);
       throw e instanceof VirtError
         ? e
         : new VirtError(`could not resume instance ${uuid}: ${(e as Error).message}`);
@@ -489,19 +548,30 @@ export class QemuDriver implements VirtDriver {
     await rm(state, { force: true });
   }
 
+  /**
+   * Stops the instance for work on its disks (`cleanSeconds` as #stop), pushing on `undo` its
+   * start again as `def` if it ran: a failed resize or rescue leaves it running as before.
+   */
+  async #stopFor(uuid: string, def: VmDefinition, cleanSeconds: number, undo: Undo) {
+    if (qemuPid(def.dir) === null) return;
+    await this.#stop(uuid, cleanSeconds);
+    undo.push(`start ${uuid} again`, () => this.#start(def));
+  }
+
   async rescue(uuid: string, image: ImageSpec): Promise<void> {
     const def = await this.#definition(uuid);
     if (await this.#has(uuid, 'vm.normal.json'))
       throw new VirtError(`instance ${uuid} is already rescued`);
+    await using undo = this.#undo(uuid);
     const base = await this.#cache.ensure(image);
     const disk = this.#file(uuid, 'disk.rescue.qcow2');
     await rm(disk, { force: true });
+    undo.push(`remove ${disk}`, () => rm(disk, { force: true }));
     await qemuImgCreate(disk, 'qcow2', base.virtualSize, {
       backing: base.path,
       backingFormat: base.format,
     });
-    await this.#stop(uuid, this.#shutdownSeconds());
-    await rm(this.#file(uuid, 'memory.state'), { force: true });
+    await this.#stopFor(uuid, def, this.#shutdownSeconds(), undo);
     // The rescue system boots first; the instance's own disks follow it (its root as the second disk).
     const rescued: VmDefinition = {
       ...def,
@@ -511,8 +581,15 @@ export class QemuDriver implements VirtDriver {
       ],
     };
     await this.#save(def, 'vm.normal.json');
+    undo.push(`remove ${uuid}'s saved definition`, () =>
+      rm(this.#file(uuid, 'vm.normal.json'), { force: true }),
+    );
     await this.#save(rescued);
+    undo.push(`restore ${uuid}'s definition`, () => this.#save(def));
     await this.#start(rescued);
+    undo.keep();
+    // A suspended guest's saved memory is of a machine rescue does not resume: it goes once rescued.
+    await rm(this.#file(uuid, 'memory.state'), { force: true });
   }
 
   async unrescue(uuid: string): Promise<void> {
@@ -562,13 +639,21 @@ export class QemuDriver implements VirtDriver {
     if (!root) throw new VirtError(`instance ${uuid} has no root disk to resize`);
     // The new flavor's limits come with it (a revert restores the old definition, limits included).
     const limits = flavorLimits(flavor.extraSpecs);
-    await this.#stop(uuid, this.#shutdownSeconds());
+    await using undo = this.#undo(uuid);
+    await this.#stopFor(uuid, def, this.#shutdownSeconds(), undo);
     // What a revert needs: the definition and the root disk as they were (Nova keeps <dir>_resize).
-    await copyFile(root.path, join(this.#disks(uuid), 'disk.pre-resize.qcow2'));
+    const before = join(this.#disks(uuid), 'disk.pre-resize.qcow2');
+    undo.push(`remove ${before}`, () => rm(before, { force: true }));
+    await copyFile(root.path, before);
     await this.#save(def, 'vm.pre-resize.json');
+    undo.push(`remove ${uuid}'s pre-resize definition`, () =>
+      rm(this.#file(uuid, 'vm.pre-resize.json'), { force: true }),
+    );
     const size = (await qemuImgInfo(root.path, root.format)).virtualSize;
-    if (flavor.rootGb * GiB > size)
+    if (flavor.rootGb * GiB > size) {
+      undo.push(`restore ${root.path} as it was`, () => copyFile(before, root.path));
       await qemuImgResize(root.path, root.format, flavor.rootGb * GiB);
+    }
     const resized: VmDefinition = {
       ...def,
       vcpus: flavor.vcpus,
@@ -579,7 +664,9 @@ export class QemuDriver implements VirtDriver {
       ),
     };
     await this.#save(resized);
+    undo.push(`restore ${uuid}'s definition`, () => this.#save(def));
     await this.#start(resized);
+    undo.keep();
   }
 
   async revertResize(uuid: string, _flavor: FlavorSpec): Promise<void> {
@@ -625,8 +712,14 @@ export class QemuDriver implements VirtDriver {
 
   async attachInterface(uuid: string, nic: NicSpec): Promise<void> {
     const { def, added } = withNic(await this.#pluggable(uuid, 'attach an interface to'), nic);
-    if (qemuPid(def.dir) !== null) await plugNic((await this.#qmp(uuid)).monitor, added);
+    await using undo = this.#undo(uuid);
+    if (qemuPid(def.dir) !== null) {
+      const { monitor } = await this.#qmp(uuid);
+      await plugNic(monitor, added);
+      undo.push(`unplug ${added.id} from ${uuid}`, () => unplug(monitor, `${added.id}-dev`));
+    }
     await this.#save(def);
+    undo.keep();
   }
 
   async detachInterface(uuid: string, portId: string): Promise<void> {
@@ -642,8 +735,17 @@ export class QemuDriver implements VirtDriver {
       await this.#pluggable(uuid, 'attach a volume to'),
       volume,
     );
-    if (qemuPid(def.dir) !== null) await plugDisk((await this.#qmp(uuid)).monitor, disk);
+    await using undo = this.#undo(uuid);
+    if (qemuPid(def.dir) !== null) {
+      const { monitor } = await this.#qmp(uuid);
+      await plugDisk(monitor, disk);
+      undo.push(`unplug ${disk.id} from ${uuid}`, async () => {
+        await unplug(monitor, `${disk.id}-dev`);
+        await dropDiskNodes(monitor, disk);
+      });
+    }
     await this.#save(def);
+    undo.keep();
     return { device };
   }
 
@@ -682,8 +784,8 @@ export class QemuDriver implements VirtDriver {
     let target: MigrationTarget | undefined;
     await this.#create(
       spec,
-      async (def) => {
-        target = await this.#awaitIncoming(def, !shared);
+      async (def, undo) => {
+        target = await this.#awaitIncoming(def, !shared, undo);
       },
       { disksExist: shared },
     );
@@ -691,16 +793,19 @@ export class QemuDriver implements VirtDriver {
   }
 
   /** Starts QEMU to wait for the guest (booting nothing), listening for its memory and, with `disks`, its disks. */
-  async #awaitIncoming(def: VmDefinition, disks: boolean): Promise<MigrationTarget> {
+  async #awaitIncoming(def: VmDefinition, disks: boolean, undo: Undo): Promise<MigrationTarget> {
     // Autostarts once the guest is here if it ran on the source.
-    await this.#start({ ...def, incoming: 'defer' });
+    await this.#start({ ...def, incoming: 'defer' }, undo);
     const t = await listenForMigration(
       (await this.#qmp(def.uuid)).monitor,
       def,
       this.#o.migrationAddress ?? '127.0.0.1',
       { disks },
+      undo,
     );
-    await writeFile(this.#file(def.uuid, 'incoming'), `${JSON.stringify(t)}\n`);
+    const incoming = this.#file(def.uuid, 'incoming');
+    undo.push(`remove ${incoming}`, () => rm(incoming, { force: true }));
+    await writeFile(incoming, `${JSON.stringify(t)}\n`);
     return t;
   }
 
@@ -731,17 +836,14 @@ export class QemuDriver implements VirtDriver {
 
   async sendDisks(uuid: string, target: MigrationTarget): Promise<void> {
     const def = await this.#movable(uuid, 'migrate');
-    const wasOn = qemuPid(def.dir) !== null;
-    await this.#stop(uuid, this.#shutdownSeconds());
-    try {
+    {
+      await using undo = this.#undo(uuid);
+      await this.#stopFor(uuid, def, this.#shutdownSeconds(), undo);
       // A QEMU whose vCPUs never run carries the disks the way a live migration does (the root's
       // own clusters only); the guest's state it sends is that of a machine not yet started.
-      await this.#start({ ...def, paused: true });
+      await this.#start({ ...def, paused: true }, undo);
       await migrateOut((await this.#qmp(uuid)).monitor, def, target);
-    } catch (e) {
-      await this.#stop(uuid, 0);
-      if (wasOn) await this.#start(def).catch(() => undefined);
-      throw e;
+      undo.keep();
     }
     await this.#stop(uuid, 0);
   }
