@@ -23,6 +23,7 @@ export function makeVirtDriver(config: Config, log?: Logger): VirtDriver {
         accel: accel.accel,
         migrationAddress: config.migrationAddress,
         ...(config.instancesPath !== null ? { instancesPath: config.instancesPath } : {}),
+        ...(log ? { log } : {}),
       });
     }
   }
