@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { WebSocket } from 'ws';
 import { stringify } from 'yaml';
 import { freePort, startNubes, removeDir, type NubesProcess } from '../support/nubes-process.ts';
-import { freshPostgres } from '../support/databases.ts';
+import { freshBackends } from '../support/databases.ts';
 import { buildTinyImage } from '../../src/host/tiny-image/build-tiny-image.ts';
 import { loadConfig } from '../../src/cli/config.ts';
 import { cloudEntry, haveOpenstackCli, osOk } from '../support/openstack-cli.ts';
@@ -170,7 +170,7 @@ describe(
         : false),
   },
   () => {
-    let db: Awaited<ReturnType<typeof freshPostgres>>;
+    let backends: Awaited<ReturnType<typeof freshBackends>>;
     let api: NubesProcess;
     let agent: NubesProcess;
     let env: Record<string, string>;
@@ -178,10 +178,10 @@ describe(
     const host = `console-${randomUUID().slice(0, 6)}`;
 
     before(async () => {
-      db = await freshPostgres(pgUrl!);
+      backends = await freshBackends(pgUrl!, amqpUrl!);
       api = await startNubes({
         command: ['api'],
-        args: ['--database', db.url, '--bus', amqpUrl!],
+        args: ['--database', backends.db.url, '--bus', backends.bus.url],
         env: { NUBES_ADMIN_PASSWORD: 'console-test-pw' },
       });
       consolePort = await freePort();
@@ -191,7 +191,7 @@ describe(
           '--host',
           host,
           '--bus',
-          amqpUrl!,
+          backends.bus.url,
           '--virt-driver',
           'qemu',
           '--console-listen',
@@ -243,7 +243,7 @@ describe(
       await osOk(['server', 'delete', '--wait', 'far-screen'], env).catch(() => undefined);
       await agent?.stop();
       await api?.stop();
-      await db?.drop();
+      await backends?.drop();
       for (const p of [api, agent]) if (p) removeDir(p.dataDir);
     });
 

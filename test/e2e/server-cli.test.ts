@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { freePort, startNubes, removeDir, type NubesProcess } from '../support/nubes-process.ts';
-import { freshPostgres } from '../support/databases.ts';
+import { freshBackends } from '../support/databases.ts';
 import { startBalancer } from '../support/balancer.ts';
 import { cloudEntry, haveOpenstackCli, os, osOk } from '../support/openstack-cli.ts';
 
@@ -57,7 +57,7 @@ const LAYOUTS: Layout[] = [
         ? false
         : 'needs NUBES_TEST_DATABASE_URL and NUBES_TEST_AMQP_URL (scripts/test.sh starts both)'),
     async start() {
-      const db = await freshPostgres(pgUrl!);
+      const backends = await freshBackends(pgUrl!, amqpUrl!);
       const balancer = await startBalancer(await freePort());
       // Image data and staging shared by the replicas, as docs/scale-out.md asks.
       const shared = mkdtempSync(join(tmpdir(), 'nubes-shared-'));
@@ -73,7 +73,7 @@ const LAYOUTS: Layout[] = [
           removeDir(p.dataDir);
         }
         await balancer.close();
-        await db.drop();
+        await backends.drop();
         removeDir(shared);
       };
       try {
@@ -82,7 +82,14 @@ const LAYOUTS: Layout[] = [
             [1, 2].map(() =>
               startNubes({
                 command: ['api'],
-                args: ['--database', db.url, '--bus', amqpUrl!, '--public-url', balancer.url],
+                args: [
+                  '--database',
+                  backends.db.url,
+                  '--bus',
+                  backends.bus.url,
+                  '--public-url',
+                  balancer.url,
+                ],
                 env,
               }),
             ),
@@ -94,7 +101,14 @@ const LAYOUTS: Layout[] = [
           procs.push(
             await startNubes({
               command: ['agent'],
-              args: ['--host', `so-${tag}-${n}`, '--bus', amqpUrl!, '--virt-driver', 'fake'],
+              args: [
+                '--host',
+                `so-${tag}-${n}`,
+                '--bus',
+                backends.bus.url,
+                '--virt-driver',
+                'fake',
+              ],
               env: FAKE_HOST,
               readyWhen: /host agent serving/,
             }),

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { randomUUID } from 'node:crypto';
 import { startNubes, removeDir, type NubesProcess } from '../support/nubes-process.ts';
-import { freshPostgres } from '../support/databases.ts';
+import { freshBackends } from '../support/databases.ts';
 import { buildTinyImage } from '../../src/host/tiny-image/build-tiny-image.ts';
 import { loadConfig } from '../../src/cli/config.ts';
 import { cloudEntry, haveOpenstackCli, osOk } from '../support/openstack-cli.ts';
@@ -388,7 +388,7 @@ describe(
         : 'needs NUBES_TEST_DATABASE_URL and NUBES_TEST_AMQP_URL (scripts/test.sh starts both)'),
   },
   () => {
-    let db: Awaited<ReturnType<typeof freshPostgres>>;
+    let backends: Awaited<ReturnType<typeof freshBackends>>;
     let api: NubesProcess;
     let agent: NubesProcess;
     let env: Record<string, string>;
@@ -398,7 +398,7 @@ describe(
     const startAgent = (dataDir?: string) =>
       startNubes({
         command: ['agent'],
-        args: ['--host', host, '--bus', amqpUrl!, '--virt-driver', 'qemu'],
+        args: ['--host', host, '--bus', backends.bus.url, '--virt-driver', 'qemu'],
         readyWhen: /host agent serving/,
         ...(dataDir ? { dataDir } : {}),
       });
@@ -415,10 +415,10 @@ describe(
     };
 
     before(async () => {
-      db = await freshPostgres(pgUrl!);
+      backends = await freshBackends(pgUrl!, amqpUrl!);
       api = await startNubes({
         command: ['api'],
-        args: ['--database', db.url, '--bus', amqpUrl!],
+        args: ['--database', backends.db.url, '--bus', backends.bus.url],
         env: { NUBES_ADMIN_PASSWORD: 'agent-test-pw' },
       });
       agent = await startAgent();
@@ -456,7 +456,7 @@ describe(
       removeDir(agent.dataDir);
       if (second) removeDir(second.dataDir);
       removeDir(api.dataDir);
-      await db.drop();
+      await backends.drop();
     });
 
     it("keeps the guest running through the agent's death and restart, and the restarted agent notices its QEMU die", async () => {
@@ -512,7 +512,7 @@ describe(
     it('live-migrates a running guest to a second agent and back (openstack server migrate --live-migration): it keeps counting, with its disk', async () => {
       second = await startNubes({
         command: ['agent'],
-        args: ['--host', host2, '--bus', amqpUrl!, '--virt-driver', 'qemu'],
+        args: ['--host', host2, '--bus', backends.bus.url, '--virt-driver', 'qemu'],
         readyWhen: /host agent serving/,
       });
       const v230 = { ...env, OS_COMPUTE_API_VERSION: '2.30' };

@@ -19,6 +19,18 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** What every test cloud runs with, unless a test says otherwise. */
+const TEST_ENV = {
+  // The tiny guest image is registered only where a test asks for it (it takes a build).
+  NUBES_TINY_IMAGE: 'off',
+  // Cheap password hashing, as the in-process test clouds use: every openstack command
+  // authenticates with a password, and the default Argon2id (64 MiB, 3 passes) costs the server a
+  // third of a CPU second each time. The hashing itself is tested in src/platform/auth.
+  NUBES_ARGON2_MEMORY_KIB: '1024',
+  NUBES_ARGON2_PASSES: '1',
+  NUBES_ARGON2_PARALLELISM: '1',
+};
+
 export interface NubesProcess {
   readonly url: string;
   readonly dataDir: string;
@@ -54,8 +66,7 @@ export async function startNubes(opts: StartOptions = {}): Promise<NubesProcess>
       ...(opts.args ?? []),
     ],
     {
-      // The tiny guest image is registered only where a test asks for it (it takes a build).
-      env: { ...process.env, NUBES_TINY_IMAGE: 'off', ...opts.env },
+      env: { ...process.env, ...TEST_ENV, ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
@@ -94,10 +105,12 @@ export async function startNubes(opts: StartOptions = {}): Promise<NubesProcess>
     output: () => out,
     async stop() {
       if (child.exitCode === null) child.kill('SIGINT');
+      // The timer is cleared once nubes exits: a pending one would keep the test process alive.
+      let timer: NodeJS.Timeout | undefined;
       const code = await Promise.race([
         exited,
-        new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 15_000)),
-      ]);
+        new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), 15_000))),
+      ]).finally(() => clearTimeout(timer));
       if (code === 'timeout') {
         child.kill('SIGKILL');
         throw new Error(`nubes did not stop within 15 s of SIGINT:\n${out}`);
