@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { stringify } from 'yaml';
-import { startNubes, removeDir, type NubesProcess } from '../support/nubes-process.ts';
+import { startAll, startNubes, removeDir, type NubesProcess } from '../support/nubes-process.ts';
 import { freshBackends } from '../support/databases.ts';
 import { cloudEntry, haveOpenstackCli, os, osOk } from '../support/openstack-cli.ts';
 
@@ -83,16 +83,16 @@ describe('scale-out compute under contention: two api replicas and three agents'
         startNubes({ command: ['api'], args: shared, env: { NUBES_ADMIN_PASSWORD: PASSWORD } }),
       ),
     )) as [NubesProcess, NubesProcess];
-    for (const host of hosts) {
-      agents.push(
-        await startNubes({
+    agents.push(
+      ...(await startAll(
+        hosts.map((host) => ({
           command: ['agent'],
           args: ['--host', host, '--bus', backends.bus.url, '--virt-driver', 'fake'],
           env: { NUBES_FAKE_VCPUS: String(HOST_VCPUS), NUBES_FAKE_MEMORY_MB: '8192' },
           readyWhen: /host agent serving/,
-        }),
-      );
-    }
+        })),
+      )),
+    );
     const cloud = cloudEntry;
     writeFileSync(
       join(a.dataDir, 'clouds.yaml'),

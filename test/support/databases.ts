@@ -81,25 +81,43 @@ export async function freshBackends(
 
 export interface DatabaseVariant {
   readonly name: string;
+  /** Why this variant cannot run here, or false. */
+  readonly skip: string | false;
+  /** The `nubes up` arguments that put it on these databases. */
   readonly args: string[];
   cleanup(): Promise<void>;
 }
 
-export async function databaseVariants(): Promise<DatabaseVariant[]> {
-  const out: DatabaseVariant[] = [{ name: 'SQLite', args: [], cleanup: async () => {} }];
+export const SQLITE: DatabaseVariant = {
+  name: 'SQLite',
+  skip: false,
+  args: [],
+  cleanup: async () => {},
+};
+
+/** PostgreSQL (a fresh database), with the bus on RabbitMQ (a fresh vhost) when it runs too. */
+export async function postgresVariant(): Promise<DatabaseVariant> {
   const url = process.env['NUBES_TEST_DATABASE_URL'];
-  if (url) {
-    const db = await freshPostgres(url);
-    // The scale-out parts together: PostgreSQL, and RabbitMQ for the bus when it runs too.
-    const amqp = process.env['NUBES_TEST_AMQP_URL'];
-    const vhost = amqp ? await freshVhost(amqp) : undefined;
-    out.push({
-      name: amqp ? 'PostgreSQL, RabbitMQ' : 'PostgreSQL',
-      args: ['--database', db.url, ...(vhost ? ['--bus', vhost.url] : [])],
-      cleanup: async () => {
-        await Promise.all([db.drop(), vhost?.drop()]);
-      },
-    });
+  const amqp = process.env['NUBES_TEST_AMQP_URL'];
+  const name = amqp ? 'PostgreSQL, RabbitMQ' : 'PostgreSQL';
+  if (!url) {
+    const skip = 'needs NUBES_TEST_DATABASE_URL (scripts/test.sh starts PostgreSQL)';
+    return { name, skip, args: [], cleanup: async () => {} };
   }
-  return out;
+  const db = await freshPostgres(url);
+  const vhost = amqp ? await freshVhost(amqp) : undefined;
+  return {
+    name,
+    skip: false,
+    args: ['--database', db.url, ...(vhost ? ['--bus', vhost.url] : [])],
+    cleanup: async () => {
+      await Promise.all([db.drop(), vhost?.drop()]);
+    },
+  };
+}
+
+/** SQLite, and PostgreSQL when NUBES_TEST_DATABASE_URL is set, for a file that runs both in turn. */
+export async function databaseVariants(): Promise<DatabaseVariant[]> {
+  const pg = await postgresVariant();
+  return pg.skip ? [SQLITE] : [SQLITE, pg];
 }

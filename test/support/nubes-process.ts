@@ -19,6 +19,8 @@ export async function freePort(): Promise<number> {
   });
 }
 
+const READY_MS = 90_000;
+
 /** What every test cloud runs with, unless a test says otherwise. */
 const TEST_ENV = {
   // The tiny guest image is registered only where a test asks for it (it takes a build).
@@ -78,7 +80,8 @@ export async function startNubes(opts: StartOptions = {}): Promise<NubesProcess>
     out += d.toString();
   });
   const exited = new Promise<number | null>((ok) => child.once('exit', (code) => ok(code)));
-  const deadline = Date.now() + 30_000;
+  // Generous: the e2e files run at once on a 2-core machine, beside the unit tests' guests.
+  const deadline = Date.now() + READY_MS;
   for (;;) {
     if (child.exitCode !== null)
       throw new Error(`nubes exited with ${child.exitCode} before it was ready:\n${out}`);
@@ -94,7 +97,7 @@ export async function startNubes(opts: StartOptions = {}): Promise<NubesProcess>
     }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`nubes did not become ready in 30 s:\n${out}`);
+      throw new Error(`nubes did not become ready in ${READY_MS / 1000} s:\n${out}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -122,4 +125,19 @@ export async function startNubes(opts: StartOptions = {}): Promise<NubesProcess>
 
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** Starts several at once (agents, replicas); if one fails, stops the others and throws its error. */
+export async function startAll(all: readonly StartOptions[]): Promise<NubesProcess[]> {
+  const settled = await Promise.allSettled(all.map((o) => startNubes(o)));
+  const started = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const failure = settled.find((s) => s.status === 'rejected');
+  if (failure) {
+    for (const p of started) {
+      await p.stop().catch(() => undefined);
+      removeDir(p.dataDir);
+    }
+    throw failure.reason;
+  }
+  return started;
 }

@@ -18,15 +18,24 @@ from importlib.metadata import entry_points
 sys.argv = ['/usr/bin/openstack']
 import openstackclient.shell  # noqa: E402
 
-# The modules the CLI would import for a command: every command and client plugin registered under
-# openstack.* (Debian's openstackclient and the SDK/clients it depends on). Any that fails to import
-# is left for the child to import (and to fail on) as the CLI itself would.
-for group in sorted(g for g in entry_points().groups if g.startswith('openstack.')):
+# The modules the CLI would import for a command: every command, client, auth and output plugin it
+# finds by entry point (Debian's openstackclient, the SDK and clients it depends on, keystoneauth,
+# cliff). Any that fails to import is left for the child to import (and to fail on) as the CLI would.
+PLUGIN_GROUPS = ('openstack.', 'keystoneauth1.', 'cliff.')
+for group in sorted(g for g in entry_points().groups if g.startswith(PLUGIN_GROUPS)):
     for ep in entry_points().select(group=group):
         try:
             importlib.import_module(ep.module)
         except Exception:
             pass
+# cliff maps every installed module to its distribution for each command's help epilog, once per
+# process and from the installed packages alone: a walk of all their metadata, done here once.
+try:
+    import cliff.command
+
+    cliff.command._get_distributions_by_modules()
+except Exception:
+    pass
 
 
 def child(req):
