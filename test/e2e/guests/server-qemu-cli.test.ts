@@ -3,30 +3,27 @@
 // otherwise, and every server operation is checked by what the guest itself prints on its serial
 // console (`openstack console log show`): the boot, the hostname and key from the metadata, the
 // user data, each reboot (the guest's boot counter on its persistent /data), the memory kept over
-// pause and suspend (a counter that keeps counting without a new boot), the rescue system, the
-// resized CPUs, the snapshot's file, the shelved disk. kill -9 of a QEMU ends in SHUTOFF. While the
-// first guest runs, its VNC console (`openstack console url show --novnc`): the URL's token opens
-// the guest's VNC server once, and noVNC in Debian's Chromium, headless, shows its screen. Agents
-// on PostgreSQL and RabbitMQ are in server-qemu-agents.test.ts.
+// pause and suspend (a counter that keeps counting without a new boot), the rescue system; kill -9
+// of a QEMU ends in SHUTOFF. While the guest runs, its VNC console (`openstack console url show
+// --novnc`): the URL's token opens the guest's VNC server once, and noVNC in Debian's Chromium,
+// headless, shows its screen. Snapshot, resize, shelve and rebuild (what changes a guest's disk)
+// are in server-qemu-disks.test.ts, on a cloud and guest of their own so that both run at once;
+// agents on PostgreSQL and RabbitMQ in server-qemu-agents.test.ts.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse, stringify } from 'yaml';
-import { startNubes, removeDir, type NubesProcess } from '../../support/nubes-process.ts';
 import { osOk } from '../../support/openstack-cli.ts';
+import { tinyCloud } from '../../support/tiny-cloud.ts';
 import {
   accel,
   banner,
   bootCountOf,
-  BOOT_WAIT_MS,
   CHROMIUM,
-  PUBLIC_KEY,
   skipNoVnc,
   skipQemu as skip,
   sleep,
   tick,
-  USER_DATA,
   websocketOf,
 } from '../../support/tiny-guest.ts';
 
@@ -34,102 +31,8 @@ describe(
   `real guests through the openstack CLI (nubes up, qemu driver, ${accel})`,
   { skip },
   () => {
-    let nubes: NubesProcess;
-    let alice: Record<string, string>;
-    let admin: Record<string, string>;
-    const bootWait = BOOT_WAIT_MS;
-
-    before(async () => {
-      nubes = await startNubes({ env: { NUBES_TINY_IMAGE: 'on' }, readyWhen: /is up/ });
-      admin = { OS_CLIENT_CONFIG_FILE: join(nubes.dataDir, 'clouds.yaml'), OS_CLOUD: 'nubes' };
-      await osOk(['project', 'create', 'vmtest'], admin);
-      await osOk(['user', 'create', '--password', 'alice-pw', 'alice'], admin);
-      await osOk(['role', 'add', '--user', 'alice', '--project', 'vmtest', 'member'], admin);
-      const base = parse(readFileSync(admin.OS_CLIENT_CONFIG_FILE!, 'utf8')).clouds.nubes;
-      writeFileSync(
-        join(nubes.dataDir, 'alice.yaml'),
-        stringify({
-          clouds: {
-            alice: {
-              ...base,
-              auth: {
-                ...base.auth,
-                username: 'alice',
-                password: 'alice-pw',
-                project_name: 'vmtest',
-              },
-            },
-          },
-        }),
-      );
-      alice = { OS_CLIENT_CONFIG_FILE: join(nubes.dataDir, 'alice.yaml'), OS_CLOUD: 'alice' };
-      await osOk(
-        ['flavor', 'create', '--vcpus', '2', '--ram', '192', '--disk', '2', 'e2e.big'],
-        admin,
-      );
-      writeFileSync(join(nubes.dataDir, 'key.pub'), `${PUBLIC_KEY}\n`);
-      await osOk(
-        ['keypair', 'create', '--public-key', join(nubes.dataDir, 'key.pub'), 'e2e-key'],
-        alice,
-      );
-      writeFileSync(join(nubes.dataDir, 'user-data.sh'), USER_DATA);
-    });
-    after(async () => {
-      if (!nubes) return;
-      // Guests outlive the cloud by design: the test removes its own.
-      for (const s of await osOk(['server', 'list', '--all-projects', '-f', 'json'], admin).catch(
-        () => [],
-      ))
-        await osOk(['server', 'delete', '--wait', s.ID], admin).catch(() => undefined);
-      await nubes.stop();
-      removeDir(nubes.dataDir);
-    });
-
-    const consoleLog = async (server: string): Promise<string> =>
-      osOk(['console', 'log', 'show', server], alice);
-    const show = async (server: string) => osOk(['server', 'show', server, '-f', 'json'], alice);
-    /** Waits until the console shows `re` in what the guest printed after `from` characters. */
-    async function guestSays(server: string, re: RegExp, from = 0): Promise<string> {
-      let out = '';
-      for (const until = Date.now() + bootWait; Date.now() < until; await sleep(1000)) {
-        out = await consoleLog(server);
-        if (re.test(out.slice(from))) return out;
-      }
-      assert.fail(
-        `the console of ${server} never showed ${re} after offset ${from}; it ends with:\n${out.slice(-3000)}`,
-      );
-    }
-    const bootCount = bootCountOf;
-    async function status(server: string, want: string): Promise<any> {
-      for (const until = Date.now() + bootWait; Date.now() < until; await sleep(500)) {
-        const s = await show(server);
-        if (s.status === want) return s;
-        if (s.status === 'ERROR')
-          assert.fail(`${server} went to ERROR: ${JSON.stringify(s.fault)}`);
-      }
-      assert.fail(`${server} never became ${want}`);
-    }
-    /** Runs an action, waits for `want`, then for the next boot: the boot counter one higher (or `count`). */
-    async function rebooted(
-      server: string,
-      action: string[],
-      want = 'ACTIVE',
-      count?: number,
-    ): Promise<string> {
-      const before = await consoleLog(server);
-      await osOk(action, alice);
-      await status(server, want);
-      return guestSays(
-        server,
-        new RegExp(
-          `^nubes-tiny: boot-count ${count ?? bootCount(before) + 1}\\b[\\s\\S]*^nubes-tiny: ready`,
-          'm',
-        ),
-        before.length,
-      );
-    }
-    const flavorName = (f: unknown) =>
-      typeof f === 'string' ? f.split(' ')[0] : (f as { original_name: string }).original_name;
+    const cloud = tinyCloud();
+    const { admin, alice, consoleLog, show, guestSays, status, rebooted } = cloud;
 
     it('boots nubes-tiny with a key and user data (--wait), and the guest says so on its console', async () => {
       const s = await osOk(
@@ -143,7 +46,7 @@ describe(
           '--key-name',
           'e2e-key',
           '--user-data',
-          join(nubes.dataDir, 'user-data.sh'),
+          cloud.userData,
           '--wait',
           'vm1',
           '-f',
@@ -160,7 +63,7 @@ describe(
       assert.match(out, /^nubes-tiny: user-data exit 0/m);
       assert.match(out, /^NUBES-E2E note: written on vm1/m);
       assert.match(out, /^NUBES-E2E cpus=1/m);
-      assert.equal(bootCount(out), 1);
+      assert.equal(bootCountOf(out), 1);
     });
 
     // The console while vm1 runs: reading it changes nothing in the guest, so it needs no guest of its own.
@@ -168,7 +71,9 @@ describe(
       const c = await osOk(['console', 'url', 'show', '--novnc', 'vm1', '-f', 'json'], alice);
       assert.equal(c.type, 'novnc');
       assert.ok(
-        c.url.startsWith(`${nubes.url}/console/vnc_lite.html?path=console%2Fwebsockify%3Ftoken%3D`),
+        c.url.startsWith(
+          `${cloud.nubes.url}/console/vnc_lite.html?path=console%2Fwebsockify%3Ftoken%3D`,
+        ),
         c.url,
       );
       return c.url;
@@ -188,15 +93,18 @@ describe(
       "the VNC console serves noVNC's page and scripts, and no file outside them",
       { skip: skipNoVnc },
       async () => {
-        const page = await fetch(`${nubes.url}/console/vnc_lite.html`);
+        const page = await fetch(`${cloud.nubes.url}/console/vnc_lite.html`);
         assert.equal(page.status, 200);
         assert.match(await page.text(), /noVNC/);
-        const rfb = await fetch(`${nubes.url}/console/core/rfb.js`);
+        const rfb = await fetch(`${cloud.nubes.url}/console/core/rfb.js`);
         assert.equal(rfb.status, 200);
         assert.match(rfb.headers.get('content-type')!, /javascript/);
-        assert.equal((await fetch(`${nubes.url}/console/..%2f..%2f..%2fetc%2fpasswd`)).status, 404);
         assert.equal(
-          (await fetch(`${nubes.url}/console/core/..%2f..%2f..%2fetc%2fpasswd`)).status,
+          (await fetch(`${cloud.nubes.url}/console/..%2f..%2f..%2fetc%2fpasswd`)).status,
+          404,
+        );
+        assert.equal(
+          (await fetch(`${cloud.nubes.url}/console/core/..%2f..%2f..%2fetc%2fpasswd`)).status,
           404,
         );
       },
@@ -270,7 +178,7 @@ describe(
         /^nubes-tiny: shutting down/m,
         'a hard reboot is a reset',
       );
-      assert.equal(bootCount(after), 4);
+      assert.equal(bootCountOf(after), 4);
     });
 
     it('pauses and unpauses, suspends and resumes: the guest keeps counting where it was, with no new boot', async () => {
@@ -312,94 +220,17 @@ describe(
       );
       assert.match(rescued, /^nubes-tiny: boot-count 1\b/m, 'a fresh copy of the rescue image');
       const own = await rebooted('vm1', ['server', 'unrescue', 'vm1']);
-      assert.equal(bootCount(own.slice(rescue.length)), 5, 'back on its own disk, which counts on');
-    });
-
-    it('snapshots (server image create), and a new server booted from the snapshot finds the file the first one wrote', async () => {
-      await osOk(['server', 'image', 'create', '--name', 'vm1-snap', '--wait', 'vm1'], alice);
       assert.equal(
-        (await osOk(['image', 'show', 'vm1-snap', '-f', 'json'], alice)).status,
-        'active',
+        bootCountOf(own.slice(rescue.length)),
+        5,
+        'back on its own disk, which counts on',
       );
-      await osOk(
-        [
-          'server',
-          'create',
-          '--image',
-          'vm1-snap',
-          '--flavor',
-          'm1.nano',
-          '--user-data',
-          join(nubes.dataDir, 'user-data.sh'),
-          '--wait',
-          'vm2',
-        ],
-        alice,
-      );
-      const out = await guestSays('vm2', /^nubes-tiny: ready/m);
-      assert.match(out, /^nubes-tiny: hostname vm2\r?$/m);
-      assert.match(out, /^NUBES-E2E note: written on vm1/m, 'the disk came with the snapshot');
-      await osOk(['server', 'delete', '--wait', 'vm2'], alice);
-    });
-
-    it('resizes to more CPUs, reverts to the old flavor, resizes again and confirms', async () => {
-      const bigger = await rebooted(
-        'vm1',
-        ['server', 'resize', '--flavor', 'e2e.big', '--wait', 'vm1'],
-        'VERIFY_RESIZE',
-      );
-      assert.match(bigger.split(/nubes-tiny: boot-count \d+/).at(-1)!, /^NUBES-E2E cpus=2/m);
-      // A revert brings back the disk as it was before the resize: its boot counter says the same again.
-      const resizedBoot = bootCount(bigger);
-      const reverted = await rebooted(
-        'vm1',
-        ['server', 'resize', 'revert', 'vm1'],
-        'ACTIVE',
-        resizedBoot,
-      );
-      assert.match(reverted.split(/nubes-tiny: boot-count \d+/).at(-1)!, /^NUBES-E2E cpus=1/m);
-      assert.equal(flavorName((await show('vm1')).flavor), 'm1.nano');
-      await rebooted(
-        'vm1',
-        ['server', 'resize', '--flavor', 'e2e.big', '--wait', 'vm1'],
-        'VERIFY_RESIZE',
-        resizedBoot + 1,
-      );
-      await osOk(['server', 'resize', 'confirm', 'vm1'], alice);
-      await status('vm1', 'ACTIVE');
-      assert.equal(flavorName((await show('vm1')).flavor), 'e2e.big');
-    });
-
-    it('shelves (the disk kept as an image, the guest gone from the host) and unshelves with its disk', async () => {
-      const before = await consoleLog('vm1');
-      await osOk(['server', 'shelve', 'vm1'], alice);
-      await status('vm1', 'SHELVED_OFFLOADED');
-      assert.equal(
-        (await osOk(['image', 'show', 'vm1-shelved', '-f', 'json'], alice)).status,
-        'active',
-      );
-      await osOk(['server', 'unshelve', 'vm1'], alice);
-      await status('vm1', 'ACTIVE');
-      const out = await guestSays('vm1', /^nubes-tiny: ready/m);
-      assert.ok(bootCount(out) > bootCount(before), 'the same disk boots again');
-      assert.match(out, /^NUBES-E2E note: written on vm1/m);
-      assert.equal(
-        (await osOk(['image', 'list', '--name', 'vm1-shelved', '-f', 'json'], alice)).length,
-        0,
-        'unshelved, the image is gone',
-      );
-    });
-
-    it('rebuilds from the image: a fresh disk', async () => {
-      await osOk(['server', 'rebuild', '--image', 'nubes-tiny', '--wait', 'vm1'], alice);
-      const out = await guestSays('vm1', /^nubes-tiny: ready/m);
-      assert.equal(bootCount(out), 1);
     });
 
     it('a QEMU killed with SIGKILL ends SHUTOFF, with a stop action by the cloud; the server starts again', async () => {
       const id = (await show('vm1')).id as string;
       const pid = Number(
-        readFileSync(join(nubes.dataDir, 'compute', 'instances', id, 'qemu.pid'), 'utf8'),
+        readFileSync(join(cloud.nubes.dataDir, 'compute', 'instances', id, 'qemu.pid'), 'utf8'),
       );
       process.kill(pid, 'SIGKILL');
       const s = await status('vm1', 'SHUTOFF');
@@ -426,7 +257,7 @@ describe(
 
     it('deletes: the guest and its files are gone from the host', async () => {
       const id = (await show('vm1')).id as string;
-      const dir = join(nubes.dataDir, 'compute', 'instances', id);
+      const dir = join(cloud.nubes.dataDir, 'compute', 'instances', id);
       const pid = Number(readFileSync(join(dir, 'qemu.pid'), 'utf8'));
       await osOk(['server', 'delete', '--wait', 'vm1'], alice);
       assert.ok(!existsSync(dir));
