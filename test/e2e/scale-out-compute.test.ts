@@ -9,8 +9,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { stringify } from 'yaml';
-import { startNubes, removeDir, type NubesProcess } from '../support/nubes-process.ts';
-import { freshPostgres, type ScratchDatabase } from '../support/databases.ts';
+import { startAll, startNubes, removeDir, type NubesProcess } from '../support/nubes-process.ts';
+import { freshBackends } from '../support/databases.ts';
 import { cloudEntry, haveOpenstackCli, os, osOk } from '../support/openstack-cli.ts';
 
 const pgUrl = process.env['NUBES_TEST_DATABASE_URL'];
@@ -65,7 +65,7 @@ async function login(
 }
 
 describe('scale-out compute under contention: two api replicas and three agents', { skip }, () => {
-  let db: ScratchDatabase;
+  let backends: Awaited<ReturnType<typeof freshBackends>>;
   let a: NubesProcess;
   let b: NubesProcess;
   const agents: NubesProcess[] = [];
@@ -76,23 +76,23 @@ describe('scale-out compute under contention: two api replicas and three agents'
   });
 
   before(async () => {
-    db = await freshPostgres(pgUrl!);
-    const shared = ['--database', db.url, '--bus', amqpUrl!];
+    backends = await freshBackends(pgUrl!, amqpUrl!);
+    const shared = ['--database', backends.db.url, '--bus', backends.bus.url];
     [a, b] = (await Promise.all(
       [1, 2].map(() =>
         startNubes({ command: ['api'], args: shared, env: { NUBES_ADMIN_PASSWORD: PASSWORD } }),
       ),
     )) as [NubesProcess, NubesProcess];
-    for (const host of hosts) {
-      agents.push(
-        await startNubes({
+    agents.push(
+      ...(await startAll(
+        hosts.map((host) => ({
           command: ['agent'],
-          args: ['--host', host, '--bus', amqpUrl!, '--virt-driver', 'fake'],
+          args: ['--host', host, '--bus', backends.bus.url, '--virt-driver', 'fake'],
           env: { NUBES_FAKE_VCPUS: String(HOST_VCPUS), NUBES_FAKE_MEMORY_MB: '8192' },
           readyWhen: /host agent serving/,
-        }),
-      );
-    }
+        })),
+      )),
+    );
     const cloud = cloudEntry;
     writeFileSync(
       join(a.dataDir, 'clouds.yaml'),
@@ -139,7 +139,7 @@ describe('scale-out compute under contention: two api replicas and three agents'
         await p.stop();
         removeDir(p.dataDir);
       }
-    await db?.drop();
+    await backends?.drop();
   });
 
   it('hundreds of parallel creates at both replicas never over-commit a host nor exceed a quota', async () => {
@@ -184,7 +184,7 @@ describe('scale-out compute under contention: two api replicas and three agents'
     );
 
     // Wait until nothing is building any more.
-    const client = new pg.Client({ connectionString: db.url });
+    const client = new pg.Client({ connectionString: backends.db.url });
     await client.connect();
     try {
       const deadline = Date.now() + 120_000;

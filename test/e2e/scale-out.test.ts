@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { startNubes, removeDir, type NubesProcess } from '../support/nubes-process.ts';
-import { freshPostgres, type ScratchDatabase } from '../support/databases.ts';
+import { freshBackends } from '../support/databases.ts';
 import { createAmqpBus } from '../../src/platform/bus/amqp.ts';
 import type { Bus } from '../../src/platform/bus/bus.ts';
 
@@ -36,16 +36,16 @@ async function call(
 }
 
 describe('scale-out: API replicas and a host agent on PostgreSQL and RabbitMQ', { skip }, () => {
-  let db: ScratchDatabase;
+  let backends: Awaited<ReturnType<typeof freshBackends>>;
   let a: NubesProcess;
   let b: NubesProcess;
   let agent: NubesProcess | undefined;
   let bus: Bus;
   const host = `e2e-host-${randomUUID().slice(0, 8)}`;
-  const shared = () => ['--database', db.url, '--bus', amqpUrl!];
+  const shared = () => ['--database', backends.db.url, '--bus', backends.bus.url];
 
   before(async () => {
-    db = await freshPostgres(pgUrl!);
+    backends = await freshBackends(pgUrl!, amqpUrl!);
     // Both at once on an empty database, as a service manager starts them: one migrates and
     // bootstraps, the other waits for the migration lock and finds the data there.
     [a, b] = (await Promise.all(
@@ -57,7 +57,7 @@ describe('scale-out: API replicas and a host agent on PostgreSQL and RabbitMQ', 
         }),
       ),
     )) as [NubesProcess, NubesProcess];
-    bus = await createAmqpBus({ url: amqpUrl! });
+    bus = await createAmqpBus({ url: backends.bus.url });
   });
   after(async () => {
     await bus?.close();
@@ -66,7 +66,7 @@ describe('scale-out: API replicas and a host agent on PostgreSQL and RabbitMQ', 
         await p.stop();
         removeDir(p.dataDir);
       }
-    await db?.drop();
+    await backends?.drop();
   });
 
   it('a token issued by one replica is valid on the other, and revoked on both at once', async () => {
@@ -115,7 +115,7 @@ describe('scale-out: API replicas and a host agent on PostgreSQL and RabbitMQ', 
     });
     agent = await startNubes({
       command: ['serve', 'agent'],
-      args: ['--host', host, '--bus', amqpUrl!],
+      args: ['--host', host, '--bus', backends.bus.url],
       readyWhen: /host agent serving/,
     });
     const pong = (await bus.call(`compute.${host}`, 'ping', {}, { timeoutMs: 10_000 })) as {
@@ -144,7 +144,7 @@ describe('scale-out: API replicas and a host agent on PostgreSQL and RabbitMQ', 
     await assert.rejects(
       startNubes({
         command: ['serve', 'api'],
-        args: ['--database', db.url, '--bus', 'amqp://guest:guest@127.0.0.1:1/'],
+        args: ['--database', backends.db.url, '--bus', 'amqp://guest:guest@127.0.0.1:1/'],
       }),
       /cannot reach the message bus at amqp:\/\/guest@127\.0\.0\.1:1\/.*rabbitmq-server/s,
     );

@@ -19,6 +19,20 @@ export async function freePort(): Promise<number> {
   });
 }
 
+const READY_MS = 90_000;
+
+/** What every test cloud runs with, unless a test says otherwise. */
+const TEST_ENV = {
+  // The tiny guest image is registered only where a test asks for it (it takes a build).
+  NUBES_TINY_IMAGE: 'off',
+  // Cheap password hashing, as the in-process test clouds use: every openstack command
+  // authenticates with a password, and the default Argon2id (64 MiB, 3 passes) costs the server a
+  // third of a CPU second each time. The hashing itself is tested in src/platform/auth.
+  NUBES_ARGON2_MEMORY_KIB: '1024',
+  NUBES_ARGON2_PASSES: '1',
+  NUBES_ARGON2_PARALLELISM: '1',
+};
+
 export interface NubesProcess {
   readonly url: string;
   readonly dataDir: string;
@@ -54,8 +68,7 @@ export async function startNubes(opts: StartOptions = {}): Promise<NubesProcess>
       ...(opts.args ?? []),
     ],
     {
-      // The tiny guest image is registered only where a test asks for it (it takes a build).
-      env: { ...process.env, NUBES_TINY_IMAGE: 'off', ...opts.env },
+      env: { ...process.env, ...TEST_ENV, ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
@@ -67,7 +80,8 @@ export async function startNubes(opts: StartOptions = {}): Promise<NubesProcess>
     out += d.toString();
   });
   const exited = new Promise<number | null>((ok) => child.once('exit', (code) => ok(code)));
-  const deadline = Date.now() + 30_000;
+  // Generous: the e2e files run at once on a 2-core machine, beside the unit tests' guests.
+  const deadline = Date.now() + READY_MS;
   for (;;) {
     if (child.exitCode !== null)
       throw new Error(`nubes exited with ${child.exitCode} before it was ready:\n${out}`);
@@ -83,7 +97,7 @@ export async function startNubes(opts: StartOptions = {}): Promise<NubesProcess>
     }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`nubes did not become ready in 30 s:\n${out}`);
+      throw new Error(`nubes did not become ready in ${READY_MS / 1000} s:\n${out}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -94,10 +108,12 @@ export async function startNubes(opts: StartOptions = {}): Promise<NubesProcess>
     output: () => out,
     async stop() {
       if (child.exitCode === null) child.kill('SIGINT');
+      // The timer is cleared once nubes exits: a pending one would keep the test process alive.
+      let timer: NodeJS.Timeout | undefined;
       const code = await Promise.race([
         exited,
-        new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 15_000)),
-      ]);
+        new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), 15_000))),
+      ]).finally(() => clearTimeout(timer));
       if (code === 'timeout') {
         child.kill('SIGKILL');
         throw new Error(`nubes did not stop within 15 s of SIGINT:\n${out}`);
@@ -109,4 +125,19 @@ export async function startNubes(opts: StartOptions = {}): Promise<NubesProcess>
 
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** Starts several at once (agents, replicas); if one fails, stops the others and throws its error. */
+export async function startAll(all: readonly StartOptions[]): Promise<NubesProcess[]> {
+  const settled = await Promise.allSettled(all.map((o) => startNubes(o)));
+  const started = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const failure = settled.find((s) => s.status === 'rejected');
+  if (failure) {
+    for (const p of started) {
+      await p.stop().catch(() => undefined);
+      removeDir(p.dataDir);
+    }
+    throw failure.reason;
+  }
+  return started;
 }
