@@ -11,7 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { exec, haveCommand } from '../exec.ts';
-import { accelerator, startTestVm, type TestVm, type TestVmOptions } from './boot-for-tests.ts';
+import {
+  accelerator,
+  startTestVm,
+  type TestVm,
+  type TestVmOptions,
+} from '../../../test/support/tiny-image-boot.ts';
 import { buildTinyImage, type TinyImage } from './build-tiny-image.ts';
 import { findHostInputs } from './host-inputs.ts';
 

@@ -28,7 +28,7 @@ import {
   tinyDisk,
   tinyImage,
   waitUntil,
-} from './qemu-test-guest.ts';
+} from '../../../../../test/support/qemu-test-guest.ts';
 
 describe(
   `a guest on the qemu driver keeps what the user relies on (${accel})`,

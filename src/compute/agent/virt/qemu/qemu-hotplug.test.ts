@@ -19,7 +19,7 @@ import {
   stateDir,
   tinyImage,
   waitUntil,
-} from './qemu-test-guest.ts';
+} from '../../../../../test/support/qemu-test-guest.ts';
 
 describe(
   `hot-plug of volumes and interfaces on the qemu driver (${accel})`,

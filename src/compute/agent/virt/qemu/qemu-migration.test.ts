@@ -23,7 +23,7 @@ import {
   ticks,
   tinyImage,
   waitUntil,
-} from './qemu-test-guest.ts';
+} from '../../../../../test/support/qemu-test-guest.ts';
 
 describe(`live and cold migration between two qemu hosts (${accel})`, { skip: missing }, () => {
   // Each boot: the boot-count from the root disk, what the ephemeral disk holds (written at the

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { chooseAccelerator } from '../qemu/accel.ts';
+import { chooseAccelerator } from '../../src/host/qemu/accel.ts';
 
 /** KVM only when it opens and the CPU has vmx/svm (a PVM host's /dev/kvm cannot run a stock kernel). */
 export const accelerator = (): 'kvm' | 'tcg' => chooseAccelerator().accel;

@@ -13,12 +13,17 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { QemuDriver } from './qemu-driver.ts';
-import { instanceSpec } from '../driver.contract.ts';
-import type { FlavorSpec, ImageSpec, InstanceSpec, LifecycleEvent } from '../driver.ts';
-import { buildTinyImage, type TinyImage } from '../../../../host/tiny-image/build-tiny-image.ts';
-import { chooseAccelerator } from '../../../../host/qemu/accel.ts';
-import { haveCommand } from '../../../../host/exec.ts';
+import { QemuDriver } from '../../src/compute/agent/virt/qemu/qemu-driver.ts';
+import { instanceSpec } from '../../src/compute/agent/virt/driver.contract.ts';
+import type {
+  FlavorSpec,
+  ImageSpec,
+  InstanceSpec,
+  LifecycleEvent,
+} from '../../src/compute/agent/virt/driver.ts';
+import { buildTinyImage, type TinyImage } from '../../src/host/tiny-image/build-tiny-image.ts';
+import { chooseAccelerator } from '../../src/host/qemu/accel.ts';
+import { haveCommand } from '../../src/host/exec.ts';
 
 export const missing = !(await haveCommand('qemu-system-x86_64'))
   ? 'qemu-system-x86_64 is not installed (bin/nubes installs qemu-system-x86)'
