@@ -1,6 +1,6 @@
 // Tokens that need no database row: the claims are sealed with AES-256-GCM (authenticated
 // encryption, the role Fernet plays in Keystone) under a rotating key ring. This file only seals
-// and opens; whether a token is revoked or its user still valid is decided by tokens.ts.
+// and opens; whether a token is revoked or its user still valid is decided by token-context.ts.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 
 export type AuthMethod = 'password' | 'token' | 'application_credential';
