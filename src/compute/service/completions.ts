@@ -48,12 +48,15 @@ const allocationOf = (i: Instance, host: string, f: Instance['flavor']) => ({
 
 export interface Completion {
   readonly fields: instances.InstanceFields;
-  readonly claims: () => Promise<void>;
+  /** The claims to adjust, in the transaction whose state change won (so that nobody sees the
+   * new state with the old claims). */
+  readonly claims: (tx: DbHandle) => Promise<void>;
+  /** What follows outside the database once the change has won (a shelved image to delete). */
+  readonly after?: () => Promise<void>;
 }
 
-/** What completing `r` changes besides the state, and the claims to adjust once that change has won. */
+/** What completing `r` changes besides the state, the claims that change with it, and what follows. */
 export function completion(
-  db: DbHandle,
   removeShelvedImage: (id: string) => Promise<void>,
   i: Instance,
   r: HostWorkResult,
@@ -71,26 +74,26 @@ export function completion(
       case 'confirm_resize':
         return {
           fields: { migration: null },
-          claims: async () => {
-            if (m) await setAllocation(db, allocationOf(i, m.destHost, m.newFlavor));
+          claims: async (tx) => {
+            if (m) await setAllocation(tx, allocationOf(i, m.destHost, m.newFlavor));
           },
         };
       case 'revert_resize':
         return {
           fields: { ...(m ? flavorFields(m.oldFlavor) : {}), migration: null },
-          claims: async () => {
-            if (m) await setAllocation(db, allocationOf(i, m.sourceHost, m.oldFlavor));
+          claims: async (tx) => {
+            if (m) await setAllocation(tx, allocationOf(i, m.sourceHost, m.oldFlavor));
           },
         };
       case 'shelve':
       case 'shelve_offload':
         return {
           fields: { host: null, power_state: POWER_STATE_CODES.nostate },
-          claims: () => releaseAllocations(db, i.id),
+          claims: (tx) => releaseAllocations(tx, i.id),
         };
       // Booted from its shelved image (Nova deletes it too).
       case 'unshelve':
-        return { fields: { shelved_image_id: null }, claims: dropShelvedImage };
+        return { fields: { shelved_image_id: null }, claims: none, after: dropShelvedImage };
       default:
         return { fields: {}, claims: none };
     }
@@ -100,15 +103,15 @@ export function completion(
     case 'resize':
       return {
         fields: { migration: null },
-        claims: async () => {
-          if (m) await setAllocation(db, allocationOf(i, m.sourceHost, m.oldFlavor));
+        claims: async (tx) => {
+          if (m) await setAllocation(tx, allocationOf(i, m.sourceHost, m.oldFlavor));
         },
       };
     case 'unshelve':
-      return { fields: { host: null }, claims: () => releaseAllocations(db, i.id) };
+      return { fields: { host: null }, claims: (tx) => releaseAllocations(tx, i.id) };
     // Still on its host, as it was.
     case 'shelve':
-      return { fields: { shelved_image_id: null }, claims: dropShelvedImage };
+      return { fields: { shelved_image_id: null }, claims: none, after: dropShelvedImage };
     default:
       return { fields: {}, claims: none };
   }

@@ -146,9 +146,10 @@ export function createLifecycleBase(deps: LifecycleBaseDeps) {
     id: string,
     action: InstanceAction,
     fields: instances.InstanceFields,
+    on: DbHandle = db,
   ): Promise<Instance | undefined> {
     try {
-      return await instances.transition(db, id, action, fields, now());
+      return await instances.transition(on, id, action, fields, now());
     } catch (e) {
       if (e instanceof InvalidState) {
         log.info({ instance: id, action, err: e.message }, 'instance moved on meanwhile');

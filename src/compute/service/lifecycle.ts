@@ -3,7 +3,7 @@
 // failed and retried elsewhere, an action done, an instance destroyed). Every state change goes
 // through states.ts; every piece of host work is recorded as an event of its instance action.
 // The recovery sweeps (recovery.ts) and the host sync (host-sync.ts) are part of its interface.
-import type { DbHandle } from '../../platform/db/database.ts';
+import { inTransaction, type DbHandle } from '../../platform/db/database.ts';
 import type { Logger } from '../../platform/log.ts';
 import * as instances from '../store/instances.ts';
 import { releaseAllocations } from '../store/claims.ts';
@@ -189,21 +189,33 @@ export function createLifecycle(deps: LifecycleDeps) {
       return;
     }
     const fields: instances.InstanceFields = reportedPower(r);
-    const c = completion(db, base.removeShelvedImage, i, r);
-    const settled = r.ok
-      ? await settle(i.id, COMPLETES[r.op as Exclude<HostOp, MigrationOp>], {
-          ...fields,
-          ...c.fields,
-        })
-      : await settle(i.id, 'taskFailed', {
-          ...fields,
-          ...c.fields,
-          fault: fault(
-            `${r.op} of instance ${i.id} failed: ${r.message ?? 'unknown error'}`,
-            `host ${r.host}`,
-          ),
-        });
-    if (settled) await c.claims();
+    const c = completion(base.removeShelvedImage, i, r);
+    // The state and the claims change together: nobody sees the new state with the old claims.
+    const settled = await inTransaction(db, async (tx) => {
+      const done = r.ok
+        ? await settle(
+            i.id,
+            COMPLETES[r.op as Exclude<HostOp, MigrationOp>],
+            { ...fields, ...c.fields },
+            tx,
+          )
+        : await settle(
+            i.id,
+            'taskFailed',
+            {
+              ...fields,
+              ...c.fields,
+              fault: fault(
+                `${r.op} of instance ${i.id} failed: ${r.message ?? 'unknown error'}`,
+                `host ${r.host}`,
+              ),
+            },
+            tx,
+          );
+      if (done) await c.claims(tx);
+      return done;
+    });
+    if (settled) await c.after?.();
     await event(r.action_id, r.op, r.host, outcomeOf(r));
   }
 
