@@ -73,6 +73,18 @@ export interface InstanceFlavor extends FlavorSpec {
   readonly name: string;
 }
 
+/** The copy of a flavor an instance keeps (a later change to the flavor does not change it). */
+export const instanceFlavorOf = (f: Flavor): InstanceFlavor => ({
+  id: f.id,
+  name: f.name,
+  vcpus: f.vcpus,
+  memoryMb: f.ramMb,
+  rootGb: f.diskGb,
+  ephemeralGb: f.ephemeralGb,
+  swapMb: f.swapMb,
+  extraSpecs: f.extraSpecs,
+});
+
 /** The networks asked for at create: Nova's "none" and "auto", or explicit networks/ports. */
 export type RequestedNetworks =
   | 'none'

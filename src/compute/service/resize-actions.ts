@@ -7,7 +7,7 @@ import * as actions from '../store/instance-actions.ts';
 import { flavorDiskGb } from '../scheduler/host-selection.ts';
 import { releaseAllocations, setAllocation } from '../store/claims.ts';
 import { getHost } from '../store/hosts.ts';
-import type { Instance, InstanceFlavor, Migration } from '../model.ts';
+import { instanceFlavorOf, type Instance, type InstanceFlavor, type Migration } from '../model.ts';
 import type { ActionDeps, ActionRun } from './action-kit.ts';
 
 export function createResizeActions(deps: ActionDeps) {
@@ -35,16 +35,7 @@ export function createResizeActions(deps: ActionDeps) {
           'Resize to a flavor with a smaller disk is not allowed.',
           'resize_smaller_disk',
         );
-      const next: InstanceFlavor = {
-        id: f.id,
-        name: f.name,
-        vcpus: f.vcpus,
-        memoryMb: f.ramMb,
-        rootGb: f.diskGb,
-        ephemeralGb: f.ephemeralGb,
-        swapMb: f.swapMb,
-        extraSpecs: f.extraSpecs,
-      };
+      const next = instanceFlavorOf(f);
       // Growing needs the quota for the difference (Nova counts the larger flavor while resized).
       const limits = await quotas.limitsOf(project);
       const used = await quotas.usageOf(project, '');

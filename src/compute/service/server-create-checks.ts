@@ -7,7 +7,7 @@ import { BadRequest, Forbidden } from '../../platform/errors.ts';
 import * as flavors from '../store/flavors.ts';
 import * as groups from '../store/server-groups.ts';
 import * as hostStore from '../store/hosts.ts';
-import type { InstanceFlavor, RequestedNetworks } from '../model.ts';
+import { instanceFlavorOf, type InstanceFlavor, type RequestedNetworks } from '../model.ts';
 import type { QuotaService } from './quotas.ts';
 import type { BootImage, ImagePort } from './ports.ts';
 
@@ -33,16 +33,7 @@ export function createServerChecks(deps: {
     }
     if (f.disabled)
       throw new BadRequest(`Flavor ${id} is disabled and cannot be used.`, 'flavor_disabled');
-    return {
-      id: f.id,
-      name: f.name,
-      vcpus: f.vcpus,
-      memoryMb: f.ramMb,
-      rootGb: f.diskGb,
-      ephemeralGb: f.ephemeralGb,
-      swapMb: f.swapMb,
-      extraSpecs: f.extraSpecs,
-    };
+    return instanceFlavorOf(f);
   }
 
   async function resolveImage(

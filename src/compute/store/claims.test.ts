@@ -3,39 +3,13 @@
 // room where exactly one wins and no host is ever over-committed. Also the instance CAS transition.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { openDatabase, type Database } from '../../platform/db/database.ts';
+import type { Database } from '../../platform/db/database.ts';
+import { storeDatabases } from '../../../test/support/store-databases.ts';
+import { testInstance } from '../../../test/support/test-instance.ts';
 import type { ComputeTables } from './tables.ts';
 import { upsertReport } from './hosts.ts';
 import { claim, hostUsage, releaseAllocations } from './claims.ts';
 import { insertInstances, transition } from './instances.ts';
-
-async function databases(): Promise<
-  { name: string; open: () => Promise<Database<ComputeTables> & { drop?: () => Promise<void> }> }[]
-> {
-  const list: {
-    name: string;
-    open: () => Promise<Database<ComputeTables> & { drop?: () => Promise<void> }>;
-  }[] = [{ name: 'SQLite', open: () => openDatabase<ComputeTables>('sqlite::memory:') }];
-  const pg = process.env['NUBES_TEST_DATABASE_URL'];
-  if (pg) {
-    const { freshPostgres } = await import('../../../test/support/databases.ts');
-    list.push({
-      name: 'PostgreSQL',
-      open: async () => {
-        const f = await freshPostgres(pg);
-        const d = await openDatabase<ComputeTables>(f.url);
-        return {
-          ...d,
-          close: async () => {
-            await d.close();
-            await f.drop();
-          },
-        };
-      },
-    });
-  }
-  return list;
-}
 
 const report = (host: string, vcpus: number) => ({
   host,
@@ -53,55 +27,11 @@ async function newInstance(
   db: Database<ComputeTables>['db'],
   id = crypto.randomUUID(),
 ): Promise<string> {
-  await insertInstances(db, [
-    {
-      id,
-      name: 'vm',
-      description: null,
-      projectId: 'p',
-      userId: 'u',
-      availabilityZone: null,
-      imageId: null,
-      kernelId: null,
-      ramdiskId: null,
-      keyName: null,
-      keyData: null,
-      userData: null,
-      metadata: {},
-      hostname: 'vm',
-      reservationId: 'r-1',
-      launchIndex: 0,
-      configDrive: false,
-      accessIpv4: null,
-      accessIpv6: null,
-      securityGroups: [],
-      requestedNetworks: 'none',
-      createdAt: 1,
-      request: {
-        availabilityZone: null,
-        forcedHost: null,
-        groupId: null,
-        sameHost: [],
-        differentHost: [],
-        imageProperties: {},
-        tried: [],
-      },
-      flavor: {
-        id: '1',
-        name: 'f',
-        vcpus: 1,
-        memoryMb: 128,
-        rootGb: 1,
-        ephemeralGb: 0,
-        swapMb: 0,
-        extraSpecs: {},
-      },
-    },
-  ]);
+  await insertInstances(db, [testInstance(id)]);
   return id;
 }
 
-for (const variant of await databases()) {
+for (const variant of storeDatabases<ComputeTables>()) {
   describe(`claims and instance transitions (${variant.name})`, () => {
     it('counts capacity with the allocation ratios and refuses a claim that does not fit', async () => {
       const { db, close } = await variant.open();

@@ -13,55 +13,12 @@ import {
   type InstanceAction,
   type InstanceState,
 } from '../states.ts';
-import { insertInstances, transition, type NewInstance } from './instances.ts';
-
-const newInstance = (id: string): NewInstance => ({
-  id,
-  name: 'vm',
-  description: null,
-  projectId: 'p',
-  userId: 'u',
-  availabilityZone: null,
-  imageId: null,
-  kernelId: null,
-  ramdiskId: null,
-  keyName: null,
-  keyData: null,
-  userData: null,
-  metadata: {},
-  hostname: 'vm',
-  reservationId: 'r-1',
-  launchIndex: 0,
-  configDrive: false,
-  accessIpv4: null,
-  accessIpv6: null,
-  securityGroups: [],
-  requestedNetworks: 'none',
-  createdAt: 1,
-  request: {
-    availabilityZone: null,
-    forcedHost: null,
-    groupId: null,
-    sameHost: [],
-    differentHost: [],
-    imageProperties: {},
-    tried: [],
-  },
-  flavor: {
-    id: '1',
-    name: 'f',
-    vcpus: 1,
-    memoryMb: 128,
-    rootGb: 1,
-    ephemeralGb: 0,
-    swapMb: 0,
-    extraSpecs: {},
-  },
-});
+import { insertInstances, transition } from './instances.ts';
+import { testInstance } from '../../../test/support/test-instance.ts';
 
 async function make(db: ComputeExecutor, state: InstanceState, count: number): Promise<string[]> {
   const ids = Array.from({ length: count }, () => crypto.randomUUID());
-  await insertInstances(db, ids.map(newInstance));
+  await insertInstances(db, ids.map(testInstance));
   await db.updateTable('instances').set(state).where('id', 'in', ids).execute();
   return ids;
 }
