@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { cpus } from 'node:os';
 import { parse } from 'yaml';
 import { startNubes, removeDir, type NubesProcess } from '../test/support/nubes-process.ts';
-import { rssMiB, table } from './lib.ts';
+import { AS_USERS_RUN, rssMiB, table } from './lib.ts';
 import {
   BOOT_LIMIT_MS,
   baselineBoots,
@@ -278,6 +278,7 @@ export async function runBootBench(opts: {
   // The host must hold `boots` m1.nano (1 vCPU each) at once: the ratio its agent offers is set to make room.
   const ratio = Math.max(4, Math.ceil(opts.boots / cpus().length));
   const env = {
+    ...AS_USERS_RUN,
     NUBES_TINY_IMAGE: 'on',
     NUBES_LOG_LEVEL: 'warn',
     NUBES_CPU_ALLOCATION_RATIO: String(ratio),

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startNubes, removeDir } from '../test/support/nubes-process.ts';
-import { rssMiB, serialLatency, startBaselineServer, table } from './lib.ts';
+import { AS_USERS_RUN, rssMiB, serialLatency, startBaselineServer, table } from './lib.ts';
 import {
   DEFAULT_SCHEDULER_CONFIG,
   selectHosts,
@@ -187,7 +187,12 @@ export async function runComputeBench(opts: {
   const startedAt = performance.now();
   const nubes = await startNubes({
     args: ['--virt-driver', 'fake', '--fake-hosts', String(opts.hosts)],
-    env: { NUBES_LOG_LEVEL: 'warn', NUBES_FAKE_VCPUS: '64', NUBES_FAKE_MEMORY_MB: '65536' },
+    env: {
+      ...AS_USERS_RUN,
+      NUBES_LOG_LEVEL: 'warn',
+      NUBES_FAKE_VCPUS: '64',
+      NUBES_FAKE_MEMORY_MB: '65536',
+    },
   });
   const upSeconds = (performance.now() - startedAt) / 1000;
   try {

@@ -6,7 +6,15 @@ import { argon2, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { DEFAULT_ARGON2 } from '../src/platform/auth/password.ts';
 import { startNubes, removeDir } from '../test/support/nubes-process.ts';
-import { load, rssMiB, serialLatency, startBaselineServer, table, type LoadResult } from './lib.ts';
+import {
+  AS_USERS_RUN,
+  load,
+  rssMiB,
+  serialLatency,
+  startBaselineServer,
+  table,
+  type LoadResult,
+} from './lib.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -105,7 +113,7 @@ async function hashLatency(seconds: number): Promise<number> {
 }
 
 export async function runIdentityBench(opts: { seconds: number }): Promise<IdentityBenchResult> {
-  const nubes = await startNubes({ env: { NUBES_LOG_LEVEL: 'warn' } });
+  const nubes = await startNubes({ env: { ...AS_USERS_RUN, NUBES_LOG_LEVEL: 'warn' } });
   try {
     await new Promise((r) => setTimeout(r, 3000));
     const idleRss = rssMiB(nubes.child.pid!);

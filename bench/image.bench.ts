@@ -6,7 +6,7 @@ import { closeSync, openSync, readFileSync, rmSync, statSync, writeSync } from '
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { startNubes, removeDir } from '../test/support/nubes-process.ts';
-import { rssMiB, table } from './lib.ts';
+import { AS_USERS_RUN, rssMiB, table } from './lib.ts';
 
 export interface ImageBenchResult {
   readonly rows: (string | number)[][];
@@ -63,7 +63,7 @@ export async function runImageBench(opts: {
   mib: number;
   bigGiB: number;
 }): Promise<ImageBenchResult> {
-  const nubes = await startNubes({ env: { NUBES_LOG_LEVEL: 'warn' } });
+  const nubes = await startNubes({ env: { ...AS_USERS_RUN, NUBES_LOG_LEVEL: 'warn' } });
   const dir = nubes.dataDir;
   try {
     const password = readFileSync(join(dir, 'admin-password'), 'utf8').trim();

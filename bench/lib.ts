@@ -5,6 +5,15 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { DEFAULT_ARGON2 } from '../src/platform/auth/password.ts';
+
+/** What a benchmarked `nubes up` runs with besides the bench's own settings: the password hashing a
+ * user's cloud has (the test clouds' cheap hashing would flatter every password login). */
+export const AS_USERS_RUN = {
+  NUBES_ARGON2_MEMORY_KIB: String(DEFAULT_ARGON2.memoryKiB),
+  NUBES_ARGON2_PASSES: String(DEFAULT_ARGON2.passes),
+  NUBES_ARGON2_PARALLELISM: String(DEFAULT_ARGON2.parallelism),
+};
 
 export interface LoadResult {
   readonly rps: number;
