@@ -3,24 +3,8 @@
 import { BadRequest, Forbidden } from '../../platform/errors.ts';
 import { CONTAINER_FORMATS, DISK_FORMATS, VISIBILITIES, type Visibility } from '../model.ts';
 import type { NewImageInput } from '../service/images.ts';
-import { isReservedProperty } from '../service/image-patch.ts';
+import { isReservedProperty, READ_ONLY_ON_CREATE } from '../service/image-patch.ts';
 
-const READ_ONLY = new Set([
-  'status',
-  'checksum',
-  'os_hash_algo',
-  'os_hash_value',
-  'size',
-  'virtual_size',
-  'created_at',
-  'updated_at',
-  'direct_url',
-  'self',
-  'file',
-  'schema',
-  'stores',
-  'locations',
-]);
 const UUID = /^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$/;
 
 const bad = (message: string): never => {
@@ -69,7 +53,7 @@ export function parseCreateBody(body: Readonly<Record<string, unknown>>): NewIma
   const properties: Record<string, string> = {};
   let tags: string[] = [];
   for (const [key, v] of Object.entries(body)) {
-    if (READ_ONLY.has(key))
+    if (READ_ONLY_ON_CREATE.has(key))
       throw new Forbidden(`Attribute '${key}' is read-only.`, 'image_read_only');
     if (isReservedProperty(key))
       throw new Forbidden(`Attribute '${key}' is reserved.`, 'image_reserved');

@@ -29,8 +29,8 @@ export interface PatchResult {
   };
 }
 
-const READ_ONLY = new Set([
-  'id',
+/** What only the image service sets; a create may name none of these (but may choose its id). */
+export const READ_ONLY_ON_CREATE: ReadonlySet<string> = new Set([
   'status',
   'checksum',
   'os_hash_algo',
@@ -46,6 +46,8 @@ const READ_ONLY = new Set([
   'stores',
   'locations',
 ]);
+/** And once it exists, its id neither. */
+const READ_ONLY: ReadonlySet<string> = new Set([...READ_ONLY_ON_CREATE, 'id']);
 const CORE = new Set([
   'name',
   'visibility',
