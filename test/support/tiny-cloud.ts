@@ -26,6 +26,8 @@ export interface TinyCloud {
   status(server: string, want: string): Promise<any>;
   /** Runs an action, waits for `want`, then for the next boot: the boot counter one higher (or `count`). */
   rebooted(server: string, action: string[], want?: string, count?: number): Promise<string>;
+  /** As alice: `server create` of nubes-tiny (m1.nano, her key, the user data) with --wait; its JSON. */
+  createGuest(name: string): Promise<any>;
 }
 
 /** Registers the cloud's before and after hooks in the calling describe. */
@@ -121,6 +123,26 @@ export function tinyCloud(): TinyCloud {
       before.length,
     );
   }
+  const createGuest = (name: string) =>
+    osOk(
+      [
+        'server',
+        'create',
+        '--image',
+        'nubes-tiny',
+        '--flavor',
+        'm1.nano',
+        '--key-name',
+        'e2e-key',
+        '--user-data',
+        userData,
+        '--wait',
+        name,
+        '-f',
+        'json',
+      ],
+      alice,
+    );
   return {
     get nubes() {
       assert.ok(nubes, 'the cloud is up (in a test, after before)');
@@ -136,5 +158,6 @@ export function tinyCloud(): TinyCloud {
     guestSays,
     status,
     rebooted,
+    createGuest,
   };
 }

@@ -35,25 +35,7 @@ describe(
     const { admin, alice, consoleLog, show, guestSays, status, rebooted } = cloud;
 
     it('boots nubes-tiny with a key and user data (--wait), and the guest says so on its console', async () => {
-      const s = await osOk(
-        [
-          'server',
-          'create',
-          '--image',
-          'nubes-tiny',
-          '--flavor',
-          'm1.nano',
-          '--key-name',
-          'e2e-key',
-          '--user-data',
-          cloud.userData,
-          '--wait',
-          'vm1',
-          '-f',
-          'json',
-        ],
-        alice,
-      );
+      const s = await cloud.createGuest('vm1');
       assert.equal(s.status, 'ACTIVE');
       assert.equal(s['OS-EXT-STS:power_state'], 1);
       const out = await guestSays('vm1', /^nubes-tiny: ready/m);

@@ -20,25 +20,7 @@ describe(
       typeof f === 'string' ? f.split(' ')[0] : (f as { original_name: string }).original_name;
 
     it('boots nubes-tiny with user data (--wait), which writes its note on /data', async () => {
-      const s = await osOk(
-        [
-          'server',
-          'create',
-          '--image',
-          'nubes-tiny',
-          '--flavor',
-          'm1.nano',
-          '--key-name',
-          'e2e-key',
-          '--user-data',
-          cloud.userData,
-          '--wait',
-          'vm1',
-          '-f',
-          'json',
-        ],
-        alice,
-      );
+      const s = await cloud.createGuest('vm1');
       assert.equal(s.status, 'ACTIVE');
       const out = await guestSays('vm1', /^nubes-tiny: ready/m);
       assert.match(out, /^NUBES-E2E note: written on vm1/m);
