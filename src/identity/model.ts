@@ -1,6 +1,8 @@
 // Identity's domain records, as the store returns them and the service and views use them.
 // camelCase, readonly, no database types.
 
+import type { AccessRule } from '../platform/auth/access-rules.ts';
+
 export type Extra = Readonly<Record<string, unknown>>;
 
 export interface Domain {
@@ -94,7 +96,8 @@ export interface AppCredential {
     readonly name: string;
     readonly domainId: string | null;
   }[];
-  readonly accessRules: readonly unknown[];
+  /** Empty: the credential may call anything its roles allow. */
+  readonly accessRules: readonly AccessRule[];
 }
 
 /** The system scope target id, as Keystone names it. */

@@ -52,6 +52,7 @@ export function mountComputeApi(
 ): void {
   mountService(app, {
     prefix: COMPUTE_PREFIX,
+    serviceType: 'compute',
     publicUrl: opts.publicUrl,
     faults: opts.faults,
     fault: { render: renderComputeFault },

@@ -40,6 +40,7 @@ export function mountIdentityApi(
 ): void {
   mountService(app, {
     prefix: IDENTITY_PREFIX,
+    serviceType: 'identity',
     publicUrl: opts.publicUrl,
     faults: opts.faults,
     fault: { render: renderIdentityFault },

@@ -155,6 +155,16 @@ export function appCredView(base: string, a: AppCredential, secret?: string) {
   };
 }
 
+/** Keystone shows a credential's access rules in its tokens only when it has some. */
+function tokenAppCredView(a: NonNullable<AuthContext['appCred']>) {
+  return {
+    id: a.id,
+    name: a.name,
+    restricted: a.restricted,
+    ...(a.accessRules.length > 0 ? { access_rules: a.accessRules } : {}),
+  };
+}
+
 export function catalogView(entries: readonly CatalogEntry[]) {
   return entries.map((s) => ({ endpoints: s.endpoints, id: s.id, type: s.type, name: s.name }));
 }
@@ -185,7 +195,7 @@ export function tokenView(ctx: AuthContext, catalog: readonly CatalogEntry[] | u
       ...(s.kind !== 'unscoped'
         ? { roles: ctx.roles.map((r) => ({ id: r.id, name: r.name })) }
         : {}),
-      ...(ctx.appCred ? { application_credential: ctx.appCred } : {}),
+      ...(ctx.appCred ? { application_credential: tokenAppCredView(ctx.appCred) } : {}),
       ...(catalog && s.kind !== 'unscoped' ? { catalog: catalogView(catalog) } : {}),
     },
   };

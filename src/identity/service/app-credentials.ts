@@ -10,7 +10,53 @@ import type { Policy } from '../../platform/policy/policy.ts';
 import { hashPassword, type Argon2Params } from '../../platform/auth/password.ts';
 import { BadRequest, Forbidden, NotFound } from '../../platform/errors.ts';
 import { hexId } from '../../platform/ids.ts';
+import {
+  ACCESS_RULE_METHODS,
+  type AccessRule,
+  type AccessRuleMethod,
+} from '../../platform/auth/access-rules.ts';
 import type { IdentityNotifications } from './notifications.ts';
+
+const RULE_HELP =
+  'each access rule is {"service": <service type>, "method": GET|HEAD|POST|PUT|PATCH|DELETE, "path": "/..."} or {"id": <an existing rule of yours>}';
+
+/** The rules of a create request, checked as Keystone's schema does; ids of the user's existing
+ * rules are reused (by id, or for the same service, method and path), new ones get an id. */
+function accessRulesOf(input: readonly unknown[], existing: readonly AccessRule[]): AccessRule[] {
+  return input.map((x, i) => {
+    const bad = (why: string) => new BadRequest(`access_rules[${i}]: ${why}; ${RULE_HELP}.`);
+    if (typeof x !== 'object' || x === null || Array.isArray(x)) throw bad('not an object');
+    const r = x as Record<string, unknown>;
+    const extra = Object.keys(r).find((k) => !['id', 'service', 'method', 'path'].includes(k));
+    if (extra !== undefined) throw bad(`unknown field ${extra}`);
+    const { id, service, method, path } = r;
+    if (id !== undefined && typeof id !== 'string') throw bad('id is not a string');
+    if (service === undefined && method === undefined && path === undefined) {
+      const found = existing.find((e) => e.id === id);
+      if (id === undefined || !found)
+        throw new NotFound(
+          `Could not find access rule: ${String(id)}; list yours with GET /v3/users/{user_id}/application_credentials.`,
+          'access_rule_not_found',
+        );
+      return found;
+    }
+    if (typeof service !== 'string' || !/^[A-Za-z0-9-]{1,64}$/.test(service))
+      throw bad('service must be a service type such as compute or image');
+    if (!ACCESS_RULE_METHODS.includes(method as AccessRuleMethod))
+      throw bad(`method must be one of ${ACCESS_RULE_METHODS.join(', ')}`);
+    if (typeof path !== 'string' || !path.startsWith('/') || path.length > 225)
+      throw bad('path must start with / and be at most 225 characters');
+    const same = existing.find(
+      (e) => e.service === service && e.method === method && e.path === path,
+    );
+    return {
+      id: same?.id ?? hexId(),
+      service,
+      method: method as AccessRuleMethod,
+      path,
+    };
+  });
+}
 
 export interface AppCredInput {
   readonly name: string;
@@ -78,6 +124,10 @@ export function createAppCredentialService(deps: {
           return held;
         });
       }
+      const accessRules =
+        input.accessRules && input.accessRules.length > 0
+          ? accessRulesOf(input.accessRules, await creds.listUserAccessRules(db, userId))
+          : [];
       const roleRows = await roles.listRoles(db, { ids: delegated.map((r) => r.id) });
       const secret = input.secret ?? randomBytes(64).toString('base64url');
       const appCred = await creds.insertAppCred(db, {
@@ -90,7 +140,7 @@ export function createAppCredentialService(deps: {
         expiresAt: input.expiresAt ?? null,
         unrestricted: input.unrestricted ?? false,
         roles: roleRows.map((r) => ({ id: r.id, name: r.name, domainId: r.domainId })),
-        accessRules: input.accessRules ?? [],
+        accessRules,
       });
       await notifications.resource('application_credential', 'created', appCred.id);
       return { appCred, secret };
@@ -111,6 +161,8 @@ export function createAppCredentialService(deps: {
           'A restricted application credential cannot delete application credentials.',
         );
       await creds.deleteAppCred(db, id);
+      // Its tokens fail validation now (no credential), and this event tells every replica's cache.
+      await creds.insertRevocation(db, { appCredId: id, issuedBefore: Date.now() });
       await notifications.resource('application_credential', 'deleted', id);
     },
   };

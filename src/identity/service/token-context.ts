@@ -79,7 +79,12 @@ export function createTokenContexts(db: DbHandle, keys: TokenKeys) {
       expiresAt: claims.expiresAt,
       auditIds: claims.auditIds,
       appCred: appCred
-        ? { id: appCred.id, name: appCred.name, restricted: !appCred.unrestricted }
+        ? {
+            id: appCred.id,
+            name: appCred.name,
+            restricted: !appCred.unrestricted,
+            accessRules: appCred.accessRules,
+          }
         : null,
     };
     return { ...partial, token, credentials: credentialsOf(partial) };

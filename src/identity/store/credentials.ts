@@ -5,6 +5,24 @@ import type { AppCredentialTable, IdentityExecutor } from './tables.ts';
 import type { AppCredential } from '../model.ts';
 import { flag, parseJson, uniquely } from '../../platform/db/store-helpers.ts';
 import { hexId } from '../../platform/ids.ts';
+import { ACCESS_RULE_METHODS, type AccessRule } from '../../platform/auth/access-rules.ts';
+
+/** A rule no request matches: what a stored rule that does not parse becomes, so that a
+ * credential stored with rules never turns unrestricted by reading them. */
+const NO_ACCESS: AccessRule = { id: '', service: '', method: 'GET', path: '' };
+
+function toAccessRules(text: string): AccessRule[] {
+  const raw = parseJson<unknown>(text, [NO_ACCESS]);
+  if (!Array.isArray(raw)) return [NO_ACCESS];
+  return raw.map((x: unknown) => {
+    const r = (typeof x === 'object' && x !== null ? x : {}) as Record<string, unknown>;
+    const method = ACCESS_RULE_METHODS.find((m) => m === r['method']);
+    const { id, service, path } = r;
+    if (!method || typeof service !== 'string' || !service || typeof path !== 'string')
+      return NO_ACCESS;
+    return { id: typeof id === 'string' ? id : '', service, method, path };
+  });
+}
 
 const toAppCred = (r: Selectable<AppCredentialTable>): AppCredential => ({
   id: r.id,
@@ -16,7 +34,7 @@ const toAppCred = (r: Selectable<AppCredentialTable>): AppCredential => ({
   expiresAt: r.expires_at,
   unrestricted: r.unrestricted === 1,
   roles: parseJson(r.roles, []),
-  accessRules: parseJson(r.access_rules, []),
+  accessRules: toAccessRules(r.access_rules),
 });
 
 export async function insertAppCred(
@@ -79,6 +97,18 @@ export async function listAppCreds(
     .orderBy('name');
   if (name !== undefined) q = q.where('name', '=', name);
   return (await q.execute()).map(toAppCred);
+}
+/** The access rules of a user's credentials, to reuse a rule's id as Keystone does. */
+export async function listUserAccessRules(
+  db: IdentityExecutor,
+  userId: string,
+): Promise<AccessRule[]> {
+  const rows = await db
+    .selectFrom('app_credentials')
+    .select('access_rules')
+    .where('user_id', '=', userId)
+    .execute();
+  return rows.flatMap((r) => toAccessRules(r.access_rules)).filter((r) => r.id !== '');
 }
 export async function deleteAppCred(db: IdentityExecutor, id: string): Promise<void> {
   await db.deleteFrom('app_credentials').where('id', '=', id).execute();

@@ -60,6 +60,7 @@ export function mountImageApi(
   const versions: VersionDocument = { status: 300, body: imageVersions };
   mountService(app, {
     prefix: IMAGE_PREFIX,
+    serviceType: 'image',
     publicUrl: opts.publicUrl,
     faults: opts.faults,
     fault: { render: renderImageFault, negotiate: negotiateImageFault },

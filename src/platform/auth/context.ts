@@ -1,6 +1,7 @@
 // Who is calling: the validated token as every service sees it. Identity builds it; other
 // services read it (through identity's index.ts) and hand its `credentials` to the policy engine.
 import type { Credentials } from '../policy/policy.ts';
+import type { AccessRule } from './access-rules.ts';
 
 export interface NamedRef {
   readonly id: string;
@@ -36,6 +37,8 @@ export interface AuthContext {
     readonly id: string;
     readonly name: string;
     readonly restricted: boolean;
+    /** The requests the token may make (platform/http/auth-hook.ts); empty: any request. */
+    readonly accessRules: readonly AccessRule[];
   } | null;
   /** The same facts, shaped for policy checks. */
   readonly credentials: Credentials;

@@ -1,6 +1,7 @@
 // mountService on a real listener (inject): version documents and base URLs, the family's faults
 // and 401 challenge, the token check before schema validation, microversions, typed routes whose
-// schema failures answer 400 in the family's format with a message naming the field.
+// schema failures answer 400 in the family's format with a message naming the field; application
+// credential access rules applied by service type.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
@@ -18,6 +19,7 @@ async function cloud(over: Partial<ServiceApi> = {}) {
   const app = createHttpServer({ log: pino({ level: 'silent' }), faults });
   mountService(app, {
     prefix: '/thing',
+    serviceType: 'thing',
     publicUrl: undefined,
     faults,
     fault: { render },
@@ -152,6 +154,50 @@ describe('mountService', () => {
       String(r.headers['www-authenticate']),
       /^Keystone uri="http:\/\/.*\/thing\/auth"$/,
     );
+    await app.close();
+  });
+
+  it('refuses with 401, before the body, what the access rules of the token do not allow', async () => {
+    const ruled = (path: string, method: 'GET' | 'PUT' = 'PUT', service = 'thing') =>
+      ({
+        user: { id: 'u1' },
+        appCred: {
+          id: 'ac1',
+          name: 'ci',
+          restricted: true,
+          accessRules: [{ id: 'r1', service, method, path }],
+        },
+      }) as unknown as AuthContext;
+    const app = await cloud({
+      authenticate: async (token) => {
+        if (token === 'one') return ruled('/v1/widgets/w1');
+        if (token === 'any') return ruled('/v1/widgets/*');
+        if (token === 'get') return ruled('/v1/widgets/*', 'GET');
+        if (token === 'other') return ruled('/v1/widgets/*', 'PUT', 'another');
+        if (token === 'full') return ruled('/thing/v1/widgets/*');
+        throw new Unauthorized('Who are you?', 'authentication_failed');
+      },
+    });
+    const body = { widget: { name: 'w' } };
+    assert.equal((await put(app, body, 'one')).statusCode, 200);
+    assert.equal((await put(app, body, 'one', '/thing/v1/widgets/w1?dry=1')).statusCode, 200);
+    assert.equal((await put(app, body, 'any', '/thing/v1/widgets/w2')).statusCode, 200);
+    for (const [token, url] of [
+      ['one', '/thing/v1/widgets/w2'],
+      ['get', '/thing/v1/widgets/w1'],
+      ['other', '/thing/v1/widgets/w1'],
+      ['full', '/thing/v1/widgets/w1'],
+    ] as const) {
+      const r = await put(app, { not: 'a widget' }, token, url);
+      assert.equal(r.statusCode, 401, `${token} ${url}`);
+      assert.match(
+        r.json().oops.message,
+        /application credential ac1, whose access rules do not allow PUT \/v1\/widgets\/w[12] on service thing/,
+      );
+      assert.match(String(r.headers['www-authenticate']), /^Keystone uri=/);
+    }
+    const doc = await app.inject({ url: '/thing/v1/', headers: { 'x-auth-token': 'get' } });
+    assert.equal(doc.statusCode, 200, 'public routes do not look at the token');
     await app.close();
   });
 

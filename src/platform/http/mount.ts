@@ -1,6 +1,6 @@
-// Mounts one OpenStack service API under its path prefix: base URL, fault family, token check,
-// version discovery documents, optional microversions, and typed routes under the versioned path.
-// A service fills in these pieces; everything shared about how an API is served lives here.
+// Mounts one OpenStack service API under its path prefix: base URL, fault family, token check (and
+// access rules, by service type), version documents, optional microversions, and typed routes under
+// the versioned path. A service fills in these pieces; all that is shared about serving lives here.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type {
   FastifyBaseLogger,
@@ -52,7 +52,7 @@ export interface VersionDocument {
  * What a service fills in to be served. A new one (network, say) looks like:
  *
  *   mountService(app, {
- *     prefix: '/network', publicUrl, faults, authenticate,
+ *     prefix: '/network', serviceType: 'network', publicUrl, faults, authenticate,
  *     fault: { render: renderNetworkFault },
  *     challenge: () => `Keystone uri="${identityUrl}"`,
  *     discovery: { '/': { body: networkVersions } },
@@ -65,6 +65,8 @@ export interface VersionDocument {
 export interface ServiceApi {
   /** Where the service lives on the shared listener, e.g. '/compute'. */
   readonly prefix: string;
+  /** The catalog's service type, e.g. 'compute': application credential access rules name it. */
+  readonly serviceType: string;
   /** The URL clients reach this server by; the request's own host when not configured. */
   readonly publicUrl: string | undefined;
   /** The server's fault families, so errors raised before routing answer in this format. */
@@ -106,7 +108,7 @@ export function mountService(app: FastifyInstance, svc: ServiceApi): void {
   app.register(
     async (scope) => {
       installFaultHandlers(scope, family);
-      installAuth(scope, svc.authenticate);
+      installAuth(scope, svc.authenticate, { serviceType: svc.serviceType, prefix: svc.prefix });
       for (const [path, doc] of Object.entries(svc.discovery)) serve(scope, path, doc);
       scope.register(
         async (versioned) => {
