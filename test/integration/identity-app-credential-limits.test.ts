@@ -154,6 +154,29 @@ describe('application credential limits', () => {
     assert.equal(same.body.application_credential.access_rules[0].id, first.id);
   });
 
+  it('a token expires no later than its credential, and stops validating when it expires', async () => {
+    const soon = new Date(Date.now() + 1500).toISOString();
+    const short = await credToken('short', { expires_at: soon });
+    assert.ok(
+      Date.parse(short.token.expires_at) <= Date.parse(soon),
+      `token ${short.token.expires_at} outlives its credential ${soon}`,
+    );
+    // A token re-issued from it with the token method keeps the bound.
+    const again = await new Api(c.cloud.app).post('/auth/tokens', {
+      auth: { identity: { methods: ['token'], token: { id: short.identity.token } } },
+    });
+    assert.equal(again.status, 201, JSON.stringify(again.body));
+    assert.ok(Date.parse(again.body.token.expires_at) <= Date.parse(soon));
+    assert.equal((await short.compute.get('/servers')).status, 200);
+    await sleep(Math.max(0, Date.parse(soon) - Date.now()) + 50);
+    assert.equal((await short.compute.get('/servers')).status, 401);
+    const admin = await adminApi(c.cloud.app);
+    const v = await admin.req('GET', '/auth/tokens', undefined, {
+      'x-subject-token': short.identity.token!,
+    });
+    assert.equal(v.status, 404);
+  });
+
   it('a token stops validating once its credential is deleted', async () => {
     const gone = await credToken('gone', {});
     assert.equal((await gone.compute.get('/servers')).status, 200);

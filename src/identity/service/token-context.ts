@@ -76,7 +76,8 @@ export function createTokenContexts(db: DbHandle, keys: TokenKeys) {
       roles,
       methods: claims.methods,
       issuedAt: claims.issuedAt,
-      expiresAt: claims.expiresAt,
+      // No token outlives its application credential (CVE-2022-2447), even one sealed before the cap.
+      expiresAt: Math.min(claims.expiresAt, appCred?.expiresAt ?? Infinity),
       auditIds: claims.auditIds,
       appCred: appCred
         ? {
@@ -115,6 +116,8 @@ export function createTokenContexts(db: DbHandle, keys: TokenKeys) {
     if (claims.appCredId) {
       appCred = await creds.getAppCred(db, claims.appCredId);
       if (!appCred) return 'application credential deleted';
+      if (appCred.expiresAt !== null && appCred.expiresAt <= Date.now())
+        return 'application credential expired';
     }
     const built = await buildContext(token, claims, user, userDomain, appCred);
     return built;

@@ -116,7 +116,11 @@ export function createTokenService(deps: {
         : authMethods,
       scope,
       issuedAt: now,
-      expiresAt: parent ? parent.expiresAt : now + config.ttlSeconds * 1000,
+      // Never past the application credential's own expiry (CVE-2022-2447).
+      expiresAt: Math.min(
+        parent ? parent.expiresAt : now + config.ttlSeconds * 1000,
+        appCred?.expiresAt ?? Infinity,
+      ),
       auditIds: parent ? [newAuditId(), parent.auditIds.at(-1)!] : [newAuditId()],
       appCredId: appCred?.id ?? null,
     };
