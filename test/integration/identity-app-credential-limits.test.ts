@@ -187,4 +187,56 @@ describe('application credential limits', () => {
     assert.equal((await gone.compute.get('/servers')).status, 401);
     assert.equal((await gone.image.get('/v2/images')).status, 401);
   });
+
+  it('a member-only credential carries the implied reader role: it reads as well as writes', async () => {
+    const member = await credToken('member-only', { roles: [{ name: 'member' }] });
+    assert.deepEqual(member.token.roles.map((r: any) => r.name).sort(), ['member', 'reader']);
+    const list = await member.compute.get('/servers');
+    assert.equal(list.status, 200, JSON.stringify(list.body));
+    assert.equal((await member.compute.get(`/servers/${serverId}`)).status, 200);
+    assert.equal((await member.image.get('/v2/images')).status, 200);
+    const kp = await member.compute.post('/os-keypairs', { keypair: { name: 'from-member' } });
+    assert.equal(kp.status, 200, JSON.stringify(kp.body));
+    assert.equal((await member.compute.get('/os-keypairs')).body.keypairs.length, 1);
+    const rescoped = await new Api(c.cloud.app).post('/auth/tokens', {
+      auth: { identity: { methods: ['token'], token: { id: member.identity.token } } },
+    });
+    assert.deepEqual(rescoped.body.token.roles.map((r: any) => r.name).sort(), [
+      'member',
+      'reader',
+    ]);
+    // Validation shows the same roles, as a service checking the token would see them.
+    const admin = await adminApi(c.cloud.app);
+    const v = await admin.req('GET', '/auth/tokens', undefined, {
+      'x-subject-token': member.identity.token!,
+    });
+    assert.deepEqual(v.body.token.roles.map((r: any) => r.name).sort(), ['member', 'reader']);
+  });
+
+  it('implied roles apply to domain- and system-scoped tokens too', async () => {
+    const admin = await adminApi(c.cloud.app);
+    const member = (await admin.get('/roles?name=member')).body.roles[0].id;
+    assert.equal(
+      (await admin.put(`/domains/default/users/${aliceId}/roles/${member}`)).status,
+      204,
+    );
+    assert.equal((await admin.put(`/system/users/${aliceId}/roles/${member}`)).status, 204);
+    for (const scope of [{ domain: { id: 'default' } }, { system: { all: true } }]) {
+      const t = await new Api(c.cloud.app).post('/auth/tokens', {
+        auth: {
+          identity: {
+            methods: ['password'],
+            password: { user: { id: aliceId, password: 'alice-pw' } },
+          },
+          scope,
+        },
+      });
+      assert.equal(t.status, 201, JSON.stringify(t.body));
+      assert.deepEqual(
+        t.body.token.roles.map((r: any) => r.name).sort(),
+        ['member', 'reader'],
+        JSON.stringify(scope),
+      );
+    }
+  });
 });

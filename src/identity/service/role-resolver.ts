@@ -4,7 +4,7 @@ import type { DbHandle } from '../../platform/db/database.ts';
 import * as users from '../store/users.ts';
 import * as roles from '../store/roles.ts';
 import * as dirs from '../store/domains.ts';
-import type { Project, Role } from '../model.ts';
+import type { AppCredential, Project, Role } from '../model.ts';
 import { SYSTEM_TARGET } from '../model.ts';
 
 export type RoleScope =
@@ -91,4 +91,20 @@ export async function effectiveRoles(
   const ids = await withImplied(db, await assignedRoleIds(db, userId, scope));
   if (ids.size === 0) return [];
   return roles.listRoles(db, { ids: [...ids] });
+}
+
+/**
+ * The roles a token from `appCred` carries: those it names that the user still holds (`held` are
+ * the user's effective roles on the credential's project), plus the roles they imply, so that a
+ * credential delegating `member` reads as a member's password token does.
+ */
+export async function delegatedRoles<R extends { readonly id: string }>(
+  db: DbHandle,
+  held: readonly R[],
+  appCred: Pick<AppCredential, 'roles'>,
+): Promise<R[]> {
+  const heldIds = new Set(held.map((r) => r.id));
+  const named = new Set(appCred.roles.map((r) => r.id).filter((id) => heldIds.has(id)));
+  const allowed = await withImplied(db, named);
+  return held.filter((r) => allowed.has(r.id));
 }

@@ -7,7 +7,7 @@ import * as creds from '../store/credentials.ts';
 import type { AppCredential, Domain, Project, User } from '../model.ts';
 import type { AuthContext, AuthScope, NamedRef } from '../../platform/auth/context.ts';
 import { credentialsOf } from '../../platform/auth/context.ts';
-import { effectiveRoles } from './role-resolver.ts';
+import { delegatedRoles, effectiveRoles } from './role-resolver.ts';
 import type { TokenClaims, TokenScope } from './token-format.ts';
 import type { TokenKeys } from './token-keys.ts';
 
@@ -58,11 +58,7 @@ export function createTokenContexts(db: DbHandle, keys: TokenKeys) {
       roles = await effectiveRoles(db, user.id, { kind: 'domain', domainId: target.domainId });
     else if (claims.scope.kind === 'system')
       roles = await effectiveRoles(db, user.id, { kind: 'system' });
-    if (appCred) {
-      // An application credential delegates at most the roles it names, and only while the user still has them.
-      const allowed = new Set(appCred.roles.map((r) => r.id));
-      roles = roles.filter((r) => allowed.has(r.id));
-    }
+    if (appCred) roles = await delegatedRoles(db, roles, appCred);
     roles = roles.map((r) => ({ id: r.id, name: r.name }));
     if (claims.scope.kind !== 'unscoped' && roles.length === 0) return 'no roles on the scope';
     const partial = {
