@@ -48,7 +48,7 @@ export type UserOptions = { readonly [K in UserOptionName]?: boolean };
 export interface SignInState {
   readonly failedAuthCount: number;
   readonly failedAuthAt: number | null;
-  /** The last successful password sign-in, kept only while disable_user_account_days_inactive is set. */
+  /** The day of the last successful password sign-in (or of the last enabling by an administrator). */
   readonly lastActiveAt: number | null;
   readonly createdAt: number;
   readonly passwordCreatedAt: number | null;

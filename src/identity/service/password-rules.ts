@@ -138,10 +138,9 @@ export function createPasswordRules(deps: {
         );
       }
       if (state.failedAuthCount > 0) await users.resetFailedAuth(db, user.id);
-      if (
-        rules.disableUserAccountDaysInactive !== null &&
-        Math.floor((state.lastActiveAt ?? 0) / DAY_MS) !== Math.floor(now / DAY_MS)
-      )
+      // Kept whether or not the inactivity rule is on (at most one write a day per user), so that
+      // turning it on later counts from real sign-ins, not from when each user was created.
+      if (Math.floor((state.lastActiveAt ?? 0) / DAY_MS) !== Math.floor(now / DAY_MS))
         await users.setLastActive(db, user.id, now);
     },
 
@@ -205,8 +204,7 @@ export function createPasswordRules(deps: {
     /** An administrator enabling a user clears its lock and starts its inactivity count again. */
     async onEnabled(userId: string): Promise<void> {
       await users.resetFailedAuth(db, userId);
-      if (rules.disableUserAccountDaysInactive !== null)
-        await users.setLastActive(db, userId, Date.now());
+      await users.setLastActive(db, userId, Date.now());
     },
   };
 }
