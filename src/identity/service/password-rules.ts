@@ -132,7 +132,7 @@ export function createPasswordRules(deps: {
       if (!o.allowExpired && isExpired(user, now)) {
         const why = `The password is expired and needs to be changed for user: ${user.id}.`;
         throw refused(
-          `${why} Change it with: openstack user password set (POST /v3/users/${user.id}/password).`,
+          `${why} Change it with POST /v3/users/${user.id}/password, which takes the original password and needs no token.`,
           'password_expired',
           why,
         );
