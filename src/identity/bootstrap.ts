@@ -129,6 +129,7 @@ async function firstBootstrap(db: DbHandle, input: BootstrapInput): Promise<Boot
         defaultProjectId: project.id,
         passwordHash: await hashPassword(input.adminPassword, input.argon2),
         passwordExpiresAt: null,
+        options: {},
         extra: {},
       }));
     await roles.insertAssignment(tx, {

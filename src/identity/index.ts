@@ -14,6 +14,7 @@ import { createAppCredentialService } from './service/app-credentials.ts';
 import { createIdentityNotifications } from './service/notifications.ts';
 import type { Bus } from '../platform/bus/bus.ts';
 import type { Logger } from '../platform/log.ts';
+import { createPasswordRules, type PasswordRulesConfig } from './service/password-rules.ts';
 
 export {
   IDENTITY_NOTIFICATIONS,
@@ -29,6 +30,8 @@ export interface IdentityConfig {
   /** Token keys kept in the ring (Keystone's max_active_keys, default 3). */
   readonly maxActiveKeys: number;
   readonly argon2: Argon2Params;
+  /** Keystone's [security_compliance]: lockout and password rules, all off by default. */
+  readonly passwordRules: PasswordRulesConfig;
 }
 
 export function createIdentity(deps: { db: DbHandle; policy: Policy; config: IdentityConfig }) {
@@ -39,6 +42,11 @@ export function createIdentity(deps: { db: DbHandle; policy: Policy; config: Ide
     // The CADF observer is the identity service as the catalog lists it, as in Keystone.
     observerId: async () => (await catalog.catalog()).find((e) => e.type === 'identity')?.id,
   });
+  const passwordRules = createPasswordRules({
+    db,
+    argon2: config.argon2,
+    rules: config.passwordRules,
+  });
   const tokens = createTokenService({
     db,
     policy,
@@ -47,6 +55,7 @@ export function createIdentity(deps: { db: DbHandle; policy: Policy; config: Ide
       ttlSeconds: config.tokenTtlSeconds,
       maxActiveKeys: config.maxActiveKeys,
       argon2: config.argon2,
+      passwordRules,
     },
   });
   const catalog = createCatalogService({ db, policy, notifications });
@@ -55,6 +64,7 @@ export function createIdentity(deps: { db: DbHandle; policy: Policy; config: Ide
     policy,
     tokens,
     argon2: config.argon2,
+    passwordRules,
     notifications,
   });
   const roles = createRoleService({ db, policy, directory, notifications });

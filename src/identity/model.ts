@@ -30,7 +30,32 @@ export interface User {
   readonly defaultProjectId: string | null;
   readonly passwordHash: string | null;
   readonly passwordExpiresAt: number | null;
+  /** Keystone's user options that are set (an unset option is absent). */
+  readonly options: UserOptions;
   readonly extra: Extra;
+}
+/** The user options Nubes honours, as Keystone names them; each exempts the user from one rule of
+ * the identity.security_compliance settings (or, lock_password, stops them changing their own). */
+export const USER_OPTION_NAMES = [
+  'ignore_change_password_upon_first_use',
+  'ignore_password_expiry',
+  'ignore_lockout_failure_attempts',
+  'lock_password',
+  'ignore_user_inactivity',
+] as const;
+export type UserOptionName = (typeof USER_OPTION_NAMES)[number];
+export type UserOptions = { readonly [K in UserOptionName]?: boolean };
+/** What the password rules keep per user beyond its record: failed sign-ins, the last one that
+ * worked, and the current password's age and origin. */
+export interface SignInState {
+  readonly failedAuthCount: number;
+  readonly failedAuthAt: number | null;
+  /** The day of the last successful password sign-in (or of the last enabling by an administrator). */
+  readonly lastActiveAt: number | null;
+  readonly createdAt: number;
+  readonly passwordCreatedAt: number | null;
+  /** The current password was set by its user (POST /v3/users/{id}/password), not an administrator. */
+  readonly passwordSelfService: boolean;
 }
 export interface Group {
   readonly id: string;

@@ -42,7 +42,8 @@ const userProps = {
   default_project_id: nullableId,
   description: optStr(),
   email: optStr(),
-  options: freeform,
+  // Keystone's user options: each true or false, or null to unset it.
+  options: s.record(s.nullable(bool)),
 };
 const groupProps = { name: str(64), domain_id: id, description: optStr() };
 const roleProps = {

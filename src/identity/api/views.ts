@@ -69,7 +69,7 @@ export function userView(base: string, u: User) {
       u.passwordExpiresAt === null
         ? null
         : isoTime(u.passwordExpiresAt).replace(/\.\d+Z$/, '.000000'),
-    options: {},
+    options: u.options,
     links: link(base, `users/${u.id}`),
   };
 }

@@ -6,10 +6,11 @@ import * as users from '../store/users.ts';
 import * as creds from '../store/credentials.ts';
 import type { AppCredential, Domain, Project, User } from '../model.ts';
 import { burnVerify, verifyPassword, type Argon2Params } from '../../platform/auth/password.ts';
-import { Unauthorized } from '../../platform/errors.ts';
+import { NubesError, Unauthorized } from '../../platform/errors.ts';
 import { effectiveRoles } from './role-resolver.ts';
 import type { IdentityNotifications } from './notifications.ts';
 import type { TokenScope } from './token-format.ts';
+import type { PasswordRules } from './password-rules.ts';
 
 export interface DomainSelector {
   readonly id?: string;
@@ -52,9 +53,11 @@ export const unauthorized = (msg = AUTH_FAILED) => new Unauthorized(msg, 'authen
 export function createAuthMethods(deps: {
   db: DbHandle;
   argon2: Argon2Params;
+  /** The lockout and password rules the password method applies (password-rules.ts). */
+  rules: PasswordRules;
   notifications?: IdentityNotifications | undefined;
 }) {
-  const { db, argon2 } = deps;
+  const { db, argon2, rules } = deps;
 
   async function findDomain(sel: DomainSelector | undefined): Promise<Domain | undefined> {
     if (!sel) return undefined;
@@ -78,7 +81,8 @@ export function createAuthMethods(deps: {
   }
 
   return {
-    /** The password method. Like Keystone, a check of a known user is announced, whatever its outcome. */
+    /** The password method, under the password rules (lockout, expiry, ...). Like Keystone, a
+     * check of a known user is announced, whatever its outcome, with the rule that refused it. */
     async byPassword(req: NonNullable<AuthRequest['password']>): Promise<User> {
       const user = await findUser(req.user);
       if (!user) {
@@ -88,18 +92,14 @@ export function createAuthMethods(deps: {
       let ok = false;
       let reason: string | undefined;
       try {
-        if (!user.passwordHash) {
-          await burnVerify(req.user.password, argon2);
-          throw unauthorized();
-        }
-        if (!(await verifyPassword(req.user.password, user.passwordHash))) throw unauthorized();
-        if (user.passwordExpiresAt !== null && user.passwordExpiresAt <= Date.now()) {
-          reason = `The password is expired and needs to be changed for user: ${user.id}.`;
-          throw unauthorized(reason);
-        }
+        await rules.signIn(user, req.user.password, { allowExpired: false });
         const usable = (await checkUsable(user)).user;
         ok = true;
         return usable;
+      } catch (e) {
+        const why = e instanceof NubesError ? e.fields['auditReason'] : undefined;
+        if (typeof why === 'string') reason = why;
+        throw e;
       } finally {
         await deps.notifications?.authenticated(user.id, ok, reason);
       }

@@ -15,6 +15,7 @@ import { newAuditId, type AuthMethod, type TokenClaims, type TokenScope } from '
 import { createAuthMethods, unauthorized, type AuthRequest } from './auth-methods.ts';
 import { createTokenContexts } from './token-context.ts';
 import { createTokenKeys } from './token-keys.ts';
+import type { PasswordRules } from './password-rules.ts';
 
 export type { AuthRequest, DomainSelector, ScopeRequest, UserSelector } from './auth-methods.ts';
 
@@ -22,6 +23,7 @@ export interface TokenConfig {
   readonly ttlSeconds: number;
   readonly maxActiveKeys: number;
   readonly argon2: Argon2Params;
+  readonly passwordRules: PasswordRules;
 }
 
 export function createTokenService(deps: {
@@ -36,6 +38,7 @@ export function createTokenService(deps: {
   const auth = createAuthMethods({
     db,
     argon2: config.argon2,
+    rules: config.passwordRules,
     notifications: deps.notifications,
   });
 

@@ -19,6 +19,7 @@ export interface IdentityTables extends PlatformTables {
   endpoints: EndpointTable;
   app_credentials: AppCredentialTable;
   revocation_events: RevocationEventTable;
+  password_history: PasswordHistoryTable;
 }
 
 /** What every identity store function takes: the database or a transaction, naming only identity's tables. */
@@ -54,6 +55,18 @@ export interface UserTable {
   password_created_at: number | null;
   password_expires_at: number | null;
   extra: string;
+  created_at: number;
+  failed_auth_count: number;
+  failed_auth_at: number | null;
+  last_active_at: number | null;
+  password_self_service: number;
+  options: string;
+}
+/** A user's earlier passwords, as hashes only (unique_last_password_count). */
+export interface PasswordHistoryTable {
+  id: string;
+  user_id: string;
+  password_hash: string;
   created_at: number;
 }
 export interface GroupTable {

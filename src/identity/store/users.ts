@@ -1,7 +1,14 @@
-// SQL for users, groups and group membership.
+// SQL for users, groups and group membership, and what the password rules keep per user: failed
+// sign-ins, the last sign-in, and earlier passwords (hashes only).
 import type { Selectable } from 'kysely';
 import type { GroupTable, UserTable, IdentityExecutor } from './tables.ts';
-import type { Group, User } from '../model.ts';
+import {
+  USER_OPTION_NAMES,
+  type Group,
+  type SignInState,
+  type User,
+  type UserOptions,
+} from '../model.ts';
 import { flag, parseJson, uniquely } from '../../platform/db/store-helpers.ts';
 
 const toUser = (r: Selectable<UserTable>): User => ({
@@ -12,8 +19,18 @@ const toUser = (r: Selectable<UserTable>): User => ({
   defaultProjectId: r.default_project_id,
   passwordHash: r.password_hash,
   passwordExpiresAt: r.password_expires_at,
+  options: toOptions(parseJson(r.options, {})),
   extra: parseJson(r.extra, {}),
 });
+/** The stored options the model knows, booleans only (a row is never trusted to be well formed). */
+function toOptions(raw: Readonly<Record<string, unknown>>): UserOptions {
+  const o: Partial<Record<(typeof USER_OPTION_NAMES)[number], boolean>> = {};
+  for (const name of USER_OPTION_NAMES) {
+    const v = raw[name];
+    if (typeof v === 'boolean') o[name] = v;
+  }
+  return o;
+}
 const toGroup = (r: Selectable<GroupTable>): Group => ({
   id: r.id,
   name: r.name,
@@ -41,6 +58,11 @@ export async function insertUser(db: IdentityExecutor, u: User): Promise<User> {
         password_expires_at: u.passwordExpiresAt,
         extra: JSON.stringify(u.extra),
         created_at: now,
+        failed_auth_count: 0,
+        failed_auth_at: null,
+        last_active_at: null,
+        password_self_service: 0,
+        options: JSON.stringify(u.options),
       })
       .execute(),
   );
@@ -81,11 +103,39 @@ export async function listUsers(
   return (await q.execute()).map(toUser);
 }
 
+/** How a password change is written: whether its user made it (not an administrator), and how
+ * many earlier passwords to keep as hashes (the replaced one included; 0 keeps none). */
+export interface PasswordWrite {
+  readonly selfService: boolean;
+  readonly keepHistory: number;
+}
+
+/** Writes `u`; with `password`, also its password columns, the replaced hash going to the history.
+ * Run it in a transaction when `password` is given (it reads the replaced hash first). */
 export async function updateUser(
   db: IdentityExecutor,
   u: User,
-  passwordChanged: boolean,
+  password?: PasswordWrite,
 ): Promise<User> {
+  const now = Date.now();
+  if (password) {
+    const old = await db
+      .selectFrom('users')
+      .select('password_hash')
+      .where('id', '=', u.id)
+      .executeTakeFirst();
+    if (old?.password_hash && password.keepHistory > 0)
+      await db
+        .insertInto('password_history')
+        .values({
+          id: crypto.randomUUID(),
+          user_id: u.id,
+          password_hash: old.password_hash,
+          created_at: now,
+        })
+        .execute();
+    await pruneHistory(db, u.id, password.keepHistory);
+  }
   await uniquely(dupUser(u), () =>
     db
       .updateTable('users')
@@ -93,12 +143,14 @@ export async function updateUser(
         name: u.name,
         enabled: flag(u.enabled),
         default_project_id: u.defaultProjectId,
+        options: JSON.stringify(u.options),
         extra: JSON.stringify(u.extra),
-        ...(passwordChanged
+        ...(password
           ? {
               password_hash: u.passwordHash,
-              password_created_at: Date.now(),
+              password_created_at: now,
               password_expires_at: u.passwordExpiresAt,
+              password_self_service: flag(password.selfService),
             }
           : {}),
       })
@@ -106,6 +158,89 @@ export async function updateUser(
       .execute(),
   );
   return u;
+}
+
+/** Keeps the newest `keep` earlier passwords of a user. */
+async function pruneHistory(db: IdentityExecutor, userId: string, keep: number): Promise<void> {
+  const kept = db
+    .selectFrom('password_history')
+    .select('id')
+    .where('user_id', '=', userId)
+    .orderBy('created_at', 'desc')
+    .limit(keep);
+  let q = db.deleteFrom('password_history').where('user_id', '=', userId);
+  if (keep > 0) q = q.where('id', 'not in', kept);
+  await q.execute();
+}
+
+/** The hashes of a user's newest `limit` earlier passwords (the current one is not among them). */
+export async function passwordHistory(
+  db: IdentityExecutor,
+  userId: string,
+  limit: number,
+): Promise<string[]> {
+  if (limit <= 0) return [];
+  const rows = await db
+    .selectFrom('password_history')
+    .select('password_hash')
+    .where('user_id', '=', userId)
+    .orderBy('created_at', 'desc')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => r.password_hash);
+}
+
+export async function getSignInState(
+  db: IdentityExecutor,
+  id: string,
+): Promise<SignInState | undefined> {
+  const r = await db
+    .selectFrom('users')
+    .select([
+      'failed_auth_count',
+      'failed_auth_at',
+      'last_active_at',
+      'created_at',
+      'password_created_at',
+      'password_self_service',
+    ])
+    .where('id', '=', id)
+    .executeTakeFirst();
+  return (
+    r && {
+      failedAuthCount: r.failed_auth_count,
+      failedAuthAt: r.failed_auth_at,
+      lastActiveAt: r.last_active_at,
+      createdAt: r.created_at,
+      passwordCreatedAt: r.password_created_at,
+      passwordSelfService: r.password_self_service === 1,
+    }
+  );
+}
+
+/** Counts one more failed sign-in, in the database, so every api replica counts the same ones. */
+export async function recordFailedAuth(
+  db: IdentityExecutor,
+  id: string,
+  at: number,
+): Promise<void> {
+  await db
+    .updateTable('users')
+    .set((eb) => ({ failed_auth_count: eb('failed_auth_count', '+', 1), failed_auth_at: at }))
+    .where('id', '=', id)
+    .execute();
+}
+
+export async function resetFailedAuth(db: IdentityExecutor, id: string): Promise<void> {
+  await db
+    .updateTable('users')
+    .set({ failed_auth_count: 0, failed_auth_at: null })
+    .where('id', '=', id)
+    .execute();
+}
+
+export async function setLastActive(db: IdentityExecutor, id: string, at: number): Promise<void> {
+  await db.updateTable('users').set({ last_active_at: at }).where('id', '=', id).execute();
 }
 
 export async function deleteUser(db: IdentityExecutor, id: string): Promise<void> {

@@ -135,7 +135,14 @@ export function directoryRoutes(app: Api, identity: Identity, base: BaseUrl): vo
   });
 
   // --- users
-  const userFields = ['name', 'domain_id', 'password', 'enabled', 'default_project_id'] as const;
+  const userFields = [
+    'name',
+    'domain_id',
+    'password',
+    'enabled',
+    'default_project_id',
+    'options',
+  ] as const;
   app.get('/users', { schema: { querystring: anyQuery } }, async (request) => {
     const list = await dir.listUsers(
       request.auth,
@@ -160,6 +167,7 @@ export function directoryRoutes(app: Api, identity: Identity, base: BaseUrl): vo
         password: f['password'],
         enabled: f['enabled'],
         defaultProjectId: f['default_project_id'],
+        options: f['options'],
       }),
     });
     return reply.code(201).send({ user: userView(base(request), u) });
@@ -180,6 +188,7 @@ export function directoryRoutes(app: Api, identity: Identity, base: BaseUrl): vo
           password: f['password'],
           enabled: f['enabled'],
           defaultProjectId: f['default_project_id'],
+          options: f['options'],
         }),
       });
       return { user: userView(base(request), u) };

@@ -11,6 +11,7 @@ import { BadRequest, NotFound } from '../../../platform/errors.ts';
 import { DEFAULT_DOMAIN_ID } from '../../../platform/ids.ts';
 import type { TokenServiceApi } from '../tokens.ts';
 import type { IdentityNotifications } from '../notifications.ts';
+import type { PasswordRules } from '../password-rules.ts';
 
 /** What every directory use case needs: the database handle, policy, tokens and hashing. */
 export interface DirectoryDeps {
@@ -18,6 +19,7 @@ export interface DirectoryDeps {
   readonly policy: Policy;
   readonly tokens: TokenServiceApi;
   readonly argon2: Argon2Params;
+  readonly passwordRules: PasswordRules;
   readonly notifications: IdentityNotifications;
 }
 
@@ -42,6 +44,8 @@ export interface UserInput {
   readonly password?: string | null;
   readonly enabled?: boolean;
   readonly defaultProjectId?: string | null;
+  /** Options to set (true/false) or unset (null); checked against the names the model knows. */
+  readonly options?: Readonly<Record<string, boolean | null>>;
   readonly extra: Extra;
 }
 export interface GroupInput {

@@ -1,17 +1,39 @@
-// User use cases: policy, password hashing and changes, and token revocation when access goes.
+// User use cases: policy, password hashing and changes under the password rules (password-rules.ts),
+// user options, and token revocation when access goes.
 import * as users from '../../store/users.ts';
 import * as roles from '../../store/roles.ts';
-import type { User } from '../../model.ts';
+import {
+  USER_OPTION_NAMES,
+  type User,
+  type UserOptionName,
+  type UserOptions,
+} from '../../model.ts';
 import { inTransaction } from '../../../platform/db/database.ts';
 import type { AuthContext } from '../../../platform/auth/context.ts';
-import { hashPassword, verifyPassword } from '../../../platform/auth/password.ts';
-import { BadRequest, Forbidden, Unauthorized } from '../../../platform/errors.ts';
+import { hashPassword } from '../../../platform/auth/password.ts';
+import { BadRequest, Forbidden, NubesError, Unauthorized } from '../../../platform/errors.ts';
 import { hexId } from '../../../platform/ids.ts';
 import { defined, notFound, type DirectoryCore, type Patch, type UserInput } from './common.ts';
 
+/** `cur` with the options a request sets (true/false) or unsets (null); a 400 for an unknown one. */
+function withOptions(cur: UserOptions, patch: UserInput['options']): UserOptions {
+  if (!patch) return cur;
+  const next: Partial<Record<UserOptionName, boolean>> = { ...cur };
+  const known: readonly string[] = USER_OPTION_NAMES;
+  for (const [name, value] of Object.entries(patch)) {
+    if (!known.includes(name))
+      throw new BadRequest(
+        `Nubes has no user option ${name}; the options are ${USER_OPTION_NAMES.join(', ')}.`,
+      );
+    if (value === null) delete next[name as UserOptionName];
+    else next[name as UserOptionName] = value;
+  }
+  return next;
+}
+
 export function userUseCases(core: DirectoryCore) {
   const { db, tokens, argon2, enforce, impliedDomain, bodyDomain, requireBodyProject } = core;
-  const { notifications } = core;
+  const { notifications, passwordRules: rules } = core;
   return {
     async listUsers(
       ctx: AuthContext,
@@ -36,6 +58,8 @@ export function userUseCases(core: DirectoryCore) {
       enforce(ctx, 'identity:create_user', { target: { user: { domain_id: domainId } } });
       await bodyDomain(domainId);
       if (input.defaultProjectId) await requireBodyProject(input.defaultProjectId);
+      const options = withOptions({}, input.options);
+      if (input.password) rules.checkStrength(input.password);
       const created = await users.insertUser(db, {
         id: hexId(),
         name: input.name,
@@ -43,7 +67,9 @@ export function userUseCases(core: DirectoryCore) {
         enabled: input.enabled ?? true,
         defaultProjectId: input.defaultProjectId ?? null,
         passwordHash: input.password ? await hashPassword(input.password, argon2) : null,
-        passwordExpiresAt: null,
+        // An administrator chose it: with change_password_upon_first_use it is expired at once.
+        passwordExpiresAt: input.password ? rules.expiresAt({ options }, 'admin') : null,
+        options,
         extra: input.extra,
       });
       await notifications.resource('user', 'created', created.id);
@@ -58,22 +84,31 @@ export function userUseCases(core: DirectoryCore) {
       if (p.domainId !== undefined && p.domainId !== cur.domainId)
         throw new BadRequest('Update of `domain_id` is not allowed.');
       if (p.defaultProjectId) await requireBodyProject(p.defaultProjectId);
+      const options = withOptions(cur.options, p.options);
+      if (p.password) rules.checkStrength(p.password);
       const passwordChanged = p.password !== undefined;
-      const next = await users.updateUser(
-        db,
-        {
-          ...cur,
-          ...defined({ name: p.name, enabled: p.enabled, defaultProjectId: p.defaultProjectId }),
-          ...(passwordChanged
-            ? {
-                passwordHash: p.password ? await hashPassword(p.password, argon2) : null,
-                passwordExpiresAt: null,
-              }
-            : {}),
-          extra: { ...cur.extra, ...p.extra },
-        },
-        passwordChanged,
+      const next: User = {
+        ...cur,
+        ...defined({ name: p.name, enabled: p.enabled, defaultProjectId: p.defaultProjectId }),
+        ...(passwordChanged
+          ? {
+              passwordHash: p.password ? await hashPassword(p.password, argon2) : null,
+              // An administrator's reset: expired at once under change_password_upon_first_use.
+              passwordExpiresAt: p.password ? rules.expiresAt({ options }, 'admin') : null,
+            }
+          : {}),
+        options,
+        extra: { ...cur.extra, ...p.extra },
+      };
+      await inTransaction(db, (tx) =>
+        users.updateUser(
+          tx,
+          next,
+          passwordChanged ? { selfService: false, keepHistory: rules.historyToKeep } : undefined,
+        ),
       );
+      // Setting enabled is how an administrator unlocks a user, as in Keystone.
+      if (p.enabled === true) await rules.onEnabled(id);
       if (passwordChanged || (cur.enabled && !next.enabled)) await tokens.revokeUserTokens(id);
       await notifications.resource('user', 'updated', id);
       return next;
@@ -104,13 +139,26 @@ export function userUseCases(core: DirectoryCore) {
         );
       const cur = await users.getUser(db, id);
       if (!cur) throw notFound('user', id);
-      if (!cur.passwordHash || !(await verifyPassword(original, cur.passwordHash))) {
-        throw new Unauthorized('The original password is not correct.', 'authentication_failed');
+      // Proving the original is a sign-in (a wrong one counts toward the lockout), except that an
+      // expired password may be changed: that is how its user gets a working one.
+      try {
+        await rules.signIn(cur, original, { allowExpired: true });
+      } catch (e) {
+        if (e instanceof NubesError && e.code === 'authentication_failed')
+          throw new Unauthorized(
+            'The original password is not correct, or this user cannot sign in.',
+            'authentication_failed',
+          );
+        throw e;
       }
-      await users.updateUser(
-        db,
-        { ...cur, passwordHash: await hashPassword(password, argon2), passwordExpiresAt: null },
-        true,
+      await rules.checkOwnChange(cur, password);
+      const next: User = {
+        ...cur,
+        passwordHash: await hashPassword(password, argon2),
+        passwordExpiresAt: rules.expiresAt(cur, 'self'),
+      };
+      await inTransaction(db, (tx) =>
+        users.updateUser(tx, next, { selfService: true, keepHistory: rules.historyToKeep }),
       );
       await tokens.revokeUserTokens(id);
       await notifications.resource('user', 'updated', id);
