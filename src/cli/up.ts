@@ -75,7 +75,7 @@ export async function runUp(config: Config): Promise<number> {
       if (n === 0)
         proxy = createConsoleProxy({
           log,
-          consume: busTokenCheck(bus, host),
+          checkToken: busTokenCheck(bus, host),
           socketOf: (id) => driver.consoleSocket(id),
           filesDir: files,
         });

@@ -1,11 +1,11 @@
 // Console tokens on SQLite always and PostgreSQL when NUBES_TEST_DATABASE_URL is set: only the hash
-// is stored, a token is taken once, an expired or other host's token is refused and gone, and the
-// sweep removes expired ones only.
+// is stored, a token is accepted until it expires, an expired or other host's token is refused and
+// gone, and the sweep removes expired ones only.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { openDatabase, type Database } from '../../platform/db/database.ts';
 import type { ComputeTables } from './tables.ts';
-import { addToken, consumeToken, hashToken, sweepTokens } from './console-tokens.ts';
+import { addToken, checkToken, hashToken, sweepTokens } from './console-tokens.ts';
 
 async function databases(): Promise<
   { name: string; open: () => Promise<Database<ComputeTables>> }[]
@@ -56,13 +56,15 @@ for (const { name, open } of await databases()) {
       }
     });
 
-    it('is accepted once, then refused', async () => {
+    it('is accepted at every connection until it expires (a page reload reconnects)', async () => {
       const d = await open();
       try {
         await addToken(d.db, { token: 't1', instanceId: I, host: 'h1', expiresAt: 2000 }, 1000);
-        assert.deepEqual(await consumeToken(d.db, 't1', 'h1', 1500), { ok: true, instanceId: I });
-        assert.deepEqual(await consumeToken(d.db, 't1', 'h1', 1500), { ok: false, why: 'unknown' });
-        assert.deepEqual(await consumeToken(d.db, 'never-made', 'h1', 1500), {
+        assert.deepEqual(await checkToken(d.db, 't1', 'h1', 1500), { ok: true, instanceId: I });
+        assert.deepEqual(await checkToken(d.db, 't1', 'h1', 1999), { ok: true, instanceId: I });
+        assert.deepEqual(await checkToken(d.db, 't1', 'h1', 2000), { ok: false, why: 'expired' });
+        assert.deepEqual(await checkToken(d.db, 't1', 'h1', 1500), { ok: false, why: 'unknown' });
+        assert.deepEqual(await checkToken(d.db, 'never-made', 'h1', 1500), {
           ok: false,
           why: 'unknown',
         });
@@ -80,11 +82,11 @@ for (const { name, open } of await databases()) {
           { token: 'elsewhere', instanceId: I, host: 'h2', expiresAt: 2000 },
           1000,
         );
-        assert.deepEqual(await consumeToken(d.db, 'old', 'h1', 2000), {
+        assert.deepEqual(await checkToken(d.db, 'old', 'h1', 2000), {
           ok: false,
           why: 'expired',
         });
-        assert.deepEqual(await consumeToken(d.db, 'elsewhere', 'h1', 1500), {
+        assert.deepEqual(await checkToken(d.db, 'elsewhere', 'h1', 1500), {
           ok: false,
           why: 'other-host',
         });
@@ -100,7 +102,7 @@ for (const { name, open } of await databases()) {
         await addToken(d.db, { token: 'a', instanceId: I, host: 'h1', expiresAt: 2000 }, 1000);
         await addToken(d.db, { token: 'b', instanceId: I, host: 'h1', expiresAt: 5000 }, 1000);
         assert.equal(await sweepTokens(d.db, 3000), 1);
-        assert.deepEqual(await consumeToken(d.db, 'b', 'h1', 3000), { ok: true, instanceId: I });
+        assert.deepEqual(await checkToken(d.db, 'b', 'h1', 3000), { ok: true, instanceId: I });
       } finally {
         await d.close();
       }
