@@ -1,7 +1,11 @@
-// The fake driver: the shared virt driver contract, plus what makes it a usable simulation —
-// resource accounting like a real host and failures injected on purpose.
-import { describe, it } from 'node:test';
+// The fake driver: the shared virt driver contract (in memory and with a state file), plus what
+// makes it a usable simulation: resource accounting like a real host, failures injected on
+// purpose, and guests that outlive the process in an owner-only file replaced atomically.
+import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { FakeDriver } from './fake-driver.ts';
 import { instanceSpec, runVirtDriverContract, testImage } from '../driver.contract.ts';
 import { VirtError } from '../driver.ts';
@@ -12,6 +16,20 @@ runVirtDriverContract('fake', async () => {
     driver,
     image: testImage(),
     // What a killed hypervisor process looks like to the fake's watchers.
+    crash: async (uuid) => driver.simulate(uuid, 'shutdown', 'the fake guest was killed'),
+    close: async () => {},
+  };
+});
+
+const scratch = mkdtempSync(join(tmpdir(), 'nubes-fake-'));
+after(() => rmSync(scratch, { recursive: true, force: true }));
+let files = 0;
+
+runVirtDriverContract('fake with a state file', async () => {
+  const driver = new FakeDriver({ stateFile: join(scratch, `contract-${++files}`, 'host.json') });
+  return {
+    driver,
+    image: testImage(),
     crash: async (uuid) => driver.simulate(uuid, 'shutdown', 'the fake guest was killed'),
     close: async () => {},
   };
@@ -62,6 +80,67 @@ describe('fake driver', () => {
     assert.match(
       log,
       /fake: spawned vm1 from image image-1\nfake: ssh keys installed 1\nfake: user-data received\nfake: hard reboot\n/,
+    );
+  });
+
+  it('keeps its guests in its state file: a new driver on the file finds them as they were', async () => {
+    const file = join(scratch, 'restart', 'fake', 'host-1.json');
+    const before = new FakeDriver({ stateFile: file });
+    const a = instanceSpec(testImage());
+    const b = instanceSpec(testImage());
+    const gone = instanceSpec(testImage());
+    for (const s of [a, b, gone]) await before.spawn(s);
+    await before.powerOff(b.uuid);
+    const volume = {
+      volumeId: 'vol-1',
+      path: '/dev/null',
+      format: 'raw',
+      device: null,
+      readOnly: false,
+    } as const;
+    await before.attachVolume(a.uuid, volume);
+    await before.destroy(gone.uuid);
+
+    const after = new FakeDriver({ stateFile: file });
+    assert.deepEqual(
+      (await after.listInstances()).sort((x, y) => x.uuid.localeCompare(y.uuid)),
+      [
+        { uuid: a.uuid, powerState: 'running' as const },
+        { uuid: b.uuid, powerState: 'shutdown' as const },
+      ].sort((x, y) => x.uuid.localeCompare(y.uuid)),
+    );
+    assert.deepEqual(after.used(), before.used(), 'the host is as full as it was');
+    assert.match(await after.consoleOutput(a.uuid, 10_000), /volume vol-1 attached as vdb/);
+    await after.powerOn(b.uuid);
+    await assert.rejects(after.attachVolume(a.uuid, volume), /already attached/);
+    // Owner-only, and no temporary file left beside it.
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    assert.equal(statSync(join(scratch, 'restart', 'fake')).mode & 0o777, 0o700);
+    assert.deepEqual(readdirSync(join(scratch, 'restart', 'fake')), ['host-1.json']);
+  });
+
+  it('replaces a state file that others could read with an owner-only one', async () => {
+    const dir = join(scratch, 'loose');
+    const file = join(dir, 'host.json');
+    const d = new FakeDriver({ stateFile: file });
+    await d.spawn(instanceSpec(testImage()));
+    writeFileSync(`${file}.${process.pid}.tmp`, 'left by a crash', { mode: 0o644 });
+    const loose = join(dir, 'other.json');
+    writeFileSync(loose, '{"version":1,"guests":[]}', { mode: 0o644 });
+    const e = new FakeDriver({ stateFile: loose });
+    await e.spawn(instanceSpec(testImage()));
+    assert.equal(statSync(loose).mode & 0o777, 0o600);
+    await d.powerOff((await d.listInstances())[0]!.uuid);
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    assert.deepEqual(readdirSync(dir).sort(), ['host.json', 'other.json']);
+  });
+
+  it('refuses a damaged state file, naming it and what to do', () => {
+    const file = join(scratch, 'damaged.json');
+    writeFileSync(file, '{"version":1,"guests":[{"uuid":');
+    assert.throws(
+      () => new FakeDriver({ stateFile: file }),
+      (e: Error) => e.message.includes(file) && /move it away/.test(e.message),
     );
   });
 });
