@@ -20,7 +20,7 @@ export function makeVirtDriver(
         memoryMb: config.fake.memoryMb,
         diskGb: config.fake.diskGb,
         // Its guests outlive a restart, as a real hypervisor's (fake-state.ts).
-        stateFile: join(config.dataDir, 'compute', 'fake', `${encodeURIComponent(host)}.json`),
+        stateDir: join(config.dataDir, 'compute', 'fake', encodeURIComponent(host)),
       });
     case 'qemu': {
       const accel = chooseAccelerator();

@@ -138,10 +138,11 @@ describe('issue 15: a fake-driver cloud keeps its servers across a restart', () 
     );
     await waitStatus(nubes.url, token, ids[1]!, ['ACTIVE']);
 
-    // Where the guests are kept: owner-only, one file per simulated host.
-    const dir = join(dataDir, 'compute', 'fake');
-    const files = readdirSync(dir);
-    assert.equal(files.length, 1, files.join(' '));
-    assert.equal(statSync(join(dir, files[0]!)).mode & 0o777, 0o600);
+    // Where the guests are kept: a directory per simulated host, an owner-only file per guest.
+    const hosts = readdirSync(join(dataDir, 'compute', 'fake'));
+    assert.equal(hosts.length, 1, hosts.join(' '));
+    const dir = join(dataDir, 'compute', 'fake', hosts[0]!);
+    assert.deepEqual(readdirSync(dir).sort(), ids.map((id) => `${id}.json`).sort());
+    for (const f of readdirSync(dir)) assert.equal(statSync(join(dir, f)).mode & 0o777, 0o600);
   });
 });

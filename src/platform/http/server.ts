@@ -68,6 +68,7 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     if (typeof given === 'string' && REQUEST_ID.test(given)) {
       request.globalRequestId = given;
       request.log = request.log.child({ global_request_id: given });
+      reply.log = request.log;
     }
     // No name, id or filter of ours holds a NUL, and PostgreSQL cannot store one: refuse it here,
     // the same on every database, instead of failing deep inside a query.

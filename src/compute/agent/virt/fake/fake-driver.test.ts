@@ -1,9 +1,17 @@
 // The fake driver: the shared virt driver contract (in memory and with a state file), plus what
 // makes it a usable simulation: resource accounting like a real host, failures injected on
-// purpose, and guests that outlive the process in an owner-only file replaced atomically.
+// purpose, and guests that outlive the process in owner-only files replaced atomically.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeDriver } from './fake-driver.ts';
@@ -25,8 +33,8 @@ const scratch = mkdtempSync(join(tmpdir(), 'nubes-fake-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 let files = 0;
 
-runVirtDriverContract('fake with a state file', async () => {
-  const driver = new FakeDriver({ stateFile: join(scratch, `contract-${++files}`, 'host.json') });
+runVirtDriverContract('fake with a state dir', async () => {
+  const driver = new FakeDriver({ stateDir: join(scratch, `contract-${++files}`) });
   return {
     driver,
     image: testImage(),
@@ -83,9 +91,9 @@ describe('fake driver', () => {
     );
   });
 
-  it('keeps its guests in its state file: a new driver on the file finds them as they were', async () => {
-    const file = join(scratch, 'restart', 'fake', 'host-1.json');
-    const before = new FakeDriver({ stateFile: file });
+  it('keeps its guests in its state dir: a new driver on it finds them as they were', async () => {
+    const dir = join(scratch, 'restart', 'fake', 'host-1');
+    const before = new FakeDriver({ stateDir: dir });
     const a = instanceSpec(testImage());
     const b = instanceSpec(testImage());
     const gone = instanceSpec(testImage());
@@ -101,45 +109,46 @@ describe('fake driver', () => {
     await before.attachVolume(a.uuid, volume);
     await before.destroy(gone.uuid);
 
-    const after = new FakeDriver({ stateFile: file });
+    const after = new FakeDriver({ stateDir: dir });
+    const byUuid = (x: { uuid: string }, y: { uuid: string }) => x.uuid.localeCompare(y.uuid);
     assert.deepEqual(
-      (await after.listInstances()).sort((x, y) => x.uuid.localeCompare(y.uuid)),
+      (await after.listInstances()).sort(byUuid),
       [
         { uuid: a.uuid, powerState: 'running' as const },
         { uuid: b.uuid, powerState: 'shutdown' as const },
-      ].sort((x, y) => x.uuid.localeCompare(y.uuid)),
+      ].sort(byUuid),
     );
     assert.deepEqual(after.used(), before.used(), 'the host is as full as it was');
     assert.match(await after.consoleOutput(a.uuid, 10_000), /volume vol-1 attached as vdb/);
     await after.powerOn(b.uuid);
     await assert.rejects(after.attachVolume(a.uuid, volume), /already attached/);
-    // Owner-only, and no temporary file left beside it.
-    assert.equal(statSync(file).mode & 0o777, 0o600);
-    assert.equal(statSync(join(scratch, 'restart', 'fake')).mode & 0o777, 0o700);
-    assert.deepEqual(readdirSync(join(scratch, 'restart', 'fake')), ['host-1.json']);
+    // One owner-only file per guest, in an owner-only directory, and no temporary file left.
+    assert.equal(statSync(dir).mode & 0o777, 0o700);
+    assert.deepEqual(readdirSync(dir).sort(), [`${a.uuid}.json`, `${b.uuid}.json`].sort());
+    for (const f of readdirSync(dir)) assert.equal(statSync(join(dir, f)).mode & 0o777, 0o600);
   });
 
-  it('replaces a state file that others could read with an owner-only one', async () => {
+  it('replaces a guest file others could read, and a temporary file a crash left, with an owner-only one', async () => {
     const dir = join(scratch, 'loose');
-    const file = join(dir, 'host.json');
-    const d = new FakeDriver({ stateFile: file });
-    await d.spawn(instanceSpec(testImage()));
+    const d = new FakeDriver({ stateDir: dir });
+    const spec = instanceSpec(testImage());
+    await d.spawn(spec);
+    const file = join(dir, `${spec.uuid}.json`);
+    chmodSync(file, 0o644);
     writeFileSync(`${file}.${process.pid}.tmp`, 'left by a crash', { mode: 0o644 });
-    const loose = join(dir, 'other.json');
-    writeFileSync(loose, '{"version":1,"guests":[]}', { mode: 0o644 });
-    const e = new FakeDriver({ stateFile: loose });
-    await e.spawn(instanceSpec(testImage()));
-    assert.equal(statSync(loose).mode & 0o777, 0o600);
-    await d.powerOff((await d.listInstances())[0]!.uuid);
+    assert.equal((await new FakeDriver({ stateDir: dir }).listInstances()).length, 1);
+    await d.powerOff(spec.uuid);
     assert.equal(statSync(file).mode & 0o777, 0o600);
-    assert.deepEqual(readdirSync(dir).sort(), ['host.json', 'other.json']);
+    assert.deepEqual(readdirSync(dir), [`${spec.uuid}.json`]);
   });
 
-  it('refuses a damaged state file, naming it and what to do', () => {
-    const file = join(scratch, 'damaged.json');
-    writeFileSync(file, '{"version":1,"guests":[{"uuid":');
+  it('refuses a damaged guest file, naming it and what to do', () => {
+    const dir = join(scratch, 'damaged');
+    mkdirSync(dir);
+    const file = join(dir, 'x.json');
+    writeFileSync(file, '{"version":1,"uuid":');
     assert.throws(
-      () => new FakeDriver({ stateFile: file }),
+      () => new FakeDriver({ stateDir: dir }),
       (e: Error) => e.message.includes(file) && /move it away/.test(e.message),
     );
   });

@@ -19,7 +19,7 @@ import {
   type VirtDriver,
   type VolumeSpec,
 } from '../driver.ts';
-import { readGuests, writeGuests, type FakeGuest } from './fake-state.ts';
+import { readGuests, saveGuest, type FakeGuest } from './fake-state.ts';
 
 export interface FakeDriverOptions {
   readonly vcpus?: number;
@@ -36,9 +36,9 @@ export interface FakeDriverOptions {
   readonly vncSocket?: (uuid: string) => string;
   /** Makes a live migration's step on this driver fail when it answers true (prepare here as destination, migrate here as source). */
   readonly failMigration?: (step: 'prepare' | 'migrate', uuid: string) => boolean;
-  /** Keeps the guests in this file (rewritten at each change) so that they survive a restart, as
-   * a real host's guests outlive its agent; none: in memory only, gone with the process. */
-  readonly stateFile?: string;
+  /** Keeps the guests in this directory (a file each, rewritten at each change) so that they
+   * survive a restart, as a real host's guests outlive its agent; none: in memory only. */
+  readonly stateDir?: string;
 }
 
 type FakeInstance = FakeGuest;
@@ -70,7 +70,7 @@ export class FakeDriver implements VirtDriver {
 
   constructor(opts: FakeDriverOptions = {}) {
     this.#opts = opts;
-    this.#instances = opts.stateFile !== undefined ? readGuests(opts.stateFile) : new Map();
+    this.#instances = opts.stateDir !== undefined ? readGuests(opts.stateDir) : new Map();
     this.capabilities = { ...CAPABILITIES, supportsVncConsole: opts.vncSocket !== undefined };
     this.#total = {
       vcpus: opts.vcpus ?? 16,
@@ -79,11 +79,11 @@ export class FakeDriver implements VirtDriver {
     };
   }
 
-  /** Writes the guests to the state file, if there is one: called at the end of every change. */
-  #save(): void {
-    if (this.#opts.stateFile === undefined) return;
+  /** Writes the guest as it now is (or its absence) to the state dir, if there is one: called at the end of every change. */
+  #save(uuid: string): void {
+    if (this.#opts.stateDir === undefined) return;
     try {
-      writeGuests(this.#opts.stateFile, this.#instances);
+      saveGuest(this.#opts.stateDir, uuid, this.#instances.get(uuid));
     } catch (e) {
       throw new VirtError(`the fake host cannot save its guests: ${(e as Error).message}`);
     }
@@ -167,7 +167,7 @@ export class FakeDriver implements VirtDriver {
     const i = this.#get(uuid);
     i.power = powerState;
     this.#log(i, fault ?? `power is now ${powerState}`);
-    this.#save();
+    this.#save(uuid);
     if (!opts.silent) for (const w of this.#watchers) w({ uuid, powerState, fault });
   }
 
@@ -200,7 +200,7 @@ export class FakeDriver implements VirtDriver {
       this.#log(i, `ssh keys installed ${Object.keys(spec.metadata.publicKeys).length}`);
     if (spec.metadata.userData !== null) this.#log(i, 'user-data received');
     try {
-      this.#save();
+      this.#save(spec.uuid);
     } catch (e) {
       this.#instances.delete(spec.uuid);
       throw e;
@@ -209,7 +209,7 @@ export class FakeDriver implements VirtDriver {
 
   async destroy(uuid: string): Promise<void> {
     this.#instances.delete(uuid);
-    this.#save();
+    this.#save(uuid);
   }
   /** Fake hosts share no storage: forgetting is destroying. */
   async forget(uuid: string): Promise<void> {
@@ -221,7 +221,7 @@ export class FakeDriver implements VirtDriver {
     if (i.power === 'shutdown') return;
     i.power = 'shutdown';
     this.#log(i, 'powered off');
-    this.#save();
+    this.#save(uuid);
   }
 
   async powerOn(uuid: string): Promise<void> {
@@ -230,7 +230,7 @@ export class FakeDriver implements VirtDriver {
     this.#require(i, uuid, ['shutdown', 'crashed'], 'power on');
     i.power = 'running';
     this.#log(i, 'powered on');
-    this.#save();
+    this.#save(uuid);
   }
 
   async reboot(uuid: string, kind: 'soft' | 'hard'): Promise<void> {
@@ -238,7 +238,7 @@ export class FakeDriver implements VirtDriver {
     if (kind === 'soft') this.#require(i, uuid, ['running'], 'soft-reboot');
     i.power = 'running';
     this.#log(i, `${kind} reboot`);
-    this.#save();
+    this.#save(uuid);
   }
 
   async pause(uuid: string): Promise<void> {
@@ -246,28 +246,28 @@ export class FakeDriver implements VirtDriver {
     this.#require(i, uuid, ['running'], 'pause');
     i.power = 'paused';
     this.#log(i, 'paused');
-    this.#save();
+    this.#save(uuid);
   }
   async unpause(uuid: string): Promise<void> {
     const i = this.#get(uuid);
     this.#require(i, uuid, ['paused'], 'unpause');
     i.power = 'running';
     this.#log(i, 'unpaused');
-    this.#save();
+    this.#save(uuid);
   }
   async suspend(uuid: string): Promise<void> {
     const i = this.#get(uuid);
     this.#require(i, uuid, ['running', 'paused'], 'suspend');
     i.power = 'suspended';
     this.#log(i, 'suspended');
-    this.#save();
+    this.#save(uuid);
   }
   async resume(uuid: string): Promise<void> {
     const i = this.#get(uuid);
     this.#require(i, uuid, ['suspended'], 'resume');
     i.power = 'running';
     this.#log(i, 'resumed');
-    this.#save();
+    this.#save(uuid);
   }
 
   async rescue(uuid: string, rescue: ImageSpec): Promise<void> {
@@ -276,7 +276,7 @@ export class FakeDriver implements VirtDriver {
     i.rescued = true;
     i.power = 'running';
     this.#log(i, `rescued with image ${rescue.id}`);
-    this.#save();
+    this.#save(uuid);
   }
 
   async unrescue(uuid: string): Promise<void> {
@@ -285,7 +285,7 @@ export class FakeDriver implements VirtDriver {
     i.rescued = false;
     i.power = 'running';
     this.#log(i, 'unrescued');
-    this.#save();
+    this.#save(uuid);
   }
 
   async snapshot(
@@ -296,7 +296,7 @@ export class FakeDriver implements VirtDriver {
     // A tiny but real qcow2-looking payload would mislead; the fake snapshot is honest raw bytes.
     await sink(Readable.from([Buffer.from(`fake disk of ${uuid}\n`)]), 'raw');
     this.#log(i, 'snapshot taken');
-    this.#save();
+    this.#save(uuid);
   }
 
   async resize(uuid: string, flavor: FlavorSpec): Promise<void> {
@@ -309,7 +309,7 @@ export class FakeDriver implements VirtDriver {
     i.flavor = flavor;
     i.power = 'running';
     this.#log(i, `resized to ${flavor.vcpus} vCPU / ${flavor.memoryMb} MB`);
-    this.#save();
+    this.#save(uuid);
   }
 
   async revertResize(uuid: string, flavor: FlavorSpec): Promise<void> {
@@ -318,12 +318,12 @@ export class FakeDriver implements VirtDriver {
     i.previousFlavor = null;
     i.power = 'running';
     this.#log(i, 'resize reverted');
-    this.#save();
+    this.#save(uuid);
   }
 
   async confirmResize(uuid: string): Promise<void> {
     this.#get(uuid).previousFlavor = null;
-    this.#save();
+    this.#save(uuid);
   }
 
   /** In-memory guests have no screen, unless a test serves one (vncSocket). */
@@ -344,7 +344,7 @@ export class FakeDriver implements VirtDriver {
       throw new VirtError(`port ${nic.portId} is already attached to ${uuid}`);
     i.nics.push(nic);
     this.#log(i, `interface ${nic.mac} attached`);
-    this.#save();
+    this.#save(uuid);
   }
 
   async detachInterface(uuid: string, portId: string): Promise<void> {
@@ -353,7 +353,7 @@ export class FakeDriver implements VirtDriver {
     if (at < 0) throw new VirtError(`port ${portId} is not attached to ${uuid}`);
     i.nics.splice(at, 1);
     this.#log(i, 'interface detached');
-    this.#save();
+    this.#save(uuid);
   }
 
   async attachVolume(uuid: string, volume: VolumeSpec): Promise<{ device: string }> {
@@ -368,7 +368,7 @@ export class FakeDriver implements VirtDriver {
       throw new VirtError(`no free device for volume ${volume.volumeId} on ${uuid}`);
     i.volumes.set(volume.volumeId, device);
     this.#log(i, `volume ${volume.volumeId} attached as ${device}`);
-    this.#save();
+    this.#save(uuid);
     return { device };
   }
 
@@ -377,7 +377,7 @@ export class FakeDriver implements VirtDriver {
     if (!i.volumes.delete(volumeId))
       throw new VirtError(`volume ${volumeId} is not attached to ${uuid}`);
     this.#log(i, `volume ${volumeId} detached`);
-    this.#save();
+    this.#save(uuid);
   }
 
   async prepareMigration(
@@ -402,7 +402,7 @@ export class FakeDriver implements VirtDriver {
       console: [],
       incoming: true,
     });
-    this.#save();
+    this.#save(spec.uuid);
     // Fake hosts have no disks to copy: shared storage and block migration are alike here.
     return {
       uri: `fake://${this.#id}/${spec.uuid}`,
@@ -428,7 +428,7 @@ export class FakeDriver implements VirtDriver {
     this.#log(i, `migrating to ${target.uri}`);
     inFlight.set(target.uri, { power: i.power, console: [...i.console] });
     this.#instances.delete(uuid);
-    this.#save();
+    this.#save(uuid);
   }
 
   async sendDisks(uuid: string, target: MigrationTarget): Promise<void> {
@@ -443,7 +443,7 @@ export class FakeDriver implements VirtDriver {
     }
     this.#log(i, `disks sent to ${target.uri}`);
     inFlight.set(target.uri, { power: 'shutdown', console: [...i.console] });
-    this.#save();
+    this.#save(uuid);
   }
 
   async finishMigration(uuid: string, ok: boolean): Promise<void> {
@@ -455,7 +455,7 @@ export class FakeDriver implements VirtDriver {
     inFlight.delete(uri);
     if (!ok) {
       this.#instances.delete(uuid);
-      this.#save();
+      this.#save(uuid);
       return;
     }
     // From another process the fake cannot carry state: the guest arrives running.
@@ -463,6 +463,6 @@ export class FakeDriver implements VirtDriver {
     i.power = sent?.power ?? 'running';
     i.console = sent?.console ?? [];
     this.#log(i, 'arrived by live migration');
-    this.#save();
+    this.#save(uuid);
   }
 }
