@@ -29,7 +29,7 @@ export async function runServeAgent(config: Config): Promise<number> {
   // The console proxy has its own listener here: the API replicas may run on other machines.
   const proxy = createConsoleProxy({
     log,
-    consume: busTokenCheck(bus, config.agentHost),
+    checkToken: busTokenCheck(bus, config.agentHost),
     socketOf: (id) => driver.consoleSocket(id),
     filesDir: files,
   });

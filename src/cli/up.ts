@@ -71,11 +71,11 @@ export async function runUp(config: Config): Promise<number> {
     cloud.identity.notifyOn(bus, config.agentHost, log);
     const files = novncDir();
     for (const [n, host] of agentHosts(config).entries()) {
-      const driver = makeVirtDriver(config, log);
+      const driver = makeVirtDriver(config, log, host);
       if (n === 0)
         proxy = createConsoleProxy({
           log,
-          consume: busTokenCheck(bus, host),
+          checkToken: busTokenCheck(bus, host),
           socketOf: (id) => driver.consoleSocket(id),
           filesDir: files,
         });

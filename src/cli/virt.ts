@@ -7,13 +7,20 @@ import { chooseAccelerator } from '../host/qemu/accel.ts';
 import type { Logger } from '../platform/log.ts';
 import { join } from 'node:path';
 
-export function makeVirtDriver(config: Config, log?: Logger): VirtDriver {
+/** The driver of one of this process's hosts (agentHosts); the fake keeps each host's guests apart. */
+export function makeVirtDriver(
+  config: Config,
+  log?: Logger,
+  host: string = config.agentHost,
+): VirtDriver {
   switch (config.virtDriver) {
     case 'fake':
       return new FakeDriver({
         vcpus: config.fake.vcpus,
         memoryMb: config.fake.memoryMb,
         diskGb: config.fake.diskGb,
+        // Its guests outlive a restart, as a real hypervisor's (fake-state.ts).
+        stateDir: join(config.dataDir, 'compute', 'fake', encodeURIComponent(host)),
       });
     case 'qemu': {
       const accel = chooseAccelerator();

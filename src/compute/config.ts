@@ -62,7 +62,7 @@ export const computeSection = defineSection({
       env: 'NUBES_VIRT_DRIVER',
       flag: '--virt-driver',
       kind: { oneOf: ['fake', 'qemu'] },
-      help: "the agent's hypervisor driver: qemu (real VMs; the default when qemu-system-x86_64 is installed) or fake (in memory, for tests and simulations)",
+      help: "the agent's hypervisor driver: qemu (real VMs; the default when qemu-system-x86_64 is installed) or fake (simulated guests, kept in the data dir, for tests and simulations)",
     },
     {
       key: 'console_listen',

@@ -110,7 +110,7 @@ export function createComputeService(deps: {
       images: deps.images,
       bus: () => bus,
     }),
-    /** Console URLs with one-time tokens for the hosts' console proxies. */
+    /** Console URLs with tokens (valid until they expire) for the hosts' console proxies. */
     consoles,
     serverGroups: createServerGroupService({ db, policy, quotas }),
     usage: createUsageService({ db, policy }),

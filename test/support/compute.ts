@@ -11,7 +11,7 @@ import {
 } from '../../src/compute/agent/virt/fake/fake-driver.ts';
 import { inProcessImageTransfer } from '../../src/cli/image-transfer.ts';
 import type { ImageTransfer } from '../../src/compute/agent/instance-work.ts';
-import { silentLogger } from '../../src/platform/log.ts';
+import { silentLogger, type Logger } from '../../src/platform/log.ts';
 import type { Bus, Subscription } from '../../src/platform/bus/bus.ts';
 
 export const mv = (v: string) => ({ 'openstack-api-version': `compute ${v}` });
@@ -68,8 +68,9 @@ export interface ComputeCloud {
 
 export async function startComputeCloud(
   hosts: Readonly<Record<string, FakeDriverOptions>>,
+  opts: { log?: Logger } = {},
 ): Promise<ComputeCloud> {
-  const cloud = await startTestCloud();
+  const cloud = await startTestCloud({}, opts.log);
   const adminId = await adminApi(cloud.app);
   const a = await projectUser(adminId, 'alice');
   const bob = (await projectUser(adminId, 'bob')).api.on('/compute/v2.1');

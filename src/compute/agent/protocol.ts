@@ -231,7 +231,7 @@ export const CONDUCTOR_PROTOCOL = {
     { timeoutMs: 60_000 },
   ),
   'instance.result': cast(parseHostWorkResult),
-  /** A host's console proxy presents a token: consumed whatever the answer (one-time). */
+  /** A host's console proxy presents a token, at each connection (the name dates from one-time tokens). */
   'console.consume': call(
     (v) => {
       const f = fields(v, 'console.consume');

@@ -95,7 +95,7 @@ export async function serveConductor(deps: {
       return r;
     },
     'console.consume': async (p) => {
-      const r = await deps.consoles.consume(p.token, p.host);
+      const r = await deps.consoles.check(p.token, p.host);
       if (!r.ok) log.info({ host: p.host, why: r.why }, 'console token refused');
       return r.ok ? { instance_id: r.instanceId } : { refused: r.why };
     },

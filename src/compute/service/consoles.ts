@@ -1,7 +1,7 @@
 // Remote consoles (Nova's os-remote-consoles): a URL to the guest's screen through the console
-// proxy of the instance's host, carrying a one-time token. The token is random; only its hash is
-// stored, and the host's proxy consumes it through the conductor (consume) before piping the
-// websocket to the guest's VNC server.
+// proxy of the instance's host, carrying a token. The token is random; only its hash is stored, and
+// the host's proxy checks it through the conductor (check) before piping each websocket to the
+// guest's VNC server: as Nova's, it reconnects (a page reload) until it expires or the instance goes.
 import { randomBytes } from 'node:crypto';
 import type { DbHandle } from '../../platform/db/database.ts';
 import type { AuthContext } from '../../platform/auth/context.ts';
@@ -25,9 +25,10 @@ export interface ConsoleUrl {
 
 export function createConsoles(deps: { db: DbHandle; servers: ServerService; now?: () => number }) {
   const { db, servers } = deps;
-  const now = deps.now ?? Date.now;
+  // Read at each call (not Date.now captured once), so that a test's mocked clock reaches it.
+  const now = deps.now ?? (() => Date.now());
   return {
-    /** A console URL for the server, valid once and for 10 minutes. */
+    /** A console URL for the server, valid for 10 minutes, as many connections as wanted. */
     async create(
       ctx: AuthContext,
       id: string,
@@ -76,8 +77,8 @@ export function createConsoles(deps: { db: DbHandle; servers: ServerService; now
       };
     },
 
-    /** The proxy of `host` presents a token: the instance it opens, or why not (the token is gone either way). */
-    consume: (token: string, host: string) => tokens.consumeToken(db, token, host, now()),
+    /** The proxy of `host` presents a token: the instance it opens, or why not. */
+    check: (token: string, host: string) => tokens.checkToken(db, token, host, now()),
 
     /** Deletes expired tokens (the conductor runs it). */
     sweep: () => tokens.sweepTokens(db, now()),

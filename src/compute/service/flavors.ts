@@ -30,6 +30,16 @@ export function createFlavorService(deps: { db: DbHandle; policy: Policy; now?: 
     throw new NotFound(`Flavor ${id} could not be found.`, 'flavor_not_found');
   }
 
+  /** Whether the flavor is among those a user's list shows (listFlavors' 'usable' scope); admins list all. */
+  async function listable(ctx: AuthContext, f: Flavor): Promise<boolean> {
+    if (isAdmin(ctx)) return true;
+    const project = projectOf(ctx);
+    return (
+      !f.disabled &&
+      (f.isPublic || (project !== null && (await flavors.hasAccess(db, f.id, project))))
+    );
+  }
+
   async function requireFlavor(id: string): Promise<Flavor> {
     const f = await flavors.getFlavor(db, id);
     if (!f) throw new NotFound(`Flavor ${id} could not be found.`, 'flavor_not_found');
@@ -44,7 +54,11 @@ export function createFlavorService(deps: { db: DbHandle; policy: Policy; now?: 
       let marker: Flavor | undefined;
       if (q.marker !== undefined) {
         marker = await flavors.getFlavor(db, q.marker);
-        if (!marker) throw new BadRequest(`marker [${q.marker}] not found`, 'flavor_bad_marker');
+        // A flavor the caller could not list is no marker: the same 400 as an unknown id, so that
+        // paging tells nothing of another project's private flavors (as Nova's marker lookup,
+        // which runs on the caller's own view of the flavors).
+        if (!marker || !(await listable(ctx, marker)))
+          throw new BadRequest(`marker [${q.marker}] not found`, 'flavor_bad_marker');
       }
       const { marker: _m, ...rest } = q;
       // Only admins reach the 'all' and 'private' scopes (api/flavor-body.ts); users always list what they may use.

@@ -1,5 +1,7 @@
-// SQL for console tokens: only a token's SHA-256 is stored, and consuming one deletes it in the same
-// statement that finds it, so two proxies racing on one token cannot both win.
+// SQL for console tokens: only a token's SHA-256 is stored. A token opens its instance's console
+// as often as it is presented until it expires (a page reload reconnects, as Nova's); it goes with
+// its instance (refused from the moment it is deleted), when it expires, and when it is shown to
+// another host's proxy.
 import { createHash } from 'node:crypto';
 import type { ComputeExecutor } from './tables.ts';
 
@@ -23,28 +25,51 @@ export async function addToken(
     .execute();
 }
 
-export type Consumed =
+export type TokenCheck =
   | { readonly ok: true; readonly instanceId: string }
-  | { readonly ok: false; readonly why: 'unknown' | 'expired' | 'other-host' };
+  | {
+      readonly ok: false;
+      readonly why: 'unknown' | 'expired' | 'other-host' | 'instance-deleted';
+    };
 
 /**
- * Takes the token for `host`: deleted whatever the outcome once found (expired or meant for another
- * host: a token that was shown to the wrong proxy is not trusted again).
+ * Checks the token for `host`; a valid one stays for the next connection. An expired token, one
+ * meant for another host (a token shown to the wrong proxy is not trusted again) or one whose
+ * instance is deleted is refused and deleted. The instance is read in the same query, so a token
+ * stops at the deletion itself, not when the deletion's clean-up reaches its tokens.
  */
-export async function consumeToken(
+export async function checkToken(
   db: ComputeExecutor,
   token: string,
   host: string,
   now: number,
-): Promise<Consumed> {
+): Promise<TokenCheck> {
+  const hash = hashToken(token);
   const row = await db
-    .deleteFrom('console_tokens')
-    .where('token_hash', '=', hashToken(token))
-    .returning(['instance_id', 'host', 'expires_at'])
+    .selectFrom('console_tokens')
+    .leftJoin('instances', 'instances.id', 'console_tokens.instance_id')
+    .select([
+      'console_tokens.instance_id',
+      'console_tokens.host',
+      'console_tokens.expires_at',
+      'instances.id as live_id',
+      'instances.deleted_at',
+    ])
+    .where('console_tokens.token_hash', '=', hash)
     .executeTakeFirst();
   if (!row) return { ok: false, why: 'unknown' };
-  if (Number(row.expires_at) <= now) return { ok: false, why: 'expired' };
-  if (row.host !== host) return { ok: false, why: 'other-host' };
+  const why =
+    Number(row.expires_at) <= now
+      ? 'expired'
+      : row.live_id === null || row.deleted_at !== null
+        ? 'instance-deleted'
+        : row.host !== host
+          ? 'other-host'
+          : null;
+  if (why !== null) {
+    await db.deleteFrom('console_tokens').where('token_hash', '=', hash).execute();
+    return { ok: false, why };
+  }
   return { ok: true, instanceId: row.instance_id };
 }
 

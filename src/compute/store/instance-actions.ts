@@ -140,6 +140,10 @@ export async function getActionByRequest(
     .selectAll()
     .where('instance_id', '=', instanceId)
     .where('request_id', '=', requestId)
+    // Request ids are the API's own since issue 15; rows from before may share a caller's id:
+    // the newest of them is the one named, the same at every read.
+    .orderBy('start_time', 'desc')
+    .orderBy('id', 'desc')
     .executeTakeFirst();
   const a = r && toAction(r);
   if (!a) return undefined;

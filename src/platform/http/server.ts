@@ -3,11 +3,19 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { newRequestId } from '../ids.ts';
 import type { Logger } from '../log.ts';
+import { redactUrl } from '../log-redact.ts';
 import { FaultFamilies, routeNotFound } from './faults.ts';
 import { BadRequest } from '../errors.ts';
 
 const NUL_IN_URL = /%00/;
 const REQUEST_ID = /^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The caller's X-OpenStack-Request-ID when it is a `req-<uuid>` (oslo's global request id), else null. */
+    globalRequestId: string | null;
+  }
+}
 
 export interface HttpServerOptions {
   readonly log: Logger;
@@ -26,12 +34,11 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
       requestIdLogLabel: 'request_id',
     }),
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
-    // Keep a caller's request id only when it is one of ours, so logs cannot be forged.
-    requestIdHeader: 'x-openstack-request-id',
-    genReqId: (req) => {
-      const given = req.headers['x-openstack-request-id'];
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : newRequestId();
-    },
+    // As oslo's RequestId middleware: every request gets its own (local) id, answered in
+    // X-OpenStack-Request-ID and used for instance actions; a caller's id is never taken as it
+    // (Fastify's requestIdHeader would take any header value as the id, before genReqId).
+    requestIdHeader: false,
+    genReqId: () => newRequestId(),
     return503OnClosing: true,
     // Long ids reach the handlers (and get a 404 in the API's format) instead of a router 414.
     routerOptions: { maxParamLength: 16 * 1024 },
@@ -52,8 +59,17 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
       },
     },
   });
+  app.decorateRequest('globalRequestId', null);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-openstack-request-id', request.id);
+    // The caller's id, when it is a req-<uuid>, ties this request to the caller's own (oslo's
+    // global_request_id): logged beside ours, never used as ours. Anything else is ignored.
+    const given = request.headers['x-openstack-request-id'];
+    if (typeof given === 'string' && REQUEST_ID.test(given)) {
+      request.globalRequestId = given;
+      request.log = request.log.child({ global_request_id: given });
+      reply.log = request.log;
+    }
     // No name, id or filter of ours holds a NUL, and PostgreSQL cannot store one: refuse it here,
     // the same on every database, instead of failing deep inside a query.
     if (NUL_IN_URL.test(request.url))
@@ -66,7 +82,8 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     request.log.info(
       {
         method: request.method,
-        url: request.url,
+        // Console tokens and other secrets in a URL are not for the log (log-redact.ts).
+        url: redactUrl(request.url),
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime * 10) / 10,
       },

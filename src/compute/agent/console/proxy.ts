@@ -1,14 +1,15 @@
 // The console proxy of one host (Nova's novncproxy): noVNC's files under /console/, and the
 // websocket at /console/websockify?token=... piped, binary frame by frame, to the guest's VNC
-// server on its UNIX socket. A token is checked by consuming it at the conductor before the
-// upgrade is accepted, so a token opens one connection only. Mounted on any node:http server
-// (the API's in `nubes up`, its own listener in `nubes serve agent`). Tokens are never logged.
+// server on its UNIX socket. The token is checked at the conductor before each upgrade is accepted;
+// it reconnects until it expires, as Nova's. Mounted on any node:http server (the API's in
+// `nubes up`, its own listener in `nubes serve agent`). Tokens are never logged (log-redact.ts).
 import { connect, type Socket } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import type { Logger } from '../../../platform/log.ts';
+import { redactUrl } from '../../../platform/log-redact.ts';
 import type { Bus } from '../../../platform/bus/bus.ts';
 import { conductorClient } from '../protocol.ts';
 import { serveStatic } from './static-files.ts';
@@ -21,8 +22,8 @@ export type TokenCheck = { readonly instanceId: string } | { readonly refused: s
 
 export interface ConsoleProxyDeps {
   readonly log: Logger;
-  /** Consumes the token at the conductor for this host. */
-  readonly consume: (token: string) => Promise<TokenCheck>;
+  /** Checks the token at the conductor for this host. */
+  readonly checkToken: (token: string) => Promise<TokenCheck>;
   /** The guest's VNC socket (the virt driver's consoleSocket), null when it has none. */
   readonly socketOf: (instanceId: string) => string | null;
   /** noVNC's directory; null serves no pages (the websocket still works). */
@@ -77,6 +78,17 @@ export function createConsoleProxy(deps: ConsoleProxyDeps): ConsoleProxy {
     handleProtocols: (protocols) => (protocols.has('binary') ? 'binary' : false),
   });
   const open = new Set<Socket>();
+  /** Refuses an upgrade, saying why in the log (with the URL's token redacted). */
+  const refused = (
+    req: IncomingMessage,
+    socket: Duplex,
+    status: number,
+    reason: string,
+    text: string,
+  ): void => {
+    log.info({ url: redactUrl(req.url ?? ''), status, why: text }, 'console connection refused');
+    refuse(socket, status, reason, text);
+  };
 
   async function upgrade(
     req: IncomingMessage,
@@ -86,10 +98,11 @@ export function createConsoleProxy(deps: ConsoleProxyDeps): ConsoleProxy {
   ): Promise<void> {
     let check: TokenCheck;
     try {
-      check = await deps.consume(token);
+      check = await deps.checkToken(token);
     } catch (err) {
       log.warn({ err }, 'console token could not be checked');
-      refuse(
+      refused(
+        req,
         socket,
         503,
         'Service Unavailable',
@@ -98,17 +111,18 @@ export function createConsoleProxy(deps: ConsoleProxyDeps): ConsoleProxy {
       return;
     }
     if ('refused' in check) {
-      refuse(
+      refused(
+        req,
         socket,
         403,
         'Forbidden',
-        'the console token is not valid (used, expired or unknown): ask for a new console URL',
+        'the console token is not valid (expired, unknown, or its server is gone): ask for a new console URL',
       );
       return;
     }
     const path = deps.socketOf(check.instanceId);
     if (path === null) {
-      refuse(socket, 404, 'Not Found', 'this host has no console for that server');
+      refused(req, socket, 404, 'Not Found', 'this host has no console for that server');
       return;
     }
     const vnc = connect(path);
@@ -117,7 +131,8 @@ export function createConsoleProxy(deps: ConsoleProxyDeps): ConsoleProxy {
         { instance: check.instanceId, err },
         "console: the guest's VNC server cannot be reached",
       );
-      refuse(
+      refused(
+        req,
         socket,
         502,
         'Bad Gateway',
@@ -170,12 +185,12 @@ export function createConsoleProxy(deps: ConsoleProxyDeps): ConsoleProxy {
       // console with a token it got hold of (cross-site websocket hijacking; Nova's proxy checks too).
       const origin = req.headers.origin;
       if (origin !== undefined && !sameHost(origin, req.headers.host)) {
-        refuse(socket, 403, 'Forbidden', "the page's origin is not this console proxy");
+        refused(req, socket, 403, 'Forbidden', "the page's origin is not this console proxy");
         return true;
       }
       const token = url.searchParams.get('token');
       if (token === null || token === '' || token.length > 200) {
-        refuse(socket, 400, 'Bad Request', 'a console token is required: ?token=...');
+        refused(req, socket, 400, 'Bad Request', 'a console token is required: ?token=...');
         return true;
       }
       upgrade(req, socket, head, token).catch((err: unknown) => {

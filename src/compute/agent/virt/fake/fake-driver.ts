@@ -1,6 +1,7 @@
 // The fake virt driver: a real in-memory hypervisor for tests, demos and thousand-host
 // simulations. It accounts for the host's vCPUs, RAM and disk like a real host (spawn fails when
 // they run out), keeps a console log per instance, and fails on purpose where options say so.
+// With a state file its guests outlive the process, as a real hypervisor's (fake-state.ts).
 import { Readable } from 'node:stream';
 import {
   InstanceNotOnHost,
@@ -18,6 +19,7 @@ import {
   type VirtDriver,
   type VolumeSpec,
 } from '../driver.ts';
+import { readGuests, saveGuest, type FakeGuest } from './fake-state.ts';
 
 export interface FakeDriverOptions {
   readonly vcpus?: number;
@@ -34,19 +36,12 @@ export interface FakeDriverOptions {
   readonly vncSocket?: (uuid: string) => string;
   /** Makes a live migration's step on this driver fail when it answers true (prepare here as destination, migrate here as source). */
   readonly failMigration?: (step: 'prepare' | 'migrate', uuid: string) => boolean;
+  /** Keeps the guests in this directory (a file each, rewritten at each change) so that they
+   * survive a restart, as a real host's guests outlive its agent; none: in memory only. */
+  readonly stateDir?: string;
 }
 
-interface FakeInstance {
-  flavor: FlavorSpec;
-  power: PowerState;
-  rescued: boolean;
-  previousFlavor: FlavorSpec | null;
-  nics: NicSpec[];
-  volumes: Map<string, string>;
-  console: string[];
-  /** Prepared to receive a live migration, not started yet. */
-  incoming: boolean;
-}
+type FakeInstance = FakeGuest;
 
 /** Live migrations between fake drivers of one process: what a source sent, by target uri. */
 const inFlight = new Map<string, { power: PowerState; console: string[] }>();
@@ -67,7 +62,7 @@ const CAPABILITIES: DriverCapabilities = {
 export class FakeDriver implements VirtDriver {
   readonly capabilities: DriverCapabilities;
   readonly #total: { vcpus: number; memoryMb: number; diskGb: number };
-  readonly #instances = new Map<string, FakeInstance>();
+  readonly #instances: Map<string, FakeInstance>;
   readonly #opts: FakeDriverOptions;
   readonly #id = crypto.randomUUID();
   #spawns = 0;
@@ -75,12 +70,23 @@ export class FakeDriver implements VirtDriver {
 
   constructor(opts: FakeDriverOptions = {}) {
     this.#opts = opts;
+    this.#instances = opts.stateDir !== undefined ? readGuests(opts.stateDir) : new Map();
     this.capabilities = { ...CAPABILITIES, supportsVncConsole: opts.vncSocket !== undefined };
     this.#total = {
       vcpus: opts.vcpus ?? 16,
       memoryMb: opts.memoryMb ?? 32768,
       diskGb: opts.diskGb ?? 1024,
     };
+  }
+
+  /** Writes the guest as it now is (or its absence) to the state dir, if there is one: called at the end of every change. */
+  #save(uuid: string): void {
+    if (this.#opts.stateDir === undefined) return;
+    try {
+      saveGuest(this.#opts.stateDir, uuid, this.#instances.get(uuid));
+    } catch (e) {
+      throw new VirtError(`the fake host cannot save its guests: ${(e as Error).message}`);
+    }
   }
 
   #get(uuid: string): FakeInstance {
@@ -161,6 +167,7 @@ export class FakeDriver implements VirtDriver {
     const i = this.#get(uuid);
     i.power = powerState;
     this.#log(i, fault ?? `power is now ${powerState}`);
+    this.#save(uuid);
     if (!opts.silent) for (const w of this.#watchers) w({ uuid, powerState, fault });
   }
 
@@ -192,10 +199,17 @@ export class FakeDriver implements VirtDriver {
     if (Object.keys(spec.metadata.publicKeys).length > 0)
       this.#log(i, `ssh keys installed ${Object.keys(spec.metadata.publicKeys).length}`);
     if (spec.metadata.userData !== null) this.#log(i, 'user-data received');
+    try {
+      this.#save(spec.uuid);
+    } catch (e) {
+      this.#instances.delete(spec.uuid);
+      throw e;
+    }
   }
 
   async destroy(uuid: string): Promise<void> {
     this.#instances.delete(uuid);
+    this.#save(uuid);
   }
   /** Fake hosts share no storage: forgetting is destroying. */
   async forget(uuid: string): Promise<void> {
@@ -207,6 +221,7 @@ export class FakeDriver implements VirtDriver {
     if (i.power === 'shutdown') return;
     i.power = 'shutdown';
     this.#log(i, 'powered off');
+    this.#save(uuid);
   }
 
   async powerOn(uuid: string): Promise<void> {
@@ -215,6 +230,7 @@ export class FakeDriver implements VirtDriver {
     this.#require(i, uuid, ['shutdown', 'crashed'], 'power on');
     i.power = 'running';
     this.#log(i, 'powered on');
+    this.#save(uuid);
   }
 
   async reboot(uuid: string, kind: 'soft' | 'hard'): Promise<void> {
@@ -222,6 +238,7 @@ export class FakeDriver implements VirtDriver {
     if (kind === 'soft') this.#require(i, uuid, ['running'], 'soft-reboot');
     i.power = 'running';
     this.#log(i, `${kind} reboot`);
+    this.#save(uuid);
   }
 
   async pause(uuid: string): Promise<void> {
@@ -229,24 +246,28 @@ export class FakeDriver implements VirtDriver {
     this.#require(i, uuid, ['running'], 'pause');
     i.power = 'paused';
     this.#log(i, 'paused');
+    this.#save(uuid);
   }
   async unpause(uuid: string): Promise<void> {
     const i = this.#get(uuid);
     this.#require(i, uuid, ['paused'], 'unpause');
     i.power = 'running';
     this.#log(i, 'unpaused');
+    this.#save(uuid);
   }
   async suspend(uuid: string): Promise<void> {
     const i = this.#get(uuid);
     this.#require(i, uuid, ['running', 'paused'], 'suspend');
     i.power = 'suspended';
     this.#log(i, 'suspended');
+    this.#save(uuid);
   }
   async resume(uuid: string): Promise<void> {
     const i = this.#get(uuid);
     this.#require(i, uuid, ['suspended'], 'resume');
     i.power = 'running';
     this.#log(i, 'resumed');
+    this.#save(uuid);
   }
 
   async rescue(uuid: string, rescue: ImageSpec): Promise<void> {
@@ -255,6 +276,7 @@ export class FakeDriver implements VirtDriver {
     i.rescued = true;
     i.power = 'running';
     this.#log(i, `rescued with image ${rescue.id}`);
+    this.#save(uuid);
   }
 
   async unrescue(uuid: string): Promise<void> {
@@ -263,6 +285,7 @@ export class FakeDriver implements VirtDriver {
     i.rescued = false;
     i.power = 'running';
     this.#log(i, 'unrescued');
+    this.#save(uuid);
   }
 
   async snapshot(
@@ -273,6 +296,7 @@ export class FakeDriver implements VirtDriver {
     // A tiny but real qcow2-looking payload would mislead; the fake snapshot is honest raw bytes.
     await sink(Readable.from([Buffer.from(`fake disk of ${uuid}\n`)]), 'raw');
     this.#log(i, 'snapshot taken');
+    this.#save(uuid);
   }
 
   async resize(uuid: string, flavor: FlavorSpec): Promise<void> {
@@ -285,6 +309,7 @@ export class FakeDriver implements VirtDriver {
     i.flavor = flavor;
     i.power = 'running';
     this.#log(i, `resized to ${flavor.vcpus} vCPU / ${flavor.memoryMb} MB`);
+    this.#save(uuid);
   }
 
   async revertResize(uuid: string, flavor: FlavorSpec): Promise<void> {
@@ -293,10 +318,12 @@ export class FakeDriver implements VirtDriver {
     i.previousFlavor = null;
     i.power = 'running';
     this.#log(i, 'resize reverted');
+    this.#save(uuid);
   }
 
   async confirmResize(uuid: string): Promise<void> {
     this.#get(uuid).previousFlavor = null;
+    this.#save(uuid);
   }
 
   /** In-memory guests have no screen, unless a test serves one (vncSocket). */
@@ -317,6 +344,7 @@ export class FakeDriver implements VirtDriver {
       throw new VirtError(`port ${nic.portId} is already attached to ${uuid}`);
     i.nics.push(nic);
     this.#log(i, `interface ${nic.mac} attached`);
+    this.#save(uuid);
   }
 
   async detachInterface(uuid: string, portId: string): Promise<void> {
@@ -325,6 +353,7 @@ export class FakeDriver implements VirtDriver {
     if (at < 0) throw new VirtError(`port ${portId} is not attached to ${uuid}`);
     i.nics.splice(at, 1);
     this.#log(i, 'interface detached');
+    this.#save(uuid);
   }
 
   async attachVolume(uuid: string, volume: VolumeSpec): Promise<{ device: string }> {
@@ -339,6 +368,7 @@ export class FakeDriver implements VirtDriver {
       throw new VirtError(`no free device for volume ${volume.volumeId} on ${uuid}`);
     i.volumes.set(volume.volumeId, device);
     this.#log(i, `volume ${volume.volumeId} attached as ${device}`);
+    this.#save(uuid);
     return { device };
   }
 
@@ -347,6 +377,7 @@ export class FakeDriver implements VirtDriver {
     if (!i.volumes.delete(volumeId))
       throw new VirtError(`volume ${volumeId} is not attached to ${uuid}`);
     this.#log(i, `volume ${volumeId} detached`);
+    this.#save(uuid);
   }
 
   async prepareMigration(
@@ -371,6 +402,7 @@ export class FakeDriver implements VirtDriver {
       console: [],
       incoming: true,
     });
+    this.#save(spec.uuid);
     // Fake hosts have no disks to copy: shared storage and block migration are alike here.
     return {
       uri: `fake://${this.#id}/${spec.uuid}`,
@@ -396,6 +428,7 @@ export class FakeDriver implements VirtDriver {
     this.#log(i, `migrating to ${target.uri}`);
     inFlight.set(target.uri, { power: i.power, console: [...i.console] });
     this.#instances.delete(uuid);
+    this.#save(uuid);
   }
 
   async sendDisks(uuid: string, target: MigrationTarget): Promise<void> {
@@ -410,6 +443,7 @@ export class FakeDriver implements VirtDriver {
     }
     this.#log(i, `disks sent to ${target.uri}`);
     inFlight.set(target.uri, { power: 'shutdown', console: [...i.console] });
+    this.#save(uuid);
   }
 
   async finishMigration(uuid: string, ok: boolean): Promise<void> {
@@ -421,6 +455,7 @@ export class FakeDriver implements VirtDriver {
     inFlight.delete(uri);
     if (!ok) {
       this.#instances.delete(uuid);
+      this.#save(uuid);
       return;
     }
     // From another process the fake cannot carry state: the guest arrives running.
@@ -428,5 +463,6 @@ export class FakeDriver implements VirtDriver {
     i.power = sent?.power ?? 'running';
     i.console = sent?.console ?? [];
     this.#log(i, 'arrived by live migration');
+    this.#save(uuid);
   }
 }
