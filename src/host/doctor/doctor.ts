@@ -2,7 +2,7 @@
 // returns the checks in a fixed order. Never throws: a probe that fails or hangs is reported as 'no'.
 import { guard, type Check } from './check.ts';
 import { NET_CHECKS, probeDnsmasq, probeNetworking } from './probes-net.ts';
-import { probeCgroups, probeDataDir, probeNode } from './probes-system.ts';
+import { probeCgroups, probeDataDir, probeDataDirMode, probeNode } from './probes-system.ts';
 import {
   probeAccelerator,
   probeQemu,
@@ -27,6 +27,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<Check[]> {
   const groups = await Promise.all([
     one('node', () => probeNode(), true),
     one('data dir', () => probeDataDir(opts.dataDir), true),
+    one('data dir mode', () => probeDataDirMode(opts.dataDir)),
     one('accelerator', () => probeAccelerator()),
     one('qemu', () => probeQemu(qemu), qemu),
     one('qemu-img', () => probeQemuImg(qemu), qemu),
