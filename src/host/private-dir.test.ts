@@ -99,3 +99,19 @@ describe('private data dir', () => {
     }
   });
 });
+
+describe('private data dir behind a link', () => {
+  it('follows a link that is the data dir itself', () => {
+    const root = mkdtempSync(join(tmpdir(), 'nubes-private-'));
+    try {
+      mkdirSync(join(root, 'real'));
+      chmodSync(join(root, 'real'), 0o755);
+      symlinkSync(join(root, 'real'), join(root, 'data'));
+      assert.equal(makePrivateDir(join(root, 'data')).dirWas, 0o755);
+      assert.equal(modeOf(join(root, 'real')), 0o700);
+      assert.equal(inspectPrivateDir(join(root, 'data')).mode, 0o700);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,7 +1,7 @@
 // Keeps a directory (the data dir) owner-only: finds what in it other users could read, write or
 // enter (group/other bits), and takes those bits away. The data dir holds the token keys and the
 // admin's credentials, so anything others can read there lets them forge tokens.
-import { chmodSync, lstatSync, mkdirSync, readdirSync, type Stats } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readdirSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 
 /** Group and other permission bits: what "owner-only" removes. */
@@ -73,7 +73,8 @@ export function inspectPrivateDir(
 ): PrivateDirReport {
   let st: Stats;
   try {
-    st = lstatSync(dir);
+    // The directory itself may be a link to the real one (/var/lib/nubes -> /srv/nubes).
+    st = statSync(dir);
   } catch {
     return { exists: false, uid: null, mode: null, loose: [], scanned: 0, truncated: false };
   }
@@ -114,7 +115,7 @@ export interface Tightened {
  */
 export function makePrivateDir(dir: string, self = process.getuid?.() ?? 0): Tightened {
   const created = mkdirSync(dir, { recursive: true, mode: 0o700 }) !== undefined;
-  const st = lstatSync(dir);
+  const st = statSync(dir);
   if (!st.isDirectory()) throw new Error(`the data dir ${dir} is not a directory`);
   if (st.uid !== self) throw new NotOwner(dir, st.uid, self);
   // mkdir's mode passes through the umask: set it whatever the umask was.
