@@ -213,6 +213,13 @@ export async function fetchGuestPackages(o: {
   }
 
   await mkdir(debsDir, { recursive: true });
+  // What builders that died mid-way left (older than an hour: not a build running now).
+  for (const d of await readdir(o.packagesDir)) {
+    if (!d.startsWith('.unpack-')) continue;
+    const st = await stat(join(o.packagesDir, d)).catch(() => null);
+    if (st && st.mtimeMs < Date.now() - 3_600_000)
+      await rm(join(o.packagesDir, d), { recursive: true, force: true });
+  }
   const have = new Set(await readdir(debsDir));
   const archives = o.archives ?? APT_ARCHIVES;
   for (const p of packages) {
