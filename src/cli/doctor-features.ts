@@ -33,6 +33,9 @@ export const FEATURES: readonly Feature[] = [
   { name: 'guest console in the browser (noVNC)', built: true, needs: ['qemu', 'novnc'] },
   { name: 'guest CPU and memory limits (cgroups)', built: true, needs: ['cgroups'] },
   { name: 'networking (coming)', built: false, needs: [...NET_CHECKS, 'dnsmasq'] },
+  // Their host needs (an LVM volume group, a filesystem for objects) get checks when they are built.
+  { name: 'block storage (coming)', built: false, needs: [] },
+  { name: 'object storage (coming)', built: false, needs: [] },
 ];
 
 export type FeatureState = 'ready' | 'limited' | 'not ready' | 'not needed today';
