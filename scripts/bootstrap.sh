@@ -59,10 +59,12 @@ nubes_ensure_deps() {
 }
 
 # What the cloud runs on this host: qemu-img inspects and converts images, QEMU boots guests,
-# genisoimage makes config drives, novnc is the page a VNC console URL opens, and the rest is what
-# `nubes image build-tiny` makes the nubes-tiny image from.
-NUBES_HOST_PACKAGES=(qemu-utils qemu-system-x86 linux-image-amd64 busybox-static dropbear-bin syslinux syslinux-common
-  mtools dosfstools e2fsprogs xz-utils genisoimage novnc)
+# genisoimage makes config drives, novnc is the page a VNC console URL opens, and the rest are the
+# tools `nubes image build-tiny` makes the nubes-tiny image with. The guest's own packages (a kernel,
+# busybox-static, dropbear) are not installed: the build fetches them with apt-get download into
+# its cache and unpacks them there, so the host keeps its kernel and its busybox.
+NUBES_HOST_PACKAGES=(qemu-utils qemu-system-x86 syslinux syslinux-common mtools dosfstools e2fsprogs
+  xz-utils kmod genisoimage novnc)
 
 nubes_ensure_host_packages() {
   # Not fatal: without root the cloud still starts and says what is missing where it matters.

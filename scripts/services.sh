@@ -36,7 +36,10 @@ nubes_start_rabbitmq() {
 nubes_test_services() {
   # chromium: the console test opens noVNC as a browser does (tests only; hosts need no browser).
   # xorriso: tests read config drives back and build their own for the tiny image's boot tests.
-  nubes_apt_install python3-openstackclient python3-openstacksdk postgresql rabbitmq-server chromium xorriso || return 1
+  # dropbear-bin: dbclient, the ssh client the tiny image's boot tests log in with; a busybox on
+  # the host relays the guests' metadata requests (QEMU guestfwd) and runs json-flat.awk's tests.
+  nubes_apt_install python3-openstackclient python3-openstacksdk postgresql rabbitmq-server chromium xorriso dropbear-bin || return 1
+  [ -x /bin/busybox ] || nubes_apt_install busybox || return 1
   # CI sets NUBES_REQUIRE_SERVICES=1: there a suite skipped for want of a service is a failure.
   if [ "${NUBES_REQUIRE_SERVICES:-0}" = 1 ]; then
     nubes_start_postgres || { nubes_log "PostgreSQL did not start; the suite needs it"; return 1; }

@@ -8,6 +8,7 @@ import { makeVirtDriver } from './virt.ts';
 import { busImageTransfer } from '../compute/agent/image-over-bus.ts';
 import { busTokenCheck, createConsoleProxy } from '../compute/agent/console/proxy.ts';
 import { consoleReport, listenConsole, novncDir } from './console.ts';
+import { readyDataDir } from './data-dir.ts';
 
 export async function runServeAgent(config: Config): Promise<number> {
   if (config.bus === 'memory') {
@@ -16,6 +17,8 @@ export async function runServeAgent(config: Config): Promise<number> {
     );
     return 2;
   }
+  // Instance disks, sockets and consoles go under the data dir: owner-only, as in nubes up.
+  if (!readyDataDir(config.dataDir)) return 1;
   const log = createLogger({ level: config.logLevel });
   let bus;
   try {

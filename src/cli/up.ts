@@ -1,5 +1,4 @@
 // `nubes up` (everything in one process) and `nubes serve api` (one stateless API replica).
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from './config.ts';
 import { buildCloud, type Cloud } from './cloud.ts';
@@ -19,6 +18,8 @@ import {
   type ConsoleProxy,
 } from '../compute/agent/console/proxy.ts';
 import { consoleReport, mountConsole, novncDir } from './console.ts';
+import { readyDataDir } from './data-dir.ts';
+import { noteRunning } from './running.ts';
 
 /** Resolves when SIGINT or SIGTERM arrives. */
 function untilSignal(): Promise<string> {
@@ -48,7 +49,7 @@ async function listen(cloud: Cloud, config: Config, log: Logger): Promise<boolea
 }
 
 export async function runUp(config: Config): Promise<number> {
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  if (!readyDataDir(config.dataDir)) return 1;
   const logFile = join(config.dataDir, 'nubes.log');
   const log = createLogger({ level: config.logLevel, destination: logFile });
   const started = performance.now();
@@ -106,6 +107,11 @@ export async function runUp(config: Config): Promise<number> {
     await cloud?.close();
     return 1;
   }
+  const forget = noteRunning(config.runDir, {
+    dataDir: config.dataDir,
+    virtDriver: config.virtDriver,
+    publicUrl: config.publicUrl,
+  });
   const files = writeCloudFiles(config.dataDir, {
     publicUrl: config.publicUrl,
     region: config.region,
@@ -144,6 +150,7 @@ export async function runUp(config: Config): Promise<number> {
   );
   const sig = await untilSignal();
   process.stdout.write(`\nnubes: ${sig}: stopping...\n`);
+  forget();
   proxy?.close();
   for (const a of agents) await a.stop();
   await conductor.close();
@@ -156,7 +163,7 @@ export async function runUp(config: Config): Promise<number> {
 }
 
 export async function runServeApi(config: Config): Promise<number> {
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  if (!readyDataDir(config.dataDir)) return 1;
   const log = createLogger({ level: config.logLevel });
   let cloud: Cloud | undefined;
   let bus: Bus | undefined;

@@ -1,5 +1,6 @@
 // Logging: pino, JSON lines. Composition roots create the root logger; everything else takes a
 // Logger (or a child carrying ids) as a dependency.
+import { chmodSync, existsSync, statSync } from 'node:fs';
 import { pino, type Logger as PinoLogger, type LevelWithSilent } from 'pino';
 import { LOG_REDACT_PATHS, REDACTED } from './log-redact.ts';
 
@@ -8,7 +9,10 @@ export type Logger = PinoLogger;
 export function createLogger(
   opts: { level?: LevelWithSilent; destination?: number | string } = {},
 ): Logger {
-  const dest = pino.destination({ dest: opts.destination ?? 1, sync: false });
+  const to = opts.destination ?? 1;
+  // A log file says who did what and with which ids: owner-only, also when an older one was not.
+  if (typeof to === 'string' && existsSync(to)) chmodSync(to, statSync(to).mode & 0o700);
+  const dest = pino.destination({ dest: to, sync: false, mode: 0o600 });
   return pino(
     {
       level: opts.level ?? 'info',

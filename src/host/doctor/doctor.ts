@@ -2,7 +2,7 @@
 // returns the checks in a fixed order. Never throws: a probe that fails or hangs is reported as 'no'.
 import { guard, type Check } from './check.ts';
 import { NET_CHECKS, probeDnsmasq, probeNetworking } from './probes-net.ts';
-import { probeCgroups, probeDataDir, probeNode } from './probes-system.ts';
+import { probeCgroups, probeDataDir, probeDataDirMode, probeNode } from './probes-system.ts';
 import {
   probeAccelerator,
   probeQemu,
@@ -27,11 +27,13 @@ export async function runDoctor(opts: DoctorOptions): Promise<Check[]> {
   const groups = await Promise.all([
     one('node', () => probeNode(), true),
     one('data dir', () => probeDataDir(opts.dataDir), true),
+    one('data dir mode', () => probeDataDirMode(opts.dataDir)),
     one('accelerator', () => probeAccelerator()),
     one('qemu', () => probeQemu(qemu), qemu),
     one('qemu-img', () => probeQemuImg(qemu), qemu),
     one('genisoimage', () => probeGenisoimage(qemu), qemu),
-    one('tiny image', () => probeTinyImageInputs()),
+    // apt takes seconds to answer on a loaded host.
+    guard(['tiny image'], 2 * limit, async () => [await probeTinyImageInputs()]),
     guard(NET_CHECKS, 2 * limit, () => probeNetworking()),
     one('dnsmasq', () => probeDnsmasq()),
     one('cgroups', () => probeCgroups()),

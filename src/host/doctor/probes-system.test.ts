@@ -2,7 +2,7 @@
 // what this machine has, and the data dir's free space and write access.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statfsSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Check } from './check.ts';
@@ -13,6 +13,7 @@ import {
   parseCgroupMounts,
   probeCgroups,
   probeDataDir,
+  probeDataDirMode,
   probeNode,
 } from './probes-system.ts';
 
@@ -189,6 +190,56 @@ describe('data dir', () => {
       assert.equal(c.essential, true);
       assert.match(c.detail, /NOT writable by this user$/);
       assert.match(c.fix ?? '', /--data-dir/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('data dir mode', () => {
+  it('is ok for a dir not created yet, and for an owner-only one', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nubes-doctor-'));
+    try {
+      assert.equal(probeDataDirMode(join(dir, 'none')).status, 'ok');
+      chmodSync(dir, 0o700);
+      writeFileSync(join(dir, 'nubes.db'), '', { mode: 0o600 });
+      const c = probeDataDirMode(dir);
+      assert.equal(c.status, 'ok');
+      assert.equal(c.detail, '0700, owner-only, as are the 1 entries in it');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('says no to a database others can read, naming it and the fix', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nubes-doctor-'));
+    try {
+      chmodSync(dir, 0o755);
+      writeFileSync(join(dir, 'nubes.db'), '');
+      chmodSync(join(dir, 'nubes.db'), 0o644);
+      const c = probeDataDirMode(dir);
+      assert.equal(c.status, 'no');
+      assert.equal(
+        c.detail,
+        `${dir} is 0755; others may read or write nubes.db (0644): other users could read the token keys and forge tokens`,
+      );
+      assert.equal(c.fix, `chmod -R go-rwx ${dir} (nubes up does it when it starts)`);
+      chmodSync(dir, 0o700);
+      assert.match(probeDataDirMode(dir).detail, /^others may read or write nubes\.db \(0644\)/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("says no to another user's data dir", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nubes-doctor-'));
+    try {
+      const c = probeDataDirMode(dir, 4242);
+      assert.equal(c.status, 'no');
+      assert.match(
+        c.detail,
+        /belongs to uid \d+, not to this user \(uid 4242\); nubes up refuses it/,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

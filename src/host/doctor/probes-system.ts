@@ -1,9 +1,10 @@
-// `nubes doctor` on the host itself: the Node runtime, the cgroup layout and controllers, and the
-// free space where the data dir lives. Reads only: nothing is created, mounted or written.
+// `nubes doctor` on the host itself: the Node runtime, the cgroup layout and controllers, the free
+// space where the data dir lives and whether it is private. Reads only: nothing is created or written.
 import { constants, existsSync, readFileSync } from 'node:fs';
 import { access, readFile, statfs } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { check, type Check } from './check.ts';
+import { inspectPrivateDir, octal, OTHERS } from '../private-dir.ts';
 
 const GiB = 2 ** 30;
 
@@ -214,4 +215,39 @@ export async function probeDataDir(dataDir: string): Promise<Check> {
       fix: `images and instance disks need room: free space or choose another --data-dir (${gib(DISK_WARN_BYTES)} or more is comfortable)`,
     });
   return check('data dir', 'ok', detail, { essential: true });
+}
+
+/**
+ * Whether the data dir and everything in it is owner-only (nubes up makes it so at each start):
+ * the database holds the token keys, so a file others can read lets them forge tokens.
+ */
+export function probeDataDirMode(dataDir: string, self = process.getuid?.() ?? 0): Check {
+  const r = inspectPrivateDir(dataDir, { limit: 3 });
+  if (!r.exists)
+    return check('data dir mode', 'ok', `${dataDir} not created yet; nubes up creates it 0700`);
+  if (r.uid !== self)
+    return check(
+      'data dir mode',
+      'no',
+      `${dataDir} belongs to uid ${r.uid}, not to this user (uid ${self}); nubes up refuses it`,
+      { fix: `chown -R ${self} ${dataDir}, or run nubes as uid ${r.uid}` },
+    );
+  const open = (r.mode! & OTHERS) !== 0;
+  const seen = `${r.scanned}${r.truncated ? '+' : ''} entries`;
+  if (!open && r.loose.length === 0)
+    return check('data dir mode', 'ok', `${octal(r.mode!)}, owner-only, as are the ${seen} in it`);
+  const problems = [
+    ...(open ? [`${dataDir} is ${octal(r.mode!)}`] : []),
+    ...(r.loose.length > 0
+      ? [
+          `others may read or write ${r.loose.map((l) => `${relative(dataDir, l.path)} (${octal(l.mode)})`).join(', ')}${r.loose.length === 3 ? ', ...' : ''}`,
+        ]
+      : []),
+  ];
+  return check(
+    'data dir mode',
+    'no',
+    `${problems.join('; ')}: other users could read the token keys and forge tokens`,
+    { fix: `chmod -R go-rwx ${dataDir} (nubes up does it when it starts)` },
+  );
 }

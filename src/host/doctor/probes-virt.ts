@@ -1,9 +1,11 @@
 // `nubes doctor` on virtualization: the accelerator QEMU would use (accel.ts decides, this only
 // reports), the QEMU and qemu-img binaries, genisoimage for config drives, and the inputs of the
-// nubes-tiny guest image. Runs only version and help commands; starts no guest.
+// nubes-tiny guest image. Runs only version, help and apt query commands; starts no guest.
 import { chooseAccelerator } from '../qemu/accel.ts';
-import { exec } from '../exec.ts';
-import { findHostInputs, MissingHostInput } from '../tiny-image/host-inputs.ts';
+import { exec, haveCommand } from '../exec.ts';
+import { existsSync } from 'node:fs';
+import { DEBIAN_PATHS } from '../tiny-image/host-inputs.ts';
+import { resolveGuestPackages } from '../tiny-image/guest-packages.ts';
 import { check, isMissing, oneLine, parseVersion, type Check } from './check.ts';
 
 const LIMIT = { timeoutMs: 10_000 };
@@ -104,17 +106,43 @@ export async function probeGenisoimage(essential: boolean): Promise<Check> {
     : { ...got, detail: `${got.detail}; instances get no config drive without it` };
 }
 
-/** What `nubes up` builds the nubes-tiny image from; without it the cloud starts with no image. */
+/**
+ * What `nubes up` builds the nubes-tiny image from: the guest's Debian packages, which apt must be
+ * able to fetch (apt-get download; nothing is installed), and the host's build tools. Reads only.
+ */
 export async function probeTinyImageInputs(): Promise<Check> {
+  const tools: [string, string][] = [
+    ['apt-get', 'apt'],
+    ['dpkg-deb', 'dpkg'],
+    ['depmod', 'kmod'],
+    ['syslinux', 'syslinux'],
+    ['mcopy', 'mtools'],
+    ['mkfs.vfat', 'dosfstools'],
+    ['mkfs.ext4', 'e2fsprogs'],
+  ];
+  const missing: string[] = [];
+  for (const [cmd, pkg] of tools)
+    if (!(await haveCommand(cmd)) && !existsSync(`/sbin/${cmd}`)) missing.push(pkg);
+  if (!existsSync(DEBIAN_PATHS.syslinuxMbr)) missing.push('syslinux-common');
+  if (missing.length > 0)
+    return check(
+      'tiny image',
+      'warn',
+      `nubes up cannot build nubes-tiny: missing ${missing.join(', ')}`,
+      {
+        fix: `apt install ${[...new Set(missing)].join(' ')}`,
+      },
+    );
   try {
-    const i = await findHostInputs();
+    const packages = await resolveGuestPackages();
     return check(
       'tiny image',
       'ok',
-      `inputs found: kernel ${i.kernelRelease}, busybox ${i.busyboxVersion}, dropbear ${i.dropbearVersion}, syslinux ${i.syslinuxVersion}`,
+      `built from ${packages.join(', ')} (apt-get download into the build cache, not installed)`,
     );
   } catch (e) {
-    const fix = e instanceof MissingHostInput ? `apt install ${e.packages.join(' ')}` : undefined;
-    return check('tiny image', 'warn', `nubes up cannot build nubes-tiny: ${oneLine(e)}`, { fix });
+    return check('tiny image', 'warn', `nubes up cannot build nubes-tiny: ${oneLine(e)}`, {
+      fix: 'apt-get update (the guest packages come from the apt archive)',
+    });
   }
 }

@@ -1,6 +1,7 @@
 // Builds (or finds in its cache) the Nubes tiny guest image, our CirrOS: a whole-disk qcow2 plus the
 // kernel and initramfs for aki/ari-style direct boot. The cache key is a hash of every input byte;
-// a build happens in a private directory under the cache and appears only by an atomic rename.
+// a build happens in a private directory under the cache and appears only by an atomic rename. The
+// guest's Debian packages are fetched into the cache too (guest-packages.ts), never installed.
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -11,9 +12,11 @@ import { buildDisk, planLayout, syslinuxConfig, toolEnv, BOOT_LABEL, DATA_LABEL 
 import {
   findHostInputs,
   MissingHostInput,
+  unpackedPaths,
   type HostInputs,
   type HostPaths,
 } from './host-inputs.ts';
+import { fetchGuestPackages, type GuestPackage } from './guest-packages.ts';
 import { guestTree, newcArchive, resolveTree, type ResolvedEntry } from './initramfs.ts';
 
 export interface TinyImage {
@@ -34,8 +37,13 @@ export interface BuildTinyImageOptions {
   readonly log?: (line: string) => void;
   /** Rebuild even when the cache holds this version (the new build replaces the old one). */
   readonly force?: boolean;
-  /** Host file locations; Debian's by default. */
+  /**
+   * Where the inputs are. By default the guest's Debian packages are fetched with apt-get download
+   * into `packagesDir` and unpacked there (nothing is installed on the host); syslinux is the host's.
+   */
   readonly hostPaths?: HostPaths;
+  /** Where the guest's packages are kept (default <cacheDir>/packages). */
+  readonly packagesDir?: string;
 }
 
 /** Bump to force new images everywhere without touching the inputs (the builder's sources are hashed too). */
@@ -71,6 +79,7 @@ const TOOLS: readonly (readonly [command: string, pkg: string])[] = [
   ['syslinux', 'syslinux'],
   ['qemu-img', 'qemu-utils'],
   ['ldd', 'libc-bin'],
+  ['dpkg-deb', 'dpkg'],
 ];
 
 function requireTools(inputs: HostInputs): void {
@@ -189,7 +198,17 @@ export async function buildTinyImage(opts: BuildTinyImageOptions): Promise<TinyI
   const cacheDir = resolve(opts.cacheDir);
   await mkdir(cacheDir, { recursive: true });
   await sweepStale(cacheDir);
-  const inputs = await findHostInputs(opts.hostPaths);
+  let packages: readonly GuestPackage[] = [];
+  let paths = opts.hostPaths;
+  if (!paths) {
+    const got = await fetchGuestPackages({
+      packagesDir: opts.packagesDir ?? join(cacheDir, 'packages'),
+      log,
+    });
+    packages = got.packages;
+    paths = unpackedPaths(got.root);
+  }
+  const inputs = await findHostInputs(paths);
   requireTools(inputs);
 
   const work = await mkdtemp(join(cacheDir, '.build-'));
@@ -255,6 +274,8 @@ export async function buildTinyImage(opts: BuildTinyImageOptions): Promise<TinyI
       dropbear: inputs.dropbearVersion,
       syslinux: inputs.syslinuxVersion,
       modules: inputs.modules.map((m) => m.name),
+      // The Debian packages the guest's files were unpacked from (apt-get download).
+      packages: packages.map((p) => p.file),
       // Not in the version: they change container bytes (FAT/ext4/qcow2 metadata), not what the guest runs.
       tools,
       kernelCmdline: KERNEL_CMDLINE,

@@ -1,5 +1,6 @@
-// Finds on the host what the tiny image is made of: Debian's newest kernel and its modules,
-// busybox-static, dropbear and the shared libraries it links, syslinux. Reads only; builds nothing.
+// Finds what the tiny image is made of: Debian's newest kernel and its modules, busybox-static,
+// dropbear and the shared libraries it links (unpacked from their packages into the build cache,
+// guest-packages.ts), and the host's syslinux. Reads only; builds nothing.
 import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { Unavailable } from '../../platform/errors.ts';
@@ -21,6 +22,11 @@ export interface HostPaths {
   readonly dropbearkey: string;
   readonly syslinuxMbr: string;
   readonly syslinux: string;
+  /**
+   * Where the guest's packages are unpacked (guest-packages.ts): libraries there are found before
+   * the host's, and go into the guest at their path below it. Absent: everything is the host's.
+   */
+  readonly unpacked?: string;
 }
 
 export const DEBIAN_PATHS: HostPaths = {
@@ -33,8 +39,43 @@ export const DEBIAN_PATHS: HostPaths = {
   syslinux: '/usr/bin/syslinux',
 };
 
+/** The paths of the guest's inputs in packages unpacked at `root`; syslinux stays the host's. */
+export function unpackedPaths(root: string, host: HostPaths = DEBIAN_PATHS): HostPaths {
+  // Debian 12 ships /lib/modules and /bin/busybox; later releases the same under /usr.
+  const first = (...rel: string[]) =>
+    rel.map((r) => join(root, r)).find((p) => existsSync(p)) ?? join(root, rel[0]!);
+  return {
+    ...host,
+    boot: join(root, 'boot'),
+    modules: first('lib/modules', 'usr/lib/modules'),
+    busybox: first('bin/busybox', 'usr/bin/busybox'),
+    dropbear: first('usr/sbin/dropbear', 'usr/bin/dropbear'),
+    dropbearkey: join(root, 'usr/bin/dropbearkey'),
+    unpacked: root,
+  };
+}
+
+/** The library directories of packages unpacked at `root`, for LD_LIBRARY_PATH. */
+function libraryDirs(root: string): string {
+  return ['lib/x86_64-linux-gnu', 'usr/lib/x86_64-linux-gnu', 'lib', 'usr/lib']
+    .map((d) => join(root, d))
+    .join(':');
+}
+
+/** An environment that finds the unpacked libraries first (for ldd and the binaries' -V). */
+function unpackedEnv(paths: HostPaths): { env?: Record<string, string> } {
+  if (!paths.unpacked) return {};
+  return {
+    env: {
+      PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      LC_ALL: 'C',
+      LD_LIBRARY_PATH: libraryDirs(paths.unpacked),
+    },
+  };
+}
+
 /** Debian package that provides each input, for the "install it" message. */
-const PACKAGE_OF: Record<keyof HostPaths, string> = {
+const PACKAGE_OF: Record<Exclude<keyof HostPaths, 'unpacked'>, string> = {
   boot: 'linux-image-amd64',
   modules: 'linux-image-amd64',
   busybox: 'busybox-static',
@@ -122,20 +163,35 @@ export function parseLdd(output: string): string[] {
 
 async function sharedLibraries(
   binaries: readonly string[],
+  paths: HostPaths,
 ): Promise<{ path: string; source: string }[]> {
   const seen = new Map<string, string>();
+  const root = paths.unpacked;
   for (const bin of binaries) {
     if (!isDynamicElf(readFileSync(bin))) continue;
-    const { stdout } = await exec(['ldd', bin], { timeoutMs: 10_000 });
-    for (const path of parseLdd(stdout)) seen.set(path, realpathSync(path));
+    const { stdout } = await exec(['ldd', bin], { timeoutMs: 10_000, ...unpackedEnv(paths) });
+    for (const path of parseLdd(stdout)) {
+      // An unpacked library goes where its package would install it.
+      const guest = root && path.startsWith(`${root}/`) ? path.slice(root.length) : path;
+      seen.set(guest, realpathSync(path));
+    }
   }
   return [...seen]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([path, source]) => ({ path, source }));
 }
 
-function requireFiles(paths: HostPaths, keys: readonly (keyof HostPaths)[]): void {
+function requireFiles(
+  paths: HostPaths,
+  keys: readonly Exclude<keyof HostPaths, 'unpacked'>[],
+): void {
   const missing = keys.filter((k) => !existsSync(paths[k]));
+  const root = paths.unpacked;
+  const inPackages = missing.filter((k) => root && paths[k].startsWith(`${root}/`));
+  if (inPackages.length > 0)
+    throw new Error(
+      `the unpacked packages in ${root} lack ${inPackages.map((k) => paths[k].slice(root!.length)).join(', ')} (${[...new Set(inPackages.map((k) => PACKAGE_OF[k]))].join(', ')})`,
+    );
   if (missing.length > 0) {
     const pkgs = [...new Set(missing.map((k) => PACKAGE_OF[k]))];
     throw new MissingHostInput(
@@ -173,7 +229,7 @@ export async function findHostInputs(paths: HostPaths = DEBIAN_PATHS): Promise<H
   const busyboxVersion =
     /BusyBox v(\S+)/.exec((await exec([paths.busybox], { timeoutMs: 10_000 })).stdout)?.[1] ??
     'unknown';
-  const dropbearVersion = await versionOf([paths.dropbear, '-V'], /Dropbear v(\S+)/);
+  const dropbearVersion = await versionOf([paths.dropbear, '-V'], /Dropbear v(\S+)/, paths);
   const syslinuxVersion = await versionOf([paths.syslinux, '--version'], /syslinux (\S+)/i);
 
   return {
@@ -187,7 +243,7 @@ export async function findHostInputs(paths: HostPaths = DEBIAN_PATHS): Promise<H
     dropbear: paths.dropbear,
     dropbearkey: paths.dropbearkey,
     dropbearVersion,
-    libraries: await sharedLibraries([paths.dropbear, paths.dropbearkey]),
+    libraries: await sharedLibraries([paths.dropbear, paths.dropbearkey], paths),
     syslinuxMbr: paths.syslinuxMbr,
     syslinux: paths.syslinux,
     syslinuxVersion,
@@ -195,9 +251,16 @@ export async function findHostInputs(paths: HostPaths = DEBIAN_PATHS): Promise<H
 }
 
 /** Version tools print on stdout or stderr, and some exit non-zero after printing it. */
-async function versionOf(command: readonly string[], pattern: RegExp): Promise<string> {
+async function versionOf(
+  command: readonly string[],
+  pattern: RegExp,
+  paths?: HostPaths,
+): Promise<string> {
   try {
-    const { stdout, stderr } = await exec(command, { timeoutMs: 10_000 });
+    const { stdout, stderr } = await exec(command, {
+      timeoutMs: 10_000,
+      ...(paths ? unpackedEnv(paths) : {}),
+    });
     return pattern.exec(stdout + stderr)?.[1] ?? 'unknown';
   } catch (e) {
     const stderr = (e as { fields?: { stderr?: unknown } }).fields?.stderr;

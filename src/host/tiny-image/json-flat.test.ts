@@ -7,7 +7,7 @@ import { exec } from '../exec.ts';
 import { GUEST_DIR } from './initramfs.ts';
 
 const BUSYBOX = '/bin/busybox';
-const skip = !existsSync(BUSYBOX) && 'busybox-static is not installed (/bin/busybox)';
+const skip = !existsSync(BUSYBOX) && 'busybox is not installed (/bin/busybox)';
 
 async function flat(json: string): Promise<Map<string, string>> {
   const { stdout } = await exec([BUSYBOX, 'awk', '-f', `${GUEST_DIR}json-flat.awk`], {

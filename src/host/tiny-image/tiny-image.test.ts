@@ -18,7 +18,7 @@ import {
   type TestVmOptions,
 } from '../../../test/support/tiny-image-boot.ts';
 import { buildTinyImage, type TinyImage } from './build-tiny-image.ts';
-import { findHostInputs } from './host-inputs.ts';
+import { resolveGuestPackages } from './guest-packages.ts';
 
 const PACKAGES_FOR_COMMANDS: Record<string, string> = {
   'qemu-system-x86_64': 'qemu-system-x86',
@@ -36,7 +36,8 @@ async function whyskip(): Promise<string | false> {
   for (const [cmd, pkg] of Object.entries(PACKAGES_FOR_COMMANDS))
     if (!(await haveCommand(cmd))) missing.push(pkg);
   try {
-    await findHostInputs();
+    // The guest's own packages come from apt (downloaded by the build, not installed).
+    await resolveGuestPackages();
   } catch (e) {
     const pkgs = (e as { packages?: readonly string[] }).packages;
     if (!pkgs) throw e;

@@ -6,10 +6,14 @@ import { join, resolve } from 'node:path';
 import { ConfigError, type Listen, type LogLevel } from './setting.ts';
 import { defineSection } from './section.ts';
 import { baseUrl, urlOfListener } from './base-url.ts';
-import { defaultDataDir } from './dirs.ts';
+import { defaultDataDir, defaultRunDir } from './dirs.ts';
 
 export interface PlatformConfig {
   readonly dataDir: string;
+  /** Whether data_dir was given (flag, environment or config file) rather than the default. */
+  readonly dataDirSet: boolean;
+  /** Where a running `nubes up` notes its data dir, for `nubes doctor`. */
+  readonly runDir: string;
   readonly listen: Listen;
   /** URL clients use to reach this cloud; defaults to http://<listen> (loopback when listening on all). */
   readonly publicUrl: string;
@@ -39,6 +43,13 @@ const DATA_DIR = {
 export const platformSection = defineSection({
   settings: [
     DATA_DIR,
+    {
+      key: 'run_dir',
+      env: 'NUBES_RUN_DIR',
+      flag: '--run-dir',
+      kind: 'string',
+      help: 'where a running nubes up notes its data dir for nubes doctor (default /run/nubes for root, $XDG_RUNTIME_DIR/nubes)',
+    },
     {
       key: 'listen',
       env: 'NUBES_LISTEN',
@@ -102,7 +113,7 @@ export const platformSection = defineSection({
       help: "this hypervisor host's name for the agent (default: the machine's hostname)",
     },
   ],
-  resolve(v, { dataDir }): PlatformConfig {
+  resolve(v, { env, dataDir }): PlatformConfig {
     // data_dir itself was resolved first (dataDirOf), as every section's context.
     const listen = v.listen ?? { host: '127.0.0.1', port: 5000 };
     const publicUrl = baseUrl('public_url', v.public_url ?? urlOfListener(listen));
@@ -111,6 +122,8 @@ export const platformSection = defineSection({
       throw new ConfigError(`bus must be 'memory' or amqp://..., got ${bus}`);
     return {
       dataDir,
+      dataDirSet: v.data_dir !== undefined,
+      runDir: resolve(v.run_dir ?? defaultRunDir(env)),
       listen,
       publicUrl,
       database: v.database ?? join(dataDir, 'nubes.db'),

@@ -2,6 +2,7 @@
 // migrations, and hands out one Kysely instance typed by the tables the caller names (the
 // composition root names every service's, src/cli/tables.ts). Store modules (src/<svc>/store/)
 // query through it; services hold it as an opaque DbHandle and run transactions with inTransaction().
+import { chmodSync, closeSync, openSync, statSync } from 'node:fs';
 import { Kysely, PostgresDialect, type Transaction } from 'kysely';
 import { Migrator, type Migration, type MigrationProvider } from 'kysely/migration';
 import { NodeSqliteDialect } from './sqlite-dialect.ts';
@@ -100,6 +101,7 @@ export async function openDatabase<T extends object>(
   } else {
     dialect = 'sqlite';
     const path = url === 'sqlite::memory:' ? ':memory:' : url.replace(/^sqlite:(\/\/)?/, '');
+    if (path !== ':memory:') ownerOnly(path);
     db = new Kysely<T>({ dialect: new NodeSqliteDialect(path) });
   }
   const migrator = new Migrator({ db, provider: staticProvider });
@@ -112,6 +114,23 @@ export async function openDatabase<T extends object>(
     );
   }
   return { db, handle: handleOf(db), dialect, close: () => db.destroy() };
+}
+
+/**
+ * The SQLite file holds the token keys: owner-only, whatever the umask or an older file's mode.
+ * The file is made here (empty is a valid database) so SQLite, which gives its -wal and -shm files
+ * the database file's mode, makes those owner-only as well; existing ones are tightened.
+ */
+function ownerOnly(path: string): void {
+  closeSync(openSync(path, 'a', 0o600));
+  for (const p of [path, `${path}-wal`, `${path}-shm`]) {
+    try {
+      const mode = statSync(p).mode & 0o7777;
+      if ((mode & 0o077) !== 0) chmodSync(p, mode & ~0o077);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+  }
 }
 
 /** True when `e` is a unique-constraint violation on either dialect. */
