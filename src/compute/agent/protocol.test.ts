@@ -63,6 +63,7 @@ describe('compute protocol', () => {
       'host.power': (p) => ({ stop: p.instances.map((i) => i.uuid) }),
       'host.reconcile': () => ({ destroy: [], forget: [] }),
       'instance.result': (r) => void results.push(`${r.op} ${r.ok}`),
+      'instance.step': (r) => void results.push(`${r.op} ${r.step}`),
       // A broken conductor: the agent must refuse this answer rather than use it.
       'console.consume': () => ({ nothing: true }) as never,
       'image.read': () => ({ data: '', eof: true }),

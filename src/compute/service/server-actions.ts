@@ -266,7 +266,10 @@ export function createServerActions(deps: ActionDeps) {
         isAdmin: () => isAdmin(ctx),
       };
       try {
-        return await perform(run, a);
+        const done = await perform(run, a);
+        if (a.kind !== 'lock' && a.kind !== 'unlock')
+          lifecycle.noteStart(done.instance, a.kind, requestId);
+        return done;
       } catch (e) {
         for (const u of undo.reverse()) await u().catch(() => undefined);
         throw e;
