@@ -3,7 +3,7 @@
 import { freshPostgres } from './databases.ts';
 import { loadConfig, type Config } from '../../src/cli/config.ts';
 import { buildCloud, type Cloud } from '../../src/cli/cloud.ts';
-import { silentLogger } from '../../src/platform/log.ts';
+import { silentLogger, type Logger } from '../../src/platform/log.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,13 +35,17 @@ export interface TestCloud extends Cloud {
   readonly dialect: string;
 }
 
-export async function startTestCloud(env: Record<string, string> = {}): Promise<TestCloud> {
+/** `log`: where the cloud logs (default: nowhere), for tests of its log lines. */
+export async function startTestCloud(
+  env: Record<string, string> = {},
+  log: Logger = silentLogger(),
+): Promise<TestCloud> {
   const pgUrl = process.env['NUBES_TEST_DATABASE_URL'];
   const pgDb = pgUrl ? await freshPostgres(pgUrl) : undefined;
   const config = testConfig(pgDb?.url ?? 'sqlite::memory:', env);
   let cloud: Cloud;
   try {
-    cloud = await buildCloud(config, silentLogger(), { adminPassword: ADMIN_PASSWORD });
+    cloud = await buildCloud(config, log, { adminPassword: ADMIN_PASSWORD });
   } catch (e) {
     await pgDb?.drop();
     throw e;

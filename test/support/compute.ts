@@ -11,7 +11,7 @@ import {
 } from '../../src/compute/agent/virt/fake/fake-driver.ts';
 import { inProcessImageTransfer } from '../../src/cli/image-transfer.ts';
 import type { ImageTransfer } from '../../src/compute/agent/instance-work.ts';
-import { silentLogger } from '../../src/platform/log.ts';
+import { silentLogger, type Logger } from '../../src/platform/log.ts';
 import type { Bus, Subscription } from '../../src/platform/bus/bus.ts';
 
 export const mv = (v: string) => ({ 'openstack-api-version': `compute ${v}` });
@@ -66,10 +66,12 @@ export interface ComputeCloud {
   close(): Promise<void>;
 }
 
+/** `opts.log`: where the cloud and its agents log (default: nowhere). */
 export async function startComputeCloud(
   hosts: Readonly<Record<string, FakeDriverOptions>>,
+  opts: { log?: Logger } = {},
 ): Promise<ComputeCloud> {
-  const cloud = await startTestCloud();
+  const cloud = await startTestCloud({}, opts.log);
   const adminId = await adminApi(cloud.app);
   const a = await projectUser(adminId, 'alice');
   const bob = (await projectUser(adminId, 'bob')).api.on('/compute/v2.1');
@@ -95,6 +97,7 @@ export async function startComputeCloud(
   const conductor: Subscription = await cloud.compute.serveConductor(bus);
   const agents: HostAgent[] = [];
   const drivers = new Map<string, FakeDriver>();
+  const agentLog = opts.log ?? silentLogger();
   async function addHost(
     host: string,
     opts: FakeDriverOptions,
@@ -109,7 +112,7 @@ export async function startComputeCloud(
     const agent = await startHostAgent({
       bus,
       host,
-      log: silentLogger(),
+      log: agentLog,
       version: 'test',
       driver,
       heartbeatMs: 1000,

@@ -3,7 +3,7 @@
 // the conductor its steps as they come (taken, started, a disk copied, a clean shutdown awaited or
 // forced) and casts the result. Logs each step with the instance and request ids. Never touches
 // the database.
-import { Transform, type Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { Bus } from '../../platform/bus/bus.ts';
 import type { Logger } from '../../platform/log.ts';
 import {
@@ -31,20 +31,13 @@ export interface ImageTransfer {
   upload(imageId: string, data: Readable, diskFormat: string): Promise<void>;
 }
 
-/** `data` as it is, calling `first` when its first bytes pass (an upload has begun). */
-function onFirstBytes(data: Readable, first: () => void): Readable {
-  let seen = false;
-  const t = new Transform({
-    transform(chunk, _enc, done) {
-      if (!seen) {
-        seen = true;
-        first();
-      }
-      done(null, chunk);
-    },
-  });
-  data.on('error', (e) => t.destroy(e));
-  return data.pipe(t);
+/** `data` as it is, calling `first` when its reader asks for the first bytes (an upload has begun). */
+function onFirstRead(data: Readable, first: () => void): Readable {
+  async function* passing() {
+    first();
+    yield* data;
+  }
+  return Readable.from(passing(), { objectMode: false });
 }
 
 /** For agents without an image transfer configured: drivers that never read image data still work. */
@@ -141,7 +134,7 @@ export function createInstanceWorker(deps: {
       tell(w, 'image_pending_upload');
       return images.upload(
         imageId,
-        onFirstBytes(data, () => tell(w, 'image_uploading')),
+        onFirstRead(data, () => tell(w, 'image_uploading')),
         format,
       );
     };

@@ -56,8 +56,10 @@ export const isMigrationOp = (op: HostOp): op is MigrationOp =>
 export const isLiveMigrationOp = (op: HostOp): boolean =>
   (LIVE_MIGRATION_OPS as readonly string[]).includes(op);
 
-/** The action an op is part of, as log lines name it on both ends (`instance.reboot start`). */
-export const actionName = (op: HostOp): string => op.replace(/_hard$/, '');
+/** The action an op is part of, as log lines name it on both ends (`instance.reboot start`),
+ * after Nova's notifications (a build is instance.create, a destroy instance.delete). */
+export const actionName = (op: HostOp): string =>
+  op === 'build' ? 'create' : op === 'destroy' ? 'delete' : op.replace(/_hard$/, '');
 
 /** Where a live migration's source sends the instance, as the destination answered. */
 export interface WireMigrationTarget {
