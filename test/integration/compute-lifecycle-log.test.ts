@@ -64,7 +64,6 @@ describe('lifecycle lines in the log', () => {
       if (Date.now() > end) break;
       else await new Promise((res) => setTimeout(res, 5));
 
-    if (process.env["SHOW_LINES"]) for (const l of lines.filter((x) => x["instance_id"] === id)) console.log(JSON.stringify(l));
     const mine = lines.filter((l) => l['instance_id'] === id && l['request_id'] === requestId);
     const said = mine.map((l) => l.msg);
     for (const msg of [
