@@ -255,12 +255,23 @@ describe('task states, progress and wait events while a host works', () => {
     await during({ unshelve: null }, 'spawn', ['unshelving'], 'unshelving', 'ACTIVE');
   });
 
-  it('a delete is deleting before its answer', async () => {
-    const release = gates.hold('destroy');
+  it('a delete is deleting before its answer, and its events say it waits behind the work its host is still doing', async () => {
+    const release = gates.hold('pause');
     try {
-      assert.equal((await alice.del(`/servers/${id}`)).status, 204);
-      const s = await show();
-      assert.equal(task(s), 'deleting');
+      assert.equal((await alice.post(`/servers/${id}/action`, { pause: null })).status, 202);
+      await until((x) => task(x) === 'pausing', [], 'pausing');
+      const d = await alice.del(`/servers/${id}`);
+      assert.equal(d.status, 204);
+      assert.equal(task(await show()), 'deleting');
+      const rid = String(d.headers['x-openstack-request-id']);
+      for (const end = Date.now() + 5000; ; await sleep(5)) {
+        const e = (await events(rid)).find((x) => x.event === 'compute_wait_for_previous_work');
+        if (e) {
+          assert.equal(e.finish_time, null, 'still waiting');
+          break;
+        }
+        assert.ok(Date.now() < end, 'the delete says it waits behind the pause');
+      }
     } finally {
       release();
     }

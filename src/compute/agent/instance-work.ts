@@ -253,13 +253,14 @@ export function createInstanceWorker(deps: {
     return driver.powerState(w.uuid).catch(() => null);
   }
 
-  async function handle(w: HostWork): Promise<void> {
+  /** Runs `w`; `behind`: it waited for earlier work on the instance (that wait ends now). */
+  async function handle(w: HostWork, behind = false): Promise<void> {
     let result: HostWorkResult;
     const started = Date.now();
     const echo = w.request_id !== undefined ? { request_id: w.request_id } : {};
     current.set(w.uuid, { work: w });
     log.info(ids(w), `instance.${actionName(w.op)} host start`);
-    tell(w, 'started');
+    tell(w, 'started', { behind });
     try {
       const extra = await run(w);
       result = {
@@ -314,7 +315,7 @@ export function createInstanceWorker(deps: {
       const behind = chains.has(w.uuid);
       log.info({ ...ids(w), behind }, `instance.${actionName(w.op)} queued`);
       tell(w, 'queued', { behind });
-      return enqueue(w.uuid, () => handle(w), 'could not report instance work');
+      return enqueue(w.uuid, () => handle(w, behind), 'could not report instance work');
     },
     /** Whether work on this instance is queued or running (its result will carry the power state). */
     busy: (uuid: string): boolean => chains.has(uuid),

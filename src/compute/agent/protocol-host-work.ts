@@ -161,7 +161,7 @@ export interface HostWorkStep {
   readonly action_id: string | null;
   readonly request_id?: string;
   readonly step: WorkStep;
-  /** shutdown_*: the clean shutdown's timeout; queued: whether other work on the instance is ahead. */
+  /** shutdown_*: the clean shutdown's timeout; queued and started: whether other work on the instance was ahead. */
   readonly seconds?: number;
   readonly behind?: boolean;
 }

@@ -30,10 +30,7 @@ const RESIZING: readonly TaskState[] = [
 export const STEP_EFFECTS: Readonly<
   Partial<Record<HostOp, Readonly<Partial<Record<WorkStep, StepEffect>>>>>
 > = {
-  build: {
-    queued: { progress: 25, during: ['spawning'] },
-    started: { progress: 30, during: ['spawning'] },
-  },
+  build: { started: { progress: 30, during: ['spawning'] } },
   reboot: { queued: { action: 'rebootPending' }, started: { action: 'rebootStarted' } },
   reboot_hard: {
     queued: { action: 'rebootPendingHard' },
@@ -103,7 +100,7 @@ export function createWorkSteps(deps: { db: DbHandle; log: Logger; now: () => nu
           await actions.recordEvent(db, id, { event: WAIT_EVENTS.queued, host: s.host, start: at });
         return;
       case 'started':
-        await actions.finishOpenEvent(db, id, WAIT_EVENTS.queued, at);
+        if (s.behind) await actions.finishOpenEvent(db, id, WAIT_EVENTS.queued, at);
         return;
       case 'shutdown_wait':
         await actions.recordEvent(db, id, { event: WAIT_EVENTS.shutdown, host: s.host, start: at });
