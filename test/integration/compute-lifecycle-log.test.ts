@@ -1,7 +1,6 @@
-// The server's log tells an action's life, not only its request (issue 15, item 16): why a reboot
-// took 60 s is findable by its instance id or its request id, in lines at info level from the api,
-// the host's agent and the conductor. The host's guest here ignores the power button, as a guest
-// still booting does.
+// The log tells an action's life, not only its request (issue 15, item 16): why a reboot took 60 s
+// is findable by instance or request id, at info level, from the api, the agent and the conductor
+// (the host's guest ignores the power button, as a guest still booting does).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';

@@ -1,8 +1,6 @@
-// What a user sees while a long action runs (issue 15, item 14): the task Nova shows is set by the
-// request itself, before its 202, and then follows the host's steps (reboot_started,
-// image_pending_upload, rebuild_spawning, ...); progress grows through builds, snapshots and
-// resizes; and an instance action's events say why it waits (a guest's clean shutdown, forced off
-// when it does not come). The host here is a fake whose driver calls the test holds open.
+// What a user sees while a long action runs (issue 15, item 14): the task is set before the 202 and
+// then follows the host's steps, progress grows through builds, snapshots and resizes, and the
+// action's events say why it waits. The host is a fake whose driver calls the test holds open.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startComputeCloud, waitFor, type ComputeCloud } from '../support/compute.ts';

@@ -1,7 +1,6 @@
-// A fake host whose driver calls a test can hold open, to look at a server while its host is in
-// the middle of work: each gated call waits until the test releases it. Clean shutdowns (power
-// off, soft reboot) tell their steps as QEMU's driver does, for a guest that ignores the power
-// button: the wait begins, and once released the guest is forced off.
+// A fake host whose driver calls a test holds open, to look at a server while its host works; its
+// clean shutdowns (power off, soft reboot) tell their steps as QEMU's driver does, for a guest that
+// ignores the power button: the wait begins at once, and once released the guest is forced off.
 import type { DriverStep, VirtDriver } from '../../src/compute/agent/virt/driver.ts';
 import type { ImageTransfer } from '../../src/compute/agent/instance-work.ts';
 

@@ -1,8 +1,6 @@
-// What an agent does with instance work cast to its host: runs the virt driver, one piece of work
-// at a time per instance (a delete that arrives while the build still runs waits for it), tells
-// the conductor its steps as they come (taken, started, a disk copied, a clean shutdown awaited or
-// forced) and casts the result. Logs each step with the instance and request ids. Never touches
-// the database.
+// What an agent does with instance work cast to its host: runs the virt driver, one piece at a time
+// per instance, tells the conductor its steps as they come (taken, started, disk copied, a clean
+// shutdown awaited or forced) and its result, and logs each with its ids. Never touches the database.
 import { Readable } from 'node:stream';
 import type { Bus } from '../../platform/bus/bus.ts';
 import type { Logger } from '../../platform/log.ts';

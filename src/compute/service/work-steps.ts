@@ -1,8 +1,6 @@
-// What the steps of host work (an agent's instance.step casts) change while the work runs: Nova's
-// finer task states (reboot_pending, image_uploading, rebuild_spawning, ...), the progress of builds,
-// snapshots, rebuilds, resizes and migrations, and the events that say why an action waits (behind
-// other work on its host, for a guest's clean shutdown). Steps may arrive late or out of order
-// (competing api processes): one that no longer fits the instance's task changes nothing.
+// What the steps of host work (instance.step) change while it runs: Nova's finer task states, the
+// progress of builds, snapshots, rebuilds, resizes and migrations, and the events that say why an
+// action waits. A step that arrives late (no longer fitting the instance's task) changes nothing.
 import type { DbHandle } from '../../platform/db/database.ts';
 import type { Logger } from '../../platform/log.ts';
 import { InvalidState } from '../../platform/errors.ts';
