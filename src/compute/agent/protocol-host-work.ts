@@ -176,6 +176,8 @@ export function parseHostWorkStep(p: JsonValue): HostWorkStep {
     throw new BadRequest('malformed work step');
   if (o['seconds'] !== undefined && (typeof o['seconds'] !== 'number' || o['seconds'] < 0))
     throw new BadRequest("a work step's seconds is a number of seconds");
+  if (o['behind'] !== undefined && typeof o['behind'] !== 'boolean')
+    throw new BadRequest("a work step's behind is true or false");
   return o as unknown as HostWorkStep;
 }
 
