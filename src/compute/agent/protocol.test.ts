@@ -10,7 +10,9 @@ import {
   CONDUCTOR_PROTOCOL,
   CONDUCTOR_TARGET,
   conductorClient,
+  actionName,
   parseHostReport,
+  parseHostWorkStep,
   type WireHostReport,
 } from './protocol.ts';
 
@@ -50,6 +52,22 @@ describe('compute protocol', () => {
       () => parseHostReport({ ...report, ram_allocation_ratio: 0 }),
       /ram_allocation_ratio must be a number above 0/,
     );
+  });
+
+  it("parses a work step, refusing unknown steps and ill-typed fields; names each op's action", () => {
+    const step = { op: 'reboot', uuid: 'u1', host: 'h1', action_id: 'a1', step: 'shutdown_wait' };
+    assert.deepEqual(parseHostWorkStep({ ...step, seconds: 60 }), { ...step, seconds: 60 });
+    assert.throws(() => parseHostWorkStep({ ...step, step: 'napping' }), /unknown work step/);
+    assert.throws(() => parseHostWorkStep({ ...step, op: 'fly' }), /unknown host op/);
+    assert.throws(() => parseHostWorkStep({ ...step, seconds: -1 }), /seconds/);
+    assert.throws(() => parseHostWorkStep({ ...step, behind: 'yes' }), /behind/);
+    assert.throws(() => parseHostWorkStep({ ...step, host: undefined } as never), /malformed/);
+    assert.deepEqual((['build', 'destroy', 'reboot_hard', 'snapshot'] as const).map(actionName), [
+      'create',
+      'delete',
+      'reboot',
+      'snapshot',
+    ]);
   });
 
   it('carries calls both ways, and each end refuses what does not parse', async () => {

@@ -27,6 +27,7 @@ export {
   isMigrationOp,
   parseHostWork,
   parseHostWorkResult,
+  parseHostWorkStep,
   parsePowerReports,
   type HostOp,
   type HostWork,
