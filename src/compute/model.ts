@@ -162,6 +162,8 @@ export interface Instance {
   readonly fault: InstanceFault | null;
   /** While shelved: the image holding its root disk, which unshelve boots from. */
   readonly shelvedImageId: string | null;
+  /** 0-100 through the current task as its host reports it (Nova's progress); null: none reported. */
+  readonly progress: number | null;
   readonly launchedAt: number | null;
   readonly terminatedAt: number | null;
   readonly createdAt: number;

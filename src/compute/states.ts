@@ -30,14 +30,21 @@ export const TASK_STATES = [
   'networking',
   'spawning',
   'image_snapshot',
+  'image_snapshot_pending',
+  'image_pending_upload',
   'image_uploading',
   'resize_prep',
   'resize_migrating',
+  'resize_migrated',
   'resize_finish',
   'resize_reverting',
   'resize_confirming',
   'rebooting',
+  'reboot_pending',
+  'reboot_started',
   'rebooting_hard',
+  'reboot_pending_hard',
+  'reboot_started_hard',
   'pausing',
   'unpausing',
   'suspending',
@@ -47,9 +54,12 @@ export const TASK_STATES = [
   'rescuing',
   'unrescuing',
   'rebuilding',
+  'rebuild_spawning',
   'migrating',
   'deleting',
   'shelving',
+  'shelving_image_pending_upload',
+  'shelving_image_uploading',
   'shelving_offloading',
   'unshelving',
 ] as const;
@@ -74,6 +84,31 @@ export type InstanceTransition = Transition<InstanceState> & {
 };
 
 const IDLE = [null] as const;
+/** A reboot's tasks: the api's, then the host's as it takes the work (pending) and starts it. */
+const SOFT_REBOOT: readonly TaskState[] = ['rebooting', 'reboot_pending', 'reboot_started'];
+const HARD_REBOOT: readonly TaskState[] = [
+  'rebooting_hard',
+  'reboot_pending_hard',
+  'reboot_started_hard',
+];
+const SNAPSHOTTING: readonly TaskState[] = [
+  'image_snapshot',
+  'image_snapshot_pending',
+  'image_pending_upload',
+  'image_uploading',
+];
+const SHELVING: readonly TaskState[] = [
+  'shelving',
+  'shelving_image_pending_upload',
+  'shelving_image_uploading',
+];
+const REBUILDING: readonly TaskState[] = ['rebuilding', 'rebuild_spawning'];
+const RESIZING: readonly TaskState[] = [
+  'resize_prep',
+  'resize_migrating',
+  'resize_migrated',
+  'resize_finish',
+];
 const RUNNING_LIKE: readonly VmState[] = [
   'active',
   'stopped',
@@ -125,17 +160,42 @@ export const instanceTransitions = {
     to: { task_state: null, vm_state: 'active' },
   },
   reboot: { from: { vm_state: ['active'], task_state: IDLE }, to: { task_state: 'rebooting' } },
+  // The host took the soft reboot (it may wait behind other work), then started it (Nova's
+  // reboot_pending and reboot_started); a host's steps may arrive late, so each starts from the
+  // tasks before it, and the end from any of them.
+  rebootPending: {
+    from: { vm_state: ['active'], task_state: ['rebooting'] },
+    to: { task_state: 'reboot_pending' },
+  },
+  rebootStarted: {
+    from: { vm_state: ['active'], task_state: ['rebooting', 'reboot_pending'] },
+    to: { task_state: 'reboot_started' },
+  },
   rebootHard: {
     from: {
       vm_state: ['active', 'stopped', 'paused', 'suspended', 'error'],
-      task_state: [null, 'rebooting'],
+      task_state: [null, ...SOFT_REBOOT],
     },
     to: { task_state: 'rebooting_hard' },
+  },
+  rebootPendingHard: {
+    from: {
+      vm_state: ['active', 'stopped', 'paused', 'suspended', 'error'],
+      task_state: ['rebooting_hard'],
+    },
+    to: { task_state: 'reboot_pending_hard' },
+  },
+  rebootStartedHard: {
+    from: {
+      vm_state: ['active', 'stopped', 'paused', 'suspended', 'error'],
+      task_state: ['rebooting_hard', 'reboot_pending_hard'],
+    },
+    to: { task_state: 'reboot_started_hard' },
   },
   rebooted: {
     from: {
       vm_state: ['active', 'stopped', 'paused', 'suspended', 'error'],
-      task_state: ['rebooting', 'rebooting_hard'],
+      task_state: [...SOFT_REBOOT, ...HARD_REBOOT],
     },
     to: { task_state: null, vm_state: 'active' },
   },
@@ -177,26 +237,43 @@ export const instanceTransitions = {
     from: { vm_state: ['active', 'stopped', 'error'], task_state: IDLE },
     to: { task_state: 'rebuilding' },
   },
-  rebuilt: {
+  // The old guest is gone from the host, the new one is being made (Nova's rebuild_spawning).
+  rebuildSpawning: {
     from: { vm_state: ['active', 'stopped', 'error'], task_state: ['rebuilding'] },
+    to: { task_state: 'rebuild_spawning' },
+  },
+  rebuilt: {
+    from: { vm_state: ['active', 'stopped', 'error'], task_state: REBUILDING },
     to: { task_state: null, vm_state: 'active' },
   },
   snapshot: {
     from: { vm_state: ['active', 'stopped', 'paused', 'suspended'], task_state: IDLE },
     to: { task_state: 'image_snapshot' },
   },
-  snapshotUploading: {
+  // The host's steps: it took the work, the copy of the disk is made, its bytes go to the image.
+  snapshotPending: {
     from: {
       vm_state: ['active', 'stopped', 'paused', 'suspended'],
       task_state: ['image_snapshot'],
     },
+    to: { task_state: 'image_snapshot_pending' },
+  },
+  snapshotPendingUpload: {
+    from: {
+      vm_state: ['active', 'stopped', 'paused', 'suspended'],
+      task_state: ['image_snapshot', 'image_snapshot_pending'],
+    },
+    to: { task_state: 'image_pending_upload' },
+  },
+  snapshotUploading: {
+    from: {
+      vm_state: ['active', 'stopped', 'paused', 'suspended'],
+      task_state: ['image_snapshot', 'image_snapshot_pending', 'image_pending_upload'],
+    },
     to: { task_state: 'image_uploading' },
   },
   snapshotDone: {
-    from: {
-      vm_state: ['active', 'stopped', 'paused', 'suspended'],
-      task_state: ['image_snapshot', 'image_uploading'],
-    },
+    from: { vm_state: ['active', 'stopped', 'paused', 'suspended'], task_state: SNAPSHOTTING },
     to: { task_state: null },
   },
   // --- resize
@@ -208,12 +285,17 @@ export const instanceTransitions = {
     from: { vm_state: ['active', 'stopped'], task_state: ['resize_prep'] },
     to: { task_state: 'resize_migrating' },
   },
-  resizeFinish: {
+  // A cold migration's disks reached the destination (Nova's resize_migrated), which finishes it.
+  resizeMigrated: {
     from: { vm_state: ['active', 'stopped'], task_state: ['resize_migrating'] },
+    to: { task_state: 'resize_migrated' },
+  },
+  resizeFinish: {
+    from: { vm_state: ['active', 'stopped'], task_state: ['resize_migrating', 'resize_migrated'] },
     to: { task_state: 'resize_finish' },
   },
   resized: {
-    from: { vm_state: ['active', 'stopped'], task_state: ['resize_migrating', 'resize_finish'] },
+    from: { vm_state: ['active', 'stopped'], task_state: RESIZING.slice(1) },
     to: { task_state: null, vm_state: 'resized' },
   },
   confirmResize: {
@@ -246,8 +328,20 @@ export const instanceTransitions = {
     from: { vm_state: ['active', 'stopped', 'paused', 'suspended'], task_state: IDLE },
     to: { task_state: 'shelving' },
   },
-  shelved: {
+  // The host's steps: the guest is off and its disk copied, then the copy goes to the image.
+  shelvingImagePendingUpload: {
     from: { vm_state: ['active', 'stopped', 'paused', 'suspended'], task_state: ['shelving'] },
+    to: { task_state: 'shelving_image_pending_upload' },
+  },
+  shelvingImageUploading: {
+    from: {
+      vm_state: ['active', 'stopped', 'paused', 'suspended'],
+      task_state: ['shelving', 'shelving_image_pending_upload'],
+    },
+    to: { task_state: 'shelving_image_uploading' },
+  },
+  shelved: {
+    from: { vm_state: ['active', 'stopped', 'paused', 'suspended'], task_state: SHELVING },
     to: { task_state: null, vm_state: 'shelved' },
   },
   shelveOffload: {
@@ -257,7 +351,7 @@ export const instanceTransitions = {
   shelveOffloaded: {
     from: {
       vm_state: ['shelved', 'active', 'stopped', 'paused', 'suspended'],
-      task_state: ['shelving', 'shelving_offloading'],
+      task_state: [...SHELVING, 'shelving_offloading'],
     },
     to: { task_state: null, vm_state: 'shelved_offloaded' },
   },
@@ -343,22 +437,23 @@ export function refusalMessage(action: InstanceAction, id: string, current: Inst
 
 /** Nova's API status for a (vm_state, task_state) pair: a total function (states.test.ts walks it). */
 export function apiStatus(vm: VmState, task: TaskState | null): string {
-  const resizing =
-    task === 'resize_prep' || task === 'resize_migrating' || task === 'resize_finish';
+  const resizing = task !== null && RESIZING.includes(task);
+  const rebuilding = task !== null && REBUILDING.includes(task);
+  const hardReboot = task !== null && HARD_REBOOT.includes(task);
   switch (vm) {
     case 'building':
       return 'BUILD';
     case 'active':
-      if (task === 'rebooting') return 'REBOOT';
-      if (task === 'rebooting_hard') return 'HARD_REBOOT';
-      if (task === 'rebuilding') return 'REBUILD';
+      if (task !== null && SOFT_REBOOT.includes(task)) return 'REBOOT';
+      if (hardReboot) return 'HARD_REBOOT';
+      if (rebuilding) return 'REBUILD';
       if (task === 'migrating') return 'MIGRATING';
       if (resizing) return 'RESIZE';
       return 'ACTIVE';
     case 'stopped':
       if (resizing) return 'RESIZE';
-      if (task === 'rebuilding') return 'REBUILD';
-      if (task === 'rebooting_hard') return 'HARD_REBOOT';
+      if (rebuilding) return 'REBUILD';
+      if (hardReboot) return 'HARD_REBOOT';
       return 'SHUTOFF';
     case 'resized':
       return task === 'resize_reverting' ? 'REVERT_RESIZE' : 'VERIFY_RESIZE';
@@ -369,7 +464,7 @@ export function apiStatus(vm: VmState, task: TaskState | null): string {
     case 'rescued':
       return 'RESCUE';
     case 'error':
-      return task === 'rebuilding' ? 'REBUILD' : 'ERROR';
+      return rebuilding ? 'REBUILD' : 'ERROR';
     case 'deleted':
       return 'DELETED';
     case 'soft-delete':

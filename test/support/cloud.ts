@@ -35,6 +35,7 @@ export interface TestCloud extends Cloud {
   readonly dialect: string;
 }
 
+/** `log`: where the cloud logs (default: nowhere), for tests of its log lines. */
 export async function startTestCloud(
   env: Record<string, string> = {},
   log: Logger = silentLogger(),

@@ -66,6 +66,7 @@ export interface ComputeCloud {
   close(): Promise<void>;
 }
 
+/** `opts.log`: where the cloud and its agents log (default: nowhere). */
 export async function startComputeCloud(
   hosts: Readonly<Record<string, FakeDriverOptions>>,
   opts: { log?: Logger } = {},
@@ -96,6 +97,7 @@ export async function startComputeCloud(
   const conductor: Subscription = await cloud.compute.serveConductor(bus);
   const agents: HostAgent[] = [];
   const drivers = new Map<string, FakeDriver>();
+  const agentLog = opts.log ?? silentLogger();
   async function addHost(
     host: string,
     opts: FakeDriverOptions,
@@ -110,7 +112,7 @@ export async function startComputeCloud(
     const agent = await startHostAgent({
       bus,
       host,
-      log: silentLogger(),
+      log: agentLog,
       version: 'test',
       driver,
       heartbeatMs: 1000,

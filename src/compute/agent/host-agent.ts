@@ -206,6 +206,7 @@ export async function startHostAgent(deps: HostAgentDeps): Promise<HostAgent> {
       unwatch?.();
       await server?.close();
       await worker.idle();
+      worker.close();
       log.info({ host }, 'host agent stopped');
     },
   };

@@ -1,20 +1,23 @@
-// What an agent does with instance work cast to its host: runs the virt driver, one piece of work
-// at a time per instance (a delete that arrives while the build still runs waits for it), and
-// casts the result to the conductor. Never touches the database.
-import type { Readable } from 'node:stream';
+// What an agent does with instance work cast to its host: runs the virt driver, one piece at a time
+// per instance, tells the conductor its steps as they come (taken, started, disk copied, a clean
+// shutdown awaited or forced) and its result, and logs each with its ids. Never touches the database.
+import { Readable } from 'node:stream';
 import type { Bus } from '../../platform/bus/bus.ts';
 import type { Logger } from '../../platform/log.ts';
 import {
   VirtError,
+  type DriverStep,
   type ImageSpec,
   type InstanceSpec,
   type PowerState,
   type VirtDriver,
 } from './virt/driver.ts';
 import {
+  actionName,
   conductorClient,
   type HostWork,
   type HostWorkResult,
+  type WorkStep,
   type WireImage,
   type WireInstance,
   type WireMigrationTarget,
@@ -24,6 +27,15 @@ import {
 export interface ImageTransfer {
   open(imageId: string): Promise<Readable>;
   upload(imageId: string, data: Readable, diskFormat: string): Promise<void>;
+}
+
+/** `data` as it is, calling `first` when its reader asks for the first bytes (an upload has begun). */
+function onFirstRead(data: Readable, first: () => void): Readable {
+  async function* passing() {
+    first();
+    yield* data;
+  }
+  return Readable.from(passing(), { objectMode: false });
 }
 
 /** For agents without an image transfer configured: drivers that never read image data still work. */
@@ -46,6 +58,46 @@ export function createInstanceWorker(deps: {
   const { host, driver, images, log } = deps;
   const conductor = conductorClient(deps.bus);
   const chains = new Map<string, Promise<void>>();
+  /** The work each instance's driver call is doing now, and when its clean shutdown began. */
+  const current = new Map<string, { work: HostWork; waitSince?: number }>();
+
+  const ids = (w: HostWork) => ({
+    instance_id: w.uuid,
+    request_id: w.request_id ?? null,
+    op: w.op,
+    host,
+  });
+  /** Tells the conductor where `w` is; a lost step only leaves the task as it was. */
+  function tell(w: HostWork, step: WorkStep, more: { seconds?: number; behind?: boolean } = {}) {
+    conductor
+      .cast('instance.step', {
+        op: w.op,
+        uuid: w.uuid,
+        host,
+        action_id: w.action_id,
+        ...(w.request_id !== undefined ? { request_id: w.request_id } : {}),
+        step,
+        ...more,
+      })
+      .catch((err: unknown) => log.warn({ ...ids(w), step, err }, 'could not report a work step'));
+  }
+
+  // The driver's waits, told for the work under way on that instance (a power sync's own stop has none).
+  function onDriverStep(s: DriverStep): void {
+    const c = current.get(s.uuid);
+    const at = Date.now();
+    const base = c ? ids(c.work) : { instance_id: s.uuid, request_id: null, host };
+    if (s.step === 'shutdown_wait') {
+      if (c) c.waitSince = at;
+      log.info({ ...base, timeout_s: s.seconds }, 'clean shutdown requested');
+    } else {
+      const ms = c?.waitSince === undefined ? null : at - c.waitSince;
+      if (s.step === 'shutdown_done') log.info({ ...base, ms }, 'guest stopped cleanly');
+      else log.info({ ...base, ms }, `guest did not stop in ${s.seconds} s, forcing`);
+    }
+    if (c) tell(c.work, s.step, { seconds: s.seconds });
+  }
+  const unwatchSteps = driver.steps?.(onDriverStep);
 
   const imageSpec = (w: WireImage): ImageSpec => ({
     id: w.id,
@@ -73,6 +125,18 @@ export function createInstanceWorker(deps: {
     return v;
   };
 
+  /** A snapshot's sink: the copy is made when it is called, and uploading once its first bytes pass. */
+  const upload =
+    (w: HostWork, imageId: string) =>
+    (data: Readable, format: string): Promise<void> => {
+      tell(w, 'image_pending_upload');
+      return images.upload(
+        imageId,
+        onFirstRead(data, () => tell(w, 'image_uploading')),
+        format,
+      );
+    };
+
   /** Does the work; answers what the result carries besides success (a live migration's target). */
   async function run(w: HostWork): Promise<{ target?: WireMigrationTarget } | void> {
     const d = driver;
@@ -91,6 +155,7 @@ export function createInstanceWorker(deps: {
       }
       case 'rebuild':
         await d.destroy(w.uuid);
+        tell(w, 'spawning');
         await d.spawn(instanceSpec(need(w.instance, 'instance')));
         return;
       case 'destroy':
@@ -103,7 +168,7 @@ export function createInstanceWorker(deps: {
           w.uuid,
           (await d.powerState(w.uuid)) === 'running' ? (w.timeout_s ?? 60) : 0,
         );
-        await d.snapshot(w.uuid, (data, format) => images.upload(id, data, format));
+        await d.snapshot(w.uuid, upload(w, id));
         return d.destroy(w.uuid);
       }
       case 'stop':
@@ -134,7 +199,7 @@ export function createInstanceWorker(deps: {
         return d.revertResize(w.uuid, need(w.flavor, 'flavor'));
       case 'snapshot': {
         const id = need(w.snapshot_image_id, 'snapshot image');
-        return d.snapshot(w.uuid, (data, format) => images.upload(id, data, format));
+        return d.snapshot(w.uuid, upload(w, id));
       }
       case 'live_migration_prepare':
       case 'cold_migration_prepare': {
@@ -186,8 +251,14 @@ export function createInstanceWorker(deps: {
     return driver.powerState(w.uuid).catch(() => null);
   }
 
-  async function handle(w: HostWork): Promise<void> {
+  /** Runs `w`; `behind`: it waited for earlier work on the instance (that wait ends now). */
+  async function handle(w: HostWork, behind = false): Promise<void> {
     let result: HostWorkResult;
+    const started = Date.now();
+    const echo = w.request_id !== undefined ? { request_id: w.request_id } : {};
+    current.set(w.uuid, { work: w });
+    log.info(ids(w), `instance.${actionName(w.op)} host start`);
+    tell(w, 'started', { behind });
     try {
       const extra = await run(w);
       result = {
@@ -195,24 +266,32 @@ export function createInstanceWorker(deps: {
         uuid: w.uuid,
         host,
         action_id: w.action_id,
+        ...echo,
         ok: true,
         power_state: await powerAfter(w),
         ...(extra ?? {}),
       };
     } catch (e) {
       const err = e as Error;
-      log.warn({ op: w.op, instance: w.uuid, err }, 'instance work failed');
+      log.warn({ ...ids(w), err }, 'instance work failed');
       result = {
         op: w.op,
         uuid: w.uuid,
         host,
         action_id: w.action_id,
+        ...echo,
         ok: false,
         power_state: await powerAfter(w),
         message: err.message,
         retryable: e instanceof VirtError && e.retryable,
       };
+    } finally {
+      current.delete(w.uuid);
     }
+    log.info(
+      { ...ids(w), ok: result.ok, ms: Date.now() - started },
+      `instance.${actionName(w.op)} host end`,
+    );
     await conductor.cast('instance.result', result);
   }
 
@@ -229,8 +308,13 @@ export function createInstanceWorker(deps: {
 
   return {
     /** Queues work behind whatever this instance is already doing; resolves when it is done. */
-    submit: (w: HostWork): Promise<void> =>
-      enqueue(w.uuid, () => handle(w), 'could not report instance work'),
+    submit: (w: HostWork): Promise<void> => {
+      // Taken: it runs at once, or after the work already queued on this instance.
+      const behind = chains.has(w.uuid);
+      log.info({ ...ids(w), behind }, `instance.${actionName(w.op)} queued`);
+      tell(w, 'queued', { behind });
+      return enqueue(w.uuid, () => handle(w, behind), 'could not report instance work');
+    },
     /** Whether work on this instance is queued or running (its result will carry the power state). */
     busy: (uuid: string): boolean => chains.has(uuid),
     /** Runs `fn` in the instance's queue, reporting nothing (the power sync's own corrections). */
@@ -239,6 +323,10 @@ export function createInstanceWorker(deps: {
     /** Waits for every piece of work in flight (agent stop). */
     async idle(): Promise<void> {
       await Promise.allSettled([...chains.values()]);
+    },
+    /** Stops hearing the driver's steps (agent stop, after idle). */
+    close(): void {
+      unwatchSteps?.();
     },
   };
 }

@@ -56,6 +56,11 @@ export const isMigrationOp = (op: HostOp): op is MigrationOp =>
 export const isLiveMigrationOp = (op: HostOp): boolean =>
   (LIVE_MIGRATION_OPS as readonly string[]).includes(op);
 
+/** The action an op is part of, as log lines name it on both ends (`instance.reboot start`),
+ * after Nova's notifications (a build is instance.create, a destroy instance.delete). */
+export const actionName = (op: HostOp): string =>
+  op === 'build' ? 'create' : op === 'destroy' ? 'delete' : op.replace(/_hard$/, '');
+
 /** Where a live migration's source sends the instance, as the destination answered. */
 export interface WireMigrationTarget {
   readonly uri: string;
@@ -89,6 +94,8 @@ export interface HostWork {
   readonly uuid: string;
   /** The instance action this work belongs to, echoed back so the conductor records its event. */
   readonly action_id: string | null;
+  /** The request that asked for it (req-<uuid>), for the host's log lines; absent for the cloud's own work. */
+  readonly request_id?: string;
   /** build, rebuild and unshelve: the instance to create. */
   readonly instance?: WireInstance;
   /** resize and revert_resize: the flavor to end with. */
@@ -112,6 +119,8 @@ export interface HostWorkResult {
   readonly uuid: string;
   readonly host: string;
   readonly action_id: string | null;
+  /** The work's request id, echoed back for the conductor's log lines. */
+  readonly request_id?: string;
   readonly ok: boolean;
   readonly power_state: PowerState | null;
   /** Why it failed, for the instance fault and the action event. */
@@ -120,6 +129,56 @@ export interface HostWorkResult {
   readonly retryable?: boolean;
   /** live_migration_prepare and cold_migration_prepare: where the source is to send the instance. */
   readonly target?: WireMigrationTarget;
+}
+
+/**
+ * The steps of host work an agent tells the conductor of while the work runs, so that a user sees
+ * where it is and why it waits (task_state, progress, the events of its instance action):
+ *   queued       the host has the work (it may wait behind other work on the instance)
+ *   started      the driver is at work on it
+ *   spawning     a rebuild's new guest is being made (the old one is gone)
+ *   image_pending_upload, image_uploading   a snapshot's (or shelve's) copy of the disk is made, its bytes go to the image
+ *   shutdown_wait    a clean shutdown was asked of the guest, awaited for up to `seconds`
+ *   shutdown_done    the guest stopped by itself
+ *   shutdown_forced  it did not stop within `seconds` and is forced off
+ */
+export const WORK_STEPS = [
+  'queued',
+  'started',
+  'spawning',
+  'image_pending_upload',
+  'image_uploading',
+  'shutdown_wait',
+  'shutdown_done',
+  'shutdown_forced',
+] as const;
+export type WorkStep = (typeof WORK_STEPS)[number];
+
+export interface HostWorkStep {
+  readonly op: HostOp;
+  readonly uuid: string;
+  readonly host: string;
+  readonly action_id: string | null;
+  readonly request_id?: string;
+  readonly step: WorkStep;
+  /** shutdown_*: the clean shutdown's timeout; queued and started: whether other work on the instance was ahead. */
+  readonly seconds?: number;
+  readonly behind?: boolean;
+}
+
+export function parseHostWorkStep(p: JsonValue): HostWorkStep {
+  const o = (p ?? {}) as Record<string, unknown>;
+  if (typeof o['op'] !== 'string' || !(HOST_OPS as readonly string[]).includes(o['op']))
+    throw new BadRequest(`unknown host op ${String(o['op'])}`);
+  if (typeof o['step'] !== 'string' || !(WORK_STEPS as readonly string[]).includes(o['step']))
+    throw new BadRequest(`unknown work step ${String(o['step'])}`);
+  if (typeof o['uuid'] !== 'string' || typeof o['host'] !== 'string')
+    throw new BadRequest('malformed work step');
+  if (o['seconds'] !== undefined && (typeof o['seconds'] !== 'number' || o['seconds'] < 0))
+    throw new BadRequest("a work step's seconds is a number of seconds");
+  if (o['behind'] !== undefined && typeof o['behind'] !== 'boolean')
+    throw new BadRequest("a work step's behind is true or false");
+  return o as unknown as HostWorkStep;
 }
 
 /** What an agent says of one instance's power: a lifecycle event of its driver, or its periodic sync. */

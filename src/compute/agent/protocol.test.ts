@@ -10,7 +10,9 @@ import {
   CONDUCTOR_PROTOCOL,
   CONDUCTOR_TARGET,
   conductorClient,
+  actionName,
   parseHostReport,
+  parseHostWorkStep,
   type WireHostReport,
 } from './protocol.ts';
 
@@ -52,6 +54,22 @@ describe('compute protocol', () => {
     );
   });
 
+  it("parses a work step, refusing unknown steps and ill-typed fields; names each op's action", () => {
+    const step = { op: 'reboot', uuid: 'u1', host: 'h1', action_id: 'a1', step: 'shutdown_wait' };
+    assert.deepEqual(parseHostWorkStep({ ...step, seconds: 60 }), { ...step, seconds: 60 });
+    assert.throws(() => parseHostWorkStep({ ...step, step: 'napping' }), /unknown work step/);
+    assert.throws(() => parseHostWorkStep({ ...step, op: 'fly' }), /unknown host op/);
+    assert.throws(() => parseHostWorkStep({ ...step, seconds: -1 }), /seconds/);
+    assert.throws(() => parseHostWorkStep({ ...step, behind: 'yes' }), /behind/);
+    assert.throws(() => parseHostWorkStep({ ...step, host: undefined } as never), /malformed/);
+    assert.deepEqual((['build', 'destroy', 'reboot_hard', 'snapshot'] as const).map(actionName), [
+      'create',
+      'delete',
+      'reboot',
+      'snapshot',
+    ]);
+  });
+
   it('carries calls both ways, and each end refuses what does not parse', async () => {
     const hub = new MemoryHub();
     const api = createMemoryBus({ hub });
@@ -63,6 +81,7 @@ describe('compute protocol', () => {
       'host.power': (p) => ({ stop: p.instances.map((i) => i.uuid) }),
       'host.reconcile': () => ({ destroy: [], forget: [] }),
       'instance.result': (r) => void results.push(`${r.op} ${r.ok}`),
+      'instance.step': (r) => void results.push(`${r.op} ${r.step}`),
       // A broken conductor: the agent must refuse this answer rather than use it.
       'console.consume': () => ({ nothing: true }) as never,
       'image.read': () => ({ data: '', eof: true }),

@@ -10,25 +10,35 @@ import { call, cast, rpcClient } from '../../platform/bus/rpc.ts';
 import { fields, nothing } from '../../platform/bus/wire.ts';
 import { BadRequest } from '../../platform/errors.ts';
 import { POWER_STATES, type PowerState } from './virt/driver.ts';
-import { parseHostWork, parseHostWorkResult, parsePowerReports } from './protocol-host-work.ts';
+import {
+  parseHostWork,
+  parseHostWorkResult,
+  parseHostWorkStep,
+  parsePowerReports,
+} from './protocol-host-work.ts';
 
 export {
   COLD_MIGRATION_OPS,
   HOST_OPS,
   LIVE_MIGRATION_OPS,
+  WORK_STEPS,
+  actionName,
   isLiveMigrationOp,
   isMigrationOp,
   parseHostWork,
   parseHostWorkResult,
+  parseHostWorkStep,
   parsePowerReports,
   type HostOp,
   type HostWork,
   type HostWorkResult,
+  type HostWorkStep,
   type MigrationOp,
   type PowerReport,
   type WireImage,
   type WireInstance,
   type WireMigrationTarget,
+  type WorkStep,
 } from './protocol-host-work.ts';
 
 /** The target every api process serves (they compete for its messages): what agents tell the cloud. */
@@ -231,6 +241,8 @@ export const CONDUCTOR_PROTOCOL = {
     { timeoutMs: 60_000 },
   ),
   'instance.result': cast(parseHostWorkResult),
+  /** Where host work is while it runs (instance.result ends it); may arrive after the result. */
+  'instance.step': cast(parseHostWorkStep),
   /** A host's console proxy presents a token, at each connection (the name dates from one-time tokens). */
   'console.consume': call(
     (v) => {

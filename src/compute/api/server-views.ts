@@ -98,7 +98,9 @@ export function serverView(
     'OS-EXT-STS:power_state': i.powerState,
     'os-extended-volumes:volumes_attached': [],
   };
-  if (PROGRESS_STATUSES.has(status)) v['progress'] = status === 'ACTIVE' ? 100 : 0;
+  // What the host reported of the task under way; with none, a finished server is at 100.
+  if (PROGRESS_STATUSES.has(status))
+    v['progress'] = i.progress ?? (status === 'ACTIVE' || status === 'VERIFY_RESIZE' ? 100 : 0);
   if (i.securityGroups.length > 0)
     v['security_groups'] = i.securityGroups.map((name) => ({ name }));
   if (o.extended) {

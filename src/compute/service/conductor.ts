@@ -80,6 +80,7 @@ export async function serveConductor(deps: {
       return { known: beat.known, reconcile: beat.wasDown };
     },
     'instance.result': (r) => lifecycle.onResult(r),
+    'instance.step': (st) => lifecycle.onStep(st),
     'host.power': async (p) => ({ stop: await lifecycle.syncPower(p.host, p.instances) }),
     'host.reconcile': async (p) => {
       const r = await lifecycle.reconcile(p.host, p.instances);

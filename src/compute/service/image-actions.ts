@@ -37,7 +37,7 @@ export function createImageActions(deps: ActionDeps) {
 
     async shelve({ ctx, i, step, undo, record }: ActionRun): Promise<Instance> {
       // As Nova: the root disk becomes a private image (<name>-shelved) the instance comes back from.
-      const started = await step(i, 'shelve');
+      const started = await step(i, 'shelve', { progress: 0 });
       const imageId = await images.createSnapshot(ctx, {
         name: `${i.name}-shelved`,
         properties: {
@@ -78,7 +78,7 @@ export function createImageActions(deps: ActionDeps) {
       if (!img) throw new BadRequest(`Image ${a.imageId} could not be found.`, 'image_not_found');
       if (img.status !== 'active')
         throw new BadRequest(`Image ${a.imageId} is not active.`, 'image_not_active');
-      const started = await step(i, 'rebuild', { image_id: img.id });
+      const started = await step(i, 'rebuild', { image_id: img.id, progress: 0 });
       const updated =
         (await instances.updateInstance(
           db,
@@ -103,7 +103,7 @@ export function createImageActions(deps: ActionDeps) {
       { ctx, i, step, record }: ActionRun,
       a: { readonly name: string; readonly metadata: Readonly<Record<string, string>> },
     ): Promise<{ instance: Instance; imageId: string }> {
-      const started = await step(i, 'snapshot');
+      const started = await step(i, 'snapshot', { progress: 0 });
       const imageId = await images.createSnapshot(ctx, {
         name: a.name,
         properties: {

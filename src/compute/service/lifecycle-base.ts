@@ -1,6 +1,7 @@
 // What the lifecycle, its recovery sweeps, the host sync and the migrations share: reaching a
 // host's agent on the bus, recording each piece of host work as an event of its instance action,
-// state changes that lose quietly to a delete, faults as Nova records them, and the end of a delete.
+// state changes that lose quietly to a delete, faults as Nova records them, the end of a delete,
+// and the log lines of an action's start and end with its instance and request ids.
 // Holds no policy of its own: each caller decides what to do with these steps.
 import type { DbHandle } from '../../platform/db/database.ts';
 import type { Bus } from '../../platform/bus/bus.ts';
@@ -10,7 +11,14 @@ import * as instances from '../store/instances.ts';
 import * as actions from '../store/instance-actions.ts';
 import { releaseAllocations } from '../store/claims.ts';
 import { deleteInstanceTokens } from '../store/console-tokens.ts';
-import { agentClient, type HostOp, type HostWork, type WireInstance } from '../agent/protocol.ts';
+import {
+  actionName,
+  agentClient,
+  type HostOp,
+  type HostWork,
+  type HostWorkResult,
+  type WireInstance,
+} from '../agent/protocol.ts';
 import { POWER_STATE_CODES, type InstanceAction } from '../states.ts';
 import type { Instance, InstanceFault } from '../model.ts';
 import type { ImagePort } from './ports.ts';
@@ -126,12 +134,64 @@ export function createLifecycleBase(deps: LifecycleBaseDeps) {
     });
   }
 
+  // The request of each recent action (a migration casts several steps for one): read once.
+  const requests = new Map<string, { requestId: string; startTime: number }>();
+  async function requestOf(
+    actionId: string | null,
+  ): Promise<{ requestId: string; startTime: number } | undefined> {
+    if (actionId === null) return undefined;
+    const known = requests.get(actionId);
+    if (known) return known;
+    const found = await actions.actionRequest(db, actionId);
+    if (found) {
+      if (requests.size >= 1000) requests.delete(requests.keys().next().value!);
+      requests.set(actionId, found);
+    }
+    return found;
+  }
+
   /** Casts work on the instance to `host`, recording and announcing its start (a delete's start is
    * announced by the delete itself, which may not reach a host). */
   async function castTo(host: string, i: Instance, work: Omit<HostWork, 'uuid'>): Promise<void> {
     await event(work.action_id, work.op, host);
     if (work.op !== 'destroy') await notifications.started(work.op, i, host);
-    await agentClient(requireBus(), host).cast('instance.work', { ...work, uuid: i.id });
+    const requestId = work.request_id ?? (await requestOf(work.action_id))?.requestId;
+    log.info(
+      { instance_id: i.id, request_id: requestId ?? null, op: work.op, host },
+      `instance.${actionName(work.op)} cast to host`,
+    );
+    await agentClient(requireBus(), host).cast('instance.work', {
+      ...work,
+      ...(requestId !== undefined ? { request_id: requestId } : {}),
+      uuid: i.id,
+    });
+  }
+
+  /** The log line of an action the api accepted: its task is set, its work on its way. */
+  function logStart(i: Instance, action: string, requestId: string): void {
+    log.info(
+      { instance_id: i.id, request_id: requestId, task_state: i.taskState, host: i.host },
+      `instance.${action} start`,
+    );
+  }
+
+  /** The log line of host work's end, with how long its action has taken so far. */
+  async function logEnd(r: HostWorkResult, after: Instance | undefined): Promise<void> {
+    const req = await requestOf(r.action_id);
+    log.info(
+      {
+        instance_id: r.uuid,
+        request_id: r.request_id ?? req?.requestId ?? null,
+        op: r.op,
+        host: r.host,
+        ok: r.ok,
+        ...(r.ok ? {} : { err: r.message ?? 'unknown error' }),
+        vm_state: after?.vmState ?? 'deleted',
+        task_state: after?.taskState ?? null,
+        ms: req ? now() - req.startTime : null,
+      },
+      `instance.${actionName(r.op)} end`,
+    );
   }
 
   /** Casts work to the instance's host and records the start of its event. */
@@ -209,6 +269,9 @@ export function createLifecycleBase(deps: LifecycleBaseDeps) {
     event,
     castTo,
     cast,
+    requestOf,
+    logStart,
+    logEnd,
     settle,
     isGone,
     removeShelvedImage,

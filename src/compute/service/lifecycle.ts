@@ -13,6 +13,7 @@ import {
   isMigrationOp,
   type HostOp,
   type HostWorkResult,
+  type HostWorkStep,
   type MigrationOp,
 } from '../agent/protocol.ts';
 import { createMigrations } from './migrations.ts';
@@ -21,6 +22,7 @@ import { createLifecycleBase } from './lifecycle-base.ts';
 import { COMPLETES, completion } from './completions.ts';
 import { createRecovery } from './recovery.ts';
 import { createHostSync } from './host-sync.ts';
+import { createWorkSteps } from './work-steps.ts';
 import { POWER_STATE_CODES } from '../states.ts';
 import type { Instance } from '../model.ts';
 import type { ImagePort } from './ports.ts';
@@ -65,6 +67,7 @@ export function createLifecycle(deps: LifecycleDeps) {
   async function schedule(
     list: readonly Instance[],
     actionIds: ReadonlyMap<string, string>,
+    requestId?: string,
   ): Promise<void> {
     const placements = await scheduler.place(list);
     await Promise.all(
@@ -78,6 +81,7 @@ export function createLifecycle(deps: LifecycleDeps) {
         const placed = await settle(i.id, 'schedule', {
           host: p.host,
           availability_zone: i.availabilityZone ?? p.availabilityZone,
+          progress: 10,
         });
         // Deleted (or taken over) while it was being scheduled: give back this claim, and only this one.
         if (!placed) {
@@ -85,12 +89,13 @@ export function createLifecycle(deps: LifecycleDeps) {
           return;
         }
         // The network and volume services plug in here (ports, boot volumes) before the spawn.
-        const spawning = await settle(i.id, 'spawn', {});
+        const spawning = await settle(i.id, 'spawn', { progress: 20 });
         if (!spawning) return;
         try {
           await cast(spawning, {
             op: 'build',
             action_id: actionId,
+            ...(requestId !== undefined ? { request_id: requestId } : {}),
             instance: await wireInstance(spawning),
           });
         } catch (e) {
@@ -228,6 +233,7 @@ export function createLifecycle(deps: LifecycleDeps) {
     wire: wireInstance,
     event,
   });
+  const steps = createWorkSteps({ db, log, now });
   const recovery = createRecovery({ db, log, now, base, schedule, destroy, buildFailed });
   const hostSync = createHostSync({
     db,
@@ -279,11 +285,18 @@ export function createLifecycle(deps: LifecycleDeps) {
     /** An agent's report of work done or failed, then its .end (or .error) announced. */
     async onResult(r: HostWorkResult): Promise<void> {
       await handleResult(r);
+      const after = await instances.getInstance(db, r.uuid);
+      await base.logEnd(r, after);
       // Builds and deletes announce their own ends (a build retried elsewhere has not ended).
       if (r.op === 'build' || r.op === 'destroy') return;
-      const after = await instances.getInstance(db, r.uuid);
       if (after) await notifications.finished(r.op, r.ok, after, r.host);
     },
+
+    /** An agent's step of work under way: finer task states, progress, the events of waits. */
+    onStep: (s: HostWorkStep): Promise<void> => steps.onStep(s),
+
+    /** The log line of an action the api accepted (its task set): `instance.<action> start`. */
+    noteStart: base.logStart,
   };
 }
 

@@ -121,7 +121,7 @@ export function createMigrations(d: MigrationDeps) {
           });
           return;
         }
-        const sending = await d.settle(i.id, 'resizeMigrating', {});
+        const sending = await d.settle(i.id, 'resizeMigrating', { progress: 20 });
         if (sending)
           await d.castTo(m.sourceHost, sending, {
             op: 'cold_migration',
@@ -136,7 +136,14 @@ export function createMigrations(d: MigrationDeps) {
           await failed(r, i, m, r.message ?? 'unknown error', { abort: true });
           return;
         }
-        if (await d.settle(i.id, 'resizeFinish', { power_state: POWER_STATE_CODES.shutdown })) {
+        // The disks are there (Nova's resize_migrated); the destination finishes it (resize_finish).
+        if (
+          (await d.settle(i.id, 'resizeMigrated', {
+            power_state: POWER_STATE_CODES.shutdown,
+            progress: 60,
+          })) &&
+          (await d.settle(i.id, 'resizeFinish', { progress: 70 }))
+        ) {
           await d.castTo(m.destHost, i, {
             op: 'cold_migration_finish',
             action_id: r.action_id,

@@ -51,7 +51,7 @@ export function createResizeActions(deps: ActionDeps) {
       }
       if (i.host === null)
         throw new Conflict(`Instance ${i.id} has no host to resize on.`, 'instance_not_placed');
-      const prep = await step(i, 'resize');
+      const prep = await step(i, 'resize', { progress: 0 });
       const actionId = await record('resize');
       // Resized in place, on its own host, holding old and new flavor until confirm or revert.
       if (
@@ -94,6 +94,7 @@ export function createResizeActions(deps: ActionDeps) {
         }),
       );
       const migrating = await step(prep, 'resizeMigrating', {
+        progress: 10,
         migration: JSON.stringify({
           sourceHost: i.host,
           destHost: i.host,
@@ -126,7 +127,7 @@ export function createResizeActions(deps: ActionDeps) {
           throw new BadRequest(`Compute host ${a.host} could not be found.`, 'host_not_found');
       }
       const live = a.kind === 'liveMigrate';
-      const started = await step(i, live ? 'migrate' : 'resize');
+      const started = await step(i, live ? 'migrate' : 'resize', { progress: 0 });
       const [p] = await scheduler.place([
         { ...i, request: { ...i.request, forcedHost: a.host, tried: [source] } },
       ]);

@@ -250,11 +250,15 @@ export function createServerActions(deps: ActionDeps) {
       // What to undo when a step after the state change fails (no bus, no image quota, ...), so the
       // server never stays in a task nobody is doing.
       const undo: Undo = [];
+      let logged = false;
       const step: Step = async (x, action, fields = {}) => {
         const t = await begin(x, action, fields);
         undo.push(async () => {
           await instances.transition(db, i.id, 'taskFailed', {}, now());
         });
+        // Its task is set: the action has started, before any work is sent for it.
+        if (!logged) lifecycle.noteStart(t, a.kind, requestId);
+        logged = true;
         return t;
       };
       const run: ActionRun = {

@@ -222,9 +222,10 @@ export function createServerCreation(deps: {
         list.map((i) => i.id),
       );
       created.sort((a, b) => a.launchIndex - b.launchIndex);
+      for (const i of created) lifecycle.noteStart(i, 'create', requestId);
       // Scheduling runs after the 202, as in Nova; its outcome shows in the server's status.
       void lifecycle
-        .schedule(created, actionIds)
+        .schedule(created, actionIds, requestId)
         .catch((err: unknown) => log.error({ err, reservationId }, 'scheduling failed'));
       return { servers: created, reservationId, adminPass };
     },

@@ -200,6 +200,7 @@ export function createServerService(deps: {
           startTime: now(),
         },
       ]);
+      lifecycle.noteStart(deleting, 'delete', requestId);
       await lifecycle.destroy(deleting, actionId);
     },
   };

@@ -109,6 +109,36 @@ export async function recordEvent(
     .execute();
 }
 
+/** Ends an event still open (a wait that is over); one already ended, or never begun, stays as it is. */
+export async function finishOpenEvent(
+  db: ComputeExecutor,
+  actionId: string,
+  event: string,
+  finish: number,
+): Promise<boolean> {
+  const r = await db
+    .updateTable('instance_action_events')
+    .set({ finish_time: finish, result: 'Success' })
+    .where('action_id', '=', actionId)
+    .where('event', '=', event)
+    .where('finish_time', 'is', null)
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
+}
+
+/** The request an action was asked by, and when (for the log lines of its host work). */
+export async function actionRequest(
+  db: ComputeExecutor,
+  actionId: string,
+): Promise<{ requestId: string; startTime: number } | undefined> {
+  const r = await db
+    .selectFrom('instance_actions')
+    .select(['request_id', 'start_time'])
+    .where('id', '=', actionId)
+    .executeTakeFirst();
+  return r && { requestId: r.request_id, startTime: Number(r.start_time) };
+}
+
 export async function listActions(
   db: ComputeExecutor,
   instanceId: string,

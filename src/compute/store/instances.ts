@@ -77,6 +77,7 @@ export const toInstance = (r: Selectable<InstanceTable>): Instance => ({
   lockedReason: r.locked_reason,
   fault: r.fault === null ? null : parseJson<InstanceFault | null>(r.fault, null),
   shelvedImageId: r.shelved_image_id ?? null,
+  progress: num(r.progress),
   launchedAt: num(r.launched_at),
   terminatedAt: num(r.terminated_at),
   createdAt: Number(r.created_at),
@@ -163,6 +164,7 @@ async function insertChunk(db: ComputeExecutor, list: readonly NewInstance[]): P
         launched_at: null,
         terminated_at: null,
         shelved_image_id: null,
+        progress: null,
         created_at: i.createdAt,
         updated_at: i.createdAt,
         deleted_at: null,
@@ -416,6 +418,7 @@ export type InstanceFields = Partial<
     | 'locked_by'
     | 'locked_reason'
     | 'shelved_image_id'
+    | 'progress'
   >
 >;
 
@@ -433,8 +436,10 @@ export async function transition(
   now: number,
 ): Promise<Instance | undefined> {
   const t: InstanceTransition = instanceTransitions[action];
+  // A task that ends takes its progress with it (the next task starts from none).
+  const progress = t.to.task_state === null && !('progress' in fields) ? { progress: null } : {};
   const changed = await compareAndSwap(db, 'instances', 'id', id, t, {
-    set: { ...fields, updated_at: now },
+    set: { ...progress, ...fields, updated_at: now },
     scope: { deleted_at: null },
     refuse: (cur) =>
       new InvalidState(refusalMessage(action, id, cur), 'instance_invalid_state', {
@@ -445,6 +450,30 @@ export async function transition(
   });
   if (!changed) return undefined;
   return getInstance(db, id, { withDeleted: true });
+}
+
+/**
+ * Records how far the instance's task has come, while it runs one of `tasks` (a step reported late,
+ * after the task ended or moved on, changes nothing). Returns whether it was recorded.
+ */
+export async function noteProgress(
+  db: ComputeExecutor,
+  id: string,
+  tasks: readonly TaskState[],
+  progress: number,
+  now: number,
+): Promise<boolean> {
+  if (tasks.length === 0) return false;
+  const r = await db
+    .updateTable('instances')
+    .set({ progress: Math.max(0, Math.min(100, Math.round(progress))), updated_at: now })
+    .where('id', '=', id)
+    .where('deleted_at', 'is', null)
+    .where('task_state', 'in', [...tasks])
+    // Never backwards: a step that arrives after a later one leaves the later one's progress.
+    .where((eb) => eb.or([eb('progress', 'is', null), eb('progress', '<', progress)]))
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
 }
 
 /** Fields that are not state: name, description, metadata, lock, access IPs; the host and migration an action's work targets. */

@@ -139,6 +139,8 @@ export interface InstanceTable {
   vcpus: number;
   memory_mb: number;
   shelved_image_id: string | null;
+  /** 0-100 through the current task, as the host reports its steps; null when none reports. */
+  progress: number | null;
 }
 export interface AllocationTable {
   instance_id: string;

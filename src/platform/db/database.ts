@@ -13,6 +13,7 @@ import * as m0004 from './migrations/0004-servers.ts';
 import * as m0005 from './migrations/0005-shelved-image.ts';
 import * as m0006 from './migrations/0006-console-tokens.ts';
 import * as m0007 from './migrations/0007-password-rules.ts';
+import * as m0010 from './migrations/0010-instance-progress.ts';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -68,6 +69,7 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0005-shelved-image': m0005,
   '0006-console-tokens': m0006,
   '0007-password-rules': m0007,
+  '0010-instance-progress': m0010,
 };
 
 const staticProvider: MigrationProvider = { getMigrations: async () => ({ ...MIGRATIONS }) };

@@ -99,6 +99,18 @@ export interface LifecycleEvent {
   readonly fault: string | null;
 }
 
+/**
+ * A point in an operation that the caller may wait long on, told as it happens so that the cloud
+ * can say why work takes long: a clean shutdown asked of the guest and awaited for up to `seconds`
+ * (stop, shelve, a soft reboot, a resize), then either the guest stopped by itself or it did not
+ * within them and is being forced off.
+ */
+export interface DriverStep {
+  readonly uuid: string;
+  readonly step: 'shutdown_wait' | 'shutdown_done' | 'shutdown_forced';
+  readonly seconds: number;
+}
+
 /** What a driver can do, so callers never test a driver's name. */
 export interface DriverCapabilities {
   readonly supportsPause: boolean;
@@ -149,6 +161,13 @@ export interface VirtDriver {
    * watching; after it, the handler hears nothing more.
    */
   watch(handler: (e: LifecycleEvent) => void): () => void;
+
+  /**
+   * Optional: from now on calls `handler` at each step an operation waits on (DriverStep), for the
+   * instance it is done to, in order; a driver whose operations never wait may leave it out.
+   * Returns the function that stops telling.
+   */
+  steps?(handler: (s: DriverStep) => void): () => void;
 
   /** The instance's power state; InstanceNotOnHost if it is not here. */
   powerState(uuid: string): Promise<PowerState>;

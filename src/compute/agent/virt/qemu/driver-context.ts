@@ -18,7 +18,7 @@ import {
 import type { Logger } from '../../../../platform/log.ts';
 import { createImageCache, type ImageCache } from './image-cache.ts';
 import { VmMonitors } from './vm-monitors.ts';
-import { InstanceNotOnHost, VirtError } from '../driver.ts';
+import { InstanceNotOnHost, VirtError, type DriverStep } from '../driver.ts';
 
 export interface QemuDriverOptions {
   /** Where instance directories and the image cache live (e.g. <data-dir>/compute). */
@@ -51,6 +51,8 @@ export class DriverContext {
   readonly monitors: VmMonitors;
   /** Where this host's cpu controller is (read once: mounts do not move under a running agent). */
   readonly cgroups = cpuCgroupLayout();
+  /** Who hears of the steps operations wait on (VirtDriver.steps). */
+  readonly stepHandlers = new Set<(s: DriverStep) => void>();
 
   constructor(o: QemuDriverOptions) {
     this.o = o;
@@ -172,7 +174,14 @@ export class DriverContext {
       } catch {
         /* the hard stop below */
       }
-      if (await waitQemuExit(dir, cleanSeconds * 1000)) return;
+      this.#tell({ uuid, step: 'shutdown_wait', seconds: cleanSeconds });
+      const clean = await waitQemuExit(dir, cleanSeconds * 1000);
+      this.#tell({
+        uuid,
+        step: clean ? 'shutdown_done' : 'shutdown_forced',
+        seconds: cleanSeconds,
+      });
+      if (clean) return;
     }
     try {
       await (await this.qmp(uuid)).qmp.quit();
@@ -180,6 +189,10 @@ export class DriverContext {
       /* killed below */
     }
     if (!(await waitQemuExit(dir, 5000))) await killQemu(dir);
+  }
+
+  #tell(s: DriverStep): void {
+    for (const h of this.stepHandlers) h(s);
   }
 
   /**

@@ -30,6 +30,7 @@ import { attachInterface, attachVolume, detachInterface, detachVolume } from './
 import { finishMigration, migrate, prepareMigration, sendDisks } from './migration.ts';
 import type {
   DriverCapabilities,
+  DriverStep,
   FlavorSpec,
   HostResources,
   ImageSpec,
@@ -128,6 +129,13 @@ export class QemuDriver implements VirtDriver {
         await ctx.monitors.get(uuid).catch(() => undefined);
       await rotateSerialLog(vmFiles(dir).serial, ctx.o.consoleBytes ?? 1 << 20).catch(() => false);
     }
+  }
+
+  steps(handler: (s: DriverStep) => void): () => void {
+    this.#ctx.stepHandlers.add(handler);
+    return () => {
+      this.#ctx.stepHandlers.delete(handler);
+    };
   }
 
   spawn(spec: InstanceSpec): Promise<void> {

@@ -8,7 +8,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { QemuDriver, type QemuDriverOptions } from './qemu-driver.ts';
-import type { InstanceSpec } from '../driver.ts';
+import type { DriverStep, InstanceSpec } from '../driver.ts';
 import { qemuImgInfo } from '../../../../host/qemu-img.ts';
 import {
   accel,
@@ -55,6 +55,7 @@ if [ "$cpus" = 2 ]; then echo "written on 2 vCPUs at boot $n" > /data/resized; s
     const drivers: QemuDriver[] = [];
     let driver: QemuDriver;
     let rec: ReturnType<typeof recorder>;
+    const steps: DriverStep[] = [];
     let guest: InstanceSpec;
     let dir: string;
     let first: Record<string, string>;
@@ -72,6 +73,7 @@ if [ "$cpus" = 2 ]; then echo "written on 2 vCPUs at boot $n" > /data/resized; s
       });
       drivers.push(driver);
       rec = recorder(driver);
+      driver.steps((s) => steps.push(s));
       guest = spec(await tinyImage(), flavor(), script);
       dir = instanceDir(state, guest.uuid);
       await driver.spawn(guest);
@@ -226,8 +228,17 @@ if [ "$cpus" = 2 ]; then echo "written on 2 vCPUs at boot $n" > /data/resized; s
       assert.ok(!existsSync(join(dir, 'disk.rescue.qcow2')), 'the rescue disk file is gone');
     });
 
-    it("reports none of the driver's own stops (suspend, resize, rescue, powerOff) as lifecycle events", async () => {
+    it("reports none of the driver's own stops (suspend, resize, rescue, powerOff) as lifecycle events, and tells its clean shutdown's steps", async () => {
+      const before = steps.length;
       await driver.powerOff(guest.uuid, 60);
+      assert.deepEqual(
+        steps.slice(before),
+        [
+          { uuid: guest.uuid, step: 'shutdown_wait', seconds: 60 },
+          { uuid: guest.uuid, step: 'shutdown_done', seconds: 60 },
+        ],
+        'the wait for the guest, then its clean stop',
+      );
       assert.equal(await driver.powerState(guest.uuid), 'shutdown');
       assert.match(
         boots(await console()).at(-1) ?? '',
