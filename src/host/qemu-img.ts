@@ -5,6 +5,7 @@
 // reach users only with those paths replaced (hidePaths).
 import { CommandAborted, exec, HostCommandFailed } from './exec.ts';
 import { NubesError } from '../platform/errors.ts';
+import { hidePaths } from '../platform/hide-paths.ts';
 
 /** The parts of `qemu-img info --output=json` we use. */
 export interface QemuImgInfo {
@@ -32,16 +33,6 @@ export function qemuFormat(diskFormat: string): string {
     default:
       return diskFormat;
   }
-}
-
-/**
- * `text` with every path in `known` replaced by its label, and any other absolute path by
- * "a file": what qemu-img says about a tenant's image may be shown to the tenant, where it is.
- */
-export function hidePaths(text: string, known: Readonly<Record<string, string>>): string {
-  let out = text;
-  for (const [path, label] of Object.entries(known)) out = out.replaceAll(path, label);
-  return out.replace(/(?<![\w.:/-])\/(?:[\w.@+=,-]+\/)*[\w.@+=,-]+/g, 'a file');
 }
 
 /** What a failed qemu-img said (its last lines), with `known` paths hidden, for a user. */
