@@ -14,6 +14,7 @@ import {
 } from '../../platform/errors.ts';
 import * as images from '../store/images.ts';
 import * as tasks from '../store/tasks.ts';
+import * as inFlight from '../store/transfers.ts';
 import type { Image, ImageTask } from '../model.ts';
 import { adoptFile, type StoredData } from './hashing.ts';
 import { imageTarget, viewerOf } from './images.ts';
@@ -136,7 +137,7 @@ export function createImageImports(deps: DataDeps, intake: Intake) {
           db,
           img.id,
           'failImport',
-          { stage_key: null, pending_bytes: 0, ...images.TRANSFER_ENDED },
+          { stage_key: null, pending_bytes: 0, ...inFlight.TRANSFER_ENDED },
           now(),
         )
         .catch(() => undefined);
@@ -186,7 +187,7 @@ export function createImageImports(deps: DataDeps, intake: Intake) {
       let stored: StoredData | undefined;
       try {
         stored = await intake.receive(img, staging, source, declared, transfer);
-        if (!(await images.setStageKey(db, id, stored.key, stored.size, transfer.owner, now())))
+        if (!(await inFlight.setStageKey(db, id, stored.key, stored.size, transfer.owner, now())))
           throw new NubesError(
             'image_gone',
             410,
@@ -199,7 +200,7 @@ export function createImageImports(deps: DataDeps, intake: Intake) {
             db,
             id,
             'failStage',
-            { pending_bytes: 0, stage_key: null, ...images.TRANSFER_ENDED },
+            { pending_bytes: 0, stage_key: null, ...inFlight.TRANSFER_ENDED },
             now(),
           )
           .catch(() => undefined);
@@ -236,7 +237,7 @@ export function createImageImports(deps: DataDeps, intake: Intake) {
       const transfer = transfers.begin(id);
       let started;
       try {
-        started = await images.startImportInSlot(
+        started = await inFlight.startImportInSlot(
           db,
           id,
           config.importsPerProject,

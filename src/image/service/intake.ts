@@ -8,6 +8,7 @@ import type { Policy } from '../../platform/policy/policy.ts';
 import type { Logger } from '../../platform/log.ts';
 import { BadRequest, OverLimit } from '../../platform/errors.ts';
 import * as images from '../store/images.ts';
+import { TRANSFER_ENDED } from '../store/transfers.ts';
 import type { Image } from '../model.ts';
 import type { ImageBackend } from '../backend/driver.ts';
 import { writeHashed, type StoredData } from './hashing.ts';
@@ -44,7 +45,7 @@ export function dataFields(
     os_hash_value: stored.sha512,
     location: stored.key,
     pending_bytes: 0,
-    ...images.TRANSFER_ENDED,
+    ...TRANSFER_ENDED,
   };
 }
 

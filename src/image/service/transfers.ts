@@ -6,8 +6,8 @@ import { hostname } from 'node:os';
 import type { DbHandle } from '../../platform/db/database.ts';
 import type { Logger } from '../../platform/log.ts';
 import { NubesError } from '../../platform/errors.ts';
-import * as images from '../store/images.ts';
 import * as tasks from '../store/tasks.ts';
+import * as inFlight from '../store/transfers.ts';
 import type { ImageBackend } from '../backend/driver.ts';
 import type { ImageConfig } from './config.ts';
 
@@ -52,7 +52,7 @@ export function createTransfers(deps: TransferDeps) {
 
   /** Marks this process's transfers alive; stops those whose image is gone or was recovered. */
   async function beat(): Promise<void> {
-    const lost = await images.beat(db, [...live.keys()], now());
+    const lost = await inFlight.beat(db, [...live.keys()], now());
     for (const owner of lost) {
       const imageId = live.get(owner)?.imageId;
       log.warn({ image: imageId, owner }, 'image transfer no longer current; stopping it');
@@ -90,10 +90,10 @@ export function createTransfers(deps: TransferDeps) {
       await beat();
       const stalledMs = config.transferStalledMs;
       let recovered = 0;
-      for (const s of await images.listStalled(db, now() - stalledMs)) {
+      for (const s of await inFlight.listStalled(db, now() - stalledMs)) {
         const action = RECOVERY[s.status as keyof typeof RECOVERY];
         if (!action) continue;
-        const moved = await images.recoverStalled(db, s, action, now());
+        const moved = await inFlight.recoverStalled(db, s, action, now());
         if (!moved) continue;
         recovered++;
         if (s.stageKey) await staging.delete(s.stageKey);

@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 import type { AuthContext } from '../../platform/auth/context.ts';
 import { NotFound, NubesError } from '../../platform/errors.ts';
 import * as images from '../store/images.ts';
+import { TRANSFER_ENDED } from '../store/transfers.ts';
 import type { Image } from '../model.ts';
 import type { StoredData } from './hashing.ts';
 import { dataFields, type DataDeps, type Intake } from './intake.ts';
@@ -49,7 +50,7 @@ export function createImageUploads(deps: DataDeps, intake: Intake) {
       if (stored) await backend.delete(stored.key);
       // The data was refused: the image returns to 'queued' and may be filled again.
       await images
-        .transition(db, img.id, 'failUpload', { pending_bytes: 0, ...images.TRANSFER_ENDED }, now())
+        .transition(db, img.id, 'failUpload', { pending_bytes: 0, ...TRANSFER_ENDED }, now())
         .catch(() => undefined);
       throw e;
     } finally {

@@ -5,14 +5,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { storeDatabases } from '../../../test/support/store-databases.ts';
 import type { ImageExecutor, ImageTables } from './tables.ts';
-import {
-  beat,
-  getImage,
-  insertImage,
-  listStalled,
-  recoverStalled,
-  startImportInSlot,
-} from './images.ts';
+import { getImage, insertImage } from './images.ts';
+import { beat, listStalled, recoverStalled, startImportInSlot } from './transfers.ts';
 
 async function make(db: ImageExecutor, status: string, owner = 'p'): Promise<string> {
   const id = crypto.randomUUID();
