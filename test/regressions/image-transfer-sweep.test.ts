@@ -8,6 +8,8 @@ import { request } from 'node:http';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startNubes, removeDir, type NubesProcess } from '../support/nubes-process.ts';
+import { startTestCloud, type TestCloud } from '../support/cloud.ts';
+import { Api } from '../support/client.ts';
 
 const PASSWORD = 'sweep-admin-pw';
 const ENV = {
@@ -62,6 +64,24 @@ async function until<T>(what: string, ms: number, probe: () => Promise<T | undef
   }
 }
 
+/** Sends half of a `total`-byte upload to `url` and holds the connection open. */
+function halfUpload(url: string, token: string, id: string, total: number) {
+  const put = request({
+    host: '127.0.0.1',
+    port: Number(new URL(url).port),
+    method: 'PUT',
+    path: `/image/v2/images/${id}/file`,
+    headers: {
+      'x-auth-token': token,
+      'content-type': 'application/octet-stream',
+      'content-length': total,
+    },
+  });
+  put.on('error', () => undefined);
+  put.write(Buffer.alloc(total / 2, 1));
+  return put;
+}
+
 describe('an upload cut off by a crash of its api process', () => {
   let first: NubesProcess | undefined;
   let next: NubesProcess | undefined;
@@ -86,20 +106,7 @@ describe('an upload cut off by a crash of its api process', () => {
 
     // Half of a 16 MiB body, then nothing: the client waits, the server holds the upload open.
     const total = 16 * 1024 * 1024;
-    const { port } = new URL(first!.url);
-    const put = request({
-      host: '127.0.0.1',
-      port: Number(port),
-      method: 'PUT',
-      path: `/image/v2/images/${id}/file`,
-      headers: {
-        'x-auth-token': token,
-        'content-type': 'application/octet-stream',
-        'content-length': total,
-      },
-    });
-    put.on('error', () => undefined);
-    put.write(Buffer.alloc(total / 2, 1));
+    const put = halfUpload(first!.url, token, id, total);
     await until('the upload is saving, counted, and writing its .tmp', 15_000, async () => {
       const img = await image(first!.url, token, 'GET', `/v2/images/${id}`);
       const usage = await image(first!.url, token, 'GET', '/v2/info/usage');
@@ -135,5 +142,58 @@ describe('an upload cut off by a crash of its api process', () => {
     });
     assert.equal(again.status, 204);
     assert.equal((await image(next.url, token2, 'GET', `/v2/images/${id}`)).body.status, 'active');
+  });
+});
+
+describe('an upload whose api process dies, beside another api process that keeps running', () => {
+  let owner: NubesProcess | undefined;
+  let replica: TestCloud | undefined;
+  before(async () => {
+    owner = await startNubes({ args: ARGS, env: ENV });
+    // A second api process on the same database and image store: this test's own.
+    replica = await startTestCloud({
+      ...ENV,
+      NUBES_DATABASE: `sqlite:${join(owner.dataDir, 'nubes.db')}`,
+      NUBES_IMAGE_STORE_DIR: join(owner.dataDir, 'images'),
+      NUBES_IMAGE_STAGING_DIR: join(owner.dataDir, 'image-staging'),
+    });
+  });
+  after(async () => {
+    await replica?.close();
+    if (owner?.child.exitCode === null) owner.child.kill('SIGKILL');
+    if (owner) removeDir(owner.dataDir);
+  });
+
+  it('is left alone while its owner lives, and recovered by the running replica once it dies', async () => {
+    const token = await login(owner!.url);
+    const id = (
+      await image(owner!.url, token, 'POST', '/v2/images', {
+        name: 'slow-client',
+        disk_format: 'raw',
+        container_format: 'bare',
+      })
+    ).body.id as string;
+    const total = 16 * 1024 * 1024;
+    const put = halfUpload(owner!.url, token, id, total);
+    const onReplica = new Api(replica!.app, token, '/image');
+    await until('the upload is saving', 15_000, async () =>
+      (await onReplica.get(`/v2/images/${id}`)).body.status === 'saving' ? true : undefined,
+    );
+    // No byte moves for twice the stall time, but its process beats: the replica's sweeps leave it.
+    await new Promise((r) => setTimeout(r, 6000));
+    assert.equal((await onReplica.get(`/v2/images/${id}`)).body.status, 'saving');
+    assert.equal(tmpFiles(owner!.dataDir).length, 1, 'its partial file stays');
+
+    owner!.child.kill('SIGKILL');
+    await new Promise((r) => owner!.child.once('exit', r));
+    put.destroy();
+    const killed = Date.now();
+    await until('the running replica recovers it', 10_000, async () =>
+      (await onReplica.get(`/v2/images/${id}`)).body.status === 'queued' ? true : undefined,
+    );
+    assert.ok(Date.now() - killed < 10_000, 'within the stall time and a sweep or two');
+    const usage = (await onReplica.get('/v2/info/usage')).body.usage.image_size_total.usage;
+    assert.equal(usage, 0, 'the quota is given back');
+    assert.deepEqual(tmpFiles(owner!.dataDir), [], 'the partial file is removed');
   });
 });
