@@ -16,7 +16,7 @@ const ENV = {
   NUBES_ADMIN_PASSWORD: PASSWORD,
   NUBES_IMAGE_STORAGE_QUOTA: String(64 * 1024 * 1024),
   NUBES_IMAGE_TRANSFER_SWEEP_SECONDS: '1',
-  NUBES_IMAGE_TRANSFER_STALLED_SECONDS: '3',
+  NUBES_IMAGE_TRANSFER_STALLED_SECONDS: '4',
 };
 const ARGS = ['--virt-driver', 'fake'];
 
@@ -128,7 +128,7 @@ describe('an upload cut off by a crash of its api process', () => {
       const img = await image(next!.url, token2, 'GET', `/v2/images/${id}`);
       return img.body.status === 'queued' ? true : undefined;
     });
-    // Stalled after 3 s without a beat, swept every second: well within 15 s of the new start.
+    // Stalled after 4 s without a beat, swept every second: well within 15 s of the new start.
     assert.ok(Date.now() - started < 15_000);
     const usage = await image(next.url, token2, 'GET', '/v2/info/usage');
     assert.equal(usage.body.usage.image_size_total.usage, 0, 'the quota is given back');
@@ -180,7 +180,7 @@ describe('an upload whose api process dies, beside another api process that keep
       (await onReplica.get(`/v2/images/${id}`)).body.status === 'saving' ? true : undefined,
     );
     // No byte moves for twice the stall time, but its process beats: the replica's sweeps leave it.
-    await new Promise((r) => setTimeout(r, 6000));
+    await new Promise((r) => setTimeout(r, 8000));
     assert.equal((await onReplica.get(`/v2/images/${id}`)).body.status, 'saving');
     assert.equal(tmpFiles(owner!.dataDir).length, 1, 'its partial file stays');
 
