@@ -24,6 +24,7 @@ import {
 import { mountComputeApi, COMPUTE_PREFIX } from '../compute/api/index.ts';
 import { imagePortOf } from './image-port.ts';
 import { imageDataForAgents } from './image-transfer.ts';
+import { Unavailable } from '../platform/errors.ts';
 
 export interface Cloud {
   readonly app: FastifyInstance;
@@ -85,8 +86,9 @@ export async function buildCloud(
       staging: createFileBackend(config.image.stagingDir),
       inspector: createDiskInspector(),
     });
-    // Uploads and imports cut off by a stop of the process that ran them go back to 'queued'.
-    await image.data.recoverStalled(15 * 60_000);
+    // Uploads and imports cut off by a stop of the process that ran them go back to 'queued', now
+    // and every transfer_sweep_seconds (the same sweep: another replica may stop at any time).
+    await image.transfers.sweep();
     const compute = createComputeService({
       db: database.handle,
       policy,
@@ -119,6 +121,12 @@ export async function buildCloud(
         .catch((err: unknown) => log.warn({ err }, 'pruning revocation events failed'));
     }, 600_000);
     pruner.unref();
+    const transferSweeper = setInterval(() => {
+      image.transfers
+        .sweep()
+        .catch((err: unknown) => log.warn({ err }, 'sweeping stalled image transfers failed'));
+    }, config.image.transferSweepMs);
+    transferSweeper.unref();
     await app.ready();
     return {
       app,
@@ -129,7 +137,15 @@ export async function buildCloud(
       bootstrap,
       async close() {
         clearInterval(pruner);
+        clearInterval(transferSweeper);
         await app.close();
+        // Imports may convert for hours: they stop with the process, and a sweep recovers them.
+        image.transfers.cancelAll(
+          new Unavailable(
+            'The import stopped with the api process that ran it; stage the data and import again.',
+            'image_import_interrupted',
+          ),
+        );
         await image.data.drain();
         await database.close();
       },

@@ -13,6 +13,8 @@ export interface ExecOptions {
   /** Called with each chunk of output as it arrives (progress reports). */
   readonly onStdout?: (chunk: string) => void;
   readonly onStderr?: (chunk: string) => void;
+  /** Aborting it kills the command (SIGKILL) and rejects with CommandAborted. */
+  readonly signal?: AbortSignal;
 }
 
 export interface ExecResult {
@@ -33,9 +35,20 @@ export class HostCommandFailed extends NubesError {
   }
 }
 
+/** A command stopped because its caller aborted it (the work was cancelled, not failed). */
+export class CommandAborted extends NubesError {
+  constructor(command: readonly string[]) {
+    super('host_command_aborted', 500, `${command[0]} was stopped: its work was cancelled`, {
+      command: command.join(' '),
+    });
+    this.name = 'CommandAborted';
+  }
+}
+
 export function exec(command: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
   const [file, ...args] = command;
   if (!file) throw new Error('exec: empty command');
+  if (opts.signal?.aborted) return Promise.reject(new CommandAborted(command));
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, {
       cwd: opts.cwd,
@@ -62,8 +75,18 @@ export function exec(command: readonly string[], opts: ExecOptions = {}): Promis
     });
     if (opts.input !== undefined) child.stdin!.end(opts.input);
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
-    child.on('error', (e: NodeJS.ErrnoException) => {
+    let aborted = false;
+    const abort = () => {
+      aborted = true;
+      child.kill('SIGKILL');
+    };
+    opts.signal?.addEventListener('abort', abort, { once: true });
+    const settled = () => {
       clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', abort);
+    };
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      settled();
       const hint =
         e.code === 'ENOENT'
           ? `${file} is not installed (see README: the first command installs it)`
@@ -71,7 +94,8 @@ export function exec(command: readonly string[], opts: ExecOptions = {}): Promis
       reject(new HostCommandFailed(command, hint));
     });
     child.on('close', (code, signal) => {
-      clearTimeout(timer);
+      settled();
+      if (aborted) return reject(new CommandAborted(command));
       const stdout = Buffer.concat(out).toString('utf8');
       const stderr = Buffer.concat(err).toString('utf8');
       if (code === 0) return resolve({ stdout, stderr });
@@ -82,7 +106,7 @@ export function exec(command: readonly string[], opts: ExecOptions = {}): Promis
         new HostCommandFailed(
           command,
           `${why}: ${stderr.trim().split('\n').slice(-3).join(' / ') || stdout.trim().slice(-300)}`,
-          { exitCode: code, stderr },
+          { exitCode: code, signal, stderr },
         ),
       );
     });

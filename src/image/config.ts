@@ -3,6 +3,7 @@
 // it is made in), with their defaults. The service's own fields are ImageConfig (service/config.ts).
 import { join, resolve } from 'node:path';
 import { defineSection } from '../platform/config/section.ts';
+import { ConfigError } from '../platform/config/setting.ts';
 import { defaultCacheDir } from '../platform/config/dirs.ts';
 import { DEFAULT_IMAGE_CONFIG, type ImageConfig } from './service/config.ts';
 
@@ -68,10 +69,59 @@ export const imageSection = defineSection({
       kind: { oneOf: ['qcow2', 'raw', 'none'] },
       help: 'qcow2|raw|none: format imports are converted to (default qcow2)',
     },
+    {
+      key: 'image.size_cap_bytes',
+      env: 'NUBES_IMAGE_SIZE_CAP',
+      kind: 'int',
+      help: 'largest image data, and imported virtual size, in bytes (default 1 TiB)',
+    },
+    {
+      key: 'image.imports_per_project',
+      env: 'NUBES_IMAGE_IMPORTS_PER_PROJECT',
+      kind: 'int',
+      help: 'imports (conversions) one project runs at once (default 2)',
+    },
+    {
+      key: 'image.import_memory_mib',
+      env: 'NUBES_IMAGE_IMPORT_MEMORY_MIB',
+      kind: 'int',
+      help: "address space of one import's qemu-img, MiB (default 2048)",
+    },
+    {
+      key: 'image.import_cpu_seconds',
+      env: 'NUBES_IMAGE_IMPORT_CPU_SECONDS',
+      kind: 'int',
+      help: 'CPU time one import conversion may use (default 3600)',
+    },
+    {
+      key: 'image.import_timeout_seconds',
+      env: 'NUBES_IMAGE_IMPORT_TIMEOUT_SECONDS',
+      kind: 'int',
+      help: 'wall time one import conversion may take (default 7200)',
+    },
+    {
+      key: 'image.transfer_sweep_seconds',
+      env: 'NUBES_IMAGE_TRANSFER_SWEEP_SECONDS',
+      kind: 'int',
+      help: 'how often each api process sweeps for stalled uploads and imports (default 60)',
+    },
+    {
+      key: 'image.transfer_stalled_seconds',
+      env: 'NUBES_IMAGE_TRANSFER_STALLED_SECONDS',
+      kind: 'int',
+      help: 'silence after which an upload or import whose process stopped is recovered (default 300)',
+    },
   ],
   resolve(v, { env, dataDir }): ImageSectionConfig {
     const d = DEFAULT_IMAGE_CONFIG;
     const conversion = v['image.import_conversion_format'];
+    const sweepMs = (v['image.transfer_sweep_seconds'] ?? d.transferSweepMs / 1000) * 1000;
+    const stalledMs = (v['image.transfer_stalled_seconds'] ?? d.transferStalledMs / 1000) * 1000;
+    // A live process beats once per sweep: a silence of two beats is the least that means it stopped.
+    if (stalledMs < 2 * sweepMs)
+      throw new ConfigError(
+        `image.transfer_stalled_seconds (${stalledMs / 1000}) must be at least twice image.transfer_sweep_seconds (${sweepMs / 1000}), or live uploads would be taken for stalled ones`,
+      );
     return {
       cacheDir: resolve(v.cache_dir ?? defaultCacheDir(env)),
       image: {
@@ -87,6 +137,14 @@ export const imageSection = defineSection({
             : conversion === 'none'
               ? null
               : conversion,
+        sizeCapBytes: v['image.size_cap_bytes'] ?? d.sizeCapBytes,
+        importsPerProject: v['image.imports_per_project'] ?? d.importsPerProject,
+        importMemoryBytes:
+          (v['image.import_memory_mib'] ?? d.importMemoryBytes / 1024 / 1024) * 1024 * 1024,
+        importCpuSeconds: v['image.import_cpu_seconds'] ?? d.importCpuSeconds,
+        importTimeoutMs: (v['image.import_timeout_seconds'] ?? d.importTimeoutMs / 1000) * 1000,
+        transferSweepMs: sweepMs,
+        transferStalledMs: stalledMs,
       },
     };
   },

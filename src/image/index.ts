@@ -13,6 +13,7 @@ import type { ImageBackend } from './backend/driver.ts';
 import type { DiskInspector } from './service/disk-inspector.ts';
 import type { ImageConfig } from './service/config.ts';
 import { createImageNotifications } from './service/notifications.ts';
+import { createTransfers } from './service/transfers.ts';
 
 export type { ImageConfig } from './service/config.ts';
 export { DEFAULT_IMAGE_CONFIG } from './service/config.ts';
@@ -41,15 +42,18 @@ export interface ImageDeps {
 export function createImageService(deps: ImageDeps) {
   deps.policy.register(imagePolicies);
   const notifications = createImageNotifications({ log: deps.log, now: Date.now });
-  const records = createImageRecords({ ...deps, notifications });
-  const data = createImageData({ ...deps, records, notifications });
+  const transfers = createTransfers(deps);
+  const records = createImageRecords({ ...deps, notifications, transfers });
+  const data = createImageData({ ...deps, records, notifications, transfers });
   const members = createImageMembers({ ...deps, records, notifications });
-  const system = createSystemImages(deps);
+  const system = createSystemImages({ ...deps, transfers });
   return {
     records,
     data,
     members,
     system,
+    /** Uploads and imports in flight: `sweep()` (every api process, now and then) recovers stalled ones. */
+    transfers,
     config: deps.config,
     /** Announces image.*, image.member.* and task.* on `bus` as image.<host> from now on. */
     notifyOn: (bus: Bus, host: string): void => notifications.attach(bus, host),

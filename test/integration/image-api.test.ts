@@ -581,12 +581,12 @@ describe('image quotas and import', () => {
       .set({ status: 'importing', updated_at: Date.now() - 3600_000 })
       .where('id', '=', img.id)
       .execute();
-    assert.equal(await cloud.image.data.recoverStalled(15 * 60_000), 1);
+    assert.equal(await cloud.image.transfers.sweep(), 1);
     assert.equal((await alice.get(`/v2/images/${img.id}`)).body.status, 'queued');
     const task = (await alice.get(`/v2/tasks/${taskId}`)).body;
     assert.equal(task.status, 'failure');
     assert.match(task.message, /import again/);
-    assert.equal(await cloud.image.data.recoverStalled(15 * 60_000), 0, 'nothing else was stalled');
+    assert.equal(await cloud.image.transfers.sweep(), 0, 'nothing else was stalled');
   });
 
   it('fails an import of unsafe staged data, back to queued with the task saying why', async () => {

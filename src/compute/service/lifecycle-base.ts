@@ -3,6 +3,7 @@
 // state changes that lose quietly to a delete, faults as Nova records them, the end of a delete,
 // and the log lines of an action's start and end with its instance and request ids.
 // Holds no policy of its own: each caller decides what to do with these steps.
+import { hidePaths } from '../../platform/hide-paths.ts';
 import type { DbHandle } from '../../platform/db/database.ts';
 import type { Bus } from '../../platform/bus/bus.ts';
 import type { Logger } from '../../platform/log.ts';
@@ -110,9 +111,21 @@ export function createLifecycleBase(deps: LifecycleBaseDeps) {
     };
   }
 
-  /** A fault as Nova records it: the message users see (no host names), the details admins see. */
-  const fault = (message: string, details = '', code = 500): string =>
-    JSON.stringify({ code, message, details, created: now() } satisfies InstanceFault);
+  /**
+   * A fault as Nova records it: the message users see (no host names, no host paths: what an agent
+   * said may name its files), the details admins see (with the agent's words whole, for a 500).
+   */
+  const fault = (message: string, details = '', code = 500): string => {
+    const shown = hidePaths(message);
+    const full =
+      shown !== message && code === 500 ? [details, message].filter(Boolean).join('; ') : details;
+    return JSON.stringify({
+      code,
+      message: shown,
+      details: full,
+      created: now(),
+    } satisfies InstanceFault);
+  };
 
   async function event(
     actionId: string | null,

@@ -4,7 +4,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import type { ImageBackend } from './driver.ts';
 
@@ -159,12 +159,16 @@ export function runImageBackendContract(
     });
 
     it(
-      'hands out a fresh scratch path each time',
+      'hands out a fresh scratch path each time, and removes it',
       withBackend(async ({ backend }) => {
-        const a = backend.scratchPath();
-        const b = backend.scratchPath();
-        assert.notEqual(a, b);
-        assert.equal(existsSync(a), false);
+        const a = backend.scratch();
+        const b = backend.scratch();
+        assert.notEqual(a.path, b.path);
+        assert.equal(existsSync(a.path), false);
+        writeFileSync(a.path, 'x');
+        await a.remove();
+        assert.equal(existsSync(a.path), false);
+        await b.remove();
       }),
     );
   });

@@ -30,6 +30,26 @@ export interface ImageBackend {
   size(key: string): Promise<number | undefined>;
   /** Removes the object; removing a missing object succeeds. */
   delete(key: string): Promise<void>;
-  /** A fresh path for a temporary file on the same filesystem (for conversions), removed by the caller. */
-  scratchPath(): string;
+  /**
+   * A fresh path for a temporary file on the same filesystem (a conversion's output), kept alive
+   * like a write in progress until the caller removes it with `remove()`.
+   */
+  scratch(): Scratch;
+  /**
+   * Marks this process's writes in progress (and scratch files) as alive, so that another
+   * process's `removeAbandoned` leaves them be however slowly their bytes come.
+   */
+  keepAlive(): Promise<void>;
+  /**
+   * Removes partial writes and scratch files that nothing has written or kept alive for
+   * `olderThanMs` (their process stopped); the transfer sweep calls it. Returns how many.
+   */
+  removeAbandoned(olderThanMs: number): Promise<number>;
+}
+
+/** A temporary file of the backend's (see `scratch`). */
+export interface Scratch {
+  readonly path: string;
+  /** Removes the file (if it was made) and stops keeping it alive. */
+  remove(): Promise<void>;
 }

@@ -1,16 +1,10 @@
 // The file image store: one file per object in a directory (by default <data_dir>/images), written
 // through a temp file and renamed when complete, so a reader never sees half an object. Data is
-// streamed; nothing is held whole in memory.
+// streamed; nothing is held whole in memory. Temp files of a live process are touched by it now and
+// then; those nobody touched for long (a process that stopped) are removed by the transfer sweep.
 import { randomUUID } from 'node:crypto';
-import {
-  createReadStream,
-  createWriteStream,
-  mkdirSync,
-  readdirSync,
-  rmSync,
-  statSync,
-} from 'node:fs';
-import { open, rename, rm, stat } from 'node:fs/promises';
+import { createReadStream, createWriteStream, mkdirSync } from 'node:fs';
+import { open, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -18,17 +12,13 @@ import { NotFound } from '../../platform/errors.ts';
 import type { ImageBackend, StoredObject } from './driver.ts';
 
 const KEY = /^[0-9a-f]{32}$/;
-
-/** Temp files a stopped process left behind; a live writer touches its file far more often than this. */
-const ABANDONED_MS = 3600_000;
+const TEMP = '.tmp-';
 
 export function createFileBackend(root: string): ImageBackend {
   mkdirSync(root, { recursive: true, mode: 0o700 });
-  for (const name of readdirSync(root)) {
-    if (!name.startsWith('.tmp-')) continue;
-    const st = statSync(join(root, name), { throwIfNoEntry: false });
-    if (st && Date.now() - st.mtimeMs > ABANDONED_MS) rmSync(join(root, name), { force: true });
-  }
+  // This process's temp files in use: kept alive, never taken for abandoned ones.
+  const live = new Set<string>();
+  const tempPath = () => join(root, `${TEMP}${randomUUID().replaceAll('-', '')}`);
   const pathOf = (key: string): string => {
     // Keys come from our database, but a key is still checked before it becomes a path.
     if (!KEY.test(key))
@@ -43,7 +33,8 @@ export function createFileBackend(root: string): ImageBackend {
     capabilities: { localFiles: true },
     async write(source: Readable): Promise<StoredObject> {
       const key = randomUUID().replaceAll('-', '');
-      const tmp = join(root, `.tmp-${key}`);
+      const tmp = join(root, `${TEMP}${key}`);
+      live.add(tmp);
       try {
         await pipeline(source, createWriteStream(tmp, { mode: 0o600, highWaterMark: 1024 * 1024 }));
         const fh = await open(tmp, 'r');
@@ -59,6 +50,8 @@ export function createFileBackend(root: string): ImageBackend {
       } catch (e) {
         await rm(tmp, { force: true });
         throw e;
+      } finally {
+        live.delete(tmp);
       }
     },
     async read(key, range) {
@@ -83,8 +76,34 @@ export function createFileBackend(root: string): ImageBackend {
     async delete(key) {
       await rm(pathOf(key), { force: true });
     },
-    scratchPath() {
-      return join(root, `.tmp-${randomUUID().replaceAll('-', '')}`);
+    scratch() {
+      const path = tempPath();
+      live.add(path);
+      return {
+        path,
+        async remove() {
+          await rm(path, { force: true });
+          live.delete(path);
+        },
+      };
+    },
+    async keepAlive() {
+      const now = new Date();
+      for (const path of live) await utimes(path, now, now).catch(() => undefined);
+    },
+    async removeAbandoned(olderThanMs) {
+      const before = Date.now() - olderThanMs;
+      let removed = 0;
+      for (const name of await readdir(root)) {
+        const path = join(root, name);
+        if (!name.startsWith(TEMP) || live.has(path)) continue;
+        const st = await stat(path).catch(() => undefined);
+        if (st && st.mtimeMs < before) {
+          await rm(path, { force: true });
+          removed++;
+        }
+      }
+      return removed;
     },
   };
 }

@@ -12,6 +12,18 @@ export interface ImageConfig {
   readonly propertyQuota: number;
   /** Disk format imported images are converted to (image_conversion output_format); null: keep the uploaded format. */
   readonly importConversionFormat: 'qcow2' | 'raw' | null;
+  /** Largest image in bytes: uploaded data, and an imported disk's virtual size (image_size_cap). */
+  readonly sizeCapBytes: number;
+  /** Imports one project may run at once (each may convert with qemu-img). */
+  readonly importsPerProject: number;
+  /** Bounds of one import conversion: qemu-img's address space, CPU time and wall time. */
+  readonly importMemoryBytes: number;
+  readonly importCpuSeconds: number;
+  readonly importTimeoutMs: number;
+  /** How often each api process beats for its transfers and sweeps for stalled ones. */
+  readonly transferSweepMs: number;
+  /** A transfer with no progress and no beat of its process for this long is recovered. */
+  readonly transferStalledMs: number;
 }
 
 export const DEFAULT_IMAGE_CONFIG: ImageConfig = {
@@ -21,4 +33,11 @@ export const DEFAULT_IMAGE_CONFIG: ImageConfig = {
   tagQuota: 128,
   propertyQuota: 128,
   importConversionFormat: 'qcow2',
+  sizeCapBytes: 1024 ** 4,
+  importsPerProject: 2,
+  importMemoryBytes: 2048 * 1024 * 1024,
+  importCpuSeconds: 3600,
+  importTimeoutMs: 7200_000,
+  transferSweepMs: 60_000,
+  transferStalledMs: 300_000,
 };

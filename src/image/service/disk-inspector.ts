@@ -1,13 +1,21 @@
 // Decides whether uploaded data may become an image: its real format must be the claimed one, it
 // must not reference anything outside itself (format-inspector.ts), and qemu-img must read it. Also
-// converts imported data. The only bridge from the image service to qemu-img (src/host).
+// converts imported data, within bounds. The only bridge from the image service to qemu-img
+// (src/host); what it throws names no host path.
 import { stat } from 'node:fs/promises';
 import { NubesError } from '../../platform/errors.ts';
+import {
+  qemuFormat,
+  qemuImgConvert,
+  qemuImgInfo,
+  type ConvertLimits,
+} from '../../host/qemu-img.ts';
+import { formatMatches, inspectImageFile } from './format-inspector.ts';
+
+export type { ConvertLimits } from '../../host/qemu-img.ts';
 
 /** Glance's InvalidImageData: the upload is refused with 415 and the image stays queued. */
 const invalidData = (message: string, code: string) => new NubesError(code, 415, message);
-import { qemuFormat, qemuImgConvert, qemuImgInfo } from '../../host/qemu-img.ts';
-import { formatMatches, inspectImageFile } from './format-inspector.ts';
 
 export interface DiskFacts {
   /** Size of the disk the guest sees, or null for data that is not a disk (kernels, ramdisks). */
@@ -19,12 +27,17 @@ export interface DiskInspector {
   inspect(path: string, diskFormat: string): Promise<DiskFacts>;
   /** Whether data of this disk format can be converted. */
   convertible(diskFormat: string): boolean;
+  /**
+   * Converts untrusted data within `limits`; aborting `signal` kills the conversion (the caller
+   * removes `dst`). Failures name no host path.
+   */
   convert(
     src: string,
     diskFormat: string,
     dst: string,
     target: string,
     onProgress: (percent: number) => void,
+    opts: { readonly limits: ConvertLimits; readonly signal?: AbortSignal },
   ): Promise<void>;
 }
 
@@ -51,8 +64,9 @@ export function createDiskInspector(): DiskInspector {
       try {
         info = await qemuImgInfo(path, qemuFormat(diskFormat));
       } catch (e) {
+        // qemu-img's words with the host's paths hidden (qemu-img.ts): the user may see them.
         throw invalidData(
-          `Image rejected: qemu-img cannot read it as ${diskFormat} (${(e as Error).message.slice(0, 300)}).`,
+          `Image rejected: qemu-img cannot read it as ${diskFormat} (${(e as Error).message}).`,
           'image_unreadable',
         );
       }
@@ -66,7 +80,7 @@ export function createDiskInspector(): DiskInspector {
       return { virtualSize: info.virtualSize };
     },
     convertible: (diskFormat) => QEMU_DISKS.has(diskFormat),
-    convert: (src, diskFormat, dst, target, onProgress) =>
-      qemuImgConvert(src, qemuFormat(diskFormat), dst, target, onProgress),
+    convert: (src, diskFormat, dst, target, onProgress, opts) =>
+      qemuImgConvert(src, qemuFormat(diskFormat), dst, target, onProgress, opts),
   };
 }

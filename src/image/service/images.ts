@@ -19,6 +19,7 @@ import type { ImageBackend } from '../backend/driver.ts';
 import { applyImagePatch, type PatchOp } from './image-patch.ts';
 import type { ImageConfig } from './config.ts';
 import type { ImageNotifications } from './notifications.ts';
+import type { Transfers } from './transfers.ts';
 
 export type Viewer = { readonly projectId: string | null; readonly isAdmin: boolean };
 
@@ -57,6 +58,7 @@ export function createImageRecords(deps: {
   staging: ImageBackend;
   config: ImageConfig;
   notifications: ImageNotifications;
+  transfers: Pick<Transfers, 'cancelImage'>;
   now?: () => number;
 }) {
   const { db, policy, backend, staging, config, notifications } = deps;
@@ -250,7 +252,9 @@ export function createImageRecords(deps: {
         );
       await images.deleteImage(db, id);
       // The row is gone first, so a concurrent download or upload sees the image as deleted; the
-      // bytes go after (an upload in progress removes its own data when it finds the row missing).
+      // bytes go after. What this process moves into it stops now (a conversion is killed, its
+      // partial output removed); another replica's stops at its next beat, finding the row gone.
+      deps.transfers.cancelImage(id);
       if (img.location) await backend.delete(img.location);
       if (img.stageKey) await staging.delete(img.stageKey);
       await notifications.deleted(img);

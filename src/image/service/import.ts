@@ -1,20 +1,31 @@
-// The interoperable import: staging (PUT /stage), glance-direct runs with optional conversion, their
-// tasks (GET /tasks), and the recovery of uploads and imports whose process stopped.
-import { rm } from 'node:fs/promises';
+// The interoperable import: staging (PUT /stage), glance-direct runs with optional conversion
+// (bounded: a virtual size the project may hold, qemu-img's memory, CPU time, output size and
+// wall time, a few at once per project; deleting the image stops it), and their tasks (GET
+// /tasks). Stalled ones are recovered by the transfer sweep (transfers.ts).
 import type { Readable } from 'node:stream';
 import type { AuthContext } from '../../platform/auth/context.ts';
-import { BadRequest, Conflict, NotFound, NubesError } from '../../platform/errors.ts';
+import {
+  BadRequest,
+  Conflict,
+  isNubesError,
+  NotFound,
+  NubesError,
+  OverLimit,
+} from '../../platform/errors.ts';
 import * as images from '../store/images.ts';
 import * as tasks from '../store/tasks.ts';
+import * as inFlight from '../store/transfers.ts';
 import type { Image, ImageTask } from '../model.ts';
 import { adoptFile, type StoredData } from './hashing.ts';
 import { imageTarget, viewerOf } from './images.ts';
 import { dataFields, type DataDeps, type Intake } from './intake.ts';
+import type { Transfer } from './transfers.ts';
 
 export const IMPORT_METHODS = ['glance-direct'] as const;
 
 export function createImageImports(deps: DataDeps, intake: Intake) {
   const { db, policy, records, backend, staging, inspector, config, log, notifications } = deps;
+  const { transfers } = deps;
   const now = deps.now ?? Date.now;
   const running = new Set<Promise<void>>();
 
@@ -38,8 +49,8 @@ export function createImageImports(deps: DataDeps, intake: Intake) {
   }
 
   /** glance-direct: inspect the staged data, convert it if configured, move it into the store. */
-  async function runImport(img: Image, task: ImageTask): Promise<void> {
-    // Each report is also the import's heartbeat (see recoverStalled); the staged bytes stay counted.
+  async function runImport(img: Image, task: ImageTask, transfer: Transfer): Promise<void> {
+    // Each report is also the import's progress, which the transfer sweep reads.
     const report = async (message: string) => {
       await tasks.updateTask(db, task.id, { message, now: now() });
       await images.touch(db, img.id, now());
@@ -53,15 +64,37 @@ export function createImageImports(deps: DataDeps, intake: Intake) {
       let diskFormat = img.diskFormat!;
       const target = config.importConversionFormat;
       if (target && target !== diskFormat && inspector.convertible(diskFormat)) {
+        // The output replaces the staged bytes in the quota; it may grow to the virtual size.
+        const allowed = await intake.remainingQuota(img.owner, (await staging.size(stageKey)) ?? 0);
+        if (facts.virtualSize !== null && facts.virtualSize > allowed)
+          throw new OverLimit(
+            `The image's virtual size, ${facts.virtualSize} bytes, is more than the ${allowed} bytes its conversion to ${target} may write (the project's remaining image storage quota, or the cloud's image size cap). Import a smaller disk, convert it to ${target} before uploading, or ask an operator to raise the quota.`,
+            'image_virtual_size_over_limit',
+          );
         await report(`converting from ${diskFormat} to ${target}: 0%`);
-        const out = backend.scratchPath();
+        const out = backend.scratch();
         try {
-          await inspector.convert(path, diskFormat, out, target, (pct) => {
-            void report(`converting from ${diskFormat} to ${target}: ${pct}%`);
-          });
-          stored = await adoptFile(backend, out);
+          await inspector.convert(
+            path,
+            diskFormat,
+            out.path,
+            target,
+            (pct) => {
+              void report(`converting from ${diskFormat} to ${target}: ${pct}%`);
+            },
+            {
+              limits: {
+                memoryBytes: config.importMemoryBytes,
+                cpuSeconds: config.importCpuSeconds,
+                outputBytes: allowed,
+                timeoutMs: config.importTimeoutMs,
+              },
+              signal: transfer.signal,
+            },
+          );
+          stored = await adoptFile(backend, out.path);
         } finally {
-          await rm(out, { force: true });
+          await out.remove();
         }
         diskFormat = target;
         await staging.delete(stageKey);
@@ -93,13 +126,20 @@ export function createImageImports(deps: DataDeps, intake: Intake) {
         now: now(),
       });
       await announceTask('task.success', task.id);
-    } catch (e) {
-      const message = e instanceof Error ? e.message : String(e);
-      log.warn({ image: img.id, task: task.id, err: e }, 'image import failed');
+    } catch (caught) {
+      // A stopped transfer (the image deleted) fails with why it was stopped, not with the kill.
+      const e: unknown = transfer.signal.aborted ? transfer.signal.reason : caught;
+      log.warn({ image: img.id, task: task.id, err: caught }, 'image import failed');
       if (stored) await backend.delete(stored.key);
       await staging.delete(stageKey);
       await images
-        .transition(db, img.id, 'failImport', { stage_key: null, pending_bytes: 0 }, now())
+        .transition(
+          db,
+          img.id,
+          'failImport',
+          { stage_key: null, pending_bytes: 0, ...inFlight.TRANSFER_ENDED },
+          now(),
+        )
         .catch(() => undefined);
       await images
         .updateImage(db, img.id, {
@@ -109,7 +149,7 @@ export function createImageImports(deps: DataDeps, intake: Intake) {
         .catch(() => undefined);
       await tasks.updateTask(db, task.id, {
         status: 'failure',
-        message,
+        message: tenantMessage(e, task.id),
         expiresAt: now() + 48 * 3600_000,
         now: now(),
       });
@@ -131,11 +171,23 @@ export function createImageImports(deps: DataDeps, intake: Intake) {
       declared: number | undefined,
     ): Promise<void> {
       const img = await intake.uploadable(ctx, id, 'stage_image');
-      await images.transition(db, id, 'startStage', {}, now());
+      const transfer = transfers.begin(id);
+      try {
+        await images.transition(
+          db,
+          id,
+          'startStage',
+          { transfer_owner: transfer.owner, transfer_heartbeat: now() },
+          now(),
+        );
+      } catch (e) {
+        transfer.end();
+        throw e;
+      }
       let stored: StoredData | undefined;
       try {
-        stored = await intake.receive(img, staging, source, declared);
-        if (!(await images.setStageKey(db, id, stored.key, stored.size, now())))
+        stored = await intake.receive(img, staging, source, declared, transfer);
+        if (!(await inFlight.setStageKey(db, id, stored.key, stored.size, transfer.owner, now())))
           throw new NubesError(
             'image_gone',
             410,
@@ -144,9 +196,17 @@ export function createImageImports(deps: DataDeps, intake: Intake) {
       } catch (e) {
         if (stored) await staging.delete(stored.key);
         await images
-          .transition(db, id, 'failStage', { pending_bytes: 0, stage_key: null }, now())
+          .transition(
+            db,
+            id,
+            'failStage',
+            { pending_bytes: 0, stage_key: null, ...inFlight.TRANSFER_ENDED },
+            now(),
+          )
           .catch(() => undefined);
         throw e;
+      } finally {
+        transfer.end();
       }
     },
 
@@ -172,10 +232,37 @@ export function createImageImports(deps: DataDeps, intake: Intake) {
           'image_not_staged',
         );
       }
-      const started = await images.transition(db, id, 'startImport', {}, now());
-      if (!started) throw new NotFound(`No image found with ID ${id}`, 'image_not_found');
+      // One of the project's import slots, or a refusal that says to wait: each import may keep a
+      // core busy converting, so a project runs only a few at once, whichever replica runs them.
+      const transfer = transfers.begin(id);
+      let started;
+      try {
+        started = await inFlight.startImportInSlot(
+          db,
+          id,
+          config.importsPerProject,
+          { transfer_owner: transfer.owner, transfer_heartbeat: now() },
+          now(),
+        );
+      } catch (e) {
+        transfer.end();
+        throw e;
+      }
+      if (started === 'full' || !started) {
+        transfer.end();
+        if (!started) throw new NotFound(`No image found with ID ${id}`, 'image_not_found');
+        throw new OverLimit(
+          `Project ${img.owner} already runs ${config.importsPerProject} imports, the most this cloud runs at once for a project; import this image when one of them has finished (its image leaves 'importing'). The staged data is kept.`,
+          'image_import_limit',
+        );
+      }
       const task = await startTask(started, ctx, method);
-      const job = runImport(started, task).finally(() => running.delete(job));
+      const job = runImport(started, task, transfer)
+        .catch((e: unknown) => log.error({ image: id, err: e }, 'image import crashed'))
+        .finally(() => {
+          transfer.end();
+          running.delete(job);
+        });
       running.add(job);
       return task;
     },
@@ -201,41 +288,19 @@ export function createImageImports(deps: DataDeps, intake: Intake) {
       });
     },
 
-    /**
-     * Uploads and imports whose process stopped (no progress for `stalledMs`; they report at least
-     * every 64 MiB or every percent) go back to 'queued', as a failed one would, and their task
-     * says why. Run at start; safe with several api replicas, since a live upload keeps reporting.
-     */
-    async recoverStalled(stalledMs: number): Promise<number> {
-      let recovered = 0;
-      for (const s of await images.listStalled(db, now() - stalledMs)) {
-        const action = s.status === 'saving' ? 'failUpload' : 'failImport';
-        const moved = await images
-          .transition(db, s.id, action, { pending_bytes: 0, stage_key: null }, now())
-          .catch(() => undefined);
-        if (!moved) continue;
-        recovered++;
-        if (s.stageKey) await staging.delete(s.stageKey);
-        const taskId = moved.properties['os_glance_import_task'];
-        if (action === 'failImport' && taskId) {
-          await tasks.updateTask(db, taskId, {
-            status: 'failure',
-            message:
-              'The import stopped with the api process that ran it; stage the data and import again.',
-            now: now(),
-          });
-        }
-        log.warn(
-          { image: s.id, status: s.status },
-          'stalled image upload or import returned to queued',
-        );
-      }
-      return recovered;
-    },
-
     /** Waits for imports started by this process (shutdown and tests). */
     async drain(): Promise<void> {
       await Promise.allSettled([...running]);
     },
   };
+}
+
+/**
+ * What an import's task may tell its owner: our own refusals and failures (their messages name no
+ * host path), or, for anything else (a file system error names the paths it failed on), a pointer
+ * to the log, where the whole error is.
+ */
+function tenantMessage(e: unknown, taskId: string): string {
+  if (isNubesError(e) && !e.code.startsWith('host_command_')) return e.message;
+  return `The import failed on the server; an operator can find why in its log under task ${taskId}. Stage the data and import again.`;
 }

@@ -8,6 +8,7 @@ import type { Policy } from '../../platform/policy/policy.ts';
 import type { Logger } from '../../platform/log.ts';
 import { BadRequest, OverLimit } from '../../platform/errors.ts';
 import * as images from '../store/images.ts';
+import { TRANSFER_ENDED } from '../store/transfers.ts';
 import type { Image } from '../model.ts';
 import type { ImageBackend } from '../backend/driver.ts';
 import { writeHashed, type StoredData } from './hashing.ts';
@@ -15,6 +16,7 @@ import type { ImageConfig } from './config.ts';
 import { imageTarget, type ImageRecords } from './images.ts';
 import type { DiskInspector } from './disk-inspector.ts';
 import type { ImageNotifications } from './notifications.ts';
+import type { Transfer, Transfers } from './transfers.ts';
 
 export interface DataDeps {
   readonly db: DbHandle;
@@ -26,6 +28,7 @@ export interface DataDeps {
   readonly config: ImageConfig;
   readonly log: Logger;
   readonly notifications: ImageNotifications;
+  readonly transfers: Transfers;
   readonly now?: () => number;
 }
 
@@ -42,6 +45,7 @@ export function dataFields(
     os_hash_value: stored.sha512,
     location: stored.key,
     pending_bytes: 0,
+    ...TRANSFER_ENDED,
   };
 }
 
@@ -49,16 +53,19 @@ export function createIntake(deps: DataDeps) {
   const { db, policy, records, config, notifications } = deps;
   const now = deps.now ?? Date.now;
 
-  /** Bytes `owner` may still write, counting data already stored and in flight. */
-  async function remainingQuota(owner: string | null): Promise<number> {
-    if (config.storageQuotaBytes === 0 || owner === null) return Number.MAX_SAFE_INTEGER;
-    const left = config.storageQuotaBytes - (await images.storageUsed(db, owner));
+  /**
+   * Bytes `owner` may still write, counting data already stored and in flight, less `reclaimed`
+   * (bytes counted now that the write replaces), and never more than the image size cap.
+   */
+  async function remainingQuota(owner: string | null, reclaimed = 0): Promise<number> {
+    if (config.storageQuotaBytes === 0 || owner === null) return config.sizeCapBytes;
+    const left = config.storageQuotaBytes - (await images.storageUsed(db, owner)) + reclaimed;
     if (left <= 0)
       throw new OverLimit(
         `Project ${owner} has used its image storage quota of ${config.storageQuotaBytes} bytes; delete images or ask an operator to raise it.`,
         'image_quota_exceeded',
       );
-    return left;
+    return Math.min(left, config.sizeCapBytes);
   }
 
   return {
@@ -71,28 +78,46 @@ export function createIntake(deps: DataDeps) {
       }
     },
 
-    /** Streams `source` into `store`, counting it against the quota while it is in flight. */
+    remainingQuota,
+
+    /**
+     * Streams `source` into `store`, counting it against the quota while it is in flight. When
+     * `transfer` is stopped (the image deleted), the source is cut and the write fails with why.
+     */
     async receive(
       img: Image,
       store: ImageBackend,
       source: Readable,
       declared: number | undefined,
+      transfer: Transfer,
     ): Promise<StoredData> {
       const limit = await remainingQuota(img.owner);
       if (declared !== undefined && declared > limit) {
         source.resume();
         throw new OverLimit(
-          `The upload is ${declared} bytes but project ${img.owner} may store only ${limit} more; delete images or ask an operator to raise the image storage quota.`,
+          limit < config.sizeCapBytes
+            ? `The upload is ${declared} bytes but project ${img.owner} may store only ${limit} more; delete images or ask an operator to raise the image storage quota.`
+            : `The upload is ${declared} bytes, more than this cloud's image size cap of ${limit} bytes; upload a smaller image or ask an operator to raise image.size_cap_bytes.`,
           'image_quota_exceeded',
         );
       }
-      await images.setPendingBytes(db, img.id, declared ?? 0, now());
-      return writeHashed(store, source, {
-        limit,
-        onProgress: (bytes) => {
-          void images.setPendingBytes(db, img.id, Math.max(bytes, declared ?? 0), now());
-        },
-      });
+      const stop = () => source.destroy(transfer.signal.reason as Error);
+      if (transfer.signal.aborted) stop();
+      transfer.signal.addEventListener('abort', stop, { once: true });
+      try {
+        await images.setPendingBytes(db, img.id, declared ?? 0, now());
+        return await writeHashed(store, source, {
+          limit,
+          onProgress: (bytes) => {
+            void images.setPendingBytes(db, img.id, Math.max(bytes, declared ?? 0), now());
+          },
+        });
+      } catch (e) {
+        // Cut off because the transfer was stopped: say why, not what the cut stream said.
+        throw transfer.signal.aborted ? (transfer.signal.reason as Error) : e;
+      } finally {
+        transfer.signal.removeEventListener('abort', stop);
+      }
     },
 
     async uploadable(

@@ -10,6 +10,7 @@ import type { ImageBackend } from '../backend/driver.ts';
 import { writeHashed, type StoredData } from './hashing.ts';
 import type { DiskInspector } from './disk-inspector.ts';
 import { dataFields } from './data.ts';
+import type { Transfers } from './transfers.ts';
 
 export interface SystemImage {
   readonly name: string;
@@ -30,9 +31,10 @@ export function createSystemImages(deps: {
   backend: ImageBackend;
   staging: ImageBackend;
   inspector: DiskInspector;
+  transfers: Transfers;
   now?: () => number;
 }) {
-  const { db, backend, staging, inspector } = deps;
+  const { db, backend, staging, inspector, transfers } = deps;
   const now = deps.now ?? Date.now;
 
   return {
@@ -73,9 +75,17 @@ export function createSystemImages(deps: {
         tags: [],
         now: now(),
       });
-      await images.transition(db, img.id, 'startUpload', {}, now());
+      // Owned like any upload, so the sweep leaves it be while this process lives.
+      const transfer = transfers.begin(img.id);
       let stored: StoredData | undefined;
       try {
+        await images.transition(
+          db,
+          img.id,
+          'startUpload',
+          { transfer_owner: transfer.owner, transfer_heartbeat: now() },
+          now(),
+        );
         stored = await writeHashed(
           backend,
           createReadStream(s.file, { highWaterMark: 1024 * 1024 }),
@@ -93,6 +103,8 @@ export function createSystemImages(deps: {
         if (stored) await backend.delete(stored.key);
         await images.deleteImage(db, img.id);
         throw e;
+      } finally {
+        transfer.end();
       }
     },
   };

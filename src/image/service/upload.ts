@@ -5,21 +5,31 @@ import type { Readable } from 'node:stream';
 import type { AuthContext } from '../../platform/auth/context.ts';
 import { NotFound, NubesError } from '../../platform/errors.ts';
 import * as images from '../store/images.ts';
+import { TRANSFER_ENDED } from '../store/transfers.ts';
 import type { Image } from '../model.ts';
 import type { StoredData } from './hashing.ts';
 import { dataFields, type DataDeps, type Intake } from './intake.ts';
 
 export function createImageUploads(deps: DataDeps, intake: Intake) {
-  const { db, backend, inspector, notifications } = deps;
+  const { db, backend, inspector, notifications, transfers } = deps;
   const now = deps.now ?? Date.now;
 
   /** Streams `source` into a queued image and makes it active once inspected; refused data leaves nothing. */
   async function fill(img: Image, source: Readable, declared: number | undefined): Promise<Image> {
-    const saving = await images.transition(db, img.id, 'startUpload', {}, now());
+    // The upload's owner beats while this process lives; a sweep recovers it if the process stops.
+    const transfer = transfers.begin(img.id);
+    const owned = { transfer_owner: transfer.owner, transfer_heartbeat: now() };
+    let saving: Image | undefined;
+    try {
+      saving = await images.transition(db, img.id, 'startUpload', owned, now());
+    } catch (e) {
+      transfer.end();
+      throw e;
+    }
     await notifications.image('image.prepare', saving ?? img);
     let stored: StoredData | undefined;
     try {
-      stored = await intake.receive(img, backend, source, declared);
+      stored = await intake.receive(img, backend, source, declared, transfer);
       const facts = await inspector.inspect(await backend.localPath(stored.key), img.diskFormat!);
       const done = await images.transition(
         db,
@@ -40,9 +50,11 @@ export function createImageUploads(deps: DataDeps, intake: Intake) {
       if (stored) await backend.delete(stored.key);
       // The data was refused: the image returns to 'queued' and may be filled again.
       await images
-        .transition(db, img.id, 'failUpload', { pending_bytes: 0 }, now())
+        .transition(db, img.id, 'failUpload', { pending_bytes: 0, ...TRANSFER_ENDED }, now())
         .catch(() => undefined);
       throw e;
+    } finally {
+      transfer.end();
     }
   }
 

@@ -110,6 +110,9 @@ export async function insertImage(db: ImageExecutor, n: NewImage): Promise<Image
         location: null,
         stage_key: null,
         pending_bytes: 0,
+        transfer_owner: null,
+        transfer_heartbeat: null,
+        import_slot: null,
         created_at: n.now,
         updated_at: n.now,
       })
@@ -228,6 +231,9 @@ export type TransitionFields = Partial<
     | 'stage_key'
     | 'pending_bytes'
     | 'disk_format'
+    | 'transfer_owner'
+    | 'transfer_heartbeat'
+    | 'import_slot'
   >
 >;
 
@@ -270,43 +276,7 @@ export async function setPendingBytes(
     .execute();
 }
 
-/** Images whose data is being written or imported and that have shown no progress since `before`. */
-export async function listStalled(
-  db: ImageExecutor,
-  before: number,
-): Promise<{ id: string; status: string; location: string | null; stageKey: string | null }[]> {
-  const rows = await db
-    .selectFrom('images')
-    .select(['id', 'status', 'location', 'stage_key', 'updated_at'])
-    .where('status', 'in', ['saving', 'importing'])
-    .where('updated_at', '<', before)
-    .execute();
-  return rows.map((r) => ({
-    id: r.id,
-    status: r.status,
-    location: r.location,
-    stageKey: r.stage_key,
-  }));
-}
-
-/** Records staged data (and its bytes, for the quota) on an image still 'uploading'; false if it is not (deleted, say). */
-export async function setStageKey(
-  db: ImageExecutor,
-  id: string,
-  key: string,
-  bytes: number,
-  now: number,
-): Promise<boolean> {
-  const r = await db
-    .updateTable('images')
-    .set({ stage_key: key, pending_bytes: bytes, updated_at: now })
-    .where('id', '=', id)
-    .where('status', '=', 'uploading')
-    .executeTakeFirst();
-  return Number(r.numUpdatedRows) > 0;
-}
-
-/** Marks progress on long work (an import) without changing anything else: its heartbeat. */
+/** Marks progress on long work (an import) without changing anything else (the sweep reads it). */
 export async function touch(db: ImageExecutor, id: string, now: number): Promise<void> {
   await db.updateTable('images').set({ updated_at: now }).where('id', '=', id).execute();
 }

@@ -34,6 +34,12 @@ export interface ImageTable {
   location: string | null;
   stage_key: string | null;
   pending_bytes: number;
+  /** The transfer moving this image's bytes (process and transfer), null when none runs. */
+  transfer_owner: string | null;
+  /** When that transfer's process last said it lives (epoch ms). */
+  transfer_heartbeat: number | null;
+  /** The project's import slot this image holds while importing (unique per owner). */
+  import_slot: number | null;
   created_at: number;
   updated_at: number;
 }

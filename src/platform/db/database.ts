@@ -13,7 +13,8 @@ import * as m0004 from './migrations/0004-servers.ts';
 import * as m0005 from './migrations/0005-shelved-image.ts';
 import * as m0006 from './migrations/0006-console-tokens.ts';
 import * as m0007 from './migrations/0007-password-rules.ts';
-import * as m0010 from './migrations/0010-instance-progress.ts';
+import * as m0008 from './migrations/0008-image-transfers.ts';
+import * as m0009 from './migrations/0009-instance-progress.ts';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -69,7 +70,8 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0005-shelved-image': m0005,
   '0006-console-tokens': m0006,
   '0007-password-rules': m0007,
-  '0010-instance-progress': m0010,
+  '0008-image-transfers': m0008,
+  '0009-instance-progress': m0009,
 };
 
 const staticProvider: MigrationProvider = { getMigrations: async () => ({ ...MIGRATIONS }) };

@@ -25,8 +25,9 @@ export interface FakeDriverOptions {
   readonly vcpus?: number;
   readonly memoryMb?: number;
   readonly diskGb?: number;
-  /** Makes the n-th spawn on this driver (1-based) fail; return true for a retryable VirtError. */
-  readonly failSpawn?: (spec: InstanceSpec, n: number) => boolean;
+  /** Makes the n-th spawn on this driver (1-based) fail; return true for a retryable VirtError, or
+   * a message for a VirtError that is not retryable (as a real host's words would be). */
+  readonly failSpawn?: (spec: InstanceSpec, n: number) => boolean | string;
   /** Milliseconds each spawn takes (default 0), to simulate boot time. */
   readonly spawnDelayMs?: number;
   /** Guest vCPUs per host vCPU it runs before refusing (default 4, the cloud's default cpu ratio): a
@@ -177,6 +178,7 @@ export class FakeDriver implements VirtDriver {
       throw new VirtError(`instance ${spec.uuid} already exists on this host`);
     if (this.#opts.spawnDelayMs) await new Promise((r) => setTimeout(r, this.#opts.spawnDelayMs));
     const fail = this.#opts.failSpawn?.(spec, n);
+    if (typeof fail === 'string') throw new VirtError(fail, { retryable: false });
     if (fail !== undefined && fail !== false)
       throw new VirtError(`fake spawn failure (spawn #${n})`, { retryable: true });
     if (!this.#fits(spec.flavor))
