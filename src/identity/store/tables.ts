@@ -19,6 +19,7 @@ export interface IdentityTables extends PlatformTables {
   endpoints: EndpointTable;
   app_credentials: AppCredentialTable;
   revocation_events: RevocationEventTable;
+  identity_generation: IdentityGenerationTable;
 }
 
 /** What every identity store function takes: the database or a transaction, naming only identity's tables. */
@@ -135,4 +136,9 @@ export interface RevocationEventTable {
   app_cred_id: string | null;
   issued_before: number;
   revoked_at: number;
+}
+/** One row (id 1): bumped by trigger with every write a token validation could see (migration 0007). */
+export interface IdentityGenerationTable {
+  id: number;
+  value: number;
 }

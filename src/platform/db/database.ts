@@ -11,6 +11,7 @@ import * as m0003 from './migrations/0003-compute.ts';
 import * as m0004 from './migrations/0004-servers.ts';
 import * as m0005 from './migrations/0005-shelved-image.ts';
 import * as m0006 from './migrations/0006-console-tokens.ts';
+import * as m0007 from './migrations/0007-identity-generation.ts';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -65,6 +66,7 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0004-servers': m0004,
   '0005-shelved-image': m0005,
   '0006-console-tokens': m0006,
+  '0007-identity-generation': m0007,
 };
 
 const staticProvider: MigrationProvider = { getMigrations: async () => ({ ...MIGRATIONS }) };
