@@ -7,7 +7,7 @@ import type { AuthContext } from '../../platform/auth/context.ts';
 import { createTokenCache, type TokenCacheOptions } from './token-cache.ts';
 
 function context(token: string, expiresAt: number): AuthContext {
-  return { token, expiresAt } as unknown as AuthContext;
+  return { token, expiresAt, roles: [{ id: 'r', name: 'member' }] } as unknown as AuthContext;
 }
 
 function harness(opts: Partial<TokenCacheOptions> = {}) {
@@ -37,6 +37,15 @@ describe('token cache', () => {
     assert.equal(await cache.resolve('t'), first);
     assert.equal(state.builds, 1);
     assert.equal(state.reads, 3);
+  });
+
+  it('hands out a remembered context frozen, since every request with the token shares it', async () => {
+    const { cache } = harness();
+    const ctx = await cache.resolve('t');
+    assert.ok(Object.isFrozen(ctx));
+    assert.throws(() => {
+      (ctx as { token: string }).token = 'other';
+    }, TypeError);
   });
 
   it('builds again once the generation moved, and drops every older context', async () => {

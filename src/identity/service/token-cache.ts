@@ -36,6 +36,15 @@ interface Entry {
   readonly until: number;
 }
 
+/** A remembered context is handed to every request presenting its token: nothing may change it. */
+function frozen<T>(o: T): T {
+  if (o !== null && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o)) frozen(v);
+  }
+  return o;
+}
+
 export function createTokenCache(opts: TokenCacheOptions) {
   const now = opts.now ?? Date.now;
   const maxEntries = opts.maxEntries ?? 10_000;
@@ -49,7 +58,8 @@ export function createTokenCache(opts: TokenCacheOptions) {
     // A resolution that read an older generation than one seen since is already stale.
     if (generation < newest) return;
     entries.delete(token);
-    entries.set(token, { generation, ctx, until: Math.min(ctx.expiresAt, now() + maxAgeMs) });
+    const until = Math.min(ctx.expiresAt, now() + maxAgeMs);
+    entries.set(token, { generation, ctx: frozen(ctx), until });
     if (entries.size > maxEntries) entries.delete(entries.keys().next().value!);
   }
 
