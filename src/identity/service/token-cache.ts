@@ -8,7 +8,8 @@
 // the write's own transaction (migration 0007), so the new value and the change commit together.
 // An entry tagged g was built from reads made after g was read, so it reflects at least the state
 // at g. Every validation reads the generation afresh, after its request arrived, and uses an entry
-// only when that read still says g: then nothing has committed since the entry's facts were read.
+// only when that read still says g: then no such write has committed since g was read, and the
+// entry's facts are still the database's.
 // A revoke answered before the next request was sent has committed before that request's read, so
 // the read sees a newer value and the token is resolved again from the database. No bus message,
 // clock or TTL is on that path; the in-process and AMQP buses deliver after the revoke has
