@@ -139,11 +139,14 @@ describe('server actions', () => {
       new RegExp(`from image ${shelved[0].id}`),
       'the host booted the shelved disk, not the original image',
     );
-    assert.equal(
-      (await images.get(`/v2/images/${shelved[0].id}`)).status,
-      404,
-      'unshelved, the image has done its job',
-    );
+    // The image goes just after the server is ACTIVE again (completions.ts `after`): poll briefly.
+    let gone = 0;
+    for (let n = 0; n < 200; n++) {
+      gone = (await images.get(`/v2/images/${shelved[0].id}`)).status;
+      if (gone === 404) break;
+      await new Promise((res) => setTimeout(res, 10));
+    }
+    assert.equal(gone, 404, 'unshelved, the image has done its job');
   });
 
   it('rebuilds from an image, keeping the id', async () => {
@@ -177,6 +180,12 @@ describe('server actions', () => {
     assert.equal(img.instance_uuid, id);
     assert.equal(img.why, 'backup');
     assert.equal(img.image_type, 'snapshot');
+    // The snapshot's task ends just after its image is active: a second one waits for that.
+    for (let n = 0; n < 200; n++) {
+      const s = (await alice.get(`/servers/${id}`)).body.server;
+      if (s['OS-EXT-STS:task_state'] === null) break;
+      await new Promise((res) => setTimeout(res, 10));
+    }
     const legacy = await act(alice, { createImage: { name: 'snap2' } });
     assert.match(String(legacy.headers['location']), /\/image\/images\/[0-9a-f-]{36}$/);
     await waitFor(alice, id, ['ACTIVE']);

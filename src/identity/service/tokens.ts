@@ -1,10 +1,12 @@
 // The token service: issuing by method (the methods in auth-methods.ts), validation of presented
-// tokens (token-context.ts), revocation, and key rotation (token-keys.ts). Tokens carry no database
-// row: validation re-checks the user, the scope and the roles each time.
+// tokens (token-context.ts, remembered by token-cache.ts), revocation, and key rotation
+// (token-keys.ts). Tokens carry no database row: validation re-checks the user, the scope and the
+// roles whenever the identity generation moved since it last did.
 import type { DbHandle } from '../../platform/db/database.ts';
 import * as dirs from '../store/domains.ts';
 import * as users from '../store/users.ts';
 import * as creds from '../store/credentials.ts';
+import { identityGeneration } from '../store/generation.ts';
 import type { AppCredential, User } from '../model.ts';
 import type { AuthContext } from '../../platform/auth/context.ts';
 import type { Policy } from '../../platform/policy/policy.ts';
@@ -16,6 +18,7 @@ import { createAuthMethods, unauthorized, type AuthRequest } from './auth-method
 import { createTokenContexts } from './token-context.ts';
 import { createTokenKeys } from './token-keys.ts';
 import type { PasswordRules } from './password-rules.ts';
+import { createTokenCache } from './token-cache.ts';
 
 export type { AuthRequest, DomainSelector, ScopeRequest, UserSelector } from './auth-methods.ts';
 
@@ -35,6 +38,12 @@ export function createTokenService(deps: {
   const { db, policy, config } = deps;
   const keys = createTokenKeys(db, config.maxActiveKeys);
   const contexts = createTokenContexts(db, keys);
+  // Every way in (this API, image and compute through identity's authenticate, re-scoping,
+  // revocation) resolves a presented token through the cache; see token-cache.ts for why that is safe.
+  const cache = createTokenCache({
+    generation: () => identityGeneration(db),
+    resolve: (token) => contexts.resolve(token),
+  });
   const auth = createAuthMethods({
     db,
     argon2: config.argon2,
@@ -64,7 +73,7 @@ export function createTokenService(deps: {
       } else if (m === 'token') {
         if (!req.token)
           throw unauthorized('The token method needs an identity.token object with an id.');
-        const ctx = await contexts.resolve(req.token.id);
+        const ctx = await cache.resolve(req.token.id);
         if (typeof ctx === 'string')
           throw new NotFound(
             `Could not find token: ${req.token.id.slice(0, 16)}... (${ctx}).`,
@@ -151,7 +160,7 @@ export function createTokenService(deps: {
     /** The caller's token (X-Auth-Token): a context, or 401. */
     async authenticate(token: string | undefined): Promise<AuthContext> {
       if (!token) throw unauthorized();
-      const ctx = await contexts.resolve(token);
+      const ctx = await cache.resolve(token);
       if (typeof ctx === 'string') throw unauthorized();
       return ctx;
     },
@@ -167,7 +176,7 @@ export function createTokenService(deps: {
           'Could not find token: the X-Subject-Token header is missing.',
           'token_not_found',
         );
-      const ctx = await contexts.resolve(subject);
+      const ctx = await cache.resolve(subject);
       if (typeof ctx === 'string') {
         // Only callers who may validate any token learn why one is invalid.
         policy.enforce(action, caller.credentials, { target: { token: { user_id: null } } });
@@ -183,7 +192,7 @@ export function createTokenService(deps: {
           'Could not find token: the X-Subject-Token header is missing.',
           'token_not_found',
         );
-      const ctx = await contexts.resolve(subject);
+      const ctx = await cache.resolve(subject);
       if (typeof ctx === 'string')
         throw new NotFound(`Could not find token: ${subject.slice(0, 16)}...`, 'token_not_found');
       policy.enforce('identity:revoke_token', caller.credentials, {

@@ -20,6 +20,7 @@ export interface IdentityTables extends PlatformTables {
   app_credentials: AppCredentialTable;
   revocation_events: RevocationEventTable;
   password_history: PasswordHistoryTable;
+  identity_generation: IdentityGenerationTable;
 }
 
 /** What every identity store function takes: the database or a transaction, naming only identity's tables. */
@@ -148,4 +149,9 @@ export interface RevocationEventTable {
   app_cred_id: string | null;
   issued_before: number;
   revoked_at: number;
+}
+/** One row (id 1): bumped by trigger with every write a token validation could see (migration 0007). */
+export interface IdentityGenerationTable {
+  id: number;
+  value: number;
 }

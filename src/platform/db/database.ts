@@ -15,6 +15,7 @@ import * as m0006 from './migrations/0006-console-tokens.ts';
 import * as m0007 from './migrations/0007-password-rules.ts';
 import * as m0008 from './migrations/0008-image-transfers.ts';
 import * as m0009 from './migrations/0009-instance-progress.ts';
+import * as m0010 from './migrations/0010-identity-generation.ts';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -72,6 +73,7 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0007-password-rules': m0007,
   '0008-image-transfers': m0008,
   '0009-instance-progress': m0009,
+  '0010-identity-generation': m0010,
 };
 
 const staticProvider: MigrationProvider = { getMigrations: async () => ({ ...MIGRATIONS }) };
