@@ -90,26 +90,21 @@ describe('task states, progress and wait events while a host works', () => {
     await c.close();
   });
 
-  it('a build shows its progress growing while its host spawns the guest', async () => {
+  it('a build shows its steps as task states, with progress 0 as Nova (the CLI prints any other value into its output)', async () => {
     const release = gates.hold('spawn');
     const seen: number[] = [];
     try {
       const r = await c.boot(alice, { name: 'watched' });
       assert.equal(r.status, 202);
       id = r.body.server.id;
-      const s = await until((x) => x.status === 'BUILD' && x.progress >= 30, seen, 'spawning');
-      assert.equal(task(s), 'spawning');
+      const s = await until((x) => task(x) === 'spawning', seen, 'spawning');
+      assert.equal(s.status, 'BUILD');
     } finally {
       release();
     }
     const done = await waitFor(alice, id, ['ACTIVE']);
     assert.equal(done.progress, 100);
-    assert.ok(seen.length >= 2, `progress grew: ${seen.join(' → ')}`);
-    assert.deepEqual(
-      seen,
-      [...seen].sort((a, b) => a - b),
-      `never backwards: ${seen.join(' → ')}`,
-    );
+    assert.deepEqual(seen, [0], `a build's progress stays 0: ${seen.join(' → ')}`);
   });
 
   it('a soft reboot is rebooting before its 202, then reboot_started; its events say it waits for a clean shutdown, then forced it', async () => {

@@ -98,9 +98,15 @@ export function serverView(
     'OS-EXT-STS:power_state': i.powerState,
     'os-extended-volumes:volumes_attached': [],
   };
-  // What the host reported of the task under way; with none, a finished server is at 100.
+  // What the host reported of the task under way; with none, a finished server is at 100. A
+  // build or rebuild shows 0 as with Nova's libvirt driver: `openstack server create --wait` (and
+  // rebuild) write any other value into stdout, before the `-f json` or `-f value -c id` a script
+  // reads; their steps show in task_state and the action's events instead.
   if (PROGRESS_STATUSES.has(status))
-    v['progress'] = i.progress ?? (status === 'ACTIVE' || status === 'VERIFY_RESIZE' ? 100 : 0);
+    v['progress'] =
+      status === 'BUILD' || status === 'REBUILD'
+        ? 0
+        : (i.progress ?? (status === 'ACTIVE' || status === 'VERIFY_RESIZE' ? 100 : 0));
   if (i.securityGroups.length > 0)
     v['security_groups'] = i.securityGroups.map((name) => ({ name }));
   if (o.extended) {
