@@ -222,18 +222,20 @@ export async function fetchGuestPackages(o: {
   }
   const have = new Set(await readdir(debsDir));
   const archives = o.archives ?? APT_ARCHIVES;
-  for (const p of packages) {
-    if (have.has(p.file) || !existsSync(join(archives, p.file))) continue;
-    await copyFile(join(archives, p.file), join(debsDir, `.${p.file}.part`));
-    await rename(join(debsDir, `.${p.file}.part`), join(debsDir, p.file));
-    have.add(p.file);
-  }
+  // Each builder works in a directory of its own and renames whole files into debs/: builders
+  // running at once into one cache never see (or remove) each other's partial files.
   const work = join(o.packagesDir, `.unpack-${randomUUID()}`);
   const download = join(work, 'download');
   const unpacked = join(work, 'root');
   await mkdir(download, { recursive: true });
   await mkdir(unpacked);
   try {
+    for (const p of packages) {
+      if (have.has(p.file) || !existsSync(join(archives, p.file))) continue;
+      await copyFile(join(archives, p.file), join(work, `${p.file}.part`));
+      await rename(join(work, `${p.file}.part`), join(debsDir, p.file));
+      have.add(p.file);
+    }
     const steps = planGuestPackages({
       packages,
       have,
@@ -264,7 +266,7 @@ export async function fetchGuestPackages(o: {
   // Older sets: debs no package of this set is, and their unpacked roots.
   const keep = new Set(packages.map((p) => p.file));
   for (const f of await readdir(debsDir))
-    if (!keep.has(f)) await rm(join(debsDir, f), { force: true });
+    if (!keep.has(f) && !f.startsWith('.')) await rm(join(debsDir, f), { force: true });
   for (const d of await readdir(o.packagesDir))
     if (d.startsWith('root-') && join(o.packagesDir, d) !== rootDir)
       await rm(join(o.packagesDir, d), { recursive: true, force: true });

@@ -262,7 +262,7 @@ describe(
     });
 
     it(
-      "gives a console URL on the listener of the agent the guest runs on; its token opens the guest's VNC server once",
+      "gives a console URL on the listener of the agent the guest runs on; its token opens the guest's VNC server, and again on a reload",
       { skip: skipNoVnc },
       async () => {
         const where = (await osOk(['server', 'show', 'traveller', '-f', 'json'], env))[
@@ -282,7 +282,14 @@ describe(
         );
         const url = websocketOf(c.url);
         assert.match(await banner(url), /^RFB 003\.00\d\n$/);
-        await assert.rejects(banner(url), /HTTP 403/);
+        // A reload of the page connects again with the same token, as with Nova's tokens.
+        assert.match(await banner(url), /^RFB 003\.00\d\n$/);
+        const forged = url.replace(
+          /token=(.)/,
+          (_m, c: string) => `token=${c === 'a' ? 'b' : 'a'}`,
+        );
+        assert.notEqual(forged, url);
+        await assert.rejects(banner(forged), /HTTP 403/);
       },
     );
 
