@@ -19,6 +19,7 @@ import {
   type ConsoleProxy,
 } from '../compute/agent/console/proxy.ts';
 import { consoleReport, mountConsole, novncDir } from './console.ts';
+import { settleAfterStart } from './after-start.ts';
 
 /** Resolves when SIGINT or SIGTERM arrives. */
 function untilSignal(): Promise<string> {
@@ -123,6 +124,7 @@ export async function runUp(config: Config): Promise<number> {
     }
   }
   const ms = Math.round(performance.now() - started);
+  settleAfterStart();
   process.stdout.write(
     [
       `Nubes ${VERSION} is up (${cloud.bootstrap.firstStart ? 'first start: bootstrapped' : 'existing data'}, ${ms} ms).`,

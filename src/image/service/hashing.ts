@@ -2,12 +2,12 @@
 // against the quota, reports progress, and hashes them in the same pass (MD5 and SHA-512 in worker
 // threads, hash-chain.ts), so any backend (file today, an object store later) only stores bytes.
 import { createReadStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { OverLimit } from '../../platform/errors.ts';
 import type { ImageBackend, StoredObject } from '../backend/driver.ts';
-import { startHashChain } from './hash-chain.ts';
+import { startHashing, type HashChain } from './hash-chain.ts';
 
 /** What a hashed write learnt, in one pass over the bytes. */
 export interface StoredData extends StoredObject {
@@ -22,6 +22,8 @@ export interface HashedWriteOptions {
   readonly limit: number;
   /** Called now and then with the bytes written so far. */
   readonly onProgress?: (bytes: number) => void;
+  /** The size the source says it has, if it says: small writes hash without worker threads. */
+  readonly expectedBytes?: number | undefined;
 }
 
 /**
@@ -30,7 +32,7 @@ export interface HashedWriteOptions {
  * stream has ended.
  */
 class HashingStage extends Transform {
-  readonly #hashes = startHashChain((e) => this.destroy(e));
+  readonly #hashes: HashChain;
   bytes = 0;
   #lastReport = 0;
   readonly limit: number;
@@ -40,6 +42,7 @@ class HashingStage extends Transform {
     super();
     this.limit = opts.limit;
     this.onProgress = opts.onProgress;
+    this.#hashes = startHashing(opts.expectedBytes, (e) => this.destroy(e));
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
@@ -111,7 +114,10 @@ export async function adoptFile(backend: ImageBackend, path: string): Promise<St
   const stored = await writeHashed(
     backend,
     createReadStream(path, { highWaterMark: 1024 * 1024 }),
-    { limit: Number.MAX_SAFE_INTEGER },
+    {
+      limit: Number.MAX_SAFE_INTEGER,
+      expectedBytes: (await stat(path)).size,
+    },
   );
   await rm(path, { force: true });
   return stored;
