@@ -19,7 +19,7 @@ const KEY = /^[0-9a-f]{32}$/;
  * writing back as the data arrives lets the disk work while the bytes are still being received and
  * hashed, and the final fsync waits only for the tail.
  */
-const SYNC_EVERY = 32 * 1024 * 1024;
+export const SYNC_EVERY = 32 * 1024 * 1024;
 
 /**
  * Writes a stream to an open file with writev (the chunks that queued while a write ran go in one
@@ -77,7 +77,7 @@ class FileSink extends Writable {
 }
 
 /** What of `buffers` is left after `written` bytes of them went out (a short write). */
-function unwritten(buffers: Buffer[], written: number): Buffer[] {
+export function unwritten(buffers: Buffer[], written: number): Buffer[] {
   let skip = written;
   let i = 0;
   while (skip >= buffers[i]!.length) skip -= buffers[i++]!.length;

@@ -57,6 +57,8 @@ function hashWorker(): void {
 const WORKER_SOURCE = `(${hashWorker.toString()})()`;
 
 export interface HashChain {
+  /** Whether the hashes run in worker threads (large or unsized writes) or on the event loop. */
+  readonly inWorkers: boolean;
   /**
    * Copies `chunk` into blocks and sends each full one to be hashed. Resolves at once unless every
    * block is in flight; then once one came back (the write's backpressure).
@@ -85,6 +87,7 @@ function hashInPlace(): HashChain {
   const md5 = createHash('md5');
   const sha512 = createHash('sha512');
   return {
+    inWorkers: false,
     feed(chunk) {
       md5.update(chunk);
       sha512.update(chunk);
@@ -176,6 +179,7 @@ function startHashChain(onError: (e: Error) => void): HashChain {
   };
 
   return {
+    inWorkers: true,
     feed: (chunk) => feed(chunk, 0),
     async digests() {
       if (filled > 0) send();
