@@ -1,12 +1,13 @@
 // The image service's data path: upload and download throughput of a raw image through a real
 // `nubes up`, next to a plain `cp` of the same file on the same disk in the same run (the ratio), and
 // the API process's peak RSS while a 4 GiB image streams in. curl is the client, in its own process.
+// Also the idle RSS of a fresh `nubes up` with its defaults (every service, nubes-tiny registered).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { startNubes, removeDir } from '../test/support/nubes-process.ts';
-import { AS_USERS_RUN, rssMiB, table } from './lib.ts';
+import { ROOT, startNubes, removeDir } from '../test/support/nubes-process.ts';
+import { AS_USERS_RUN, rssMiB, table, treeRssMiB } from './lib.ts';
 
 export interface ImageBenchResult {
   readonly rows: (string | number)[][];
@@ -27,12 +28,45 @@ function makeFile(path: string, mib: number): void {
   }
 }
 
-/** Seconds a command takes; both sides of a comparison see the same warm page cache. */
-function timed(cmd: string, args: string[]): number {
+/** Seconds commands take, run one after the other; both sides of a comparison see the same warm
+ * page cache. */
+function timed(...commands: [string, string[]][]): number {
   const t = performance.now();
-  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr?.toString()}`);
+  for (const [cmd, args] of commands) {
+    const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr?.toString()}`);
+  }
   return (performance.now() - t) / 1000;
+}
+
+/** CPU seconds a process (all its threads) has used, from /proc: a figure the other load on a
+ * shared machine disturbs far less than a rate. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
+/** How long an idle `nubes up` waits after it said it is up before its RSS is read. */
+const IDLE_SECONDS = 5;
+
+/**
+ * The RSS of a fresh `nubes up` (new data dir, a user's password hashing) and its child processes,
+ * idle for IDLE_SECONDS after it said it is up: with its defaults, nubes-tiny registered (built
+ * once into the cache, which takes minutes on the first run), or without it.
+ */
+async function idleRss(tiny: boolean): Promise<number> {
+  const nubes = await startNubes({
+    env: { ...AS_USERS_RUN, NUBES_LOG_LEVEL: 'warn', NUBES_TINY_IMAGE: tiny ? 'on' : 'off' },
+    readyWhen: /is up/,
+  });
+  try {
+    await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
+    return treeRssMiB(nubes.child.pid!);
+  } finally {
+    await nubes.stop();
+    removeDir(nubes.dataDir);
+  }
 }
 
 /** Samples a process's RSS every 50 ms until `work` resolves; returns the highest reading. */
@@ -63,6 +97,11 @@ export async function runImageBench(opts: {
   mib: number;
   bigGiB: number;
 }): Promise<ImageBenchResult> {
+  // Every start but a checkout's first finds its code compiled in Node's compile cache (bin/nubes):
+  // a first start fills it (`--help` loads the same modules), so each figure is a usual start's.
+  execFileSync(join(ROOT, 'bin/nubes'), ['--help'], { stdio: 'ignore' });
+  const idleDefault = await idleRss(true);
+  const idleNoTiny = await idleRss(false);
   const nubes = await startNubes({ env: { ...AS_USERS_RUN, NUBES_LOG_LEVEL: 'warn' } });
   const dir = nubes.dataDir;
   try {
@@ -109,25 +148,36 @@ export async function runImageBench(opts: {
     makeFile(src, opts.mib);
     const bytes = statSync(src).size;
     execFileSync('cat', [src], { stdio: ['ignore', 'ignore', 'inherit'] }); // warm the page cache for both sides
-    const cpUp = timed('cp', [src, join(dir, 'copy.raw')]);
-    rmSync(join(dir, 'copy.raw'));
+    const copy = join(dir, 'copy.raw');
+    const cpUp = timed(['cp', [src, copy]]);
+    rmSync(copy);
+    // An upload is durable before it answers: the same guarantee for cp is cp, then sync the copy.
+    const cpSyncUp = timed(['cp', [src, copy]], ['sync', [copy]]);
+    rmSync(copy);
+    // MD5 is one sequential pass nothing can split: the ceiling of any upload computing it.
+    const md5Seconds = timed(['openssl', ['md5', src]]);
     const idleRss = rssMiB(nubes.child.pid!);
     const id = await create('bench');
+    const pid = nubes.child.pid!;
+    const gib = bytes / 1024 ** 3;
+    let cpu = cpuSeconds(pid);
     const t = performance.now();
     await upload(id, src);
     const upSeconds = (performance.now() - t) / 1000;
-    const downSeconds = timed('curl', [
-      '-sS',
-      '--fail',
-      '-H',
-      `x-auth-token: ${token}`,
-      '-o',
-      join(dir, 'down.raw'),
-      `${api}/images/${id}/file`,
-    ]);
+    const upCpu = (cpuSeconds(pid) - cpu) / gib;
+    const download = (to: string) =>
+      timed([
+        'curl',
+        ['-sS', '--fail', '-H', `x-auth-token: ${token}`, '-o', to, `${api}/images/${id}/file`],
+      ]);
+    // The server's own rate, without the client's writes (curl writes its file 4 KiB at a time).
+    cpu = cpuSeconds(pid);
+    const nullSeconds = download('/dev/null');
+    const downCpu = (cpuSeconds(pid) - cpu) / gib;
+    const downSeconds = download(join(dir, 'down.raw'));
     const same = spawnSync('cmp', [src, join(dir, 'down.raw')]).status === 0;
     rmSync(join(dir, 'down.raw'));
-    const cpDown = timed('cp', [join(dir, 'images', readdirKey(dir)), join(dir, 'copy2.raw')]);
+    const cpDown = timed(['cp', [join(dir, 'images', readdirKey(dir)), join(dir, 'copy2.raw')]]);
     rmSync(join(dir, 'copy2.raw'));
     rmSync(src);
 
@@ -146,6 +196,12 @@ export async function runImageBench(opts: {
       ['data path', `MiB/s (${opts.mib} MiB file)`, 'vs cp'],
       ['cp of the same file (baseline)', mbps(cpUp), '1.00'],
       [
+        'cp, then sync the copy (durable, as an upload)',
+        mbps(cpSyncUp),
+        (cpUp / cpSyncUp).toFixed(2),
+      ],
+      ['openssl md5 of the file (one core)', mbps(md5Seconds), (cpUp / md5Seconds).toFixed(2)],
+      [
         'upload: curl PUT /file → active (md5+sha512, fsync, inspection)',
         mbps(upSeconds),
         (cpUp / upSeconds).toFixed(2),
@@ -156,11 +212,24 @@ export async function runImageBench(opts: {
         mbps(downSeconds),
         (cpDown / downSeconds).toFixed(2),
       ],
+      [
+        'download: curl GET /file → /dev/null',
+        mbps(nullSeconds),
+        (cpDown / nullSeconds).toFixed(2),
+      ],
       [`${opts.bigGiB} GiB upload`, (opts.bigGiB * 1024) / bigSeconds, ''],
     ];
     const summary = {
       file_mib: opts.mib,
       cp_mibps: mbps(cpUp),
+      cp_sync_mibps: mbps(cpSyncUp),
+      md5_mibps: mbps(md5Seconds),
+      upload_vs_cp_sync: cpSyncUp / upSeconds,
+      upload_cpu_s_per_gib: upCpu,
+      download_cpu_s_per_gib: downCpu,
+      download_null_mibps: mbps(nullSeconds),
+      idle_rss_default_mib: idleDefault,
+      idle_rss_no_tiny_mib: idleNoTiny,
       upload_mibps: mbps(upSeconds),
       download_mibps: mbps(downSeconds),
       cp_stored_mibps: mbps(cpDown),
@@ -193,5 +262,5 @@ function readdirKey(dir: string): string {
 
 export function printImage(r: ImageBenchResult): string {
   const s = r.summary;
-  return `${table(r.rows)}\n\nRSS of the nubes process: idle ${s['idle_rss_mib']!.toFixed(0)} MiB, before the ${s['big_gib']} GiB upload ${s['rss_before_big_mib']!.toFixed(0)} MiB, peak during it ${s['peak_rss_big_upload_mib']!.toFixed(0)} MiB.\n`;
+  return `${table(r.rows)}\n\nIdle RSS of a fresh nubes up, ${IDLE_SECONDS} s after it is up (with its children): ${s['idle_rss_default_mib']!.toFixed(1)} MiB with its defaults (nubes-tiny registered), ${s['idle_rss_no_tiny_mib']!.toFixed(1)} MiB without nubes-tiny.\nCPU of the nubes process per GiB: upload ${s['upload_cpu_s_per_gib']!.toFixed(2)} s, download ${s['download_cpu_s_per_gib']!.toFixed(2)} s.\nRSS of the nubes process: after the cp baselines ${s['idle_rss_mib']!.toFixed(0)} MiB, before the ${s['big_gib']} GiB upload ${s['rss_before_big_mib']!.toFixed(0)} MiB, peak during it ${s['peak_rss_big_upload_mib']!.toFixed(0)} MiB.\n`;
 }

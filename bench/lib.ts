@@ -1,7 +1,7 @@
 // Shared benchmark helpers: load generation (autocannon, in this process, the server in another),
 // RSS readings, a baseline HTTP server, and the report table. Benchmarks never assert timings.
 import autocannon from 'autocannon';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -52,6 +52,31 @@ export async function load(opts: {
 export function rssMiB(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** Resident set size of a process and all its descendants, in MiB, from /proc. */
+export function treeRssMiB(pid: number): number {
+  const children = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  const own = (p: number): number => {
+    try {
+      return rssMiB(p) || 0; // kernel threads have no VmRSS
+    } catch {
+      return 0; // exited meanwhile
+    }
+  };
+  const sum = (p: number): number =>
+    own(p) + (children.get(p) ?? []).reduce((n, c) => n + sum(c), 0);
+  return sum(pid);
 }
 
 /** The floor for any HTTP API on this machine: a bare node:http server in a process of its own (as

@@ -20,6 +20,7 @@ import {
 import { consoleReport, mountConsole, novncDir } from './console.ts';
 import { readyDataDir } from './data-dir.ts';
 import { noteRunning } from './running.ts';
+import { settleAfterStart } from './after-start.ts';
 
 /** Resolves when SIGINT or SIGTERM arrives. */
 function untilSignal(): Promise<string> {
@@ -129,6 +130,7 @@ export async function runUp(config: Config): Promise<number> {
     }
   }
   const ms = Math.round(performance.now() - started);
+  settleAfterStart();
   process.stdout.write(
     [
       `Nubes ${VERSION} is up (${cloud.bootstrap.firstStart ? 'first start: bootstrapped' : 'existing data'}, ${ms} ms).`,

@@ -1,14 +1,13 @@
 // The stream stage every image write goes through, above the storage backend: it counts the bytes
-// against the quota, reports progress, and hashes them in the same pass (MD5 here, SHA-512 in a
-// worker thread), so any backend (file today, an object store later) only stores bytes.
-import { createHash } from 'node:crypto';
+// against the quota, reports progress, and hashes them in the same pass (MD5 and SHA-512 in worker
+// threads, hash-chain.ts), so any backend (file today, an object store later) only stores bytes.
 import { createReadStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Worker } from 'node:worker_threads';
 import { OverLimit } from '../../platform/errors.ts';
 import type { ImageBackend, StoredObject } from '../backend/driver.ts';
+import { startHashing, type HashChain } from './hash-chain.ts';
 
 /** What a hashed write learnt, in one pass over the bytes. */
 export interface StoredData extends StoredObject {
@@ -23,46 +22,27 @@ export interface HashedWriteOptions {
   readonly limit: number;
   /** Called now and then with the bytes written so far. */
   readonly onProgress?: (bytes: number) => void;
+  /** The size the source says it has, if it says: small writes hash without worker threads. */
+  readonly expectedBytes?: number | undefined;
 }
 
-// Bytes handed to the SHA-512 worker but not hashed yet; past this the upload waits for it, so a
-// slow hash can never queue up memory.
-const MAX_IN_FLIGHT = 8 * 1024 * 1024;
-
 /**
- * Hashes (MD5 here, SHA-512 in a worker thread) and counts bytes as they pass; fails once more
- * than `limit` pass. `digests()` resolves once the stream has ended.
+ * Counts bytes as they pass, failing once more than `limit` did, and feeds them to the hash
+ * workers (hash-chain.ts). It passes each chunk on as it came; `digests()` resolves once the
+ * stream has ended.
  */
 class HashingStage extends Transform {
-  readonly md5 = createHash('md5');
-  readonly #sha512 = new Worker(new URL('./sha512-worker.ts', import.meta.url));
+  readonly #hashes: HashChain;
   bytes = 0;
-  #inFlight = 0;
-  #waiting: (() => void) | null = null;
   #lastReport = 0;
   readonly limit: number;
   readonly onProgress: ((bytes: number) => void) | undefined;
-  readonly #digest: Promise<string>;
 
   constructor(opts: HashedWriteOptions) {
     super();
     this.limit = opts.limit;
     this.onProgress = opts.onProgress;
-    this.#digest = new Promise((resolve, reject) => {
-      this.#sha512.on('message', (m: { ack?: number; digest?: string }) => {
-        if (m.ack !== undefined) {
-          this.#inFlight -= m.ack;
-          if (this.#waiting && this.#inFlight <= MAX_IN_FLIGHT) {
-            const go = this.#waiting;
-            this.#waiting = null;
-            go();
-          }
-        }
-        if (m.digest !== undefined) resolve(m.digest);
-      });
-      this.#sha512.once('error', reject);
-    });
-    this.#digest.catch(() => undefined);
+    this.#hashes = startHashing(opts.expectedBytes, (e) => this.destroy(e));
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
@@ -76,31 +56,23 @@ class HashingStage extends Transform {
       );
       return;
     }
-    this.md5.update(chunk);
-    const copy = new Uint8Array(chunk).buffer as ArrayBuffer;
-    this.#inFlight += copy.byteLength;
-    this.#sha512.postMessage(copy, [copy]);
     if (this.onProgress && this.bytes - this.#lastReport >= 64 * 1024 * 1024) {
       this.#lastReport = this.bytes;
       this.onProgress(this.bytes);
     }
-    if (this.#inFlight > MAX_IN_FLIGHT) this.#waiting = () => done(null, chunk);
+    const fed = this.#hashes.feed(chunk);
+    if (fed) fed.then(() => done(null, chunk), done);
     else done(null, chunk);
   }
 
   /** The hex MD5 and SHA-512 of everything that passed; call after the stream ended. */
-  async digests(): Promise<{ md5: string; sha512: string }> {
-    this.#sha512.postMessage(null);
-    try {
-      return { md5: this.md5.digest('hex'), sha512: await this.#digest };
-    } finally {
-      await this.#sha512.terminate();
-    }
+  digests(): Promise<{ md5: string; sha512: string }> {
+    return this.#hashes.digests();
   }
 
-  /** Stops the worker when the write failed. */
-  async abandon(): Promise<void> {
-    await this.#sha512.terminate();
+  /** Stops the workers when the write failed. */
+  abandon(): Promise<void> {
+    return this.#hashes.abandon();
   }
 }
 
@@ -142,7 +114,10 @@ export async function adoptFile(backend: ImageBackend, path: string): Promise<St
   const stored = await writeHashed(
     backend,
     createReadStream(path, { highWaterMark: 1024 * 1024 }),
-    { limit: Number.MAX_SAFE_INTEGER },
+    {
+      limit: Number.MAX_SAFE_INTEGER,
+      expectedBytes: (await stat(path)).size,
+    },
   );
   await rm(path, { force: true });
   return stored;

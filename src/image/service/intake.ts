@@ -108,6 +108,7 @@ export function createIntake(deps: DataDeps) {
         await images.setPendingBytes(db, img.id, declared ?? 0, now());
         return await writeHashed(store, source, {
           limit,
+          expectedBytes: declared,
           onProgress: (bytes) => {
             void images.setPendingBytes(db, img.id, Math.max(bytes, declared ?? 0), now());
           },

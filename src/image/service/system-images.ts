@@ -4,6 +4,7 @@
 // It also deletes images compute made for itself (a shelved disk once unshelved).
 import type { DbHandle } from '../../platform/db/database.ts';
 import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import * as images from '../store/images.ts';
 import type { Image, Visibility } from '../model.ts';
 import type { ImageBackend } from '../backend/driver.ts';
@@ -89,7 +90,7 @@ export function createSystemImages(deps: {
         stored = await writeHashed(
           backend,
           createReadStream(s.file, { highWaterMark: 1024 * 1024 }),
-          { limit: Number.MAX_SAFE_INTEGER },
+          { limit: Number.MAX_SAFE_INTEGER, expectedBytes: (await stat(s.file)).size },
         );
         const facts = await inspector.inspect(await backend.localPath(stored.key), s.diskFormat);
         return (await images.transition(
