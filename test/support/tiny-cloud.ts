@@ -103,7 +103,23 @@ export function tinyCloud(): TinyCloud {
       if (s.status === want) return s;
       if (s.status === 'ERROR') assert.fail(`${server} went to ERROR: ${JSON.stringify(s.fault)}`);
     }
-    assert.fail(`${server} never became ${want}`);
+    const s = await show(server);
+    assert.fail(
+      `${server} never became ${want}: it is ${s.status}/${s['OS-EXT-STS:task_state']}; its lines in nubes.log:\n${logOf(s.id)}`,
+    );
+  }
+  /** The cloud's log lines about one instance (the last 40), for a failure's message. */
+  function logOf(id: string): string {
+    try {
+      const lines = readFileSync(join(nubes!.dataDir, 'nubes.log'), 'utf8').split('\n');
+      return lines
+        .filter((l) => l.includes(id))
+        .slice(-40)
+        .map((l) => l.slice(0, 600))
+        .join('\n');
+    } catch (e) {
+      return `(no log: ${(e as Error).message})`;
+    }
   }
   async function rebooted(
     server: string,
