@@ -8,7 +8,13 @@ import { execFile } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, lstatSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, removeDir, startNubes, type NubesProcess } from '../support/nubes-process.ts';
+import {
+  adminToken,
+  ROOT,
+  removeDir,
+  startNubes,
+  type NubesProcess,
+} from '../support/nubes-process.ts';
 
 /** Every entry below `dir` whose mode gives group or others any access. */
 function openToOthers(dir: string): string[] {
@@ -59,20 +65,7 @@ describe('the data dir is owner-only whatever existed before', () => {
   it('everything it writes there is owner-only: database, -wal, -shm, log, keys, clouds.yaml', async () => {
     // A password authentication writes to the database (and so to its WAL).
     const password = readFileSync(join(dataDir, 'admin-password'), 'utf8').trim();
-    const r = await fetch(`${nubes.url}/identity/v3/auth/tokens`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        auth: {
-          identity: {
-            methods: ['password'],
-            password: { user: { name: 'admin', domain: { id: 'default' }, password } },
-          },
-          scope: { project: { name: 'admin', domain: { id: 'default' } } },
-        },
-      }),
-    });
-    assert.equal(r.status, 201);
+    await adminToken(nubes.url, password);
     const names = readdirSync(dataDir);
     for (const f of ['nubes.db', 'nubes.db-wal', 'nubes.db-shm', 'nubes.log', 'clouds.yaml'])
       assert.ok(names.includes(f), `${f} in ${names.join(' ')}`);

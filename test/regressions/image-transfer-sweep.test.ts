@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { startNubes, removeDir, type NubesProcess } from '../support/nubes-process.ts';
+import { adminToken, startNubes, removeDir, type NubesProcess } from '../support/nubes-process.ts';
 import { startTestCloud, type TestCloud } from '../support/cloud.ts';
 import { Api } from '../support/client.ts';
 
@@ -20,23 +20,8 @@ const ENV = {
 };
 const ARGS = ['--virt-driver', 'fake'];
 
-async function login(url: string): Promise<string> {
-  const r = await fetch(`${url}/identity/v3/auth/tokens`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      auth: {
-        identity: {
-          methods: ['password'],
-          password: { user: { name: 'admin', domain: { id: 'default' }, password: PASSWORD } },
-        },
-        scope: { project: { name: 'admin', domain: { id: 'default' } } },
-      },
-    }),
-  });
-  assert.equal(r.status, 201);
-  return r.headers.get('x-subject-token')!;
-}
+/** The admin's token (the password this file starts its clouds with). */
+const login = (url: string): Promise<string> => adminToken(url, PASSWORD);
 
 async function image(url: string, token: string, method: string, path: string, body?: unknown) {
   const r = await fetch(`${url}/image${path}`, {

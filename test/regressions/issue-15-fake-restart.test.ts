@@ -7,29 +7,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { removeDir, startNubes, type NubesProcess } from '../support/nubes-process.ts';
+import { adminToken, removeDir, startNubes, type NubesProcess } from '../support/nubes-process.ts';
 
 const PASSWORD = 'issue15-restart-password';
 const ENV = { NUBES_VIRT_DRIVER: 'fake', NUBES_ADMIN_PASSWORD: PASSWORD };
 
-/** A project-scoped admin token. */
-async function login(url: string): Promise<string> {
-  const r = await fetch(`${url}/identity/v3/auth/tokens`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      auth: {
-        identity: {
-          methods: ['password'],
-          password: { user: { name: 'admin', domain: { id: 'default' }, password: PASSWORD } },
-        },
-        scope: { project: { name: 'admin', domain: { id: 'default' } } },
-      },
-    }),
-  });
-  assert.equal(r.status, 201);
-  return r.headers.get('x-subject-token')!;
-}
+/** The admin's token (the password this file starts its clouds with). */
+const login = (url: string): Promise<string> => adminToken(url, PASSWORD);
 
 async function call(
   url: string,

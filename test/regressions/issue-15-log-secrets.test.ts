@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
-import { removeDir, startNubes, type NubesProcess } from '../support/nubes-process.ts';
+import { adminToken, removeDir, startNubes, type NubesProcess } from '../support/nubes-process.ts';
 
 const PASSWORD = 'issue15-admin-password';
 
@@ -48,21 +48,7 @@ describe('issue 15: secrets in URLs stay out of the log', () => {
     // Secrets in other query strings, and a token in the headers.
     await (await fetch(`${nubes.url}/identity/v3/users?password=${secrets.password}`)).text();
     await (await fetch(`${nubes.url}/image/v2/images?X-Amz-Signature=${secrets.signature}`)).text();
-    const login = await fetch(`${nubes.url}/identity/v3/auth/tokens`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        auth: {
-          identity: {
-            methods: ['password'],
-            password: { user: { name: 'admin', domain: { id: 'default' }, password: PASSWORD } },
-          },
-          scope: { project: { name: 'admin', domain: { id: 'default' } } },
-        },
-      }),
-    });
-    assert.equal(login.status, 201);
-    const token = login.headers.get('x-subject-token')!;
+    const token = await adminToken(nubes.url, PASSWORD);
     const r = await fetch(`${nubes.url}/identity/v3/auth/tokens`, {
       headers: { 'x-auth-token': token, 'x-subject-token': token },
     });

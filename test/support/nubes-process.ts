@@ -123,6 +123,25 @@ export async function startNubes(opts: StartOptions = {}): Promise<NubesProcess>
   };
 }
 
+/** A project-scoped token of the cloud's admin, from its password, as `openstack` would get one. */
+export async function adminToken(url: string, password: string): Promise<string> {
+  const r = await fetch(`${url}/identity/v3/auth/tokens`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      auth: {
+        identity: {
+          methods: ['password'],
+          password: { user: { name: 'admin', domain: { id: 'default' }, password } },
+        },
+        scope: { project: { name: 'admin', domain: { id: 'default' } } },
+      },
+    }),
+  });
+  if (r.status !== 201) throw new Error(`admin sign-in answered ${r.status}: ${await r.text()}`);
+  return r.headers.get('x-subject-token')!;
+}
+
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
