@@ -61,10 +61,14 @@ export async function killQemu(dir: string): Promise<void> {
 
 /** Waits up to `ms` for the instance's QEMU to exit; true if it did. */
 export async function waitQemuExit(dir: string, ms: number): Promise<boolean> {
+  // Followed by its pid, not by qemuPid(dir): an exiting process's cmdline reads empty before it
+  // has let go of its files, and a QEMU started at once on the same disk would find them locked.
+  const pid = qemuPid(dir);
+  if (pid === null) return true;
   const until = Date.now() + ms;
   while (Date.now() < until) {
-    if (qemuPid(dir) === null) return true;
+    if (!running(pid)) return true;
     await sleep(50);
   }
-  return qemuPid(dir) === null;
+  return !running(pid);
 }

@@ -23,10 +23,13 @@ emit() {
 }
 
 # After `ready` a root shell sits at its prompt on the console, so later markers (power button,
-# hot-plugged NICs, shutdown) start with a newline to stay at the beginning of a line.
+# hot-plugged NICs, shutdown) start with a newline to stay at the beginning of a line. The newline
+# and the marker go out in one write: the shell's prompt, drawn late on a busy host, cannot land
+# between them.
 marker() {
   if [ -e /run/nubes/ready ]; then
-    emit ""
+    emit "$(printf '\nnubes-tiny: %s' "$*")"
+  else
+    emit "nubes-tiny: $*"
   fi
-  emit "nubes-tiny: $*"
 }
