@@ -81,6 +81,16 @@ export async function bootstrapIdentity(
 
 async function firstBootstrap(db: DbHandle, input: BootstrapInput): Promise<BootstrapResult> {
   return inTransaction(db, async (tx) => {
+    // A replica that waited here for another's bootstrap to commit must not do it again and call
+    // itself the first: this write takes the identity generation's lock (its trigger runs even when
+    // no row matches), so the read after it sees any bootstrap committed meanwhile.
+    await lockMeta(tx, BOOTSTRAPPED);
+    const done = await getMeta(tx, BOOTSTRAPPED);
+    if (done)
+      return {
+        firstStart: false,
+        ...(JSON.parse(done) as { adminUserId: string; adminProjectId: string }),
+      };
     if (!(await dirs.getDomain(tx, DEFAULT_DOMAIN_ID))) {
       await dirs.insertDomain(tx, {
         id: DEFAULT_DOMAIN_ID,
