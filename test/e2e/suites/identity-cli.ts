@@ -51,6 +51,9 @@ export function identityCliSuite(variant: DatabaseVariant): void {
           readFileSync(join(nubes.dataDir, 'openrc'), 'utf8'),
           /export OS_AUTH_URL=.*\/identity\/v3/,
         );
+        // Standard output reaches a pipe asynchronously: it may trail the "is up" line a little.
+        for (let n = 0; n < 200 && !/openstack token issue/.test(nubes.output()); n++)
+          await new Promise((r) => setTimeout(r, 50));
         assert.match(nubes.output(), /openstack token issue/);
         assert.match(nubes.output(), new RegExp(nubes.dataDir));
       });
