@@ -130,7 +130,6 @@ export async function runUp(config: Config): Promise<number> {
     }
   }
   const ms = Math.round(performance.now() - started);
-  settleAfterStart();
   process.stdout.write(
     [
       `Nubes ${VERSION} is up (${cloud.bootstrap.firstStart ? 'first start: bootstrapped' : 'existing data'}, ${ms} ms).`,
@@ -150,6 +149,8 @@ export async function runUp(config: Config): Promise<number> {
       '',
     ].join('\n'),
   );
+  // After the text a user waits for, not before: the collection blocks the process for a moment.
+  settleAfterStart();
   const sig = await untilSignal();
   process.stdout.write(`\nnubes: ${sig}: stopping...\n`);
   forget();
